@@ -1,0 +1,107 @@
+/**
+ * The golden rule (DESIGN.md): imports flow one way.
+ *   dashboard → sdk → types;  gateway / k8s-manager → core → libs;  libs never import services.
+ * Packages meet only through their `exports`; nothing reaches into another package's folder.
+ * @type {import('dependency-cruiser').IConfiguration}
+ */
+module.exports = {
+  forbidden: [
+    {
+      name: "no-circular",
+      severity: "error",
+      comment: "A cycle makes build order and reasoning impossible; break it with an interface in a lib.",
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: "lib-imports-service",
+      severity: "error",
+      comment: "Libraries serve services, never the other way round.",
+      from: { path: "^libs/" },
+      to: { path: "^services/" },
+    },
+    {
+      name: "types-imports-only-zod",
+      severity: "error",
+      comment: "libs/types is the bottom of the graph: zod and nothing else of ours.",
+      from: { path: "^libs/types/" },
+      to: { path: "^(libs|services|tests|infrastructure)/(?!types/)" },
+    },
+    {
+      name: "common-imports-only-types",
+      severity: "error",
+      comment: "libs/common may build on libs/types only.",
+      from: { path: "^libs/common/src/", pathNot: "\\.test\\.ts$" },
+      to: { path: "^(libs|services)/(?!(types|common)/)" },
+    },
+    {
+      name: "sdk-imports-only-types",
+      severity: "error",
+      comment: "The SDK runs in browsers: types only, no server code.",
+      from: { path: "^libs/sdk/src/", pathNot: "\\.test\\.ts$" },
+      to: { path: "^(libs|services)/(?!(types|sdk)/)" },
+    },
+    {
+      name: "core-imports-upper-service",
+      severity: "error",
+      comment: "core is below gateway, k8s-manager and dashboard.",
+      from: { path: "^services/core/" },
+      to: { path: "^services/(gateway|k8s-manager|dashboard)/" },
+    },
+    {
+      name: "dashboard-imports-server-code",
+      severity: "error",
+      comment: "The dashboard talks to the gateway through @aetherium/sdk only.",
+      from: { path: "^services/dashboard/" },
+      to: { path: "^(services/(core|gateway|k8s-manager)|libs/(common|testing))/" },
+    },
+    {
+      name: "service-imports-service-sideways",
+      severity: "error",
+      comment: "gateway and k8s-manager are peers: they share code through core or libs.",
+      from: { path: "^services/(gateway|k8s-manager)/" },
+      to: { path: "^services/(gateway|k8s-manager|dashboard)/", pathNot: "^services/$1/" },
+    },
+    {
+      name: "production-imports-testing",
+      severity: "error",
+      comment: "Test fixtures stay out of shipped code.",
+      from: { path: "^(libs|services)/[^/]+/src/", pathNot: "(\\.test\\.ts$|^libs/testing/)" },
+      to: { path: "^libs/testing/" },
+    },
+    {
+      name: "reach-into-another-package",
+      severity: "error",
+      comment:
+        "Import another package by its name (its `exports`), never by a relative path into its folder.",
+      from: { path: "^((libs|services|tests)/[^/]+|infrastructure/pulumi)/" },
+      to: {
+        dependencyTypes: ["local"],
+        path: "^((libs|services|tests)/[^/]+|infrastructure/pulumi)/",
+        pathNot: "^$1/",
+      },
+    },
+    {
+      name: "not-to-unresolvable",
+      severity: "error",
+      comment:
+        "An import that does not resolve: often a deep import of a package internal that its `exports` does not offer.",
+      from: {},
+      to: { couldNotResolve: true },
+    },
+  ],
+  options: {
+    doNotFollow: { path: "node_modules" },
+    exclude: { path: "(^|/)(dist|coverage|\\.next|out)/" },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: "tsconfig.tests.json" },
+    combinedDependencies: true,
+    enhancedResolveOptions: {
+      exportsFields: ["exports"],
+      conditionNames: ["@aetherium/source", "import", "require", "node", "default", "types"],
+      mainFields: ["module", "main", "types", "typings"],
+      extensions: [".ts", ".tsx", ".d.ts", ".js", ".mjs", ".cjs", ".json"],
+    },
+    reporterOptions: { text: { highlightFocused: true } },
+  },
+};

@@ -1,0 +1,14 @@
+/**
+ * Test fixtures on the machine's real services. No mocks: every fixture hands out a real,
+ * isolated resource and takes it away again.
+ * @module
+ */
+export {
+  createTestDatabase,
+  listTestDatabases,
+  TEST_DB_PREFIX,
+  TEST_PG_ADMIN_URL,
+  type TestDatabase,
+} from "./postgres.js";
+export { createTestRedis, deleteByPrefix, TEST_REDIS_URL, type TestRedis } from "./redis.js";
+export { useTestDatabase, useTestRedis } from "./fixtures.js";

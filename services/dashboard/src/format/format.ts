@@ -1,0 +1,63 @@
+/** Formats a duration in milliseconds the way people read it: `850 ms`, `4.2 s`, `3 min 5 s`, `2 h 4 min`. */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return "—";
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s < 10 ? s.toFixed(1) : Math.round(s)} s`;
+  const totalSec = Math.round(s);
+  const h = Math.floor(totalSec / 3600);
+  const m = Math.floor((totalSec % 3600) / 60);
+  const sec = totalSec % 60;
+  if (h > 0) return m > 0 ? `${h} h ${m} min` : `${h} h`;
+  return sec > 0 ? `${m} min ${sec} s` : `${m} min`;
+}
+
+/** Formats a byte count with binary units: `512 B`, `1.5 KiB`, `200 MiB`. */
+export function formatBytes(bytes: number): string {
+  if (!Number.isFinite(bytes) || bytes < 0) return "—";
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let v = bytes;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${v} B` : `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
+}
+
+/** "3 min ago" / "in 2 h" relative to `now`; an absent time reads as a dash. */
+export function formatRelativeTime(iso: string | null | undefined, now: Date = new Date()): string {
+  if (!iso) return "—";
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return "—";
+  const delta = t - now.getTime();
+  if (Math.abs(delta) < 5000) return "just now";
+  const text = formatDuration(Math.abs(delta)).replace(/ \d+ s$/, "");
+  return delta < 0 ? `${text} ago` : `in ${text}`;
+}
+
+/** The colour family a status is drawn in; one table so every page agrees. */
+export type StatusTone = "ok" | "busy" | "idle" | "bad" | "gone";
+
+const TONES: Record<string, StatusTone> = {
+  running: "ok",
+  succeeded: "ok",
+  active: "ok",
+  pending: "busy",
+  queued: "busy",
+  creating: "busy",
+  stopping: "busy",
+  deleting: "busy",
+  draining: "busy",
+  stopped: "idle",
+  cancelled: "idle",
+  failed: "bad",
+  lost: "bad",
+  offline: "bad",
+  deleted: "gone",
+};
+
+/** Maps any sandbox, task or worker status to its tone; unknown statuses are `idle`, not an error. */
+export function statusTone(status: string): StatusTone {
+  return TONES[status] ?? "idle";
+}

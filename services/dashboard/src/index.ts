@@ -1,0 +1,6 @@
+/**
+ * The Aetherium web dashboard. The Next.js app arrives with its issue; these are the view helpers
+ * every page shares.
+ * @module
+ */
+export { formatBytes, formatDuration, formatRelativeTime, statusTone, type StatusTone } from "./format/format.js";
