@@ -9,7 +9,8 @@ module.exports = {
     {
       name: "no-circular",
       severity: "error",
-      comment: "A cycle makes build order and reasoning impossible; break it with an interface in a lib.",
+      comment:
+        "A cycle makes build order and reasoning impossible; break it with an interface in a lib.",
       from: {},
       to: { circular: true },
     },
@@ -77,6 +78,8 @@ module.exports = {
       from: { path: "^((libs|services|tests)/[^/]+|infrastructure/pulumi)/" },
       to: {
         dependencyTypes: ["local"],
+        // By-name imports of a workspace resolve to its folder too, but through its `exports`.
+        dependencyTypesNot: ["aliased-workspace"],
         path: "^((libs|services|tests)/[^/]+|infrastructure/pulumi)/",
         pathNot: "^$1/",
       },

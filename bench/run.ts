@@ -22,7 +22,9 @@ async function main(): Promise<number> {
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));
   const unknown = wanted.filter((w) => !available.includes(w));
   if (unknown.length > 0) {
-    console.error(`unknown benchmark: ${unknown.join(", ")}; available: ${available.join(", ") || "none"}`);
+    console.error(
+      `unknown benchmark: ${unknown.join(", ")}; available: ${available.join(", ") || "none"}`,
+    );
     return 2;
   }
   const names = wanted.length > 0 ? wanted : available;

@@ -52,7 +52,10 @@ beforeAll(async () => {
     await symlink(path.join(repo, "node_modules", entry), path.join(copy, "node_modules", entry));
   }
   for (const w of workspaces) {
-    await symlink(path.join(copy, w), path.join(copy, "node_modules", "@aetherium", path.basename(w)));
+    await symlink(
+      path.join(copy, w),
+      path.join(copy, "node_modules", "@aetherium", path.basename(w)),
+    );
   }
 });
 
@@ -117,7 +120,8 @@ describe("npm run check:boundaries", () => {
 
   it("fails on a relative path into another package's internals", async () => {
     const r = await withPlanted({
-      "services/gateway/src/planted.ts": 'export { AETHERIUM_VERSION } from "../../core/src/version.js";\n',
+      "services/gateway/src/planted.ts":
+        'export { AETHERIUM_VERSION } from "../../core/src/version.js";\n',
     });
     expect(r.ok).toBe(false);
     expect(r.output).toContain("reach-into-another-package");
@@ -125,7 +129,8 @@ describe("npm run check:boundaries", () => {
 
   it("fails on a deep import that the package's exports do not offer", async () => {
     const r = await withPlanted({
-      "services/gateway/src/planted.ts": 'export { AETHERIUM_VERSION } from "@aetherium/core/src/version.js";\n',
+      "services/gateway/src/planted.ts":
+        'export { AETHERIUM_VERSION } from "@aetherium/core/src/version.js";\n',
     });
     expect(r.ok).toBe(false);
     expect(r.output).toContain("not-to-unresolvable");
@@ -133,8 +138,10 @@ describe("npm run check:boundaries", () => {
 
   it("fails on a circular import", async () => {
     const r = await withPlanted({
-      "services/core/src/planted-a.ts": 'import { b } from "./planted-b.js";\nexport const a = () => b;\n',
-      "services/core/src/planted-b.ts": 'import { a } from "./planted-a.js";\nexport const b = () => a;\n',
+      "services/core/src/planted-a.ts":
+        'import { b } from "./planted-b.js";\nexport const a = () => b;\n',
+      "services/core/src/planted-b.ts":
+        'import { a } from "./planted-a.js";\nexport const b = () => a;\n',
     });
     expect(r.ok).toBe(false);
     expect(r.output).toContain("no-circular");

@@ -13,7 +13,10 @@ const exempt = /^(vitest\.config|vitest\.shared|eslint\.config|next\.config|next
 const kebab = /^[a-z0-9]+(-[a-z0-9]+)*(\.[a-z0-9]+(-[a-z0-9]+)*)*$/;
 
 const bad = files.filter((f) => {
-  const base = path.basename(f).replace(/\.(d\.)?(ts|tsx|mjs|cjs|js)$/, "");
+  const base = path
+    .basename(f)
+    .replace(/^\./, "") // dotfiles (.dependency-cruiser.cjs) are named by their tools
+    .replace(/\.(d\.)?(ts|tsx|mjs|cjs|js)$/, "");
   return !exempt.test(path.basename(f)) && !kebab.test(base);
 });
 if (bad.length > 0) {

@@ -33,6 +33,11 @@ describe("bench stats", () => {
   });
 
   it("aligns table columns", () => {
-    expect(formatTable([["a", "bb", "c"], ["ddd", "e", "f"]])).toBe("a    bb  c\nddd  e   f");
+    expect(
+      formatTable([
+        ["a", "bb", "c"],
+        ["ddd", "e", "f"],
+      ]),
+    ).toBe("a    bb  c\nddd  e   f");
   });
 });

@@ -3,4 +3,10 @@
  * every page shares.
  * @module
  */
-export { formatBytes, formatDuration, formatRelativeTime, statusTone, type StatusTone } from "./format/format.js";
+export {
+  formatBytes,
+  formatDuration,
+  formatRelativeTime,
+  statusTone,
+  type StatusTone,
+} from "./format/format.js";

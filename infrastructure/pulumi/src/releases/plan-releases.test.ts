@@ -15,7 +15,10 @@ describe("planReleases", () => {
     const plan = planReleases(config);
     expect(plan.map((r) => r.chart)).toEqual(["gateway", "worker", "k8s-manager"]);
     expect(plan[0]?.values).toMatchObject({ replicaCount: 2, image: { tag: "0.1.0" } });
-    expect(plan[1]?.values).toMatchObject({ kind: "DaemonSet", nodeSelector: { "aetherium.dev/kvm": "true" } });
+    expect(plan[1]?.values).toMatchObject({
+      kind: "DaemonSet",
+      nodeSelector: { "aetherium.dev/kvm": "true" },
+    });
   });
 
   it("refuses an invalid namespace or zero gateways", () => {

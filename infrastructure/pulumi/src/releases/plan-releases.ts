@@ -45,7 +45,12 @@ export function planReleases(config: StackConfig): ReleasePlan[] {
       chart: "worker",
       namespace: config.namespace,
       // Workers need the host's Docker engine and /dev/kvm, hence privileged and one per node.
-      values: { ...common, kind: "DaemonSet", nodeSelector: config.workerNodeSelector, privileged: true },
+      values: {
+        ...common,
+        kind: "DaemonSet",
+        nodeSelector: config.workerNodeSelector,
+        privileged: true,
+      },
     },
     {
       name: "aetherium-k8s-manager",

@@ -26,8 +26,14 @@ export interface ScalingDecision {
  * down capacity that the next burst needs.
  */
 export function desiredWorkers(input: ScalingInput): ScalingDecision {
-  const { queueDepth, runningSandboxes, sandboxesPerWorker, currentWorkers, minWorkers, maxWorkers } =
-    input;
+  const {
+    queueDepth,
+    runningSandboxes,
+    sandboxesPerWorker,
+    currentWorkers,
+    minWorkers,
+    maxWorkers,
+  } = input;
   if (sandboxesPerWorker <= 0) throw new RangeError("sandboxesPerWorker must be positive");
   if (minWorkers > maxWorkers) throw new RangeError("minWorkers must not exceed maxWorkers");
   const headroom = input.headroom ?? 0.2;
@@ -50,5 +56,8 @@ export function desiredWorkers(input: ScalingInput): ScalingDecision {
     const desired = clamp(currentWorkers - 1);
     return { desired, reason: `demand ${demand} needs ${needed}; stepping down by one` };
   }
-  return { desired: clamp(currentWorkers), reason: `demand ${demand} fits ${currentWorkers} workers` };
+  return {
+    desired: clamp(currentWorkers),
+    reason: `demand ${demand} fits ${currentWorkers} workers`,
+  };
 }

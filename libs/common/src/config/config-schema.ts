@@ -1,0 +1,170 @@
+import { z } from "zod";
+import {
+  boolSetting,
+  intSetting,
+  stringListSetting,
+  stringMapSetting,
+  urlSetting,
+} from "./schema-helpers.js";
+
+// Every section is strict: an unknown key is an error, not silently ignored. The Go original's
+// YAML files used keys its structs did not have (`vmm.provider`, `task_queue.config.redis.url`) and
+// nobody noticed because they were dropped. Nested sections use `.prefault({})` so an absent
+// section still gets its fields' defaults.
+
+/** Log levels, as pino names them. */
+export const logLevelSchema = z.enum([
+  "fatal",
+  "error",
+  "warn",
+  "info",
+  "debug",
+  "trace",
+  "silent",
+]);
+
+/** A log level. */
+export type LogLevel = z.infer<typeof logLevelSchema>;
+
+/** Sandbox backends a config may name; `auto` picks the best one the host supports. */
+export const sandboxBackendSettingSchema = z.enum(["auto", "docker", "firecracker", "qemu"]);
+
+const serverSchema = z.strictObject({
+  // Loopback by default: the embedded mode must not expose an API to the network by accident.
+  host: z.string().min(1).default("127.0.0.1"),
+  // API.md's documented default; the dashboard is served from the same port.
+  port: intSetting(0, 65_535).default(8080),
+  // Origins allowed to call the API from a browser besides the dashboard itself (same origin).
+  corsOrigins: stringListSetting().default([]),
+});
+
+const databaseSchema = z.strictObject({
+  // Absent: an embedded PGlite database under `home` (nothing to install). Set it to share state
+  // between several gateways/workers.
+  url: urlSetting(["postgres", "postgresql"]).optional(),
+  // Upper bound on pooled connections per process; PostgreSQL's own default max is 100 in total.
+  poolMax: intSetting(1, 1000).default(10),
+});
+
+const redisSchema = z.strictObject({
+  // Absent: the in-process queue and event bus (one process only). Required for several processes.
+  url: urlSetting(["redis", "rediss"]).optional(),
+  // Prefix of every key and channel, so one Redis can serve several installations.
+  keyPrefix: z.string().default("aetherium:"),
+});
+
+const authSchema = z.strictObject({
+  // The admin API key. Absent in embedded mode: one is generated on first start and kept in
+  // `<home>/admin.key`.
+  apiKey: z.string().min(1, "expected a non-empty API key").optional(),
+});
+
+const lokiSchema = z.strictObject({
+  // Base URL of Loki (`http://loki:3100`); the push path `/loki/api/v1/push` is added. The Go
+  // original used this as the push endpoint in one place and as the base in another.
+  url: urlSetting(["http", "https"]).optional(),
+  // Static labels on every stream (`env: prod`); `service` is always added.
+  labels: stringMapSetting().default({}),
+  batching: z
+    .strictObject({
+      // Off sends one HTTP request per log line: only for debugging the transport.
+      enabled: boolSetting().default(true),
+      // How often batches are pushed; Loki prefers fewer, larger pushes.
+      intervalMs: intSetting(100).default(5000),
+      // Lines kept in memory while Loki is slow or down before the oldest are dropped.
+      maxBufferSize: intSetting(1).default(10_000),
+    })
+    .prefault({}),
+});
+
+const loggingSchema = z.strictObject({
+  // `debug` is useful while developing; `info` is what production should read.
+  level: logLevelSchema.default("info"),
+  // `auto`: pretty in a terminal, JSON otherwise (and always JSON when NODE_ENV=production).
+  format: z.enum(["json", "pretty", "auto"]).default("auto"),
+  // Optional Loki shipping, in addition to stdout.
+  loki: lokiSchema.prefault({}),
+});
+
+const queueSchema = z.strictObject({
+  // Jobs one worker process runs at once; jobs mostly wait on Docker/VMs, so this may exceed CPUs.
+  concurrency: intSetting(1, 1000).default(10),
+});
+
+const workerSchema = z.strictObject({
+  // Stable id of this worker across restarts (so it can reclaim its sandboxes); absent: hostname.
+  id: z.string().min(1).optional(),
+  // Failure domain / placement group, used by the scheduler for spreading.
+  zone: z.string().min(1).default("default"),
+  // Free-form labels the scheduler can match (`gpu=a100`).
+  labels: stringMapSetting().default({}),
+  capacity: z
+    .strictObject({
+      // vCPUs offered to sandboxes; absent: the host's CPU count.
+      vcpus: intSetting(1).optional(),
+      // Memory offered to sandboxes; absent: most of the host's memory.
+      memoryMb: intSetting(64).optional(),
+      // Hard cap on concurrent sandboxes regardless of size.
+      maxVms: intSetting(1).default(50),
+    })
+    .prefault({}),
+  // How often the worker reports itself alive.
+  heartbeatMs: intSetting(100).default(5000),
+  // Silence after which a worker is marked offline and its sandboxes `lost`; several heartbeats.
+  offlineAfterMs: intSetting(100).default(30_000),
+  // Port of the worker's internal API (exec/file streaming from gateways); not the public API.
+  internalPort: intSetting(0, 65_535).default(8081),
+  // Address gateways use to reach this worker; absent: `<hostname>:<internalPort>`.
+  advertiseAddress: z.string().min(1).optional(),
+});
+
+const sandboxSchema = z.strictObject({
+  // Backend for sandboxes that do not ask for one; `auto` probes Docker, then KVM/QEMU.
+  defaultBackend: sandboxBackendSettingSchema.default("auto"),
+  // Sandboxes booted ahead of demand per worker, so creation is a hand-over, not a boot.
+  warmPoolSize: intSetting(0, 1000).default(0),
+});
+
+const secretsSchema = z.strictObject({
+  // Key that encrypts stored secrets. Must be the same on every process and across restarts (the
+  // Go original made a random one per process, so secrets were unreadable after a restart).
+  // Absent in embedded mode: generated once and kept under `home`.
+  encryptionKey: z
+    .string()
+    .min(32, "expected at least 32 characters (e.g. `openssl rand -base64 32`)")
+    .optional(),
+});
+
+/**
+ * The whole platform's configuration. Every field has a default or is optional, so an empty file
+ * (or none) gives a working embedded install. See `loadConfig()` for where values come from.
+ */
+export const configSchema = z
+  .strictObject({
+    server: serverSchema.prefault({}),
+    // Embedded state: PGlite data, the admin key, image cache. Resolved against the working dir.
+    home: z.string().min(1).default("./.aetherium"),
+    database: databaseSchema.prefault({}),
+    redis: redisSchema.prefault({}),
+    auth: authSchema.prefault({}),
+    logging: loggingSchema.prefault({}),
+    queue: queueSchema.prefault({}),
+    worker: workerSchema.prefault({}),
+    sandbox: sandboxSchema.prefault({}),
+    secrets: secretsSchema.prefault({}),
+  })
+  .superRefine((config, ctx) => {
+    if (config.worker.offlineAfterMs < config.worker.heartbeatMs * 2) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["worker", "offlineAfterMs"],
+        message: `expected at least twice worker.heartbeatMs (${config.worker.heartbeatMs}), or one late heartbeat marks the worker offline`,
+      });
+    }
+  });
+
+/** The validated configuration, with defaults applied. */
+export type Config = z.infer<typeof configSchema>;
+
+/** What a config file (or a test) may provide: every field optional. */
+export type ConfigInput = z.input<typeof configSchema>;

@@ -1,0 +1,24 @@
+import { z } from "zod";
+import { apiKeySchema, apiKeyScopeSchema } from "../domain/api-key.js";
+
+/** Body of `POST /api/v1/api-keys`. `scopes` defaults to read + write; `admin` must be asked for. */
+export const createApiKeyBodySchema = z.strictObject({
+  name: z.string().trim().min(1, "name is required").max(100, "name is at most 100 characters"),
+  scopes: z
+    .array(apiKeyScopeSchema)
+    .min(1, "scopes must not be empty")
+    .transform((scopes) => [...new Set(scopes)])
+    .default(["read", "write"]),
+});
+
+/** A create-API-key body. */
+export type CreateApiKeyBody = z.infer<typeof createApiKeyBodySchema>;
+
+/** `201` answer of `POST /api-keys`: the key's metadata and its `secret`, shown this one time only. */
+export const createApiKeyResponseSchema = z.object({
+  apiKey: apiKeySchema,
+  secret: z.string(),
+});
+
+/** A create-API-key answer. */
+export type CreateApiKeyResponse = z.infer<typeof createApiKeyResponseSchema>;

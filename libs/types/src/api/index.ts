@@ -1,0 +1,13 @@
+/** Request and response shapes of every route in `shared/API.md`. */
+export * from "./api-keys.js";
+export * from "./environments.js";
+export * from "./errors.js";
+export * from "./exec-ws.js";
+export * from "./executions.js";
+export * from "./files.js";
+export * from "./health.js";
+export * from "./pagination.js";
+export * from "./tasks.js";
+export * from "./vms.js";
+export * from "./workers.js";
+export * from "./workspaces.js";

@@ -1,0 +1,87 @@
+import { describe, expect, it } from "vitest";
+import { createApiKeyBodySchema } from "./api-keys.js";
+import { createEnvironmentBodySchema, updateEnvironmentBodySchema } from "./environments.js";
+import {
+  createSecretBodySchema,
+  createWorkspaceBodySchema,
+  submitPromptBodySchema,
+} from "./workspaces.js";
+
+describe("environments", () => {
+  it("fills the original's defaults on create", () => {
+    const env = createEnvironmentBodySchema.parse({ name: "py-agent" });
+    expect(env).toMatchObject({
+      vcpus: 2,
+      memoryMb: 2048,
+      gitBranch: "main",
+      workingDirectory: "/workspace",
+      idleTimeoutSec: 1800,
+    });
+    expect(env.tools).toContain("node@20");
+  });
+
+  it("validates MCP servers by type", () => {
+    const ok = createEnvironmentBodySchema.safeParse({
+      name: "e",
+      mcpServers: [
+        { name: "playwright", type: "stdio", command: "npx", args: ["@playwright/mcp@latest"] },
+        { name: "docs", type: "http", url: "https://mcp.example.com/${TOKEN}" },
+      ],
+    });
+    expect(ok.success).toBe(true);
+    expect(
+      createEnvironmentBodySchema.safeParse({
+        name: "e",
+        mcpServers: [{ name: "x", type: "http" }],
+      }).success,
+    ).toBe(false);
+  });
+
+  it("updates only what is given", () => {
+    expect(updateEnvironmentBodySchema.parse({ vcpus: 4 })).toEqual({ vcpus: 4 });
+    expect(updateEnvironmentBodySchema.safeParse({ vcpus: 0 }).success).toBe(false);
+  });
+});
+
+describe("workspaces, prompts, secrets", () => {
+  it("creates a workspace with prep steps and secrets", () => {
+    const ws = createWorkspaceBodySchema.parse({
+      name: "ws-1",
+      secrets: [{ name: "ANTHROPIC_API_KEY", value: "sk-ant-x" }],
+      prepSteps: [
+        { type: "git_clone", config: { url: "https://github.com/a/b", branch: "main" } },
+        { type: "script", order: 2, config: { content: "npm ci" } },
+      ],
+      tools: ["node@20"],
+    });
+    expect(ws.aiAssistant).toBe("claude-code");
+    expect(ws.secrets?.[0]?.type).toBe("api_key");
+    expect(
+      createWorkspaceBodySchema.safeParse({
+        name: "w",
+        prepSteps: [{ type: "script", config: {} }],
+      }).success,
+    ).toBe(false);
+  });
+
+  it("defaults prompt priority to 5 and bounds it", () => {
+    expect(submitPromptBodySchema.parse({ prompt: "fix the tests" }).priority).toBe(5);
+    expect(submitPromptBodySchema.safeParse({ prompt: "x", priority: 11 }).success).toBe(false);
+    expect(submitPromptBodySchema.safeParse({ prompt: "  " }).success).toBe(false);
+  });
+
+  it("requires secret names usable as environment variables", () => {
+    expect(createSecretBodySchema.parse({ name: "GH_TOKEN", value: "x" })).toMatchObject({
+      scope: "workspace",
+      type: "api_key",
+    });
+    expect(createSecretBodySchema.safeParse({ name: "gh-token", value: "x" }).success).toBe(false);
+  });
+});
+
+describe("api keys", () => {
+  it("defaults scopes to read + write and rejects unknown scopes", () => {
+    expect(createApiKeyBodySchema.parse({ name: "ci" }).scopes).toEqual(["read", "write"]);
+    expect(createApiKeyBodySchema.safeParse({ name: "ci", scopes: ["root"] }).success).toBe(false);
+  });
+});

@@ -1,0 +1,31 @@
+import { z } from "zod";
+import { executionIdSchema, vmIdSchema } from "./ids.js";
+import { timestampSchema } from "./primitives.js";
+
+/**
+ * One command run in a sandbox, as `GET /api/v1/executions/{id}` returns it. Every exec is
+ * recorded, streamed ones included.
+ *
+ * `exitCode` is null while running or when the command could not start (then `error` says why); a
+ * non-zero `exitCode` is a normal outcome, not an error. Output kept here is capped; the
+ * `…Truncated` flags say when the tail was cut. `args` is empty for shell commands
+ * (`/bin/sh -c command`).
+ */
+export const executionSchema = z.object({
+  id: executionIdSchema,
+  vmId: vmIdSchema,
+  command: z.string(),
+  args: z.array(z.string()),
+  exitCode: z.number().int().nullable(),
+  stdout: z.string(),
+  stderr: z.string(),
+  stdoutTruncated: z.boolean(),
+  stderrTruncated: z.boolean(),
+  error: z.string().nullable(),
+  startedAt: timestampSchema,
+  completedAt: timestampSchema.nullable(),
+  durationMs: z.number().int().nonnegative().nullable(),
+});
+
+/** A recorded execution (see {@link executionSchema}). */
+export type Execution = z.infer<typeof executionSchema>;

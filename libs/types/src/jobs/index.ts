@@ -1,0 +1,2 @@
+/** The typed job catalog of the task queue. */
+export * from "./catalog.js";

@@ -1,0 +1,78 @@
+import { createLogger, isAetheriumError, loadConfig } from "@aetherium/common";
+import { Migrator, openDatabase } from "@aetherium/core";
+import path from "node:path";
+import { startAetherium } from "../start/start-aetherium.js";
+
+const USAGE = `usage: aetherium <command>
+
+commands:
+  start                 run gateway + worker in one process (what \`npm start\` runs)
+  migrate up|down|status  apply, revert (one step) or list database migrations
+  help                  show this text
+
+configuration: a YAML file named by AETHERIUM_CONFIG, overridden by AETHERIUM_* variables
+(AETHERIUM_HOST, AETHERIUM_PORT, AETHERIUM_HOME, AETHERIUM_DATABASE_URL, AETHERIUM_REDIS_URL, …)`;
+
+/** Dispatches a command line; resolves to the process exit code (a long-running command to 0). */
+export async function runCli(argv: readonly string[]): Promise<number> {
+  const [command = "help", ...rest] = argv;
+  try {
+    switch (command) {
+      case "start":
+        await startAetherium(loadConfig({ env: process.env }));
+        return 0;
+      case "migrate":
+        return await migrate(rest[0] ?? "status");
+      case "help":
+      case "--help":
+      case "-h":
+        console.log(USAGE);
+        return 0;
+      default:
+        console.error(`aetherium: unknown command '${command}'\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (err) {
+    // A user's mistake (bad config, say) reads as one clear line, not a stack trace.
+    if (isAetheriumError(err)) {
+      console.error(`aetherium: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+async function migrate(action: string): Promise<number> {
+  const config = loadConfig({ env: process.env });
+  const logger = createLogger({ ...config.logging, service: "migrate" });
+  const handle = config.database.url
+    ? await openDatabase({ url: config.database.url })
+    : await openDatabase({ pglite: path.resolve(config.home, "pgdata") });
+  try {
+    const migrator = new Migrator(handle.db);
+    if (action === "up") {
+      const applied = await migrator.up();
+      console.log(
+        applied.length ? applied.map((m) => `applied ${m.name}`).join("\n") : "nothing to apply",
+      );
+    } else if (action === "down") {
+      const reverted = await migrator.down(1);
+      console.log(
+        reverted.length
+          ? reverted.map((m) => `reverted ${m.name}`).join("\n")
+          : "nothing to revert",
+      );
+    } else if (action === "status") {
+      const status = await migrator.status();
+      for (const m of status.applied) console.log(`applied  ${m.name}`);
+      for (const m of status.pending) console.log(`pending  ${m.name}`);
+    } else {
+      console.error(`aetherium migrate: unknown action '${action}' (use up, down or status)`);
+      return 2;
+    }
+    logger.debug({ action }, "migrate done");
+    return 0;
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,7 @@
+/**
+ * The Aetherium gateway: REST + WebSocket API and the `aetherium` entry point.
+ * @module
+ */
+export { buildServer, type HealthReport, type ServerDeps } from "./server/build-server.js";
+export { startAetherium, type RunningAetherium } from "./start/start-aetherium.js";
+export { runCli } from "./cli/run-cli.js";

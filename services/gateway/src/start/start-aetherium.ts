@@ -1,0 +1,111 @@
+import { mkdir } from "node:fs/promises";
+import { hostname } from "node:os";
+import path from "node:path";
+import { createLogger, createShutdown, type Config, type Logger } from "@aetherium/common";
+import {
+  AETHERIUM_VERSION,
+  detectBackends,
+  openRuntime,
+  Reaper,
+  WorkerDaemon,
+} from "@aetherium/core";
+import { buildServer, type HealthReport } from "../server/build-server.js";
+
+/** A started Aetherium process. */
+export interface RunningAetherium {
+  /** The URL the API (and later the dashboard) answers on. */
+  readonly url: string;
+  /** Stops everything it started, in reverse order. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts gateway + worker in one process. With no database or Redis configured this is the
+ * embedded mode (`npm start`): PGlite under `home` (migrations applied) and the in-process
+ * queue. Sandbox backends are probed and reported honestly; until one is implemented the worker
+ * registers with none and the platform says it cannot create sandboxes yet.
+ */
+export async function startAetherium(
+  config: Config,
+  options: { logger?: Logger; installSignalHandlers?: boolean } = {},
+): Promise<RunningAetherium> {
+  const logger = options.logger ?? createLogger({ ...config.logging, service: "aetherium" });
+  await mkdir(path.resolve(config.home), { recursive: true });
+  const shutdown = createShutdown({
+    logger,
+    signals: options.installSignalHandlers === false ? [] : undefined,
+  });
+
+  const probes = await detectBackends();
+  const runtime = await openRuntime(config, { logger });
+  shutdown.register("runtime", () => runtime.close());
+
+  const worker = new WorkerDaemon({
+    id: config.worker.id ?? hostname(),
+    // Backends join this list as they are implemented (the Docker backend is next).
+    backends: [],
+    capacity: {
+      vcpus: config.worker.capacity.vcpus ?? 1,
+      memoryMb: config.worker.capacity.memoryMb ?? 1024,
+      maxVms: config.worker.capacity.maxVms,
+    },
+    zone: config.worker.zone,
+    labels: config.worker.labels,
+    version: AETHERIUM_VERSION,
+    heartbeatMs: config.worker.heartbeatMs,
+    internal: { host: config.server.host, port: 0 },
+    queue: runtime.queue,
+    repos: runtime.repos,
+    bus: runtime.bus,
+    handlers: {},
+    logger,
+  });
+  await worker.start();
+  shutdown.register("worker", () => worker.stop(10_000));
+
+  const reaper = new Reaper({ ...runtime, offlineAfterMs: config.worker.offlineAfterMs, logger });
+  reaper.start(Math.max(1000, Math.floor(config.worker.heartbeatMs / 2)));
+  shutdown.register("reaper", () => reaper.stop());
+
+  const health = async (): Promise<HealthReport> => {
+    const components: HealthReport["components"] = {};
+    try {
+      await runtime.repos.workers.get(config.worker.id ?? hostname());
+      components.database = { status: "ok", detail: runtime.db.engine };
+    } catch (err) {
+      components.database = { status: "down", detail: (err as Error).message };
+    }
+    components.queue = {
+      status: "ok",
+      detail: runtime.mode === "embedded" ? "in-process" : "bullmq",
+    };
+    for (const b of probes) {
+      components[`backend:${b.backend}`] = {
+        status: b.available ? "ok" : "down",
+        detail: b.detail,
+      };
+    }
+    components.sandboxes = { status: "down", detail: "no sandbox backend yet" };
+    const ok = Object.values(components).every((c) => c.status === "ok");
+    return { status: ok ? "ok" : "degraded", version: AETHERIUM_VERSION, components };
+  };
+
+  const app = buildServer({ logger, health });
+  const address = await app.listen({ host: config.server.host, port: config.server.port });
+  shutdown.register("http server", () => app.close());
+  const url = address.replace("[::1]", "localhost");
+
+  // The banner goes to stdout in one write, as plain lines a person (and the e2e test) can read.
+  const lines = [
+    `Aetherium ${AETHERIUM_VERSION} is running at ${url}`,
+    `  mode:        ${runtime.mode} (database: ${runtime.db.engine}, queue: ${runtime.mode === "embedded" ? "in-process" : "BullMQ"})`,
+    `  state:       ${path.resolve(config.home)}`,
+    ...probes.map(
+      (b) => `  ${b.backend.padEnd(12)} ${b.available ? "ready" : "unavailable"}: ${b.detail}`,
+    ),
+    "  sandboxes:   no sandbox backend yet — the API answers; sandbox creation arrives with the Docker backend",
+  ];
+  console.log(lines.join("\n"));
+
+  return { url, close: () => shutdown.shutdown("closed").then(() => undefined) };
+}

@@ -1,0 +1,95 @@
+import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+
+/** The built `aetherium` entry point, as `npm start` runs it. */
+export const AETHERIUM_MAIN = path.join(repo, "services/gateway/dist/main.js");
+
+/** An Aetherium process started for a test, in a temp directory of its own. */
+export interface StartedAetherium {
+  readonly url: string;
+  /** The directory it runs in; `AETHERIUM_HOME` is `<dir>/.aetherium`. */
+  readonly dir: string;
+  /** Everything printed to stdout so far. */
+  stdout(): string;
+  /** Sends `signal` and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Kills the process if still running and removes its directory. */
+  cleanup(): Promise<void>;
+}
+
+/**
+ * Runs `aetherium start` on a free port and resolves once it prints its URL. Rejects with
+ * everything it printed if it exits or stays silent for `timeoutMs`.
+ */
+export async function startAetherium(
+  options: { env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<StartedAetherium> {
+  const dir = await mkdtemp(path.join(tmpdir(), "aet-e2e-"));
+  const child = spawn(process.execPath, [AETHERIUM_MAIN, "start"], {
+    cwd: dir,
+    env: {
+      ...process.env,
+      AETHERIUM_PORT: "0",
+      AETHERIUM_HOME: path.join(dir, ".aetherium"),
+      NO_COLOR: "1",
+      ...options.env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  child.stdout.setEncoding("utf8").on("data", (c: string) => (out += c));
+  child.stderr.setEncoding("utf8").on("data", (c: string) => (err += c));
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+
+  const cleanup = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGKILL");
+      await exited;
+    }
+    await rm(dir, { recursive: true, force: true });
+  };
+
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(`no start banner in ${options.timeoutMs ?? 30_000} ms:\n${out}\n${err}`),
+          ),
+        options.timeoutMs ?? 30_000,
+      );
+      const onData = () => {
+        const m = /running at (http:\/\/\S+)/.exec(out);
+        if (m?.[1]) {
+          clearTimeout(timer);
+          child.stdout.off("data", onData);
+          resolve(m[1]);
+        }
+      };
+      child.stdout.on("data", onData);
+      void exited.then((code) => {
+        clearTimeout(timer);
+        reject(new Error(`aetherium start exited with ${code}:\n${out}\n${err}`));
+      });
+    });
+    return {
+      url,
+      dir,
+      stdout: () => out,
+      stop: async (signal = "SIGTERM") => {
+        child.kill(signal);
+        return exited;
+      },
+      cleanup,
+    };
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+}
