@@ -2,5 +2,37 @@
  * Aetherium core: sandbox backends, guest agent, storage, queue, worker daemon and domain services.
  * @module
  */
-export { detectBackends, type BackendProbe, type DetectOptions } from "./backends/detect-backends.js";
+export {
+  detectBackends,
+  type BackendProbe,
+  type DetectOptions,
+} from "./backends/detect-backends.js";
 export { AETHERIUM_VERSION } from "./version.js";
+export * from "./storage/index.js";
+export * from "./queue/index.js";
+export * from "./routing/routing.js";
+export {
+  toExecution,
+  toTask,
+  toVm,
+  toWorker,
+  maskEnv,
+  HEALTHY_WITHIN_MS,
+} from "./domain/mappers.js";
+export {
+  TaskService,
+  type SubmitOptions,
+  type TaskListFilter,
+  type PayloadWithoutTaskId,
+} from "./domain/task-service.js";
+export { VmService, type VmDefaults, type VmListFilter } from "./domain/vm-service.js";
+export { WorkerService } from "./domain/worker-service.js";
+export { WorkerDaemon, type WorkerDaemonOptions } from "./worker/worker-daemon.js";
+export { Reaper, type ReapResult } from "./worker/reaper.js";
+export {
+  createTaskRunner,
+  InterruptedJobError,
+  type TaskRunnerDeps,
+} from "./worker/task-runner.js";
+export { WorkerMetrics } from "./worker/worker-metrics.js";
+export { openRuntime, type Runtime, type RuntimeOptions } from "./runtime/open-runtime.js";

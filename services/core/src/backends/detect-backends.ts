@@ -42,15 +42,20 @@ async function findBinary(name: string, searchPath: string): Promise<string | un
 /** Asks the Docker engine's `/_ping` over its unix socket: a socket file alone proves nothing. */
 function pingDocker(socketPath: string, timeoutMs: number): Promise<string | undefined> {
   return new Promise((resolve) => {
-    const req = request({ socketPath, path: "/_ping", method: "GET", timeout: timeoutMs }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (c: string) => (body += c));
-      res.on("end", () => {
-        const version = res.headers["api-version"];
-        resolve(res.statusCode === 200 && body.trim() === "OK" ? String(version ?? "?") : undefined);
-      });
-    });
+    const req = request(
+      { socketPath, path: "/_ping", method: "GET", timeout: timeoutMs },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => (body += c));
+        res.on("end", () => {
+          const version = res.headers["api-version"];
+          resolve(
+            res.statusCode === 200 && body.trim() === "OK" ? String(version ?? "?") : undefined,
+          );
+        });
+      },
+    );
     req.on("timeout", () => req.destroy());
     req.on("error", () => resolve(undefined));
     req.end();

@@ -1,0 +1,141 @@
+// bench/queue: no-op tasks end to end through Aetherium (tasks row → BullMQ → worker → row
+// succeeded) against raw BullMQ add→process on the same Redis, side by side in one run.
+import { createLogger, loadConfig } from "@aetherium/common";
+import { openRuntime, WorkerDaemon } from "@aetherium/core";
+import { createTestDatabase, createTestRedis, deleteByPrefix } from "@aetherium/testing";
+import { Queue, Worker } from "bullmq";
+import type { Benchmark } from "../lib/bench.js";
+import { formatTable, round } from "../lib/stats.js";
+
+const TASKS = Number(process.env.BENCH_QUEUE_TASKS ?? 2000);
+const CONCURRENCY = 16;
+// Every loop below stops at TASKS or at this deadline, whichever comes first.
+const DEADLINE_MS = 120_000;
+
+async function rawBullmq(redisUrl: string, prefix: string): Promise<number> {
+  const connection = { url: redisUrl, maxRetriesPerRequest: null };
+  const queue = new Queue("raw", { connection, prefix });
+  let done = 0;
+  let finish!: () => void;
+  const all = new Promise<void>((r) => (finish = r));
+  const worker = new Worker(
+    "raw",
+    () => {
+      if (++done === TASKS) finish();
+      return Promise.resolve(null);
+    },
+    { connection, prefix, concurrency: CONCURRENCY },
+  );
+  await worker.waitUntilReady();
+  const t0 = performance.now();
+  for (let i = 0; i < TASKS; i += 100) {
+    const n = Math.min(100, TASKS - i);
+    await Promise.all(
+      Array.from({ length: n }, (_, j) =>
+        queue.add("noop", { i: i + j }, { removeOnComplete: true }),
+      ),
+    );
+  }
+  await Promise.race([all, new Promise((r) => setTimeout(r, DEADLINE_MS))]);
+  const seconds = (performance.now() - t0) / 1000;
+  await worker.close();
+  await queue.close();
+  return done / seconds;
+}
+
+async function ours(databaseUrl: string, redisUrl: string, prefix: string): Promise<number> {
+  const logger = createLogger({ level: "silent", format: "json", service: "bench" });
+  const config = loadConfig({
+    env: {
+      AETHERIUM_DATABASE_URL: databaseUrl,
+      AETHERIUM_REDIS_URL: redisUrl,
+      AETHERIUM_REDIS__KEY_PREFIX: prefix,
+    },
+  });
+  const rt = await openRuntime(config, { logger, migrate: true });
+  const daemon = new WorkerDaemon({
+    id: "bench-worker",
+    backends: ["docker"],
+    capacity: { vcpus: 8, memoryMb: 8192, maxVms: 10 },
+    heartbeatMs: 1000,
+    internal: { host: "127.0.0.1", port: 0 },
+    concurrency: CONCURRENCY,
+    queue: rt.queue,
+    repos: rt.repos,
+    bus: rt.bus,
+    logger,
+    handlers: { "vm:stop": () => Promise.resolve({ stopped: true }) },
+  });
+  await daemon.start();
+  // The sandbox row the tasks point at (a stop on it is the no-op job).
+  const vm = await rt.repos.vms.create({
+    name: "bench",
+    workerId: "bench-worker",
+    status: "running",
+  });
+  const t0 = performance.now();
+  const ids: string[] = [];
+  for (let i = 0; i < TASKS; i += 100) {
+    const n = Math.min(100, TASKS - i);
+    const batch = await Promise.all(
+      Array.from({ length: n }, () =>
+        rt.tasks.submit("vm:stop", { vmId: vm.id }, { vmId: vm.id, ownerWorkerId: "bench-worker" }),
+      ),
+    );
+    ids.push(...batch.map((t) => t.id));
+  }
+  // Done means the durable row says succeeded, not merely that the handler ran.
+  let succeeded = 0;
+  while (performance.now() - t0 < DEADLINE_MS) {
+    const r = await rt.db.db
+      .selectFrom("tasks")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .where("status", "=", "succeeded")
+      .executeTakeFirstOrThrow();
+    succeeded = Number(r.n);
+    if (succeeded >= TASKS) break;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  await daemon.stop(5000);
+  await rt.close();
+  return succeeded / seconds;
+}
+
+const bench: Benchmark = {
+  name: "queue",
+  description: `${TASKS} no-op tasks end to end (ours, with durable rows) vs raw BullMQ add→process; goal ours ≥ 1/3 of raw`,
+  async run() {
+    const db = await createTestDatabase();
+    const redis = await createTestRedis();
+    try {
+      const rawPerSec = await rawBullmq(redis.url, `${redis.prefix}raw`);
+      const oursPerSec = await ours(db.url, redis.url, `${redis.prefix}ours:`);
+      const ratio = oursPerSec / rawPerSec;
+      console.log(
+        formatTable([
+          ["", "tasks/s", ""],
+          ["raw BullMQ add→process", String(round(rawPerSec, 0)), ""],
+          [
+            "Aetherium end to end",
+            String(round(oursPerSec, 0)),
+            `${round(ratio, 2)} × raw (goal ≥ 0.33)`,
+          ],
+        ]),
+      );
+      return {
+        bench: "queue",
+        tasks: TASKS,
+        concurrency: CONCURRENCY,
+        oursPerSec: round(oursPerSec, 1),
+        rawPerSec: round(rawPerSec, 1),
+        ratio: round(ratio, 3),
+      };
+    } finally {
+      await deleteByPrefix(redis.client, redis.prefix);
+      await redis.cleanup();
+      await db.drop();
+    }
+  },
+};
+export default bench;

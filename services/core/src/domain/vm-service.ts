@@ -1,0 +1,171 @@
+import { randomBytes } from "node:crypto";
+import { ConflictError, NotFoundError, ValidationError, type EventBus } from "@aetherium/common";
+import {
+  createEvent,
+  createVmBodySchema,
+  DEFAULT_NETWORK_POLICY,
+  vmEventTypeForStatus,
+  type DomainEvent,
+  type Task,
+  type Vm,
+  type VmBackend,
+  type VmStatus,
+} from "@aetherium/types";
+import type { Page } from "../storage/cursor.js";
+import { isUniqueViolation } from "../storage/errors.js";
+import type { Repositories } from "../storage/repositories/create-repositories.js";
+import type { VmRow } from "../storage/repositories/vms.js";
+import { toVm } from "./mappers.js";
+import type { TaskService } from "./task-service.js";
+
+/** What a sandbox gets when the request does not say. */
+export interface VmDefaults {
+  readonly backend: VmBackend;
+  readonly image: string;
+  readonly vcpus: number;
+  readonly memoryMb: number;
+  readonly diskMb: number;
+}
+
+/** Filters of {@link VmService.list}. */
+export interface VmListFilter {
+  readonly status?: VmStatus;
+  readonly workerId?: string;
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly limit?: number;
+  readonly cursor?: string;
+}
+
+/**
+ * Sandboxes as records: validates a request, writes the `vms` row, and hands the work to a task.
+ * The row is the truth the API shows; workers move it through its status machine.
+ */
+export class VmService {
+  constructor(
+    private readonly repos: Repositories,
+    private readonly tasks: TaskService,
+    private readonly bus: EventBus,
+    private readonly defaults: VmDefaults,
+  ) {}
+
+  /** Records a sandbox (`pending`) and queues its creation; returns both. */
+  async create(
+    body: unknown,
+    options: { idempotencyKey?: string; zone?: string } = {},
+  ): Promise<{ vm: Vm; taskId: string }> {
+    const parsed = createVmBodySchema.safeParse(body ?? {});
+    if (!parsed.success) throw new ValidationError(parsed.error, "request body");
+    const req = parsed.data;
+    if (options.idempotencyKey) {
+      const earlier = await this.repos.tasks.findByIdempotencyKey(options.idempotencyKey);
+      if (earlier?.vmId) {
+        const vm = await this.repos.vms.get(earlier.vmId);
+        if (vm && earlier.type === "vm:create") return { vm: toVm(vm), taskId: earlier.id };
+      }
+    }
+    const backend = req.backend ?? this.defaults.backend;
+    const timeoutSec = req.timeoutSec ?? null;
+    let row: VmRow;
+    try {
+      row = await this.repos.vms.create({
+        name: req.name ?? `sandbox-${randomBytes(4).toString("hex")}`,
+        backend,
+        image: req.image ?? this.defaults.image,
+        vcpus: req.vcpus ?? this.defaults.vcpus,
+        memoryMb: req.memoryMb ?? this.defaults.memoryMb,
+        diskMb: req.diskMb ?? this.defaults.diskMb,
+        labels: req.labels ?? {},
+        env: req.env ?? {},
+        network: req.network ?? DEFAULT_NETWORK_POLICY,
+        tools: req.tools ?? [],
+        timeoutSec,
+        expiresAt: timeoutSec ? new Date(Date.now() + timeoutSec * 1000) : null,
+      });
+    } catch (err) {
+      if (isUniqueViolation(err))
+        throw new ConflictError(`a sandbox named "${req.name}" already exists`);
+      throw err;
+    }
+    await this.bus.publish(createEvent("vm.created", { vm: toVm(row), previousStatus: null }));
+    const task = await this.tasks.submit(
+      "vm:create",
+      { vmId: row.id },
+      {
+        vmId: row.id,
+        placement: { backend, zone: options.zone },
+        ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}),
+      },
+    );
+    return { vm: toVm(row), taskId: task.id };
+  }
+
+  /** One sandbox, or NotFoundError (deleted ones stay readable). */
+  async get(id: string): Promise<Vm> {
+    return toVm(await this.#row(id));
+  }
+
+  /** Newest first, one page at a time. */
+  async list(filter: VmListFilter = {}): Promise<Page<Vm>> {
+    const page = await this.repos.vms.list(filter);
+    return { items: page.items.map(toVm), nextCursor: page.nextCursor };
+  }
+
+  /** Queues deletion on the owning worker; a sandbox no worker has taken yet is deleted here. */
+  async delete(id: string): Promise<Task | null> {
+    const row = await this.#row(id);
+    if (row.status === "deleted") return null;
+    if (!row.workerId) {
+      const unplaced = await this.repos.tasks.list({ vmId: id, status: ["pending", "queued"] });
+      for (const t of unplaced.items) await this.tasks.cancel(t.id).catch(() => undefined);
+      const gone = await this.repos.vms.updateStatus(id, [row.status], "deleted");
+      if (gone) await this.#publishStatus(gone, row.status);
+      // It may have been placed meanwhile: then the worker's delete below is the right path.
+      if (gone) return null;
+      return this.delete(id);
+    }
+    return this.tasks.submit("vm:delete", { vmId: id }, { vmId: id, ownerWorkerId: row.workerId });
+  }
+
+  /** Queues a stop on the owning worker. */
+  async stop(id: string, force = false): Promise<Task> {
+    const row = await this.#owned(id, ["running", "creating"], "stop");
+    return this.tasks.submit(
+      "vm:stop",
+      { vmId: id, force },
+      { vmId: id, ownerWorkerId: row.workerId },
+    );
+  }
+
+  /** Queues a start of a stopped sandbox on its worker. */
+  async start(id: string): Promise<Task> {
+    const row = await this.#owned(id, ["stopped"], "start");
+    return this.tasks.submit("vm:start", { vmId: id }, { vmId: id, ownerWorkerId: row.workerId });
+  }
+
+  async #row(id: string): Promise<VmRow> {
+    const row = await this.repos.vms.get(id);
+    if (!row) throw new NotFoundError("sandbox", id);
+    return row;
+  }
+
+  async #owned(
+    id: string,
+    allowed: readonly VmStatus[],
+    action: string,
+  ): Promise<VmRow & { workerId: string }> {
+    const row = await this.#row(id);
+    if (!allowed.includes(row.status) || !row.workerId) {
+      throw new ConflictError(`cannot ${action} sandbox ${id} while it is ${row.status}`);
+    }
+    return row as VmRow & { workerId: string };
+  }
+
+  async #publishStatus(row: VmRow, previous: VmStatus): Promise<void> {
+    // The event type follows the status reached, so TypeScript cannot pin it to one member.
+    const event = createEvent(vmEventTypeForStatus(row.status), {
+      vm: toVm(row),
+      previousStatus: previous,
+    });
+    await this.bus.publish(event as DomainEvent);
+  }
+}

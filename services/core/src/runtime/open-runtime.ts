@@ -1,0 +1,120 @@
+import path from "node:path";
+import {
+  InMemoryEventBus,
+  RedisEventBus,
+  type Config,
+  type EventBus,
+  type Logger,
+} from "@aetherium/common";
+import type { VmBackend } from "@aetherium/types";
+import { TaskService } from "../domain/task-service.js";
+import { VmService } from "../domain/vm-service.js";
+import { WorkerService } from "../domain/worker-service.js";
+import { BullmqJobQueue } from "../queue/bullmq-queue.js";
+import { InProcessJobQueue } from "../queue/in-process-queue.js";
+import type { JobQueue } from "../queue/job-queue.js";
+import { openDatabase, type DatabaseHandle } from "../storage/database.js";
+import { Migrator } from "../storage/migrator.js";
+import {
+  createRepositories,
+  type Repositories,
+} from "../storage/repositories/create-repositories.js";
+import { AETHERIUM_VERSION } from "../version.js";
+
+/** The state, queue, events and domain services of one process, wired once. */
+export interface Runtime {
+  readonly mode: "embedded" | "distributed";
+  readonly db: DatabaseHandle;
+  readonly repos: Repositories;
+  readonly queue: JobQueue;
+  readonly bus: EventBus;
+  readonly tasks: TaskService;
+  readonly vms: VmService;
+  readonly workers: WorkerService;
+  /** Closes queue, bus and database, in that order. */
+  close(): Promise<void>;
+}
+
+/** How {@link openRuntime} runs. */
+export interface RuntimeOptions {
+  readonly logger: Logger;
+  /**
+   * Apply pending migrations before anything else. Always on in embedded mode; in distributed
+   * mode `aetherium migrate up` is the deliberate step, so it defaults to off there.
+   */
+  readonly migrate?: boolean;
+  /** Stalled-job detection (BullMQ); shorter means faster recovery after a worker dies. */
+  readonly lockDurationMs?: number;
+  readonly stalledIntervalMs?: number;
+}
+
+/**
+ * The composition root shared by `aetherium start`, `aetherium worker` and `aetherium gateway`:
+ * PostgreSQL + BullMQ + Redis pub/sub when the config names them (distributed), PGlite under
+ * `home` + the in-process queue + in-memory events otherwise (embedded, one process).
+ */
+export async function openRuntime(config: Config, options: RuntimeOptions): Promise<Runtime> {
+  const distributed = Boolean(config.database.url && config.redis.url);
+  if (Boolean(config.database.url) !== Boolean(config.redis.url)) {
+    options.logger.warn(
+      "only one of database.url and redis.url is set; several processes need both, so this process runs embedded for the other",
+    );
+  }
+  const db = config.database.url
+    ? await openDatabase({ url: config.database.url, poolSize: config.database.poolMax })
+    : await openDatabase({ pglite: path.resolve(config.home, "pgdata") });
+  try {
+    if (options.migrate ?? !distributed) {
+      const applied = await new Migrator(db.db).up();
+      if (applied.length > 0)
+        options.logger.info({ applied: applied.map((m) => m.name) }, "migrations applied");
+    }
+    const queue: JobQueue = config.redis.url
+      ? new BullmqJobQueue({
+          connection: config.redis.url,
+          prefix: `${config.redis.keyPrefix}q`,
+          logger: options.logger,
+          ...(options.lockDurationMs ? { lockDurationMs: options.lockDurationMs } : {}),
+          ...(options.stalledIntervalMs ? { stalledIntervalMs: options.stalledIntervalMs } : {}),
+        })
+      : new InProcessJobQueue({ logger: options.logger });
+    const bus: EventBus = config.redis.url
+      ? new RedisEventBus({
+          url: config.redis.url,
+          channelPrefix: `${config.redis.keyPrefix}events:`,
+          logger: options.logger,
+        })
+      : new InMemoryEventBus({ logger: options.logger });
+    await bus.ready();
+    const repos = createRepositories(db.db);
+    const tasks = new TaskService(repos, queue, bus);
+    const backend: VmBackend =
+      config.sandbox.defaultBackend === "auto" ? "docker" : config.sandbox.defaultBackend;
+    const vms = new VmService(repos, tasks, bus, {
+      backend,
+      image: `aetherium/base:${AETHERIUM_VERSION}`,
+      vcpus: 1,
+      memoryMb: 512,
+      diskMb: 2048,
+    });
+    const workers = new WorkerService(repos, queue, bus);
+    return {
+      mode: distributed ? "distributed" : "embedded",
+      db,
+      repos,
+      queue,
+      bus,
+      tasks,
+      vms,
+      workers,
+      async close() {
+        await queue.close();
+        await bus.close();
+        await db.close();
+      },
+    };
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+}

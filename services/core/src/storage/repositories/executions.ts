@@ -1,0 +1,104 @@
+import { sql, type Kysely, type Selectable } from "kysely";
+import { decodeCursor, isUuid, pageSize, toPage, type Page, type PageOptions } from "../cursor.js";
+import type { Database, ExecutionsTable } from "../database.js";
+
+/** A row of `executions`. */
+export type ExecutionRow = Selectable<ExecutionsTable>;
+
+/** A command about to run in a sandbox. */
+export interface NewExecution {
+  readonly vmId: string;
+  readonly taskId?: string | null;
+  readonly command: string;
+  readonly args?: readonly string[];
+  /** Names of the environment variables passed; their values are never stored. */
+  readonly envKeys?: readonly string[];
+  readonly cwd?: string | null;
+  readonly user?: string | null;
+}
+
+/** How a command ended. */
+export interface ExecutionOutcome {
+  readonly exitCode?: number | null;
+  readonly stdout?: string;
+  readonly stderr?: string;
+  readonly stdoutTruncated?: boolean;
+  readonly stderrTruncated?: boolean;
+  /** An infrastructure error (agent unreachable, timeout); a non-zero exit code is not one. */
+  readonly error?: string | null;
+}
+
+/** The record of every command run in a sandbox. */
+export class ExecutionRepository {
+  readonly #db: Kysely<Database>;
+
+  constructor(db: Kysely<Database>) {
+    this.#db = db;
+  }
+
+  /** Records a command as started now. */
+  async create(input: NewExecution): Promise<ExecutionRow> {
+    return this.#db
+      .insertInto("executions")
+      .values({
+        vmId: input.vmId,
+        taskId: input.taskId,
+        command: input.command,
+        args: JSON.stringify(input.args ?? []),
+        envKeys: JSON.stringify(input.envKeys ?? []),
+        cwd: input.cwd,
+        user: input.user,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  }
+
+  /**
+   * Records the outcome, `completedAt` and the duration measured by the database clock (the same
+   * clock that set `startedAt`). Returns undefined if unknown or already completed.
+   */
+  async complete(id: string, outcome: ExecutionOutcome): Promise<ExecutionRow | undefined> {
+    if (!isUuid(id)) return undefined;
+    return this.#db
+      .updateTable("executions")
+      .set({
+        exitCode: outcome.exitCode ?? null,
+        stdout: outcome.stdout ?? "",
+        stderr: outcome.stderr ?? "",
+        stdoutTruncated: outcome.stdoutTruncated ?? false,
+        stderrTruncated: outcome.stderrTruncated ?? false,
+        error: outcome.error ?? null,
+        completedAt: sql<Date>`now()`,
+        durationMs: sql<number>`greatest(0, round(extract(epoch from (now() - started_at)) * 1000))::integer`,
+      })
+      .where("id", "=", id)
+      .where("completedAt", "is", null)
+      .returningAll()
+      .executeTakeFirst();
+  }
+
+  /** The execution, or undefined (also for ids that are not UUIDs). */
+  async get(id: string): Promise<ExecutionRow | undefined> {
+    if (!isUuid(id)) return undefined;
+    return this.#db.selectFrom("executions").selectAll().where("id", "=", id).executeTakeFirst();
+  }
+
+  /** A sandbox's executions, newest first. Throws InvalidCursorError on a bad cursor. */
+  async listByVm(vmId: string, page: PageOptions = {}): Promise<Page<ExecutionRow>> {
+    const limit = pageSize(page.limit);
+    const after = page.cursor ? decodeCursor(page.cursor) : undefined;
+    if (!isUuid(vmId)) return { items: [], nextCursor: null };
+    let query = this.#db.selectFrom("executions").selectAll().where("vmId", "=", vmId);
+    if (after) {
+      query = query.where((eb) =>
+        eb(eb.refTuple("createdAt", "id"), "<", eb.tuple(after.createdAt, after.id)),
+      );
+    }
+    const rows = await query
+      .orderBy("createdAt", "desc")
+      .orderBy("id", "desc")
+      .limit(limit + 1)
+      .execute();
+    return toPage(rows, limit, (e) => ({ createdAt: e.createdAt, id: e.id }));
+  }
+}

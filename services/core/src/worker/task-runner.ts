@@ -1,0 +1,110 @@
+import type { EventBus, Logger } from "@aetherium/common";
+import { createEvent, jobCatalog, type JobName } from "@aetherium/types";
+import {
+  JobCancelledError,
+  type JobContext,
+  type JobHandler,
+  type JobHandlers,
+  type JobHooks,
+} from "../queue/job-queue.js";
+import type { Repositories } from "../storage/repositories/create-repositories.js";
+import type { TaskRow } from "../storage/repositories/tasks.js";
+import { toTask } from "../domain/mappers.js";
+import type { JsonValue } from "../storage/database.js";
+
+/** Thrown instead of re-running a job that is not safe to repeat after its worker died. */
+export class InterruptedJobError extends Error {
+  override readonly name = "InterruptedJobError";
+}
+
+/** What a worker needs to keep `tasks` rows and events truthful while it runs jobs. */
+export interface TaskRunnerDeps {
+  readonly repos: Repositories;
+  readonly bus: EventBus;
+  readonly workerId: string;
+  readonly logger?: Logger;
+}
+
+/**
+ * Wraps job handlers so every attempt is recorded: the row goes `running` on this worker before
+ * the handler starts (and the handler never starts for a task cancelled while it waited), and
+ * the queue's hooks write the outcome. A job recovered from a dead worker is re-run only when its
+ * catalog entry allows retries; otherwise it fails with a reason instead of repeating a side
+ * effect by surprise.
+ */
+export function createTaskRunner(
+  handlers: JobHandlers,
+  deps: TaskRunnerDeps,
+): { handlers: JobHandlers; hooks: JobHooks } {
+  const { repos, bus, workerId } = deps;
+  const publish = async (
+    type: "task.started" | "task.succeeded" | "task.failed" | "task.cancelled",
+    row: TaskRow,
+  ) => {
+    await bus.publish(createEvent(type, { task: toTask(row) }));
+  };
+
+  const claim = async (ctx: JobContext): Promise<TaskRow | "skip"> => {
+    const row = await repos.tasks.markRunning(ctx.id, workerId);
+    if (row) return row;
+    const current = await repos.tasks.get(ctx.id);
+    if (!current) throw new Error(`task ${ctx.id} has no record; refusing to run an untracked job`);
+    if (current.cancelRequestedAt || current.status === "cancelled") {
+      throw new JobCancelledError("cancelled before it started");
+    }
+    if (current.status === "running" && ctx.recovered) {
+      if (jobCatalog[ctx.name].retry.attempts <= 1) {
+        throw new InterruptedJobError(
+          `the worker running this task (${current.workerId ?? "unknown"}) died mid-run; ` +
+            `${ctx.name} is not re-run automatically because repeating it is not safe`,
+        );
+      }
+      const recovered = await repos.tasks.claimRecovered(ctx.id, workerId);
+      if (recovered) return recovered;
+    }
+    // Finished already (a duplicate delivery): never run it twice.
+    deps.logger?.warn(
+      { taskId: ctx.id, status: current.status },
+      "skipping a job whose task is not runnable",
+    );
+    return "skip";
+  };
+
+  const wrapped: Record<string, JobHandler> = {};
+  for (const name of Object.keys(handlers) as JobName[]) {
+    const handler = handlers[name] as JobHandler | undefined;
+    if (!handler) continue;
+    wrapped[name] = async (ctx: JobContext) => {
+      const claimed = await claim(ctx);
+      if (claimed === "skip") return undefined;
+      await publish("task.started", claimed);
+      return handler(ctx);
+    };
+  }
+
+  const hooks: JobHooks = {
+    async onSuccess(ctx, result) {
+      const row = await repos.tasks.markSucceeded(ctx.id, (result ?? null) as JsonValue);
+      if (row) await publish("task.succeeded", row);
+    },
+    async onRetry(ctx, error, delayMs) {
+      const row = await repos.tasks.markRetrying(ctx.id, error.message, {
+        retryAt: new Date(Date.now() + delayMs),
+      });
+      if (row)
+        await bus.publish(
+          createEvent("task.retrying", { task: toTask(row), error: error.message, delayMs }),
+        );
+    },
+    async onFailure(ctx, error) {
+      if (error instanceof JobCancelledError) {
+        const row = await repos.tasks.markCancelled(ctx.id);
+        if (row) await publish("task.cancelled", row);
+        return;
+      }
+      const row = await repos.tasks.markFailed(ctx.id, error.message);
+      if (row) await publish("task.failed", row);
+    },
+  };
+  return { handlers: wrapped, hooks };
+}

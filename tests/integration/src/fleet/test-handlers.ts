@@ -1,0 +1,48 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { JobHandlers, Repositories } from "@aetherium/core";
+import type { Redis } from "ioredis";
+
+/**
+ * Job handlers for exercising the state and queue layers without a sandbox backend: they move
+ * `vms` rows through their statuses the way a backend would, and count every run in Redis so a
+ * test can prove a job ran exactly as often as it should, across processes.
+ *
+ * Behaviour is steered by the sandbox's labels: `test-sleep-ms` (how long create takes).
+ */
+export function testHandlers(deps: {
+  readonly repos: Repositories;
+  readonly workerId: string;
+  readonly redis: Redis;
+  readonly runsKey: (taskId: string) => string;
+}): JobHandlers {
+  const { repos, workerId, redis } = deps;
+  const countRun = (taskId: string) => redis.rpush(deps.runsKey(taskId), workerId);
+  return {
+    "vm:create": async (ctx) => {
+      await countRun(ctx.id);
+      const vm = await repos.vms.assignWorker(ctx.payload.vmId, workerId);
+      if (!vm) throw new Error(`sandbox ${ctx.payload.vmId} not found`);
+      await repos.vms.updateStatus(vm.id, ["pending", "creating"], "creating");
+      await sleep(Number(vm.labels["test-sleep-ms"] ?? 0), undefined, { signal: ctx.signal });
+      await repos.vms.updateStatus(vm.id, ["creating"], "running");
+      return { vmId: vm.id, workerId };
+    },
+    "vm:execute": async (ctx) => {
+      await countRun(ctx.id);
+      const sleepMatch = /^sleep (\d+)$/.exec(ctx.payload.command);
+      if (sleepMatch) await sleep(Number(sleepMatch[1]) * 1000, undefined, { signal: ctx.signal });
+      const exitMatch = /^exit (\d+)$/.exec(ctx.payload.command);
+      return { exitCode: exitMatch ? Number(exitMatch[1]) : 0, workerId };
+    },
+    "vm:delete": async (ctx) => {
+      await countRun(ctx.id);
+      await repos.vms.updateStatus(
+        ctx.payload.vmId,
+        ["running", "stopped", "failed", "lost", "creating"],
+        "deleting",
+      );
+      await repos.vms.updateStatus(ctx.payload.vmId, ["deleting"], "deleted");
+      return { vmId: ctx.payload.vmId };
+    },
+  };
+}
