@@ -8,7 +8,7 @@ import type { Benchmark } from "../lib/bench.js";
 import { formatTable, round } from "../lib/stats.js";
 
 const TASKS = Number(process.env.BENCH_QUEUE_TASKS ?? 2000);
-const CONCURRENCY = 16;
+const CONCURRENCY = Number(process.env.BENCH_QUEUE_CONCURRENCY ?? 16);
 // Every loop below stops at TASKS or at this deadline, whichever comes first.
 const DEADLINE_MS = 120_000;
 
@@ -84,6 +84,7 @@ async function ours(databaseUrl: string, redisUrl: string, prefix: string): Prom
     );
     ids.push(...batch.map((t) => t.id));
   }
+  const submittedMs = performance.now() - t0;
   // Done means the durable row says succeeded, not merely that the handler ran.
   let succeeded = 0;
   while (performance.now() - t0 < DEADLINE_MS) {
@@ -94,9 +95,12 @@ async function ours(databaseUrl: string, redisUrl: string, prefix: string): Prom
       .executeTakeFirstOrThrow();
     succeeded = Number(r.n);
     if (succeeded >= TASKS) break;
-    await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 50));
   }
   const seconds = (performance.now() - t0) / 1000;
+  console.log(
+    `  (ours: all ${ids.length} submitted after ${Math.round(submittedMs)} ms, all succeeded after ${Math.round(seconds * 1000)} ms)`,
+  );
   await daemon.stop(5000);
   await rt.close();
   return succeeded / seconds;

@@ -11,6 +11,8 @@ export { AETHERIUM_VERSION } from "./version.js";
 export * from "./storage/index.js";
 export * from "./queue/index.js";
 export * from "./routing/routing.js";
+export * from "./docker/index.js";
+export * from "./image/index.js";
 export {
   toExecution,
   toTask,

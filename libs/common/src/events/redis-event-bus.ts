@@ -31,6 +31,7 @@ export class RedisEventBus<E extends EventEnvelope = DomainEvent> implements Eve
   readonly #local: InMemoryEventBus<E>;
   readonly #logger: Logger | undefined;
   readonly #ready: Promise<void>;
+  #subscriptions = 0;
 
   /** Connects and subscribes at once; await {@link RedisEventBus.ready} before relying on delivery. */
   constructor(options: RedisEventBusOptions) {
@@ -64,7 +65,15 @@ export class RedisEventBus<E extends EventEnvelope = DomainEvent> implements Eve
 
   /** Subscribes `handler` to `topicPatterns` in this process; see {@link EventBus.subscribe}. */
   subscribe(topicPatterns: readonly string[], handler: EventHandler<E>): Unsubscribe {
-    return this.#local.subscribe(topicPatterns, handler);
+    const off = this.#local.subscribe(topicPatterns, handler);
+    this.#subscriptions++;
+    let active = true;
+    return () => {
+      if (!active) return;
+      active = false;
+      this.#subscriptions--;
+      off();
+    };
   }
 
   /** Unsubscribes, waits for handlers in progress, and closes both connections. */
@@ -78,6 +87,8 @@ export class RedisEventBus<E extends EventEnvelope = DomainEvent> implements Eve
   }
 
   #receive(message: string): void {
+    // Most processes publish far more than they listen to: skip decoding nobody would read.
+    if (this.#subscriptions === 0) return;
     let parsed: unknown;
     try {
       parsed = JSON.parse(message);

@@ -77,6 +77,9 @@ export class TaskService {
     try {
       row = await this.repos.tasks.create({
         id,
+        // Written as queued: the enqueue follows at once, and if it fails the row is marked
+        // failed below. A separate pending→queued write would cost a round trip per task.
+        status: "queued",
         type: name,
         tenant: options.tenant,
         queue,
@@ -96,6 +99,8 @@ export class TaskService {
       }
       throw err;
     }
+    // `task.created` carries status `queued`: the row is born queued (see above), so no separate
+    // `task.queued` is sent here; that event marks a retry going back to the queue.
     await this.#publish("task.created", row);
     try {
       await this.queue.enqueue(name, fullPayload, {
@@ -112,10 +117,7 @@ export class TaskService {
       if (failed) await this.#publish("task.failed", failed);
       throw new UnavailableError(`the task queue is unavailable: ${(err as Error).message}`);
     }
-    // The worker may already have picked the job up; markQueued only moves a still-pending row.
-    const queued = await this.repos.tasks.markQueued(row.id);
-    if (queued) await this.#publish("task.queued", queued);
-    return toTask(queued ?? (await this.repos.tasks.get(row.id)) ?? row);
+    return toTask(row);
   }
 
   /** One task, or NotFoundError. */
@@ -162,10 +164,7 @@ export class TaskService {
     return toTask(row);
   }
 
-  async #publish(
-    type: "task.created" | "task.queued" | "task.failed" | "task.cancelled",
-    row: TaskRow,
-  ) {
+  async #publish(type: "task.created" | "task.failed" | "task.cancelled", row: TaskRow) {
     await this.bus.publish(createEvent(type, { task: toTask(row) }));
   }
 }

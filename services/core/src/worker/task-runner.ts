@@ -23,12 +23,15 @@ export interface TaskRunnerDeps {
   readonly bus: EventBus;
   readonly workerId: string;
   readonly logger?: Logger;
+  /** Jobs done sooner than this are recorded with one write; default 50 ms. */
+  readonly fastMs?: number;
 }
 
 /**
- * Wraps job handlers so every attempt is recorded: the row goes `running` on this worker before
- * the handler starts (and the handler never starts for a task cancelled while it waited), and
- * the queue's hooks write the outcome. A job recovered from a dead worker is re-run only when its
+ * Wraps job handlers so every attempt is recorded: the row goes `running` on this worker once the
+ * handler has run for `fastMs` (a job done sooner goes straight to `succeeded` in one write, with
+ * its real start time), and the queue's hooks write the outcome. A cancel that arrives while the
+ * job waits removes it from the queue; one that arrives while it runs aborts its signal. A job recovered from a dead worker is re-run only when its
  * catalog entry allows retries; otherwise it fails with a reason instead of repeating a side
  * effect by surprise.
  */
@@ -37,6 +40,7 @@ export function createTaskRunner(
   deps: TaskRunnerDeps,
 ): { handlers: JobHandlers; hooks: JobHooks } {
   const { repos, bus, workerId } = deps;
+  const fastMs = deps.fastMs ?? 50;
   const publish = async (
     type: "task.started" | "task.succeeded" | "task.failed" | "task.cancelled",
     row: TaskRow,
@@ -70,33 +74,83 @@ export function createTaskRunner(
     return "skip";
   };
 
+  // Jobs that finish within FAST_MS get one write (queued → succeeded) instead of two; a job
+  // still running then is marked `running` as usual. Nobody can tell the difference inside a
+  // few milliseconds, and the row still records who ran it and when it started.
+  const attempts = new Map<string, Attempt>();
+  const key = (ctx: JobContext) => `${ctx.queue}/${ctx.id}/${ctx.attempt}`;
+
   const wrapped: Record<string, JobHandler> = {};
   for (const name of Object.keys(handlers) as JobName[]) {
     const handler = handlers[name] as JobHandler | undefined;
     if (!handler) continue;
     wrapped[name] = async (ctx: JobContext) => {
-      const claimed = await claim(ctx);
-      if (claimed === "skip") return undefined;
-      await publish("task.started", claimed);
-      return handler(ctx);
+      if (ctx.recovered) {
+        // A job its dead worker had claimed: decide with the row before anything runs.
+        const claimed = await claim(ctx);
+        if (claimed === "skip") return undefined;
+        attempts.set(key(ctx), { claimed: Promise.resolve(claimed), startedAt: new Date() });
+        await publish("task.started", claimed);
+        return handler(ctx);
+      }
+      const attempt: Attempt = { claimed: undefined, startedAt: new Date() };
+      attempts.set(key(ctx), attempt);
+      const timer = setTimeout(() => {
+        attempt.claimed = claim(ctx).then(async (row) => {
+          if (row !== "skip") await publish("task.started", row);
+          return row;
+        });
+        // Its outcome is awaited by the hooks; keep a rejection from going unhandled meanwhile.
+        attempt.claimed.catch(() => undefined);
+      }, fastMs);
+      try {
+        return await handler(ctx);
+      } finally {
+        clearTimeout(timer);
+      }
     };
   }
 
+  /** Makes sure the row says `running` on this worker before a retry or failure is written. */
+  const ensureClaimed = async (ctx: JobContext): Promise<void> => {
+    const attempt = attempts.get(key(ctx));
+    if (attempt && !attempt.claimed) attempt.claimed = claim(ctx);
+    await attempt?.claimed?.catch(() => undefined);
+  };
+
   const hooks: JobHooks = {
     async onSuccess(ctx, result) {
-      const row = await repos.tasks.markSucceeded(ctx.id, (result ?? null) as JsonValue);
+      const attempt = attempts.get(key(ctx));
+      attempts.delete(key(ctx));
+      const value = (result ?? null) as JsonValue;
+      let row: TaskRow | undefined;
+      if (attempt && !attempt.claimed) {
+        row = await repos.tasks.markSucceededDirectly(ctx.id, workerId, attempt.startedAt, value);
+        if (row) {
+          await publish("task.succeeded", row);
+          return;
+        }
+      }
+      if (attempt?.claimed && (await attempt.claimed.catch(() => "skip" as const)) === "skip")
+        return;
+      row = await repos.tasks.markSucceeded(ctx.id, value);
       if (row) await publish("task.succeeded", row);
     },
     async onRetry(ctx, error, delayMs) {
+      await ensureClaimed(ctx);
+      attempts.delete(key(ctx));
       const row = await repos.tasks.markRetrying(ctx.id, error.message, {
         retryAt: new Date(Date.now() + delayMs),
       });
-      if (row)
+      if (row) {
         await bus.publish(
           createEvent("task.retrying", { task: toTask(row), error: error.message, delayMs }),
         );
+      }
     },
     async onFailure(ctx, error) {
+      if (!(error instanceof JobCancelledError)) await ensureClaimed(ctx);
+      attempts.delete(key(ctx));
       if (error instanceof JobCancelledError) {
         const row = await repos.tasks.markCancelled(ctx.id);
         if (row) await publish("task.cancelled", row);
@@ -107,4 +161,10 @@ export function createTaskRunner(
     },
   };
   return { handlers: wrapped, hooks };
+}
+
+/** One attempt in flight on this worker: whether (and how) its row was claimed. */
+interface Attempt {
+  claimed: Promise<TaskRow | "skip"> | undefined;
+  readonly startedAt: Date;
 }

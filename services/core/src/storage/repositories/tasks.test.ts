@@ -27,6 +27,46 @@ describe.each([["postgres"], ["pglite"]] as const)("TaskRepository on %s", (engi
     await handle?.close();
   });
 
+  it("writes concurrent creates and completions in batches with each caller's own row", async () => {
+    const made = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => tasks.create({ type: "vm:stop", payload: { n: i } })),
+    );
+    expect(made.map((t) => (t.payload as { n: number }).n)).toEqual([...Array(30).keys()]);
+    // Half go through running first; half finish before their running mark was due.
+    const slow = made.slice(0, 15);
+    const fast = made.slice(15);
+    for (const t of slow) await tasks.markRunning(t.id, "w1");
+    const started = new Date(Date.now() - 5);
+    const done = await Promise.all([
+      ...slow.map((t, i) => tasks.markSucceeded(t.id, { i, snake_key: true })),
+      ...fast.map((t, i) => tasks.markSucceededDirectly(t.id, "w2", started, { i })),
+    ]);
+    expect(done.every((d) => d?.status === "succeeded")).toBe(true);
+    // The batched statements themselves worked; nothing fell back to one-by-one writes.
+    expect(tasks.batchFailures).toBe(0);
+    expect(done[3]).toMatchObject({
+      id: slow[3]!.id,
+      workerId: "w1",
+      attempts: 1,
+      result: { i: 3, snake_key: true },
+    });
+    expect(done[20]).toMatchObject({
+      id: fast[5]!.id,
+      workerId: "w2",
+      attempts: 1,
+      result: { i: 5 },
+    });
+    expect(done[20]?.startedAt?.getTime()).toBe(started.getTime());
+    expect(done[20]?.completedAt).toBeInstanceOf(Date);
+    // A finished task is not finished again, in a batch or alone.
+    const again = await Promise.all([
+      tasks.markSucceeded(slow[0]!.id, null),
+      tasks.markSucceededDirectly(fast[0]!.id, "w1", started, null),
+    ]);
+    expect(again).toEqual([undefined, undefined]);
+    expect(await tasks.markSucceededDirectly(fast[1]!.id, "w1", started, null)).toBeUndefined();
+  });
+
   it("walks the happy life cycle", async () => {
     const vm = await new VmRepository(handle.db).create({ name: "task-vm" });
     const created = await tasks.create({

@@ -1,6 +1,8 @@
+import { randomUUID } from "node:crypto";
 import { sql, type Kysely, type Selectable, type UpdateObject } from "kysely";
 import { decodeCursor, isUuid, pageSize, toPage, type Page, type PageOptions } from "../cursor.js";
 import type { Database, JsonValue, TaskStatus, TasksTable } from "../database.js";
+import { MicroBatcher } from "../micro-batcher.js";
 
 /** A row of `tasks`. */
 export type TaskRow = Selectable<TasksTable>;
@@ -34,6 +36,13 @@ export interface TaskFilter extends PageOptions {
 
 const UNFINISHED: readonly TaskStatus[] = ["pending", "queued", "running"];
 
+interface SuccessInput {
+  readonly id: string;
+  readonly result: JsonValue;
+  /** Set for {@link TaskRepository.markSucceededDirectly}. */
+  readonly fast: { readonly workerId: string; readonly startedAt: Date } | null;
+}
+
 /**
  * The durable task records. Every state change is a guarded UPDATE: it only happens from the
  * states where it makes sense, and returns `undefined` otherwise (the task is unknown, already
@@ -46,25 +55,51 @@ export class TaskRepository {
     this.#db = db;
   }
 
-  /** Inserts a task. A repeated idempotency key in the same tenant is a unique violation. */
+  /**
+   * Inserts a task. A repeated idempotency key in the same tenant is a unique violation.
+   * Concurrent calls are written as one multi-row INSERT (see {@link MicroBatcher}).
+   */
   async create(input: NewTask): Promise<TaskRow> {
-    return this.#db
-      .insertInto("tasks")
-      .values({
-        id: input.id,
-        type: input.type,
-        tenant: input.tenant,
-        status: input.status,
-        queue: input.queue,
-        priority: input.priority,
-        payload: input.payload === undefined ? undefined : JSON.stringify(input.payload),
-        vmId: input.vmId,
-        maxAttempts: input.maxAttempts,
-        idempotencyKey: input.idempotencyKey,
-        scheduledAt: input.scheduledAt,
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow();
+    return this.#creates.add({ ...input, id: input.id ?? randomUUID() });
+  }
+
+  #insertValues(input: NewTask) {
+    return {
+      id: input.id,
+      type: input.type,
+      tenant: input.tenant,
+      status: input.status,
+      queue: input.queue,
+      priority: input.priority,
+      payload: input.payload === undefined ? undefined : JSON.stringify(input.payload),
+      vmId: input.vmId,
+      maxAttempts: input.maxAttempts,
+      idempotencyKey: input.idempotencyKey,
+      scheduledAt: input.scheduledAt,
+    };
+  }
+
+  readonly #creates = new MicroBatcher<NewTask, TaskRow>(
+    async (inputs) => {
+      const rows = await this.#db
+        .insertInto("tasks")
+        .values(inputs.map((i) => this.#insertValues(i)))
+        .returningAll()
+        .execute();
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      return inputs.map((i) => byId.get(i.id!)!);
+    },
+    (input) =>
+      this.#db
+        .insertInto("tasks")
+        .values(this.#insertValues(input))
+        .returningAll()
+        .executeTakeFirstOrThrow(),
+  );
+
+  /** How many batched writes failed and were redone one by one (see {@link MicroBatcher}). */
+  get batchFailures(): number {
+    return this.#creates.batchFailures + this.#successes.batchFailures;
   }
 
   /** The task, or undefined (also for ids that are not UUIDs). */
@@ -157,13 +192,68 @@ export class TaskRepository {
 
   /** running → succeeded with its result. */
   async markSucceeded(id: string, result: JsonValue = null): Promise<TaskRow | undefined> {
-    return this.#transition(id, ["running"], {
-      status: "succeeded",
-      result: JSON.stringify(result),
-      error: null,
-      completedAt: sql<Date>`now()`,
-    });
+    if (!isUuid(id)) return undefined;
+    return this.#successes.add({ id, result, fast: null });
   }
+
+  /**
+   * pending|queued → succeeded in one write, for a job that finished before its `running` mark
+   * was due: records the worker, the attempt and when it really started. Refused (undefined) if
+   * the task is no longer waiting — the caller then takes the ordinary path.
+   */
+  async markSucceededDirectly(
+    id: string,
+    workerId: string,
+    startedAt: Date,
+    result: JsonValue = null,
+  ): Promise<TaskRow | undefined> {
+    if (!isUuid(id)) return undefined;
+    return this.#successes.add({ id, result, fast: { workerId, startedAt } });
+  }
+
+  // Completions arrive from many concurrent handlers; one UPDATE … FROM (VALUES …) per batch.
+  readonly #successes = new MicroBatcher<SuccessInput, TaskRow | undefined>(
+    async (items) => {
+      const values = sql.join(
+        items.map(
+          (i) =>
+            sql`(${i.id}::uuid, ${JSON.stringify(i.result)}::jsonb, ${i.fast?.workerId ?? null}::text, ${i.fast?.startedAt ?? null}::timestamptz, ${i.fast !== null}::boolean)`,
+        ),
+      );
+      const { rows } = await sql<TaskRow>`
+        UPDATE tasks AS t SET
+          status = 'succeeded',
+          result = v.result,
+          error = NULL,
+          completed_at = now(),
+          worker_id = CASE WHEN v.fast THEN v.worker_id ELSE t.worker_id END,
+          attempts = CASE WHEN v.fast THEN t.attempts + 1 ELSE t.attempts END,
+          started_at = CASE WHEN v.fast THEN v.started_at ELSE t.started_at END
+        FROM (VALUES ${values}) AS v(id, result, worker_id, started_at, fast)
+        WHERE t.id = v.id
+          AND ((NOT v.fast AND t.status = 'running') OR (v.fast AND t.status IN ('pending', 'queued')))
+        RETURNING t.*`.execute(this.#db);
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      return items.map((i) => byId.get(i.id));
+    },
+    async (i) => {
+      const common = {
+        status: "succeeded" as const,
+        result: JSON.stringify(i.result),
+        error: null,
+        completedAt: sql<Date>`now()`,
+      };
+      if (!i.fast) return this.#transition(i.id, ["running"], common);
+      const { workerId, startedAt } = i.fast;
+      return this.#db
+        .updateTable("tasks")
+        .set((eb) => ({ ...common, workerId, startedAt, attempts: eb("attempts", "+", 1) }))
+        .where("id", "=", i.id)
+        .where("status", "in", ["pending", "queued"])
+        .returningAll()
+        .executeTakeFirst();
+    },
+  );
 
   /** Any unfinished state → failed, for good. */
   async markFailed(id: string, error: string): Promise<TaskRow | undefined> {

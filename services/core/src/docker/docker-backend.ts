@@ -1,0 +1,439 @@
+/**
+ * The Docker sandbox backend: one container per sandbox, talking to the engine's API over its
+ * unix socket (dockerode). No registry is involved; the image comes from `buildBaseImage`.
+ * @module
+ */
+import { mkdir, readFile, rm } from "node:fs/promises";
+import path from "node:path";
+import { BadRequestError } from "@aetherium/common";
+import type { EgressPolicy } from "@aetherium/types";
+import Docker from "dockerode";
+import { DEFAULT_BASE_IMAGE, IMAGE_PATHS } from "../image/build-base-image.js";
+import {
+  SandboxConflictError,
+  engineStatus,
+  mapDockerError,
+  type DockerErrorContext,
+} from "./docker-errors.js";
+import type { SandboxBackend, SandboxInfo, SandboxSpec } from "./sandbox-backend.js";
+
+/** Labels every managed container carries; `listManaged` and the reaper select on them. */
+export const SANDBOX_LABELS = {
+  sandboxId: "aetherium.sandbox-id",
+  workerId: "aetherium.worker-id",
+  managed: "aetherium.managed",
+} as const;
+
+/** The bridge sandboxes with egress share; inter-container traffic on it is disabled. */
+export const SANDBOX_NETWORK = "aetherium0";
+
+/**
+ * Capabilities a sandbox keeps after `CapDrop: ["ALL"]`: what a root dev shell needs to install
+ * packages and manage its own files and processes, and nothing that reaches the host or network
+ * stack. `no-new-privileges` stops setuid binaries from regaining anything else.
+ *
+ * - `CHOWN`: dpkg, tar, npm and git set file owners while installing/extracting.
+ * - `DAC_OVERRIDE`: root reads and writes files whatever their mode, as every tool run as root
+ *   assumes (apt's lists owned by `_apt`, a `chmod 000` file in a build tree).
+ * - `FOWNER`: chmod/utime/xattrs on files root does not own (tar and dpkg restoring metadata).
+ * - `FSETID`: keep setuid/setgid bits when chmod-ing files of other owners; dpkg would otherwise
+ *   silently strip them from installed files.
+ * - `SETUID` / `SETGID`: apt drops to `_apt`; `su`/`runuser`/`setpriv` run things as a non-root
+ *   user inside the sandbox, which is the safer way to run untrusted code.
+ * - `KILL`: signal processes of other users (stopping a dev server started as another uid).
+ * - `NET_BIND_SERVICE`: dev servers on ports below 1024 (80, 443) inside the sandbox.
+ *
+ * Left out on purpose: `NET_RAW` (packet spoofing on the bridge; `ping` is not installed),
+ * `MKNOD`, `SYS_CHROOT`, `AUDIT_WRITE`, `SETFCAP`, `SETPCAP`, and all `SYS_*`/`NET_ADMIN`.
+ */
+export const SANDBOX_CAP_ADD: readonly string[] = [
+  "CHOWN",
+  "DAC_OVERRIDE",
+  "FOWNER",
+  "FSETID",
+  "SETUID",
+  "SETGID",
+  "KILL",
+  "NET_BIND_SERVICE",
+];
+
+const MIB = 1024 * 1024;
+const SANDBOX_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+/** Options for {@link DockerBackend}. */
+export interface DockerBackendOptions {
+  /** Engine socket; default `/var/run/docker.sock`. */
+  socketPath?: string;
+  /** A ready client (tests); default one on `socketPath`. */
+  docker?: Docker;
+  /**
+   * Host directory holding one sub-directory per sandbox, bind-mounted at `/run/aetherium`
+   * inside it for the agent socket. Default `/run/aetherium/sandboxes` (tmpfs: sockets and
+   * nothing else live there, and a reboot clears them). Keep it short: a unix socket path has
+   * at most 107 bytes.
+   */
+  socketRoot?: string;
+  /** Image when a spec names none; default `aetherium/base:<version>`. */
+  defaultImage?: string;
+  /** Pids limit when a spec names none; default 1024. */
+  defaultPidsLimit?: number;
+  /** Bridge network for sandboxes with egress; default {@link SANDBOX_NETWORK}. */
+  network?: string;
+}
+
+/** Resource usage of a running sandbox, from the engine's one-shot stats. */
+export interface SandboxStats {
+  /** Memory charged to the container's cgroup, page cache excluded. */
+  memoryBytes: number;
+  memoryLimitBytes: number;
+  pids: number;
+  /** Total CPU time used, in nanoseconds. */
+  cpuNanos: number;
+}
+
+type ContainerState = SandboxInfo["state"];
+
+function asState(value: string | undefined): ContainerState {
+  const states: readonly ContainerState[] = [
+    "created",
+    "running",
+    "paused",
+    "restarting",
+    "exited",
+    "dead",
+    "removing",
+  ];
+  return states.find((s) => s === value) ?? "dead";
+}
+
+function containerName(sandboxId: string): string {
+  return `aetherium-${sandboxId}`;
+}
+
+function validId(sandboxId: string): string {
+  if (!SANDBOX_ID_PATTERN.test(sandboxId)) {
+    // It becomes a container name and a host path: reject anything that is not a plain id.
+    throw new BadRequestError(`invalid sandbox id ${JSON.stringify(sandboxId)}`);
+  }
+  return sandboxId;
+}
+
+/** Docker's network mode for an egress policy. */
+export function networkModeFor(egress: EgressPolicy, network: string): string {
+  if (egress === "deny-all") return "none";
+  if (egress === "allow-all") return network;
+  // Failing open would be a silent security hole, failing closed a silent outage: refuse.
+  throw new BadRequestError(
+    "egress allow-lists are not enforced by the Docker backend yet: use allow-all or deny-all",
+  );
+}
+
+/**
+ * Docker implementation of {@link SandboxBackend}. Every container is hardened the same way:
+ * CPU, memory (no swap) and pids limits; all capabilities dropped but {@link SANDBOX_CAP_ADD};
+ * `no-new-privileges`; Docker's init as PID 1 (it reaps zombies that an agent spawning shells
+ * would otherwise pile up, and forwards signals); no Docker socket; either a dedicated bridge
+ * without inter-container traffic or no network at all.
+ */
+export class DockerBackend implements SandboxBackend {
+  /** {@inheritDoc SandboxBackend.kind} */
+  readonly kind = "docker" as const;
+  /** The client, for callers that need the raw API (tests, diagnostics). */
+  readonly docker: Docker;
+  private readonly socketPath: string;
+  private readonly socketRoot: string;
+  private readonly defaultImage: string;
+  private readonly defaultPidsLimit: number;
+  private readonly network: string;
+  private networkReady: Promise<void> | undefined;
+
+  /** Builds the backend; nothing is contacted until the first call. */
+  constructor(options: DockerBackendOptions = {}) {
+    this.socketPath = options.socketPath ?? "/var/run/docker.sock";
+    this.docker = options.docker ?? new Docker({ socketPath: this.socketPath });
+    this.socketRoot = options.socketRoot ?? "/run/aetherium/sandboxes";
+    this.defaultImage = options.defaultImage ?? DEFAULT_BASE_IMAGE;
+    this.defaultPidsLimit = options.defaultPidsLimit ?? 1024;
+    this.network = options.network ?? SANDBOX_NETWORK;
+  }
+
+  private async call<T>(context: DockerErrorContext, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw mapDockerError(err, { socketPath: this.socketPath, ...context });
+    }
+  }
+
+  /** Host directory bind-mounted at `/run/aetherium` in the sandbox. */
+  hostRunDir(sandboxId: string): string {
+    return path.join(this.socketRoot, validId(sandboxId));
+  }
+
+  /** {@inheritDoc SandboxBackend.agentSocketPath} */
+  agentSocketPath(sandboxId: string): string {
+    return path.join(this.hostRunDir(sandboxId), path.basename(IMAGE_PATHS.agentSocket));
+  }
+
+  /** Creates the sandbox bridge once per process if the engine lacks it. */
+  ensureNetwork(): Promise<void> {
+    this.networkReady ??= this.createNetworkIfMissing().catch((err: unknown) => {
+      this.networkReady = undefined; // let the next create try again
+      throw err;
+    });
+    return this.networkReady;
+  }
+
+  private async createNetworkIfMissing(): Promise<void> {
+    const context = { operation: `create network ${this.network}` };
+    try {
+      await this.docker.getNetwork(this.network).inspect();
+      return;
+    } catch (err) {
+      if (engineStatus(err) !== 404) throw mapDockerError(err, context);
+    }
+    try {
+      await this.docker.createNetwork({
+        Name: this.network,
+        Driver: "bridge",
+        CheckDuplicate: true,
+        Options: {
+          "com.docker.network.bridge.name": this.network,
+          // Sandboxes reach the internet, never each other.
+          "com.docker.network.bridge.enable_icc": "false",
+        },
+        Labels: { [SANDBOX_LABELS.managed]: "true" },
+      });
+    } catch (err) {
+      // Another worker process created it between our inspect and create.
+      if (engineStatus(err) !== 409) throw mapDockerError(err, context);
+    }
+  }
+
+  /** {@inheritDoc SandboxBackend.create} */
+  async create(spec: SandboxSpec): Promise<SandboxInfo> {
+    const sandboxId = validId(spec.sandboxId);
+    const image = spec.image ?? this.defaultImage;
+    const egress = spec.egress ?? "allow-all";
+    const networkMode = networkModeFor(egress, this.network);
+    if (networkMode !== "none") await this.ensureNetwork();
+
+    const runDir = this.hostRunDir(sandboxId);
+    // 0700 and owned by root: only the worker (root) and the sandbox's root reach the socket.
+    await mkdir(this.socketRoot, { recursive: true, mode: 0o711 });
+    const made = await mkdir(runDir, { mode: 0o700 }).then(
+      () => true,
+      (err: NodeJS.ErrnoException) => {
+        if (err.code === "EEXIST") return false;
+        throw err;
+      },
+    );
+    const memory = Math.round(spec.memoryMb * MIB);
+    try {
+      const container = await this.call({ operation: "create container", image }, () =>
+        this.docker.createContainer({
+          name: containerName(sandboxId),
+          Image: image,
+          ...(spec.command === undefined ? {} : { Entrypoint: [...spec.command] }),
+          Env: Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`),
+          Labels: {
+            ...spec.labels,
+            [SANDBOX_LABELS.sandboxId]: sandboxId,
+            [SANDBOX_LABELS.workerId]: spec.workerId,
+            [SANDBOX_LABELS.managed]: "true",
+          },
+          HostConfig: {
+            NanoCpus: Math.round(spec.vcpus * 1e9),
+            Memory: memory,
+            MemorySwap: memory, // equal to Memory: no swap at all
+            PidsLimit: spec.pidsLimit ?? this.defaultPidsLimit,
+            SecurityOpt: ["no-new-privileges"],
+            CapDrop: ["ALL"],
+            CapAdd: [...SANDBOX_CAP_ADD],
+            Init: true,
+            ReadonlyRootfs: false,
+            NetworkMode: networkMode,
+            Mounts: [{ Type: "bind", Source: runDir, Target: IMAGE_PATHS.runDir, ReadOnly: false }],
+            RestartPolicy: { Name: "no" },
+          },
+        }),
+      );
+      return await this.inspectContainer(sandboxId, container.id);
+    } catch (err) {
+      // A name conflict means the directory belongs to the existing sandbox: leave it.
+      if (made && !(err instanceof SandboxConflictError)) {
+        await rm(runDir, { recursive: true, force: true });
+      }
+      throw err;
+    }
+  }
+
+  /** {@inheritDoc SandboxBackend.start} */
+  async start(sandboxId: string): Promise<void> {
+    const container = this.docker.getContainer(containerName(validId(sandboxId)));
+    await this.call({ operation: "start container", sandboxId }, async () => {
+      try {
+        await container.start();
+      } catch (err) {
+        if (engineStatus(err) !== 304) throw err; // 304: already running
+      }
+    });
+  }
+
+  /** {@inheritDoc SandboxBackend.stop} */
+  async stop(sandboxId: string, options: { timeoutSec?: number } = {}): Promise<void> {
+    const container = this.docker.getContainer(containerName(validId(sandboxId)));
+    await this.call({ operation: "stop container", sandboxId }, async () => {
+      try {
+        await container.stop({ t: options.timeoutSec ?? 10 });
+      } catch (err) {
+        if (engineStatus(err) !== 304) throw err; // 304: already stopped
+      }
+    });
+  }
+
+  /** {@inheritDoc SandboxBackend.remove} */
+  async remove(sandboxId: string): Promise<void> {
+    const container = this.docker.getContainer(containerName(validId(sandboxId)));
+    await this.call({ operation: "remove container", sandboxId }, async () => {
+      try {
+        await container.remove({ force: true, v: true });
+      } catch (err) {
+        const status = engineStatus(err);
+        if (status === 404) return; // already gone: remove is idempotent
+        // 409 "removal already in progress": someone else is removing it; wait for them.
+        if (status !== 409) throw err;
+        for (let i = 0; i < 100; i++) {
+          try {
+            await container.inspect();
+          } catch (inner) {
+            if (engineStatus(inner) === 404) return;
+            throw inner;
+          }
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        throw err;
+      }
+    });
+    await rm(this.hostRunDir(sandboxId), { recursive: true, force: true });
+  }
+
+  /** {@inheritDoc SandboxBackend.inspect} */
+  inspect(sandboxId: string): Promise<SandboxInfo> {
+    return this.inspectContainer(validId(sandboxId), containerName(sandboxId));
+  }
+
+  private async inspectContainer(sandboxId: string, ref: string): Promise<SandboxInfo> {
+    const info = await this.call({ operation: "inspect container", sandboxId }, () =>
+      this.docker.getContainer(ref).inspect(),
+    );
+    const labels = info.Config.Labels ?? {};
+    const started = info.State.StartedAt;
+    return {
+      sandboxId: labels[SANDBOX_LABELS.sandboxId] ?? sandboxId,
+      workerId: labels[SANDBOX_LABELS.workerId],
+      backend: "docker",
+      backendId: info.Id,
+      state: asState(info.State.Status),
+      exitCode: info.State.Status === "exited" ? info.State.ExitCode : undefined,
+      oomKilled: info.State.OOMKilled,
+      image: info.Config.Image,
+      labels,
+      createdAt: new Date(info.Created),
+      // The engine reports a never-started container as started at year 1.
+      startedAt: started && !started.startsWith("0001-") ? new Date(started) : undefined,
+    };
+  }
+
+  /** {@inheritDoc SandboxBackend.list} */
+  list(filter: { workerId?: string } = {}): Promise<SandboxInfo[]> {
+    return this.listManaged(filter);
+  }
+
+  /** Every container labelled `aetherium.managed=true`, optionally of one worker or extra label. */
+  async listManaged(filter: { workerId?: string; label?: string } = {}): Promise<SandboxInfo[]> {
+    const label = [`${SANDBOX_LABELS.managed}=true`];
+    if (filter.workerId !== undefined) label.push(`${SANDBOX_LABELS.workerId}=${filter.workerId}`);
+    if (filter.label !== undefined) label.push(filter.label);
+    const containers = await this.call({ operation: "list containers" }, () =>
+      this.docker.listContainers({ all: true, filters: { label } }),
+    );
+    return containers.map((c) => {
+      const labels = c.Labels ?? {};
+      const exit = /^Exited \((\d+)\)/.exec(c.Status)?.[1];
+      return {
+        sandboxId: labels[SANDBOX_LABELS.sandboxId] ?? "",
+        workerId: labels[SANDBOX_LABELS.workerId],
+        backend: "docker" as const,
+        backendId: c.Id,
+        state: asState(c.State),
+        exitCode: exit === undefined ? undefined : Number(exit),
+        // Not in the list answer; inspect() has it.
+        oomKilled: false,
+        image: c.Image,
+        labels,
+        createdAt: new Date(c.Created * 1000),
+        startedAt: undefined,
+      };
+    });
+  }
+
+  /** One-shot resource usage of a running sandbox. */
+  async stats(sandboxId: string): Promise<SandboxStats> {
+    const container = this.docker.getContainer(containerName(validId(sandboxId)));
+    const s = await this.call({ operation: "container stats", sandboxId }, () =>
+      container.stats({ stream: false }),
+    );
+    const mem = s.memory_stats;
+    // cgroup v1 reports page cache in `cache`, v2 in `inactive_file`; `docker stats` subtracts it.
+    const cache = mem.stats?.total_inactive_file ?? mem.stats?.inactive_file ?? mem.stats?.cache;
+    return {
+      memoryBytes: Math.max(0, (mem.usage ?? 0) - (cache ?? 0)),
+      memoryLimitBytes: mem.limit ?? 0,
+      pids: s.pids_stats?.current ?? 0,
+      cpuNanos: s.cpu_stats.cpu_usage.total_usage,
+    };
+  }
+
+  /**
+   * Proportional set size of every process in the sandbox, summed from
+   * `/proc/<pid>/smaps_rollup`: shared pages (Node's binary, libc) count once per sharer, which
+   * is the honest per-sandbox figure for packing many sandboxes on a host. Linux only; needs
+   * root. Returns undefined when the sandbox is not running.
+   */
+  async memoryPss(sandboxId: string): Promise<number | undefined> {
+    const info = await this.call({ operation: "inspect container", sandboxId }, () =>
+      this.docker.getContainer(containerName(validId(sandboxId))).inspect(),
+    );
+    const pid = info.State.Pid;
+    if (!info.State.Running || pid <= 0) return undefined;
+    const pids = await cgroupProcs(pid);
+    let total = 0;
+    for (const p of pids) {
+      const rollup = await readFile(`/proc/${p}/smaps_rollup`, "utf8").catch(() => "");
+      const kb = /^Pss:\s+(\d+) kB/m.exec(rollup)?.[1];
+      if (kb !== undefined) total += Number(kb) * 1024;
+    }
+    return total;
+  }
+}
+
+/** Pids in the same memory cgroup as `pid` (cgroup v1 or v2), read from the host's view. */
+async function cgroupProcs(pid: number): Promise<number[]> {
+  const lines = (await readFile(`/proc/${pid}/cgroup`, "utf8")).split("\n");
+  const v1 = lines.find((l) => /^\d+:([^:]*,)?memory(,[^:]*)?:/.test(l));
+  const v2 = lines.find((l) => l.startsWith("0::"));
+  const file =
+    v1 !== undefined
+      ? path.join("/sys/fs/cgroup/memory", v1.slice(v1.lastIndexOf(":") + 1), "cgroup.procs")
+      : v2 !== undefined
+        ? path.join("/sys/fs/cgroup", v2.slice(3), "cgroup.procs")
+        : undefined;
+  if (file === undefined) return [pid];
+  const text = await readFile(file, "utf8").catch(() => String(pid));
+  return text
+    .split("\n")
+    .filter(Boolean)
+    .map(Number)
+    .filter((n) => n > 0);
+}

@@ -1,0 +1,26 @@
+/**
+ * The Docker sandbox backend and the backend contract the microVM backends share.
+ * @module
+ */
+export type { SandboxBackend, SandboxInfo, SandboxSpec } from "./sandbox-backend.js";
+export {
+  DockerBackend,
+  SANDBOX_CAP_ADD,
+  SANDBOX_LABELS,
+  SANDBOX_NETWORK,
+  networkModeFor,
+  type DockerBackendOptions,
+  type SandboxStats,
+} from "./docker-backend.js";
+export {
+  DockerEngineUnavailableError,
+  DockerOperationError,
+  IMAGE_BUILD_COMMAND,
+  ImageMissingError,
+  SandboxConflictError,
+  SandboxNotFoundError,
+  isRetryableDockerError,
+  mapDockerError,
+  type DockerBackendError,
+  type DockerErrorContext,
+} from "./docker-errors.js";

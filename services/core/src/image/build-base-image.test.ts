@@ -1,0 +1,73 @@
+import { access, constants, readFile, stat } from "node:fs/promises";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { detectBackends } from "../backends/detect-backends.js";
+import { AETHERIUM_VERSION } from "../version.js";
+import {
+  IMAGE_PATHS,
+  INPUT_HASH_LABEL,
+  buildBaseImage,
+  importChanges,
+} from "./build-base-image.js";
+
+// Shared with docker-backend.test.ts: same inputs, same cache, so whichever file runs first builds
+// and the other reuses (the cache lock serialises them).
+const CACHE_DIR = path.resolve(import.meta.dirname, "../../../../.aetherium/cache/image");
+const STUB_AGENT = path.join(import.meta.dirname, "fixtures", "stub-agent.mjs");
+const TEST_TAG = `aetherium/base-test:${AETHERIUM_VERSION}`;
+
+const docker = (await detectBackends()).find((b) => b.backend === "docker");
+const debootstrap = await access("/usr/sbin/debootstrap", constants.X_OK).then(
+  () => true,
+  () => false,
+);
+const canBuild = docker?.available === true && debootstrap && process.getuid?.() === 0;
+if (!canBuild) {
+  console.warn(
+    `skipping image build tests: needs root, debootstrap and a Docker engine (${docker?.detail}); run scripts/ensure-docker.sh`,
+  );
+}
+
+describe("importChanges", () => {
+  it("starts the agent on the bind-mounted socket and labels the input hash", () => {
+    const changes = importChanges("abc");
+    expect(changes).toContain(`ENTRYPOINT ["${IMAGE_PATHS.node}","${IMAGE_PATHS.agent}"]`);
+    expect(changes).toContain(`CMD ["--socket","${IMAGE_PATHS.agentSocket}"]`);
+    expect(changes.some((c) => c.includes(`${INPUT_HASH_LABEL}=abc`))).toBe(true);
+  });
+});
+
+describe.skipIf(!canBuild)("buildBaseImage (real debootstrap + dockerd)", () => {
+  it("builds once, then a rebuild with nothing changed is fast and returns the same image", async () => {
+    const steps: string[] = [];
+    const first = await buildBaseImage({
+      agentFile: STUB_AGENT,
+      cacheDir: CACHE_DIR,
+      tag: TEST_TAG,
+      onProgress: (p) => steps.push(p.step),
+    });
+    expect(first.imageId).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(steps).toContain("rootfs");
+    expect(steps).toContain("import");
+
+    const started = Date.now();
+    const second = await buildBaseImage({
+      agentFile: STUB_AGENT,
+      cacheDir: CACHE_DIR,
+      tag: TEST_TAG,
+    });
+    const warmMs = Date.now() - started;
+    expect(second.imageId).toBe(first.imageId);
+    expect(second.cached).toEqual({ rootfs: true, tree: true, image: true });
+    expect(warmMs).toBeLessThan(10_000);
+
+    // The tree has everything the image promises, and its files are where the image says.
+    for (const file of [IMAGE_PATHS.node, IMAGE_PATHS.mise, IMAGE_PATHS.agent]) {
+      expect((await stat(path.join(second.rootfsDir, file))).isFile()).toBe(true);
+    }
+    expect(await readFile(path.join(second.rootfsDir, IMAGE_PATHS.agent), "utf8")).toBe(
+      await readFile(STUB_AGENT, "utf8"),
+    );
+    expect((await stat(path.join(second.rootfsDir, "usr/bin/git"))).isFile()).toBe(true);
+  }, 600_000);
+});
