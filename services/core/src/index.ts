@@ -38,3 +38,4 @@ export {
 } from "./worker/task-runner.js";
 export { WorkerMetrics } from "./worker/worker-metrics.js";
 export { openRuntime, type Runtime, type RuntimeOptions } from "./runtime/open-runtime.js";
+export { startWorker, type StartedWorker } from "./runtime/start-worker.js";

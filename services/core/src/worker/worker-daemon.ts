@@ -61,6 +61,11 @@ export class WorkerDaemon {
 
   constructor(private readonly options: WorkerDaemonOptions) {}
 
+  /** This worker's id. */
+  get id(): string {
+    return this.options.id;
+  }
+
   /** The internal URL (`http://host:port`) once started; registered as the worker's address. */
   get internalUrl(): string {
     if (!this.#health) throw new Error("worker not started");

@@ -1,5 +1,11 @@
-import { createLogger, isAetheriumError, loadConfig } from "@aetherium/common";
-import { Migrator, openDatabase } from "@aetherium/core";
+import {
+  ConfigError,
+  createLogger,
+  createShutdown,
+  isAetheriumError,
+  loadConfig,
+} from "@aetherium/common";
+import { Migrator, openDatabase, openRuntime, startWorker } from "@aetherium/core";
 import path from "node:path";
 import { startAetherium } from "../start/start-aetherium.js";
 
@@ -7,6 +13,7 @@ const USAGE = `usage: aetherium <command>
 
 commands:
   start                 run gateway + worker in one process (what \`npm start\` runs)
+  worker                run this host's worker (needs AETHERIUM_DATABASE_URL and AETHERIUM_REDIS_URL)
   migrate up|down|status  apply, revert (one step) or list database migrations
   help                  show this text
 
@@ -20,6 +27,9 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     switch (command) {
       case "start":
         await startAetherium(loadConfig({ env: process.env }));
+        return 0;
+      case "worker":
+        await runWorker();
         return 0;
       case "migrate":
         return await migrate(rest[0] ?? "status");
@@ -40,6 +50,31 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     }
     throw err;
   }
+}
+
+/**
+ * `aetherium worker`: one per host in the distributed setup. Runs until SIGTERM/SIGINT, then
+ * stops taking jobs and finishes (or hands back) the running ones before exiting.
+ */
+async function runWorker(): Promise<void> {
+  const config = loadConfig({ env: process.env });
+  const logger = createLogger({ ...config.logging, service: "worker" });
+  if (!config.database.url || !config.redis.url) {
+    throw new ConfigError([
+      {
+        path: config.database.url ? "redis.url" : "database.url",
+        message:
+          "a separate worker shares state through PostgreSQL and Redis: set AETHERIUM_DATABASE_URL and AETHERIUM_REDIS_URL (or run `aetherium start` for everything in one process)",
+      },
+    ]);
+  }
+  const shutdown = createShutdown({ logger });
+  const runtime = await openRuntime(config, { logger });
+  shutdown.register("runtime", () => runtime.close());
+  // Sandbox job handlers arrive with the Docker sandbox manager; until then it takes no jobs.
+  const worker = await startWorker(runtime, config, { logger, backends: [], handlers: {} });
+  shutdown.register("worker", () => worker.stop());
+  console.log(`worker ${worker.daemon.id} running; health at ${worker.daemon.internalUrl}/healthz`);
 }
 
 async function migrate(action: string): Promise<number> {

@@ -1,14 +1,7 @@
 import { mkdir } from "node:fs/promises";
-import { hostname } from "node:os";
 import path from "node:path";
 import { createLogger, createShutdown, type Config, type Logger } from "@aetherium/common";
-import {
-  AETHERIUM_VERSION,
-  detectBackends,
-  openRuntime,
-  Reaper,
-  WorkerDaemon,
-} from "@aetherium/core";
+import { AETHERIUM_VERSION, detectBackends, openRuntime, startWorker } from "@aetherium/core";
 import { buildServer, type HealthReport } from "../server/build-server.js";
 
 /** A started Aetherium process. */
@@ -40,37 +33,20 @@ export async function startAetherium(
   const runtime = await openRuntime(config, { logger });
   shutdown.register("runtime", () => runtime.close());
 
-  const worker = new WorkerDaemon({
-    id: config.worker.id ?? hostname(),
-    // Backends join this list as they are implemented (the Docker backend is next).
-    backends: [],
-    capacity: {
-      vcpus: config.worker.capacity.vcpus ?? 1,
-      memoryMb: config.worker.capacity.memoryMb ?? 1024,
-      maxVms: config.worker.capacity.maxVms,
-    },
-    zone: config.worker.zone,
-    labels: config.worker.labels,
-    version: AETHERIUM_VERSION,
-    heartbeatMs: config.worker.heartbeatMs,
-    internal: { host: config.server.host, port: 0 },
-    queue: runtime.queue,
-    repos: runtime.repos,
-    bus: runtime.bus,
-    handlers: {},
+  // Backends join this list as they are implemented (the Docker sandbox manager is next); until
+  // then the worker registers, heartbeats and takes no sandbox jobs.
+  const worker = await startWorker(runtime, config, {
     logger,
+    backends: [],
+    handlers: {},
+    internalPort: 0,
   });
-  await worker.start();
   shutdown.register("worker", () => worker.stop(10_000));
-
-  const reaper = new Reaper({ ...runtime, offlineAfterMs: config.worker.offlineAfterMs, logger });
-  reaper.start(Math.max(1000, Math.floor(config.worker.heartbeatMs / 2)));
-  shutdown.register("reaper", () => reaper.stop());
 
   const health = async (): Promise<HealthReport> => {
     const components: HealthReport["components"] = {};
     try {
-      await runtime.repos.workers.get(config.worker.id ?? hostname());
+      await runtime.repos.workers.get(worker.daemon.id);
       components.database = { status: "ok", detail: runtime.db.engine };
     } catch (err) {
       components.database = { status: "down", detail: (err as Error).message };

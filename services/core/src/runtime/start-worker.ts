@@ -1,0 +1,76 @@
+import { hostname } from "node:os";
+import type { Config, Logger } from "@aetherium/common";
+import type { VmBackend } from "@aetherium/types";
+import type { JobHandlers } from "../queue/job-queue.js";
+import { AETHERIUM_VERSION } from "../version.js";
+import { Reaper } from "../worker/reaper.js";
+import { WorkerDaemon } from "../worker/worker-daemon.js";
+import type { Runtime } from "./open-runtime.js";
+
+/** A running worker and the reaper beside it. */
+export interface StartedWorker {
+  readonly daemon: WorkerDaemon;
+  readonly reaper: Reaper;
+  /** Stops the reaper, then the daemon (finishing or handing back its jobs within `graceMs`). */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/**
+ * Starts this host's worker from config: registers it, consumes its queues with `handlers`,
+ * heartbeats, serves `/healthz` and `/metrics` on `worker.internalPort`, and runs a reaper so
+ * silent workers elsewhere are found out (every process may run one; they do not collide).
+ */
+export async function startWorker(
+  runtime: Runtime,
+  config: Config,
+  options: {
+    readonly logger: Logger;
+    readonly backends: readonly VmBackend[];
+    readonly handlers: JobHandlers;
+    /** Host for the internal port; the worker's registered address uses it. */
+    readonly internalHost?: string;
+    /** Overrides `worker.internalPort` (0 picks a free port; embedded mode uses that). */
+    readonly internalPort?: number;
+  },
+): Promise<StartedWorker> {
+  const daemon = new WorkerDaemon({
+    id: config.worker.id ?? hostname(),
+    backends: options.backends,
+    capacity: {
+      vcpus: config.worker.capacity.vcpus ?? 1,
+      memoryMb: config.worker.capacity.memoryMb ?? 1024,
+      maxVms: config.worker.capacity.maxVms,
+    },
+    zone: config.worker.zone,
+    labels: config.worker.labels,
+    version: AETHERIUM_VERSION,
+    heartbeatMs: config.worker.heartbeatMs,
+    internal: {
+      host: options.internalHost ?? config.server.host,
+      port: options.internalPort ?? config.worker.internalPort,
+    },
+    concurrency: config.queue.concurrency,
+    queue: runtime.queue,
+    repos: runtime.repos,
+    bus: runtime.bus,
+    handlers: options.handlers,
+    logger: options.logger,
+  });
+  await daemon.start();
+  const reaper = new Reaper({
+    repos: runtime.repos,
+    bus: runtime.bus,
+    queue: runtime.queue,
+    offlineAfterMs: config.worker.offlineAfterMs,
+    logger: options.logger,
+  });
+  reaper.start(Math.max(1000, Math.floor(config.worker.heartbeatMs / 2)));
+  return {
+    daemon,
+    reaper,
+    async stop(graceMs = 30_000) {
+      reaper.stop();
+      await daemon.stop(graceMs);
+    },
+  };
+}
