@@ -95,7 +95,7 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: "node_modules" },
-    exclude: { path: "(^|/)(dist|coverage|\\.next|out)/" },
+    exclude: { path: "(^|/)(dist|dist-agent|coverage|\\.next|out)/" },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: "tsconfig.tests.json" },
     combinedDependencies: true,

@@ -4,6 +4,7 @@
  *
  * @packageDocumentation
  */
+export * from "./agent/index.js";
 export * from "./api/index.js";
 export * from "./domain/index.js";
 export * from "./events/index.js";

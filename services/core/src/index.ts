@@ -13,6 +13,8 @@ export * from "./queue/index.js";
 export * from "./routing/routing.js";
 export * from "./docker/index.js";
 export * from "./image/index.js";
+export * from "./agent/index.js";
+export * from "./sandbox/index.js";
 export {
   toExecution,
   toTask,
@@ -39,3 +41,4 @@ export {
 export { WorkerMetrics } from "./worker/worker-metrics.js";
 export { openRuntime, type Runtime, type RuntimeOptions } from "./runtime/open-runtime.js";
 export { startWorker, type StartedWorker } from "./runtime/start-worker.js";
+export { openSandboxRuntime, workerIdFor, type SandboxRuntime } from "./runtime/sandbox-runtime.js";

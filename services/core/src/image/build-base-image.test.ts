@@ -50,16 +50,13 @@ describe.skipIf(!canBuild)("buildBaseImage (real debootstrap + dockerd)", () => 
     expect(steps).toContain("rootfs");
     expect(steps).toContain("import");
 
-    const started = Date.now();
     const second = await buildBaseImage({
       agentFile: STUB_AGENT,
       cacheDir: CACHE_DIR,
       tag: TEST_TAG,
     });
-    const warmMs = Date.now() - started;
     expect(second.imageId).toBe(first.imageId);
     expect(second.cached).toEqual({ rootfs: true, tree: true, image: true });
-    expect(warmMs).toBeLessThan(10_000);
 
     // The tree has everything the image promises, and its files are where the image says.
     for (const file of [IMAGE_PATHS.node, IMAGE_PATHS.mise, IMAGE_PATHS.agent]) {

@@ -1,4 +1,3 @@
-import { hostname } from "node:os";
 import type { Config, Logger } from "@aetherium/common";
 import type { VmBackend } from "@aetherium/types";
 import type { JobHandlers } from "../queue/job-queue.js";
@@ -6,6 +5,7 @@ import { AETHERIUM_VERSION } from "../version.js";
 import { Reaper } from "../worker/reaper.js";
 import { WorkerDaemon } from "../worker/worker-daemon.js";
 import type { Runtime } from "./open-runtime.js";
+import { workerIdFor } from "./sandbox-runtime.js";
 
 /** A running worker and the reaper beside it. */
 export interface StartedWorker {
@@ -34,7 +34,7 @@ export async function startWorker(
   },
 ): Promise<StartedWorker> {
   const daemon = new WorkerDaemon({
-    id: config.worker.id ?? hostname(),
+    id: workerIdFor(config),
     backends: options.backends,
     capacity: {
       vcpus: config.worker.capacity.vcpus ?? 1,

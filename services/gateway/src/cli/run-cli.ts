@@ -5,7 +5,16 @@ import {
   isAetheriumError,
   loadConfig,
 } from "@aetherium/common";
-import { Migrator, openDatabase, openRuntime, startWorker } from "@aetherium/core";
+import {
+  buildAgentBundle,
+  buildBaseImage,
+  DEFAULT_BASE_IMAGE,
+  Migrator,
+  openDatabase,
+  openRuntime,
+  openSandboxRuntime,
+  startWorker,
+} from "@aetherium/core";
 import path from "node:path";
 import { startAetherium } from "../start/start-aetherium.js";
 
@@ -13,6 +22,7 @@ const USAGE = `usage: aetherium <command>
 
 commands:
   start                 run gateway + worker in one process (what \`npm start\` runs)
+  image build           build the sandbox base image from Debian packages (needs root, dockerd)
   worker                run this host's worker (needs AETHERIUM_DATABASE_URL and AETHERIUM_REDIS_URL)
   migrate up|down|status  apply, revert (one step) or list database migrations
   help                  show this text
@@ -30,6 +40,13 @@ export async function runCli(argv: readonly string[]): Promise<number> {
         return 0;
       case "worker":
         await runWorker();
+        return 0;
+      case "image":
+        if (rest[0] !== "build") {
+          console.error("usage: aetherium image build");
+          return 2;
+        }
+        await buildImage();
         return 0;
       case "migrate":
         return await migrate(rest[0] ?? "status");
@@ -71,10 +88,42 @@ async function runWorker(): Promise<void> {
   const shutdown = createShutdown({ logger });
   const runtime = await openRuntime(config, { logger });
   shutdown.register("runtime", () => runtime.close());
-  // Sandbox job handlers arrive with the Docker sandbox manager; until then it takes no jobs.
-  const worker = await startWorker(runtime, config, { logger, backends: [], handlers: {} });
+  const sandboxes = await openSandboxRuntime(runtime, config, logger);
+  shutdown.register("sandboxes", () => sandboxes.close());
+  for (const b of sandboxes.status)
+    console.log(`${b.backend}: ${b.ready ? "ready" : "unavailable"}: ${b.detail}`);
+  const worker = await startWorker(runtime, config, {
+    logger,
+    backends: sandboxes.backends,
+    handlers: sandboxes.handlers,
+  });
   shutdown.register("worker", () => worker.stop());
   console.log(`worker ${worker.daemon.id} running; health at ${worker.daemon.internalUrl}/healthz`);
+}
+
+/** `aetherium image build`: debootstrap + agent + node + mise → `docker import`, cached. */
+async function buildImage(): Promise<void> {
+  const config = loadConfig({ env: process.env });
+  const started = Date.now();
+  const agent = await buildAgentBundle();
+  let last = "";
+  const image = await buildBaseImage({
+    agentFile: agent.path,
+    cacheDir: path.resolve(config.home, "cache", "image"),
+    tag: DEFAULT_BASE_IMAGE,
+    onProgress: (p) => {
+      const line = `[${p.step}]${p.percent !== undefined ? ` ${Math.round(p.percent)}%` : ""} ${p.message}`;
+      if (line !== last) console.log(line);
+      last = line;
+    },
+  });
+  const cached = Object.entries(image.cached)
+    .filter(([, hit]) => hit)
+    .map(([layer]) => layer);
+  console.log(
+    `${image.tag} ready (${image.imageId.slice(7, 19)}) in ${((Date.now() - started) / 1000).toFixed(1)} s` +
+      (cached.length ? `; reused: ${cached.join(", ")}` : ""),
+  );
 }
 
 async function migrate(action: string): Promise<number> {

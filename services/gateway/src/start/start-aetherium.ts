@@ -1,7 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { createLogger, createShutdown, type Config, type Logger } from "@aetherium/common";
-import { AETHERIUM_VERSION, detectBackends, openRuntime, startWorker } from "@aetherium/core";
+import { AETHERIUM_VERSION, openRuntime, openSandboxRuntime, startWorker } from "@aetherium/core";
 import { buildServer, type HealthReport } from "../server/build-server.js";
 
 /** A started Aetherium process. */
@@ -15,8 +15,8 @@ export interface RunningAetherium {
 /**
  * Starts gateway + worker in one process. With no database or Redis configured this is the
  * embedded mode (`npm start`): PGlite under `home` (migrations applied) and the in-process
- * queue. Sandbox backends are probed and reported honestly; until one is implemented the worker
- * registers with none and the platform says it cannot create sandboxes yet.
+ * queue. Sandbox backends are probed and reported honestly: Docker is offered when the engine
+ * answers and the base image exists; otherwise the banner and `/health` say what is missing.
  */
 export async function startAetherium(
   config: Config,
@@ -29,16 +29,15 @@ export async function startAetherium(
     signals: options.installSignalHandlers === false ? [] : undefined,
   });
 
-  const probes = await detectBackends();
   const runtime = await openRuntime(config, { logger });
   shutdown.register("runtime", () => runtime.close());
 
-  // Backends join this list as they are implemented (the Docker sandbox manager is next); until
-  // then the worker registers, heartbeats and takes no sandbox jobs.
+  const sandboxes = await openSandboxRuntime(runtime, config, logger);
+  shutdown.register("sandboxes", () => sandboxes.close());
   const worker = await startWorker(runtime, config, {
     logger,
-    backends: [],
-    handlers: {},
+    backends: sandboxes.backends,
+    handlers: sandboxes.handlers,
     internalPort: 0,
   });
   shutdown.register("worker", () => worker.stop(10_000));
@@ -55,14 +54,17 @@ export async function startAetherium(
       status: "ok",
       detail: runtime.mode === "embedded" ? "in-process" : "bullmq",
     };
-    for (const b of probes) {
-      components[`backend:${b.backend}`] = {
-        status: b.available ? "ok" : "down",
-        detail: b.detail,
-      };
+    for (const b of sandboxes.status) {
+      components[`backend:${b.backend}`] = { status: b.ready ? "ok" : "down", detail: b.detail };
     }
-    components.sandboxes = { status: "down", detail: "no sandbox backend yet" };
-    const ok = Object.values(components).every((c) => c.status === "ok");
+    components.sandboxes = sandboxes.manager
+      ? { status: "ok", detail: `on ${sandboxes.backends.join(", ")}` }
+      : { status: "down", detail: "no sandbox backend ready" };
+    // Backends this host lacks are listed for information; what matters is that state, queue and
+    // at least one sandbox backend work.
+    const ok = [components.database, components.queue, components.sandboxes].every(
+      (c) => c.status === "ok",
+    );
     return { status: ok ? "ok" : "degraded", version: AETHERIUM_VERSION, components };
   };
 
@@ -76,10 +78,12 @@ export async function startAetherium(
     `Aetherium ${AETHERIUM_VERSION} is running at ${url}`,
     `  mode:        ${runtime.mode} (database: ${runtime.db.engine}, queue: ${runtime.mode === "embedded" ? "in-process" : "BullMQ"})`,
     `  state:       ${path.resolve(config.home)}`,
-    ...probes.map(
-      (b) => `  ${b.backend.padEnd(12)} ${b.available ? "ready" : "unavailable"}: ${b.detail}`,
+    ...sandboxes.status.map(
+      (b) => `  ${b.backend.padEnd(12)} ${b.ready ? "ready" : "unavailable"}: ${b.detail}`,
     ),
-    "  sandboxes:   no sandbox backend yet — the API answers; sandbox creation arrives with the Docker backend",
+    sandboxes.manager
+      ? `  sandboxes:   ready on ${sandboxes.backends.join(", ")}`
+      : "  sandboxes:   no sandbox backend ready — the API answers; the lines above say what is missing",
   ];
   console.log(lines.join("\n"));
 

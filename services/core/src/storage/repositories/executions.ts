@@ -7,6 +7,8 @@ export type ExecutionRow = Selectable<ExecutionsTable>;
 
 /** A command about to run in a sandbox. */
 export interface NewExecution {
+  /** Chosen by the caller when the id was promised earlier (the API returns it with the task). */
+  readonly id?: string;
   readonly vmId: string;
   readonly taskId?: string | null;
   readonly command: string;
@@ -41,6 +43,7 @@ export class ExecutionRepository {
     return this.#db
       .insertInto("executions")
       .values({
+        id: input.id,
         vmId: input.vmId,
         taskId: input.taskId,
         command: input.command,

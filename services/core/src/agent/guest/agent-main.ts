@@ -1,0 +1,108 @@
+/*
+ * The guest agent program. It runs inside every sandbox (a Docker container now, a microVM later),
+ * started by a Node binary, and serves the protocol of `spec/agent-protocol.md` on a unix socket in
+ * a directory the host bind-mounts, where the worker connects. esbuild bundles this file and
+ * everything it imports into one `agent.mjs` (see ../build-agent.ts), so it may import only node:
+ * builtins, vscode-jsonrpc and the protocol schemas of @aetherium/types.
+ *
+ * Settings (argument, else environment variable, else default):
+ *   --socket <path>       AETHERIUM_AGENT_SOCKET       /run/aetherium/agent.sock
+ *   --socket-mode <octal> AETHERIUM_AGENT_SOCKET_MODE  600
+ *   --cwd <dir>           AETHERIUM_AGENT_CWD          / (default working directory of processes)
+ *   --log-level <level>   AETHERIUM_AGENT_LOG_LEVEL    info
+ *
+ * Zombies: Node waits only for the children it spawned itself, and cannot wait for arbitrary
+ * pids, so as PID 1 the agent would leave orphaned grandchildren as zombies. The backends therefore
+ * run an init above it (Docker: `--init` / HostConfig.Init, which is tini); the agent's own
+ * children are always waited for by Node. `agent.info` reports `reaper: "none"` when the agent
+ * finds itself PID 1.
+ */
+import { parseArgs } from "node:util";
+import { DEFAULT_AGENT_SOCKET_PATH } from "@aetherium/types";
+import { AETHERIUM_VERSION } from "../../version.js";
+import { AgentServer } from "./agent-server.js";
+import { createLogger, isLogLevel } from "./logger.js";
+import { ProcessManager } from "./process-manager.js";
+
+const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      socket: { type: "string" },
+      "socket-mode": { type: "string" },
+      cwd: { type: "string" },
+      "log-level": { type: "string" },
+    },
+    strict: true,
+  });
+  const env = process.env;
+  const socketPath = values.socket ?? env.AETHERIUM_AGENT_SOCKET ?? DEFAULT_AGENT_SOCKET_PATH;
+  const socketMode = parseInt(values["socket-mode"] ?? env.AETHERIUM_AGENT_SOCKET_MODE ?? "600", 8);
+  const level = values["log-level"] ?? env.AETHERIUM_AGENT_LOG_LEVEL ?? "info";
+  const logger = createLogger(isLogLevel(level) ? level : "info");
+  if (Number.isNaN(socketMode)) throw new Error("socket mode must be octal, e.g. 600");
+
+  // Processes inherit the sandbox's environment, not the agent's own settings.
+  const baseEnv: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (v !== undefined && !k.startsWith("AETHERIUM_AGENT_")) baseEnv[k] = v;
+  }
+  baseEnv.PATH ??= DEFAULT_PATH;
+
+  const manager = new ProcessManager({
+    baseEnv,
+    defaultCwd: values.cwd ?? env.AETHERIUM_AGENT_CWD ?? "/",
+    logger,
+  });
+  const server = new AgentServer({
+    socketPath,
+    socketMode,
+    version: AETHERIUM_VERSION,
+    manager,
+    logger,
+  });
+
+  // A broken stderr (nobody collecting logs) must not take the agent down.
+  process.stderr.on("error", () => {});
+  process.on("uncaughtException", (err) => {
+    // The agent is the sandbox's lifeline (and maybe PID 1): log and keep serving.
+    logger.error("uncaught exception", { error: err.message });
+  });
+  process.on("unhandledRejection", (err) => {
+    logger.error("unhandled rejection", {
+      error: err instanceof Error ? err.message : String(err),
+    });
+  });
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info("stopping", { signal });
+    // As PID 1 a signal without a handler is ignored: this is also what makes `docker stop` work.
+    void (async () => {
+      await server.close();
+      await manager.shutdown(3000);
+      process.exit(0);
+    })();
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGHUP", () => stop("SIGHUP"));
+
+  await server.listen();
+  if (process.pid === 1) {
+    logger.warn(
+      "running as PID 1 without an init: orphaned processes will not be reaped; start the sandbox with an init (docker --init)",
+    );
+  }
+  logger.info("listening", { socket: socketPath, pid: process.pid, version: AETHERIUM_VERSION });
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(
+    `${JSON.stringify({ level: "error", msg: "agent failed to start", error: String(err) })}\n`,
+  );
+  process.exit(1);
+});

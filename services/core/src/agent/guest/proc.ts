@@ -1,0 +1,103 @@
+import { readFileSync, readdirSync, readlinkSync } from "node:fs";
+
+/*
+ * Process-tree helpers over /proc. The agent needs them because Node only knows the pids it
+ * spawned: killing everything a command started, finding the terminal of a PTY process and its
+ * foreground process group all need the kernel's view.
+ */
+
+/** The fields of `/proc/<pid>/stat` the agent uses. */
+export interface ProcStat {
+  ppid: number;
+  pgrp: number;
+  session: number;
+  /** Foreground process group of the process's controlling terminal, or -1. */
+  tpgid: number;
+}
+
+/** Reads `/proc/<pid>/stat`; `undefined` when the process is gone. */
+export function readProcStat(pid: number): ProcStat | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return undefined;
+  }
+  // comm (field 2) may contain spaces and parentheses: split after the last ')'.
+  const rest = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  // rest[0] is field 3 (state): ppid 4, pgrp 5, session 6, tty_nr 7, tpgid 8.
+  return {
+    ppid: Number(rest[1]),
+    pgrp: Number(rest[2]),
+    session: Number(rest[3]),
+    tpgid: Number(rest[5]),
+  };
+}
+
+/** Direct children of `pid` (empty when it has none or is gone). */
+export function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8")
+      .trim()
+      .split(/\s+/)
+      .filter((s) => s !== "")
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** Sends `signal` to a process group; false when no member exists any more. */
+export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Sends `signal` to every process of session `sid`: its process group first, then (scanning /proc)
+ * members that moved to other groups, such as jobs of a shell with job control. Processes that
+ * called setsid() themselves (daemons) have left the session and are not touched.
+ */
+export function signalSession(sid: number, signal: NodeJS.Signals): void {
+  signalGroup(sid, signal);
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return;
+  }
+  for (const name of entries) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    if (pid === process.pid) continue;
+    const stat = readProcStat(pid);
+    if (stat?.session !== sid) continue;
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // Exited meanwhile.
+    }
+  }
+}
+
+/** The target of a `/proc/<pid>/fd/<fd>` link, or undefined. */
+export function fdTarget(pid: number, fd: string | number): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/fd/${fd}`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The fd numbers `pid` has open. */
+export function openFds(pid: number): string[] {
+  try {
+    return readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return [];
+  }
+}

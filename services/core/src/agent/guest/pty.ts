@@ -1,0 +1,85 @@
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import type { AgentPtySize } from "@aetherium/types";
+import { childPids, fdTarget, openFds, readProcStat } from "./proc.js";
+
+/*
+ * PTY without a native module. node-pty needs a compiled addon per guest architecture and Node ABI,
+ * and no Python exists in the image. util-linux `script` (package bsdutils, Essential in Debian)
+ * allocates a real pseudo-terminal, makes it the controlling terminal of a new session, and copies
+ * bytes between our pipes and the pty master. What `script` cannot do with pipes on its side is
+ * resize (it copies the size from its own stdin, which is a pipe). The kernel does it for us
+ * instead: TIOCSWINSZ on the slave (`stty -F /dev/pts/N rows R cols C`, run by the agent) changes
+ * the size and sends SIGWINCH to the terminal's foreground process group, exactly as a terminal
+ * emulator's resize does. The slave is found through the `tty-index` the kernel reports for the
+ * ptmx fd that `script` holds (/proc/<pid>/fdinfo, Linux ≥ 4.14), or else through the stdin of
+ * `script`'s child.
+ */
+
+/** The program that provides the pseudo-terminal. */
+export const SCRIPT_PATH = "script";
+
+/** Quotes one word for POSIX sh. */
+export function shQuote(word: string): string {
+  return `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * The argv that runs `argv` in a new pseudo-terminal of `size`. The size is set inside the session
+ * before the command starts, so it sees the right size from its first ioctl. `script` runs its
+ * `-c` string with `$SHELL -c`; `SHELL` is forced to /bin/sh for that and restored (or unset) for
+ * the command itself.
+ */
+export function ptyArgv(
+  argv: readonly string[],
+  size: AgentPtySize,
+  shellEnv: string | undefined,
+): string[] {
+  const restore =
+    shellEnv === undefined ? "unset SHELL; " : `SHELL=${shQuote(shellEnv)}; export SHELL; `;
+  const inner = `stty rows ${size.rows} cols ${size.cols} 2>/dev/null; ${restore}exec ${argv
+    .map(shQuote)
+    .join(" ")}`;
+  // -q: no banner; -e: exit with the child's status; -E always: echo input like a terminal does;
+  // /dev/null: no typescript file.
+  return [SCRIPT_PATH, "-q", "-e", "-E", "always", "-c", inner, "/dev/null"];
+}
+
+/** The session leader `script` forked (the command), once it exists. */
+export function ptySessionLeader(scriptPid: number): number | undefined {
+  for (const pid of childPids(scriptPid)) {
+    const stat = readProcStat(pid);
+    if (stat?.session === pid) return pid;
+  }
+  return undefined;
+}
+
+/** The `/dev/pts/N` of the pseudo-terminal `script` (pid `scriptPid`) holds, once it exists. */
+export function findPtySlave(scriptPid: number): string | undefined {
+  for (const fd of openFds(scriptPid)) {
+    const target = fdTarget(scriptPid, fd);
+    if (target === undefined || !/\/ptmx$/.test(target)) continue;
+    try {
+      const info = readFileSync(`/proc/${scriptPid}/fdinfo/${fd}`, "utf8");
+      const m = /^tty-index:\s*(\d+)/m.exec(info);
+      if (m !== null) return `/dev/pts/${m[1]}`;
+    } catch {
+      // Fall through to the child's stdin.
+    }
+  }
+  const leader = ptySessionLeader(scriptPid);
+  const target = leader === undefined ? undefined : fdTarget(leader, 0);
+  return target?.startsWith("/dev/pts/") ? target : undefined;
+}
+
+/** Sets the size of terminal `slave`; the kernel sends SIGWINCH to its foreground group. */
+export function setPtySize(slave: string, size: AgentPtySize): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      "stty",
+      ["-F", slave, "rows", String(size.rows), "cols", String(size.cols)],
+      { timeout: 5000 },
+      (err) => (err === null ? resolve() : reject(new Error(`stty -F ${slave}: ${err.message}`))),
+    );
+  });
+}

@@ -1,0 +1,97 @@
+import { hostname } from "node:os";
+import type { Config, Logger } from "@aetherium/common";
+import type { VmBackend } from "@aetherium/types";
+import { detectBackends } from "../backends/detect-backends.js";
+import { DockerBackend } from "../docker/docker-backend.js";
+import { DEFAULT_BASE_IMAGE } from "../image/build-base-image.js";
+import type { JobHandlers } from "../queue/job-queue.js";
+import { sandboxJobHandlers } from "../sandbox/job-handlers.js";
+import { SandboxManager } from "../sandbox/sandbox-manager.js";
+import type { Runtime } from "./open-runtime.js";
+
+/** This host's worker id: configured, or the host name (stable across restarts, so it can reclaim its sandboxes). */
+export function workerIdFor(config: Config): string {
+  return config.worker.id ?? hostname();
+}
+
+/** The sandbox side of a worker: which backends it offers and the handlers that drive them. */
+export interface SandboxRuntime {
+  readonly backends: VmBackend[];
+  readonly handlers: JobHandlers;
+  readonly manager: SandboxManager | undefined;
+  /** One line per backend: ready, or what is missing and how to fix it. */
+  readonly status: { backend: VmBackend; ready: boolean; detail: string }[];
+  close(): Promise<void>;
+}
+
+/**
+ * Finds the backends this host can run and wires the sandbox manager for them: Docker when the
+ * engine answers and the base image exists (`aetherium image build` makes it). On start it
+ * reconciles rows with the engine and then deletes expired sandboxes every few seconds.
+ */
+export async function openSandboxRuntime(
+  runtime: Runtime,
+  config: Config,
+  logger: Logger,
+  options: { image?: string; expiryIntervalMs?: number } = {},
+): Promise<SandboxRuntime> {
+  const image = options.image ?? DEFAULT_BASE_IMAGE;
+  const probes = await detectBackends();
+  const status: SandboxRuntime["status"] = [];
+  let manager: SandboxManager | undefined;
+  for (const probe of probes) {
+    if (probe.backend !== "docker") {
+      status.push({
+        backend: probe.backend,
+        ready: false,
+        detail: `${probe.detail}; the ${probe.backend} backend is not implemented yet`,
+      });
+      continue;
+    }
+    if (!probe.available) {
+      status.push({ backend: "docker", ready: false, detail: probe.detail });
+      continue;
+    }
+    const backend = new DockerBackend({ defaultImage: image });
+    const hasImage = await backend.docker
+      .getImage(image)
+      .inspect()
+      .then(
+        () => true,
+        () => false,
+      );
+    if (!hasImage) {
+      status.push({
+        backend: "docker",
+        ready: false,
+        detail: `${probe.detail}, but image ${image} is missing: run \`aetherium image build\``,
+      });
+      continue;
+    }
+    manager = new SandboxManager({
+      backend,
+      repos: runtime.repos,
+      bus: runtime.bus,
+      workerId: workerIdFor(config),
+      logger,
+    });
+    await manager.reconcile();
+    status.push({ backend: "docker", ready: true, detail: `${probe.detail}, image ${image}` });
+  }
+  const expiry =
+    manager &&
+    setInterval(() => {
+      manager.expire().catch((err: unknown) => logger.warn({ err }, "sandbox expiry sweep failed"));
+    }, options.expiryIntervalMs ?? 5000);
+  expiry?.unref();
+  return {
+    backends: manager ? ["docker"] : [],
+    handlers: manager ? sandboxJobHandlers(manager) : {},
+    manager,
+    status,
+    async close() {
+      if (expiry) clearInterval(expiry);
+      await manager?.close();
+    },
+  };
+}

@@ -1,0 +1,326 @@
+import type { EventBus, Logger } from "@aetherium/common";
+import {
+  createEvent,
+  vmEventTypeForStatus,
+  type DomainEvent,
+  type EgressPolicy,
+  type NetworkPolicy,
+  type VmStatus,
+} from "@aetherium/types";
+import { waitForAgent, type AgentClient } from "../agent/index.js";
+import { isRetryableDockerError } from "../docker/docker-errors.js";
+import type { SandboxBackend } from "../docker/sandbox-backend.js";
+import { toVm } from "../domain/mappers.js";
+import { RetryableError } from "../queue/job-queue.js";
+import type { Repositories } from "../storage/repositories/create-repositories.js";
+import type { ExecutionRow } from "../storage/repositories/executions.js";
+import type { VmRow } from "../storage/repositories/vms.js";
+import { OutputCapture } from "./output-capture.js";
+
+/** What the manager needs; one per worker and backend. */
+export interface SandboxManagerDeps {
+  readonly backend: SandboxBackend;
+  readonly repos: Repositories;
+  readonly bus: EventBus;
+  readonly workerId: string;
+  readonly logger: Logger;
+  /** How long a new sandbox's agent may take to answer `agent.health`. */
+  readonly agentReadyTimeoutMs?: number;
+  /** Bytes of stdout and of stderr an `executions` row keeps (the rest is counted, not stored). */
+  readonly outputLimitBytes?: number;
+}
+
+/** A command to run in a sandbox, as the `vm:execute` job carries it. */
+export interface ExecRequest {
+  readonly executionId?: string;
+  readonly taskId?: string;
+  readonly command: string;
+  /** With args: run `command` directly; without: `/bin/sh -c command`. */
+  readonly args?: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
+  readonly cwd?: string;
+  readonly user?: string;
+  readonly stdin?: string;
+  readonly timeoutMs?: number;
+}
+
+/** What reconcile found and did. */
+export interface ReconcileResult {
+  readonly orphansRemoved: string[];
+  readonly markedLost: string[];
+}
+
+const LIVE: readonly VmStatus[] = ["creating", "running", "stopping", "stopped"];
+
+/**
+ * A worker's sandboxes, kept honest: a row turns `running` only once the guest agent answers,
+ * every transition is a guarded update (the status it expects, or nothing), failures record why,
+ * and `reconcile` makes the rows and the backend agree after a restart.
+ */
+export class SandboxManager {
+  readonly #clients = new Map<string, Promise<AgentClient>>();
+  readonly #readyTimeoutMs: number;
+  readonly #outputLimit: number;
+
+  constructor(private readonly deps: SandboxManagerDeps) {
+    this.#readyTimeoutMs = deps.agentReadyTimeoutMs ?? 30_000;
+    this.#outputLimit = deps.outputLimitBytes ?? 1024 * 1024;
+  }
+
+  /**
+   * Builds and boots the sandbox recorded as `vmId` (status pending), claiming it for this worker.
+   * A half-made sandbox from an earlier attempt is removed first, so the job may be retried.
+   */
+  async create(vmId: string, signal?: AbortSignal): Promise<VmRow> {
+    const { backend, repos, workerId } = this.deps;
+    const row = await repos.vms.get(vmId);
+    if (!row) throw new Error(`sandbox ${vmId} has no record`);
+    if (row.status === "running" && row.workerId === workerId) return row;
+    const claimed = await this.#move(row, ["pending", "creating", "failed"], "creating", {
+      workerId,
+      error: null,
+    });
+    if (!claimed) throw new Error(`sandbox ${vmId} is ${row.status}; not creating it`);
+    try {
+      await backend.remove(vmId); // leftovers of an interrupted attempt
+      await backend.create({
+        sandboxId: vmId,
+        workerId,
+        ...(claimed.image ? { image: claimed.image } : {}),
+        vcpus: claimed.vcpus,
+        memoryMb: claimed.memoryMb,
+        egress: egressOf(claimed.network),
+        env: claimed.env,
+        labels: { "aetherium.vm-name": claimed.name },
+      });
+      await backend.start(vmId);
+      signal?.throwIfAborted();
+      const client = await waitForAgent(backend.agentSocketPath(vmId), this.#readyTimeoutMs);
+      this.#clients.set(vmId, Promise.resolve(client));
+      const running = await this.#move(claimed, ["creating"], "running");
+      if (!running) throw new Error(`sandbox ${vmId} changed state while it was created`);
+      return running;
+    } catch (err) {
+      await this.#dropClient(vmId);
+      await backend.remove(vmId).catch(() => undefined);
+      const message = (err as Error).message;
+      const current = await repos.vms.get(vmId);
+      if (current) await this.#move(current, ["creating"], "failed", { error: message });
+      // The engine being briefly unreachable is worth another attempt; a bad image is not.
+      throw isRetryableDockerError(err) ? new RetryableError(message, { cause: err }) : err;
+    }
+  }
+
+  /** Stops a running sandbox; its files stay until it is deleted. */
+  async stop(vmId: string, force = false): Promise<VmRow> {
+    const row = await this.#own(vmId);
+    if (row.status === "stopped") return row;
+    const stopping = await this.#move(row, ["running", "creating", "stopping"], "stopping");
+    if (!stopping) throw new Error(`sandbox ${vmId} is ${row.status}; cannot stop it`);
+    await this.#dropClient(vmId);
+    await this.deps.backend.stop(vmId, { timeoutSec: force ? 0 : 10 });
+    return (await this.#move(stopping, ["stopping"], "stopped"))!;
+  }
+
+  /** Starts a stopped sandbox again; running once its agent answers. */
+  async start(vmId: string): Promise<VmRow> {
+    const row = await this.#own(vmId);
+    if (row.status === "running") return row;
+    const starting = await this.#move(row, ["stopped"], "creating");
+    if (!starting) throw new Error(`sandbox ${vmId} is ${row.status}; cannot start it`);
+    try {
+      await this.deps.backend.start(vmId);
+      const client = await waitForAgent(
+        this.deps.backend.agentSocketPath(vmId),
+        this.#readyTimeoutMs,
+      );
+      this.#clients.set(vmId, Promise.resolve(client));
+      return (await this.#move(starting, ["creating"], "running"))!;
+    } catch (err) {
+      await this.#move(starting, ["creating"], "failed", { error: (err as Error).message });
+      throw err;
+    }
+  }
+
+  /** Removes the sandbox and everything it held; deleting a deleted one is a no-op. */
+  async delete(vmId: string): Promise<VmRow | undefined> {
+    const row = await this.deps.repos.vms.get(vmId);
+    if (!row || row.status === "deleted") return row;
+    const deleting =
+      row.status === "deleting" ? row : await this.#move(row, [row.status], "deleting");
+    await this.#dropClient(vmId);
+    await this.deps.backend.remove(vmId);
+    return this.#move(deleting ?? row, ["deleting"], "deleted");
+  }
+
+  /**
+   * Runs a command to its end and records it in `executions` (exit code, output prefixes with
+   * truncation flags, duration). A non-zero exit is a result, not an error.
+   */
+  async exec(
+    vmId: string,
+    req: ExecRequest,
+    options: {
+      signal?: AbortSignal;
+      onStdout?: (b: Buffer) => void;
+      onStderr?: (b: Buffer) => void;
+    } = {},
+  ): Promise<ExecutionRow> {
+    const row = await this.#own(vmId);
+    if (row.status !== "running") throw new Error(`sandbox ${vmId} is ${row.status}, not running`);
+    const { repos } = this.deps;
+    const execution = await repos.executions.create({
+      ...(req.executionId ? { id: req.executionId } : {}),
+      vmId,
+      taskId: req.taskId ?? null,
+      command: req.command,
+      args: req.args ?? [],
+      envKeys: Object.keys(req.env ?? {}),
+      cwd: req.cwd ?? null,
+      user: req.user ?? null,
+    });
+    const out = new OutputCapture(this.#outputLimit);
+    const err = new OutputCapture(this.#outputLimit);
+    try {
+      const client = await this.client(vmId);
+      const result = await client.exec(
+        {
+          ...(req.args ? { command: req.command, args: [...req.args] } : { shell: req.command }),
+          ...(req.env ? { env: { ...req.env } } : {}),
+          ...(req.cwd ? { cwd: req.cwd } : {}),
+          ...(req.user ? { user: req.user } : {}),
+          ...(req.stdin !== undefined ? { stdin: req.stdin } : {}),
+          ...(req.timeoutMs ? { timeoutMs: req.timeoutMs } : {}),
+        },
+        {
+          ...(options.signal ? { signal: options.signal } : {}),
+          onStdout: (b) => {
+            out.push(b);
+            options.onStdout?.(b);
+          },
+          onStderr: (b) => {
+            err.push(b);
+            options.onStderr?.(b);
+          },
+        },
+      );
+      return (await repos.executions.complete(execution.id, {
+        exitCode: result.exitCode,
+        stdout: out.text(),
+        stderr: err.text(),
+        stdoutTruncated: out.truncated,
+        stderrTruncated: err.truncated,
+        error: result.timedOut
+          ? `timed out after ${req.timeoutMs} ms`
+          : result.signal
+            ? `killed by ${result.signal}`
+            : null,
+      }))!;
+    } catch (e) {
+      await repos.executions.complete(execution.id, {
+        stdout: out.text(),
+        stderr: err.text(),
+        stdoutTruncated: out.truncated,
+        stderrTruncated: err.truncated,
+        error: (e as Error).message,
+      });
+      throw e;
+    }
+  }
+
+  /** A connected agent client for a running sandbox of this worker (cached). */
+  client(vmId: string): Promise<AgentClient> {
+    let c = this.#clients.get(vmId);
+    if (!c) {
+      c = waitForAgent(this.deps.backend.agentSocketPath(vmId), 5000);
+      this.#clients.set(vmId, c);
+      c.catch(() => this.#clients.delete(vmId));
+    }
+    return c;
+  }
+
+  /**
+   * Makes rows and backend agree, on worker start: a sandbox with our labels but no live row is
+   * an orphan and is removed; a live row of ours whose sandbox is gone becomes `lost`.
+   */
+  async reconcile(): Promise<ReconcileResult> {
+    const { backend, repos, workerId } = this.deps;
+    const actual = await backend.list({ workerId });
+    const rows = await repos.vms.listByWorker(workerId);
+    const live = new Map(rows.filter((r) => LIVE.includes(r.status)).map((r) => [r.id, r]));
+    const result: ReconcileResult = { orphansRemoved: [], markedLost: [] };
+    for (const s of actual) {
+      if (!live.has(s.sandboxId)) {
+        await backend.remove(s.sandboxId);
+        result.orphansRemoved.push(s.sandboxId);
+      }
+    }
+    const present = new Set(actual.map((s) => s.sandboxId));
+    for (const row of live.values()) {
+      if (present.has(row.id)) continue;
+      const lost = await this.#move(row, LIVE, "lost", {
+        error: "its container vanished while the worker was away",
+      });
+      if (lost) result.markedLost.push(row.id);
+    }
+    if (result.orphansRemoved.length || result.markedLost.length) {
+      this.deps.logger.warn({ ...result, workerId }, "reconciled sandboxes with the backend");
+    }
+    return result;
+  }
+
+  /** Deletes this worker's sandboxes whose `expiresAt` has passed; returns their ids. */
+  async expire(now: Date = new Date()): Promise<string[]> {
+    const rows = await this.deps.repos.vms.listByWorker(this.deps.workerId);
+    const due = rows.filter((r) => r.expiresAt && r.expiresAt <= now && r.status !== "deleting");
+    for (const r of due)
+      await this.delete(r.id).catch((err: unknown) =>
+        this.deps.logger.warn({ err, vmId: r.id }, "expiring sandbox failed"),
+      );
+    return due.map((r) => r.id);
+  }
+
+  /** Closes cached agent connections. */
+  async close(): Promise<void> {
+    for (const id of [...this.#clients.keys()]) await this.#dropClient(id);
+  }
+
+  async #own(vmId: string): Promise<VmRow> {
+    const row = await this.deps.repos.vms.get(vmId);
+    if (!row) throw new Error(`sandbox ${vmId} not found`);
+    if (row.workerId !== this.deps.workerId) {
+      throw new Error(
+        `sandbox ${vmId} belongs to worker ${row.workerId ?? "none"}, not ${this.deps.workerId}`,
+      );
+    }
+    return row;
+  }
+
+  async #dropClient(vmId: string): Promise<void> {
+    const c = this.#clients.get(vmId);
+    this.#clients.delete(vmId);
+    if (c) (await c.catch(() => undefined))?.close();
+  }
+
+  async #move(
+    row: VmRow,
+    from: readonly VmStatus[],
+    to: VmStatus,
+    changes: { error?: string | null; workerId?: string } = {},
+  ): Promise<VmRow | undefined> {
+    const next = await this.deps.repos.vms.updateStatus(row.id, from, to, changes);
+    if (next) {
+      const event = createEvent(vmEventTypeForStatus(to), {
+        vm: toVm(next),
+        previousStatus: row.status,
+      });
+      await this.deps.bus.publish(event as DomainEvent);
+    }
+    return next;
+  }
+}
+
+function egressOf(network: unknown): EgressPolicy {
+  const egress = (network as Partial<NetworkPolicy> | null)?.egress;
+  return egress ?? "allow-all";
+}
