@@ -301,36 +301,4 @@ describe.skipIf(!dockerAvailable)("DockerBackend (real dockerd)", () => {
       ),
     ).toEqual(["none"]);
   }, 60_000);
-
-  // Raw engine latency: create + start + exec `true`, via dockerode's exec API. Opt-in, it is a
-  // measurement, not a check: AETHERIUM_DOCKER_BENCH=1.
-  it.skipIf(process.env.AETHERIUM_DOCKER_BENCH !== "1")(
-    "measures create+start+exec(true) latency",
-    async () => {
-      const times: number[] = [];
-      for (let i = 0; i < 30; i++) {
-        const s = spec({ command: ["sleep", "infinity"] });
-        const t0 = performance.now();
-        const created = await backend.create(s);
-        await backend.start(s.sandboxId);
-        const exec = await backend.docker
-          .getContainer(created.backendId)
-          .exec({ Cmd: ["true"], AttachStdout: true, AttachStderr: true });
-        const stream = await exec.start({ hijack: true, stdin: false });
-        await new Promise<void>((resolve) => {
-          stream.on("end", resolve);
-          stream.resume();
-        });
-        expect((await exec.inspect()).ExitCode).toBe(0);
-        times.push(performance.now() - t0);
-        await backend.remove(s.sandboxId);
-      }
-      times.sort((x, y) => x - y);
-      const pct = (p: number) => times[Math.min(times.length - 1, Math.floor(p * times.length))];
-      console.log(
-        `create+start+exec(true) over ${times.length}: p50 ${pct(0.5)?.toFixed(0)} ms, p90 ${pct(0.9)?.toFixed(0)} ms, min ${times[0]?.toFixed(0)} ms`,
-      );
-    },
-    300_000,
-  );
 });

@@ -3,6 +3,7 @@ import { ConflictError, NotFoundError, ValidationError, type EventBus } from "@a
 import {
   createEvent,
   createVmBodySchema,
+  setVmTimeoutBodySchema,
   DEFAULT_NETWORK_POLICY,
   vmEventTypeForStatus,
   type DomainEvent,
@@ -108,6 +109,25 @@ export class VmService {
   async list(filter: VmListFilter = {}): Promise<Page<Vm>> {
     const page = await this.repos.vms.list(filter);
     return { items: page.items.map(toVm), nextCursor: page.nextCursor };
+  }
+
+  /**
+   * Sets the time left before the sandbox is deleted automatically (`POST /vms/{id}/timeout`):
+   * `timeoutSec` from now, extending or shortening it. Only for sandboxes not yet on their way out.
+   */
+  async setTimeout(id: string, timeoutSec: number): Promise<Vm> {
+    const parsed = setVmTimeoutBodySchema.safeParse({ timeoutSec });
+    if (!parsed.success) throw new ValidationError(parsed.error, "request body");
+    const row = await this.#row(id);
+    const updated = await this.repos.vms.setExpiry(
+      id,
+      ["pending", "creating", "running", "stopping", "stopped"],
+      new Date(Date.now() + parsed.data.timeoutSec * 1000),
+      parsed.data.timeoutSec,
+    );
+    if (!updated)
+      throw new ConflictError(`sandbox ${id} is ${row.status}; its timeout cannot change`);
+    return toVm(updated);
   }
 
   /** Queues deletion on the owning worker; a sandbox no worker has taken yet is deleted here. */

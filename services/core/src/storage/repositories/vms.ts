@@ -205,6 +205,23 @@ export class VmRepository {
       .execute();
   }
 
+  /** Sets when the sandbox expires, if it is in one of `expected`; undefined otherwise. */
+  async setExpiry(
+    id: string,
+    expected: readonly VmStatus[],
+    expiresAt: Date,
+    timeoutSec: number,
+  ): Promise<VmRow | undefined> {
+    if (!isUuid(id)) return undefined;
+    return this.#db
+      .updateTable("vms")
+      .set({ expiresAt, timeoutSec })
+      .where("id", "=", id)
+      .where("status", "in", expected)
+      .returningAll()
+      .executeTakeFirst();
+  }
+
   /** Sandboxes per status, deleted ones excluded: the dashboard's and cluster stats' totals. */
   async countByStatus(): Promise<Record<string, number>> {
     const rows = await this.#db

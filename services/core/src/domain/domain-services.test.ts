@@ -1,0 +1,156 @@
+import { randomUUID } from "node:crypto";
+import { ConflictError, InMemoryEventBus, NotFoundError, ValidationError } from "@aetherium/common";
+import type { DomainEvent } from "@aetherium/types";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { InProcessJobQueue } from "../queue/in-process-queue.js";
+import { openDatabase, type DatabaseHandle } from "../storage/database.js";
+import { Migrator } from "../storage/migrator.js";
+import {
+  createRepositories,
+  type Repositories,
+} from "../storage/repositories/create-repositories.js";
+import { TaskService } from "./task-service.js";
+import { VmService } from "./vm-service.js";
+import { WorkerService } from "./worker-service.js";
+
+// The embedded path: PGlite, the in-process queue and the in-memory bus, no worker consuming.
+let handle: DatabaseHandle;
+let repos: Repositories;
+let queue: InProcessJobQueue;
+let tasks: TaskService;
+let vms: VmService;
+let workers: WorkerService;
+const bus = new InMemoryEventBus();
+const events: DomainEvent[] = [];
+
+beforeAll(async () => {
+  handle = await openDatabase({ pglite: "memory://" });
+  await new Migrator(handle.db).up();
+  repos = createRepositories(handle.db);
+  queue = new InProcessJobQueue();
+  tasks = new TaskService(repos, queue, bus);
+  vms = new VmService(repos, tasks, bus, {
+    backend: "docker",
+    image: "aetherium/base:test",
+    vcpus: 1,
+    memoryMb: 512,
+    diskMb: 2048,
+  });
+  workers = new WorkerService(repos, queue, bus);
+  bus.subscribe(["*"], (e) => {
+    events.push(e);
+  });
+});
+afterAll(async () => {
+  await queue.close();
+  await bus.close();
+  await handle.close();
+});
+
+describe("VmService and TaskService", () => {
+  it("records a sandbox and a queued create task, with events", async () => {
+    const { vm, taskId } = await vms.create({
+      name: "svc-a",
+      env: { TOKEN: "s3cret" },
+      labels: { team: "qa" },
+    });
+    expect(vm).toMatchObject({
+      name: "svc-a",
+      status: "pending",
+      backend: "docker",
+      image: "aetherium/base:test",
+      vcpus: 1,
+    });
+    // Env values never leave through the API shape.
+    expect(vm.env).toEqual({ TOKEN: "********" });
+    const task = await tasks.get(taskId);
+    expect(task).toMatchObject({
+      type: "vm:create",
+      status: "queued",
+      vmId: vm.id,
+      attempts: 0,
+      maxAttempts: 3,
+    });
+    expect((await queue.counts("create.docker")).waiting).toBe(1);
+    await bus.idle();
+    expect(events.map((e) => e.type)).toEqual(
+      expect.arrayContaining(["vm.created", "task.created"]),
+    );
+  });
+
+  it("rejects bad input with a message naming the field, and duplicate names with a conflict", async () => {
+    const bad = await vms.create({ name: "x", vcpus: 1000 }).catch((e: unknown) => e);
+    expect(bad).toBeInstanceOf(ValidationError);
+    expect((bad as ValidationError).message).toMatch(/vcpus/);
+    await vms.create({ name: "dup" });
+    await expect(vms.create({ name: "dup" })).rejects.toBeInstanceOf(ConflictError);
+    await expect(vms.get(randomUUID())).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  it("returns the first result for a repeated Idempotency-Key", async () => {
+    const first = await vms.create({ name: "idem" }, { idempotencyKey: "key-1" });
+    const again = await vms.create({ name: "idem" }, { idempotencyKey: "key-1" });
+    expect(again).toEqual(first);
+  });
+
+  it("extends a sandbox's timeout and refuses nonsense", async () => {
+    const { vm } = await vms.create({ name: "ttl", timeoutSec: 60 });
+    const before = Date.parse(vm.expiresAt!);
+    const after = await vms.setTimeout(vm.id, 3600);
+    expect(Date.parse(after.expiresAt!)).toBeGreaterThan(before + 3_000_000);
+    await expect(vms.setTimeout(vm.id, -5)).rejects.toBeInstanceOf(ValidationError);
+  });
+
+  it("deletes a sandbox no worker has taken yet at once, cancelling its create task", async () => {
+    const { vm, taskId } = await vms.create({ name: "unplaced" });
+    expect(await vms.delete(vm.id)).toBeNull();
+    expect((await vms.get(vm.id)).status).toBe("deleted");
+    expect((await tasks.get(taskId)).status).toBe("cancelled");
+    // The cancelled job is gone from the queue, so no worker will ever build it.
+    const waiting = await queue.counts("create.docker");
+    const stillQueued = (await tasks.list({ status: "queued", type: "vm:create" })).items.length;
+    expect(waiting.waiting).toBe(stillQueued);
+  });
+
+  it("cancels a queued task and refuses to cancel a finished one", async () => {
+    const { taskId } = await vms.create({ name: "cancel-me" });
+    expect((await tasks.cancel(taskId)).status).toBe("cancelled");
+    await expect(tasks.cancel(taskId)).rejects.toBeInstanceOf(ConflictError);
+    await expect(tasks.cancel(randomUUID())).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  it("pages through tasks with a cursor and rejects a forged one", async () => {
+    const page1 = await tasks.list({ limit: 2 });
+    expect(page1.items).toHaveLength(2);
+    expect(page1.nextCursor).not.toBeNull();
+    const page2 = await tasks.list({ limit: 2, cursor: page1.nextCursor! });
+    expect(page2.items.map((t) => t.id)).not.toContain(page1.items[0]!.id);
+    await expect(tasks.list({ cursor: "garbage" })).rejects.toThrow(/cursor/);
+  });
+});
+
+describe("WorkerService", () => {
+  it("drains and activates a worker with events, and sums the fleet in cluster stats", async () => {
+    await repos.workers.register({
+      id: "w-stats",
+      hostname: "h",
+      address: "http://127.0.0.1:1",
+      backends: ["docker"],
+      zone: "eu",
+      capacity: { vcpus: 4, memoryMb: 8192, maxVms: 10 },
+    });
+    expect((await workers.drain("w-stats")).status).toBe("draining");
+    expect((await workers.activate("w-stats")).status).toBe("active");
+    await bus.idle();
+    expect(events.map((e) => e.type)).toEqual(
+      expect.arrayContaining(["worker.draining", "worker.activated"]),
+    );
+    const stats = await workers.clusterStats();
+    expect(stats.workers).toMatchObject({ total: 1, active: 1, healthy: 1 });
+    expect(stats.capacity).toEqual({ vcpus: 4, memoryMb: 8192, vms: 10 });
+    expect(stats.zones).toEqual({ eu: 1 });
+    expect(stats.queues["create.docker"]?.waiting).toBeGreaterThan(0);
+    expect(stats.vms.pending).toBeGreaterThan(0);
+    await expect(workers.drain("nope")).rejects.toBeInstanceOf(NotFoundError);
+  });
+});

@@ -1,0 +1,120 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { createLogger, loadConfig } from "@aetherium/common";
+import {
+  AETHERIUM_VERSION,
+  buildAgentBundle,
+  buildBaseImage,
+  detectBackends,
+  DockerBackend,
+  openRuntime,
+  openSandboxRuntime,
+  startWorker,
+  type Runtime,
+  type SandboxRuntime,
+  type StartedWorker,
+} from "@aetherium/core";
+import type { Task } from "@aetherium/types";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitFor } from "../fleet/fleet.js";
+
+// The whole embedded chain a user's request takes: row → in-process queue → worker → Docker →
+// guest agent → executions row, with the real engine and the real base image.
+const repo = path.resolve(import.meta.dirname, "../../../..");
+const docker = (await detectBackends()).find((b) => b.backend === "docker");
+const canRun = docker?.available === true && process.getuid?.() === 0;
+if (!canRun)
+  console.warn(`skipping sandbox chain tests: needs root and dockerd (${docker?.detail})`);
+
+describe.skipIf(!canRun)("sandboxes end to end on the embedded stack", () => {
+  const workerId = `chain-${randomBytes(4).toString("hex")}`;
+  let home: string;
+  let runtime: Runtime;
+  let sandboxes: SandboxRuntime;
+  let worker: StartedWorker;
+
+  const finished = (id: string): Promise<Task> =>
+    waitFor(
+      async () => {
+        const t = await runtime.tasks.get(id);
+        return ["succeeded", "failed", "cancelled"].includes(t.status) && t;
+      },
+      `task ${id}`,
+      60_000,
+    );
+
+  beforeAll(async () => {
+    const agent = await buildAgentBundle();
+    await buildBaseImage({
+      agentFile: agent.path,
+      cacheDir: path.join(repo, ".aetherium/cache/image"),
+      tag: `aetherium/base:${AETHERIUM_VERSION}`,
+    });
+    home = await mkdtemp(path.join(tmpdir(), "aet-chain-"));
+    const config = loadConfig({
+      env: {
+        AETHERIUM_HOME: home,
+        AETHERIUM_WORKER_ID: workerId,
+        AETHERIUM_WORKER__HEARTBEAT_MS: "500",
+        AETHERIUM_WORKER__OFFLINE_AFTER_MS: "5000",
+      },
+    });
+    const logger = createLogger({ service: "chain", level: "silent", format: "json" });
+    runtime = await openRuntime(config, { logger });
+    sandboxes = await openSandboxRuntime(runtime, config, logger);
+    worker = await startWorker(runtime, config, {
+      logger,
+      backends: sandboxes.backends,
+      handlers: sandboxes.handlers,
+      internalPort: 0,
+    });
+  }, 300_000);
+
+  afterAll(async () => {
+    await worker?.stop(5000);
+    await sandboxes?.close();
+    const backend = new DockerBackend();
+    for (const s of await backend.list({ workerId })) await backend.remove(s.sandboxId);
+    await runtime?.close();
+    if (home) await rm(home, { recursive: true, force: true });
+  });
+
+  it("offers Docker once the engine answers and the image exists", () => {
+    expect(sandboxes.backends).toEqual(["docker"]);
+    expect(sandboxes.status.find((s) => s.backend === "docker")).toMatchObject({ ready: true });
+  });
+
+  it("creates a sandbox through the queue, runs commands in it, records them, and deletes it", async () => {
+    const { vm, taskId } = await runtime.vms.create({ name: "chain", labels: { team: "qa" } });
+    expect(vm.status).toBe("pending");
+    const created = await finished(taskId);
+    expect(created).toMatchObject({ status: "succeeded", workerId, attempts: 1 });
+    expect(await runtime.vms.get(vm.id)).toMatchObject({ status: "running", workerId });
+
+    const executionId = randomUUID();
+    const exec = await runtime.tasks.submit(
+      "vm:execute",
+      { vmId: vm.id, executionId, command: "echo hello; exit 3" },
+      { vmId: vm.id, ownerWorkerId: workerId },
+    );
+    const done = await finished(exec.id);
+    // A non-zero exit is a successful task that carries the code, run once.
+    expect(done).toMatchObject({
+      status: "succeeded",
+      attempts: 1,
+      result: { executionId, exitCode: 3 },
+    });
+    const row = await runtime.repos.executions.get(executionId);
+    expect(row).toMatchObject({ vmId: vm.id, taskId: exec.id, exitCode: 3, stdout: "hello\n" });
+
+    const del = await runtime.vms.delete(vm.id);
+    expect(del).not.toBeNull();
+    expect((await finished(del!.id)).status).toBe("succeeded");
+    expect((await runtime.vms.get(vm.id)).status).toBe("deleted");
+    expect((await new DockerBackend().list({ workerId })).map((s) => s.sandboxId)).not.toContain(
+      vm.id,
+    );
+  });
+});
