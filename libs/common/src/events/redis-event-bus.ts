@@ -38,7 +38,13 @@ export class RedisEventBus<E extends EventEnvelope = DomainEvent> implements Eve
     this.#channel = `${options.channelPrefix ?? "aetherium:events:"}all`;
     this.#logger = options.logger;
     this.#local = new InMemoryEventBus<E>(options.logger ? { logger: options.logger } : {});
-    this.#pub = new Redis(options.url, { maxRetriesPerRequest: 3, lazyConnect: false });
+    // Auto-pipelining sends the events published in one tick in one write: under load a busy
+    // worker publishes hundreds a second, and one syscall each was a measurable share of its CPU.
+    this.#pub = new Redis(options.url, {
+      maxRetriesPerRequest: 3,
+      lazyConnect: false,
+      enableAutoPipelining: true,
+    });
     this.#sub = new Redis(options.url, { maxRetriesPerRequest: null, lazyConnect: false });
     for (const conn of [this.#pub, this.#sub]) {
       // ioredis reconnects by itself; without a listener an outage would crash the process.
