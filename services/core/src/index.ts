@@ -39,6 +39,11 @@ export {
   type TaskRunnerDeps,
 } from "./worker/task-runner.js";
 export { WorkerMetrics } from "./worker/worker-metrics.js";
-export { openRuntime, type Runtime, type RuntimeOptions } from "./runtime/open-runtime.js";
+export {
+  DEFAULT_SANDBOX_SHAPE,
+  openRuntime,
+  type Runtime,
+  type RuntimeOptions,
+} from "./runtime/open-runtime.js";
 export { startWorker, type StartedWorker } from "./runtime/start-worker.js";
 export { openSandboxRuntime, workerIdFor, type SandboxRuntime } from "./runtime/sandbox-runtime.js";

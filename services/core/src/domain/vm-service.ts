@@ -6,6 +6,7 @@ import {
   setVmTimeoutBodySchema,
   DEFAULT_NETWORK_POLICY,
   vmEventTypeForStatus,
+  type CreateVmBody,
   type DomainEvent,
   type Task,
   type Vm,
@@ -16,7 +17,7 @@ import type { Page } from "../storage/cursor.js";
 import { isUniqueViolation } from "../storage/errors.js";
 import type { Repositories } from "../storage/repositories/create-repositories.js";
 import type { VmRow } from "../storage/repositories/vms.js";
-import { toVm } from "./mappers.js";
+import { toTask, toVm } from "./mappers.js";
 import type { TaskService } from "./task-service.js";
 
 /** What a sandbox gets when the request does not say. */
@@ -66,6 +67,8 @@ export class VmService {
     }
     const backend = req.backend ?? this.defaults.backend;
     const timeoutSec = req.timeoutSec ?? null;
+    const warm = await this.#claimWarm(req, backend, timeoutSec, options.idempotencyKey);
+    if (warm) return warm;
     let row: VmRow;
     try {
       row = await this.repos.vms.create({
@@ -97,6 +100,56 @@ export class VmService {
         ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}),
       },
     );
+    return { vm: toVm(row), taskId: task.id };
+  }
+
+  /**
+   * A request for the default shape is served from a worker's warm pool when one has a ready
+   * sandbox: create becomes a claim (no boot), still recorded as a succeeded `vm:create` task.
+   */
+  async #claimWarm(
+    req: CreateVmBody,
+    backend: VmBackend,
+    timeoutSec: number | null,
+    idempotencyKey: string | undefined,
+  ): Promise<{ vm: Vm; taskId: string } | undefined> {
+    const d = this.defaults;
+    const defaultShape =
+      (req.image ?? d.image) === d.image &&
+      (req.vcpus ?? d.vcpus) === d.vcpus &&
+      (req.memoryMb ?? d.memoryMb) === d.memoryMb &&
+      (req.diskMb ?? d.diskMb) === d.diskMb &&
+      (req.tools ?? []).length === 0 &&
+      (req.network === undefined || req.network.egress === "allow-all");
+    if (!defaultShape) return undefined;
+    let row: VmRow | undefined;
+    try {
+      row = await this.repos.vms.claimWarm(
+        { backend, image: d.image, vcpus: d.vcpus, memoryMb: d.memoryMb },
+        {
+          name: req.name ?? `sandbox-${randomBytes(4).toString("hex")}`,
+          labels: req.labels ?? {},
+          env: req.env ?? {},
+          timeoutSec,
+          expiresAt: timeoutSec ? new Date(Date.now() + timeoutSec * 1000) : null,
+        },
+      );
+    } catch (err) {
+      if (isUniqueViolation(err))
+        throw new ConflictError(`a sandbox named "${req.name}" already exists`);
+      throw err;
+    }
+    if (!row) return undefined;
+    const task = await this.repos.tasks.createCompleted({
+      type: "vm:create",
+      vmId: row.id,
+      workerId: row.workerId,
+      payload: { vmId: row.id },
+      result: { vmId: row.id, status: row.status, fromWarmPool: true },
+      idempotencyKey: idempotencyKey ?? null,
+    });
+    await this.bus.publish(createEvent("vm.running", { vm: toVm(row), previousStatus: null }));
+    await this.bus.publish(createEvent("task.succeeded", { task: toTask(task) }));
     return { vm: toVm(row), taskId: task.id };
   }
 

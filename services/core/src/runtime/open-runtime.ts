@@ -19,7 +19,18 @@ import {
   createRepositories,
   type Repositories,
 } from "../storage/repositories/create-repositories.js";
-import { AETHERIUM_VERSION } from "../version.js";
+import { DEFAULT_BASE_IMAGE } from "../image/build-base-image.js";
+
+/**
+ * What a sandbox gets when the request does not say; also the shape the warm pool keeps ready,
+ * so a request that says nothing is served by a claim.
+ */
+export const DEFAULT_SANDBOX_SHAPE = {
+  image: DEFAULT_BASE_IMAGE,
+  vcpus: 1,
+  memoryMb: 512,
+  diskMb: 2048,
+} as const;
 
 /** The state, queue, events and domain services of one process, wired once. */
 export interface Runtime {
@@ -90,13 +101,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions): Prom
     const tasks = new TaskService(repos, queue, bus);
     const backend: VmBackend =
       config.sandbox.defaultBackend === "auto" ? "docker" : config.sandbox.defaultBackend;
-    const vms = new VmService(repos, tasks, bus, {
-      backend,
-      image: `aetherium/base:${AETHERIUM_VERSION}`,
-      vcpus: 1,
-      memoryMb: 512,
-      diskMb: 2048,
-    });
+    const vms = new VmService(repos, tasks, bus, { backend, ...DEFAULT_SANDBOX_SHAPE });
     const workers = new WorkerService(repos, queue, bus);
     return {
       mode: distributed ? "distributed" : "embedded",

@@ -3,11 +3,10 @@ import type { Config, Logger } from "@aetherium/common";
 import type { VmBackend } from "@aetherium/types";
 import { detectBackends } from "../backends/detect-backends.js";
 import { DockerBackend } from "../docker/docker-backend.js";
-import { DEFAULT_BASE_IMAGE } from "../image/build-base-image.js";
 import type { JobHandlers } from "../queue/job-queue.js";
 import { sandboxJobHandlers } from "../sandbox/job-handlers.js";
 import { SandboxManager } from "../sandbox/sandbox-manager.js";
-import type { Runtime } from "./open-runtime.js";
+import { DEFAULT_SANDBOX_SHAPE, type Runtime } from "./open-runtime.js";
 
 /** This host's worker id: configured, or the host name (stable across restarts, so it can reclaim its sandboxes). */
 export function workerIdFor(config: Config): string {
@@ -33,9 +32,9 @@ export async function openSandboxRuntime(
   runtime: Runtime,
   config: Config,
   logger: Logger,
-  options: { image?: string; expiryIntervalMs?: number } = {},
+  options: { image?: string; expiryIntervalMs?: number; poolIntervalMs?: number } = {},
 ): Promise<SandboxRuntime> {
-  const image = options.image ?? DEFAULT_BASE_IMAGE;
+  const image = options.image ?? DEFAULT_SANDBOX_SHAPE.image;
   const probes = await detectBackends();
   const status: SandboxRuntime["status"] = [];
   let manager: SandboxManager | undefined;
@@ -78,6 +77,20 @@ export async function openSandboxRuntime(
     await manager.reconcile();
     status.push({ backend: "docker", ready: true, detail: `${probe.detail}, image ${image}` });
   }
+  // At most one refill runs at a time; close() waits for it so no sandbox boots after shutdown.
+  let refilling: Promise<void> | undefined;
+  const poolSize = config.sandbox.warmPoolSize;
+  const refill =
+    manager && poolSize > 0
+      ? setInterval(() => {
+          refilling ??= manager
+            .refillPool(poolSize, DEFAULT_SANDBOX_SHAPE)
+            .then(() => undefined)
+            .catch((err: unknown) => logger.warn({ err }, "warm pool refill failed"))
+            .finally(() => (refilling = undefined));
+        }, options.poolIntervalMs ?? 2000)
+      : undefined;
+  refill?.unref();
   const expiry =
     manager &&
     setInterval(() => {
@@ -91,6 +104,8 @@ export async function openSandboxRuntime(
     status,
     async close() {
       if (expiry) clearInterval(expiry);
+      if (refill) clearInterval(refill);
+      await refilling;
       await manager?.close();
     },
   };

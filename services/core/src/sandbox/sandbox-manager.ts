@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import type { EventBus, Logger } from "@aetherium/common";
 import {
   createEvent,
@@ -186,7 +187,9 @@ export class SandboxManager {
       const result = await client.exec(
         {
           ...(req.args ? { command: req.command, args: [...req.args] } : { shell: req.command }),
-          ...(req.env ? { env: { ...req.env } } : {}),
+          // The row's env applies to every command: a sandbox claimed from the warm pool was
+          // booted before its owner's env was known.
+          env: { ...row.env, ...req.env },
           ...(req.cwd ? { cwd: req.cwd } : {}),
           ...(req.user ? { user: req.user } : {}),
           ...(req.stdin !== undefined ? { stdin: req.stdin } : {}),
@@ -226,6 +229,38 @@ export class SandboxManager {
       });
       throw e;
     }
+  }
+
+  /**
+   * Tops the warm pool up to `size` ready sandboxes of `shape`, one at a time (a boot is heavy;
+   * the pool fills in the background while claims drain it). Returns how many it started.
+   */
+  async refillPool(
+    size: number,
+    shape: { image: string; vcpus: number; memoryMb: number },
+  ): Promise<number> {
+    const { repos, workerId } = this.deps;
+    let started = 0;
+    while ((await repos.vms.countWarm(workerId, shape.image)) < size) {
+      const row = await repos.vms.create({
+        name: `warm-${randomBytes(6).toString("hex")}`,
+        backend: this.deps.backend.kind,
+        image: shape.image,
+        vcpus: shape.vcpus,
+        memoryMb: shape.memoryMb,
+        workerId,
+        metadata: { pool: "warm" },
+      });
+      try {
+        await this.create(row.id);
+      } catch (err) {
+        this.deps.logger.warn({ err, vmId: row.id }, "warm-pool sandbox failed to boot");
+        await this.delete(row.id).catch(() => undefined);
+        break;
+      }
+      started++;
+    }
+    return started;
   }
 
   /** A connected agent client for a running sandbox of this worker (cached). */

@@ -59,11 +59,12 @@ describe.skipIf(!canRun)("sandboxes end to end on the embedded stack", () => {
         AETHERIUM_WORKER_ID: workerId,
         AETHERIUM_WORKER__HEARTBEAT_MS: "500",
         AETHERIUM_WORKER__OFFLINE_AFTER_MS: "5000",
+        AETHERIUM_SANDBOX__WARM_POOL_SIZE: "1",
       },
     });
     const logger = createLogger({ service: "chain", level: "silent", format: "json" });
     runtime = await openRuntime(config, { logger });
-    sandboxes = await openSandboxRuntime(runtime, config, logger);
+    sandboxes = await openSandboxRuntime(runtime, config, logger, { poolIntervalMs: 200 });
     worker = await startWorker(runtime, config, {
       logger,
       backends: sandboxes.backends,
@@ -87,7 +88,12 @@ describe.skipIf(!canRun)("sandboxes end to end on the embedded stack", () => {
   });
 
   it("creates a sandbox through the queue, runs commands in it, records them, and deletes it", async () => {
-    const { vm, taskId } = await runtime.vms.create({ name: "chain", labels: { team: "qa" } });
+    // Not the default shape, so it is built through the queue rather than claimed from the pool.
+    const { vm, taskId } = await runtime.vms.create({
+      name: "chain",
+      memoryMb: 256,
+      labels: { team: "qa" },
+    });
     expect(vm.status).toBe("pending");
     const created = await finished(taskId);
     expect(created).toMatchObject({ status: "succeeded", workerId, attempts: 1 });
@@ -116,5 +122,42 @@ describe.skipIf(!canRun)("sandboxes end to end on the embedded stack", () => {
     expect((await new DockerBackend().list({ workerId })).map((s) => s.sandboxId)).not.toContain(
       vm.id,
     );
+  });
+
+  it("serves a default-shaped create from the warm pool, applies its env, and refills the pool", async () => {
+    const warmReady = () =>
+      runtime.repos.vms
+        .list({ includePool: true, workerId, status: "running" })
+        .then((p) => p.items.filter((v) => (v.metadata as { pool?: string }).pool === "warm"));
+    const [warm] = await waitFor(
+      async () => {
+        const ready = await warmReady();
+        return ready.length > 0 && ready;
+      },
+      "a warm sandbox",
+      60_000,
+    );
+    // Unclaimed pool sandboxes are nobody's: lists do not show them.
+    expect((await runtime.vms.list()).items.map((v) => v.id)).not.toContain(warm!.id);
+
+    const { vm, taskId } = await runtime.vms.create({ name: "claimed", env: { GREETING: "hi" } });
+    expect(vm).toMatchObject({ id: warm!.id, name: "claimed", status: "running", workerId });
+    expect(await runtime.tasks.get(taskId)).toMatchObject({
+      status: "succeeded",
+      result: { fromWarmPool: true },
+    });
+    const out = await sandboxes.manager!.exec(vm.id, { command: 'printf "%s" "$GREETING"' });
+    expect(out.stdout).toBe("hi");
+
+    const refilled = await waitFor(
+      async () => {
+        const ready = await warmReady();
+        return ready.length > 0 && ready.every((v) => v.id !== vm.id) && ready;
+      },
+      "the pool to refill",
+      60_000,
+    );
+    expect(refilled).toHaveLength(1);
+    await sandboxes.manager!.delete(vm.id);
   });
 });

@@ -97,6 +97,28 @@ export class TaskRepository {
         .executeTakeFirstOrThrow(),
   );
 
+  /**
+   * Records work that was done the moment it was asked for (a sandbox claimed from the warm
+   * pool): one row, already `succeeded`, so the request still leaves its durable record.
+   */
+  async createCompleted(
+    input: NewTask & { readonly workerId: string | null; readonly result: JsonValue },
+  ): Promise<TaskRow> {
+    return this.#db
+      .insertInto("tasks")
+      .values({
+        ...this.#insertValues({ ...input, id: input.id ?? randomUUID() }),
+        status: "succeeded",
+        workerId: input.workerId,
+        attempts: 1,
+        result: JSON.stringify(input.result),
+        startedAt: sql<Date>`now()`,
+        completedAt: sql<Date>`now()`,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  }
+
   /** How many batched writes failed and were redone one by one (see {@link MicroBatcher}). */
   get batchFailures(): number {
     return this.#creates.batchFailures + this.#successes.batchFailures;

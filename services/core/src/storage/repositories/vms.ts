@@ -35,6 +35,8 @@ export interface VmFilter extends PageOptions {
   readonly labels?: Readonly<Record<string, string>>;
   /** Include deleted sandboxes even without a status filter (default false). */
   readonly includeDeleted?: boolean;
+  /** Include unclaimed warm-pool sandboxes (hidden by default). */
+  readonly includePool?: boolean;
 }
 
 /** Extra columns {@link VmRepository.updateStatus} may set along with the status. */
@@ -124,6 +126,9 @@ export class VmRepository {
     if (statuses) query = query.where("status", "in", statuses);
     else if (!filter.includeDeleted) query = query.where("deletedAt", "is", null);
     if (filter.workerId !== undefined) query = query.where("workerId", "=", filter.workerId);
+    // Warm-pool sandboxes belong to no one yet; lists show them only when asked.
+    if (!filter.includePool)
+      query = query.where(sql<boolean>`coalesce(metadata->>'pool', '') <> 'warm'`);
     if (filter.labels && Object.keys(filter.labels).length > 0) {
       // jsonb containment, served by the GIN index on labels.
       query = query.where(sql<boolean>`labels @> ${JSON.stringify(filter.labels)}::jsonb`);
@@ -203,6 +208,62 @@ export class VmRepository {
       .orderBy("createdAt")
       .orderBy("id")
       .execute();
+  }
+
+  /**
+   * Takes one running warm-pool sandbox of this shape and makes it the caller's: new name,
+   * labels, env and expiry, no longer in the pool. `SKIP LOCKED` lets concurrent claims each get
+   * a different one; undefined when the pool is empty.
+   */
+  async claimWarm(
+    shape: {
+      readonly backend: string;
+      readonly image: string;
+      readonly vcpus: number;
+      readonly memoryMb: number;
+    },
+    claim: {
+      readonly name: string;
+      readonly tenant?: string;
+      readonly labels: Record<string, string>;
+      readonly env: Record<string, string>;
+      readonly timeoutSec: number | null;
+      readonly expiresAt: Date | null;
+    },
+  ): Promise<VmRow | undefined> {
+    const { rows } = await sql<VmRow>`
+      UPDATE vms SET
+        name = ${claim.name},
+        tenant = ${claim.tenant ?? "default"},
+        labels = ${JSON.stringify(claim.labels)}::jsonb,
+        env = ${JSON.stringify(claim.env)}::jsonb,
+        timeout_sec = ${claim.timeoutSec},
+        expires_at = ${claim.expiresAt},
+        metadata = (metadata - 'pool') || '{"fromPool": true}'::jsonb
+      WHERE id = (
+        SELECT id FROM vms
+        WHERE status = 'running' AND metadata->>'pool' = 'warm' AND worker_id IS NOT NULL
+          AND backend = ${shape.backend} AND image = ${shape.image}
+          AND vcpus = ${shape.vcpus} AND memory_mb = ${shape.memoryMb}
+        ORDER BY created_at
+        LIMIT 1
+        FOR UPDATE SKIP LOCKED
+      )
+      RETURNING *`.execute(this.#db);
+    return rows[0];
+  }
+
+  /** Warm-pool sandboxes of one worker and image that are booting or ready. */
+  async countWarm(workerId: string, image: string): Promise<number> {
+    const row = await this.#db
+      .selectFrom("vms")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .where("workerId", "=", workerId)
+      .where("image", "=", image)
+      .where("status", "in", ["pending", "creating", "running"])
+      .where(sql<boolean>`metadata->>'pool' = 'warm'`)
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
   }
 
   /** Sets when the sandbox expires, if it is in one of `expected`; undefined otherwise. */
