@@ -123,6 +123,9 @@ const sandboxSchema = z.strictObject({
   defaultBackend: sandboxBackendSettingSchema.default("auto"),
   // Sandboxes booted ahead of demand per worker, so creation is a hand-over, not a boot.
   warmPoolSize: intSetting(0, 1000).default(0),
+  // Stop a running sandbox after this many seconds without a command (0: never). Stopped ones
+  // keep their files and start again on request; their TTL still deletes them.
+  idleStopSec: intSetting(0).default(0),
 });
 
 const secretsSchema = z.strictObject({

@@ -94,7 +94,12 @@ export async function openSandboxRuntime(
   const expiry =
     manager &&
     setInterval(() => {
-      manager.expire().catch((err: unknown) => logger.warn({ err }, "sandbox expiry sweep failed"));
+      manager
+        .expire()
+        .then(() =>
+          config.sandbox.idleStopSec > 0 ? manager.stopIdle(config.sandbox.idleStopSec * 1000) : [],
+        )
+        .catch((err: unknown) => logger.warn({ err }, "sandbox expiry sweep failed"));
     }, options.expiryIntervalMs ?? 5000);
   expiry?.unref();
   return {

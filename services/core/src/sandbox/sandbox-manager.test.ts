@@ -151,6 +151,24 @@ describe.skipIf(!canRun)("SandboxManager on Docker with the real agent", () => {
     await manager.delete(kept.id);
   });
 
+  it("stops sandboxes that ran nothing for the idle time, and not busy ones", async () => {
+    const quiet = await newVm("quiet");
+    const quietReady = (await manager.create(quiet.id)).readyAt!.getTime();
+    const busy = await newVm("busy");
+    await manager.create(busy.id);
+    await manager.exec(busy.id, { command: "true" });
+    const now = Date.now();
+    // Quiet has been idle since it booted; busy ran a command a moment ago. An idle limit of
+    // half the quiet one's idle time separates them.
+    const idleMs = Math.floor((now - quietReady) / 2);
+    expect(idleMs).toBeGreaterThan(50);
+    expect(await manager.stopIdle(idleMs, now)).toEqual([quiet.id]);
+    expect((await repos.vms.get(quiet.id))?.status).toBe("stopped");
+    expect((await repos.vms.get(busy.id))?.status).toBe("running");
+    await manager.delete(quiet.id);
+    await manager.delete(busy.id);
+  });
+
   it("deletes sandboxes whose time is up", async () => {
     const row = await newVm("ttl", { expiresAt: new Date(Date.now() + 60_000) });
     await manager.create(row.id);

@@ -60,6 +60,8 @@ const LIVE: readonly VmStatus[] = ["creating", "running", "stopping", "stopped"]
  */
 export class SandboxManager {
   readonly #clients = new Map<string, Promise<AgentClient>>();
+  /** When each sandbox last ran a command here; idle auto-stop reads it. */
+  readonly #lastActive = new Map<string, number>();
   readonly #readyTimeoutMs: number;
   readonly #outputLimit: number;
 
@@ -182,6 +184,7 @@ export class SandboxManager {
     });
     const out = new OutputCapture(this.#outputLimit);
     const err = new OutputCapture(this.#outputLimit);
+    this.#lastActive.set(vmId, Date.now());
     try {
       const client = await this.client(vmId);
       const result = await client.exec(
@@ -207,6 +210,7 @@ export class SandboxManager {
           },
         },
       );
+      this.#lastActive.set(vmId, Date.now());
       return (await repos.executions.complete(execution.id, {
         exitCode: result.exitCode,
         stdout: out.text(),
@@ -313,6 +317,30 @@ export class SandboxManager {
         this.deps.logger.warn({ err, vmId: r.id }, "expiring sandbox failed"),
       );
     return due.map((r) => r.id);
+  }
+
+  /**
+   * Stops this worker's running sandboxes that have run no command for `idleMs` (since they
+   * became ready, when they have run none here). Warm-pool sandboxes are never idle-stopped:
+   * being ready is their job. Returns the ids stopped.
+   */
+  async stopIdle(idleMs: number, now: number = Date.now()): Promise<string[]> {
+    const rows = await this.deps.repos.vms.listByWorker(this.deps.workerId);
+    const idle = rows.filter((r) => {
+      if (r.status !== "running" || (r.metadata as { pool?: string }).pool === "warm") return false;
+      const last = this.#lastActive.get(r.id) ?? r.readyAt?.getTime() ?? r.createdAt.getTime();
+      return now - last >= idleMs;
+    });
+    const stopped: string[] = [];
+    for (const r of idle) {
+      try {
+        await this.stop(r.id);
+        stopped.push(r.id);
+      } catch (err) {
+        this.deps.logger.warn({ err, vmId: r.id }, "idle stop failed");
+      }
+    }
+    return stopped;
   }
 
   /** Closes cached agent connections. */
