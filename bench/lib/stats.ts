@@ -58,8 +58,18 @@ export function round(n: number, digits = 3): number {
   return Math.round(n * f) / f;
 }
 
-/** A two-column comparison table of ours against a baseline. */
-export function formatTable(rows: ReadonlyArray<readonly [string, string, string]>): string {
-  const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ")).join("\n");
+/** A table of ours against a baseline, columns padded to line up. */
+export function formatTable(rows: ReadonlyArray<readonly string[]>): string {
+  const columns = Math.max(...rows.map((r) => r.length));
+  const widths = Array.from({ length: columns }, (_, i) =>
+    Math.max(...rows.map((r) => (r[i] ?? "").length)),
+  );
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
 }
