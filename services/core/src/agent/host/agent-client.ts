@@ -551,7 +551,9 @@ export async function waitForAgent(
   options: AgentClientOptions & { intervalMs?: number } = {},
 ): Promise<AgentClient> {
   const deadline = Date.now() + timeoutMs;
-  let delay = options.intervalMs ?? 50;
+  // A booting agent listens a few hundred ms after its sandbox starts, and a failed connect to a
+  // missing socket costs microseconds: poll finely, so readiness is seen within ~10 ms of it.
+  let delay = options.intervalMs ?? 10;
   let lastError: unknown;
   for (;;) {
     const left = deadline - Date.now();
@@ -573,7 +575,7 @@ export async function waitForAgent(
       client?.close();
     }
     await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(0, deadline - Date.now()))));
-    delay = Math.min(delay * 2, 500);
+    delay = Math.min(Math.ceil(delay * 1.5), 250);
   }
   throw new AgentTimeoutError(
     `agent at ${socketPath} not ready after ${timeoutMs} ms${lastError instanceof Error ? `: ${lastError.message}` : ""}`,
