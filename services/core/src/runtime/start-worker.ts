@@ -1,3 +1,4 @@
+import { cpus, totalmem } from "node:os";
 import type { Config, Logger } from "@aetherium/common";
 import type { VmBackend } from "@aetherium/types";
 import type { JobHandlers } from "../queue/job-queue.js";
@@ -36,9 +37,11 @@ export async function startWorker(
   const daemon = new WorkerDaemon({
     id: workerIdFor(config),
     backends: options.backends,
+    // Unset capacity means this host's: every CPU, and three quarters of its memory (the rest
+    // stays for the engine, the worker and the page cache).
     capacity: {
-      vcpus: config.worker.capacity.vcpus ?? 1,
-      memoryMb: config.worker.capacity.memoryMb ?? 1024,
+      vcpus: config.worker.capacity.vcpus ?? cpus().length,
+      memoryMb: config.worker.capacity.memoryMb ?? Math.floor((totalmem() / 1024 / 1024) * 0.75),
       maxVms: config.worker.capacity.maxVms,
     },
     zone: config.worker.zone,

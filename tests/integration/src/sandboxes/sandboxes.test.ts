@@ -124,6 +124,31 @@ describe.skipIf(!canRun)("sandboxes end to end on the embedded stack", () => {
     );
   });
 
+  it("lets a 45 s command finish: no 30 s cap anywhere between queue, worker and agent", async () => {
+    const { vm, taskId } = await runtime.vms.create({ name: "long", memoryMb: 256 });
+    expect((await finished(taskId)).status).toBe("succeeded");
+    const exec = await runtime.tasks.submit(
+      "vm:execute",
+      { vmId: vm.id, executionId: randomUUID(), command: "sleep 45; echo finished" },
+      { vmId: vm.id, ownerWorkerId: workerId },
+    );
+    const done = await waitFor(
+      async () => {
+        const t = await runtime.tasks.get(exec.id);
+        return ["succeeded", "failed", "cancelled"].includes(t.status) && t;
+      },
+      "the 45 s command",
+      90_000,
+    );
+    expect(done).toMatchObject({ status: "succeeded", result: { exitCode: 0 } });
+    const row = await runtime.repos.executions.get(
+      (done.result as { executionId: string }).executionId,
+    );
+    expect(row?.stdout).toBe("finished\n");
+    expect(row?.durationMs).toBeGreaterThanOrEqual(45_000);
+    await sandboxes.manager!.delete(vm.id);
+  }, 120_000);
+
   it("serves a default-shaped create from the warm pool, applies its env, and refills the pool", async () => {
     const warmReady = () =>
       runtime.repos.vms
