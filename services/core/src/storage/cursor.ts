@@ -1,3 +1,4 @@
+import { sql, type SelectQueryBuilder, type SqlBool } from "kysely";
 /**
  * Keyset pagination. A cursor is an opaque base64url string of `{"t": createdAt ISO, "id": uuid}`:
  * the sort key of the last row of a page. The next page starts strictly after it, so rows inserted
@@ -91,4 +92,29 @@ export function toPage<T>(rows: T[], limit: number, position: (row: T) => Cursor
     items,
     nextCursor: rows.length > limit && last !== undefined ? encodeCursor(position(last)) : null,
   };
+}
+
+/**
+ * Finishes a newest-first keyset page: rows strictly after `after` in (`column`, id) order, one
+ * more than `limit` fetched to know whether a next page exists. Every list shares this, so paging
+ * behaves the same everywhere.
+ */
+export async function keysetPage<DB, TB extends keyof DB, O extends { id: string }>(
+  query: SelectQueryBuilder<DB, TB, O>,
+  column: string,
+  after: CursorPosition | undefined,
+  limit: number,
+  position: (row: O) => CursorPosition,
+): Promise<Page<O>> {
+  const filtered = after
+    ? query.where(
+        sql<SqlBool>`(${sql.ref(column)}, ${sql.ref("id")}) < (${after.createdAt}, ${after.id})`,
+      )
+    : query;
+  const rows = await filtered
+    .orderBy(sql.ref(column), "desc")
+    .orderBy(sql.ref("id"), "desc")
+    .limit(limit + 1)
+    .execute();
+  return toPage(rows, limit, position);
 }

@@ -1,5 +1,12 @@
 import type { Kysely, Selectable } from "kysely";
-import { decodeCursor, isUuid, pageSize, toPage, type Page, type PageOptions } from "../cursor.js";
+import {
+  decodeCursor,
+  isUuid,
+  keysetPage,
+  pageSize,
+  type Page,
+  type PageOptions,
+} from "../cursor.js";
 import type { AuditLogTable, Database, JsonObject } from "../database.js";
 
 /** A row of `audit_log`. */
@@ -68,16 +75,6 @@ export class AuditLogRepository {
       query = query.where("resourceType", "=", filter.resourceType);
     }
     if (filter.resourceId !== undefined) query = query.where("resourceId", "=", filter.resourceId);
-    if (after) {
-      query = query.where((eb) =>
-        eb(eb.refTuple("at", "id"), "<", eb.tuple(after.createdAt, after.id)),
-      );
-    }
-    const rows = await query
-      .orderBy("at", "desc")
-      .orderBy("id", "desc")
-      .limit(limit + 1)
-      .execute();
-    return toPage(rows, limit, (e) => ({ createdAt: e.at, id: e.id }));
+    return keysetPage(query, "at", after, limit, (e) => ({ createdAt: e.at, id: e.id }));
   }
 }

@@ -1,5 +1,12 @@
 import { sql, type Kysely, type Selectable } from "kysely";
-import { decodeCursor, isUuid, pageSize, toPage, type Page, type PageOptions } from "../cursor.js";
+import {
+  decodeCursor,
+  isUuid,
+  keysetPage,
+  pageSize,
+  type Page,
+  type PageOptions,
+} from "../cursor.js";
 import type { Database, ExecutionsTable } from "../database.js";
 
 /** A row of `executions`. */
@@ -91,17 +98,10 @@ export class ExecutionRepository {
     const limit = pageSize(page.limit);
     const after = page.cursor ? decodeCursor(page.cursor) : undefined;
     if (!isUuid(vmId)) return { items: [], nextCursor: null };
-    let query = this.#db.selectFrom("executions").selectAll().where("vmId", "=", vmId);
-    if (after) {
-      query = query.where((eb) =>
-        eb(eb.refTuple("createdAt", "id"), "<", eb.tuple(after.createdAt, after.id)),
-      );
-    }
-    const rows = await query
-      .orderBy("createdAt", "desc")
-      .orderBy("id", "desc")
-      .limit(limit + 1)
-      .execute();
-    return toPage(rows, limit, (e) => ({ createdAt: e.createdAt, id: e.id }));
+    const query = this.#db.selectFrom("executions").selectAll().where("vmId", "=", vmId);
+    return keysetPage(query, "createdAt", after, limit, (e) => ({
+      createdAt: e.createdAt,
+      id: e.id,
+    }));
   }
 }

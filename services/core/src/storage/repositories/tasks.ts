@@ -1,6 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { sql, type Kysely, type Selectable, type UpdateObject } from "kysely";
-import { decodeCursor, isUuid, pageSize, toPage, type Page, type PageOptions } from "../cursor.js";
+import {
+  decodeCursor,
+  isUuid,
+  keysetPage,
+  pageSize,
+  type Page,
+  type PageOptions,
+} from "../cursor.js";
 import type { Database, JsonValue, TaskStatus, TasksTable } from "../database.js";
 import { MicroBatcher } from "../micro-batcher.js";
 
@@ -153,17 +160,10 @@ export class TaskRepository {
     if (filter.type !== undefined) query = query.where("type", "=", filter.type);
     if (filter.vmId !== undefined) query = query.where("vmId", "=", filter.vmId);
     if (filter.workerId !== undefined) query = query.where("workerId", "=", filter.workerId);
-    if (after) {
-      query = query.where((eb) =>
-        eb(eb.refTuple("createdAt", "id"), "<", eb.tuple(after.createdAt, after.id)),
-      );
-    }
-    const rows = await query
-      .orderBy("createdAt", "desc")
-      .orderBy("id", "desc")
-      .limit(limit + 1)
-      .execute();
-    return toPage(rows, limit, (t) => ({ createdAt: t.createdAt, id: t.id }));
+    return keysetPage(query, "createdAt", after, limit, (t) => ({
+      createdAt: t.createdAt,
+      id: t.id,
+    }));
   }
 
   /** pending → queued, once the job is in the queue. */

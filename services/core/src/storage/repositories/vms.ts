@@ -1,5 +1,12 @@
 import { sql, type Kysely, type Selectable, type UpdateObject } from "kysely";
-import { decodeCursor, isUuid, pageSize, toPage, type Page, type PageOptions } from "../cursor.js";
+import {
+  decodeCursor,
+  isUuid,
+  keysetPage,
+  pageSize,
+  type Page,
+  type PageOptions,
+} from "../cursor.js";
 import type { Database, JsonObject, VmStatus, VmsTable } from "../database.js";
 
 /** A row of `vms`. */
@@ -133,17 +140,10 @@ export class VmRepository {
       // jsonb containment, served by the GIN index on labels.
       query = query.where(sql<boolean>`labels @> ${JSON.stringify(filter.labels)}::jsonb`);
     }
-    if (after) {
-      query = query.where((eb) =>
-        eb(eb.refTuple("createdAt", "id"), "<", eb.tuple(after.createdAt, after.id)),
-      );
-    }
-    const rows = await query
-      .orderBy("createdAt", "desc")
-      .orderBy("id", "desc")
-      .limit(limit + 1)
-      .execute();
-    return toPage(rows, limit, (vm) => ({ createdAt: vm.createdAt, id: vm.id }));
+    return keysetPage(query, "createdAt", after, limit, (vm) => ({
+      createdAt: vm.createdAt,
+      id: vm.id,
+    }));
   }
 
   /**
