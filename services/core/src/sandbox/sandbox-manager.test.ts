@@ -113,6 +113,15 @@ describe.skipIf(!canRun)("SandboxManager on Docker with the real agent", () => {
     expect((await backend.list({ workerId })).map((s) => s.sandboxId)).not.toContain(row.id);
   });
 
+  it("builds over the leftover container of an interrupted attempt", async () => {
+    const row = await newVm("leftover");
+    await backend.create({ sandboxId: row.id, workerId, image: TAG, vcpus: 1, memoryMb: 256 });
+    const running = await manager.create(row.id);
+    expect(running.status).toBe("running");
+    expect((await manager.exec(row.id, { command: "echo fresh" })).stdout).toBe("fresh\n");
+    await manager.delete(row.id);
+  });
+
   it("records why a sandbox failed when its image does not exist", async () => {
     const row = await repos.vms.create({
       name: "no-image",

@@ -9,7 +9,7 @@ import {
   type VmStatus,
 } from "@aetherium/types";
 import { waitForAgent, type AgentClient } from "../agent/index.js";
-import { isRetryableDockerError } from "../docker/docker-errors.js";
+import { isRetryableDockerError, SandboxConflictError } from "../docker/docker-errors.js";
 import type { SandboxBackend } from "../docker/sandbox-backend.js";
 import { toVm } from "../domain/mappers.js";
 import { RetryableError } from "../queue/job-queue.js";
@@ -85,8 +85,7 @@ export class SandboxManager {
     });
     if (!claimed) throw new Error(`sandbox ${vmId} is ${row.status}; not creating it`);
     try {
-      await backend.remove(vmId); // leftovers of an interrupted attempt
-      await backend.create({
+      const spec = {
         sandboxId: vmId,
         workerId,
         ...(claimed.image ? { image: claimed.image } : {}),
@@ -95,7 +94,16 @@ export class SandboxManager {
         egress: egressOf(claimed.network),
         env: claimed.env,
         labels: { "aetherium.vm-name": claimed.name },
-      });
+      };
+      try {
+        await backend.create(spec);
+      } catch (err) {
+        // A leftover of an interrupted attempt holds the name: clear it and build afresh. Only
+        // on this path, so a first attempt pays no extra engine call.
+        if (!(err instanceof SandboxConflictError)) throw err;
+        await backend.remove(vmId);
+        await backend.create(spec);
+      }
       await backend.start(vmId);
       signal?.throwIfAborted();
       const client = await waitForAgent(backend.agentSocketPath(vmId), this.#readyTimeoutMs);
