@@ -43,11 +43,19 @@ module.exports = {
       to: { path: "^(libs|services)/(?!(types|sdk)/)" },
     },
     {
+      name: "cli-imports-only-sdk",
+      severity: "error",
+      comment:
+        "The aether CLI is a client like any other: it reaches the platform through @aetherium/sdk only.",
+      from: { path: "^services/cli/src/", pathNot: "\\.test\\.ts$" },
+      to: { path: "^(services/(?!cli/)|libs/(common|testing)/)" },
+    },
+    {
       name: "core-imports-upper-service",
       severity: "error",
       comment: "core is below gateway, k8s-manager and dashboard.",
       from: { path: "^services/core/" },
-      to: { path: "^services/(gateway|k8s-manager|dashboard)/" },
+      to: { path: "^services/(gateway|k8s-manager|dashboard|cli)/" },
     },
     {
       name: "dashboard-imports-server-code",
