@@ -4,17 +4,68 @@
  */
 export {
   AetheriumClient,
-  errorFromResponse,
+  ApiKeysApi,
+  ClusterApi,
+  EventsApi,
+  ExecutionsApi,
+  TasksApi,
+  VmsApi,
+  WorkersApi,
   type ClientOptions,
+  type ComponentHealthReport,
+  type CreateVmOptions,
   type HealthResponse,
+  type ListOptions,
+  type ListTasksOptions,
+  type ListVmsOptions,
+  type ListWorkersOptions,
+  type WaitTaskOptions,
 } from "./client.js";
 export {
+  AbortError,
   AetheriumApiError,
   AuthError,
   BadRequestError,
   ConflictError,
+  ContractError,
   NetworkError,
   NotFoundError,
   RateLimitError,
+  SandboxError,
+  TimeoutError,
   UnavailableError,
+  errorFromCode,
+  errorFromResponse,
 } from "./errors.js";
+export {
+  Sandbox,
+  SandboxFiles,
+  type ActionOptions,
+  type ActionResult,
+  type ExecOptions,
+  type SpawnOptions,
+  type WaitOptions,
+} from "./sandbox.js";
+export {
+  ExecSession,
+  type ExecExit,
+  type ExecSessionOptions,
+  type OutputListener,
+} from "./exec-session.js";
+export {
+  matchesEventTopic,
+  type EventSubscription,
+  type SubscribeOptions,
+  type SubscribeQuery,
+} from "./events.js";
+export { backoffDelay, type BackoffOptions } from "./timing.js";
+export { base64Decode, base64Encode, utf8Decode, utf8Encode } from "./base64.js";
+export {
+  WS_PROTOCOL,
+  toWebSocketUrl,
+  webSocketProtocols,
+  type WebSocketConstructor,
+  type WebSocketEventLike,
+  type WebSocketLike,
+} from "./websocket.js";
+export { buildQuery, type QueryValue, type RequestOptions } from "./transport.js";
