@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -12,6 +13,8 @@ export const AETHERIUM_MAIN = path.join(repo, "services/gateway/dist/main.js");
 /** An Aetherium process started for a test, in a temp directory of its own. */
 export interface StartedAetherium {
   readonly url: string;
+  /** The admin API key it generated on first start (from `<home>/admin.key`). */
+  readonly apiKey: string;
   /** The directory it runs in; `AETHERIUM_HOME` is `<dir>/.aetherium`. */
   readonly dir: string;
   /** Everything printed to stdout so far. */
@@ -24,7 +27,9 @@ export interface StartedAetherium {
 
 /**
  * Runs `aetherium start` on a free port and resolves once it prints its URL. Rejects with
- * everything it printed if it exits or stays silent for `timeoutMs`.
+ * everything it printed if it exits or stays silent for `timeoutMs`. Each run gets a worker id of
+ * its own unless `AETHERIUM_WORKER_ID` is given: reconcile removes containers of its worker id
+ * that it has no row for, so two test platforms sharing the host name would delete each other's.
  */
 export async function startAetherium(
   options: { env?: Record<string, string>; timeoutMs?: number } = {},
@@ -37,6 +42,7 @@ export async function startAetherium(
       AETHERIUM_PORT: "0",
       AETHERIUM_HOME: path.join(dir, ".aetherium"),
       NO_COLOR: "1",
+      AETHERIUM_WORKER_ID: `e2e-${randomBytes(4).toString("hex")}`,
       ...options.env,
     },
     stdio: ["ignore", "pipe", "pipe"],
@@ -78,8 +84,12 @@ export async function startAetherium(
         reject(new Error(`aetherium start exited with ${code}:\n${out}\n${err}`));
       });
     });
+    const apiKey = (
+      await readFile(path.join(dir, ".aetherium", "admin.key"), "utf8").catch(() => "")
+    ).trim();
     return {
       url,
+      apiKey,
       dir,
       stdout: () => out,
       stop: async (signal = "SIGTERM") => {

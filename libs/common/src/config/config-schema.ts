@@ -36,6 +36,15 @@ const serverSchema = z.strictObject({
   port: intSetting(0, 65_535).default(8080),
   // Origins allowed to call the API from a browser besides the dashboard itself (same origin).
   corsOrigins: stringListSetting().default([]),
+  // Requests a minute per API key; 0 turns rate limiting off. Shared through Redis when set.
+  rateLimitPerMinute: intSetting(0).default(6000),
+  // Largest JSON request body. File uploads stream and are bounded by maxUploadMb instead.
+  bodyLimitMb: intSetting(1, 1024).default(10),
+  maxUploadMb: intSetting(1).default(1024),
+  // The dashboard's static build; unset: the one beside the gateway in this checkout.
+  dashboardDir: z.string().min(1).optional(),
+  // Longest a `?wait=true` request waits before answering with the state so far.
+  waitTimeoutSec: intSetting(1, 3600).default(120),
 });
 
 const databaseSchema = z.strictObject({

@@ -20,6 +20,8 @@ export const ENV_ALIASES: Readonly<Record<string, readonly string[]>> = {
   AETHERIUM_LOKI_URL: ["logging", "loki", "url"],
   AETHERIUM_ENCRYPTION_KEY: ["secrets", "encryptionKey"],
   AETHERIUM_WORKER_ID: ["worker", "id"],
+  AETHERIUM_DASHBOARD_DIR: ["server", "dashboardDir"],
+  AETHERIUM_RATE_LIMIT: ["server", "rateLimitPerMinute"],
 };
 
 /** One value an environment variable sets. */

@@ -32,8 +32,8 @@ export interface SubmitOptions {
 
 /** Filters for {@link TaskService.list}. */
 export interface TaskListFilter {
-  readonly status?: TaskStatus;
-  readonly type?: string;
+  readonly status?: TaskStatus | readonly TaskStatus[];
+  readonly type?: string | readonly string[];
   readonly vmId?: string;
   readonly workerId?: string;
   readonly limit?: number;

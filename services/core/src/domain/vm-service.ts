@@ -31,7 +31,7 @@ export interface VmDefaults {
 
 /** Filters of {@link VmService.list}. */
 export interface VmListFilter {
-  readonly status?: VmStatus;
+  readonly status?: VmStatus | readonly VmStatus[];
   readonly workerId?: string;
   readonly labels?: Readonly<Record<string, string>>;
   readonly limit?: number;

@@ -16,12 +16,14 @@ import {
   startWorker,
 } from "@aetherium/core";
 import path from "node:path";
+import { openGateway } from "../start/open-gateway.js";
 import { startAetherium } from "../start/start-aetherium.js";
 
 const USAGE = `usage: aetherium <command>
 
 commands:
-  start                 run gateway + worker in one process (what \`npm start\` runs)
+  start                 run gateway + worker + dashboard in one process (what \`npm start\` runs)
+  gateway               run an API gateway only (distributed setup: needs AETHERIUM_DATABASE_URL and AETHERIUM_REDIS_URL)
   image build           build the sandbox base image from Debian packages (needs root, dockerd)
   worker                run this host's worker (needs AETHERIUM_DATABASE_URL and AETHERIUM_REDIS_URL)
   migrate up|down|status  apply, revert (one step) or list database migrations
@@ -40,6 +42,9 @@ export async function runCli(argv: readonly string[]): Promise<number> {
         return 0;
       case "worker":
         await runWorker();
+        return 0;
+      case "gateway":
+        await runGateway();
         return 0;
       case "image":
         if (rest[0] !== "build") {
@@ -99,6 +104,35 @@ async function runWorker(): Promise<void> {
   });
   shutdown.register("worker", () => worker.stop());
   console.log(`worker ${worker.daemon.id} running; health at ${worker.daemon.internalUrl}/healthz`);
+}
+
+/**
+ * `aetherium gateway`: a stateless API gateway (run as many as you like) in front of the shared
+ * PostgreSQL and Redis. Sandboxes run on `aetherium worker` hosts.
+ */
+async function runGateway(): Promise<void> {
+  const config = loadConfig({ env: process.env });
+  const logger = createLogger({ ...config.logging, service: "gateway" });
+  if (!config.database.url || !config.redis.url) {
+    throw new ConfigError([
+      {
+        path: config.database.url ? "redis.url" : "database.url",
+        message:
+          "a separate gateway shares state through PostgreSQL and Redis: set AETHERIUM_DATABASE_URL and AETHERIUM_REDIS_URL (or run `aetherium start` for everything in one process)",
+      },
+    ]);
+  }
+  const shutdown = createShutdown({ logger });
+  const runtime = await openRuntime(config, { logger });
+  shutdown.register("runtime", () => runtime.close());
+  const gateway = await openGateway(runtime, config, { logger });
+  shutdown.register("http server", () => gateway.close());
+  console.log(`gateway running at ${gateway.url}`);
+  if (gateway.adminKey.created) {
+    console.log(
+      `admin key: ${gateway.adminKey.secret} (shown once; kept in ${gateway.adminKey.file})`,
+    );
+  }
 }
 
 /** `aetherium image build`: debootstrap + agent + node + mise → `docker import`, cached. */

@@ -1,43 +1,87 @@
 import { randomUUID } from "node:crypto";
-import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import cors from "@fastify/cors";
+import rateLimit from "@fastify/rate-limit";
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import websocket from "@fastify/websocket";
+import type { Logger } from "@aetherium/common";
+import { AETHERIUM_VERSION, type DataPlaneClient, type Runtime } from "@aetherium/core";
+import type { ComponentHealth } from "@aetherium/types";
 import Fastify, { type FastifyInstance } from "fastify";
 import {
-  BadRequestError,
-  httpStatusOf,
-  isAetheriumError,
-  NotFoundError,
-  PayloadTooLargeError,
-  RateLimitedError,
-  toErrorEnvelope,
-  type Logger,
-} from "@aetherium/common";
+  jsonSchemaTransform,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from "fastify-type-provider-zod";
+import { Redis } from "ioredis";
+import type { Registry } from "prom-client";
+import { installAuditTrail } from "../audit/audit-trail.js";
+import { API_SUBPROTOCOL, installAuth } from "../auth/authenticate.js";
+import { registerApiKeyRoutes } from "../routes/api-keys.js";
+import { registerClusterRoutes } from "../routes/cluster.js";
+import { registerDashboard } from "../routes/dashboard.js";
+import { registerEventRoutes } from "../routes/events.js";
+import { registerExecRoutes } from "../routes/exec.js";
+import { registerFileRoutes } from "../routes/files.js";
+import { registerHealthRoutes } from "../routes/health.js";
+import { registerTaskRoutes } from "../routes/tasks.js";
+import { registerVmRoutes } from "../routes/vms.js";
+import { registerWorkerRoutes } from "../routes/workers.js";
+import { installErrorHandling } from "./error-handling.js";
+import { installHttpMetrics } from "./http-metrics.js";
 
-/** `GET /api/v1/health` body. */
+/** `GET /api/v1/health` body (`healthResponseSchema` in `@aetherium/types`). */
 export interface HealthReport {
   readonly status: "ok" | "degraded";
   readonly version: string;
-  readonly components: Record<
-    string,
-    { readonly status: "ok" | "degraded" | "down"; readonly detail?: string }
-  >;
+  readonly components: Record<string, ComponentHealth>;
+}
+
+/** Requests per window per API key (or per client address before authentication). */
+export interface RateLimitOptions {
+  readonly max: number;
+  readonly timeWindowMs: number;
+  /** Shares the counters across gateways; in-memory per process without it. */
+  readonly redisUrl?: string;
+  readonly keyPrefix?: string;
 }
 
 /** What the HTTP server needs from the rest of the process. */
 export interface ServerDeps {
   readonly logger: Logger;
+  readonly runtime: Pick<Runtime, "repos" | "vms" | "tasks" | "workers" | "bus" | "queue">;
+  readonly dataPlane: DataPlaneClient;
   readonly health: () => Promise<HealthReport>;
-  /** Largest accepted request body. */
+  /** Largest accepted JSON body. File uploads stream and have their own limit. */
   readonly bodyLimitBytes?: number;
+  /** Largest file a `PUT /vms/{id}/files` may upload. */
+  readonly maxUploadBytes?: number;
+  /** Origins allowed to call the API from a browser; empty means same-origin only. */
+  readonly corsOrigins?: readonly string[];
+  /** Off when unset or `max` is 0. */
+  readonly rateLimit?: RateLimitOptions;
+  /** The dashboard's static build, served at `/` when present. */
+  readonly dashboardDir?: string;
+  /** Registries whose metrics `/metrics` also serves (the embedded worker's, say). */
+  readonly metricsRegistries?: readonly Registry[];
+  /** Longest a `?wait=true` request waits before answering with the state so far. */
+  readonly waitTimeoutMs?: number;
 }
 
+/** The gateway's Fastify app. */
+export type GatewayApp = FastifyInstance;
+
+/** What every route module receives. */
+export type RouteDeps = ServerDeps & { readonly waitTimeoutMs: number };
+
 /**
- * Builds the gateway's Fastify app. Every error, Fastify's own included (malformed JSON, unknown
- * route, oversized body), leaves as API.md's envelope with the request id.
+ * Builds the gateway: the whole of API.md under `/api/v1`, the OpenAPI document and a browsable
+ * reference, `/metrics`, and the dashboard at `/`. Every input is validated with the zod schemas
+ * of `@aetherium/types`; every error, Fastify's own included, leaves as API.md's envelope.
  */
-export function buildServer(
-  deps: ServerDeps,
-): FastifyInstance<Server, IncomingMessage, ServerResponse, Logger> {
-  const app = Fastify({
+export async function buildServer(deps: ServerDeps): Promise<GatewayApp> {
+  // Typed with Fastify's base logger: plugins and route modules take the plain instance type.
+  const app: FastifyInstance = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: deps.bodyLimitBytes ?? 10 * 1024 * 1024,
     // Honour a caller's id so one request can be followed through gateway, worker and logs.
@@ -45,46 +89,95 @@ export function buildServer(
       const given = req.headers["x-request-id"];
       return typeof given === "string" && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
     },
-    disableRequestLogging: false,
-  });
+    routerOptions: { ignoreTrailingSlash: true },
+  }) as unknown as FastifyInstance;
+  app.setValidatorCompiler(validatorCompiler);
+  // Responses are built from typed mappers; re-validating every list item with zod on the way
+  // out would cost more than the query behind it. The schemas still document the responses.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
 
   app.addHook("onSend", async (req, reply) => {
     reply.header("x-request-id", req.id);
   });
+  installErrorHandling(app);
+  installHttpMetrics(app, deps.metricsRegistries ?? []);
 
-  app.setErrorHandler((err, req, reply) => {
-    const mapped = fromFastifyError(err);
-    const envelope = toErrorEnvelope(mapped, req.id);
-    const status = httpStatusOf(mapped);
-    if (status >= 500) req.log.error({ err }, "request failed");
-    return reply.status(status).send(envelope);
+  await app.register(cors, {
+    origin: deps.corsOrigins && deps.corsOrigins.length > 0 ? [...deps.corsOrigins] : false,
+    exposedHeaders: ["x-request-id", "retry-after"],
   });
-
-  app.setNotFoundHandler((req, reply) => {
-    const err = new NotFoundError("route", `${req.method} ${req.url.split("?")[0]}`);
-    return reply.status(404).send(toErrorEnvelope(err, req.id));
+  await app.register(websocket, {
+    options: {
+      // Browsers offer the key as a subprotocol; the answer must be one they offered.
+      handleProtocols: (protocols) => (protocols.has(API_SUBPROTOCOL) ? API_SUBPROTOCOL : false),
+      maxPayload: 16 * 1024 * 1024,
+    },
   });
-
-  app.get("/api/v1/health", async (_req, reply) => {
-    const report = await deps.health();
-    // Degraded still answers 200: the process serves requests; the body says what is missing.
-    return reply.status(200).send(report);
+  await registerRateLimit(app, deps);
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.1.0",
+      info: {
+        title: "Aetherium API",
+        version: AETHERIUM_VERSION,
+        description:
+          "Sandboxes for commands, developer tools and AI coding agents. Every route but health and metrics needs `Authorization: Bearer <api key>`.",
+      },
+      components: {
+        securitySchemes: { apiKey: { type: "http", scheme: "bearer" } },
+      },
+      security: [{ apiKey: [] }],
+    },
+    transform: jsonSchemaTransform,
   });
+  await app.register(swaggerUi, { routePrefix: "/api/v1/docs", uiConfig: { deepLinking: true } });
+  installAuth(app, { repos: deps.runtime.repos, logger: deps.logger });
+  installAuditTrail(app, { repos: deps.runtime.repos, logger: deps.logger });
 
+  const routeDeps: RouteDeps = { ...deps, waitTimeoutMs: deps.waitTimeoutMs ?? 120_000 };
+  const api = app.withTypeProvider<ZodTypeProvider>();
+  registerHealthRoutes(api, routeDeps);
+  registerVmRoutes(api, routeDeps);
+  registerExecRoutes(api, routeDeps);
+  // Its own plugin scope: the raw-body parser for uploads must not apply to JSON routes.
+  await app.register((scope, _opts, done) => {
+    registerFileRoutes(scope.withTypeProvider(), routeDeps);
+    done();
+  });
+  registerTaskRoutes(api, routeDeps);
+  registerWorkerRoutes(api, routeDeps);
+  registerClusterRoutes(api, routeDeps);
+  registerApiKeyRoutes(api, routeDeps);
+  registerEventRoutes(api, routeDeps);
+  app.get("/api/v1/openapi.json", { config: { scope: "public" }, schema: { hide: true } }, () =>
+    app.swagger(),
+  );
+  if (deps.dashboardDir) await registerDashboard(app, deps.dashboardDir);
   return app;
 }
 
-/**
- * Fastify's own client errors (malformed JSON, oversized body, wrong content type) carry a 4xx
- * `statusCode` and a message safe to show; they become our typed errors so the envelope and code
- * match API.md. Anything else passes through (and an unknown error becomes a generic 500).
- */
-function fromFastifyError(err: unknown): unknown {
-  if (isAetheriumError(err) || typeof err !== "object" || err === null) return err;
-  const { statusCode, message } = err as { statusCode?: unknown; message?: unknown };
-  if (typeof statusCode !== "number" || statusCode < 400 || statusCode >= 500) return err;
-  const text = typeof message === "string" ? message : "bad request";
-  if (statusCode === 413) return new PayloadTooLargeError(text);
-  if (statusCode === 429) return new RateLimitedError(1, text);
-  return new BadRequestError(text);
+async function registerRateLimit(app: FastifyInstance, deps: ServerDeps): Promise<void> {
+  const opts = deps.rateLimit;
+  if (!opts || opts.max <= 0) return;
+  const redis = opts.redisUrl
+    ? new Redis(opts.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: true })
+    : undefined;
+  if (redis) app.addHook("onClose", async () => void (await redis.quit()));
+  await app.register(rateLimit, {
+    global: true,
+    max: opts.max,
+    timeWindow: opts.timeWindowMs,
+    // After authentication, so the budget is the key's, not the address's (many clients share
+    // one address behind a proxy; one key is one caller).
+    hook: "preHandler",
+    keyGenerator: (req) => req.principal?.keyId ?? `ip:${req.ip}`,
+    allowList: (req) => !req.url.startsWith("/api/v1/") || req.url.startsWith("/api/v1/health"),
+    ...(redis ? { redis, nameSpace: `${opts.keyPrefix ?? "aetherium:"}ratelimit:` } : {}),
+    // The plugin throws what this returns; the error handler turns it into the envelope.
+    errorResponseBuilder: (_req, ctx) =>
+      Object.assign(new Error(`rate limit of ${ctx.max} requests per ${ctx.after} reached`), {
+        statusCode: 429,
+        retryAfterSec: Math.max(1, Math.ceil(ctx.ttl / 1000)),
+      }),
+  });
 }

@@ -2,32 +2,47 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { createLogger, createShutdown, type Config, type Logger } from "@aetherium/common";
 import { AETHERIUM_VERSION, openRuntime, openSandboxRuntime, startWorker } from "@aetherium/core";
-import { buildServer, type HealthReport } from "../server/build-server.js";
+import type { HealthReport } from "../server/build-server.js";
+import { prepareDocker } from "./prepare-docker.js";
+import { openGateway } from "./open-gateway.js";
 
 /** A started Aetherium process. */
 export interface RunningAetherium {
-  /** The URL the API (and later the dashboard) answers on. */
+  /** The URL the API and the dashboard answer on. */
   readonly url: string;
+  /** The bootstrap admin key. */
+  readonly adminKey: string;
   /** Stops everything it started, in reverse order. */
   close(): Promise<void>;
 }
 
 /**
- * Starts gateway + worker in one process. With no database or Redis configured this is the
- * embedded mode (`npm start`): PGlite under `home` (migrations applied) and the in-process
- * queue. Sandbox backends are probed and reported honestly: Docker is offered when the engine
- * answers and the base image exists; otherwise the banner and `/health` say what is missing.
+ * Starts gateway + worker (+ the dashboard build, when present) in one process. With no database
+ * or Redis configured this is the embedded mode (`npm start`): PGlite under `home` (migrations
+ * applied) and the in-process queue. On first run it builds the sandbox base image when Docker
+ * answers and the image is missing (with progress); whatever is still missing, the banner and
+ * `/health` say so and what to run.
  */
 export async function startAetherium(
   config: Config,
-  options: { logger?: Logger; installSignalHandlers?: boolean } = {},
+  options: {
+    logger?: Logger;
+    installSignalHandlers?: boolean;
+    /** Build the base image when missing (default true). */
+    buildImage?: boolean;
+    /** Where progress lines go (default stdout). */
+    print?: (line: string) => void;
+  } = {},
 ): Promise<RunningAetherium> {
   const logger = options.logger ?? createLogger({ ...config.logging, service: "aetherium" });
+  const print = options.print ?? ((line: string) => console.log(line));
   await mkdir(path.resolve(config.home), { recursive: true });
   const shutdown = createShutdown({
     logger,
     signals: options.installSignalHandlers === false ? [] : undefined,
   });
+
+  if (options.buildImage !== false) await prepareDocker(config, print);
 
   const runtime = await openRuntime(config, { logger });
   shutdown.register("runtime", () => runtime.close());
@@ -39,27 +54,33 @@ export async function startAetherium(
     backends: sandboxes.backends,
     handlers: sandboxes.handlers,
     internalPort: 0,
+    ...(sandboxes.manager ? { manager: sandboxes.manager } : {}),
   });
   shutdown.register("worker", () => worker.stop(10_000));
 
   const health = async (): Promise<HealthReport> => {
     const components: HealthReport["components"] = {};
+    const started = Date.now();
     try {
       await runtime.repos.workers.get(worker.daemon.id);
-      components.database = { status: "ok", detail: runtime.db.engine };
+      components.database = {
+        status: "ok",
+        message: runtime.db.engine,
+        latencyMs: Date.now() - started,
+      };
     } catch (err) {
-      components.database = { status: "down", detail: (err as Error).message };
+      components.database = { status: "down", message: (err as Error).message };
     }
     components.queue = {
       status: "ok",
-      detail: runtime.mode === "embedded" ? "in-process" : "bullmq",
+      message: runtime.mode === "embedded" ? "in-process" : "bullmq",
     };
     for (const b of sandboxes.status) {
-      components[`backend:${b.backend}`] = { status: b.ready ? "ok" : "down", detail: b.detail };
+      components[`backend.${b.backend}`] = { status: b.ready ? "ok" : "down", message: b.detail };
     }
     components.sandboxes = sandboxes.manager
-      ? { status: "ok", detail: `on ${sandboxes.backends.join(", ")}` }
-      : { status: "down", detail: "no sandbox backend ready" };
+      ? { status: "ok", message: `on ${sandboxes.backends.join(", ")}` }
+      : { status: "down", message: "no sandbox backend ready" };
     // Backends this host lacks are listed for information; what matters is that state, queue and
     // at least one sandbox backend work.
     const ok = [components.database, components.queue, components.sandboxes].every(
@@ -68,14 +89,17 @@ export async function startAetherium(
     return { status: ok ? "ok" : "degraded", version: AETHERIUM_VERSION, components };
   };
 
-  const app = buildServer({ logger, health });
-  const address = await app.listen({ host: config.server.host, port: config.server.port });
-  shutdown.register("http server", () => app.close());
-  const url = address.replace("[::1]", "localhost");
+  const gateway = await openGateway(runtime, config, {
+    logger,
+    health,
+    metricsRegistries: [worker.daemon.metrics.registry],
+  });
+  shutdown.register("http server", () => gateway.close());
 
   // The banner goes to stdout in one write, as plain lines a person (and the e2e test) can read.
+  const key = gateway.adminKey;
   const lines = [
-    `Aetherium ${AETHERIUM_VERSION} is running at ${url}`,
+    `Aetherium ${AETHERIUM_VERSION} is running at ${gateway.url}`,
     `  mode:        ${runtime.mode} (database: ${runtime.db.engine}, queue: ${runtime.mode === "embedded" ? "in-process" : "BullMQ"})`,
     `  state:       ${path.resolve(config.home)}`,
     ...sandboxes.status.map(
@@ -84,8 +108,22 @@ export async function startAetherium(
     sandboxes.manager
       ? `  sandboxes:   ready on ${sandboxes.backends.join(", ")}`
       : "  sandboxes:   no sandbox backend ready — the API answers; the lines above say what is missing",
+    gateway.dashboard
+      ? `  dashboard:   ${gateway.url}/`
+      : "  dashboard:   not built (npm run build:ui -w services/dashboard)",
+    `  API docs:    ${gateway.url}/api/v1/docs`,
+    key.created
+      ? `  admin key:   ${key.secret}   (shown once; kept in ${key.file})`
+      : key.file
+        ? `  admin key:   in ${key.file}`
+        : "  admin key:   the one in AETHERIUM_API_KEY",
+    `  try:         aether vm create && aether exec <id> -- echo hello`,
   ];
-  console.log(lines.join("\n"));
+  print(lines.join("\n"));
 
-  return { url, close: () => shutdown.shutdown("closed").then(() => undefined) };
+  return {
+    url: gateway.url,
+    adminKey: key.secret,
+    close: () => shutdown.shutdown("closed").then(() => undefined),
+  };
 }

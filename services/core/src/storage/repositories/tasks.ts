@@ -36,7 +36,7 @@ export interface NewTask {
 export interface TaskFilter extends PageOptions {
   readonly tenant?: string;
   readonly status?: TaskStatus | readonly TaskStatus[];
-  readonly type?: string;
+  readonly type?: string | readonly string[];
   readonly vmId?: string;
   readonly workerId?: string;
 }
@@ -151,13 +151,17 @@ export class TaskRepository {
   async list(filter: TaskFilter = {}): Promise<Page<TaskRow>> {
     const limit = pageSize(filter.limit);
     const after = filter.cursor ? decodeCursor(filter.cursor) : undefined;
-    if ((filter.vmId !== undefined && !isUuid(filter.vmId)) || emptyList(filter.status)) {
+    if (
+      (filter.vmId !== undefined && !isUuid(filter.vmId)) ||
+      emptyList(filter.status) ||
+      emptyList(filter.type)
+    ) {
       return { items: [], nextCursor: null };
     }
     let query = this.#db.selectFrom("tasks").selectAll();
     if (filter.tenant !== undefined) query = query.where("tenant", "=", filter.tenant);
     if (filter.status !== undefined) query = query.where("status", "in", asList(filter.status));
-    if (filter.type !== undefined) query = query.where("type", "=", filter.type);
+    if (filter.type !== undefined) query = query.where("type", "in", asList(filter.type));
     if (filter.vmId !== undefined) query = query.where("vmId", "=", filter.vmId);
     if (filter.workerId !== undefined) query = query.where("workerId", "=", filter.workerId);
     return keysetPage(query, "createdAt", after, limit, (t) => ({

@@ -1,0 +1,35 @@
+import { stat } from "node:fs/promises";
+import path from "node:path";
+import fastifyStatic from "@fastify/static";
+import type { FastifyInstance } from "fastify";
+
+/**
+ * Serves the dashboard's static export at `/`. Next.js exports one `index.html` per folder
+ * (`trailingSlash`), so `/sandboxes/` finds `sandboxes/index.html`; a path that is no page gets
+ * the export's 404 page. API routes are matched first and never reach this.
+ */
+export async function registerDashboard(app: FastifyInstance, dir: string): Promise<boolean> {
+  const root = path.resolve(dir);
+  const ok = await stat(path.join(root, "index.html")).then(
+    (s) => s.isFile(),
+    () => false,
+  );
+  if (!ok) return false;
+  await app.register(fastifyStatic, {
+    root,
+    prefix: "/",
+    index: ["index.html"],
+    redirect: true,
+    wildcard: true,
+    // Hashed assets never change; pages must be re-read so a new build shows at once.
+    setHeaders: (res, file) => {
+      res.setHeader(
+        "cache-control",
+        file.includes(`${path.sep}_next${path.sep}static${path.sep}`)
+          ? "public, max-age=31536000, immutable"
+          : "no-cache",
+      );
+    },
+  });
+  return true;
+}

@@ -1,0 +1,77 @@
+import {
+  BadRequestError,
+  httpStatusOf,
+  isAetheriumError,
+  NotFoundError,
+  PayloadTooLargeError,
+  RateLimitedError,
+  toErrorEnvelope,
+} from "@aetherium/common";
+import { InvalidCursorError } from "@aetherium/core";
+import { formatPath, type ValidationIssue } from "@aetherium/types";
+import type { FastifyInstance } from "fastify";
+import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
+
+/** Where a failed validation happened, in words a client recognises. */
+const CONTEXT_NAMES: Record<string, string> = {
+  body: "request body",
+  querystring: "query",
+  params: "path",
+  headers: "headers",
+};
+
+/**
+ * One error path for the whole gateway: validation failures list every bad field in `details`;
+ * Fastify's own client errors (malformed JSON, oversized body, wrong content type) keep their 4xx;
+ * our typed errors keep their code; anything else is a logged 500 with a generic message, so
+ * stack traces, SQL and paths never reach a client.
+ */
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err, req, reply) => {
+    const mapped = fromFastifyError(err);
+    const status = httpStatusOf(mapped);
+    if (status >= 500) req.log.error({ err }, "request failed");
+    if (mapped instanceof RateLimitedError) reply.header("retry-after", mapped.retryAfterSec);
+    return reply.status(status).send(toErrorEnvelope(mapped, req.id));
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const err = new NotFoundError("route", `${req.method} ${req.url.split("?")[0]}`);
+    return reply.status(404).send(toErrorEnvelope(err, req.id));
+  });
+}
+
+/** Maps what Fastify and its plugins throw onto our typed errors; others pass through. */
+export function fromFastifyError(err: unknown): unknown {
+  if (isAetheriumError(err) || typeof err !== "object" || err === null) return err;
+  if (err instanceof InvalidCursorError) {
+    return new BadRequestError(
+      "cursor is not one this API gave out; pass nextCursor from the previous page as it is",
+    );
+  }
+  if (hasZodFastifySchemaValidationErrors(err)) {
+    const context = CONTEXT_NAMES[err.validationContext ?? ""] ?? "request";
+    const details: ValidationIssue[] = err.validation.map((v) => ({
+      path: formatPath(
+        v.instancePath
+          .split("/")
+          .filter(Boolean)
+          .map((seg) => (/^\d+$/.test(seg) ? Number(seg) : seg)),
+      ),
+      message: v.message ?? "is invalid",
+    }));
+    const summary = details.map((d) => (d.path ? `${d.path}: ${d.message}` : d.message)).join("; ");
+    return new BadRequestError(`invalid ${context}: ${summary}`, { details });
+  }
+  const { statusCode, message, retryAfterSec } = err as {
+    statusCode?: unknown;
+    message?: unknown;
+    retryAfterSec?: unknown;
+  };
+  if (typeof statusCode !== "number" || statusCode < 400 || statusCode >= 500) return err;
+  const text = typeof message === "string" ? message : "bad request";
+  if (statusCode === 413) return new PayloadTooLargeError(text);
+  if (statusCode === 429)
+    return new RateLimitedError(typeof retryAfterSec === "number" ? retryAfterSec : 1, text);
+  if (statusCode === 404) return new NotFoundError("route", text);
+  return new BadRequestError(text);
+}
