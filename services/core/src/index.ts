@@ -47,3 +47,5 @@ export {
 } from "./runtime/open-runtime.js";
 export { startWorker, type StartedWorker } from "./runtime/start-worker.js";
 export { openSandboxRuntime, workerIdFor, type SandboxRuntime } from "./runtime/sandbox-runtime.js";
+export * from "./dataplane/index.js";
+export { sandboxManagerOf } from "./runtime/sandbox-runtime.js";

@@ -13,6 +13,15 @@ export function workerIdFor(config: Config): string {
   return config.worker.id ?? hostname();
 }
 
+// The manager behind each handler set this module made: `startWorker` finds the data plane's
+// manager from the handlers it is given, so callers that pass only `handlers` serve it too.
+const managers = new WeakMap<JobHandlers, SandboxManager>();
+
+/** The sandbox manager whose job handlers these are (made by {@link openSandboxRuntime}). */
+export function sandboxManagerOf(handlers: JobHandlers): SandboxManager | undefined {
+  return managers.get(handlers);
+}
+
 /** The sandbox side of a worker: which backends it offers and the handlers that drive them. */
 export interface SandboxRuntime {
   readonly backends: VmBackend[];
@@ -102,9 +111,11 @@ export async function openSandboxRuntime(
         .catch((err: unknown) => logger.warn({ err }, "sandbox expiry sweep failed"));
     }, options.expiryIntervalMs ?? 5000);
   expiry?.unref();
+  const handlers = manager ? sandboxJobHandlers(manager) : {};
+  if (manager) managers.set(handlers, manager);
   return {
     backends: manager ? ["docker"] : [],
-    handlers: manager ? sandboxJobHandlers(manager) : {},
+    handlers,
     manager,
     status,
     async close() {

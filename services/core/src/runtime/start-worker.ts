@@ -2,11 +2,12 @@ import { cpus, totalmem } from "node:os";
 import type { Config, Logger } from "@aetherium/common";
 import type { VmBackend } from "@aetherium/types";
 import type { JobHandlers } from "../queue/job-queue.js";
+import type { SandboxManager } from "../sandbox/sandbox-manager.js";
 import { AETHERIUM_VERSION } from "../version.js";
 import { Reaper } from "../worker/reaper.js";
 import { WorkerDaemon } from "../worker/worker-daemon.js";
 import type { Runtime } from "./open-runtime.js";
-import { workerIdFor } from "./sandbox-runtime.js";
+import { sandboxManagerOf, workerIdFor } from "./sandbox-runtime.js";
 
 /** A running worker and the reaper beside it. */
 export interface StartedWorker {
@@ -18,7 +19,9 @@ export interface StartedWorker {
 
 /**
  * Starts this host's worker from config: registers it, consumes its queues with `handlers`,
- * heartbeats, serves `/healthz` and `/metrics` on `worker.internalPort`, and runs a reaper so
+ * heartbeats, serves `/healthz`, `/metrics` and the data plane (`/internal/v1/…`: exec, exec
+ * WebSocket, files, for gateways) on `worker.internalPort`, registering
+ * `worker.advertiseAddress` when set, and runs a reaper so
  * silent workers elsewhere are found out (every process may run one; they do not collide).
  */
 export async function startWorker(
@@ -32,6 +35,11 @@ export async function startWorker(
     readonly internalHost?: string;
     /** Overrides `worker.internalPort` (0 picks a free port; embedded mode uses that). */
     readonly internalPort?: number;
+    /**
+     * The sandboxes the data plane serves; default: the manager behind `handlers` when they come
+     * from `openSandboxRuntime` (without one the data-plane routes answer 503).
+     */
+    readonly manager?: SandboxManager;
   },
 ): Promise<StartedWorker> {
   const daemon = new WorkerDaemon({
@@ -52,6 +60,8 @@ export async function startWorker(
       host: options.internalHost ?? config.server.host,
       port: options.internalPort ?? config.worker.internalPort,
     },
+    ...(config.worker.advertiseAddress ? { advertiseAddress: config.worker.advertiseAddress } : {}),
+    dataPlane: { manager: options.manager ?? sandboxManagerOf(options.handlers) },
     concurrency: config.queue.concurrency,
     queue: runtime.queue,
     repos: runtime.repos,

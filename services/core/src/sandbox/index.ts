@@ -1,8 +1,13 @@
 /** Sandbox lifecycle on a worker: the manager over a backend and its job handlers. */
 export { OutputCapture } from "./output-capture.js";
 export {
+  exitCodeForSignal,
   SandboxManager,
+  type ExecHandle,
+  type ExecOutcome,
   type ExecRequest,
+  type ExecStreamHandlers,
+  type StreamExecRequest,
   type ReconcileResult,
   type SandboxManagerDeps,
 } from "./sandbox-manager.js";

@@ -29,8 +29,12 @@ export class OutputCapture {
     return this.#total;
   }
 
-  /** The kept prefix as UTF-8 text (a multi-byte character cut at the limit becomes U+FFFD). */
+  /**
+   * The kept prefix as UTF-8 text (a multi-byte character cut at the limit becomes U+FFFD). NUL
+   * bytes become U+FFFD too: a PostgreSQL text column cannot hold them, and a command printing
+   * binary must not fail to be recorded.
+   */
   text(): string {
-    return Buffer.concat(this.#chunks).toString("utf8");
+    return Buffer.concat(this.#chunks).toString("utf8").replaceAll("\0", "\uFFFD");
   }
 }

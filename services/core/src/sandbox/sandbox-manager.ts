@@ -1,14 +1,23 @@
 import { randomBytes } from "node:crypto";
-import type { EventBus, Logger } from "@aetherium/common";
+import { constants as osConstants } from "node:os";
+import { ConflictError, NotFoundError, type EventBus, type Logger } from "@aetherium/common";
 import {
   createEvent,
   vmEventTypeForStatus,
   type DomainEvent,
   type EgressPolicy,
+  type ExecSignal,
   type NetworkPolicy,
   type VmStatus,
 } from "@aetherium/types";
-import { waitForAgent, type AgentClient } from "../agent/index.js";
+import {
+  waitForAgent,
+  type AgentClient,
+  type AgentExecSpec,
+  type AgentProcess,
+  type ExecOutputHandlers,
+  type ExecResult,
+} from "../agent/index.js";
 import { isRetryableDockerError, SandboxConflictError } from "../docker/docker-errors.js";
 import type { SandboxBackend } from "../docker/sandbox-backend.js";
 import { toVm } from "../domain/mappers.js";
@@ -43,6 +52,52 @@ export interface ExecRequest {
   readonly user?: string;
   readonly stdin?: string;
   readonly timeoutMs?: number;
+}
+
+/** A command to stream (the exec WebSocket): an {@link ExecRequest} that may ask for a terminal. */
+export interface StreamExecRequest extends Omit<ExecRequest, "stdin"> {
+  /** Run in a pseudo-terminal of this size (stdout and stderr merge into stdout). */
+  readonly pty?: { readonly cols: number; readonly rows: number };
+  /** Keep stdin open for {@link ExecHandle.write} (default true; always with `pty`). */
+  readonly openStdin?: boolean;
+  /** Bytes written to stdin first. */
+  readonly stdin?: Uint8Array | string;
+}
+
+/**
+ * Receives a streamed command's output. A returned promise holds the agent's flow-control
+ * acknowledgement until it settles, so a slow consumer slows the command instead of piling up
+ * output in the worker.
+ */
+export type ExecStreamHandlers = ExecOutputHandlers;
+
+/** How a streamed command ended: its recorded row and the agent's exit report. */
+export interface ExecOutcome {
+  readonly execution: ExecutionRow;
+  readonly result: ExecResult;
+}
+
+/** A running, recorded command: feed it, signal it, or wait for its recorded end. */
+export interface ExecHandle {
+  /** Id of its `executions` row. */
+  readonly executionId: string;
+  /** Its pid inside the sandbox. */
+  readonly pid: number;
+  /** Writes to its standard input. */
+  write(data: Uint8Array | string): Promise<void>;
+  /** Closes its standard input (end of file). */
+  closeStdin(): Promise<void>;
+  /** Sends a signal to its process group (PTY: the foreground group). */
+  signal(signal: ExecSignal): Promise<void>;
+  /** Resizes its terminal (only with `pty`). */
+  resize(cols: number, rows: number): Promise<void>;
+  /** SIGKILL. */
+  kill(): Promise<void>;
+  /**
+   * Resolves once the command ended, every output handler ran and its row is completed; rejects
+   * (after recording the error in the row) if the agent connection is lost or a handler threw.
+   */
+  readonly done: Promise<ExecOutcome>;
 }
 
 /** What reconcile found and did. */
@@ -107,7 +162,7 @@ export class SandboxManager {
       await backend.start(vmId);
       signal?.throwIfAborted();
       const client = await waitForAgent(backend.agentSocketPath(vmId), this.#readyTimeoutMs);
-      this.#clients.set(vmId, Promise.resolve(client));
+      void this.#cache(vmId, Promise.resolve(client));
       const running = await this.#move(claimed, ["creating"], "running");
       if (!running) throw new Error(`sandbox ${vmId} changed state while it was created`);
       return running;
@@ -145,7 +200,7 @@ export class SandboxManager {
         this.deps.backend.agentSocketPath(vmId),
         this.#readyTimeoutMs,
       );
-      this.#clients.set(vmId, Promise.resolve(client));
+      void this.#cache(vmId, Promise.resolve(client));
       return (await this.#move(starting, ["creating"], "running"))!;
     } catch (err) {
       await this.#move(starting, ["creating"], "failed", { error: (err as Error).message });
@@ -166,7 +221,8 @@ export class SandboxManager {
 
   /**
    * Runs a command to its end and records it in `executions` (exit code, output prefixes with
-   * truncation flags, duration). A non-zero exit is a result, not an error.
+   * truncation flags, duration). A non-zero exit is a result, not an error. Aborting `signal`
+   * kills the command (it is recorded as killed).
    */
   async exec(
     vmId: string,
@@ -177,8 +233,41 @@ export class SandboxManager {
       onStderr?: (b: Buffer) => void;
     } = {},
   ): Promise<ExecutionRow> {
-    const row = await this.#own(vmId);
-    if (row.status !== "running") throw new Error(`sandbox ${vmId} is ${row.status}, not running`);
+    options.signal?.throwIfAborted();
+    const handle = await this.startExec(
+      vmId,
+      { ...req, openStdin: false },
+      {
+        ...(options.onStdout ? { onStdout: options.onStdout } : {}),
+        ...(options.onStderr ? { onStderr: options.onStderr } : {}),
+      },
+    );
+    const signal = options.signal;
+    const onAbort = (): void => {
+      handle.kill().catch(() => {});
+    };
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      return (await handle.done).execution;
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /**
+   * Starts a command in a running sandbox of this worker and returns at once, recording it in
+   * `executions` like {@link exec}: the row is created before the command starts and completed
+   * when it ends. Output goes to `handlers` (a returned promise is backpressure). Throws
+   * NotFoundError / ConflictError when the sandbox is unknown, elsewhere or not running, and the
+   * agent's errors (spawnFailed…, unavailable) when the command cannot start.
+   */
+  async startExec(
+    vmId: string,
+    req: StreamExecRequest,
+    handlers: ExecStreamHandlers = {},
+  ): Promise<ExecHandle> {
+    const row = await this.#running(vmId);
     const { repos } = this.deps;
     const execution = await repos.executions.create({
       ...(req.executionId ? { id: req.executionId } : {}),
@@ -192,55 +281,90 @@ export class SandboxManager {
     });
     const out = new OutputCapture(this.#outputLimit);
     const err = new OutputCapture(this.#outputLimit);
+    const captured = () => ({
+      stdout: out.text(),
+      stderr: err.text(),
+      stdoutTruncated: out.truncated,
+      stderrTruncated: err.truncated,
+    });
     this.#lastActive.set(vmId, Date.now());
+    const spec: AgentExecSpec = {
+      ...(req.args ? { command: req.command, args: [...req.args] } : { shell: req.command }),
+      // The row's env applies to every command: a sandbox claimed from the warm pool was
+      // booted before its owner's env was known.
+      env: { ...row.env, ...req.env },
+      ...(req.cwd ? { cwd: req.cwd } : {}),
+      ...(req.user ? { user: req.user } : {}),
+      ...(req.stdin !== undefined ? { stdin: req.stdin } : {}),
+      ...(req.timeoutMs ? { timeoutMs: req.timeoutMs } : {}),
+      ...(req.pty ? { pty: { cols: req.pty.cols, rows: req.pty.rows } } : {}),
+      ...(req.openStdin !== undefined || req.pty ? { openStdin: req.openStdin ?? true } : {}),
+    };
+    let proc: AgentProcess;
     try {
       const client = await this.client(vmId);
-      const result = await client.exec(
-        {
-          ...(req.args ? { command: req.command, args: [...req.args] } : { shell: req.command }),
-          // The row's env applies to every command: a sandbox claimed from the warm pool was
-          // booted before its owner's env was known.
-          env: { ...row.env, ...req.env },
-          ...(req.cwd ? { cwd: req.cwd } : {}),
-          ...(req.user ? { user: req.user } : {}),
-          ...(req.stdin !== undefined ? { stdin: req.stdin } : {}),
-          ...(req.timeoutMs ? { timeoutMs: req.timeoutMs } : {}),
+      proc = await client.startProcess(spec, {
+        onStdout: (b) => {
+          out.push(b);
+          return handlers.onStdout?.(b);
         },
-        {
-          ...(options.signal ? { signal: options.signal } : {}),
-          onStdout: (b) => {
-            out.push(b);
-            options.onStdout?.(b);
-          },
-          onStderr: (b) => {
-            err.push(b);
-            options.onStderr?.(b);
-          },
+        onStderr: (b) => {
+          err.push(b);
+          return handlers.onStderr?.(b);
         },
-      );
-      this.#lastActive.set(vmId, Date.now());
-      return (await repos.executions.complete(execution.id, {
-        exitCode: result.exitCode,
-        stdout: out.text(),
-        stderr: err.text(),
-        stdoutTruncated: out.truncated,
-        stderrTruncated: err.truncated,
-        error: result.timedOut
-          ? `timed out after ${req.timeoutMs} ms`
-          : result.signal
-            ? `killed by ${result.signal}`
-            : null,
-      }))!;
+      });
     } catch (e) {
       await repos.executions.complete(execution.id, {
-        stdout: out.text(),
-        stderr: err.text(),
-        stdoutTruncated: out.truncated,
-        stderrTruncated: err.truncated,
+        ...captured(),
         error: (e as Error).message,
       });
       throw e;
     }
+    const done = proc.done.then(
+      async (result) => {
+        this.#lastActive.set(vmId, Date.now());
+        const completed = await repos.executions.complete(execution.id, {
+          exitCode: result.exitCode,
+          ...captured(),
+          error: result.timedOut
+            ? `timed out after ${req.timeoutMs} ms`
+            : result.signal
+              ? `killed by ${result.signal}`
+              : null,
+        });
+        return { execution: completed ?? execution, result };
+      },
+      async (e: unknown) => {
+        await repos.executions.complete(execution.id, {
+          ...captured(),
+          error: (e as Error).message,
+        });
+        throw e;
+      },
+    );
+    // A caller that never awaits `done` must not crash the process with an unhandled rejection.
+    done.catch(() => {});
+    return {
+      executionId: execution.id,
+      pid: proc.pid,
+      write: (data) => proc.write(data),
+      closeStdin: () => proc.closeStdin(),
+      signal: (sig) => proc.signal(sig),
+      resize: (cols, rows) => proc.resize(cols, rows),
+      kill: () => proc.kill(),
+      done,
+    };
+  }
+
+  /**
+   * The agent client of a running sandbox of this worker, for file operations: NotFoundError
+   * when the sandbox is unknown or deleted, ConflictError when it runs elsewhere or is not
+   * running, unavailable when its agent does not answer. Counts as activity for idle stop.
+   */
+  async runningClient(vmId: string): Promise<AgentClient> {
+    await this.#running(vmId);
+    this.#lastActive.set(vmId, Date.now());
+    return this.client(vmId);
   }
 
   /**
@@ -277,13 +401,20 @@ export class SandboxManager {
 
   /** A connected agent client for a running sandbox of this worker (cached). */
   client(vmId: string): Promise<AgentClient> {
-    let c = this.#clients.get(vmId);
-    if (!c) {
-      c = waitForAgent(this.deps.backend.agentSocketPath(vmId), 5000);
-      this.#clients.set(vmId, c);
-      c.catch(() => this.#clients.delete(vmId));
-    }
-    return c;
+    return (
+      this.#clients.get(vmId) ??
+      this.#cache(vmId, waitForAgent(this.deps.backend.agentSocketPath(vmId), 5000))
+    );
+  }
+
+  /** Caches a connection; one that fails or closes later is forgotten, so the next call redials. */
+  #cache(vmId: string, client: Promise<AgentClient>): Promise<AgentClient> {
+    this.#clients.set(vmId, client);
+    const forget = (): void => {
+      if (this.#clients.get(vmId) === client) this.#clients.delete(vmId);
+    };
+    client.then((c) => c.onClose(forget), forget);
+    return client;
   }
 
   /**
@@ -358,11 +489,26 @@ export class SandboxManager {
 
   async #own(vmId: string): Promise<VmRow> {
     const row = await this.deps.repos.vms.get(vmId);
-    if (!row) throw new Error(`sandbox ${vmId} not found`);
+    if (!row) throw new NotFoundError("sandbox", vmId);
     if (row.workerId !== this.deps.workerId) {
-      throw new Error(
+      throw new ConflictError(
         `sandbox ${vmId} belongs to worker ${row.workerId ?? "none"}, not ${this.deps.workerId}`,
       );
+    }
+    return row;
+  }
+
+  /** The row of a running sandbox of this worker (typed errors otherwise; deleted is unknown). */
+  async #running(vmId: string): Promise<VmRow> {
+    const row = await this.deps.repos.vms.get(vmId);
+    if (!row || row.status === "deleted") throw new NotFoundError("sandbox", vmId);
+    if (row.workerId !== this.deps.workerId) {
+      throw new ConflictError(
+        `sandbox ${vmId} runs on worker ${row.workerId ?? "none"}, not on ${this.deps.workerId}`,
+      );
+    }
+    if (row.status !== "running") {
+      throw new ConflictError(`sandbox ${vmId} is ${row.status}, not running`);
     }
     return row;
   }
@@ -389,6 +535,12 @@ export class SandboxManager {
     }
     return next;
   }
+}
+
+/** The exit code a shell reports for a death by `signal` (`128 + n`), for protocols that need one. */
+export function exitCodeForSignal(signal: string): number {
+  const n = (osConstants.signals as Record<string, number | undefined>)[signal];
+  return 128 + (n ?? 0);
 }
 
 function egressOf(network: unknown): EgressPolicy {

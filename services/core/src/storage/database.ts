@@ -75,6 +75,11 @@ export interface WorkersTable {
   usedMemoryMb: IntWithDefault;
   usedVms: IntWithDefault;
   version: ColumnType<string | null, string | null | undefined, string | null>;
+  /**
+   * Bearer token of the worker's internal data-plane routes, drawn anew at each start. Secret:
+   * never part of the public `Worker` shape, never logged.
+   */
+  internalToken: ColumnType<string | null, string | null | undefined, string | null>;
   startedAt: CreatedAt;
   lastSeenAt: CreatedAt;
   createdAt: CreatedAt;

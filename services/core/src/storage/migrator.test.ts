@@ -79,14 +79,19 @@ describe.each([["postgres"], ["pglite"]] as const)("Migrator on %s", (engine) =>
   it("goes up, all the way down and up again to the same schema", async () => {
     const migrator = new Migrator(handle.db);
     const files = await migrator.migrations();
-    expect(files.map((m) => m.version)).toEqual([1, 2, 3]);
+    expect(files.map((m) => m.version)).toEqual([1, 2, 3, 4]);
 
     const fresh = await migrator.status();
     expect(fresh.applied).toEqual([]);
-    expect(fresh.pending.map((m) => m.name)).toEqual(["initial", "workspaces", "auth_audit"]);
+    expect(fresh.pending.map((m) => m.name)).toEqual([
+      "initial",
+      "workspaces",
+      "auth_audit",
+      "worker_internal_token",
+    ]);
 
     const applied = await migrator.up();
-    expect(applied.map((m) => m.version)).toEqual([1, 2, 3]);
+    expect(applied.map((m) => m.version)).toEqual([1, 2, 3, 4]);
     expect(await tableNames(handle.db)).toEqual(ALL_TABLES);
     const first = await schemaSnapshot(handle.db);
 
@@ -96,13 +101,17 @@ describe.each([["postgres"], ["pglite"]] as const)("Migrator on %s", (engine) =>
       [1, "initial"],
       [2, "workspaces"],
       [3, "auth_audit"],
+      [4, "worker_internal_token"],
     ]);
     expect(after.applied[0]?.appliedAt).toBeInstanceOf(Date);
     expect(await migrator.up()).toEqual([]);
 
     const one = await migrator.down();
-    expect(one.map((m) => m.version)).toEqual([3]);
-    expect((await migrator.status()).pending.map((m) => m.version)).toEqual([3]);
+    expect(one.map((m) => m.version)).toEqual([4]);
+    expect((await migrator.status()).pending.map((m) => m.version)).toEqual([4]);
+    const two = await migrator.down();
+    expect(two.map((m) => m.version)).toEqual([3]);
+    expect((await migrator.status()).pending.map((m) => m.version)).toEqual([3, 4]);
     expect(await tableNames(handle.db)).not.toContain("api_keys");
 
     const rest = await migrator.down(Infinity);
@@ -114,7 +123,7 @@ describe.each([["postgres"], ["pglite"]] as const)("Migrator on %s", (engine) =>
     expect(empty.triggers).toEqual([]);
     expect((await migrator.status()).applied).toEqual([]);
 
-    expect((await migrator.up()).length).toBe(3);
+    expect((await migrator.up()).length).toBe(4);
     expect(await schemaSnapshot(handle.db)).toEqual(first);
   });
 
@@ -154,13 +163,13 @@ describe("Migrator concurrency on postgres", () => {
     try {
       const [ranA, ranB] = await Promise.all([new Migrator(a.db).up(), new Migrator(b.db).up()]);
       const versions = [...ranA, ...ranB].map((m) => m.version).sort();
-      expect(versions).toEqual([1, 2, 3]);
+      expect(versions).toEqual([1, 2, 3, 4]);
       // One of them did all the work; the other found nothing left once it got the lock.
-      expect([ranA.length, ranB.length].sort()).toEqual([0, 3]);
+      expect([ranA.length, ranB.length].sort()).toEqual([0, 4]);
       const { rows } = await sql<{
         version: number;
       }>`select version from schema_migrations order by version`.execute(a.db);
-      expect(rows.map((r) => r.version)).toEqual([1, 2, 3]);
+      expect(rows.map((r) => r.version)).toEqual([1, 2, 3, 4]);
     } finally {
       await a.close();
       await b.close();

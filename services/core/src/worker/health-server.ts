@@ -1,11 +1,23 @@
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import type { WorkerMetrics } from "./worker-metrics.js";
 
 /** What `/healthz` reports, computed on each probe. */
 export interface HealthState {
   readonly healthy: boolean;
   readonly body: Record<string, unknown>;
+}
+
+/** More routes on the internal port (the data plane): a path prefix it owns and its handlers. */
+export interface InternalRoutes {
+  /** Whether the request path (without query) belongs to these routes. */
+  handles(path: string): boolean;
+  handleRequest(req: IncomingMessage, res: ServerResponse): void;
+  /** WebSocket upgrades on its paths. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Closes what outlives HTTP requests (upgraded sockets). */
+  close(): Promise<void>;
 }
 
 /**
@@ -18,9 +30,16 @@ export async function startHealthServer(options: {
   port: number;
   metrics: WorkerMetrics;
   health: () => HealthState;
+  /** The data plane (`/internal/v1/…`), served on the same port. */
+  routes?: InternalRoutes;
 }): Promise<{ server: Server; url: string; close(): Promise<void> }> {
+  const routes = options.routes;
   const server = createServer((req, res) => {
-    const path = (req.url ?? "/").split("?")[0];
+    const path = (req.url ?? "/").split("?")[0] ?? "/";
+    if (routes?.handles(path)) {
+      routes.handleRequest(req, res);
+      return;
+    }
     if (req.method === "GET" && path === "/healthz") {
       const state = options.health();
       res.writeHead(state.healthy ? 200 : 503, { "content-type": "application/json" });
@@ -45,6 +64,16 @@ export async function startHealthServer(options: {
       JSON.stringify({ error: { code: "not_found", message: `no route ${req.method} ${path}` } }),
     );
   });
+  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = (req.url ?? "/").split("?")[0] ?? "/";
+    if (routes?.handles(path)) {
+      routes.handleUpgrade(req, socket, head);
+      return;
+    }
+    socket.end("HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+  });
+  // The data plane streams long commands: no server-side request timeout cuts them.
+  server.requestTimeout = 0;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.host, () => resolve());
@@ -54,10 +83,12 @@ export async function startHealthServer(options: {
   return {
     server,
     url: `http://${host}:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      await routes?.close();
+      await new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
-      }),
+      });
+    },
   };
 }

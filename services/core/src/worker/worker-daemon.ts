@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { hostname as osHostname } from "node:os";
 import type { EventBus, Logger } from "@aetherium/common";
 import {
@@ -7,9 +8,11 @@ import {
   type VmBackend,
   type WorkerStatus,
 } from "@aetherium/types";
+import { DataPlane, type DataPlaneStats } from "../dataplane/data-plane-server.js";
 import { toWorker } from "../domain/mappers.js";
 import type { Consumer, JobHandler, JobHandlers, JobQueue } from "../queue/job-queue.js";
 import { createQueuesFor, workerQueueName } from "../routing/routing.js";
+import type { SandboxManager } from "../sandbox/sandbox-manager.js";
 import type { Repositories } from "../storage/repositories/create-repositories.js";
 import type { WorkerRow } from "../storage/repositories/workers.js";
 import { startHealthServer } from "./health-server.js";
@@ -26,8 +29,22 @@ export interface WorkerDaemonOptions {
   readonly labels?: Record<string, string>;
   readonly version?: string;
   readonly heartbeatMs: number;
-  /** Internal HTTP (healthz/metrics); port 0 picks a free one. */
+  /** Internal HTTP (healthz, metrics, data plane); port 0 picks a free one. */
   readonly internal: { readonly host: string; readonly port: number };
+  /**
+   * The address registered for gateways to reach the internal port (`http://host:port` or
+   * `host:port`); default: the URL it listens on (the host name when bound to every interface).
+   */
+  readonly advertiseAddress?: string;
+  /**
+   * The data plane (`/internal/v1/…`: exec, streamed exec, files) on the internal port. Its
+   * routes are always served and authenticated; without a manager they answer 503.
+   */
+  readonly dataPlane?: {
+    readonly manager?: SandboxManager | undefined;
+    /** Unsent bytes an exec socket may hold before output is held back (default 1 MiB). */
+    readonly maxBufferedBytes?: number;
+  };
   /** How many jobs on its own sandboxes run at once. */
   readonly concurrency?: number;
   readonly queue: JobQueue;
@@ -57,6 +74,10 @@ export class WorkerDaemon {
   #lastBeatOk = 0;
   #beating: Promise<void> | undefined;
   #health: Awaited<ReturnType<typeof startHealthServer>> | undefined;
+  #dataPlane: DataPlane | undefined;
+  #address: string | undefined;
+  // Never logged, never in the public Worker shape: only in this worker's row.
+  #token: string | undefined;
   #stopping = false;
 
   constructor(private readonly options: WorkerDaemonOptions) {}
@@ -72,10 +93,34 @@ export class WorkerDaemon {
     return this.#health.url;
   }
 
-  /** Registers, starts consuming and heartbeating. */
+  /** The address registered for gateways (`http://host:port`) once started. */
+  get address(): string {
+    if (!this.#address) throw new Error("worker not started");
+    return this.#address;
+  }
+
+  /** What the data plane is doing (exec sessions, buffering high-water mark). */
+  dataPlaneStats(): DataPlaneStats {
+    return this.#dataPlane?.stats() ?? { execSessions: 0, maxBufferedBytes: 0 };
+  }
+
+  /**
+   * Registers (with a fresh internal token: random 32 bytes, base64url, stored only in its
+   * `workers` row), serves the internal port and starts consuming and heartbeating.
+   */
   async start(): Promise<void> {
     const o = this.options;
+    this.#token = randomBytes(32).toString("base64url");
+    this.#dataPlane = new DataPlane({
+      manager: o.dataPlane?.manager,
+      token: this.#token,
+      logger: o.logger,
+      ...(o.dataPlane?.maxBufferedBytes !== undefined
+        ? { maxBufferedBytes: o.dataPlane.maxBufferedBytes }
+        : {}),
+    });
     this.#health = await startHealthServer({
+      routes: this.#dataPlane,
       host: o.internal.host,
       port: o.internal.port,
       metrics: this.metrics,
@@ -92,16 +137,8 @@ export class WorkerDaemon {
         };
       },
     });
-    this.#row = await o.repos.workers.register({
-      id: o.id,
-      hostname: o.hostname ?? osHostname(),
-      address: this.#health.url,
-      backends: o.backends,
-      zone: o.zone ?? null,
-      labels: o.labels ?? {},
-      capacity: o.capacity,
-      version: o.version ?? null,
-    });
+    this.#address = advertisedAddress(o.advertiseAddress, o.internal.host, this.#health.url);
+    this.#row = await o.repos.workers.register(this.#registration());
     this.#lastBeatOk = Date.now();
     this.metrics.capacity.set({ resource: "vcpus" }, o.capacity.vcpus);
     this.metrics.capacity.set({ resource: "memory_mb" }, o.capacity.memoryMb);
@@ -128,7 +165,7 @@ export class WorkerDaemon {
     await this.#applyAdmission(this.#row);
     this.#timer = setInterval(() => void this.heartbeat(), o.heartbeatMs);
     o.logger.info(
-      { workerId: o.id, address: this.#health.url, backends: o.backends },
+      { workerId: o.id, address: this.#address, backends: o.backends },
       "worker started",
     );
   }
@@ -148,15 +185,7 @@ export class WorkerDaemon {
       let row = await o.repos.workers.heartbeat(o.id, usage);
       if (!row) {
         // Someone removed our row: register again rather than run unseen.
-        row = await o.repos.workers.register({
-          id: o.id,
-          hostname: o.hostname ?? osHostname(),
-          address: this.internalUrl,
-          backends: o.backends,
-          zone: o.zone ?? null,
-          labels: o.labels ?? {},
-          capacity: o.capacity,
-        });
+        row = await o.repos.workers.register(this.#registration());
       }
       this.#row = row;
       this.#lastBeatOk = Date.now();
@@ -172,6 +201,21 @@ export class WorkerDaemon {
       this.metrics.up.set(0);
       o.logger.warn({ err, workerId: o.id }, "heartbeat failed");
     }
+  }
+
+  #registration() {
+    const o = this.options;
+    return {
+      id: o.id,
+      hostname: o.hostname ?? osHostname(),
+      address: this.address,
+      backends: o.backends,
+      zone: o.zone ?? null,
+      labels: o.labels ?? {},
+      capacity: o.capacity,
+      version: o.version ?? null,
+      internalToken: this.#token ?? null,
+    };
   }
 
   /** Takes new sandboxes only while active and below capacity. */
@@ -248,4 +292,23 @@ export class WorkerDaemon {
     }
     return out;
   }
+}
+
+/**
+ * The address gateways dial: the configured one (a bare `host:port` gets `http://`), else the URL
+ * listened on, with the host name instead of a wildcard address nobody can dial.
+ */
+export function advertisedAddress(
+  configured: string | undefined,
+  listenHost: string,
+  listenUrl: string,
+): string {
+  if (configured)
+    return /^[a-z][a-z0-9+.-]*:\/\//i.test(configured) ? configured : `http://${configured}`;
+  if (listenHost === "0.0.0.0" || listenHost === "::" || listenHost === "") {
+    const url = new URL(listenUrl);
+    url.hostname = osHostname();
+    return url.origin;
+  }
+  return listenUrl;
 }

@@ -14,6 +14,8 @@ export interface WorkerRegistration {
   readonly labels?: Record<string, string>;
   readonly capacity?: WorkerCapacity;
   readonly version?: string | null;
+  /** Bearer token its internal data-plane routes accept (fresh at each start); null: none. */
+  readonly internalToken?: string | null;
   /** When the worker process started (default now). */
   readonly startedAt?: Date;
 }
@@ -62,6 +64,7 @@ export class WorkerRepository {
       capacityMemoryMb: input.capacity?.memoryMb ?? 0,
       maxVms: input.capacity?.maxVms ?? 0,
       version: input.version ?? null,
+      internalToken: input.internalToken ?? null,
       startedAt: input.startedAt ?? new Date(),
     };
     return this.#db
@@ -78,6 +81,7 @@ export class WorkerRepository {
           capacityMemoryMb: eb.ref("excluded.capacityMemoryMb"),
           maxVms: eb.ref("excluded.maxVms"),
           version: eb.ref("excluded.version"),
+          internalToken: eb.ref("excluded.internalToken"),
           startedAt: eb.ref("excluded.startedAt"),
           lastSeenAt: sql<Date>`now()`,
           status: sql<WorkerStatus>`case when workers.status = 'draining' then 'draining' else 'active' end`,
