@@ -12,7 +12,8 @@ import type { WebSocketEventLike, WebSocketLike } from "./websocket.js";
 class FakeSocket implements WebSocketLike {
   static made: FakeSocket[] = [];
   /** What happens on construction: open (default), refuse with a message, or stay connecting. */
-  static behaviour: "open" | { refuse: string } | "hang" = "open";
+  static behaviour: "open" | { refuse: string } | { openThen: Record<string, unknown> } | "hang" =
+    "open";
   readyState = 0;
   readonly sent: Record<string, unknown>[] = [];
   readonly #listeners = new Map<string, Set<(e: WebSocketEventLike) => void>>();
@@ -27,6 +28,12 @@ class FakeSocket implements WebSocketLike {
       if (behaviour === "open") {
         this.readyState = 1;
         this.emit("open", {});
+      } else if (behaviour !== "hang" && "openThen" in behaviour) {
+        // Handshake answer, first message and close in one tick, as `ws` does for one TCP packet.
+        this.readyState = 1;
+        this.emit("open", {});
+        this.serve(behaviour.openThen);
+        this.drop();
       } else if (behaviour !== "hang") {
         this.emit("error", { message: behaviour.refuse });
         this.readyState = 3;
@@ -214,6 +221,14 @@ describe("exec over the WebSocket", () => {
     const err = await odd.wait().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AetheriumApiError);
     expect((err as AetheriumApiError).code).toBe("contract");
+  });
+
+  it("keeps a message that arrives in the same tick as the open", async () => {
+    const sandbox = await client().vms.get("vm-1");
+    FakeSocket.behaviour = { openThen: { type: "error", code: "conflict", message: "is failed" } };
+    const session = await sandbox.spawn("true");
+    const err = await session.wait().catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "conflict", message: "is failed" });
   });
 
   it("a refused handshake becomes the matching error", async () => {

@@ -130,6 +130,59 @@ export function handshakeError(
   );
 }
 
+/**
+ * A socket that keeps the events arriving before its user listens. A server may send its first
+ * message (or an error and a close) in the same packet as the handshake answer; `ws` then fires
+ * `open`, `message` and `close` in one tick, before the code awaiting the open can add listeners.
+ * Events are queued in order and handed out a microtask after listeners are added.
+ */
+class BufferedSocket implements WebSocketLike {
+  readonly #raw: WebSocketLike;
+  readonly #listeners = new Map<string, Set<(event: WebSocketEventLike) => void>>();
+  readonly #queue: [string, WebSocketEventLike][] = [];
+  #flushing = false;
+  #live = false;
+
+  constructor(raw: WebSocketLike) {
+    this.#raw = raw;
+    for (const type of ["message", "close", "error"]) {
+      raw.addEventListener(type, (event) => {
+        if (this.#live && this.#queue.length === 0) this.#dispatch(type, event);
+        else this.#queue.push([type, event]);
+      });
+    }
+  }
+
+  get readyState(): number {
+    return this.#raw.readyState;
+  }
+
+  send(data: string): void {
+    this.#raw.send(data);
+  }
+
+  close(code?: number, reason?: string): void {
+    this.#raw.close(code, reason);
+  }
+
+  addEventListener(type: string, listener: (event: WebSocketEventLike) => void): void {
+    let set = this.#listeners.get(type);
+    if (!set) this.#listeners.set(type, (set = new Set()));
+    set.add(listener);
+    if (this.#flushing) return;
+    this.#flushing = true;
+    queueMicrotask(() => {
+      this.#flushing = false;
+      this.#live = true;
+      for (const [t, e] of this.#queue.splice(0)) this.#dispatch(t, e);
+    });
+  }
+
+  #dispatch(type: string, event: WebSocketEventLike): void {
+    for (const listener of this.#listeners.get(type) ?? []) listener(event);
+  }
+}
+
 /** Opens a socket with the key as subprotocol (and header where possible); resolves once open. */
 export async function openWebSocket(
   options: { ctor?: WebSocketConstructor; apiKey?: string | undefined },
@@ -147,6 +200,8 @@ export async function openWebSocket(
   } catch (err) {
     throw new NetworkError(`cannot open WebSocket ${url}: ${String(err)}`, "network", 0);
   }
+  // Wrapped before anything can arrive, so no event is lost between `open` and the caller's listeners.
+  const buffered = new BufferedSocket(socket);
   return new Promise<WebSocketLike>((resolve, reject) => {
     let settled = false;
     const fail = (err: AetheriumApiError) => {
@@ -162,7 +217,7 @@ export async function openWebSocket(
     socket.addEventListener("open", () => {
       if (settled) return;
       settled = true;
-      resolve(socket);
+      resolve(buffered);
     });
     socket.addEventListener("error", (event) => fail(handshakeError(event, url)));
     socket.addEventListener("close", (event) =>

@@ -1,0 +1,54 @@
+/**
+ * `aether keys create|ls|revoke`.
+ * @module
+ */
+import type { Context } from "../context.js";
+import { age, table } from "../format/table.js";
+import { parseScopes } from "../parse.js";
+
+/** `aether keys create <name> [--scope read,write,admin]`: prints the secret, once. */
+export async function keysCreate(
+  ctx: Context,
+  name: string,
+  flags: { scope?: string },
+): Promise<number> {
+  const created = await ctx.client.apiKeys.create({
+    name,
+    ...(flags.scope ? { scopes: parseScopes(flags.scope) } : {}),
+  });
+  if (ctx.json) {
+    ctx.printJson(created);
+    return 0;
+  }
+  ctx.print(created.secret);
+  ctx.io.stderr.write(
+    `created key ${created.apiKey.name} (${created.apiKey.id}) with scope ${created.apiKey.scopes.join(",")}; the secret above is shown this once\n`,
+  );
+  return 0;
+}
+
+/** `aether keys ls`. */
+export async function keysList(ctx: Context): Promise<number> {
+  const page = await ctx.client.apiKeys.list();
+  const now = new Date();
+  ctx.output(page, () =>
+    table(
+      ["ID", "NAME", "SCOPES", "CREATED", "LAST USED"],
+      page.items.map((k) => [
+        k.id,
+        k.name,
+        k.scopes.join(","),
+        `${age(k.createdAt, now)} ago`,
+        k.lastUsedAt ? `${age(k.lastUsedAt, now)} ago` : "never",
+      ]),
+    ),
+  );
+  return 0;
+}
+
+/** `aether keys revoke <id>`. */
+export async function keysRevoke(ctx: Context, id: string): Promise<number> {
+  await ctx.client.apiKeys.revoke(id);
+  ctx.output({ revoked: id }, () => `revoked key ${id}`);
+  return 0;
+}

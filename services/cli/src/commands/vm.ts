@@ -1,0 +1,166 @@
+/**
+ * `aether vm …`: create, list, show, stop, start and remove sandboxes.
+ * @module
+ */
+import type { CreateVmBody, Vm, VmStatus } from "@aetherium/types";
+import { vmStatusSchema } from "@aetherium/types";
+import type { Context } from "../context.js";
+import { StatusLine } from "../format/progress.js";
+import { vmDetails, vmTable } from "../format/vm.js";
+import {
+  UsageError,
+  parseDurationSec,
+  parseKeyValues,
+  parsePositiveInt,
+  parseSizeMb,
+} from "../parse.js";
+
+/** Flags of `aether vm create`. */
+export interface VmCreateFlags {
+  readonly name?: string;
+  readonly image?: string;
+  readonly cpus?: string;
+  readonly memory?: string;
+  readonly disk?: string;
+  readonly env?: string[];
+  readonly label?: string[];
+  readonly timeout?: string;
+  readonly tool?: string[];
+  readonly backend?: string;
+  /** `--no-wait` sets this false. */
+  readonly wait?: boolean;
+}
+
+/** The request body `aether vm create` sends for its flags. */
+export function createBody(flags: VmCreateFlags): CreateVmBody {
+  const body: Record<string, unknown> = {};
+  if (flags.name) body.name = flags.name;
+  if (flags.image) body.image = flags.image;
+  if (flags.backend) {
+    if (!["docker", "firecracker", "qemu"].includes(flags.backend)) {
+      throw new UsageError(`--backend "${flags.backend}" must be docker, firecracker or qemu`);
+    }
+    body.backend = flags.backend;
+  }
+  if (flags.cpus) body.vcpus = parsePositiveInt(flags.cpus, "--cpus");
+  if (flags.memory) body.memoryMb = parseSizeMb(flags.memory, "--memory");
+  if (flags.disk) body.diskMb = parseSizeMb(flags.disk, "--disk");
+  if (flags.env?.length) body.env = parseKeyValues(flags.env, "--env");
+  if (flags.label?.length) body.labels = parseKeyValues(flags.label, "--label");
+  if (flags.timeout) body.timeoutSec = Math.ceil(parseDurationSec(flags.timeout, "--timeout"));
+  if (flags.tool?.length) body.tools = flags.tool;
+  return body;
+}
+
+/** `aether vm create`: creates a sandbox and, unless `--no-wait`, shows its states until it runs. */
+export async function vmCreate(ctx: Context, flags: VmCreateFlags): Promise<number> {
+  const body = createBody(flags);
+  const started = Date.now();
+  const sandbox = await ctx.client.vms.create(body);
+  if (flags.wait === false) {
+    ctx.output({ vm: sandbox.vm, taskId: sandbox.taskId }, () =>
+      [
+        `sandbox ${sandbox.name} is ${sandbox.status} (task ${sandbox.taskId ?? "-"})`,
+        `id    ${sandbox.id}`,
+        `name  ${sandbox.name}`,
+      ].join("\n"),
+    );
+    return 0;
+  }
+  const line = new StatusLine(ctx.io.stderr, { quiet: ctx.json });
+  line.update(`${sandbox.name}: ${sandbox.status}`);
+  let vm: Vm;
+  try {
+    vm = await sandbox.waitUntil("running", {
+      intervalMs: 200,
+      onStatus: (v) => line.update(`${v.name}: ${v.status}`),
+    });
+  } finally {
+    line.stop();
+  }
+  const sec = ((Date.now() - started) / 1000).toFixed(1);
+  ctx.output({ vm }, () =>
+    [`sandbox ${vm.name} is running (${sec} s)`, `id    ${vm.id}`, `name  ${vm.name}`].join("\n"),
+  );
+  return 0;
+}
+
+/** Flags of `aether vm ls`. */
+export interface VmListFlags {
+  readonly status?: string[];
+  readonly label?: string[];
+  readonly all?: boolean;
+}
+
+/** `aether vm ls`: every sandbox (deleted ones only with `--all` or `--status deleted`). */
+export async function vmList(ctx: Context, flags: VmListFlags): Promise<number> {
+  const status = (flags.status ?? []).flatMap((s) => s.split(",")).filter(Boolean);
+  for (const s of status) {
+    if (!vmStatusSchema.safeParse(s).success) {
+      throw new UsageError(`--status "${s}" must be one of ${vmStatusSchema.options.join(", ")}`);
+    }
+  }
+  const labels = parseKeyValues(flags.label, "--label");
+  const vms: Vm[] = [];
+  for await (const vm of ctx.client.vms.iterate({
+    limit: 500,
+    ...(status.length ? { status: status as VmStatus[] } : {}),
+    ...(Object.keys(labels).length ? { labels } : {}),
+  })) {
+    if (vm.status === "deleted" && !flags.all && !status.includes("deleted")) continue;
+    vms.push(vm);
+  }
+  ctx.output({ items: vms }, () =>
+    vms.length ? vmTable(vms) : "no sandboxes; create one with `aether vm create`",
+  );
+  return 0;
+}
+
+/** `aether vm get <id|name>`. */
+export async function vmGet(ctx: Context, ref: string): Promise<number> {
+  const sandbox = await ctx.sandbox(ref);
+  ctx.output({ vm: sandbox.vm }, () => vmDetails(sandbox.vm));
+  return 0;
+}
+
+/** `aether vm rm <id|name…>`: deletes each, waiting until gone unless `--no-wait`. */
+export async function vmRemove(
+  ctx: Context,
+  refs: readonly string[],
+  flags: { wait?: boolean },
+): Promise<number> {
+  const results: { id: string; name: string; taskId: string | null }[] = [];
+  for (const ref of refs) {
+    const sandbox = await ctx.sandbox(ref);
+    const { taskId } = await sandbox.delete({ wait: flags.wait !== false });
+    results.push({ id: sandbox.id, name: sandbox.name, taskId });
+    ctx.print(
+      flags.wait === false
+        ? `deleting ${sandbox.name} (${sandbox.id})`
+        : `deleted ${sandbox.name} (${sandbox.id})`,
+    );
+  }
+  if (ctx.json) ctx.printJson({ deleted: results });
+  return 0;
+}
+
+/** `aether vm stop|start <id|name>`: waits for the new state unless `--no-wait`. */
+export async function vmStopStart(
+  ctx: Context,
+  action: "stop" | "start",
+  ref: string,
+  flags: { wait?: boolean; force?: boolean },
+): Promise<number> {
+  const sandbox = await ctx.sandbox(ref);
+  const wait = flags.wait !== false;
+  const result =
+    action === "stop"
+      ? await sandbox.stop({ wait, ...(flags.force ? { force: true } : {}) })
+      : await sandbox.start({ wait });
+  ctx.output({ vm: sandbox.vm, taskId: result.taskId }, () =>
+    wait
+      ? `${sandbox.name} is ${sandbox.status}`
+      : `${action === "stop" ? "stopping" : "starting"} ${sandbox.name} (task ${result.taskId ?? "-"})`,
+  );
+  return 0;
+}

@@ -1,0 +1,217 @@
+/**
+ * The `aether` command tree (commander): flags and help text here, the work in `commands/`.
+ * @module
+ */
+import { Command, CommanderError, Option } from "commander";
+import { cpCommand } from "./commands/cp.js";
+import { execCommand, shellCommand } from "./commands/exec.js";
+import { healthCommand } from "./commands/health.js";
+import { keysCreate, keysList, keysRevoke } from "./commands/keys.js";
+import { taskCancel, taskGet, taskList } from "./commands/task.js";
+import { vmCreate, vmGet, vmList, vmRemove, vmStopStart } from "./commands/vm.js";
+import { workerGet, workerList, workerSetStatus } from "./commands/worker.js";
+import { Context, DEFAULT_URL, type GlobalOptions } from "./context.js";
+import { describeError, exitCodeFor } from "./format/errors.js";
+import type { CliIo } from "./io.js";
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/**
+ * Runs one `aether` command line (`argv` without the node and script paths) and resolves with the
+ * exit code: the command's own for `exec`/`shell`, 0 on success, 1 on failure, 2 on a usage error.
+ * Errors are printed as one line on `io.stderr`, never as a stack trace.
+ */
+export async function runAether(argv: readonly string[], io: CliIo): Promise<number> {
+  let exitCode = 0;
+  let active: { ctx: Context; command: string } | undefined;
+
+  const program = new Command("aether")
+    .description("Drive an Aetherium platform: sandboxes, commands, files, tasks, workers, keys.")
+    .option("--json", "machine-readable output: one JSON document on stdout")
+    .option("--url <url>", `gateway address (env AETHERIUM_URL, default ${DEFAULT_URL})`)
+    .option(
+      "--api-key <key>",
+      "API key (env AETHERIUM_API_KEY, else $AETHERIUM_HOME/admin.key or ./.aetherium/admin.key)",
+    )
+    .showSuggestionAfterError()
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+      outputError: (s, write) => write(s.startsWith("error:") ? `aether: ${s.slice(7)}` : s),
+    });
+
+  /** Wraps a command body: builds its context and keeps its exit code. */
+  const run =
+    <A extends unknown[]>(name: string, body: (ctx: Context, ...args: A) => Promise<number>) =>
+    async (...args: A) => {
+      const cmd = args[args.length - 1] as Command;
+      const ctx = new Context(io, cmd.optsWithGlobals<GlobalOptions>());
+      active = { ctx, command: name };
+      exitCode = await body(ctx, ...args);
+    };
+
+  const vm = program.command("vm").description("sandboxes");
+  vm.command("create")
+    .description("create a sandbox and wait until it runs")
+    .option("--name <name>", "name (default: generated)")
+    .option("--image <image>", "image (default: the base image)")
+    .option("--backend <backend>", "docker, firecracker or qemu (default: the best available)")
+    .option("--cpus <n>", "vCPUs")
+    .option("--memory <size>", "memory, e.g. 512m or 2g (MiB by default)")
+    .option("--disk <size>", "disk, e.g. 4g")
+    .option("--env <K=V>", "environment variable (repeatable)", collect)
+    .option("--label <K=V>", "label (repeatable)", collect)
+    .option("--timeout <duration>", "delete automatically after, e.g. 30m or 2h")
+    .option("--tool <spec>", "tool to install, e.g. node@20 (repeatable)", collect)
+    .option("--no-wait", "answer at once instead of waiting until it runs")
+    .action(run("vm create", (ctx, flags: Parameters<typeof vmCreate>[1]) => vmCreate(ctx, flags)));
+  vm.command("ls")
+    .alias("list")
+    .description("list sandboxes")
+    .option("--status <status>", "only these statuses (repeatable or comma-separated)", collect)
+    .option("--label <K=V>", "only sandboxes with this label (repeatable)", collect)
+    .option("--all", "include deleted sandboxes")
+    .action(run("vm ls", (ctx, flags: Parameters<typeof vmList>[1]) => vmList(ctx, flags)));
+  vm.command("get <vm>")
+    .description("show a sandbox (by id or name)")
+    .action(run("vm get", (ctx, ref: string) => vmGet(ctx, ref)));
+  vm.command("rm <vm...>")
+    .alias("delete")
+    .description("delete sandboxes (by id or name)")
+    .option("--no-wait", "answer at once instead of waiting until they are gone")
+    .action(
+      run("vm rm", (ctx, refs: string[], flags: { wait?: boolean }) => vmRemove(ctx, refs, flags)),
+    );
+  vm.command("stop <vm>")
+    .description("stop a sandbox (its disk is kept)")
+    .option("--force", "kill instead of shutting down cleanly")
+    .option("--no-wait", "answer at once")
+    .action(
+      run("vm stop", (ctx, ref: string, flags: { wait?: boolean; force?: boolean }) =>
+        vmStopStart(ctx, "stop", ref, flags),
+      ),
+    );
+  vm.command("start <vm>")
+    .description("start a stopped sandbox")
+    .option("--no-wait", "answer at once")
+    .action(
+      run("vm start", (ctx, ref: string, flags: { wait?: boolean }) =>
+        vmStopStart(ctx, "start", ref, flags),
+      ),
+    );
+
+  program
+    .command("exec <vm> [command...]")
+    .description(
+      "run a command in a sandbox, streaming its output; exits with its exit code\n" +
+        "(one word runs through /bin/sh -c, several run directly: aether exec demo -- ls -la /)",
+    )
+    .option("--env <K=V>", "environment variable (repeatable)", collect)
+    .option("--cwd <dir>", "working directory (absolute)")
+    .option("--user <user>", "user name or uid")
+    .option("--timeout <duration>", "kill the command after, e.g. 30s or 10m")
+    .action(
+      run("exec", (ctx, ref: string, words: string[], flags: Parameters<typeof execCommand>[3]) =>
+        execCommand(ctx, ref, words, flags),
+      ),
+    );
+  program
+    .command("shell <vm>")
+    .description("open an interactive terminal in a sandbox")
+    .action(run("shell", (ctx, ref: string) => shellCommand(ctx, ref)));
+  program
+    .command("cp <from> <to>")
+    .description("copy a file: aether cp <vm>:/path ./local  or  aether cp ./local <vm>:/path")
+    .action(run("cp", (ctx, from: string, to: string) => cpCommand(ctx, from, to)));
+
+  const task = program.command("task").description("durable tasks (create, stop, delete…)");
+  task
+    .command("ls")
+    .alias("list")
+    .description("list tasks, newest first")
+    .option("--status <status>", "only these statuses (repeatable or comma-separated)", collect)
+    .option("--type <type>", "only these types, e.g. vm:create (repeatable)", collect)
+    .option("--vm <vm>", "only tasks of this sandbox")
+    .option("--limit <n>", "how many (default 50)")
+    .action(run("task ls", (ctx, flags: Parameters<typeof taskList>[1]) => taskList(ctx, flags)));
+  task
+    .command("get <id>")
+    .description("show a task")
+    .action(run("task get", (ctx, id: string) => taskGet(ctx, id)));
+  task
+    .command("cancel <id>")
+    .description("cancel a task that has not finished")
+    .action(run("task cancel", (ctx, id: string) => taskCancel(ctx, id)));
+
+  const worker = program.command("worker").description("worker hosts");
+  worker
+    .command("ls")
+    .alias("list")
+    .description("list workers")
+    .action(run("worker ls", (ctx) => workerList(ctx)));
+  worker
+    .command("get <id>")
+    .description("show a worker")
+    .action(run("worker get", (ctx, id: string) => workerGet(ctx, id)));
+  worker
+    .command("drain <id>")
+    .description("stop placing new sandboxes on a worker (admin)")
+    .action(run("worker drain", (ctx, id: string) => workerSetStatus(ctx, "drain", id)));
+  worker
+    .command("activate <id>")
+    .description("let a draining worker take sandboxes again (admin)")
+    .action(run("worker activate", (ctx, id: string) => workerSetStatus(ctx, "activate", id)));
+
+  const keys = program.command("keys").description("API keys (admin)");
+  keys
+    .command("create <name>")
+    .description("create an API key and print its secret (shown once)")
+    .addOption(
+      new Option("--scope <scopes>", "comma-separated: read, write, admin").default(
+        undefined,
+        "read,write",
+      ),
+    )
+    .action(
+      run("keys create", (ctx, name: string, flags: { scope?: string }) =>
+        keysCreate(ctx, name, flags),
+      ),
+    );
+  keys
+    .command("ls")
+    .alias("list")
+    .description("list API keys")
+    .action(run("keys ls", (ctx) => keysList(ctx)));
+  keys
+    .command("revoke <id>")
+    .description("revoke an API key")
+    .action(run("keys revoke", (ctx, id: string) => keysRevoke(ctx, id)));
+
+  program
+    .command("health")
+    .description("platform health; exits 1 when degraded")
+    .action(run("health", (ctx) => healthCommand(ctx)));
+
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+    return exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version asked for are successes; anything else (a missing subcommand included) is a
+      // usage error, already printed by commander.
+      if (err.code === "commander.helpDisplayed" || err.code === "commander.version") return 0;
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    const ctx = active?.ctx ?? new Context(io, program.opts<GlobalOptions>());
+    io.stderr.write(
+      `aether: ${describeError(err, {
+        url: ctx.url,
+        keySource: ctx.keySource,
+        keyFile: ctx.keyFile,
+        ...(active ? { command: active.command } : {}),
+      })}\n`,
+    );
+    return exitCodeFor(err);
+  }
+}
