@@ -30,6 +30,20 @@ describe("aetherium start (npm start)", () => {
     expect((await stat(path.join(app.dir, ".aetherium"))).isDirectory()).toBe(true);
   });
 
+  it("prints the admin key once, keeps it readable only by its owner, and it works", async () => {
+    expect(app.apiKey).toMatch(/^ak_[\w-]{43}$/);
+    expect(app.stdout()).toContain(`admin key:   ${app.apiKey}`);
+    const file = await stat(path.join(app.dir, ".aetherium", "admin.key"));
+    expect(file.mode & 0o777).toBe(0o600);
+    const denied = await fetch(`${app.url}/api/v1/vms`);
+    expect(denied.status).toBe(401);
+    const ok = await fetch(`${app.url}/api/v1/vms`, {
+      headers: { authorization: `Bearer ${app.apiKey}` },
+    });
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ items: [], nextCursor: null });
+  });
+
   it("answers the health API with its components", async () => {
     const res = await fetch(`${app.url}/api/v1/health`);
     expect(res.status).toBe(200);
@@ -38,11 +52,11 @@ describe("aetherium start (npm start)", () => {
     const sandboxesUp = (body.components.sandboxes as { status: string }).status === "ok";
     expect(body.status).toBe(sandboxesUp ? "ok" : "degraded");
     expect(body.components).toMatchObject({
-      database: { status: "ok", detail: "pglite" },
-      queue: { status: "ok", detail: "in-process" },
+      database: { status: "ok", message: "pglite" },
+      queue: { status: "ok", message: "in-process" },
     });
     expect(["ok", "down"]).toContain((body.components.sandboxes as { status: string }).status);
-    expect(Object.keys(body.components)).toContain("backend:docker");
+    expect(Object.keys(body.components)).toContain("backend.docker");
   });
 
   it("answers an unknown route with the error envelope, not a stack trace", async () => {
