@@ -147,7 +147,7 @@ const bench: Benchmark = {
       );
 
       let exec: { oursP50: number; directP50: number; overheadMs: number } | undefined;
-      if (sandboxes.manager) {
+      if (sandboxes.manager && process.env.BENCH_API_EXEC !== "0") {
         const client = new AetheriumClient({ url: gateway.url, apiKey: gateway.adminKey.secret });
         const sandbox = await client.vms.create({ name: "bench-exec" }, { wait: true });
         closers.unshift(() => sandbox.delete({ wait: true }));

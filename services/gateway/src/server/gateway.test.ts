@@ -361,6 +361,28 @@ describe("sandboxes, tasks and workers", () => {
   });
 });
 
+describe("metrics and CORS", () => {
+  it("serves Prometheus metrics openly, labelled by route pattern, never by id", async () => {
+    await call("GET", "/api/v1/vms/some-id-123");
+    const res = await app.inject({ method: "GET", url: "/metrics" });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers["content-type"]).toMatch(/text\/plain/);
+    expect(res.body).toMatch(
+      /aetherium_http_request_duration_seconds_count\{[^}]*route="\/api\/v1\/vms\/:id"/,
+    );
+    expect(res.body).not.toContain("some-id-123");
+  });
+
+  it("sends no CORS grant to a foreign origin unless configured", async () => {
+    const res = await app.inject({
+      method: "OPTIONS",
+      url: "/api/v1/vms",
+      headers: { origin: "https://evil.example", "access-control-request-method": "GET" },
+    });
+    expect(res.headers["access-control-allow-origin"]).toBeUndefined();
+  });
+});
+
 describe("events WebSocket", () => {
   function connect(query: string, protocols: string[]) {
     const ws = new WebSocket(`${url.replace("http", "ws")}/api/v1/events${query}`, protocols);
