@@ -10,6 +10,7 @@ import {
   InMemoryEventBus,
   NotFoundError,
   UnauthorizedError,
+  UnavailableError,
 } from "@aetherium/common";
 import { useTestDatabase } from "@aetherium/testing";
 import type { ExecServerMessage } from "@aetherium/types";
@@ -220,6 +221,22 @@ describe.skipIf(!canRun)("data plane on a real worker and sandbox", () => {
     await expect(client.execute(target, stopped.id, { command: "true" })).rejects.toBeInstanceOf(
       ConflictError,
     );
+
+    // A sandbox another worker runs: that worker's business (409 here); an offline one: 503.
+    await repos.workers.register({ id: `${workerId}-gone`, hostname: "h", address: "a" });
+    await repos.workers.setStatus(`${workerId}-gone`, "offline");
+    const elsewhere = await repos.vms.create({
+      name: "dp-elsewhere",
+      backend: "docker",
+      image: TAG,
+      status: "running",
+      workerId: `${workerId}-gone`,
+    });
+    await expect(dataPlaneTargetFor(repos, elsewhere.id)).rejects.toBeInstanceOf(UnavailableError);
+    await expect(client.execute(target, elsewhere.id, { command: "true" })).rejects.toBeInstanceOf(
+      ConflictError,
+    );
+    await expect(client.openExec(target, elsewhere.id)).rejects.toBeInstanceOf(ConflictError);
   });
 
   it("writes, reads, lists and removes files, binary and multi-MiB, streamed", async () => {

@@ -19,7 +19,10 @@ import { SandboxManager } from "./sandbox-manager.js";
 
 // The real thing: the esbuild-bundled agent inside the debootstrapped base image on dockerd.
 const CACHE_DIR = path.resolve(import.meta.dirname, "../../../../.aetherium/cache/image");
-const TAG = `aetherium/base:${AETHERIUM_VERSION}`;
+// AETHERIUM_TEST_SANDBOX_IMAGE: a prebuilt image to run instead of building the working tree's
+// agent into the base image (useful while someone reworks the agent).
+const PREBUILT = process.env.AETHERIUM_TEST_SANDBOX_IMAGE;
+const TAG = PREBUILT ?? `aetherium/base:${AETHERIUM_VERSION}`;
 const docker = (await detectBackends()).find((b) => b.backend === "docker");
 const debootstrap = await access("/usr/sbin/debootstrap", constants.X_OK).then(
   () => true,
@@ -41,8 +44,10 @@ describe.skipIf(!canRun)("SandboxManager on Docker with the real agent", () => {
   let manager: SandboxManager;
 
   beforeAll(async () => {
-    const agent = await buildAgentBundle();
-    await buildBaseImage({ agentFile: agent.path, cacheDir: CACHE_DIR, tag: TAG });
+    if (!PREBUILT) {
+      const agent = await buildAgentBundle();
+      await buildBaseImage({ agentFile: agent.path, cacheDir: CACHE_DIR, tag: TAG });
+    }
     handle = await openDatabase({ pglite: "memory://" });
     await new Migrator(handle.db).up();
     repos = createRepositories(handle.db);
