@@ -53,5 +53,17 @@ export default tseslint.config(
     files: ["**/*.js", "**/*.mjs", "**/*.cjs"],
     ...tseslint.configs.disableTypeChecked,
   },
+  {
+    // The dashboard's React code runs in the browser and is JSX: it is checked against the
+    // dashboard's own tsconfig (DOM lib, jsx), which tsconfig.tests.json cannot be.
+    files: ["services/dashboard/src/**/*.tsx"],
+    languageOptions: {
+      globals: { ...globals.browser },
+      parserOptions: {
+        project: ["./services/dashboard/tsconfig.json"],
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+  },
   prettier,
 );

@@ -1,0 +1,148 @@
+"use client";
+import { useState, type FormEvent } from "react";
+import { useRouter } from "next/navigation";
+import { errorMessage } from "../lib/api/api.js";
+import {
+  buildCreateVmBody,
+  EMPTY_SANDBOX_FORM,
+  type FieldErrors,
+  type SandboxFormValues,
+} from "../lib/forms/sandbox-form.js";
+import { useInsertVm } from "./hooks.js";
+import { useApi, useToast } from "./providers.js";
+import { Dialog } from "./ui.js";
+
+export function CreateSandboxDialog({ onClose }: { onClose: () => void }) {
+  const api = useApi();
+  const toast = useToast();
+  const router = useRouter();
+  const insert = useInsertVm();
+  const [form, setForm] = useState<SandboxFormValues>(EMPTY_SANDBOX_FORM);
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const [serverError, setServerError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [openAfter, setOpenAfter] = useState(false);
+
+  const set = (k: keyof SandboxFormValues) => (e: { target: { value: string } }) =>
+    setForm((f) => ({ ...f, [k]: e.target.value }));
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    const built = buildCreateVmBody(form);
+    if (!built.ok) {
+      setErrors(built.errors);
+      return;
+    }
+    setErrors({});
+    setServerError(null);
+    setBusy(true);
+    try {
+      const { vm } = await api.createVm(built.body);
+      insert(vm);
+      toast(`Creating ${vm.name}…`, "ok");
+      onClose();
+      if (openAfter) router.push(`/sandboxes/detail/?id=${encodeURIComponent(vm.id)}`);
+    } catch (err) {
+      setServerError(errorMessage(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const field = (
+    k: keyof SandboxFormValues,
+    label: string,
+    props: { placeholder?: string; hint?: string; wide?: boolean; inputMode?: "numeric" } = {},
+  ) => (
+    <label className={`field${props.wide ? " wide" : ""}`}>
+      <span>
+        {label} {props.hint && <span className="field-hint">{props.hint}</span>}
+      </span>
+      <input
+        name={k}
+        value={form[k]}
+        onChange={set(k)}
+        placeholder={props.placeholder}
+        inputMode={props.inputMode}
+        aria-invalid={errors[k] ? true : undefined}
+        aria-describedby={errors[k] ? `${k}-error` : undefined}
+      />
+      {errors[k] && (
+        <span className="field-error" id={`${k}-error`}>
+          {errors[k]}
+        </span>
+      )}
+    </label>
+  );
+
+  return (
+    <Dialog
+      title="New sandbox"
+      description="Every field is optional: empty fields take the server's defaults."
+      onClose={onClose}
+    >
+      <form onSubmit={(e) => void submit(e)} className="stack" noValidate>
+        <div className="form-grid">
+          {field("name", "Name", { placeholder: "generated if empty" })}
+          {field("image", "Image", { placeholder: "aetherium/base" })}
+          <label className="field">
+            Backend
+            <select name="backend" value={form.backend} onChange={set("backend")}>
+              <option value="">Best available</option>
+              <option value="docker">docker</option>
+              <option value="firecracker">firecracker</option>
+              <option value="qemu">qemu</option>
+            </select>
+          </label>
+          {field("timeoutMin", "Timeout", {
+            placeholder: "minutes",
+            inputMode: "numeric",
+            hint: "deleted after",
+          })}
+          {field("vcpus", "vCPUs", { placeholder: "1", inputMode: "numeric" })}
+          {field("memoryMb", "Memory (MiB)", { placeholder: "512", inputMode: "numeric" })}
+          {field("diskMb", "Disk (MiB)", { inputMode: "numeric" })}
+          {field("tools", "Tools", { placeholder: "node@20 python@3.12" })}
+          {field("labels", "Labels", { placeholder: "team=ml, env=dev", wide: true })}
+          <label className="field wide">
+            <span>
+              Environment{" "}
+              <span className="field-hint">
+                KEY=value, one per line; values are hidden afterwards
+              </span>
+            </span>
+            <textarea
+              name="env"
+              rows={3}
+              value={form.env}
+              onChange={set("env")}
+              aria-invalid={errors.env ? true : undefined}
+            />
+            {errors.env && <span className="field-error">{errors.env}</span>}
+          </label>
+        </div>
+        <label className="checkbox">
+          <input
+            type="checkbox"
+            checked={openAfter}
+            onChange={(e) => setOpenAfter(e.target.checked)}
+          />
+          Open the sandbox after creating it
+        </label>
+        {serverError && (
+          <div className="banner bad" role="alert">
+            {serverError}
+          </div>
+        )}
+        <div className="dialog-foot" style={{ padding: 0 }}>
+          <button type="button" className="btn" onClick={onClose} data-close>
+            Cancel
+          </button>
+          <button type="submit" className="btn primary" disabled={busy}>
+            {busy ? "Creating…" : "Create sandbox"}
+          </button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}

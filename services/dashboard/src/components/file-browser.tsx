@@ -1,0 +1,270 @@
+"use client";
+/** Browse a sandbox's files: list, upload, download, preview, delete. */
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { useRef, useState } from "react";
+import type { FileEntry } from "@aetherium/types";
+import { errorMessage } from "../lib/api/api.js";
+import { formatBytes } from "../format/format.js";
+import { useApi, useToast } from "./providers.js";
+import { EmptyState, ErrorState, Icon, Loading, RelTime } from "./ui.js";
+
+function join(dir: string, name: string): string {
+  return dir === "/" ? `/${name}` : `${dir.replace(/\/+$/, "")}/${name}`;
+}
+
+function parent(dir: string): string {
+  const p = dir.replace(/\/+$/, "").split("/").slice(0, -1).join("/");
+  return p === "" ? "/" : p;
+}
+
+const PREVIEW_LIMIT = 256 * 1024;
+
+export function FileBrowser({ vmId, initialPath = "/" }: { vmId: string; initialPath?: string }) {
+  const api = useApi();
+  const toast = useToast();
+  const qc = useQueryClient();
+  const [path, setPath] = useState(initialPath);
+  const [pathInput, setPathInput] = useState(initialPath);
+  const [preview, setPreview] = useState<{ path: string; text: string; truncated: boolean } | null>(
+    null,
+  );
+  const [uploading, setUploading] = useState(false);
+  const fileInput = useRef<HTMLInputElement>(null);
+
+  const list = useQuery({
+    queryKey: ["files", vmId, path],
+    queryFn: () => api.listFiles(vmId, path),
+  });
+
+  const go = (p: string) => {
+    setPath(p);
+    setPathInput(p);
+    setPreview(null);
+  };
+
+  const entries = [...(list.data?.entries ?? [])].sort(
+    (a, b) => Number(b.type === "dir") - Number(a.type === "dir") || a.name.localeCompare(b.name),
+  );
+
+  const upload = async (files: FileList | null) => {
+    if (!files || files.length === 0) return;
+    setUploading(true);
+    try {
+      for (const f of Array.from(files)) {
+        const bytes = new Uint8Array(await f.arrayBuffer());
+        await api.writeFile(vmId, join(path, f.name), bytes);
+      }
+      toast(
+        `Uploaded ${files.length === 1 ? files[0]!.name : `${files.length} files`} to ${path}`,
+        "ok",
+      );
+      await qc.invalidateQueries({ queryKey: ["files", vmId, path] });
+    } catch (err) {
+      toast(`Upload failed: ${errorMessage(err)}`, "bad");
+    } finally {
+      setUploading(false);
+      if (fileInput.current) fileInput.current.value = "";
+    }
+  };
+
+  const download = async (e: FileEntry) => {
+    try {
+      const bytes = await api.readFile(vmId, join(path, e.name));
+      const url = URL.createObjectURL(new Blob([bytes as BlobPart]));
+      const a = document.createElement("a");
+      a.href = url;
+      a.download = e.name;
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    } catch (err) {
+      toast(`Download failed: ${errorMessage(err)}`, "bad");
+    }
+  };
+
+  const view = async (e: FileEntry) => {
+    try {
+      const p = join(path, e.name);
+      const bytes = await api.readFile(vmId, p);
+      const slice = bytes.subarray(0, PREVIEW_LIMIT);
+      setPreview({
+        path: p,
+        text: new TextDecoder().decode(slice),
+        truncated: bytes.length > PREVIEW_LIMIT,
+      });
+    } catch (err) {
+      toast(`Could not read the file: ${errorMessage(err)}`, "bad");
+    }
+  };
+
+  const remove = async (e: FileEntry) => {
+    if (!window.confirm(`Delete ${join(path, e.name)}?`)) return;
+    try {
+      await api.removeFile(vmId, join(path, e.name));
+      toast(`Deleted ${e.name}`, "ok");
+      await qc.invalidateQueries({ queryKey: ["files", vmId, path] });
+    } catch (err) {
+      toast(`Delete failed: ${errorMessage(err)}`, "bad");
+    }
+  };
+
+  const crumbs = path.split("/").filter(Boolean);
+
+  return (
+    <div className="card">
+      <div className="filters">
+        <nav className="crumbs" aria-label="Path">
+          <button type="button" onClick={() => go("/")}>
+            /
+          </button>
+          {crumbs.map((c, i) => (
+            <span key={i}>
+              <button type="button" onClick={() => go(`/${crumbs.slice(0, i + 1).join("/")}`)}>
+                {c}
+              </button>
+              {i < crumbs.length - 1 && "/"}
+            </span>
+          ))}
+        </nav>
+        <span className="spacer" />
+        <form
+          className="row"
+          onSubmit={(e) => {
+            e.preventDefault();
+            if (pathInput.startsWith("/")) go(pathInput);
+          }}
+        >
+          <input
+            aria-label="Go to path"
+            className="mono"
+            value={pathInput}
+            onChange={(e) => setPathInput(e.target.value)}
+          />
+          <button type="submit" className="btn small">
+            Go
+          </button>
+        </form>
+        <input
+          ref={fileInput}
+          type="file"
+          multiple
+          className="sr-only"
+          id={`upload-${vmId}`}
+          aria-label="Upload files"
+          onChange={(e) => void upload(e.target.files)}
+        />
+        <button
+          type="button"
+          className="btn small primary"
+          disabled={uploading}
+          onClick={() => fileInput.current?.click()}
+        >
+          {uploading ? "Uploading…" : "Upload"}
+        </button>
+      </div>
+      {list.isPending ? (
+        <Loading rows={4} />
+      ) : list.isError ? (
+        <ErrorState error={list.error} retry={() => void list.refetch()} />
+      ) : (
+        <div className="table-wrap">
+          <table className="table" aria-label="Files">
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th className="num">Size</th>
+                <th className="hide-narrow">Modified</th>
+                <th />
+              </tr>
+            </thead>
+            <tbody>
+              {path !== "/" && (
+                <tr>
+                  <td colSpan={4}>
+                    <button
+                      type="button"
+                      className="btn ghost small"
+                      onClick={() => go(parent(path))}
+                    >
+                      ← ..
+                    </button>
+                  </td>
+                </tr>
+              )}
+              {entries.length === 0 && (
+                <tr>
+                  <td colSpan={4}>
+                    <EmptyState title="This folder is empty" icon="folder">
+                      Upload a file to put it here.
+                    </EmptyState>
+                  </td>
+                </tr>
+              )}
+              {entries.map((e) => (
+                <tr key={e.name} data-file={e.name}>
+                  <td>
+                    {e.type === "dir" ? (
+                      <button
+                        type="button"
+                        className="btn ghost small file-row-name"
+                        onClick={() => go(join(path, e.name))}
+                      >
+                        <Icon name="folder" size={14} /> {e.name}/
+                      </button>
+                    ) : (
+                      <span className="file-row-name">
+                        <Icon name={e.type === "symlink" ? "link" : "file"} size={14} /> {e.name}
+                      </span>
+                    )}
+                  </td>
+                  <td className="num muted">{e.type === "dir" ? "—" : formatBytes(e.size)}</td>
+                  <td className="hide-narrow muted">
+                    <RelTime iso={e.modifiedAt} />
+                  </td>
+                  <td style={{ textAlign: "right", whiteSpace: "nowrap" }}>
+                    {e.type !== "dir" && (
+                      <>
+                        <button type="button" className="btn small" onClick={() => void view(e)}>
+                          View
+                        </button>{" "}
+                        <button
+                          type="button"
+                          className="btn small"
+                          onClick={() => void download(e)}
+                        >
+                          Download
+                        </button>{" "}
+                      </>
+                    )}
+                    <button
+                      type="button"
+                      className="btn small danger"
+                      aria-label={`Delete ${e.name}`}
+                      onClick={() => void remove(e)}
+                    >
+                      Delete
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {preview && (
+        <div className="card-body" style={{ borderTop: "1px solid var(--border)" }}>
+          <div className="row" style={{ marginBottom: 8 }}>
+            <strong className="mono">{preview.path}</strong>
+            {preview.truncated && <span className="muted small">(first 256 KiB)</span>}
+            <span className="spacer" />
+            <button type="button" className="btn small" onClick={() => setPreview(null)}>
+              Close
+            </button>
+          </div>
+          <pre className="code" data-file-preview={preview.path}>
+            {preview.text}
+          </pre>
+        </div>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,121 @@
+"use client";
+/** Queries and mutations every page shares, keyed so the live stream can patch them. */
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useEffect } from "react";
+import type { Page, Vm } from "@aetherium/types";
+import type { TaskFilter, VmFilter } from "../lib/live/reducers.js";
+import { applyVmToPage, filterVms } from "../lib/live/reducers.js";
+import { errorMessage } from "../lib/api/api.js";
+import { useApi, useLive, useToast } from "./providers.js";
+
+/** Sets the document title: "<page> · Aetherium". */
+export function useTitle(title: string) {
+  useEffect(() => {
+    document.title = `${title} · Aetherium`;
+  }, [title]);
+}
+
+export function useVms(filter: VmFilter = {}) {
+  const api = useApi();
+  const { fallbackInterval } = useLive();
+  return useQuery({
+    queryKey: ["vms", filter],
+    queryFn: async () => {
+      const page = await api.listVms({
+        ...(filter.status?.length ? { status: filter.status } : {}),
+        ...(filter.labels
+          ? { label: Object.entries(filter.labels).map(([k, v]) => `${k}=${v}`) }
+          : {}),
+        ...(filter.workerId ? { workerId: filter.workerId } : {}),
+      });
+      return { ...page, items: filterVms(page.items, filter) };
+    },
+    refetchInterval: fallbackInterval,
+  });
+}
+
+export function useVm(id: string) {
+  const api = useApi();
+  const { fallbackInterval } = useLive();
+  return useQuery({
+    queryKey: ["vm", id],
+    queryFn: () => api.getVm(id),
+    enabled: id !== "",
+    refetchInterval: fallbackInterval,
+  });
+}
+
+export function useTasks(filter: TaskFilter = {}, limit = 200) {
+  const api = useApi();
+  const { fallbackInterval } = useLive();
+  return useQuery({
+    queryKey: ["tasks", filter, limit],
+    queryFn: () =>
+      api.listTasks({
+        limit,
+        ...(filter.status?.length ? { status: filter.status } : {}),
+        ...(filter.type?.length ? { type: filter.type } : {}),
+        ...(filter.vmId ? { vmId: filter.vmId } : {}),
+      }),
+    refetchInterval: fallbackInterval,
+  });
+}
+
+export function useWorkers() {
+  const api = useApi();
+  const { fallbackInterval } = useLive();
+  return useQuery({
+    queryKey: ["workers"],
+    queryFn: () => api.listWorkers(),
+    refetchInterval: fallbackInterval,
+  });
+}
+
+export function useClusterStats() {
+  const api = useApi();
+  const { fallbackInterval } = useLive();
+  return useQuery({
+    queryKey: ["cluster-stats"],
+    queryFn: () => api.clusterStats(),
+    refetchInterval: fallbackInterval,
+  });
+}
+
+export function useHealth() {
+  const api = useApi();
+  return useQuery({ queryKey: ["health"], queryFn: () => api.health(), refetchInterval: 30_000 });
+}
+
+/** A sandbox action (stop/start/delete) with a toast either way. */
+export function useVmAction(action: "stop" | "start" | "delete") {
+  const api = useApi();
+  const toast = useToast();
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: async (vm: Vm) => {
+      if (action === "stop") await api.stopVm(vm.id);
+      else if (action === "start") await api.startVm(vm.id);
+      else await api.deleteVm(vm.id);
+      return vm;
+    },
+    onSuccess: (vm) => {
+      toast(
+        `${action === "delete" ? "Deleting" : action === "stop" ? "Stopping" : "Starting"} ${vm.name}…`,
+        "ok",
+      );
+      void qc.invalidateQueries({ queryKey: ["vm", vm.id] });
+    },
+    onError: (err) => toast(`Could not ${action} the sandbox: ${errorMessage(err)}`, "bad"),
+  });
+}
+
+/** Puts a sandbox the API just returned into every list it belongs to. */
+export function useInsertVm() {
+  const qc = useQueryClient();
+  return (vm: Vm) => {
+    for (const q of qc.getQueryCache().findAll({ queryKey: ["vms"] })) {
+      qc.setQueryData<Page<Vm>>(q.queryKey, (old) => applyVmToPage(old, vm, q.queryKey[1] ?? {}));
+    }
+    qc.setQueryData(["vm", vm.id], vm);
+  };
+}

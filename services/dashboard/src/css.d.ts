@@ -1,0 +1,2 @@
+// Global stylesheets imported for their side effect (Next bundles them).
+declare module "*.css";

@@ -1,0 +1,58 @@
+import { describe, expect, it } from "vitest";
+import { buildCreateVmBody, EMPTY_SANDBOX_FORM, parseKeyValues } from "./sandbox-form.js";
+
+describe("create-sandbox form", () => {
+  it("sends an empty body when nothing is filled in (server defaults)", () => {
+    expect(buildCreateVmBody(EMPTY_SANDBOX_FORM)).toEqual({ ok: true, body: {} });
+  });
+  it("turns the fields into the POST /vms body", () => {
+    const r = buildCreateVmBody({
+      ...EMPTY_SANDBOX_FORM,
+      name: "demo",
+      image: "aetherium/base",
+      backend: "docker",
+      vcpus: "2",
+      memoryMb: "1024",
+      env: "A=1\n# comment\nURL=http://x/?a=b\n",
+      labels: "team=ml, env=dev",
+      timeoutMin: "30",
+      tools: "node@20, python@3.12",
+    });
+    expect(r).toEqual({
+      ok: true,
+      body: {
+        name: "demo",
+        image: "aetherium/base",
+        backend: "docker",
+        vcpus: 2,
+        memoryMb: 1024,
+        env: { A: "1", URL: "http://x/?a=b" },
+        labels: { team: "ml", env: "dev" },
+        timeoutSec: 1800,
+        tools: ["node@20", "python@3.12"],
+      },
+    });
+  });
+  it("names the field that is wrong", () => {
+    const r = buildCreateVmBody({
+      ...EMPTY_SANDBOX_FORM,
+      vcpus: "two",
+      env: "NOPE",
+      memoryMb: "1",
+    });
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.errors.vcpus).toBe("a whole number");
+      expect(r.errors.env).toContain("NOPE");
+    }
+    const bounds = buildCreateVmBody({ ...EMPTY_SANDBOX_FORM, memoryMb: "64" });
+    expect(bounds.ok).toBe(false);
+    if (!bounds.ok) expect(bounds.errors.memoryMb).toMatch(/128/);
+  });
+  it("parses KEY=value lists", () => {
+    expect(parseKeyValues("a=1,b=2", { commaSeparated: true })).toEqual({
+      values: { a: "1", b: "2" },
+    });
+    expect(parseKeyValues("=x")).toEqual({ error: '"=x" is not KEY=value' });
+  });
+});
