@@ -379,6 +379,37 @@ describe.skipIf(!canRun)("data plane on a real worker and sandbox", () => {
     expect((await repos.executions.get(executionId))?.error).toMatch(/killed by SIGKILL/);
   });
 
+  it("reports a timeout over the socket, and kills a command whose HTTP caller gives up", async () => {
+    const ws = await client.openExec(target, vmId);
+    const c = collect(ws);
+    send(ws, { type: "start", command: "sleep 30", timeoutMs: 300 });
+    expect(await c.next("exit")).toMatchObject({ timedOut: true });
+    await c.closed;
+
+    const aborter = new AbortController();
+    const running = client.execute(
+      target,
+      vmId,
+      { command: "sleep 60; echo never" },
+      { signal: aborter.signal },
+    );
+    await waitUntil(
+      async () =>
+        (await repos.executions.listByVm(vmId)).items.some(
+          (e) => e.command === "sleep 60; echo never",
+        ),
+      "the command to start",
+    );
+    aborter.abort();
+    await expect(running).rejects.toThrow();
+    await waitUntil(async () => {
+      const row = (await repos.executions.listByVm(vmId)).items.find(
+        (e) => e.command === "sleep 60; echo never",
+      );
+      return row?.completedAt != null && /killed/.test(row.error ?? "");
+    }, "the abandoned HTTP command to be killed and recorded");
+  });
+
   it("relays a public socket to the worker's, answering bad client messages itself", async () => {
     const server = new WebSocketServer({ port: 0, host: "127.0.0.1" });
     await once(server, "listening");
