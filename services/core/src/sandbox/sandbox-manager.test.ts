@@ -183,6 +183,26 @@ describe.skipIf(!canRun)("SandboxManager on Docker with the real agent", () => {
     await manager.delete(busy.id);
   });
 
+  it("never idle-stops a sandbox while a command runs in it (an open terminal)", async () => {
+    const row = await newVm("terminal");
+    await manager.create(row.id);
+    const chunks: string[] = [];
+    const handle = await manager.startExec(
+      row.id,
+      { command: "cat", pty: { cols: 80, rows: 24 } },
+      { onStdout: (b) => void chunks.push(b.toString()) },
+    );
+    // Far past any idle limit, but the terminal is open.
+    expect(await manager.stopIdle(1, Date.now() + 3_600_000)).not.toContain(row.id);
+    await handle.write("hi\n");
+    await handle.closeStdin();
+    const { execution, result } = await handle.done;
+    expect(result.exitCode).toBe(0);
+    expect(execution.stdout).toContain("hi");
+    expect(await manager.stopIdle(1, Date.now() + 3_600_000)).toContain(row.id);
+    await manager.delete(row.id);
+  });
+
   it("deletes sandboxes whose time is up", async () => {
     const row = await newVm("ttl", { expiresAt: new Date(Date.now() + 60_000) });
     await manager.create(row.id);

@@ -117,6 +117,8 @@ export class SandboxManager {
   readonly #clients = new Map<string, Promise<AgentClient>>();
   /** When each sandbox last ran a command here; idle auto-stop reads it. */
   readonly #lastActive = new Map<string, number>();
+  /** Commands running now per sandbox: a sandbox running one is never idle (a terminal). */
+  readonly #busy = new Map<string, number>();
   readonly #readyTimeoutMs: number;
   readonly #outputLimit: number;
 
@@ -320,9 +322,16 @@ export class SandboxManager {
       });
       throw e;
     }
+    this.#busy.set(vmId, (this.#busy.get(vmId) ?? 0) + 1);
+    const idle = (): void => {
+      const n = (this.#busy.get(vmId) ?? 1) - 1;
+      if (n > 0) this.#busy.set(vmId, n);
+      else this.#busy.delete(vmId);
+      this.#lastActive.set(vmId, Date.now());
+    };
     const done = proc.done.then(
       async (result) => {
-        this.#lastActive.set(vmId, Date.now());
+        idle();
         const completed = await repos.executions.complete(execution.id, {
           exitCode: result.exitCode,
           ...captured(),
@@ -335,6 +344,7 @@ export class SandboxManager {
         return { execution: completed ?? execution, result };
       },
       async (e: unknown) => {
+        idle();
         await repos.executions.complete(execution.id, {
           ...captured(),
           error: (e as Error).message,
@@ -460,13 +470,15 @@ export class SandboxManager {
 
   /**
    * Stops this worker's running sandboxes that have run no command for `idleMs` (since they
-   * became ready, when they have run none here). Warm-pool sandboxes are never idle-stopped:
-   * being ready is their job. Returns the ids stopped.
+   * became ready, when they have run none here), and run none now (an open terminal or a long
+   * command keeps its sandbox). Warm-pool sandboxes are never idle-stopped: being ready is their
+   * job. Returns the ids stopped.
    */
   async stopIdle(idleMs: number, now: number = Date.now()): Promise<string[]> {
     const rows = await this.deps.repos.vms.listByWorker(this.deps.workerId);
     const idle = rows.filter((r) => {
       if (r.status !== "running" || (r.metadata as { pool?: string }).pool === "warm") return false;
+      if (this.#busy.has(r.id)) return false;
       const last = this.#lastActive.get(r.id) ?? r.readyAt?.getTime() ?? r.createdAt.getTime();
       return now - last >= idleMs;
     });
