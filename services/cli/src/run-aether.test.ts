@@ -1,0 +1,178 @@
+import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { CliIo } from "./io.js";
+import { runAether } from "./program.js";
+
+// A stand-in gateway speaking API.md's shapes; the real one is exercised in tests/e2e.
+const vm = (id: string, name: string, status = "running") => ({
+  id,
+  name,
+  status,
+  backend: "docker",
+  image: "aetherium/base",
+  vcpus: 2,
+  memoryMb: 1024,
+  diskMb: 4096,
+  workerId: "w1",
+  labels: { team: "core" },
+  env: { TOKEN: "********" },
+  network: { egress: "allow-all" },
+  createdAt: new Date(Date.now() - 120_000).toISOString(),
+  readyAt: null,
+  expiresAt: null,
+  stoppedAt: null,
+  error: null,
+});
+const vms = [
+  vm("11111111-1111-4111-8111-111111111111", "alpha"),
+  vm("22222222-2222-4222-8222-222222222222", "beta", "stopped"),
+  vm("33333333-3333-4333-8333-333333333333", "gone", "deleted"),
+];
+
+let server: Server;
+let url: string;
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), "aether-cli-"));
+  server = createServer((req, res) => {
+    const send = (status: number, body: unknown) =>
+      res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+    const u = new URL(req.url ?? "/", "http://x");
+    if (u.pathname === "/api/v1/health") {
+      return send(200, {
+        status: "ok",
+        components: { database: { status: "ok", detail: "pglite" } },
+      });
+    }
+    if (req.headers.authorization !== "Bearer good") {
+      return send(401, {
+        error: { code: "unauthorized", message: "the API key is not valid" },
+        requestId: "r",
+      });
+    }
+    if (u.pathname === "/api/v1/vms") return send(200, { items: vms, nextCursor: null });
+    const one = /^\/api\/v1\/vms\/([^/]+)$/.exec(u.pathname);
+    const found = vms.find((v) => v.id === one?.[1]);
+    if (found) return send(200, { vm: found });
+    return send(404, {
+      error: { code: "not_found", message: `vm ${one?.[1]} not found` },
+      requestId: "r",
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  await new Promise((r) => server.close(r));
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Runs one command line against the stub, capturing its output. */
+async function aether(argv: string[], env: Record<string, string> = {}, cwd = dir) {
+  let stdout = "";
+  let stderr = "";
+  const io: CliIo = {
+    stdout: { write: (c) => (stdout += typeof c === "string" ? c : Buffer.from(c).toString()) },
+    stderr: { write: (c) => (stderr += typeof c === "string" ? c : Buffer.from(c).toString()) },
+    stdin: { isTTY: true, [Symbol.asyncIterator]: async function* () {} },
+    env: { AETHERIUM_URL: url, ...env },
+    cwd,
+  };
+  const code = await runAether(argv, io);
+  return { code, stdout, stderr };
+}
+
+describe("runAether", () => {
+  it("lists live sandboxes as an aligned table with relative ages", async () => {
+    const r = await aether(["vm", "ls"], { AETHERIUM_API_KEY: "good" });
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split("\n");
+    expect(lines[0]).toMatch(/^ID\s+NAME\s+STATUS\s+BACKEND\s+CPUS\s+MEMORY\s+AGE\s+LABELS$/);
+    expect(lines).toHaveLength(3); // the deleted one is hidden without --all
+    expect(lines[1]).toMatch(
+      /^11111111-1111-4111-8111-111111111111\s+alpha\s+running\s+docker\s+2\s+1G\s+2m\s+team=core$/,
+    );
+    // Columns line up: every row puts NAME at the same offset as the header.
+    expect(lines.map((l) => l.indexOf(l.split(/\s{2,}/)[1]!))).toEqual([38, 38, 38]);
+  });
+
+  it("--json prints one JSON document, --all included", async () => {
+    const r = await aether(["vm", "ls", "--all", "--json"], { AETHERIUM_API_KEY: "good" });
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout) as { items: { name: string }[] };
+    expect(doc.items.map((v) => v.name)).toEqual(["alpha", "beta", "gone"]);
+    expect(r.stderr).toBe("");
+  });
+
+  it("finds a sandbox by name as well as by id", async () => {
+    const r = await aether(["vm", "get", "beta", "--json"], { AETHERIUM_API_KEY: "good" });
+    expect(r.code).toBe(0);
+    expect((JSON.parse(r.stdout) as { vm: { id: string } }).vm.id).toBe(vms[1]!.id);
+    const human = await aether(["vm", "get", "alpha"], { AETHERIUM_API_KEY: "good" });
+    expect(human.stdout).toMatch(/^id\s+11111111-/m);
+    expect(human.stdout).toMatch(/^env\s+TOKEN$/m);
+  });
+
+  it("a missing sandbox is one line pointing at vm ls, exit 1", async () => {
+    const r = await aether(["vm", "get", "nope"], { AETHERIUM_API_KEY: "good" });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      'aether: no sandbox with id or name "nope"; list sandboxes with `aether vm ls`\n',
+    );
+  });
+
+  it("reads the embedded admin key from ./.aetherium/admin.key, or $AETHERIUM_HOME", async () => {
+    await mkdir(path.join(dir, ".aetherium"), { recursive: true });
+    await writeFile(path.join(dir, ".aetherium", "admin.key"), "good\n");
+    expect((await aether(["vm", "ls"])).code).toBe(0);
+    const home = path.join(dir, "elsewhere");
+    await mkdir(home, { recursive: true });
+    await writeFile(path.join(home, "admin.key"), "stale\n");
+    const r = await aether(["vm", "ls"], { AETHERIUM_HOME: home });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^aether: the API key from .*elsewhere\/admin\.key was refused/);
+    // The flag wins over both.
+    expect((await aether(["--api-key", "good", "vm", "ls"], { AETHERIUM_HOME: home })).code).toBe(
+      0,
+    );
+  });
+
+  it("a bad key gives one line saying how to pass one", async () => {
+    const r = await aether(["vm", "ls", "--api-key", "bad"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trimEnd().split("\n")).toHaveLength(1);
+    expect(r.stderr).toMatch(/the API key from --api-key was refused .*AETHERIUM_API_KEY/);
+    expect(r.stderr).not.toMatch(/\bat .*\.ts:\d+/);
+  });
+
+  it("usage errors exit 2", async () => {
+    expect((await aether(["vm", "frobnicate"])).code).toBe(2);
+    expect((await aether(["vm"])).code).toBe(2);
+    const bad = await aether(["vm", "create", "--memory", "lots"], { AETHERIUM_API_KEY: "good" });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--memory "lots" must be a size/);
+    expect((await aether(["--help"])).code).toBe(0);
+  });
+
+  it("health needs no key and shows the components", async () => {
+    const r = await aether(["health"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/: ok\n/);
+    expect(r.stdout).toMatch(/^database\s+ok\s+pglite$/m);
+  });
+
+  it("an unreachable gateway says to start it", async () => {
+    const r = await aether(["vm", "ls", "--url", "http://127.0.0.1:1"], {
+      AETHERIUM_API_KEY: "good",
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /^aether: cannot reach Aetherium at http:\/\/127\.0\.0\.1:1; is it running\? start it with `npm start`/,
+    );
+  });
+});
