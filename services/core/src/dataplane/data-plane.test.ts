@@ -473,6 +473,9 @@ describe.skipIf(!canRun)("data plane on a real worker and sandbox", () => {
     expect(received).toBe(total);
     expect(exit).toMatchObject({ exitCode: 0 });
     expect(daemon.dataPlaneStats().maxBufferedBytes).toBeLessThan(2 * MiB);
+    const metrics = await (await fetch(`${daemon.address}/metrics`)).text();
+    const gauge = /^aetherium_worker_exec_buffered_bytes_max (\d+)/m.exec(metrics);
+    expect(Number(gauge?.[1])).toBe(daemon.dataPlaneStats().maxBufferedBytes);
   }, 240_000);
 
   it("keeps the relay's client buffer bounded for a paused public client", async () => {

@@ -119,6 +119,8 @@ export class WorkerDaemon {
         ? { maxBufferedBytes: o.dataPlane.maxBufferedBytes }
         : {}),
     });
+    const dataPlane = this.#dataPlane;
+    this.metrics.dataPlane = () => dataPlane.stats();
     this.#health = await startHealthServer({
       routes: this.#dataPlane,
       host: o.internal.host,

@@ -33,4 +33,22 @@ export class WorkerMetrics {
     help: "1 when the last heartbeat reached the database",
     registers: [this.registry],
   });
+  /** Where the data-plane gauges read from (set by the daemon once its data plane exists). */
+  dataPlane: (() => { execSessions: number; maxBufferedBytes: number }) | undefined;
+  readonly execSessions: Gauge = new Gauge({
+    name: "aetherium_worker_exec_sessions",
+    help: "Exec WebSockets open on this worker's data plane",
+    registers: [this.registry],
+    collect: (): void => {
+      this.execSessions.set(this.dataPlane?.().execSessions ?? 0);
+    },
+  });
+  readonly execBufferedMax: Gauge = new Gauge({
+    name: "aetherium_worker_exec_buffered_bytes_max",
+    help: "Highest number of unsent bytes any exec WebSocket held (bounded by backpressure)",
+    registers: [this.registry],
+    collect: (): void => {
+      this.execBufferedMax.set(this.dataPlane?.().maxBufferedBytes ?? 0);
+    },
+  });
 }
