@@ -84,7 +84,7 @@ export function subscribeEvents(
     if (closed) return;
     let ws: WebSocketLike;
     try {
-      ws = await transport.openSocket(path);
+      ws = await transport.openSocket(path, undefined, "/tasks?limit=1");
     } catch (err) {
       const error = err as AetheriumApiError;
       options.onError?.(error);

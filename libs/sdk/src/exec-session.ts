@@ -116,7 +116,11 @@ export class ExecSession {
     options: ExecSessionOptions = {},
   ): Promise<ExecSession> {
     if (options.signal?.aborted) throw new AbortError();
-    const socket = await transport.openSocket(`/vms/${seg(vmId)}/exec`, options.signal);
+    const socket = await transport.openSocket(
+      `/vms/${seg(vmId)}/exec`,
+      options.signal,
+      `/vms/${seg(vmId)}`,
+    );
     const session = new ExecSession(socket, options);
     const start: ExecClientMessage = {
       type: "start",

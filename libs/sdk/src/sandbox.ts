@@ -4,11 +4,14 @@
  */
 import {
   executeResponseSchema,
+  executionSchema,
+  pageSchema,
   fileListResponseSchema,
   fileWriteResponseSchema,
   taskAcceptedResponseSchema,
   vmResponseSchema,
   type Execution,
+  type Page,
   type FileEntry,
   type FileWriteResponse,
   type Vm,
@@ -301,6 +304,18 @@ export class Sandbox {
       completedAt: completedAt.toISOString(),
       durationMs: exit.durationMs ?? completedAt.getTime() - startedAt.getTime(),
     };
+  }
+
+  /** One page of this sandbox's recorded commands, newest first. */
+  executions(
+    options: { limit?: number; cursor?: string; signal?: AbortSignal } = {},
+  ): Promise<Page<Execution>> {
+    return this.#transport.requestChecked(
+      pageSchema(executionSchema),
+      "GET",
+      `/vms/${seg(this.id)}/executions`,
+      { query: { limit: options.limit, cursor: options.cursor }, signal: options.signal },
+    );
   }
 
   /**

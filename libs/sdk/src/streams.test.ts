@@ -231,6 +231,26 @@ describe("exec over the WebSocket", () => {
     expect(err).toMatchObject({ code: "conflict", message: "is failed" });
   });
 
+  it("asks over HTTP why a handshake failed when the socket does not say (browsers)", async () => {
+    let probed = "";
+    const c = client((url) => {
+      if (url.pathname === "/api/v1/tasks") {
+        probed = url.pathname + url.search;
+        return Response.json(
+          { error: { code: "unauthorized", message: "bad key" }, requestId: "r" },
+          { status: 401 },
+        );
+      }
+      return Response.json({ vm });
+    });
+    FakeSocket.behaviour = { refuse: "" };
+    const errors: unknown[] = [];
+    c.events.subscribe({}, () => undefined, { onError: (e) => errors.push(e) });
+    await until(() => errors.length === 1);
+    expect(errors[0]).toBeInstanceOf(AuthError);
+    expect(probed).toBe("/api/v1/tasks?limit=1");
+  });
+
   it("a refused handshake becomes the matching error", async () => {
     const sandbox = await client().vms.get("vm-1");
     FakeSocket.behaviour = { refuse: "Unexpected server response: 401" };

@@ -3,7 +3,13 @@
  * @module
  */
 import type { z } from "zod";
-import { AbortError, ContractError, NetworkError, errorFromResponse } from "./errors.js";
+import {
+  AbortError,
+  AetheriumApiError,
+  ContractError,
+  NetworkError,
+  errorFromResponse,
+} from "./errors.js";
 import {
   openWebSocket,
   toWebSocketUrl,
@@ -165,10 +171,25 @@ export class Transport {
     return new Uint8Array(await res.arrayBuffer());
   }
 
-  /** Opens an authenticated WebSocket to `/api/v1<path>`; resolves once it is open. */
-  openSocket(path: string, signal?: AbortSignal): Promise<WebSocketLike> {
+  /**
+   * Opens an authenticated WebSocket to `/api/v1<path>`; resolves once it is open. Browsers (and
+   * undici) do not say why a handshake was refused; then `probePath`, a cheap GET that needs the
+   * same key and resource, is asked instead, so a bad key is an `AuthError` and a missing sandbox a
+   * `NotFoundError` everywhere, not a bare network error.
+   */
+  async openSocket(path: string, signal?: AbortSignal, probePath?: string): Promise<WebSocketLike> {
     const url = toWebSocketUrl(this.baseUrl, `/api/v1${path}`);
-    return openWebSocket({ ctor: this.#ws, apiKey: this.#apiKey }, url, signal);
+    try {
+      return await openWebSocket({ ctor: this.#ws, apiKey: this.#apiKey }, url, signal);
+    } catch (err) {
+      if (!(err instanceof NetworkError) || probePath === undefined) throw err;
+      const refusal = await this.request("GET", probePath, { signal }).then(
+        () => undefined,
+        (probeErr: unknown) => probeErr,
+      );
+      if (refusal instanceof AetheriumApiError && refusal.status > 0) throw refusal;
+      throw err;
+    }
   }
 }
 

@@ -104,6 +104,22 @@ describe("the SDK against a real platform", () => {
     expect(Buffer.concat(chunks).toString().trim()).toBe("8");
   });
 
+  it("gives a spawned shell a terminal that follows resizes", async () => {
+    const out: Buffer[] = [];
+    const shell = await sandbox.spawn("sh", {
+      pty: { cols: 80, rows: 24 },
+      onStdout: (c) => out.push(Buffer.from(c)),
+    });
+    await shell.started();
+    shell.resize(132, 43);
+    shell.write("stty size; exit 5\n");
+    const exit = await shell.wait();
+    expect(exit.exitCode).toBe(5);
+    expect(Buffer.concat(out).toString()).toMatch(/43 132/);
+    const history = await sandbox.executions({ limit: 10 });
+    expect(history.items.map((e) => e.id)).toContain(exit.executionId);
+  });
+
   it("round-trips binary files, lists and removes them", async () => {
     const bytes = new Uint8Array(4096).map((_, i) => (i * 31 + 7) % 256);
     const dir = `/tmp/sdk-${randomBytes(3).toString("hex")}`;

@@ -23,10 +23,16 @@ async function pumpStdin(ctx: Context, session: ExecSession): Promise<void> {
   }
 }
 
-/** Forwards Ctrl-C / SIGTERM of this process to the command; returns the unsubscribe. */
+/**
+ * Forwards Ctrl-C / SIGTERM of this process to the command, so it can clean up; a second one kills
+ * it (SIGKILL), so a command that ignores signals cannot hold the terminal. Returns the unsubscribe.
+ */
 function forwardSignals(ctx: Context, session: ExecSession): () => void {
+  let received = 0;
   const offs = (["SIGINT", "SIGTERM"] as const).map(
-    (sig) => ctx.io.onSignal?.(sig, () => session.signal(sig)) ?? (() => undefined),
+    (sig) =>
+      ctx.io.onSignal?.(sig, () => session.signal(received++ === 0 ? sig : "SIGKILL")) ??
+      (() => undefined),
   );
   return () => offs.forEach((off) => off());
 }
