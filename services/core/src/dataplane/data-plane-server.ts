@@ -137,7 +137,7 @@ export class DataPlane {
     if (req.method !== "GET" || !match || match[2] !== "exec") {
       throw new NotFoundError("route", pathOf(req));
     }
-    const vmId = decodeURIComponent(match[1]!);
+    const vmId = vmIdOf(match[1]!);
     // Refused before the upgrade (unknown, elsewhere, stopped, agent down) so the caller gets a
     // status and an envelope instead of a socket that errors at once.
     await this.#manager().runningClient(vmId);
@@ -160,7 +160,7 @@ export class DataPlane {
     const url = new URL(req.url ?? "/", "http://internal");
     const match = ROUTE.exec(url.pathname);
     if (!match) throw new NotFoundError("route", url.pathname);
-    const vmId = decodeURIComponent(match[1]!);
+    const vmId = vmIdOf(match[1]!);
     const route = `${req.method ?? "GET"} ${match[2]!}`;
     switch (route) {
       case "POST execute":
@@ -334,6 +334,14 @@ function nextChunk(
   const p = client.fs.read(path, { offset, length });
   p.catch(() => {});
   return p;
+}
+
+function vmIdOf(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new BadRequestError("the sandbox id in the path is not valid percent-encoding");
+  }
 }
 
 function pathOf(req: IncomingMessage): string {

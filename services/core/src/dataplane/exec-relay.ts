@@ -27,6 +27,8 @@ export function relayExecSockets(
 ): Promise<void> {
   const max = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
   const logger = options.logger;
+  // Sockets paused because the other one holds too much unsent.
+  const paused = new Set<WebSocket>();
 
   const forward = (
     from: WebSocket,
@@ -49,7 +51,6 @@ export function relayExecSockets(
         });
     }
   };
-  const paused = new Set<WebSocket>();
 
   const reply = (msg: ExecServerMessage): void =>
     forward(upstream, client, JSON.stringify(msg), false, options.watermark);
