@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { WebSocketServer } from "ws";
 import type { CliIo } from "./io.js";
 import { runAether } from "./program.js";
 
@@ -34,6 +35,8 @@ const vms = [
 ];
 
 let server: Server;
+/** Every exec WebSocket message the stub received, per connection. */
+const execSessions: Record<string, unknown>[][] = [];
 let url: string;
 let dir: string;
 
@@ -64,6 +67,39 @@ beforeAll(async () => {
       requestId: "r",
     });
   });
+  // The exec WebSocket: `cat`-like commands echo stdin; a closed stdin ends them with exit 0, and a
+  // terminal session (pty) ends with exit 4 when it reads "exit\r".
+  const wss = new WebSocketServer({
+    server,
+    handleProtocols: (p) => (p.has("aetherium.v1") ? "aetherium.v1" : false),
+  });
+  wss.on("connection", (socket) => {
+    const got: Record<string, unknown>[] = [];
+    execSessions.push(got);
+    const send = (m: unknown) => socket.send(JSON.stringify(m));
+    socket.on("message", (raw: Buffer) => {
+      const m = JSON.parse(raw.toString()) as Record<string, unknown> & { type: string };
+      got.push(m);
+      if (m.type === "start") {
+        send({ type: "started", executionId: "ex-1" });
+        if (m.command === "false") send({ type: "exit", exitCode: 1 });
+      }
+      if (m.type === "stdin") {
+        send({ type: "stdout", data: m.data });
+        if (
+          Buffer.from(m.data as string, "base64")
+            .toString()
+            .includes("exit\r")
+        ) {
+          send({ type: "exit", exitCode: 4 });
+        }
+      }
+      if (m.type === "closeStdin" && !got[0]?.pty) {
+        send({ type: "stderr", data: Buffer.from("eof\n").toString("base64") });
+        send({ type: "exit", exitCode: 0 });
+      }
+    });
+  });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
@@ -73,15 +109,27 @@ afterAll(async () => {
 });
 
 /** Runs one command line against the stub, capturing its output. */
-async function aether(argv: string[], env: Record<string, string> = {}, cwd = dir) {
+async function aether(
+  argv: string[],
+  env: Record<string, string> = {},
+  cwd = dir,
+  stdin: CliIo["stdin"] = { isTTY: true, [Symbol.asyncIterator]: async function* () {} },
+  extra: Partial<CliIo> = {},
+) {
   let stdout = "";
   let stderr = "";
   const io: CliIo = {
-    stdout: { write: (c) => (stdout += typeof c === "string" ? c : Buffer.from(c).toString()) },
+    stdout: {
+      write: (c) => (stdout += typeof c === "string" ? c : Buffer.from(c).toString()),
+      isTTY: true,
+      columns: 100,
+      rows: 30,
+    },
     stderr: { write: (c) => (stderr += typeof c === "string" ? c : Buffer.from(c).toString()) },
-    stdin: { isTTY: true, [Symbol.asyncIterator]: async function* () {} },
+    stdin,
     env: { AETHERIUM_URL: url, ...env },
     cwd,
+    ...extra,
   };
   const code = await runAether(argv, io);
   return { code, stdout, stderr };
@@ -174,5 +222,84 @@ describe("runAether", () => {
     expect(r.stderr).toMatch(
       /^aether: cannot reach Aetherium at http:\/\/127\.0\.0\.1:1; is it running\? start it with `npm start`/,
     );
+  });
+
+  it("exec streams output, pipes a non-terminal stdin and exits with the command's code", async () => {
+    execSessions.length = 0;
+    const piped: CliIo["stdin"] = {
+      isTTY: false,
+      [Symbol.asyncIterator]: async function* () {
+        yield "line one\n";
+        yield Buffer.from("line two\n");
+      },
+    };
+    const r = await aether(
+      ["exec", "alpha", "--env", "A=1", "--", "cat"],
+      { AETHERIUM_API_KEY: "good" },
+      dir,
+      piped,
+    );
+    expect(r).toEqual({ code: 0, stdout: "line one\nline two\n", stderr: "eof\n" });
+    expect(execSessions[0]?.[0]).toEqual({ type: "start", command: "cat", env: { A: "1" } });
+    expect(execSessions[0]?.at(-1)).toEqual({ type: "closeStdin" });
+    const failing = await aether(["exec", "alpha", "--", "false"], { AETHERIUM_API_KEY: "good" });
+    expect(failing.code).toBe(1);
+    expect(failing.stderr).toBe("");
+  });
+
+  it("shell runs a terminal: raw mode on and restored, keys through, resize on SIGWINCH", async () => {
+    execSessions.length = 0;
+    const raw: boolean[] = [];
+    let onData: ((c: string | Uint8Array) => void) | undefined;
+    let winch: (() => void) | undefined;
+    const tty: CliIo["stdin"] = {
+      isTTY: true,
+      setRawMode: (v: boolean) => raw.push(v),
+      on: (_e, l) => (onData = l),
+      off: () => (onData = undefined),
+      resume: () => {
+        // The user types once the terminal is up; the window changes size first.
+        setTimeout(() => {
+          winch?.();
+          onData?.("ls\r");
+          onData?.("exit\r");
+        }, 10);
+      },
+      pause: () => undefined,
+      [Symbol.asyncIterator]: async function* () {},
+    };
+    const r = await aether(
+      ["shell", "alpha"],
+      { AETHERIUM_API_KEY: "good", TERM: "xterm" },
+      dir,
+      tty,
+      {
+        onSignal: (sig, listener) => {
+          if (sig === "SIGWINCH") winch = listener;
+          return () => (winch = undefined);
+        },
+      },
+    );
+    expect(r.code).toBe(4);
+    expect(r.stdout).toBe("ls\rexit\r");
+    expect(raw).toEqual([true, false]);
+    expect(onData).toBeUndefined();
+    const [start, ...rest] = execSessions[0] ?? [];
+    expect(start).toMatchObject({
+      type: "start",
+      pty: { cols: 100, rows: 30 },
+      env: { TERM: "xterm" },
+    });
+    expect(rest[0]).toEqual({ type: "resize", cols: 100, rows: 30 });
+    expect(rest.slice(1).map((m) => m.type)).toEqual(["stdin", "stdin"]);
+  });
+
+  it("shell refuses to run without a terminal", async () => {
+    const r = await aether(["shell", "alpha"], { AETHERIUM_API_KEY: "good" }, dir, {
+      isTTY: false,
+      [Symbol.asyncIterator]: async function* () {},
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/needs a terminal; in scripts use `aether exec/);
   });
 });
