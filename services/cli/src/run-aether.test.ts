@@ -1,6 +1,7 @@
 import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { Readable } from "node:stream";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -226,13 +227,8 @@ describe("runAether", () => {
 
   it("exec streams output, pipes a non-terminal stdin and exits with the command's code", async () => {
     execSessions.length = 0;
-    const piped: CliIo["stdin"] = {
-      isTTY: false,
-      [Symbol.asyncIterator]: async function* () {
-        yield "line one\n";
-        yield Buffer.from("line two\n");
-      },
-    };
+    // A pipe, as when another program feeds `aether exec`: not a terminal, two chunks, then EOF.
+    const piped: CliIo["stdin"] = Readable.from(["line one\n", Buffer.from("line two\n")]);
     const r = await aether(
       ["exec", "alpha", "--env", "A=1", "--", "cat"],
       { AETHERIUM_API_KEY: "good" },
