@@ -52,11 +52,17 @@ export function resolveUrl(options: GlobalOptions, io: Pick<CliIo, "env">): stri
 
 /** One command's environment. */
 export class Context {
+  /** The process around the command. */
   readonly io: CliIo;
+  /** `--json`: results as one JSON document, no human text on stdout. */
   readonly json: boolean;
+  /** The gateway's base URL. */
   readonly url: string;
+  /** Where the API key came from (for error hints). */
   readonly keySource: KeySource;
+  /** The embedded admin key file looked at. */
   readonly keyFile: string;
+  /** The SDK client, with the URL and key. */
   readonly client: AetheriumClient;
 
   constructor(io: CliIo, options: GlobalOptions) {
