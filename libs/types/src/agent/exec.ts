@@ -25,6 +25,17 @@ export type AgentOutputStream = z.infer<typeof agentOutputStreamSchema>;
 
 const windowSchema = z.number().int().min(OUTPUT_WINDOW_LIMITS.min).max(OUTPUT_WINDOW_LIMITS.max);
 
+/**
+ * How output reaches this connection: `base64` inside `exec.output` notifications (the default,
+ * plain JSON-RPC), or `binary` frames (`AGENT_OUTPUT_FRAME`) that carry the bytes as they
+ * are, which costs no encoding on either side. Agents that predate the option ignore it and send
+ * `exec.output`, so a client asking for `binary` must accept both.
+ */
+export const agentOutputEncodingSchema = z.enum(["base64", "binary"]);
+
+/** How output reaches a connection. */
+export type AgentOutputEncoding = z.infer<typeof agentOutputEncodingSchema>;
+
 // A decoded-size bound checked on the base64 text: 4 characters carry 3 bytes.
 const chunkSchema = agentBase64Schema.refine(
   (s) => (s.length / 4) * 3 <= MAX_WRITE_CHUNK_BYTES + 2,
@@ -68,6 +79,8 @@ export const execStartParamsSchema = z
     attach: z.boolean().optional(),
     /** Flow-control window in bytes for this connection (`DEFAULT_OUTPUT_WINDOW_BYTES`). */
     window: windowSchema.optional(),
+    /** How output reaches this connection (default `base64`). */
+    outputEncoding: agentOutputEncodingSchema.optional(),
   })
   .refine((p) => (p.command === undefined) !== (p.shell === undefined), {
     message: "give exactly one of command or shell",
@@ -213,6 +226,8 @@ export const execAttachParamsSchema = z.object({
   fromSeq: z.number().int().min(0).optional(),
   /** Flow-control window for this connection. */
   window: windowSchema.optional(),
+  /** How output reaches this connection (default `base64`). */
+  outputEncoding: agentOutputEncodingSchema.optional(),
 });
 
 /** Params of `exec.attach`. */

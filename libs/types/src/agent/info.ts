@@ -23,6 +23,11 @@ export const agentInfoResultSchema = z.object({
   uid: z.number().int(),
   /** Whether orphaned processes are reaped by an init (tini) above the agent. */
   reaper: z.enum(["init", "none"]),
+  /**
+   * How the agent program was started: from the V8 startup snapshot built with the image
+   * (`snapshot`, the fast path) or by loading its script (`script`). Absent from older agents.
+   */
+  startup: z.enum(["snapshot", "script"]).optional(),
 });
 
 /** Result of `agent.info`. */

@@ -142,6 +142,27 @@ export const OUTPUT_WINDOW_LIMITS = { min: 64 * 1024, max: 64 * 1024 * 1024 } as
  */
 export const REPLAY_BUFFER_BYTES = 1024 * 1024;
 
+/**
+ * Binary output frames: how the agent sends process output to an attachment that asked for
+ * `outputEncoding: "binary"`, instead of base64 inside an `exec.output` notification. A frame has
+ * the same header block as a JSON-RPC message, with a distinct `Content-Type` and one more header,
+ * and its body is the output bytes themselves:
+ *
+ * ```
+ * Content-Length: <bytes>\r\n
+ * Content-Type: application/vnd.aetherium.output\r\n
+ * Aetherium-Output: <processId> <stdout|stderr> <seq>\r\n
+ * \r\n
+ * <bytes of output>
+ * ```
+ */
+export const AGENT_OUTPUT_FRAME = {
+  /** `Content-Type` of an output frame; JSON-RPC messages carry none (or a JSON one). */
+  contentType: "application/vnd.aetherium.output",
+  /** Header naming the chunk: `<processId> <stream> <seq>`, separated by single spaces. */
+  header: "Aetherium-Output",
+} as const;
+
 /** Default and maximum bytes one `fs.read` returns; larger files are read in several calls. */
 export const FS_READ_LIMITS = { default: 1024 * 1024, max: 8 * 1024 * 1024 } as const;
 

@@ -1,10 +1,16 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { accessSync, constants } from "node:fs";
-import { mkdtemp, readFile, readdir, rm, stat } from "node:fs/promises";
+import { mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { buildAgentBundle } from "./build-agent.js";
+import {
+  createMessageConnection,
+  StreamMessageReader,
+  StreamMessageWriter,
+} from "vscode-jsonrpc/node";
+import { buildAgentBundle, buildAgentSnapshot } from "./build-agent.js";
 import type { AgentClient } from "./host/agent-client.js";
 import { waitForAgent } from "./host/agent-client.js";
 import type { AgentError } from "./host/agent-errors.js";
@@ -12,8 +18,10 @@ import { isAgentError } from "./host/agent-errors.js";
 
 /*
  * These tests run the real agent: the esbuild bundle, under node, on a unix socket in a temp dir,
- * driven through AgentClient. Every process the tests start is killed with the agent (the agent's
- * shutdown kills its process trees) and every temp dir is removed.
+ * driven through AgentClient. The agent starts from its V8 startup snapshot, as in the image, so
+ * everything below also proves the deserialised agent works (child processes, PTYs, sockets);
+ * "without its snapshot" covers the plain script start. Every process the tests start is killed
+ * with the agent (the agent's shutdown kills its process trees) and every temp dir is removed.
  */
 
 interface RunningAgent {
@@ -25,16 +33,22 @@ interface RunningAgent {
 
 let bundleDir: string;
 let bundlePath: string;
+let snapshotPath: string;
 const agents: RunningAgent[] = [];
 const clients: AgentClient[] = [];
 
-async function startAgent(): Promise<RunningAgent> {
+async function startAgent(options: { snapshot?: boolean } = {}): Promise<RunningAgent> {
   const dir = await mkdtemp(path.join(tmpdir(), "aet-agent-"));
   const socket = path.join(dir, "run", "agent.sock");
   let log = "";
+  const snapshot = options.snapshot ?? true;
   const child = spawn(
     process.execPath,
-    [bundlePath, "--socket", socket, "--cwd", dir, "--log-level", "debug"],
+    [
+      ...(snapshot ? ["--snapshot-blob", snapshotPath] : []),
+      bundlePath,
+      ...["--socket", socket, "--cwd", dir, "--log-level", "debug"],
+    ],
     { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, AGENT_TEST_BASE: "base" } },
   );
   child.stdout.on("data", (d: Buffer) => (log += d.toString()));
@@ -84,7 +98,9 @@ async function until<T>(fn: () => T | Promise<T>, what: string, ms = 5000): Prom
 
 beforeAll(async () => {
   bundleDir = await mkdtemp(path.join(tmpdir(), "aet-agent-bundle-"));
-  bundlePath = (await buildAgentBundle(path.join(bundleDir, "agent.mjs"))).path;
+  bundlePath = (await buildAgentBundle(path.join(bundleDir, "agent.cjs"))).path;
+  snapshotPath = path.join(bundleDir, "agent.blob");
+  expect(await buildAgentSnapshot({ bundle: bundlePath, out: snapshotPath })).toBe(true);
 });
 
 afterAll(async () => {
@@ -111,6 +127,7 @@ describe("guest agent", () => {
     expect(info.pid).toBe(agent.child.pid);
     expect(info.uptimeMs).toBeGreaterThanOrEqual(0);
     expect(info.reaper).toBe("init");
+    expect(info.startup).toBe("snapshot");
     const health = await client.health();
     expect(health.status).toBe("ok");
     expect(health.connections).toBeGreaterThanOrEqual(1);
@@ -272,6 +289,50 @@ describe("guest agent", () => {
     );
     expect(r.exitCode).toBe(0);
     expect(bytes).toBe(1_000_000);
+  });
+
+  it("sends output as binary frames or as base64 exec.output, as each connection asked", async () => {
+    const file = path.join(agent.dir, "random.bin");
+    await client.exec({ shell: `head -c 1000000 /dev/urandom > ${file}` });
+    const expected = await readFile(file);
+    // The host client asks for binary frames; a plain JSON-RPC client (vscode-jsonrpc's own
+    // reader, which knows no frames) asks for nothing and must get base64 notifications only.
+    const binary = collect();
+    const viaClient = await client.exec(
+      { command: "cat", args: [file] },
+      { onStdout: (d) => void binary.out.push(d) },
+    );
+    expect(viaClient.exitCode).toBe(0);
+    expect(Buffer.concat(binary.out).equals(expected)).toBe(true);
+
+    const socket = net.createConnection(agent.socket);
+    await new Promise((r) => socket.once("connect", r));
+    const plain = createMessageConnection(
+      new StreamMessageReader(socket),
+      new StreamMessageWriter(socket),
+    );
+    const chunks: Buffer[] = [];
+    const exited = new Promise<unknown>((resolve) => {
+      plain.onNotification("exec.output", (p: { data: string; bytes?: number }) => {
+        const data = Buffer.from(p.data, "base64");
+        chunks.push(data);
+        void plain.sendNotification("exec.ack", { processId: "plain-1", bytes: data.length });
+      });
+      plain.onNotification("exec.exit", resolve);
+    });
+    plain.listen();
+    try {
+      await plain.sendRequest("exec.start", {
+        processId: "plain-1",
+        command: "cat",
+        args: [file],
+      });
+      expect(await exited).toMatchObject({ processId: "plain-1", exitCode: 0 });
+      expect(Buffer.concat(chunks).equals(expected)).toBe(true);
+    } finally {
+      plain.dispose();
+      socket.destroy();
+    }
   });
 
   it("round-trips all 256 byte values through fs.write and fs.read", async () => {
@@ -490,6 +551,43 @@ describe("guest agent", () => {
     expect(isAgentError(rel, "invalidParams")).toBe(true);
     const root = await client.fs.remove("/").catch((e: unknown) => e);
     expect(isAgentError(root, "invalidPath")).toBe(true);
+  });
+});
+
+describe("guest agent without its snapshot", () => {
+  const local: RunningAgent[] = [];
+  afterEach(async () => {
+    await Promise.all(local.splice(0).map(stopAgent));
+  });
+
+  it("starts as a plain script and serves the same", async () => {
+    const agent = await startAgent({ snapshot: false });
+    local.push(agent);
+    const c = await waitForAgent(agent.socket, 10_000);
+    try {
+      expect((await c.info()).startup).toBe("script");
+      const out = collect();
+      const r = await c.exec({ shell: "echo plain" }, { onStdout: (d) => void out.out.push(d) });
+      expect(r.exitCode).toBe(0);
+      expect(out.text()).toBe("plain\n");
+    } finally {
+      c.close();
+    }
+  });
+
+  it("builds no snapshot of a script that is no agent bundle, and leaves no blob", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "aet-agent-nosnap-"));
+    try {
+      const out = path.join(dir, "agent.blob");
+      // Exits at once: a snapshot of it would build, but it never reports a snapshot start.
+      const script = path.join(dir, "not-an-agent.cjs");
+      await writeFile(script, "process.stdout.write('{}\\n');\n");
+      expect(await buildAgentSnapshot({ bundle: script, out })).toBe(false);
+      expect(await readdir(dir)).toEqual(["not-an-agent.cjs"]);
+      expect(await buildAgentSnapshot({ bundle: path.join(dir, "missing.cjs"), out })).toBe(false);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

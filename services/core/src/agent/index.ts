@@ -21,4 +21,10 @@ export {
   isAgentError,
   type AgentErrorName,
 } from "./host/agent-errors.js";
-export { buildAgentBundle, DEFAULT_AGENT_BUNDLE_PATH, type AgentBundle } from "./build-agent.js";
+export {
+  buildAgentBundle,
+  buildAgentSnapshot,
+  DEFAULT_AGENT_BUNDLE_PATH,
+  type AgentBundle,
+  type AgentSnapshotOptions,
+} from "./build-agent.js";

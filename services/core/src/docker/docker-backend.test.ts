@@ -8,8 +8,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import type Docker from "dockerode";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { buildAgentBundle } from "../agent/build-agent.js";
+import { waitForAgent } from "../agent/host/agent-client.js";
 import { detectBackends } from "../backends/detect-backends.js";
-import { buildBaseImage } from "../image/build-base-image.js";
+import { DEFAULT_BASE_IMAGE, buildBaseImage } from "../image/build-base-image.js";
 import { AETHERIUM_VERSION } from "../version.js";
 import { DockerBackend, SANDBOX_CAP_ADD } from "./docker-backend.js";
 import { ImageMissingError, SandboxConflictError, SandboxNotFoundError } from "./docker-errors.js";
@@ -17,7 +19,7 @@ import type { SandboxSpec } from "./sandbox-backend.js";
 
 // Same inputs as build-base-image.test.ts, so the two files share one cached image.
 const CACHE_DIR = path.resolve(import.meta.dirname, "../../../../.aetherium/cache/image");
-const STUB_AGENT = path.resolve(import.meta.dirname, "../image/fixtures/stub-agent.mjs");
+const STUB_AGENT = path.resolve(import.meta.dirname, "../image/fixtures/stub-agent.cjs");
 const TEST_TAG = `aetherium/base-test:${AETHERIUM_VERSION}`;
 
 const probe = (await detectBackends()).find((b) => b.backend === "docker");
@@ -300,5 +302,49 @@ describe.skipIf(!dockerAvailable)("DockerBackend (real dockerd)", () => {
         (await backend.docker.getContainer(cInfo.backendId).inspect()).NetworkSettings.Networks,
       ),
     ).toEqual(["none"]);
+  }, 60_000);
+});
+
+describe.skipIf(!dockerAvailable)("DockerBackend with the real agent image", () => {
+  let socketRoot: string;
+  let backend: DockerBackend;
+
+  beforeAll(async () => {
+    const agent = await buildAgentBundle();
+    await buildBaseImage({ agentFile: agent.path, cacheDir: CACHE_DIR, tag: DEFAULT_BASE_IMAGE });
+    socketRoot = await mkdtemp(path.join(tmpdir(), "aeth-sock-"));
+    backend = new DockerBackend({ socketRoot, defaultImage: DEFAULT_BASE_IMAGE });
+  }, 600_000);
+
+  afterEach(async () => {
+    for (const s of await backend.listManaged({ label: `${TEST_LABEL}=${runId}` })) {
+      await backend.remove(s.sandboxId);
+    }
+  });
+
+  afterAll(async () => {
+    if (socketRoot !== undefined) await rm(socketRoot, { recursive: true, force: true });
+  });
+
+  it("starts the agent from its startup snapshot and streams output through it", async () => {
+    const s = spec({ image: DEFAULT_BASE_IMAGE });
+    await backend.create(s);
+    await backend.start(s.sandboxId);
+    const client = await waitForAgent(backend.agentSocketPath(s.sandboxId), 30_000);
+    try {
+      const info = await client.info();
+      expect(info.startup).toBe("snapshot");
+      expect(info.reaper).toBe("init");
+      const out: Buffer[] = [];
+      const r = await client.exec(
+        { command: "seq", args: ["1", "200000"] },
+        { onStdout: (d) => void out.push(d) },
+      );
+      expect(r.exitCode).toBe(0);
+      const expected = Array.from({ length: 200_000 }, (_, i) => `${i + 1}\n`).join("");
+      expect(Buffer.concat(out).toString()).toBe(expected);
+    } finally {
+      client.close();
+    }
   }, 60_000);
 });

@@ -229,6 +229,12 @@ export class DockerBackend implements SandboxBackend {
       },
     );
     const memory = Math.round(spec.memoryMb * MIB);
+    const labels = {
+      ...spec.labels,
+      [SANDBOX_LABELS.sandboxId]: sandboxId,
+      [SANDBOX_LABELS.workerId]: spec.workerId,
+      [SANDBOX_LABELS.managed]: "true",
+    };
     try {
       const container = await this.call({ operation: "create container", image }, () =>
         this.docker.createContainer({
@@ -236,12 +242,7 @@ export class DockerBackend implements SandboxBackend {
           Image: image,
           ...(spec.command === undefined ? {} : { Entrypoint: [...spec.command] }),
           Env: Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`),
-          Labels: {
-            ...spec.labels,
-            [SANDBOX_LABELS.sandboxId]: sandboxId,
-            [SANDBOX_LABELS.workerId]: spec.workerId,
-            [SANDBOX_LABELS.managed]: "true",
-          },
+          Labels: labels,
           HostConfig: {
             NanoCpus: Math.round(spec.vcpus * 1e9),
             Memory: memory,
@@ -258,7 +259,21 @@ export class DockerBackend implements SandboxBackend {
           },
         }),
       );
-      return await this.inspectContainer(sandboxId, container.id);
+      // What the engine was just told, not read back: an inspect here was one more engine round
+      // trip on every create (and so in every sandbox's time to interactive) to learn nothing new.
+      return {
+        sandboxId,
+        workerId: spec.workerId,
+        backend: "docker",
+        backendId: container.id,
+        state: "created",
+        exitCode: undefined,
+        oomKilled: false,
+        image,
+        labels,
+        createdAt: new Date(),
+        startedAt: undefined,
+      };
     } catch (err) {
       // A name conflict means the directory belongs to the existing sandbox: leave it.
       if (made && !(err instanceof SandboxConflictError)) {

@@ -13,8 +13,15 @@ import {
 // Shared with docker-backend.test.ts: same inputs, same cache, so whichever file runs first builds
 // and the other reuses (the cache lock serialises them).
 const CACHE_DIR = path.resolve(import.meta.dirname, "../../../../.aetherium/cache/image");
-const STUB_AGENT = path.join(import.meta.dirname, "fixtures", "stub-agent.mjs");
+const STUB_AGENT = path.join(import.meta.dirname, "fixtures", "stub-agent.cjs");
 const TEST_TAG = `aetherium/base-test:${AETHERIUM_VERSION}`;
+
+async function exists(file: string): Promise<boolean> {
+  return access(file).then(
+    () => true,
+    () => false,
+  );
+}
 
 const docker = (await detectBackends()).find((b) => b.backend === "docker");
 const debootstrap = await access("/usr/sbin/debootstrap", constants.X_OK).then(
@@ -34,6 +41,12 @@ describe("importChanges", () => {
     expect(changes).toContain(`ENTRYPOINT ["${IMAGE_PATHS.node}","${IMAGE_PATHS.agent}"]`);
     expect(changes).toContain(`CMD ["--socket","${IMAGE_PATHS.agentSocket}"]`);
     expect(changes.some((c) => c.includes(`${INPUT_HASH_LABEL}=abc`))).toBe(true);
+  });
+
+  it("starts the agent from its startup snapshot when the image has one", () => {
+    expect(importChanges("abc", true)).toContain(
+      `ENTRYPOINT ["${IMAGE_PATHS.node}","--snapshot-blob","${IMAGE_PATHS.agentSnapshot}","${IMAGE_PATHS.agent}"]`,
+    );
   });
 });
 
@@ -66,5 +79,8 @@ describe.skipIf(!canBuild)("buildBaseImage (real debootstrap + dockerd)", () => 
       await readFile(STUB_AGENT, "utf8"),
     );
     expect((await stat(path.join(second.rootfsDir, "usr/bin/git"))).isFile()).toBe(true);
+    // A stub is no agent bundle: no snapshot is built of it (that would run it), so the image
+    // starts it as a plain script.
+    expect(await exists(path.join(second.rootfsDir, IMAGE_PATHS.agentSnapshot))).toBe(false);
   }, 600_000);
 });

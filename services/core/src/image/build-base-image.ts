@@ -32,6 +32,7 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import Docker from "dockerode";
 import { AETHERIUM_VERSION } from "../version.js";
+import { buildAgentSnapshot, isSnapshotCapableBundle } from "../agent/build-agent.js";
 import { mapDockerError } from "../docker/docker-errors.js";
 import { detectDebianMirror } from "./debian-mirror.js";
 import { withDirLock } from "./dir-lock.js";
@@ -53,7 +54,9 @@ export const BASE_SUITE = "bookworm";
 export const IMAGE_PATHS = {
   node: "/usr/local/bin/node",
   mise: "/usr/local/bin/mise",
-  agent: "/opt/aetherium/agent.mjs",
+  agent: "/opt/aetherium/agent.cjs",
+  /** The agent's V8 startup snapshot, when the image has one (see `buildAgentSnapshot`). */
+  agentSnapshot: "/opt/aetherium/agent.blob",
   /** Bind-mount point of the per-sandbox host directory that holds the agent socket. */
   runDir: "/run/aetherium",
   agentSocket: "/run/aetherium/agent.sock",
@@ -67,7 +70,8 @@ export const DEFAULT_BASE_IMAGE = `aetherium/base:${AETHERIUM_VERSION}`;
 
 // Bump when the layout of a layer changes without its inputs changing, to invalidate caches.
 const BASE_LAYOUT_VERSION = 1;
-const TREE_LAYOUT_VERSION = 1;
+// 2: the agent is a CommonJS script (agent.cjs) with a startup snapshot beside it.
+const TREE_LAYOUT_VERSION = 2;
 
 /** One progress report. `percent` is of the current step, when known. */
 export interface ImageBuildProgress {
@@ -99,7 +103,11 @@ export interface BuiltLayer {
 
 /** Options for {@link buildRootfsTree}. */
 export interface RootfsTreeOptions extends BaseRootfsOptions {
-  /** The bundled guest agent (`services/core/dist-agent/agent.mjs`). */
+  /**
+   * The bundled guest agent (`services/core/dist-agent/agent.cjs`), a CommonJS script. When it is
+   * a real agent bundle (not a stub) the tree also gets its startup snapshot, built with
+   * `nodeBinary`.
+   */
   agentFile: string;
   /** The Node binary copied into the image; default this process's (`process.execPath`). */
   nodeBinary?: string;
@@ -341,10 +349,24 @@ export async function buildRootfsTree(options: RootfsTreeOptions): Promise<Built
       await copyInto(partial, nodeBinary, IMAGE_PATHS.node, 0o755);
       await copyInto(partial, miseBinary, IMAGE_PATHS.mise, 0o755);
       await copyInto(partial, options.agentFile, IMAGE_PATHS.agent, 0o644);
+      let snapshot = false;
+      if (await isSnapshotCapableBundle(options.agentFile)) {
+        report({ step: "tree", message: "building the agent's startup snapshot", percent: 70 });
+        // Built here, by the binary the image runs: a snapshot loads only in the Node that made
+        // it. When it cannot be built the image starts the agent as a plain script.
+        snapshot = await buildAgentSnapshot({
+          bundle: options.agentFile,
+          out: path.join(partial, IMAGE_PATHS.agentSnapshot),
+          nodeBinary,
+        });
+        if (!snapshot) {
+          report({ step: "tree", message: "no startup snapshot: the agent starts as a script" });
+        }
+      }
       await mkdir(path.join(partial, IMAGE_PATHS.runDir), { recursive: true, mode: 0o700 });
       await writeFile(
         path.join(partial, "opt/aetherium/image.json"),
-        `${JSON.stringify({ inputHash: key, base: base.key, aetherium: AETHERIUM_VERSION }, null, 2)}\n`,
+        `${JSON.stringify({ inputHash: key, base: base.key, aetherium: AETHERIUM_VERSION, agentSnapshot: snapshot }, null, 2)}\n`,
       );
       await rename(partial, dir);
       await prune(treesDir, dir, 2);
@@ -361,11 +383,22 @@ function splitTag(tag: string): { repo: string; tag: string } {
   return { repo: tag, tag: "latest" };
 }
 
-/** The Dockerfile-style changes `docker import` applies: how a container of the image starts. */
-export function importChanges(inputHash: string): string[] {
+/** How the image's entrypoint starts the agent (see {@link importChanges}). */
+export function agentEntrypoint(snapshot: boolean): string[] {
+  return snapshot
+    ? [IMAGE_PATHS.node, "--snapshot-blob", IMAGE_PATHS.agentSnapshot, IMAGE_PATHS.agent]
+    : [IMAGE_PATHS.node, IMAGE_PATHS.agent];
+}
+
+/**
+ * The Dockerfile-style changes `docker import` applies: how a container of the image starts.
+ * With `snapshot` (the tree has {@link IMAGE_PATHS.agentSnapshot}) Node starts the agent from its
+ * startup snapshot.
+ */
+export function importChanges(inputHash: string, snapshot = false): string[] {
   return [
     // Node runs the agent; docker's init (HostConfig.Init) is PID 1 above it and reaps zombies.
-    `ENTRYPOINT ${JSON.stringify([IMAGE_PATHS.node, IMAGE_PATHS.agent])}`,
+    `ENTRYPOINT ${JSON.stringify(agentEntrypoint(snapshot))}`,
     `CMD ${JSON.stringify(["--socket", IMAGE_PATHS.agentSocket])}`,
     "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     "ENV LANG=C.UTF-8",
@@ -437,6 +470,7 @@ export async function buildBaseImage(options: BaseImageOptions): Promise<BaseIma
     };
   }
   report({ step: "import", message: `importing ${tree.dir} as ${tag}`, percent: 0 });
+  const snapshot = await exists(path.join(tree.dir, IMAGE_PATHS.agentSnapshot));
   // --numeric-owner: the tree's uids are the image's, not whatever names the host maps them to.
   const tar = spawn("tar", ["--numeric-owner", "-C", tree.dir, "-cf", "-", "."], {
     stdio: ["ignore", "pipe", "pipe"],
@@ -453,7 +487,7 @@ export async function buildBaseImage(options: BaseImageOptions): Promise<BaseIma
     docker.importImage(tar.stdout, {
       repo: ref.repo,
       tag: ref.tag,
-      changes: importChanges(tree.key),
+      changes: importChanges(tree.key, snapshot),
     }),
   );
   // The engine answers with a JSON-lines progress stream; an error can arrive inside it with 200.

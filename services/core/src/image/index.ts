@@ -13,6 +13,7 @@ export {
   buildRootfsTree,
   defaultImageCacheDir,
   defaultMiseBinary,
+  agentEntrypoint,
   importChanges,
   type BaseImage,
   type BaseImageOptions,

@@ -2,8 +2,17 @@
  * The guest agent program. It runs inside every sandbox (a Docker container now, a microVM later),
  * started by a Node binary, and serves the protocol of `spec/agent-protocol.md` on a unix socket in
  * a directory the host bind-mounts, where the worker connects. esbuild bundles this file and
- * everything it imports into one `agent.mjs` (see ../build-agent.ts), so it may import only node:
- * builtins, vscode-jsonrpc and the protocol schemas of @aetherium/types.
+ * everything it imports into one CommonJS script, `agent.cjs` (see ../build-agent.ts), so it may
+ * import only node: builtins, vscode-jsonrpc and the protocol schemas of @aetherium/types.
+ *
+ * Startup snapshot: the same script is also the entry of a V8 startup snapshot (`node
+ * --snapshot-blob agent.blob --build-snapshot agent.cjs`, made when the image is built). Building
+ * the snapshot runs everything at module level (loading zod and vscode-jsonrpc, creating every
+ * protocol schema) and stores the resulting heap; `node --snapshot-blob agent.blob agent.cjs …`
+ * then deserialises that heap and calls {@link run} instead of parsing and executing ~300 KB of
+ * JavaScript, which is most of what the agent did between process start and listening. So nothing
+ * at module level may depend on the run (arguments, environment, pid, time): all of that is read
+ * in {@link main}, which only ever runs at run time.
  *
  * Settings (argument, else environment variable, else default):
  *   --socket <path>       AETHERIUM_AGENT_SOCKET       /run/aetherium/agent.sock
@@ -18,24 +27,32 @@
  * finds itself PID 1.
  */
 import { parseArgs } from "node:util";
+import v8 from "node:v8";
 import { DEFAULT_AGENT_SOCKET_PATH } from "@aetherium/types";
 import { AETHERIUM_VERSION } from "../../version.js";
 import { AgentServer } from "./agent-server.js";
 import { createLogger, isLogLevel } from "./logger.js";
 import { ProcessManager } from "./process-manager.js";
+import type { AgentStartup } from "./agent-server.js";
 
 const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-async function main(): Promise<void> {
+async function main(startup: AgentStartup): Promise<void> {
   const { values } = parseArgs({
     options: {
       socket: { type: "string" },
       "socket-mode": { type: "string" },
       cwd: { type: "string" },
       "log-level": { type: "string" },
+      "print-startup": { type: "boolean" },
     },
     strict: true,
   });
+  if (values["print-startup"] === true) {
+    // The image build's check that a freshly built snapshot really starts the agent.
+    process.stdout.write(`${JSON.stringify({ startup, version: AETHERIUM_VERSION })}\n`);
+    return;
+  }
   const env = process.env;
   const socketPath = values.socket ?? env.AETHERIUM_AGENT_SOCKET ?? DEFAULT_AGENT_SOCKET_PATH;
   const socketMode = parseInt(values["socket-mode"] ?? env.AETHERIUM_AGENT_SOCKET_MODE ?? "600", 8);
@@ -59,6 +76,7 @@ async function main(): Promise<void> {
     socketPath,
     socketMode,
     version: AETHERIUM_VERSION,
+    startup,
     manager,
     logger,
   });
@@ -97,12 +115,29 @@ async function main(): Promise<void> {
       "running as PID 1 without an init: orphaned processes will not be reaped; start the sandbox with an init (docker --init)",
     );
   }
-  logger.info("listening", { socket: socketPath, pid: process.pid, version: AETHERIUM_VERSION });
+  logger.info("listening", {
+    socket: socketPath,
+    pid: process.pid,
+    version: AETHERIUM_VERSION,
+    startup,
+  });
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(
-    `${JSON.stringify({ level: "error", msg: "agent failed to start", error: String(err) })}\n`,
-  );
-  process.exit(1);
-});
+function run(startup: AgentStartup): void {
+  main(startup).catch((err: unknown) => {
+    process.stderr.write(
+      `${JSON.stringify({ level: "error", msg: "agent failed to start", error: String(err) })}\n`,
+    );
+    process.exit(1);
+  });
+}
+
+// `startupSnapshot` is absent where Node lacks snapshots; isBuildingSnapshot() is true only inside
+// `--build-snapshot`, where the agent must not start but leave its start to the deserialised run.
+// Node 20 returns 1 there rather than true (despite its typings).
+const building: unknown = v8.startupSnapshot?.isBuildingSnapshot();
+if (building === true || building === 1) {
+  v8.startupSnapshot.setDeserializeMainFunction(() => run("snapshot"));
+} else {
+  run("script");
+}

@@ -10,6 +10,7 @@ import {
   execAckNotificationSchema,
   type AgentMethodName,
   type AgentMethodResult,
+  type AgentOutputStream,
 } from "@aetherium/types";
 import {
   createMessageConnection,
@@ -23,7 +24,11 @@ import type { AgentLogger } from "./logger.js";
 import type { OutputSink } from "./managed-process.js";
 import type { ProcessManager } from "./process-manager.js";
 import { AgentRpcError } from "./rpc-error.js";
-import { SocketMessageWriter } from "./socket-message-writer.js";
+import { writeOutputFrame } from "../wire/output-frame.js";
+import { SocketMessageWriter } from "../wire/socket-message-writer.js";
+
+/** How the agent program started (`agent.info` reports it): from the startup snapshot or not. */
+export type AgentStartup = "snapshot" | "script";
 
 /** Settings of the {@link AgentServer}. */
 export interface AgentServerOptions {
@@ -31,6 +36,8 @@ export interface AgentServerOptions {
   /** Permission bits of the socket file: who in the sandbox may drive the agent (root: 0600). */
   socketMode: number;
   version: string;
+  /** How the agent started; default `script`. */
+  startup?: AgentStartup;
   manager: ProcessManager;
   logger: AgentLogger;
 }
@@ -47,7 +54,14 @@ class Session implements OutputSink {
   constructor(
     readonly id: number,
     readonly connection: MessageConnection,
+    private readonly socket: net.Socket,
   ) {}
+
+  output(processId: string, stream: AgentOutputStream, seq: number, data: Buffer): void {
+    // Straight to the socket, beside the JSON-RPC writer (which is synchronous too), so the
+    // frames and the `exec.exit` after them leave in order.
+    writeOutputFrame(this.socket, processId, stream, seq, data);
+  }
 
   notify(method: string, params: object): void {
     try {
@@ -111,7 +125,7 @@ export class AgentServer {
       new StreamMessageReader(socket),
       new SocketMessageWriter(socket),
     );
-    const session = new Session(id, connection);
+    const session = new Session(id, connection, socket);
     this.sessions.set(id, session);
     const { logger, manager } = this.opts;
     logger.debug("client connected", { connection: id });
@@ -195,6 +209,7 @@ export class AgentServer {
         // As PID 1 nobody reaps orphans (Node waits only for its own children); with an init
         // such as tini (`docker run --init`) above the agent, that init does.
         reaper: process.pid === 1 ? "none" : "init",
+        startup: this.opts.startup ?? "script",
       }),
       "agent.health": () => ({
         status: "ok",
@@ -220,7 +235,8 @@ export class AgentServer {
         return {};
       },
       "exec.list": () => ({ processes: manager.list() }),
-      "exec.attach": (p, s) => manager.attach(p.processId, s, p.fromSeq, p.window),
+      "exec.attach": (p, s) =>
+        manager.attach(p.processId, s, p.fromSeq, p.window, p.outputEncoding),
       "exec.detach": (p, s) => {
         manager.get(p.processId).detach(s.id);
         return {};

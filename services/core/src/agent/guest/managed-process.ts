@@ -21,6 +21,8 @@ export interface OutputSink {
   readonly id: number;
   /** Sends a notification; never throws (a closed connection just drops it). */
   notify(method: string, params: object): void;
+  /** Sends a chunk as a binary output frame; never throws. */
+  output(processId: string, stream: AgentOutputStream, seq: number, data: Buffer): void;
 }
 
 /** Everything needed to start one process; built by the process manager. */
@@ -45,6 +47,8 @@ export interface SpawnSpec {
 interface Attachment {
   sink: OutputSink;
   window: number;
+  /** Binary output frames instead of base64 `exec.output` notifications. */
+  binary: boolean;
   /** Bytes sent to this sink and not yet acknowledged. */
   inflight: number;
 }
@@ -114,7 +118,7 @@ export class ManagedProcess {
   static async start(
     spec: SpawnSpec,
     logger: AgentLogger,
-    sink: { sink: OutputSink; window: number } | undefined,
+    sink: { sink: OutputSink; window: number; binary: boolean } | undefined,
     onFinished: (p: ManagedProcess) => void,
   ): Promise<ManagedProcess> {
     const [file, ...args] = spec.spawnArgv;
@@ -151,7 +155,7 @@ export class ManagedProcess {
     }
     const proc = new ManagedProcess(spec, child, logger, onFinished);
     if (sink !== undefined) {
-      proc.attachments.set(sink.sink.id, { sink: sink.sink, window: sink.window, inflight: 0 });
+      proc.attachments.set(sink.sink.id, { ...sink, inflight: 0 });
     }
     proc.wire();
     return proc;
@@ -186,18 +190,22 @@ export class ManagedProcess {
     this.ring.push(chunk);
     let encoded: string | undefined;
     for (const a of this.attachments.values()) {
-      encoded ??= data.toString("base64");
+      if (!a.binary) encoded ??= data.toString("base64");
       this.send(a, chunk, encoded);
     }
     this.updateFlow();
   }
 
-  private send(a: Attachment, chunk: OutputChunk, encoded = chunk.data.toString("base64")): void {
+  private send(a: Attachment, chunk: OutputChunk, encoded?: string): void {
     a.inflight += chunk.data.length;
+    if (a.binary) {
+      a.sink.output(this.processId, chunk.stream, chunk.seq, chunk.data);
+      return;
+    }
     a.sink.notify(AGENT_NOTIFICATIONS.execOutput, {
       processId: this.processId,
       stream: chunk.stream,
-      data: encoded,
+      data: encoded ?? chunk.data.toString("base64"),
       seq: chunk.seq,
     });
   }
@@ -375,11 +383,12 @@ export class ManagedProcess {
     sink: OutputSink,
     fromSeq: number | undefined,
     window: number,
+    binary = false,
   ): { replayFromSeq: number; truncated: boolean } {
     const first = this.ring.firstSeq;
     const wanted = fromSeq ?? 0;
     const replayFromSeq = Math.max(wanted, first);
-    const a: Attachment = { sink, window, inflight: 0 };
+    const a: Attachment = { sink, window, binary, inflight: 0 };
     if (this.exit === null) this.attachments.set(sink.id, a);
     for (const chunk of this.ring.since(replayFromSeq)) this.send(a, chunk);
     if (this.exit !== null) this.sendExit(sink);

@@ -4,6 +4,7 @@ import {
   AGENT_ERROR_CODES,
   DEFAULT_OUTPUT_WINDOW_BYTES,
   REPLAY_BUFFER_BYTES,
+  type AgentOutputEncoding,
   type AgentProcessInfo,
   type ExecAttachResult,
   type ExecStartParams,
@@ -123,7 +124,11 @@ export class ProcessManager {
         this.opts.logger,
         params.attach === false
           ? undefined
-          : { sink, window: params.window ?? DEFAULT_OUTPUT_WINDOW_BYTES },
+          : {
+              sink,
+              window: params.window ?? DEFAULT_OUTPUT_WINDOW_BYTES,
+              binary: params.outputEncoding === "binary",
+            },
         (p) => this.onFinished(p),
       );
       this.procs.set(processId, proc);
@@ -166,9 +171,10 @@ export class ProcessManager {
     sink: OutputSink,
     fromSeq: number | undefined,
     window: number | undefined,
+    encoding: AgentOutputEncoding | undefined,
   ): ExecAttachResult {
     const p = this.get(processId);
-    const r = p.attach(sink, fromSeq, window ?? DEFAULT_OUTPUT_WINDOW_BYTES);
+    const r = p.attach(sink, fromSeq, window ?? DEFAULT_OUTPUT_WINDOW_BYTES, encoding === "binary");
     return { process: p.info(), ...r };
   }
 

@@ -1,9 +1,12 @@
 import { randomUUID } from "node:crypto";
+import { watch, type FSWatcher } from "node:fs";
 import net from "node:net";
+import path from "node:path";
 import {
   AGENT_CLIENT_NOTIFICATIONS,
   AGENT_METHODS,
   AGENT_NOTIFICATIONS,
+  DEFAULT_OUTPUT_WINDOW_BYTES,
   MAX_WRITE_CHUNK_BYTES,
   execExitNotificationSchema,
   execOutputNotificationSchema,
@@ -27,10 +30,10 @@ import {
 import {
   createMessageConnection,
   ResponseError,
-  StreamMessageReader,
-  StreamMessageWriter,
   type MessageConnection,
 } from "vscode-jsonrpc/node";
+import { AgentFrameReader, type OutputFrame } from "../wire/frame-reader.js";
+import { SocketMessageWriter } from "../wire/socket-message-writer.js";
 import { AgentConnectionError, AgentError, AgentTimeoutError } from "./agent-errors.js";
 
 /** Options of {@link AgentClient.connect}. */
@@ -53,7 +56,10 @@ export interface ExecOutputHandlers {
  * What to run: `exec.start` params, with `stdin` as bytes or text (any size: beyond one message it
  * is sent in chunks after the start).
  */
-export type AgentExecSpec = Omit<ExecStartParams, "stdin" | "attach" | "window"> & {
+export type AgentExecSpec = Omit<
+  ExecStartParams,
+  "stdin" | "attach" | "window" | "outputEncoding"
+> & {
   stdin?: Uint8Array | string;
 };
 
@@ -104,26 +110,41 @@ class ProcessStream {
   readonly exit = deferred<ExecExitInfo>();
   private chain: Promise<void> = Promise.resolve();
   private handlerError: unknown;
+  /** Chunks received whose handler has not finished yet. */
+  private queued = 0;
+  /** Bytes consumed and not yet acknowledged. */
+  private unacked = 0;
 
   constructor(
     readonly processId: string,
     private readonly handlers: ExecOutputHandlers,
     private readonly ack: (bytes: number) => void,
+    /** Acknowledge once this many bytes are consumed (a quarter of the window). */
+    private readonly ackEvery: number,
   ) {}
 
   // Handlers run one at a time in arrival order; a chunk is acknowledged only after its handler
-  // has finished, which is what lets a slow consumer hold the process back.
+  // has finished, which is what lets a slow consumer hold the process back. Acks are batched: one
+  // per quarter window, or as soon as nothing more is queued, so the agent (whose window is then
+  // empty) never waits on an ack that is being held back. One ack per 64 KiB chunk was ~1600
+  // JSON-RPC messages per 100 MiB for the agent to parse, on the sandbox's one CPU.
   output(stream: "stdout" | "stderr", seq: number, data: Buffer): void {
     if (seq < this.nextSeq) return; // Already seen (a re-attach replays from an earlier seq).
     this.nextSeq = seq + 1;
     const handler = stream === "stdout" ? this.handlers.onStdout : this.handlers.onStderr;
+    this.queued++;
     this.chain = this.chain.then(async () => {
       try {
         await handler?.(data);
       } catch (err) {
         this.handlerError ??= err;
       }
-      this.ack(data.length);
+      this.queued--;
+      this.unacked += data.length;
+      if (this.unacked >= this.ackEvery || this.queued === 0) {
+        this.ack(this.unacked);
+        this.unacked = 0;
+      }
     });
   }
 
@@ -266,11 +287,19 @@ export class AgentClient {
       (await this.request(AGENT_METHODS.fsMkdir, { path, ...options })).created,
   };
 
+  private readonly connection: MessageConnection;
+
   private constructor(
     private readonly socket: net.Socket,
-    private readonly connection: MessageConnection,
     private readonly requestTimeoutMs: number,
   ) {
+    // Output comes as binary frames (asked for on every exec.start and exec.attach), read beside
+    // the JSON-RPC messages; exec.output notifications still work, for agents without frames.
+    const connection = createMessageConnection(
+      new AgentFrameReader(socket, (f) => this.onOutputFrame(f)),
+      new SocketMessageWriter(socket),
+    );
+    this.connection = connection;
     connection.onNotification(AGENT_NOTIFICATIONS.execOutput, (raw: unknown) => {
       const n = execOutputNotificationSchema.safeParse(raw);
       if (!n.success) return;
@@ -295,6 +324,10 @@ export class AgentClient {
     connection.listen();
   }
 
+  private onOutputFrame(f: OutputFrame): void {
+    this.streams.get(f.processId)?.output(f.stream, f.seq, f.data);
+  }
+
   /** Connects to the agent listening on `socketPath`. */
   static async connect(socketPath: string, options: AgentClientOptions = {}): Promise<AgentClient> {
     const timeoutMs = options.timeoutMs ?? 5000;
@@ -317,11 +350,7 @@ export class AgentClient {
         );
       });
     });
-    const connection = createMessageConnection(
-      new StreamMessageReader(socket),
-      new StreamMessageWriter(socket),
-    );
-    return new AgentClient(socket, connection, options.requestTimeoutMs ?? 60_000);
+    return new AgentClient(socket, options.requestTimeoutMs ?? 60_000);
   }
 
   /** Whether the connection is closed. */
@@ -393,8 +422,17 @@ export class AgentClient {
       .catch(() => {});
   }
 
-  private track(processId: string, handlers: ExecOutputHandlers): ProcessStream {
-    const s = new ProcessStream(processId, handlers, (bytes) => this.sendAck(processId, bytes));
+  private track(
+    processId: string,
+    handlers: ExecOutputHandlers,
+    window: number = DEFAULT_OUTPUT_WINDOW_BYTES,
+  ): ProcessStream {
+    const s = new ProcessStream(
+      processId,
+      handlers,
+      (bytes) => this.sendAck(processId, bytes),
+      Math.max(1, Math.floor(window / 4)),
+    );
     this.streams.set(processId, s);
     return s;
   }
@@ -440,7 +478,7 @@ export class AgentClient {
     const inline = stdin !== undefined && stdin.length <= MAX_WRITE_CHUNK_BYTES ? stdin : undefined;
     const keepOpen = spec.openStdin ?? spec.pty !== undefined;
     // Registered before the request: output may arrive before the response.
-    const stream = this.track(processId, options);
+    const stream = this.track(processId, options, options.window);
     let started: AgentMethodResult<"exec.start">;
     try {
       started = await this.request(AGENT_METHODS.execStart, {
@@ -449,6 +487,7 @@ export class AgentClient {
         stdin: inline?.toString("base64"),
         openStdin: stdin !== undefined && inline === undefined ? true : keepOpen,
         window: options.window,
+        outputEncoding: "binary",
       });
     } catch (err) {
       this.streams.delete(processId);
@@ -471,9 +510,13 @@ export class AgentClient {
     handlers: ExecOutputHandlers = {},
     options: { fromSeq?: number; window?: number } = {},
   ): Promise<{ process: AgentProcess; attach: ExecAttachResult }> {
-    const stream = this.track(processId, handlers);
+    const stream = this.track(processId, handlers, options.window);
     try {
-      const r = await this.request(AGENT_METHODS.execAttach, { processId, ...options });
+      const r = await this.request(AGENT_METHODS.execAttach, {
+        processId,
+        ...options,
+        outputEncoding: "binary",
+      });
       return { process: new AgentProcess(this, stream, processId, r.process.pid), attach: r };
     } catch (err) {
       this.streams.delete(processId);
@@ -544,6 +587,11 @@ export class AgentClient {
 /**
  * Connects to the agent at `socketPath` once it is up: retries connect + `agent.health` until
  * both work or `timeoutMs` has passed (a sandbox is booting and the socket may not exist yet).
+ *
+ * It watches the socket's directory (inotify): the agent's `listen()` creates the socket file and
+ * then sets its mode, and each of those wakes the next attempt at once, instead of on the next
+ * tick of a poll that would have to be very fine to be as quick. Polling stays as the safety net,
+ * for a directory that cannot be watched (or does not exist yet) and for events that are missed.
  */
 export async function waitForAgent(
   socketPath: string,
@@ -551,31 +599,67 @@ export async function waitForAgent(
   options: AgentClientOptions & { intervalMs?: number } = {},
 ): Promise<AgentClient> {
   const deadline = Date.now() + timeoutMs;
-  // A booting agent listens a few hundred ms after its sandbox starts, and a failed connect to a
-  // missing socket costs microseconds: poll finely, so readiness is seen within ~10 ms of it.
-  let delay = options.intervalMs ?? 10;
+  const name = path.basename(socketPath);
+  let woken = false;
+  let wake: (() => void) | undefined;
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(path.dirname(socketPath), { persistent: false }, (_event, file) => {
+      if (file !== null && file !== name) return;
+      woken = true;
+      wake?.();
+    });
+    watcher.on("error", () => {
+      watcher?.close();
+      watcher = undefined;
+    });
+  } catch {
+    // ENOENT or no inotify: poll only.
+  }
+  // With the watch, polls only catch what it misses, so they can start slower; without it, a
+  // failed connect to a missing socket costs microseconds, so poll finely.
+  let delay = options.intervalMs ?? (watcher === undefined ? 10 : 25);
   let lastError: unknown;
-  for (;;) {
-    const left = deadline - Date.now();
-    if (left <= 0) break;
-    let client: AgentClient | undefined;
-    try {
-      client = await AgentClient.connect(socketPath, {
-        ...options,
-        timeoutMs: Math.min(left, options.timeoutMs ?? 5000),
+  try {
+    for (;;) {
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      woken = false;
+      let client: AgentClient | undefined;
+      try {
+        client = await AgentClient.connect(socketPath, {
+          ...options,
+          timeoutMs: Math.min(left, options.timeoutMs ?? 5000),
+        });
+        await client.request(
+          AGENT_METHODS.health,
+          {},
+          Math.max(1, Math.min(deadline - Date.now(), 5000)),
+        );
+        return client;
+      } catch (err) {
+        lastError = err;
+        client?.close();
+      }
+      if (woken) {
+        // Something changed while connecting (the socket appeared, or its mode was set once the
+        // agent listened): try again at once, but let the agent's event loop run first.
+        await new Promise((r) => setImmediate(r));
+        continue;
+      }
+      const wait = Math.min(delay, Math.max(0, deadline - Date.now()));
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, wait);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
       });
-      await client.request(
-        AGENT_METHODS.health,
-        {},
-        Math.max(1, Math.min(deadline - Date.now(), 5000)),
-      );
-      return client;
-    } catch (err) {
-      lastError = err;
-      client?.close();
+      wake = undefined;
+      delay = Math.min(Math.ceil(delay * 1.5), 250);
     }
-    await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(0, deadline - Date.now()))));
-    delay = Math.min(Math.ceil(delay * 1.5), 250);
+  } finally {
+    watcher?.close();
   }
   throw new AgentTimeoutError(
     `agent at ${socketPath} not ready after ${timeoutMs} ms${lastError instanceof Error ? `: ${lastError.message}` : ""}`,

@@ -8,7 +8,9 @@ import { AbstractMessageWriter, type Message, type MessageWriter } from "vscode-
  * for 64 KiB output chunks that halved streaming throughput (measured 60-105 MiB/s against
  * 125-175 MiB/s with this writer) and doubled the latency of short execs. Here each message is one
  * string handed to the socket, written whole and synchronously, so messages still go out in call
- * order. Flow control does not rely on this writer: `exec.ack` bounds what is queued.
+ * order, and in order with the binary output frames written beside them (`output-frame.ts`).
+ * Flow control does not rely on this writer: `exec.ack` bounds what is queued. The host client
+ * writes with it too (requests and acks), for the same reasons.
  */
 export class SocketMessageWriter extends AbstractMessageWriter implements MessageWriter {
   private errorCount = 0;
