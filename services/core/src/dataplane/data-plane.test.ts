@@ -366,6 +366,20 @@ describe.skipIf(!canRun)("data plane on a real worker and sandbox", () => {
     expect(out).toMatch(/30 100/);
   });
 
+  it("gets a signal through while stdin input waits for a command that does not read it", async () => {
+    const ws = await client.openExec(target, vmId);
+    const c = collect(ws);
+    send(ws, { type: "start", command: "sleep 60" });
+    await c.next("started");
+    // More than a pipe holds: the agent cannot accept it all while nothing reads stdin.
+    const blob = b64(Buffer.alloc(1024 * 1024, 0x61));
+    for (let i = 0; i < 4; i++) send(ws, { type: "stdin", data: blob });
+    send(ws, { type: "signal", signal: "SIGTERM" });
+    const exit = await c.next("exit");
+    await c.closed;
+    expect(exit).toMatchObject({ signal: "SIGTERM", exitCode: 143 });
+  });
+
   it("kills the command when the client goes away", async () => {
     const ws = await client.openExec(target, vmId);
     const c = collect(ws);

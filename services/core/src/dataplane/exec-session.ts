@@ -20,6 +20,11 @@ export interface ExecSessionOptions {
   readonly logger: Logger;
   /** Unsent bytes the socket may hold before the command's output is held back. */
   readonly maxBufferedBytes: number;
+  /**
+   * Stdin bytes that may wait for the agent before the socket is no longer read (default 8 MiB).
+   * Generous, because while the socket is not read a signal behind the input waits too.
+   */
+  readonly maxPendingInputBytes?: number;
   /** Records the highest `bufferedAmount` of the socket. */
   readonly watermark?: BufferWatermark;
 }
@@ -34,15 +39,19 @@ type StartMessage = Extract<ExecClientMessage, { type: "start" }>;
  *
  * Backpressure: an output chunk is acknowledged to the agent only once the socket holds at most
  * `maxBufferedBytes` unsent, so a slow client slows the command (the agent stops reading its
- * pipes) instead of making the worker buffer. Input the same way: while more than that many
- * stdin bytes wait for the agent, the socket is not read. A client that goes away kills the
+ * pipes) instead of making the worker buffer. Input too: while more than `maxPendingInputBytes`
+ * of stdin wait for the agent, the socket is not read. Signals do not queue behind input; stdin,
+ * closeStdin and resize keep their order. A client that goes away kills the
  * command. Resolves when the socket is closed and the command (if any) is recorded as ended.
  */
 export function runExecSession(ws: WebSocket, options: ExecSessionOptions): Promise<void> {
   const { manager, vmId, logger, maxBufferedBytes } = options;
+  const maxInput = options.maxPendingInputBytes ?? 8 * 1024 * 1024;
   let state: "waiting" | "starting" | "running" | "ended" = "waiting";
   let handle: ExecHandle | undefined;
   let ops: Promise<void> = Promise.resolve();
+  // Settles once `start` has been handled (the command runs, or could not start).
+  let startHandled: Promise<void> = Promise.resolve();
   let pendingInput = 0;
   let inputPaused = false;
   let released!: () => void;
@@ -123,17 +132,23 @@ export function runExecSession(ws: WebSocket, options: ExecSessionOptions): Prom
     );
   };
 
-  // Operations on the command run one after another, in the order the client sent them.
+  const run = async (op: (h: ExecHandle) => Promise<void>): Promise<void> => {
+    if (!handle || state !== "running") return;
+    try {
+      await op(handle);
+    } catch (err) {
+      // After the command ended, input racing its exit is not worth an error.
+      if (state === "running") await fail(err);
+    }
+  };
+  // Input, closeStdin and resize run one after another, in the order the client sent them (a
+  // resize applies to the input typed after it).
   const enqueue = (op: (h: ExecHandle) => Promise<void>): void => {
-    ops = ops.then(async () => {
-      if (!handle || state !== "running") return;
-      try {
-        await op(handle);
-      } catch (err) {
-        // After the command ended, input racing its exit is not worth an error.
-        if (state === "running") await fail(err);
-      }
-    });
+    ops = ops.then(() => run(op));
+  };
+  // Signals do not queue behind input a command is not reading (Ctrl-C must get through).
+  const urgent = (op: (h: ExecHandle) => Promise<void>): void => {
+    void startHandled.then(() => run(op));
   };
 
   const onMessage = (raw: RawData, isBinary: boolean): void => {
@@ -162,6 +177,7 @@ export function runExecSession(ws: WebSocket, options: ExecSessionOptions): Prom
       // Marked at once: input sent right behind `start` waits for the command, not an error.
       state = "starting";
       ops = ops.then(() => start(msg));
+      startHandled = ops;
       return;
     }
     if (state === "waiting") {
@@ -172,14 +188,14 @@ export function runExecSession(ws: WebSocket, options: ExecSessionOptions): Prom
       case "stdin": {
         const data = Buffer.from(msg.data, "base64");
         pendingInput += data.length;
-        if (pendingInput > maxBufferedBytes && !inputPaused) {
+        if (pendingInput > maxInput && !inputPaused) {
           inputPaused = true;
           ws.pause();
         }
         enqueue((h) => h.write(data));
         ops = ops.then(() => {
           pendingInput -= data.length;
-          if (inputPaused && pendingInput <= maxBufferedBytes / 2) {
+          if (inputPaused && pendingInput <= maxInput / 2) {
             inputPaused = false;
             ws.resume();
           }
@@ -190,7 +206,7 @@ export function runExecSession(ws: WebSocket, options: ExecSessionOptions): Prom
         enqueue((h) => h.closeStdin());
         return;
       case "signal":
-        enqueue((h) => h.signal(msg.signal));
+        urgent((h) => h.signal(msg.signal));
         return;
       case "resize":
         enqueue((h) => h.resize(msg.cols, msg.rows));
