@@ -82,9 +82,13 @@ export function checkShape<S extends z.ZodType>(
 
 /** Connection settings shared by every namespace. */
 export interface TransportOptions {
+  /** Gateway base URL (no `/api/v1`). */
   readonly url: string;
+  /** The API key, if any. */
   readonly apiKey?: string | undefined;
+  /** fetch to use; the global one by default. */
   readonly fetch?: typeof fetch | undefined;
+  /** WebSocket class to use; see `resolveWebSocket`. */
   readonly WebSocket?: WebSocketConstructor | undefined;
 }
 
@@ -96,6 +100,7 @@ export class Transport {
   readonly #fetch: typeof fetch;
   readonly #ws: WebSocketConstructor | undefined;
 
+  /** A transport for one gateway. */
   constructor(options: TransportOptions) {
     this.baseUrl = options.url.replace(/\/+$/, "");
     this.#apiKey = options.apiKey;

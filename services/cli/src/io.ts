@@ -5,6 +5,7 @@
 
 /** Where output goes: `process.stdout` / `process.stderr`, or a test's buffer. */
 export interface OutStream {
+  /** Writes text or raw bytes (command output is passed through unchanged). */
   write(chunk: string | Uint8Array): unknown;
   /** True for a terminal: enables the spinner and the interactive shell. */
   readonly isTTY?: boolean;
@@ -18,16 +19,23 @@ export interface InStream extends AsyncIterable<string | Uint8Array> {
   readonly isTTY?: boolean;
   /** Raw mode on a terminal (keys as they are typed, Ctrl-C as a byte). */
   setRawMode?(raw: boolean): unknown;
+  /** Listens to input chunks (the interactive shell). */
   on?(event: "data", listener: (chunk: string | Uint8Array) => void): unknown;
+  /** Stops listening. */
   off?(event: "data", listener: (chunk: string | Uint8Array) => void): unknown;
+  /** Starts the flow of `data` events. */
   resume?(): unknown;
+  /** Stops the flow, so the process can exit. */
   pause?(): unknown;
 }
 
 /** The process around one `runAether` call. */
 export interface CliIo {
+  /** Results and command output. */
   readonly stdout: OutStream;
+  /** Errors, progress and command stderr. */
   readonly stderr: OutStream;
+  /** Input for `exec` (when piped) and `shell`. */
   readonly stdin: InStream;
   /** Environment (AETHERIUM_URL, AETHERIUM_API_KEY, AETHERIUM_HOME). */
   readonly env: Readonly<Record<string, string | undefined>>;
