@@ -56,8 +56,9 @@ export async function dataPlaneTargetFor(
 /** Options of {@link DataPlaneClient}. */
 export interface DataPlaneClientOptions {
   /**
-   * How long the worker may stay silent on a file or list request, and how long opening the exec
-   * WebSocket may take (default 30 s). `execute` waits as long as its command runs.
+   * How long the worker may stay silent before it answers a file or list request (or, during an
+   * upload, takes no bytes), and how long opening the exec WebSocket may take (default 30 s).
+   * `execute` waits as long as its command runs; a download may be read as slowly as needed.
    */
   readonly timeoutMs?: number;
 }
@@ -228,6 +229,9 @@ export class DataPlaneClient {
       let answered = false;
       req.on("response", (res) => {
         answered = true;
+        // The limit is on the worker's answer; a body read slowly (a file relayed to a slow
+        // client) may pause as long as its reader does.
+        if (timeoutMs > 0) req.setTimeout(0);
         const status = res.statusCode ?? 500;
         if (status >= 200 && status < 300) {
           resolve(res);

@@ -294,6 +294,27 @@ describe.skipIf(!canRun)("data plane on a real worker and sandbox", () => {
     });
   }, 120_000);
 
+  it("lets a download be read as slowly as its reader wants", async () => {
+    const data = randomBytes(8 * MiB);
+    await client.writeFile(target, vmId, "/tmp/slow.bin", data);
+    const impatient = new DataPlaneClient({ timeoutMs: 300 });
+    try {
+      const file = await impatient.readFile(target, vmId, "/tmp/slow.bin");
+      const parts: Buffer[] = [];
+      let first = true;
+      for await (const chunk of file.body) {
+        parts.push(chunk as Buffer);
+        // Stalls well past the client's timeout: the worker waits, nothing is cut.
+        if (first) await new Promise((r) => setTimeout(r, 1000));
+        first = false;
+      }
+      expect(Buffer.concat(parts).equals(data)).toBe(true);
+    } finally {
+      impatient.close();
+      await client.removeFile(target, vmId, "/tmp/slow.bin");
+    }
+  });
+
   it("refuses relative paths and '..' segments with 400 before reaching the agent", async () => {
     for (const p of ["/tmp/../etc/passwd", "/..", "relative/file", ""]) {
       await expect(client.readFile(target, vmId, p)).rejects.toMatchObject({
