@@ -168,6 +168,27 @@ describe("the SDK against a real platform", () => {
     expect(stats.workers.total).toBeGreaterThan(0);
   });
 
+  it("stops and starts with wait, and runs commands again after", async () => {
+    await sandbox.stop({ wait: true });
+    expect(sandbox.status).toBe("stopped");
+    await sandbox.start({ wait: true });
+    expect(sandbox.status).toBe("running");
+    await expect(sandbox.exec("echo back")).resolves.toMatchObject({ stdout: "back\n" });
+    const later = await sandbox.setTimeout(3600);
+    expect(later.expiresAt).not.toBeNull();
+  });
+
+  it("returns the first sandbox again for a repeated idempotency key", async () => {
+    const key = `idem-${randomBytes(4).toString("hex")}`;
+    const first = await client.vms.create({ labels: { suite: "sdk" } }, { idempotencyKey: key });
+    created.push(first.id);
+    const second = await client.vms.create({ labels: { suite: "sdk" } }, { idempotencyKey: key });
+    expect(second.id).toBe(first.id);
+    await first.waitUntil("running");
+    await first.delete({ wait: true });
+    await expect(first.waitUntil("deleted")).resolves.toMatchObject({ status: "deleted" });
+  });
+
   it("saw vm.created and vm.running, and sees vm.deleted after a waited delete", async () => {
     await eventually(() => eventsFor(sandbox.id).includes("vm.running"));
     expect(eventsFor(sandbox.id)).toEqual(expect.arrayContaining(["vm.created", "vm.running"]));
