@@ -145,7 +145,7 @@ export function registerExecRoutes(api: Api, deps: RouteDeps): void {
         return;
       }
       socket.off("message", hold);
-      const relay = relayExecSockets(socket, upstream, { logger: req.log });
+      const relay = relayExecSockets(socket, upstream, { logger: deps.logger });
       for (const data of early) socket.emit("message", data, false);
       await relay;
     },
