@@ -1,0 +1,343 @@
+/**
+ * The dashboard in a real browser (Debian's Chromium through playwright-core) against a real
+ * `aetherium start`: gateway + worker + Docker sandboxes, the dashboard served by the gateway at `/`.
+ *
+ * It logs in with the admin key, creates a sandbox from the dialog and watches it turn running
+ * without a reload, types `echo hello` into the terminal, uploads a file and reads it back, runs a
+ * command in the console, deletes the sandbox and watches it disappear, and revokes a key and is
+ * logged out. Every page is screenshotted at 1280×800 (and a few on a narrow screen and in the
+ * light theme) into a folder it prints. Every sandbox it creates is deleted, even on failure.
+ */
+import { randomBytes } from "node:crypto";
+import { access, mkdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startAetherium, type StartedAetherium } from "./start-aetherium.js";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const run = randomBytes(3).toString("hex");
+const shotsDir =
+  process.env.DASHBOARD_SCREENSHOTS_DIR ?? path.join(tmpdir(), `aetherium-dashboard-${run}`);
+const sandboxName = `e2e-dash-${run}`;
+const keyName = `e2e-revoke-${run}`;
+const FILE_TEXT = `hello from the dashboard test ${run}\n`;
+
+let app: StartedAetherium;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+const problems: string[] = [];
+
+/**
+ * What the page-side callbacks touch (this file is compiled without the DOM library). They run in
+ * the page, so they may not call helpers of this file: only type assertions, which vanish.
+ */
+interface PageGlobals {
+  __noReload?: number;
+  document: { querySelectorAll(selector: string): ArrayLike<{ textContent: string | null }> };
+}
+
+async function api(method: string, route: string): Promise<Response> {
+  return fetch(`${app.url}/api/v1${route}`, {
+    method,
+    headers: { authorization: `Bearer ${app.apiKey}` },
+  });
+}
+
+async function shot(name: string, p: Page = page): Promise<void> {
+  // Let charts measure themselves and relative times settle.
+  await p.waitForTimeout(400);
+  await p.screenshot({ path: path.join(shotsDir, `${name}.png`) });
+}
+
+/** Client-side navigation through the sidebar, as a person would. */
+async function nav(label: string): Promise<void> {
+  await page
+    .getByRole("navigation", { name: "Main" })
+    .getByRole("link", { name: label, exact: true })
+    .click();
+  await expect
+    .poll(() => page.locator("h1").first().textContent(), { timeout: 10_000 })
+    .toContain(label);
+}
+
+async function openSandboxDetail(): Promise<void> {
+  await nav("Sandboxes");
+  await page.getByRole("link", { name: sandboxName, exact: true }).click();
+  await page.getByRole("tab", { name: "Overview" }).waitFor();
+}
+
+const haveChromium = await access(CHROMIUM).then(
+  () => true,
+  () => false,
+);
+
+describe.skipIf(!haveChromium)("dashboard in a browser", () => {
+  beforeAll(async () => {
+    await mkdir(shotsDir, { recursive: true });
+    console.log(`dashboard screenshots: ${shotsDir}`);
+    app = await startAetherium({ timeoutMs: 120_000 });
+    expect(app.apiKey, "the admin key from <home>/admin.key").not.toBe("");
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    });
+    context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    page = await context.newPage();
+    page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
+  }, 180_000);
+
+  afterAll(async () => {
+    // Delete every sandbox this run created, whatever happened above.
+    if (app?.apiKey) {
+      const list = await api("GET", `/vms?label=e2e=${run}&limit=500`).catch(() => null);
+      const body = list?.ok
+        ? ((await list.json()) as { items: { id: string; status: string }[] })
+        : null;
+      for (const vm of body?.items ?? []) {
+        if (vm.status !== "deleted")
+          await api("DELETE", `/vms/${vm.id}?wait=true`).catch(() => null);
+      }
+      const keys = await api("GET", "/api-keys?limit=500").catch(() => null);
+      const kb = keys?.ok
+        ? ((await keys.json()) as { items: { id: string; name: string }[] })
+        : null;
+      for (const k of kb?.items ?? []) {
+        if (k.name === keyName) await api("DELETE", `/api-keys/${k.id}`).catch(() => null);
+      }
+    }
+    await browser?.close();
+    await app?.cleanup();
+    console.log(`dashboard screenshots: ${shotsDir}`);
+  }, 120_000);
+
+  it("asks for an API key and logs in with one", async () => {
+    await page.goto(`${app.url}/`);
+    await page.getByRole("heading", { name: "Sign in" }).waitFor();
+    await shot("01-login");
+    await page.getByLabel("API key", { exact: true }).fill("not-a-key");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByText("That key was not accepted by the gateway.").waitFor();
+    await page.getByLabel("API key", { exact: true }).fill(app.apiKey);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("heading", { name: "Overview" }).waitFor();
+    // The live stream connects (no polling loop needed).
+    await page.locator('[data-live-state="open"]').first().waitFor({ timeout: 15_000 });
+    await page.getByText("Workers healthy").waitFor();
+    await expect.poll(() => page.locator(".stat-value").last().textContent()).toMatch(/^1\/1$/);
+    await shot("02-overview");
+  });
+
+  it("creates a sandbox from the dialog and sees it turn running without reloading", async () => {
+    await nav("Sandboxes");
+    await shot("03-sandboxes-before");
+    await page.evaluate(() => ((globalThis as unknown as PageGlobals).__noReload = 42));
+    await page.getByRole("button", { name: "New sandbox" }).click();
+    const dialog = page.getByRole("dialog", { name: "New sandbox" });
+    await dialog.getByLabel("Name").fill(sandboxName);
+    await dialog.getByLabel("Labels").fill(`e2e=${run}, team=dashboard`);
+    await dialog.getByLabel("Timeout").fill("30");
+    await dialog.locator('textarea[name="env"]').fill("GREETING=hello");
+    await shot("04-create-dialog");
+    await dialog.getByRole("button", { name: "Create sandbox" }).click();
+    await dialog.waitFor({ state: "detached" });
+    const row = page.locator(`tr[data-vm-name="${sandboxName}"]`);
+    await row.waitFor();
+    await row.locator('[data-status="running"]').waitFor({ timeout: 120_000 });
+    expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).__noReload)).toBe(42);
+    await shot("05-sandboxes-running");
+  }, 180_000);
+
+  it("runs echo hello in the terminal and sees hello", async () => {
+    await openSandboxDetail();
+    await shot("06-sandbox-overview");
+    await page.getByRole("tab", { name: "Terminal" }).click();
+    await page.locator('[data-terminal-state="open"]').waitFor({ timeout: 30_000 });
+    await page.locator(".terminal .xterm").click();
+    await page.keyboard.type("echo hello");
+    await page.keyboard.press("Enter");
+    const rows = () =>
+      page.evaluate(() =>
+        Array.from(
+          (globalThis as unknown as PageGlobals).document.querySelectorAll(".xterm-rows > div"),
+        ).map((d) => (d.textContent ?? "").trimEnd()),
+      );
+    // The command line echoes "echo hello"; its output is a line that is exactly "hello".
+    await expect.poll(rows, { timeout: 20_000 }).toContain("hello");
+    await shot("07-terminal");
+  }, 60_000);
+
+  it("uploads a file and reads it back", async () => {
+    await page.getByRole("tab", { name: "Files" }).click();
+    await page.getByLabel("Go to path").fill("/tmp");
+    await page.getByRole("button", { name: "Go", exact: true }).click();
+    await page.locator('nav[aria-label="Path"]').getByRole("button", { name: "tmp" }).waitFor();
+    await page.getByLabel("Upload files").setInputFiles({
+      name: "greeting.txt",
+      mimeType: "text/plain",
+      buffer: Buffer.from(FILE_TEXT),
+    });
+    const row = page.locator('tr[data-file="greeting.txt"]');
+    await row.waitFor({ timeout: 20_000 });
+    await row.getByRole("button", { name: "View" }).click();
+    await expect
+      .poll(() => page.locator('[data-file-preview="/tmp/greeting.txt"]').textContent())
+      .toBe(FILE_TEXT);
+    await shot("08-files");
+    // The same bytes through the API: the upload really landed in the sandbox.
+    const vms = (await (await api("GET", `/vms?label=e2e=${run}`)).json()) as {
+      items: { id: string }[];
+    };
+    const res = await api("GET", `/vms/${vms.items[0]!.id}/files?path=/tmp/greeting.txt`);
+    expect(await res.text()).toBe(FILE_TEXT);
+  }, 60_000);
+
+  it("shows the executions with their latency", async () => {
+    await page.getByRole("tab", { name: "Executions" }).click();
+    await page.getByRole("table", { name: "Executions" }).waitFor({ timeout: 20_000 });
+    await shot("09-executions");
+  });
+
+  it("runs a command in the console and streams its output", async () => {
+    await nav("Console");
+    await page.getByLabel("Sandbox").selectOption({ label: sandboxName });
+    await page.getByLabel("Command").fill("echo console-$((40+2)) && echo oops >&2");
+    await page.getByRole("button", { name: "Run" }).click();
+    const out = page.locator("[data-console-output]");
+    await expect.poll(() => out.textContent(), { timeout: 20_000 }).toContain("console-42");
+    await expect.poll(() => out.textContent()).toMatch(/\[exit 0 · /);
+    expect(await out.locator(".err").first().textContent()).toContain("oops");
+    await shot("10-console");
+  }, 60_000);
+
+  it("shows tasks, a task's detail, workers and the pages for later APIs", async () => {
+    await nav("Tasks");
+    await page.getByRole("table", { name: "Tasks" }).waitFor();
+    await shot("11-tasks");
+    await page.getByRole("link", { name: "vm:create" }).first().click();
+    await page.getByRole("heading", { name: "Payload" }).waitFor();
+    await shot("12-task-detail");
+    await nav("Workers");
+    await page.locator("[data-worker-id]").first().waitFor();
+    await page.getByRole("link", { name: new RegExp(`^${sandboxName}`) }).waitFor();
+    await shot("13-workers");
+    for (const [label, file] of [
+      ["Environments", "14-environments"],
+      ["Workspaces", "15-workspaces"],
+      ["Prompts", "16-prompts"],
+    ] as const) {
+      await nav(label);
+      await page.locator(".card .state").first().waitFor({ timeout: 10_000 });
+      await shot(file);
+    }
+  }, 60_000);
+
+  it("lists the OpenAPI routes and calls one", async () => {
+    await nav("API explorer");
+    const health = page.locator("details.op", { hasText: "/api/v1/health" }).first();
+    await health.waitFor({ timeout: 15_000 });
+    await health.locator("summary").click();
+    await health.getByRole("button", { name: "Send request" }).click();
+    await health.locator(".badge", { hasText: "200" }).waitFor();
+    await shot("17-api-explorer");
+  });
+
+  it("shows the settings, the light theme and a narrow screen", async () => {
+    await nav("Settings");
+    await shot("18-settings");
+    // Whichever theme the system chose first, the other one looks right too.
+    const toggle = page.getByRole("button", { name: /^Switch to (light|dark)$/ });
+    const other = (await toggle.textContent())?.includes("light") ? "light" : "dark";
+    await toggle.click();
+    await nav("Overview");
+    await shot(`19-overview-${other}`);
+    await nav("Sandboxes");
+    await shot(`19-sandboxes-${other}`);
+    await nav("Settings");
+    await page.getByRole("button", { name: /^Switch to (light|dark)$/ }).click();
+
+    const narrow = await context.newPage();
+    await narrow.setViewportSize({ width: 390, height: 844 });
+    await narrow.goto(`${app.url}/`);
+    await narrow.getByRole("heading", { name: "Overview" }).waitFor();
+    await shot("20-narrow-overview", narrow);
+    await narrow.getByRole("button", { name: "Open navigation" }).click();
+    await shot("21-narrow-menu", narrow);
+    await narrow
+      .getByRole("navigation", { name: "Main" })
+      .getByRole("link", { name: "Sandboxes", exact: true })
+      .click();
+    await narrow.locator(`tr[data-vm-name="${sandboxName}"]`).waitFor();
+    await shot("22-narrow-sandboxes", narrow);
+    await narrow.close();
+  }, 60_000);
+
+  it("deletes the sandbox and sees it disappear", async () => {
+    await openSandboxDetail();
+    await page.getByRole("button", { name: "Delete", exact: true }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Delete sandbox" }).click();
+    await page.getByRole("heading", { name: "Sandboxes" }).waitFor();
+    await page
+      .locator(`tr[data-vm-name="${sandboxName}"]`)
+      .waitFor({ state: "detached", timeout: 60_000 });
+    await shot("23-sandboxes-after-delete");
+  }, 90_000);
+
+  it("creates a key (secret shown once), and a browser signed in with it is logged out once it is revoked", async () => {
+    await nav("API keys");
+    await page.getByRole("table", { name: "API keys" }).waitFor();
+    await page.getByRole("button", { name: "New key" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByLabel("Name").fill(keyName);
+    await dialog.getByRole("button", { name: "Create key" }).click();
+    const secret = (await page.locator("[data-secret] > span").first().textContent())?.trim() ?? "";
+    expect(secret.length).toBeGreaterThan(16);
+    await shot("24-api-key-created");
+    await page.getByRole("button", { name: "I have copied it" }).click();
+    await page.locator(`tr[data-key-name="${keyName}"]`).waitFor();
+    expect(await page.getByText(secret).count()).toBe(0);
+    await shot("25-api-keys");
+
+    // Someone else signs in with the new key, in a browser of their own.
+    const other = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const theirs = await other.newPage();
+    await theirs.goto(`${app.url}/`);
+    await theirs.getByLabel("API key", { exact: true }).fill(secret);
+    await theirs.getByRole("button", { name: "Sign in" }).click();
+    await theirs.getByRole("heading", { name: "Overview" }).waitFor();
+
+    // The admin revokes it; their next request is refused and they are back at the login screen.
+    await page
+      .locator(`tr[data-key-name="${keyName}"]`)
+      .getByRole("button", { name: "Revoke" })
+      .click();
+    await page.getByRole("dialog").getByRole("button", { name: "Revoke key" }).click();
+    await page.locator(`tr[data-key-name="${keyName}"]`).waitFor({ state: "detached" });
+    await theirs
+      .getByRole("navigation", { name: "Main" })
+      .getByRole("link", { name: "Sandboxes", exact: true })
+      .click();
+    await theirs.getByRole("heading", { name: "Sign in" }).waitFor({ timeout: 20_000 });
+    await theirs.getByText("no longer accepted").waitFor();
+    await shot("26-logged-out", theirs);
+    await other.close();
+    const res = await fetch(`${app.url}/api/v1/vms`, {
+      headers: { authorization: `Bearer ${secret}` },
+    });
+    expect(res.status).toBe(401);
+  }, 60_000);
+
+  it("serves every page at its own address, so links and reloads work", async () => {
+    for (const route of ["/sandboxes/", "/tasks/", "/workers/", "/api-keys/", "/settings/"]) {
+      const res = await page.goto(`${app.url}${route}`);
+      expect(res?.status(), route).toBe(200);
+      await page.getByRole("navigation", { name: "Main" }).waitFor();
+    }
+  }, 60_000);
+
+  it("had no uncaught errors in the page", () => {
+    expect(problems).toEqual([]);
+  });
+});
