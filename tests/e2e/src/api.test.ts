@@ -121,7 +121,7 @@ describe("a sandbox through the public API", () => {
     });
     expect(ok.status).toBe(200);
     const e = executionSchema.parse(ok.json.execution);
-    expect(e).toMatchObject({ exitCode: 0, stdout: "hi from /root\n", stdoutTruncated: false });
+    expect(e).toMatchObject({ exitCode: 0, stdout: "hi from /\n", stdoutTruncated: false });
 
     const three = await api("POST", `/vms/${vmId}/execute`, { command: "echo oops >&2; exit 3" });
     expect(three.status).toBe(200);
@@ -227,6 +227,7 @@ describe("a sandbox through the public API", () => {
       `label=aetherium.sandbox-id=${vmId}`,
     ]);
     expect(stdout.trim()).toBe("");
-    expect((await api("POST", `/vms/${vmId}/execute`, { command: "true" })).status).toBe(409);
+    // Gone for commands: a deleted sandbox is no longer there to run them (its record stays readable).
+    expect((await api("POST", `/vms/${vmId}/execute`, { command: "true" })).status).toBe(404);
   });
 });

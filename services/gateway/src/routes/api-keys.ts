@@ -10,7 +10,7 @@ import {
 } from "@aetherium/types";
 import { z } from "zod";
 import { generateApiKey } from "../auth/api-key-secret.js";
-import type { RouteDeps } from "../server/build-server.js";
+import type { RouteDeps } from "../server/deps.js";
 import { errorResponses, idParams, type Api } from "./api.js";
 
 const tags = ["api keys"];

@@ -1,5 +1,5 @@
 import { clusterStatsSchema } from "@aetherium/types";
-import type { RouteDeps } from "../server/build-server.js";
+import type { RouteDeps } from "../server/deps.js";
 import { errorResponses, type Api } from "./api.js";
 
 /** `GET /cluster/stats`: totals across workers and the depth of every queue. */

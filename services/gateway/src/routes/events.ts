@@ -1,7 +1,7 @@
 import type { DomainEvent } from "@aetherium/types";
 import type { WebSocket } from "ws";
 import { z } from "zod";
-import type { RouteDeps } from "../server/build-server.js";
+import type { RouteDeps } from "../server/deps.js";
 import type { Api } from "./api.js";
 
 /** A client this far behind is dropped (close 1013, "try again later") rather than buffered for. */

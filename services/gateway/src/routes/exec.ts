@@ -21,8 +21,9 @@ import {
 import { toErrorEnvelope } from "@aetherium/common";
 import type { WebSocket } from "ws";
 import { z } from "zod";
-import type { RouteDeps } from "../server/build-server.js";
+import type { RouteDeps } from "../server/deps.js";
 import { errorResponses, idParams, type Api } from "./api.js";
+import { withOwner } from "./owner.js";
 
 const tags = ["exec"];
 
@@ -53,17 +54,18 @@ export function registerExecRoutes(api: Api, deps: RouteDeps): void {
       },
     },
     async (req, reply) => {
-      const target = await dataPlaneTargetFor(repos, req.params.id);
       if (!req.query.async) {
         const ctl = new AbortController();
         reply.raw.once("close", () => {
           if (!reply.raw.writableFinished) ctl.abort();
         });
-        const execution = await deps.dataPlane.execute(target, req.params.id, req.body, {
-          signal: ctl.signal,
-        });
+        // A refused token is answered before the command starts, so a retry cannot run it twice.
+        const execution = await withOwner(repos, req.params.id, (t) =>
+          deps.dataPlane.execute(t, req.params.id, req.body, { signal: ctl.signal }),
+        );
         return { execution };
       }
+      const target = await dataPlaneTargetFor(repos, req.params.id);
       const executionId = randomUUID();
       const key = req.headers["idempotency-key"];
       const task = await tasks.submit(
@@ -135,8 +137,9 @@ export function registerExecRoutes(api: Api, deps: RouteDeps): void {
       socket.on("message", hold);
       let upstream: WebSocket;
       try {
-        const target = await dataPlaneTargetFor(repos, req.params.id);
-        upstream = await deps.dataPlane.openExec(target, req.params.id);
+        upstream = await withOwner(repos, req.params.id, (t) =>
+          deps.dataPlane.openExec(t, req.params.id),
+        );
       } catch (err) {
         const env = toErrorEnvelope(err, req.id);
         const msg: ExecServerMessage = { type: "error", ...env.error };

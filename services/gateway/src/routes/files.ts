@@ -7,8 +7,9 @@ import {
   fileWriteResponseSchema,
 } from "@aetherium/types";
 import { z } from "zod";
-import type { RouteDeps } from "../server/build-server.js";
+import type { RouteDeps } from "../server/deps.js";
 import { errorResponses, idParams, type Api } from "./api.js";
+import { withOwner } from "./owner.js";
 
 const tags = ["files"];
 
@@ -61,8 +62,9 @@ export function registerFileRoutes(api: Api, deps: RouteDeps): void {
       },
     },
     async (req, reply) => {
-      const target = await dataPlaneTargetFor(repos, req.params.id);
-      const file = await deps.dataPlane.readFile(target, req.params.id, req.query.path);
+      const file = await withOwner(repos, req.params.id, (t) =>
+        deps.dataPlane.readFile(t, req.params.id, req.query.path),
+      );
       reply.header("content-type", "application/octet-stream");
       if (file.size !== null) reply.header("content-length", file.size);
       return reply.send(file.body);
@@ -86,8 +88,9 @@ export function registerFileRoutes(api: Api, deps: RouteDeps): void {
       if (declared > maxUpload) {
         throw new PayloadTooLargeError(`a file upload is at most ${maxUpload} bytes`);
       }
-      const target = await dataPlaneTargetFor(repos, req.params.id);
       const body = (req.body ?? Buffer.alloc(0)) as Readable | Buffer;
+      // No second attempt for an upload: its stream is spent by the first.
+      const target = await dataPlaneTargetFor(repos, req.params.id);
       return deps.dataPlane.writeFile(target, req.params.id, req.query.path, body, {
         ...(req.query.mode !== undefined ? { mode: req.query.mode } : {}),
       });
@@ -106,10 +109,11 @@ export function registerFileRoutes(api: Api, deps: RouteDeps): void {
       },
     },
     async (req, reply) => {
-      const target = await dataPlaneTargetFor(repos, req.params.id);
-      await deps.dataPlane.removeFile(target, req.params.id, req.query.path, {
-        recursive: req.query.recursive,
-      });
+      await withOwner(repos, req.params.id, (t) =>
+        deps.dataPlane.removeFile(t, req.params.id, req.query.path, {
+          recursive: req.query.recursive,
+        }),
+      );
       return reply.status(204).send(null);
     },
   );
@@ -126,8 +130,9 @@ export function registerFileRoutes(api: Api, deps: RouteDeps): void {
       },
     },
     async (req) => {
-      const target = await dataPlaneTargetFor(repos, req.params.id);
-      return deps.dataPlane.listFiles(target, req.params.id, req.query.path);
+      return withOwner(repos, req.params.id, (t) =>
+        deps.dataPlane.listFiles(t, req.params.id, req.query.path),
+      );
     },
   );
 }

@@ -1,5 +1,5 @@
 import { healthResponseSchema } from "@aetherium/types";
-import type { RouteDeps } from "../server/build-server.js";
+import type { RouteDeps } from "../server/deps.js";
 import type { Api } from "./api.js";
 
 /** `GET /health`: open, no key needed; what works and what is missing. */

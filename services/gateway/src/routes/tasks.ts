@@ -1,5 +1,5 @@
 import { listTasksQuerySchema, pageSchema, taskResponseSchema, taskSchema } from "@aetherium/types";
-import type { RouteDeps } from "../server/build-server.js";
+import type { RouteDeps } from "../server/deps.js";
 import { errorResponses, idParams, type Api } from "./api.js";
 
 const tags = ["tasks"];

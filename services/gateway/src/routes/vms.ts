@@ -17,7 +17,7 @@ import {
 import type { FastifyReply } from "fastify";
 import { z } from "zod";
 import { clientGone, waitForTask } from "../streams/wait-for-task.js";
-import type { RouteDeps } from "../server/build-server.js";
+import type { RouteDeps } from "../server/deps.js";
 import { errorResponses, idParams, type Api } from "./api.js";
 
 const tags = ["sandboxes"];

@@ -4,7 +4,7 @@ import {
   workerResponseSchema,
   workerSchema,
 } from "@aetherium/types";
-import type { RouteDeps } from "../server/build-server.js";
+import type { RouteDeps } from "../server/deps.js";
 import { errorResponses, idParams, type Api } from "./api.js";
 
 const tags = ["workers"];

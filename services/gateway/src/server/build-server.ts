@@ -4,9 +4,7 @@ import rateLimit from "@fastify/rate-limit";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import websocket from "@fastify/websocket";
-import type { Logger } from "@aetherium/common";
-import { AETHERIUM_VERSION, type DataPlaneClient, type Runtime } from "@aetherium/core";
-import type { ComponentHealth } from "@aetherium/types";
+import { AETHERIUM_VERSION } from "@aetherium/core";
 import Fastify, { type FastifyInstance } from "fastify";
 import {
   jsonSchemaTransform,
@@ -14,7 +12,6 @@ import {
   type ZodTypeProvider,
 } from "fastify-type-provider-zod";
 import { Redis } from "ioredis";
-import type { Registry } from "prom-client";
 import { installAuditTrail } from "../audit/audit-trail.js";
 import { API_SUBPROTOCOL, installAuth } from "../auth/authenticate.js";
 import { registerApiKeyRoutes } from "../routes/api-keys.js";
@@ -28,51 +25,13 @@ import { registerTaskRoutes } from "../routes/tasks.js";
 import { registerVmRoutes } from "../routes/vms.js";
 import { registerWorkerRoutes } from "../routes/workers.js";
 import { installErrorHandling } from "./error-handling.js";
+import type { RouteDeps, ServerDeps } from "./deps.js";
 import { installHttpMetrics } from "./http-metrics.js";
 
-/** `GET /api/v1/health` body (`healthResponseSchema` in `@aetherium/types`). */
-export interface HealthReport {
-  readonly status: "ok" | "degraded";
-  readonly version: string;
-  readonly components: Record<string, ComponentHealth>;
-}
-
-/** Requests per window per API key (or per client address before authentication). */
-export interface RateLimitOptions {
-  readonly max: number;
-  readonly timeWindowMs: number;
-  /** Shares the counters across gateways; in-memory per process without it. */
-  readonly redisUrl?: string;
-  readonly keyPrefix?: string;
-}
-
-/** What the HTTP server needs from the rest of the process. */
-export interface ServerDeps {
-  readonly logger: Logger;
-  readonly runtime: Pick<Runtime, "repos" | "vms" | "tasks" | "workers" | "bus" | "queue">;
-  readonly dataPlane: DataPlaneClient;
-  readonly health: () => Promise<HealthReport>;
-  /** Largest accepted JSON body. File uploads stream and have their own limit. */
-  readonly bodyLimitBytes?: number;
-  /** Largest file a `PUT /vms/{id}/files` may upload. */
-  readonly maxUploadBytes?: number;
-  /** Origins allowed to call the API from a browser; empty means same-origin only. */
-  readonly corsOrigins?: readonly string[];
-  /** Off when unset or `max` is 0. */
-  readonly rateLimit?: RateLimitOptions;
-  /** The dashboard's static build, served at `/` when present. */
-  readonly dashboardDir?: string;
-  /** Registries whose metrics `/metrics` also serves (the embedded worker's, say). */
-  readonly metricsRegistries?: readonly Registry[];
-  /** Longest a `?wait=true` request waits before answering with the state so far. */
-  readonly waitTimeoutMs?: number;
-}
+export type { HealthReport, RateLimitOptions, RouteDeps, ServerDeps } from "./deps.js";
 
 /** The gateway's Fastify app. */
 export type GatewayApp = FastifyInstance;
-
-/** What every route module receives. */
-export type RouteDeps = ServerDeps & { readonly waitTimeoutMs: number };
 
 /**
  * Builds the gateway: the whole of API.md under `/api/v1`, the OpenAPI document and a browsable

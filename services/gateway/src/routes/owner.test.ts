@@ -1,0 +1,75 @@
+import { UnauthorizedError, UnavailableError, createLogger, loadConfig } from "@aetherium/common";
+import { openRuntime, type Runtime } from "@aetherium/core";
+import { useTestDatabase } from "@aetherium/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { withOwner } from "./owner.js";
+
+const db = useTestDatabase();
+let runtime: Runtime;
+let vmId: string;
+
+const register = (token: string) =>
+  runtime.repos.workers.register({
+    id: "w-owner",
+    hostname: "h",
+    address: "http://127.0.0.1:1",
+    internalToken: token,
+  });
+
+beforeAll(async () => {
+  const config = loadConfig({ env: { AETHERIUM_DATABASE_URL: db.current.url } });
+  runtime = await openRuntime(config, {
+    logger: createLogger({ level: "silent", service: "owner-test" }),
+    migrate: true,
+  });
+  await register("token-1");
+  const vm = await runtime.repos.vms.create({
+    name: "owned",
+    backend: "docker",
+    image: "img",
+    vcpus: 1,
+    memoryMb: 512,
+    workerId: "w-owner",
+  });
+  await runtime.repos.vms.updateStatus(vm.id, "pending", "running");
+  vmId = vm.id;
+});
+afterAll(async () => {
+  await runtime?.close();
+});
+
+describe("withOwner", () => {
+  it("retries once with the token of a worker that restarted in between", async () => {
+    const seen: string[] = [];
+    const result = await withOwner(runtime.repos, vmId, async (t) => {
+      seen.push(t.token);
+      if (t.token === "token-1") {
+        await register("token-2"); // the worker restarts: a new token
+        throw new UnauthorizedError("wrong worker token");
+      }
+      return "done";
+    });
+    expect(result).toBe("done");
+    expect(seen).toEqual(["token-1", "token-2"]);
+  });
+
+  it("never passes a worker's 401 on as the caller's: a second refusal is a 503", async () => {
+    let calls = 0;
+    const attempt = withOwner(runtime.repos, vmId, () => {
+      calls++;
+      return Promise.reject(new UnauthorizedError("wrong worker token"));
+    });
+    await expect(attempt).rejects.toBeInstanceOf(UnavailableError);
+    expect(calls).toBe(2);
+  });
+
+  it("does not retry other errors", async () => {
+    let calls = 0;
+    const attempt = withOwner(runtime.repos, vmId, () => {
+      calls++;
+      return Promise.reject(new Error("boom"));
+    });
+    await expect(attempt).rejects.toThrow("boom");
+    expect(calls).toBe(1);
+  });
+});

@@ -1,0 +1,45 @@
+import type { Logger } from "@aetherium/common";
+import type { DataPlaneClient, Runtime } from "@aetherium/core";
+import type { ComponentHealth } from "@aetherium/types";
+import type { Registry } from "prom-client";
+
+/** `GET /api/v1/health` body (`healthResponseSchema` in `@aetherium/types`). */
+export interface HealthReport {
+  readonly status: "ok" | "degraded";
+  readonly version: string;
+  readonly components: Record<string, ComponentHealth>;
+}
+
+/** Requests per window per API key (or per client address before authentication). */
+export interface RateLimitOptions {
+  readonly max: number;
+  readonly timeWindowMs: number;
+  /** Shares the counters across gateways; in-memory per process without it. */
+  readonly redisUrl?: string;
+  readonly keyPrefix?: string;
+}
+
+/** What the HTTP server needs from the rest of the process. */
+export interface ServerDeps {
+  readonly logger: Logger;
+  readonly runtime: Pick<Runtime, "repos" | "vms" | "tasks" | "workers" | "bus" | "queue">;
+  readonly dataPlane: DataPlaneClient;
+  readonly health: () => Promise<HealthReport>;
+  /** Largest accepted JSON body. File uploads stream and have their own limit. */
+  readonly bodyLimitBytes?: number;
+  /** Largest file a `PUT /vms/{id}/files` may upload. */
+  readonly maxUploadBytes?: number;
+  /** Origins allowed to call the API from a browser; empty means same-origin only. */
+  readonly corsOrigins?: readonly string[];
+  /** Off when unset or `max` is 0. */
+  readonly rateLimit?: RateLimitOptions;
+  /** The dashboard's static build, served at `/` when present. */
+  readonly dashboardDir?: string;
+  /** Registries whose metrics `/metrics` also serves (the embedded worker's, say). */
+  readonly metricsRegistries?: readonly Registry[];
+  /** Longest a `?wait=true` request waits before answering with the state so far. */
+  readonly waitTimeoutMs?: number;
+}
+
+/** What every route module receives. */
+export type RouteDeps = ServerDeps & { readonly waitTimeoutMs: number };
