@@ -1,4 +1,4 @@
-import { stat } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import fastifyStatic from "@fastify/static";
 import type { FastifyInstance } from "fastify";
@@ -6,15 +6,20 @@ import type { FastifyInstance } from "fastify";
 /**
  * Serves the dashboard's static export at `/`. Next.js exports one `index.html` per folder
  * (`trailingSlash`), so `/sandboxes/` finds `sandboxes/index.html`; a path that is no page gets
- * the export's 404 page. API routes are matched first and never reach this.
+ * the export's 404 page (returned for the not-found handler). API routes are matched first and
+ * never reach this.
  */
-export async function registerDashboard(app: FastifyInstance, dir: string): Promise<boolean> {
+export async function registerDashboard(
+  app: FastifyInstance,
+  dir: string,
+): Promise<{ notFoundPage: Buffer | undefined } | undefined> {
   const root = path.resolve(dir);
   const ok = await stat(path.join(root, "index.html")).then(
     (s) => s.isFile(),
     () => false,
   );
-  if (!ok) return false;
+  if (!ok) return undefined;
+  const notFoundPage = await readFile(path.join(root, "404.html")).catch(() => undefined);
   await app.register(fastifyStatic, {
     root,
     prefix: "/",
@@ -31,5 +36,5 @@ export async function registerDashboard(app: FastifyInstance, dir: string): Prom
       );
     },
   });
-  return true;
+  return { notFoundPage };
 }

@@ -48,7 +48,6 @@ export async function buildServer(deps: ServerDeps): Promise<GatewayApp> {
       const given = req.headers["x-request-id"];
       return typeof given === "string" && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
     },
-    routerOptions: { ignoreTrailingSlash: true },
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler);
   // Responses are built from typed mappers; re-validating every list item with zod on the way
@@ -58,7 +57,8 @@ export async function buildServer(deps: ServerDeps): Promise<GatewayApp> {
   app.addHook("onSend", async (req, reply) => {
     reply.header("x-request-id", req.id);
   });
-  installErrorHandling(app);
+  let notFoundPage: Buffer | undefined;
+  installErrorHandling(app, { notFoundPage: () => notFoundPage });
   installHttpMetrics(app, deps.metricsRegistries ?? []);
 
   await app.register(cors, {
@@ -111,7 +111,9 @@ export async function buildServer(deps: ServerDeps): Promise<GatewayApp> {
   app.get("/api/v1/openapi.json", { config: { scope: "public" }, schema: { hide: true } }, () =>
     app.swagger(),
   );
-  if (deps.dashboardDir) await registerDashboard(app, deps.dashboardDir);
+  if (deps.dashboardDir) {
+    notFoundPage = (await registerDashboard(app, deps.dashboardDir))?.notFoundPage;
+  }
   return app;
 }
 

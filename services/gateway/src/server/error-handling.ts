@@ -26,7 +26,10 @@ const CONTEXT_NAMES: Record<string, string> = {
  * our typed errors keep their code; anything else is a logged 500 with a generic message, so
  * stack traces, SQL and paths never reach a client.
  */
-export function installErrorHandling(app: FastifyInstance): void {
+export function installErrorHandling(
+  app: FastifyInstance,
+  options: { notFoundPage?: () => Buffer | undefined } = {},
+): void {
   app.setErrorHandler((err, req, reply) => {
     const mapped = fromFastifyError(err);
     const status = httpStatusOf(mapped);
@@ -35,6 +38,11 @@ export function installErrorHandling(app: FastifyInstance): void {
     return reply.status(status).send(toErrorEnvelope(mapped, req.id));
   });
   app.setNotFoundHandler((req, reply) => {
+    // A person who mistyped a dashboard address gets the dashboard's own 404 page, not JSON.
+    const page = req.url.startsWith("/api/") ? undefined : options.notFoundPage?.();
+    if (page && req.method === "GET") {
+      return reply.status(404).type("text/html; charset=utf-8").send(page);
+    }
     const err = new NotFoundError("route", `${req.method} ${req.url.split("?")[0]}`);
     return reply.status(404).send(toErrorEnvelope(err, req.id));
   });
