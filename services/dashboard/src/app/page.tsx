@@ -161,7 +161,14 @@ export default function OverviewPage() {
             ) : tasks.isError ? (
               <ErrorState error={tasks.error} />
             ) : (
-              <TasksPerMinuteChart buckets={buckets} />
+              <>
+                <TasksPerMinuteChart buckets={buckets} />
+                {buckets.every((b) => b.created === 0) && (
+                  <p className="muted small" style={{ margin: "6px 0 0" }}>
+                    No task was created in the last hour.
+                  </p>
+                )}
+              </>
             )}
           </div>
         </div>
@@ -169,7 +176,10 @@ export default function OverviewPage() {
           <div className="card-head">
             <h2>Platform health</h2>
             {health.data && (
-              <StatusBadge status={health.data.status === "ok" ? "running" : "degraded"} />
+              <span className={`badge ${health.data.status === "ok" ? "ok" : "busy"}`}>
+                <span className="dot" />
+                {health.data.status === "ok" ? "all systems working" : "degraded"}
+              </span>
             )}
           </div>
           <div className="card-body flush">

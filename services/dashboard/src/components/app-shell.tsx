@@ -154,7 +154,7 @@ export function LoginScreen() {
               autoFocus
               value={key}
               onChange={(e) => setKey(e.target.value)}
-              placeholder="aet_…"
+              placeholder="ak_…"
               aria-invalid={error ? true : undefined}
             />
           </label>
@@ -197,6 +197,12 @@ export function AppShell({ children }: { children: ReactNode }) {
   const [navOpen, setNavOpen] = useState(false);
   const pathname = usePathname();
   useEffect(() => setNavOpen(false), [pathname]);
+  useEffect(() => {
+    if (!navOpen) return;
+    const onKey = (e: KeyboardEvent) => e.key === "Escape" && setNavOpen(false);
+    document.addEventListener("keydown", onKey);
+    return () => document.removeEventListener("keydown", onKey);
+  }, [navOpen]);
 
   if (!ready) {
     return (
@@ -212,6 +218,9 @@ export function AppShell({ children }: { children: ReactNode }) {
         Skip to content
       </a>
       <Sidebar onNavigate={() => setNavOpen(false)} />
+      {navOpen && (
+        <div className="nav-backdrop" aria-hidden="true" onClick={() => setNavOpen(false)} />
+      )}
       <div className="main">
         <header className="topbar">
           <button

@@ -1,5 +1,6 @@
 "use client";
 /** Hand-drawn SVG charts; each is computed from data the API returns, nothing invented. */
+import { useEffect, useRef, useState } from "react";
 import { axis, fraction, linearScale } from "../lib/charts/scale.js";
 import type { MinuteBucket } from "../lib/charts/series.js";
 import { formatDuration, statusTone } from "../format/format.js";
@@ -11,6 +12,22 @@ const TONE_COLOR: Record<string, string> = {
   idle: "var(--idle)",
   gone: "var(--faint)",
 };
+
+/** The rendered width of an element, so SVG text keeps its size whatever the card's width. */
+function useWidth(initial = 600) {
+  const ref = useRef<HTMLDivElement>(null);
+  const [width, setWidth] = useState(initial);
+  useEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    const update = () => setWidth(Math.max(240, Math.round(el.getBoundingClientRect().width)));
+    update();
+    const ro = new ResizeObserver(update);
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, []);
+  return [ref, width] as const;
+}
 
 /** Horizontal bars, one per status. */
 export function StatusBars({ data }: { data: readonly { status: string; count: number }[] }) {
@@ -40,7 +57,7 @@ export function StatusBars({ data }: { data: readonly { status: string; count: n
 
 /** Tasks created per minute (bars) with failures on top, over the last hour. */
 export function TasksPerMinuteChart({ buckets }: { buckets: readonly MinuteBucket[] }) {
-  const W = 640;
+  const [ref, W] = useWidth();
   const H = 170;
   const pad = { l: 30, r: 8, t: 8, b: 22 };
   const { top: max, ticks: yTicks } = axis(
@@ -52,7 +69,7 @@ export function TasksPerMinuteChart({ buckets }: { buckets: readonly MinuteBucke
   const n = buckets.length;
   const total = buckets.reduce((s, b) => s + b.created, 0);
   return (
-    <div className="chart">
+    <div className="chart" ref={ref}>
       <svg
         viewBox={`0 0 ${W} ${H}`}
         role="img"
@@ -166,14 +183,15 @@ export function LatencyChart({
   p50: number | null;
   p95: number | null;
 }) {
-  const W = 640;
+  const [ref, W] = useWidth();
   const H = 150;
   const pad = { l: 52, r: 8, t: 8, b: 8 };
   const { top: max, ticks: yTicks } = axis(Math.max(1, ...durations), 3);
   const y = linearScale([0, max], [H - pad.b, pad.t]);
-  const bw = (W - pad.l - pad.r) / Math.max(1, durations.length);
+  // Few executions would make slabs: bars stay at most 24 px wide, drawn from the left.
+  const bw = Math.min(24, (W - pad.l - pad.r) / Math.max(1, durations.length));
   return (
-    <div className="chart">
+    <div className="chart" ref={ref}>
       <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label="Execution durations">
         {yTicks.map((t) => (
           <g key={t}>

@@ -23,9 +23,7 @@ export function useVms(filter: VmFilter = {}) {
     queryFn: async () => {
       const page = await api.listVms({
         ...(filter.status?.length ? { status: filter.status } : {}),
-        ...(filter.labels
-          ? { label: Object.entries(filter.labels).map(([k, v]) => `${k}=${v}`) }
-          : {}),
+        ...(filter.labels ? { labels: filter.labels } : {}),
         ...(filter.workerId ? { workerId: filter.workerId } : {}),
       });
       return { ...page, items: filterVms(page.items, filter) };

@@ -79,15 +79,51 @@ describe("api data layer", () => {
     await expect(api.listApiKeys()).rejects.toThrow();
     expect(onUnauthorized).not.toHaveBeenCalled();
   });
-  it("writes files as raw bytes", async () => {
-    const fetch = vi.fn(() =>
-      Promise.resolve(new Response(JSON.stringify({ path: "/tmp/a b", size: 3 }))),
+  it("writes files as raw bytes through the SDK's sandbox handle", async () => {
+    const id = "4f0c2a4e-8a51-4b9e-9d7e-2f3c1b0a9e11";
+    const vm = {
+      id,
+      name: "one",
+      status: "running",
+      backend: "docker",
+      image: "aetherium/base",
+      vcpus: 1,
+      memoryMb: 512,
+      diskMb: 2048,
+      workerId: null,
+      labels: {},
+      env: {},
+      network: { egress: "allow-all" },
+      createdAt: "2026-01-01T10:00:00.000Z",
+      readyAt: null,
+      expiresAt: null,
+      stoppedAt: null,
+      error: null,
+    };
+    const fetch = vi.fn((url: string, init?: RequestInit) =>
+      Promise.resolve(
+        new Response(
+          JSON.stringify(init?.method === "PUT" ? { path: "/tmp/a b", size: 3 } : { vm }),
+        ),
+      ),
     );
-    const api = new Api({ url: "http://h", apiKey: "k", fetch });
-    await api.writeFile("vm_1", "/tmp/a b", new Uint8Array([1, 2, 3]));
-    const [url, init] = fetch.mock.calls[0] as unknown as [string, RequestInit];
-    expect(url).toBe("http://h/api/v1/vms/vm_1/files?path=%2Ftmp%2Fa+b");
-    expect(init.method).toBe("PUT");
+    const api = new Api({
+      url: "http://h",
+      apiKey: "k",
+      fetch: fetch as unknown as typeof globalThis.fetch,
+    });
+    expect(await api.writeFile(id, "/tmp/a b", new Uint8Array([1, 2, 3]))).toEqual({
+      path: "/tmp/a b",
+      size: 3,
+    });
+    await api.writeFile(id, "/tmp/a b", new Uint8Array([4]));
+    const calls = fetch.mock.calls.map(([u, i]) => `${i?.method ?? "GET"} ${u}`);
+    // One GET for the handle, then the writes.
+    expect(calls).toEqual([
+      `GET http://h/api/v1/vms/${id}`,
+      `PUT http://h/api/v1/vms/${id}/files?path=%2Ftmp%2Fa+b`,
+      `PUT http://h/api/v1/vms/${id}/files?path=%2Ftmp%2Fa+b`,
+    ]);
   });
 });
 

@@ -4,7 +4,7 @@
  * as they land is a change here only.
  * @module
  */
-import { AetheriumApiError, AetheriumClient, AuthError, errorFromResponse } from "@aetherium/sdk";
+import { AetheriumApiError, AetheriumClient, AuthError, type Sandbox } from "@aetherium/sdk";
 import type {
   ApiKey,
   ApiKeyScope,
@@ -19,7 +19,10 @@ import type {
   HealthResponse,
   Page,
   Task,
+  TaskStatus,
+  TaskType,
   Vm,
+  VmStatus,
   Worker,
 } from "@aetherium/types";
 
@@ -48,7 +51,7 @@ export interface ApiOptions {
 
 export interface VmListQuery {
   readonly status?: readonly string[];
-  readonly label?: readonly string[];
+  readonly labels?: Readonly<Record<string, string>>;
   readonly workerId?: string;
   readonly limit?: number;
   readonly cursor?: string;
@@ -91,6 +94,8 @@ export class Api {
   readonly #client: AetheriumClient;
   readonly #fetch: typeof fetch;
   readonly #onUnauthorized: (() => void) | undefined;
+  /** SDK sandbox handles by id: file calls go through them. */
+  readonly #handles = new Map<string, Sandbox>();
 
   constructor(options: ApiOptions) {
     this.url = options.url.replace(/\/+$/, "");
@@ -104,64 +109,58 @@ export class Api {
     this.#onUnauthorized = options.onUnauthorized;
   }
 
-  #unauthorized(err: unknown): void {
-    if (err instanceof AuthError && err.status === 401) this.#onUnauthorized?.();
-  }
-
-  /** A JSON request to `/api/v1<path>`. */
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /** Runs one SDK call; a 401 means the key is gone, which logs the dashboard out. */
+  async #call<T>(fn: (c: AetheriumClient) => Promise<T>): Promise<T> {
     try {
-      return await this.#client.request<T>(method, path, body === undefined ? {} : { body });
+      return await fn(this.#client);
     } catch (err) {
-      this.#unauthorized(err);
+      if (err instanceof AuthError && err.status === 401) this.#onUnauthorized?.();
       throw err;
     }
   }
 
-  /** A request whose body and answer are bytes (files). */
-  async #bytes(method: string, path: string, body?: Uint8Array): Promise<Response> {
-    const headers: Record<string, string> = { authorization: `Bearer ${this.apiKey}` };
-    if (body) headers["content-type"] = "application/octet-stream";
-    const res = await this.#fetch(`${this.url}/api/v1${path}`, {
-      method,
-      headers,
-      // An ArrayBuffer copy: a body type both the DOM and Node's fetch typings accept.
-      body: body
-        ? (body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer)
-        : null,
-    });
-    if (!res.ok) {
-      const text = await res.text();
-      let parsed: unknown = text;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        /* not JSON */
-      }
-      const err = errorFromResponse(res.status, parsed, res.headers.get("retry-after"));
-      this.#unauthorized(err);
-      throw err;
-    }
-    return res;
+  /** A JSON request to `/api/v1<path>` for routes the SDK's namespaces do not cover. */
+  request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return this.#call((c) => c.request<T>(method, path, body === undefined ? {} : { body }));
+  }
+
+  async #sandbox(id: string): Promise<Sandbox> {
+    const known = this.#handles.get(id);
+    if (known) return known;
+    const sb = await this.#call((c) => c.vms.get(id));
+    this.#handles.set(id, sb);
+    return sb;
   }
 
   // Health and cluster
   health(): Promise<HealthResponse> {
-    return this.request("GET", "/health");
+    return this.#call((c) => c.health());
   }
   clusterStats(): Promise<ClusterStats> {
-    return this.request("GET", "/cluster/stats");
+    return this.#call((c) => c.cluster.stats());
   }
 
   // Sandboxes
   listVms(q: VmListQuery = {}): Promise<Page<Vm>> {
-    return this.request("GET", `/vms${queryString({ limit: 200, ...q })}`);
+    return this.#call((c) =>
+      c.vms.list({
+        limit: q.limit ?? 200,
+        ...(q.cursor ? { cursor: q.cursor } : {}),
+        ...(q.status?.length ? { status: q.status as VmStatus[] } : {}),
+        ...(q.labels && Object.keys(q.labels).length ? { labels: q.labels } : {}),
+        ...(q.workerId ? { workerId: q.workerId } : {}),
+      }),
+    );
   }
   async getVm(id: string): Promise<Vm> {
-    return (await this.request<{ vm: Vm }>("GET", `/vms/${encodeURIComponent(id)}`)).vm;
+    const sb = await this.#call((c) => c.vms.get(id));
+    this.#handles.set(id, sb);
+    return sb.vm;
   }
-  createVm(body: CreateVmBody): Promise<CreateVmAcceptedResponse> {
-    return this.request("POST", "/vms", body);
+  async createVm(body: CreateVmBody): Promise<CreateVmAcceptedResponse> {
+    const sb = await this.#call((c) => c.vms.create(body));
+    this.#handles.set(sb.id, sb);
+    return { vm: sb.vm, taskId: sb.taskId ?? "" };
   }
   deleteVm(id: string): Promise<{ taskId: string }> {
     return this.request("DELETE", `/vms/${encodeURIComponent(id)}`);
@@ -175,89 +174,69 @@ export class Api {
   setVmTimeout(id: string, timeoutSec: number): Promise<{ vm: Vm }> {
     return this.request("POST", `/vms/${encodeURIComponent(id)}/timeout`, { timeoutSec });
   }
-  listExecutions(vmId: string, limit = 100): Promise<Page<Execution>> {
-    return this.request(
-      "GET",
-      `/vms/${encodeURIComponent(vmId)}/executions${queryString({ limit })}`,
-    );
-  }
-  async execute(vmId: string, command: string): Promise<Execution> {
-    const r = await this.request<{ execution: Execution }>(
-      "POST",
-      `/vms/${encodeURIComponent(vmId)}/execute`,
-      { command },
-    );
-    return r.execution;
+  async listExecutions(vmId: string, limit = 100): Promise<Page<Execution>> {
+    const sb = await this.#sandbox(vmId);
+    return this.#call(() => sb.executions({ limit }));
   }
 
   // Files
-  listFiles(vmId: string, path: string): Promise<FileListResponse> {
-    return this.request(
-      "GET",
-      `/vms/${encodeURIComponent(vmId)}/files/list${queryString({ path })}`,
-    );
+  async listFiles(vmId: string, path: string): Promise<FileListResponse> {
+    const sb = await this.#sandbox(vmId);
+    return { path, entries: await this.#call(() => sb.files.list(path)) };
   }
   async readFile(vmId: string, path: string): Promise<Uint8Array> {
-    const res = await this.#bytes(
-      "GET",
-      `/vms/${encodeURIComponent(vmId)}/files${queryString({ path })}`,
-    );
-    return new Uint8Array(await res.arrayBuffer());
+    const sb = await this.#sandbox(vmId);
+    return this.#call(() => sb.files.read(path));
   }
   async writeFile(vmId: string, path: string, bytes: Uint8Array): Promise<FileWriteResponse> {
-    const res = await this.#bytes(
-      "PUT",
-      `/vms/${encodeURIComponent(vmId)}/files${queryString({ path })}`,
-      bytes,
-    );
-    const text = await res.text();
-    return text ? (JSON.parse(text) as FileWriteResponse) : { path, size: bytes.length };
+    const sb = await this.#sandbox(vmId);
+    return this.#call(() => sb.files.write(path, bytes));
   }
   async removeFile(vmId: string, path: string): Promise<void> {
-    await this.#bytes("DELETE", `/vms/${encodeURIComponent(vmId)}/files${queryString({ path })}`);
+    const sb = await this.#sandbox(vmId);
+    await this.#call(() => sb.files.remove(path));
   }
 
   // Tasks
   listTasks(q: TaskListQuery = {}): Promise<Page<Task>> {
-    return this.request("GET", `/tasks${queryString({ limit: 200, ...q })}`);
+    return this.#call((c) =>
+      c.tasks.list({
+        limit: q.limit ?? 200,
+        ...(q.cursor ? { cursor: q.cursor } : {}),
+        ...(q.status?.length ? { status: q.status as TaskStatus[] } : {}),
+        ...(q.type?.length ? { type: q.type as TaskType[] } : {}),
+        ...(q.vmId ? { vmId: q.vmId } : {}),
+        ...(q.workerId ? { workerId: q.workerId } : {}),
+      }),
+    );
   }
-  async getTask(id: string): Promise<Task> {
-    return (await this.request<{ task: Task }>("GET", `/tasks/${encodeURIComponent(id)}`)).task;
+  getTask(id: string): Promise<Task> {
+    return this.#call((c) => c.tasks.get(id));
   }
-  async cancelTask(id: string): Promise<Task> {
-    return (
-      await this.request<{ task: Task }>("POST", `/tasks/${encodeURIComponent(id)}/cancel`, {})
-    ).task;
+  cancelTask(id: string): Promise<Task> {
+    return this.#call((c) => c.tasks.cancel(id));
   }
 
   // Workers
   listWorkers(): Promise<Page<Worker>> {
-    return this.request("GET", `/workers${queryString({ limit: 500 })}`);
+    return this.#call((c) => c.workers.list({ limit: 500 }));
   }
-  async drainWorker(id: string): Promise<Worker> {
-    return (
-      await this.request<{ worker: Worker }>("POST", `/workers/${encodeURIComponent(id)}/drain`, {})
-    ).worker;
+  drainWorker(id: string): Promise<Worker> {
+    return this.#call((c) => c.workers.drain(id));
   }
-  async activateWorker(id: string): Promise<Worker> {
-    return (
-      await this.request<{ worker: Worker }>(
-        "POST",
-        `/workers/${encodeURIComponent(id)}/activate`,
-        {},
-      )
-    ).worker;
+  activateWorker(id: string): Promise<Worker> {
+    return this.#call((c) => c.workers.activate(id));
   }
 
   // API keys
   listApiKeys(): Promise<Page<ApiKey>> {
-    return this.request("GET", `/api-keys${queryString({ limit: 500 })}`);
+    return this.#call((c) => c.apiKeys.list({ limit: 500 }));
   }
   createApiKey(name: string, scopes: ApiKeyScope[]): Promise<CreateApiKeyResponse> {
-    return this.request("POST", "/api-keys", { name, scopes });
+    return this.#call((c) => c.apiKeys.create({ name, scopes }));
   }
-  async revokeApiKey(id: string): Promise<void> {
-    await this.request("DELETE", `/api-keys/${encodeURIComponent(id)}`);
+  revokeApiKey(id: string): Promise<void> {
+    return this.#call((c) => c.apiKeys.revoke(id));
   }
 
   // Environments, workspaces, prompts (the workspaces API arrives with its issue)
@@ -275,7 +254,10 @@ export class Api {
   openapi(): Promise<unknown> {
     return this.request("GET", "/openapi.json");
   }
-  /** Sends any request and returns the answer as text, whatever its status (API explorer). */
+  /**
+   * Sends any request and returns the answer as text, whatever its status: the API explorer shows
+   * raw answers, errors included, which is what the SDK exists to hide.
+   */
   async raw(method: string, pathAndQuery: string, body?: string): Promise<RawResponse> {
     const headers: Record<string, string> = {
       authorization: `Bearer ${this.apiKey}`,
