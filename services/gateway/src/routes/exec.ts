@@ -23,7 +23,6 @@ import type { WebSocket } from "ws";
 import { z } from "zod";
 import type { RouteDeps } from "../server/deps.js";
 import { errorResponses, idParams, type Api } from "./api.js";
-import { withOwner } from "./owner.js";
 
 const tags = ["exec"];
 
@@ -60,7 +59,7 @@ export function registerExecRoutes(api: Api, deps: RouteDeps): void {
           if (!reply.raw.writableFinished) ctl.abort();
         });
         // A refused token is answered before the command starts, so a retry cannot run it twice.
-        const execution = await withOwner(repos, req.params.id, (t) =>
+        const execution = await deps.withOwner(req.params.id, (t) =>
           deps.dataPlane.execute(t, req.params.id, req.body, { signal: ctl.signal }),
         );
         return { execution };
@@ -137,7 +136,7 @@ export function registerExecRoutes(api: Api, deps: RouteDeps): void {
       socket.on("message", hold);
       let upstream: WebSocket;
       try {
-        upstream = await withOwner(repos, req.params.id, (t) =>
+        upstream = await deps.withOwner(req.params.id, (t) =>
           deps.dataPlane.openExec(t, req.params.id),
         );
       } catch (err) {

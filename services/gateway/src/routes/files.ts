@@ -9,7 +9,6 @@ import {
 import { z } from "zod";
 import type { RouteDeps } from "../server/deps.js";
 import { errorResponses, idParams, type Api } from "./api.js";
-import { withOwner } from "./owner.js";
 
 const tags = ["files"];
 
@@ -62,7 +61,7 @@ export function registerFileRoutes(api: Api, deps: RouteDeps): void {
       },
     },
     async (req, reply) => {
-      const file = await withOwner(repos, req.params.id, (t) =>
+      const file = await deps.withOwner(req.params.id, (t) =>
         deps.dataPlane.readFile(t, req.params.id, req.query.path),
       );
       reply.header("content-type", "application/octet-stream");
@@ -109,7 +108,7 @@ export function registerFileRoutes(api: Api, deps: RouteDeps): void {
       },
     },
     async (req, reply) => {
-      await withOwner(repos, req.params.id, (t) =>
+      await deps.withOwner(req.params.id, (t) =>
         deps.dataPlane.removeFile(t, req.params.id, req.query.path, {
           recursive: req.query.recursive,
         }),
@@ -130,7 +129,7 @@ export function registerFileRoutes(api: Api, deps: RouteDeps): void {
       },
     },
     async (req) => {
-      return withOwner(repos, req.params.id, (t) =>
+      return deps.withOwner(req.params.id, (t) =>
         deps.dataPlane.listFiles(t, req.params.id, req.query.path),
       );
     },

@@ -2,7 +2,7 @@ import { UnauthorizedError, UnavailableError, createLogger, loadConfig } from "@
 import { openRuntime, type Runtime } from "@aetherium/core";
 import { useTestDatabase } from "@aetherium/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { withOwner } from "./owner.js";
+import { createOwnerLookup } from "./owner.js";
 
 const db = useTestDatabase();
 let runtime: Runtime;
@@ -41,7 +41,7 @@ afterAll(async () => {
 describe("withOwner", () => {
   it("retries once with the token of a worker that restarted in between", async () => {
     const seen: string[] = [];
-    const result = await withOwner(runtime.repos, vmId, async (t) => {
+    const result = await createOwnerLookup(runtime.repos)(vmId, async (t) => {
       seen.push(t.token);
       if (t.token === "token-1") {
         await register("token-2"); // the worker restarts: a new token
@@ -55,7 +55,7 @@ describe("withOwner", () => {
 
   it("never passes a worker's 401 on as the caller's: a second refusal is a 503", async () => {
     let calls = 0;
-    const attempt = withOwner(runtime.repos, vmId, () => {
+    const attempt = createOwnerLookup(runtime.repos)(vmId, () => {
       calls++;
       return Promise.reject(new UnauthorizedError("wrong worker token"));
     });
@@ -63,9 +63,24 @@ describe("withOwner", () => {
     expect(calls).toBe(2);
   });
 
+  it("remembers where a sandbox lives, and forgets it after a failure", async () => {
+    const withOwner = createOwnerLookup(runtime.repos);
+    const tokens: string[] = [];
+    const peek = () => withOwner(vmId, (t) => Promise.resolve(tokens.push(t.token)));
+    await register("token-3");
+    await peek();
+    await register("token-4"); // not seen: the owner is remembered
+    await peek();
+    await expect(
+      withOwner(vmId, () => Promise.reject(new Error("sandbox stopped"))),
+    ).rejects.toThrow();
+    await peek(); // looked up again after the failure
+    expect(tokens).toEqual(["token-3", "token-3", "token-4"]);
+  });
+
   it("does not retry other errors", async () => {
     let calls = 0;
-    const attempt = withOwner(runtime.repos, vmId, () => {
+    const attempt = createOwnerLookup(runtime.repos)(vmId, () => {
       calls++;
       return Promise.reject(new Error("boom"));
     });

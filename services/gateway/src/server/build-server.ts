@@ -21,6 +21,7 @@ import { registerEventRoutes } from "../routes/events.js";
 import { registerExecRoutes } from "../routes/exec.js";
 import { registerFileRoutes } from "../routes/files.js";
 import { registerHealthRoutes } from "../routes/health.js";
+import { createOwnerLookup } from "../routes/owner.js";
 import { registerTaskRoutes } from "../routes/tasks.js";
 import { registerVmRoutes } from "../routes/vms.js";
 import { registerWorkerRoutes } from "../routes/workers.js";
@@ -93,7 +94,11 @@ export async function buildServer(deps: ServerDeps): Promise<GatewayApp> {
   installAuth(app, { repos: deps.runtime.repos, logger: deps.logger });
   installAuditTrail(app, { repos: deps.runtime.repos, logger: deps.logger });
 
-  const routeDeps: RouteDeps = { ...deps, waitTimeoutMs: deps.waitTimeoutMs ?? 120_000 };
+  const routeDeps: RouteDeps = {
+    ...deps,
+    waitTimeoutMs: deps.waitTimeoutMs ?? 120_000,
+    withOwner: createOwnerLookup(deps.runtime.repos),
+  };
   const api = app.withTypeProvider<ZodTypeProvider>();
   registerHealthRoutes(api, routeDeps);
   registerVmRoutes(api, routeDeps);

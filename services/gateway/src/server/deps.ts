@@ -2,6 +2,7 @@ import type { Logger } from "@aetherium/common";
 import type { DataPlaneClient, Runtime } from "@aetherium/core";
 import type { ComponentHealth } from "@aetherium/types";
 import type { Registry } from "prom-client";
+import type { WithOwner } from "../routes/owner.js";
 
 /** `GET /api/v1/health` body (`healthResponseSchema` in `@aetherium/types`). */
 export interface HealthReport {
@@ -42,4 +43,8 @@ export interface ServerDeps {
 }
 
 /** What every route module receives. */
-export type RouteDeps = ServerDeps & { readonly waitTimeoutMs: number };
+export type RouteDeps = ServerDeps & {
+  readonly waitTimeoutMs: number;
+  /** Runs data-plane calls against the worker that owns a sandbox (one cache per server). */
+  readonly withOwner: WithOwner;
+};
