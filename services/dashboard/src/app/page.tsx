@@ -153,7 +153,9 @@ export default function OverviewPage() {
         <div className="card">
           <div className="card-head">
             <h2>Tasks per minute</h2>
-            <span className="muted small">last hour</span>
+            <span className="muted small">
+              last hour{tasks.data?.nextCursor ? " · from the newest 500 tasks" : ""}
+            </span>
           </div>
           <div className="card-body">
             {tasks.isPending ? (

@@ -81,7 +81,14 @@ export function useClusterStats() {
 
 export function useHealth() {
   const api = useApi();
-  return useQuery({ queryKey: ["health"], queryFn: () => api.health(), refetchInterval: 30_000 });
+  const { fallbackInterval } = useLive();
+  // Health has no event of its own: it is refetched with worker events (heartbeats, health
+  // changes), on reconnect and on focus, and polled only while the stream is down.
+  return useQuery({
+    queryKey: ["health"],
+    queryFn: () => api.health(),
+    refetchInterval: fallbackInterval,
+  });
 }
 
 /** A sandbox action (stop/start/delete) with a toast either way. */

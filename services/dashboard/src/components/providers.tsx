@@ -178,6 +178,7 @@ function LiveProvider({ children }: { children: ReactNode }) {
       statsTimer = setTimeout(() => {
         statsTimer = null;
         void qc.invalidateQueries({ queryKey: ["cluster-stats"] });
+        void qc.invalidateQueries({ queryKey: ["health"] });
       }, 400);
     };
     const stream = new EventStream({

@@ -9,7 +9,11 @@ import { useApi } from "./providers.js";
 
 type TermState = "connecting" | "open" | "ended" | "error";
 
-const SHELL = "if command -v bash >/dev/null 2>&1; then exec bash -l; else exec sh -l; fi";
+/** A login shell: bash where the image has it, else sh. */
+const SHELLS = [
+  { command: "bash", args: ["-l"] },
+  { command: "sh", args: ["-l"] },
+] as const;
 
 export function Terminal({ vmId }: { vmId: string }) {
   const api = useApi();
@@ -17,6 +21,7 @@ export function Terminal({ vmId }: { vmId: string }) {
   const [state, setState] = useState<TermState>("connecting");
   const [detail, setDetail] = useState("");
   const [session, setSession] = useState(0);
+  const [shell, setShell] = useState(0);
   const selection = useRef("");
 
   useEffect(() => {
@@ -47,11 +52,13 @@ export function Terminal({ vmId }: { vmId: string }) {
       } catch {
         /* not laid out yet */
       }
+      let sawOutput = false;
       const conn = new ExecConnection(
         `${toWebSocketUrl(api.url)}/api/v1/vms/${encodeURIComponent(vmId)}/exec`,
         webSocketProtocols(api.apiKey),
         {
-          command: SHELL,
+          command: SHELLS[shell]!.command,
+          args: SHELLS[shell]!.args,
           env: { TERM: "xterm-256color" },
           pty: { cols: Math.max(2, term.cols), rows: Math.max(2, term.rows) },
         },
@@ -60,9 +67,20 @@ export function Terminal({ vmId }: { vmId: string }) {
             setState("open");
             term.focus();
           },
-          onStdout: (b) => term.write(b),
-          onStderr: (b) => term.write(b),
+          onStdout: (b) => {
+            sawOutput = true;
+            term.write(b);
+          },
+          onStderr: (b) => {
+            sawOutput = true;
+            term.write(b);
+          },
           onExit: (e) => {
+            // No bash in this image (127: not found): open sh instead.
+            if (e.exitCode === 127 && !sawOutput && shell + 1 < SHELLS.length) {
+              setShell(shell + 1);
+              return;
+            }
             setState("ended");
             setDetail(`exit code ${e.exitCode}${e.signal ? ` (${e.signal})` : ""}`);
             term.write(`\r\n\x1b[90m[session ended: exit code ${e.exitCode}]\x1b[0m\r\n`);
@@ -109,7 +127,7 @@ export function Terminal({ vmId }: { vmId: string }) {
       disposed = true;
       cleanup();
     };
-  }, [api, vmId, session]);
+  }, [api, vmId, session, shell]);
 
   const copy = useCallback(() => {
     void navigator.clipboard?.writeText(selection.current).catch(() => undefined);
@@ -139,7 +157,9 @@ export function Terminal({ vmId }: { vmId: string }) {
           {state === "open" ? "Restart" : "Reconnect"}
         </button>
       </div>
-      <div className="terminal" ref={host} data-terminal-state={state} aria-label="Terminal" />
+      <div className="terminal" data-terminal-state={state}>
+        <div className="terminal-host" ref={host} aria-label="Terminal" />
+      </div>
     </div>
   );
 }

@@ -1,6 +1,7 @@
 "use client";
 import Link from "next/link";
 import { useSearchParams } from "next/navigation";
+import { useQueryClient } from "@tanstack/react-query";
 import { Suspense, useEffect, useRef, useState, type FormEvent } from "react";
 import { useTitle, useVms } from "../../components/hooks.js";
 import { useApi } from "../../components/providers.js";
@@ -21,6 +22,7 @@ const MAX_CHUNKS = 4000;
 function ConsoleView() {
   useTitle("Console");
   const api = useApi();
+  const qc = useQueryClient();
   const params = useSearchParams();
   const vms = useVms({ status: ["running"] });
   const [vmId, setVmId] = useState(params.get("vm") ?? "");
@@ -76,6 +78,7 @@ function ConsoleView() {
             text: `\n[exit ${x.exitCode}${x.signal ? ` ${x.signal}` : ""} · ${formatDuration(x.durationMs ?? performance.now() - t0)}]\n`,
           });
           setRunning(null);
+          void qc.invalidateQueries({ queryKey: ["executions", vmId] });
           setTimeout(() => input.current?.focus(), 0);
         },
         onError: (x) => {

@@ -134,7 +134,9 @@ function Executions({ vmId }: { vmId: string }) {
   const q = useQuery({
     queryKey: ["executions", vmId],
     queryFn: () => api.listExecutions(vmId),
-    refetchInterval: fallbackInterval === false ? 15_000 : fallbackInterval,
+    // Executions have no event: fresh on opening the tab, after console runs, and on focus.
+    refetchOnMount: "always",
+    refetchInterval: fallbackInterval,
   });
   if (q.isPending) return <Loading />;
   if (q.isError) return <ErrorState error={q.error} retry={() => void q.refetch()} />;
