@@ -90,3 +90,23 @@ describe("AgentFrameReader", () => {
     expect(input.destroyed).toBe(true);
   });
 });
+
+describe("AgentFrameReader memory", () => {
+  it("does not hand out small views that keep a whole read alive", () => {
+    const input = new PassThrough();
+    const views: Buffer[] = [];
+    new AgentFrameReader(input, (f) => views.push(f.data)).listen(() => {});
+    const big = Buffer.alloc(60_000, 7);
+    const read = Buffer.concat([
+      outputFrame("p", "stdout", 0, Buffer.from("y")),
+      outputFrame("p", "stdout", 1, big),
+    ]);
+    input.write(read);
+    const [small, large] = views;
+    expect(small?.toString()).toBe("y");
+    // The 1-byte chunk is a copy (from Node's small-Buffer pool), not a view of the 60 KB read;
+    // the big one, which is most of the read, may be a view.
+    expect(small?.buffer).not.toBe(read.buffer);
+    expect(large?.equals(big)).toBe(true);
+  });
+});

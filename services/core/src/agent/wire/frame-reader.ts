@@ -31,8 +31,8 @@ const OUTPUT_VALUE = /^([A-Za-z0-9._:-]{1,128}) (stdout|stderr) (\d+)$/;
  * is never handled before the output that preceded it.
  *
  * Bodies are collected as a list of the socket's chunks and joined once, so a large message (an
- * 8 MiB `fs.read` answer) costs one copy rather than one per chunk; an output frame that lies
- * inside one socket chunk is not copied at all.
+ * 8 MiB `fs.read` answer) costs one copy rather than one per chunk; an output frame that makes up
+ * most of one socket chunk is not copied at all.
  */
 export class AgentFrameReader extends AbstractMessageReader implements MessageReader {
   private callback: DataCallback | undefined;
@@ -130,8 +130,16 @@ export class AgentFrameReader extends AbstractMessageReader implements MessageRe
     body.got += take.length;
     if (body.got < body.length) return Buffer.alloc(0);
     this.body = undefined;
+    const only = body.parts.length === 1 ? body.parts[0] : undefined;
+    // A body inside one read is passed on as a view of that read's Buffer, unless it is the
+    // smaller part of it: a consumer that keeps many small chunks (an output capture) would
+    // otherwise keep whole 64 KiB reads alive for a few bytes each.
     const bytes =
-      body.parts.length === 1 ? (body.parts[0] ?? Buffer.alloc(0)) : Buffer.concat(body.parts);
+      only === undefined
+        ? Buffer.concat(body.parts)
+        : only.byteLength * 2 >= only.buffer.byteLength
+          ? only
+          : Buffer.from(only);
     this.deliver(bytes, body.output);
     return data.subarray(take.length);
   }
