@@ -76,6 +76,15 @@ const haveChromium = await access(CHROMIUM).then(
 
 describe.skipIf(!haveChromium)("dashboard in a browser", () => {
   beforeAll(async () => {
+    const built = path.resolve(import.meta.dirname, "../../../services/dashboard/out/index.html");
+    if (
+      !(await access(built).then(
+        () => true,
+        () => false,
+      ))
+    ) {
+      throw new Error(`no dashboard build at ${built}: run npm run build:ui first`);
+    }
     await mkdir(shotsDir, { recursive: true });
     console.log(`dashboard screenshots: ${shotsDir}`);
     app = await startAetherium({ timeoutMs: 120_000 });
@@ -273,6 +282,20 @@ describe.skipIf(!haveChromium)("dashboard in a browser", () => {
     await shot("22-narrow-sandboxes", narrow);
     await narrow.close();
   }, 60_000);
+
+  it("stops, starts and extends the sandbox from its page, live", async () => {
+    await openSandboxDetail();
+    const status = (s: string) => page.locator(`h1 [data-status="${s}"]`);
+    await page.getByRole("button", { name: "Stop", exact: true }).click();
+    await status("stopped").waitFor({ timeout: 60_000 });
+    await page.getByRole("button", { name: "Start", exact: true }).click();
+    await status("running").waitFor({ timeout: 60_000 });
+    await page.getByRole("button", { name: "Extend timeout" }).click();
+    await page.getByRole("dialog").getByLabel("Minutes from now").fill("90");
+    await page.getByRole("dialog").getByRole("button", { name: "Set timeout" }).click();
+    await page.locator("time", { hasText: "in 1 h 30 min" }).waitFor();
+    await shot("22b-sandbox-extended");
+  }, 150_000);
 
   it("deletes the sandbox and sees it disappear", async () => {
     await openSandboxDetail();

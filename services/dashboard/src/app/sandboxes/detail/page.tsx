@@ -6,7 +6,7 @@ import { Fragment, Suspense, useState } from "react";
 import type { Vm } from "@aetherium/types";
 import { LatencyChart } from "../../../components/charts.js";
 import { FileBrowser } from "../../../components/file-browser.js";
-import { useTitle, useVm, useVmAction } from "../../../components/hooks.js";
+import { useInsertVm, useTitle, useVm, useVmAction } from "../../../components/hooks.js";
 import { useApi, useLive, useToast } from "../../../components/providers.js";
 import { Terminal } from "../../../components/terminal.js";
 import {
@@ -34,6 +34,7 @@ const TABS = [
 function ExtendDialog({ vm, onClose }: { vm: Vm; onClose: () => void }) {
   const api = useApi();
   const toast = useToast();
+  const insert = useInsertVm();
   const [minutes, setMinutes] = useState("60");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -45,7 +46,8 @@ function ExtendDialog({ vm, onClose }: { vm: Vm; onClose: () => void }) {
     }
     setBusy(true);
     try {
-      await api.setVmTimeout(vm.id, n * 60);
+      // No event says so: the answer's snapshot updates the page and the lists.
+      insert((await api.setVmTimeout(vm.id, n * 60)).vm);
       toast(`${vm.name} is now deleted automatically in ${formatDuration(n * 60_000)}`, "ok");
       onClose();
     } catch (err) {
@@ -380,6 +382,11 @@ function Detail() {
                 >
                   Stop
                 </button>
+              )}
+              {vm.status === "running" && (
+                <Link className="btn" href={`/console/?vm=${encodeURIComponent(vm.id)}`}>
+                  Open in console
+                </Link>
               )}
               <button type="button" className="btn" onClick={() => setDialog("extend")}>
                 Extend timeout
