@@ -5,6 +5,8 @@ import {
   AGENT_METHODS,
   AGENT_NOTIFICATION_SCHEMAS,
   AGENT_NOTIFICATIONS,
+  agentInfoResultSchema,
+  execAttachParamsSchema,
   execStartParamsSchema,
   fsReadParamsSchema,
   fsWriteParamsSchema,
@@ -45,5 +47,34 @@ describe("agent protocol schemas", () => {
     expect(fsWriteParamsSchema.safeParse({ path: "/x", data: big }).success).toBe(false);
     const ok = Buffer.alloc(MAX_WRITE_CHUNK_BYTES).toString("base64");
     expect(fsWriteParamsSchema.safeParse({ path: "/x", data: ok }).success).toBe(true);
+  });
+
+  it("takes an output encoding on exec.start and exec.attach, base64 or binary", () => {
+    for (const outputEncoding of ["base64", "binary"]) {
+      expect(execStartParamsSchema.safeParse({ command: "ls", outputEncoding }).success).toBe(true);
+      expect(execAttachParamsSchema.safeParse({ processId: "p1", outputEncoding }).success).toBe(
+        true,
+      );
+    }
+    expect(execStartParamsSchema.safeParse({ command: "ls", outputEncoding: "hex" }).success).toBe(
+      false,
+    );
+  });
+
+  it("reports how the agent started, and still reads agents that do not say", () => {
+    const info = {
+      version: "0.1.0",
+      protocolVersion: 1,
+      pid: 7,
+      uptimeMs: 1,
+      startedAt: "2026-01-01T00:00:00.000Z",
+      nodeVersion: "20.0.0",
+      hostname: "h",
+      uid: 0,
+      reaper: "init",
+    };
+    expect(agentInfoResultSchema.parse(info).startup).toBeUndefined();
+    expect(agentInfoResultSchema.parse({ ...info, startup: "snapshot" }).startup).toBe("snapshot");
+    expect(agentInfoResultSchema.safeParse({ ...info, startup: "warm" }).success).toBe(false);
   });
 });
