@@ -21,11 +21,9 @@ import {
   loadSettings,
   saveSettings,
   STORAGE_KEYS,
-  toWebSocketUrl,
-  webSocketProtocols,
   type ConnectionSettings,
 } from "../lib/api/settings.js";
-import { EventStream, type SocketLike, type StreamState } from "../lib/live/event-stream.js";
+import { classifyStreamError } from "../lib/live/stream-errors.js";
 import {
   applyTaskToPage,
   applyVmToPage,
@@ -147,6 +145,9 @@ function SessionProvider({ children }: { children: ReactNode }) {
 
 // ---------------------------------------------------------------- live events
 
+/** `connecting` (first try or retrying), `open`, `closed` (refused for good). */
+export type StreamState = "connecting" | "open" | "closed";
+
 export interface Live {
   readonly state: StreamState;
   readonly lastEventAt: number | null;
@@ -181,44 +182,52 @@ function LiveProvider({ children }: { children: ReactNode }) {
         void qc.invalidateQueries({ queryKey: ["health"] });
       }, 400);
     };
-    const stream = new EventStream({
-      url: `${toWebSocketUrl(api.url)}/api/v1/events?topics=vm.*,task.*,worker.*`,
-      protocols: webSocketProtocols(api.apiKey),
-      createSocket: (url, protocols) => new WebSocket(url, protocols) as unknown as SocketLike,
-      onState: (s) => setState(s),
-      onUnauthorized: () => logout("Your API key is no longer accepted. Sign in with a valid key."),
-      onResync: () => void qc.invalidateQueries(),
-      onEvent: (event) => {
-        setLastEventAt(Date.now());
-        const subject = eventSubject(event.type, event.data);
-        if (subject.kind === "vm") {
-          const { vm } = subject;
-          for (const q of qc.getQueryCache().findAll({ queryKey: ["vms"] })) {
-            const filter = (q.queryKey[1] ?? {}) as VmFilter;
-            qc.setQueryData<Page<Vm>>(q.queryKey, (old) => applyVmToPage(old, vm, filter));
-          }
-          qc.setQueryData(["vm", vm.id], vm);
-          refreshStats();
-        } else if (subject.kind === "task") {
-          const { task } = subject;
-          for (const q of qc.getQueryCache().findAll({ queryKey: ["tasks"] })) {
-            const filter = (q.queryKey[1] ?? {}) as TaskFilter;
-            qc.setQueryData<Page<Task>>(q.queryKey, (old) => applyTaskToPage(old, task, filter));
-          }
-          qc.setQueryData(["task", task.id], task);
-          if (task.type === "vm:execute" && task.vmId)
-            void qc.invalidateQueries({ queryKey: ["executions", task.vmId] });
-          refreshStats();
-        } else if (subject.kind === "worker") {
-          const { worker } = subject;
-          qc.setQueryData<Page<Worker>>(["workers"], (old) => applyWorkerToList(old, worker));
-          refreshStats();
+    const unauthorized = "Your API key is no longer accepted. Sign in with a valid key.";
+    let opens = 0;
+    setState("connecting");
+    const onEvent = (event: { type: string; at: string; data: unknown }) => {
+      setLastEventAt(Date.now());
+      const subject = eventSubject(event.type, event.data);
+      if (subject.kind === "vm") {
+        const { vm } = subject;
+        for (const q of qc.getQueryCache().findAll({ queryKey: ["vms"] })) {
+          const filter = (q.queryKey[1] ?? {}) as VmFilter;
+          qc.setQueryData<Page<Vm>>(q.queryKey, (old) => applyVmToPage(old, vm, filter));
         }
+        qc.setQueryData(["vm", vm.id], vm);
+        refreshStats();
+      } else if (subject.kind === "task") {
+        const { task } = subject;
+        for (const q of qc.getQueryCache().findAll({ queryKey: ["tasks"] })) {
+          const filter = (q.queryKey[1] ?? {}) as TaskFilter;
+          qc.setQueryData<Page<Task>>(q.queryKey, (old) => applyTaskToPage(old, task, filter));
+        }
+        qc.setQueryData(["task", task.id], task);
+        if (task.type === "vm:execute" && task.vmId)
+          void qc.invalidateQueries({ queryKey: ["executions", task.vmId] });
+        refreshStats();
+      } else if (subject.kind === "worker") {
+        const { worker } = subject;
+        qc.setQueryData<Page<Worker>>(["workers"], (old) => applyWorkerToList(old, worker));
+        refreshStats();
+      }
+    };
+    const subscription = api.subscribe(["vm.*", "task.*", "worker.*"], onEvent, {
+      onOpen: () => {
+        opens++;
+        setState("open");
+        // Events sent while the stream was down are not replayed: refetch what is shown.
+        if (opens > 1) void qc.invalidateQueries();
+      },
+      onError: (err) => {
+        const action = classifyStreamError(err);
+        if (action === "skip") return;
+        if (action === "logout") logout(unauthorized);
+        setState(action === "retry" ? "connecting" : "closed");
       },
     });
-    stream.start();
     return () => {
-      stream.stop();
+      subscription.close();
       if (statsTimer) clearTimeout(statsTimer);
     };
   }, [api, qc, logout]);

@@ -2,9 +2,8 @@
 /** An interactive shell in a sandbox: xterm.js over the exec WebSocket with a PTY. */
 import "@xterm/xterm/css/xterm.css";
 import { useCallback, useEffect, useRef, useState } from "react";
-import { ExecConnection } from "../lib/api/exec-socket.js";
-import { toWebSocketUrl, webSocketProtocols } from "../lib/api/settings.js";
-import type { SocketLike } from "../lib/live/event-stream.js";
+import type { ExecSession } from "@aetherium/sdk";
+import { errorMessage } from "../lib/api/api.js";
 import { useApi } from "./providers.js";
 
 type TermState = "connecting" | "open" | "ended" | "error";
@@ -53,29 +52,36 @@ export function Terminal({ vmId }: { vmId: string }) {
         /* not laid out yet */
       }
       let sawOutput = false;
-      const conn = new ExecConnection(
-        `${toWebSocketUrl(api.url)}/api/v1/vms/${encodeURIComponent(vmId)}/exec`,
-        webSocketProtocols(api.apiKey),
-        {
-          command: SHELLS[shell]!.command,
-          args: SHELLS[shell]!.args,
+      let session: ExecSession | null = null;
+      const output = (b: Uint8Array) => {
+        sawOutput = true;
+        term.write(b);
+      };
+      const fail = (err: unknown) => {
+        if (disposed) return;
+        setState("error");
+        setDetail(errorMessage(err));
+        term.write(`\r\n\x1b[31m[${errorMessage(err)}]\x1b[0m\r\n`);
+      };
+      const shellSpec = SHELLS[shell]!;
+      api
+        .spawn(vmId, shellSpec.command, {
+          args: shellSpec.args,
           env: { TERM: "xterm-256color" },
           pty: { cols: Math.max(2, term.cols), rows: Math.max(2, term.rows) },
-        },
-        {
-          onStarted: () => {
+          onStdout: output,
+          onStderr: output,
+        })
+        .then((s) => {
+          if (disposed) return s.close();
+          session = s;
+          s.started().then(() => {
+            if (disposed) return;
             setState("open");
             term.focus();
-          },
-          onStdout: (b) => {
-            sawOutput = true;
-            term.write(b);
-          },
-          onStderr: (b) => {
-            sawOutput = true;
-            term.write(b);
-          },
-          onExit: (e) => {
+          }, fail);
+          s.wait().then((e) => {
+            if (disposed) return;
             // No bash in this image (127: not found): open sh instead.
             if (e.exitCode === 127 && !sawOutput && shell + 1 < SHELLS.length) {
               setShell(shell + 1);
@@ -84,17 +90,10 @@ export function Terminal({ vmId }: { vmId: string }) {
             setState("ended");
             setDetail(`exit code ${e.exitCode}${e.signal ? ` (${e.signal})` : ""}`);
             term.write(`\r\n\x1b[90m[session ended: exit code ${e.exitCode}]\x1b[0m\r\n`);
-          },
-          onError: (e) => {
-            setState("error");
-            setDetail(e.message);
-            term.write(`\r\n\x1b[31m[${e.message}]\x1b[0m\r\n`);
-          },
-        },
-        (url, protocols) => new WebSocket(url, protocols) as unknown as SocketLike,
-      );
-      const data = term.onData((d) => conn.write(d));
-      const resize = term.onResize(({ cols, rows }) => conn.resize(cols, rows));
+          }, fail);
+        }, fail);
+      const data = term.onData((d) => session?.write(d));
+      const resize = term.onResize(({ cols, rows }) => session?.resize(cols, rows));
       const sel = term.onSelectionChange(() => {
         selection.current = term.getSelection();
       });
@@ -119,7 +118,7 @@ export function Terminal({ vmId }: { vmId: string }) {
         data.dispose();
         resize.dispose();
         sel.dispose();
-        conn.close();
+        session?.close();
         term.dispose();
       };
     })();

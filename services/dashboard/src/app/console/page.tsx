@@ -7,9 +7,8 @@ import { useTitle, useVms } from "../../components/hooks.js";
 import { useApi } from "../../components/providers.js";
 import { EmptyState, ErrorState, Loading, PageHead } from "../../components/ui.js";
 import { createUtf8StreamDecoder } from "../../lib/api/encoding.js";
-import { ExecConnection } from "../../lib/api/exec-socket.js";
-import { toWebSocketUrl, webSocketProtocols } from "../../lib/api/settings.js";
-import type { SocketLike } from "../../lib/live/event-stream.js";
+import type { ExecSession } from "@aetherium/sdk";
+import { errorMessage } from "../../lib/api/api.js";
 import { formatDuration } from "../../format/format.js";
 
 interface Chunk {
@@ -28,7 +27,7 @@ function ConsoleView() {
   const [vmId, setVmId] = useState(params.get("vm") ?? "");
   const [command, setCommand] = useState("");
   const [chunks, setChunks] = useState<Chunk[]>([]);
-  const [running, setRunning] = useState<ExecConnection | null>(null);
+  const [running, setRunning] = useState<ExecSession | "starting" | null>(null);
   const [history, setHistory] = useState<string[]>([]);
   const [hIndex, setHIndex] = useState(-1);
   const out = useRef<HTMLDivElement>(null);
@@ -41,7 +40,12 @@ function ConsoleView() {
   useEffect(() => {
     out.current?.scrollTo({ top: out.current.scrollHeight });
   }, [chunks]);
-  useEffect(() => () => running?.close(), [running]);
+  // Leaving the page ends a command still streaming here.
+  const current = useRef<ExecSession | null>(null);
+  useEffect(() => {
+    current.current = running === "starting" ? null : running;
+  }, [running]);
+  useEffect(() => () => current.current?.close(), []);
 
   const append = (c: Chunk) =>
     setChunks((xs) => {
@@ -65,31 +69,32 @@ function ConsoleView() {
     const decOut = createUtf8StreamDecoder();
     const decErr = createUtf8StreamDecoder();
     const t0 = performance.now();
-    const conn = new ExecConnection(
-      `${toWebSocketUrl(api.url)}/api/v1/vms/${encodeURIComponent(vmId)}/exec`,
-      webSocketProtocols(api.apiKey),
-      { command: cmd },
-      {
+    const done = () => {
+      setRunning(null);
+      void qc.invalidateQueries({ queryKey: ["executions", vmId] });
+      setTimeout(() => input.current?.focus(), 0);
+    };
+    const failed = (err: unknown) => {
+      append({ kind: "err", text: `\n[${errorMessage(err)}]\n` });
+      done();
+    };
+    setRunning("starting");
+    api
+      .spawn(vmId, cmd, {
         onStdout: (b) => append({ kind: "out", text: decOut(b) }),
         onStderr: (b) => append({ kind: "err", text: decErr(b) }),
-        onExit: (x) => {
+      })
+      .then((session) => {
+        session.closeStdin();
+        setRunning(session);
+        session.wait().then((x) => {
           append({
             kind: "meta",
             text: `\n[exit ${x.exitCode}${x.signal ? ` ${x.signal}` : ""} · ${formatDuration(x.durationMs ?? performance.now() - t0)}]\n`,
           });
-          setRunning(null);
-          void qc.invalidateQueries({ queryKey: ["executions", vmId] });
-          setTimeout(() => input.current?.focus(), 0);
-        },
-        onError: (x) => {
-          append({ kind: "err", text: `\n[${x.message}]\n` });
-          setRunning(null);
-        },
-      },
-      (url, protocols) => new WebSocket(url, protocols) as unknown as SocketLike,
-    );
-    conn.closeStdin();
-    setRunning(conn);
+          done();
+        }, failed);
+      }, failed);
   };
 
   return (
@@ -163,7 +168,12 @@ function ConsoleView() {
               }}
             />
             {running ? (
-              <button type="button" className="btn danger" onClick={() => running.signal("SIGINT")}>
+              <button
+                type="button"
+                className="btn danger"
+                disabled={running === "starting"}
+                onClick={() => running !== "starting" && running.signal("SIGINT")}
+              >
                 Interrupt
               </button>
             ) : (

@@ -1,7 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import { Api, queryString } from "./api.js";
-import { base64ToBytes, createUtf8StreamDecoder, textToBase64 } from "./encoding.js";
-import { dispatchExecMessage } from "./exec-socket.js";
+import { createUtf8StreamDecoder } from "./encoding.js";
 import { fillPath, listOperations } from "./openapi.js";
 import {
   effectiveApiUrl,
@@ -9,8 +8,6 @@ import {
   loadSettings,
   normalizeApiUrl,
   saveSettings,
-  toWebSocketUrl,
-  webSocketProtocols,
 } from "./settings.js";
 
 function memoryStore() {
@@ -32,14 +29,12 @@ describe("settings", () => {
     saveSettings(s, { apiUrl: "", apiKey: null });
     expect(effectiveApiUrl(loadSettings(s), "http://page")).toBe("http://page");
   });
-  it("checks URLs and builds WebSocket addresses and subprotocols", () => {
+  it("checks URLs", () => {
     expect(isValidApiUrl("")).toBe(true);
     expect(isValidApiUrl("https://x.example")).toBe(true);
     expect(isValidApiUrl("ftp://x")).toBe(false);
     expect(isValidApiUrl("not a url")).toBe(false);
     expect(normalizeApiUrl(" http://a/ ")).toBe("http://a");
-    expect(toWebSocketUrl("https://a/b")).toBe("wss://a/b");
-    expect(webSocketProtocols("s3cr3t")).toEqual(["aetherium.v1", "bearer.s3cr3t"]);
   });
 });
 
@@ -127,23 +122,11 @@ describe("api data layer", () => {
   });
 });
 
-describe("exec messages", () => {
-  it("decodes base64 output and reports the exit", () => {
-    const out: string[] = [];
-    const dec = createUtf8StreamDecoder();
-    const h = { onStdout: (b: Uint8Array) => out.push(dec(b)), onExit: vi.fn() };
-    expect(
-      dispatchExecMessage(JSON.stringify({ type: "stdout", data: textToBase64("héllo\n") }), h),
-    ).toBe(false);
-    expect(dispatchExecMessage(JSON.stringify({ type: "exit", exitCode: 3 }), h)).toBe(true);
-    expect(out.join("")).toBe("héllo\n");
-    expect(h.onExit).toHaveBeenCalledWith({ type: "exit", exitCode: 3 });
-    expect(dispatchExecMessage("garbage", h)).toBe(false);
-  });
+describe("streamed output", () => {
   it("joins a character split across two chunks", () => {
-    const bytes = base64ToBytes(textToBase64("é"));
+    const bytes = new TextEncoder().encode("héllo");
     const dec = createUtf8StreamDecoder();
-    expect(dec(bytes.subarray(0, 1)) + dec(bytes.subarray(1))).toBe("é");
+    expect(dec(bytes.subarray(0, 2)) + dec(bytes.subarray(2))).toBe("héllo");
   });
 });
 

@@ -4,7 +4,16 @@
  * as they land is a change here only.
  * @module
  */
-import { AetheriumApiError, AetheriumClient, AuthError, type Sandbox } from "@aetherium/sdk";
+import {
+  AetheriumApiError,
+  AetheriumClient,
+  AuthError,
+  type EventSubscription,
+  type ExecSession,
+  type Sandbox,
+  type SpawnOptions,
+  type SubscribeOptions,
+} from "@aetherium/sdk";
 import type {
   ApiKey,
   ApiKeyScope,
@@ -177,6 +186,21 @@ export class Api {
   async listExecutions(vmId: string, limit = 100): Promise<Page<Execution>> {
     const sb = await this.#sandbox(vmId);
     return this.#call(() => sb.executions({ limit }));
+  }
+
+  /** Starts `command` over the exec WebSocket (a PTY with `pty`): write, resize, signal, wait. */
+  async spawn(vmId: string, command: string, options: SpawnOptions = {}): Promise<ExecSession> {
+    const sb = await this.#sandbox(vmId);
+    return this.#call(() => sb.spawn(command, options));
+  }
+
+  /** The live event stream; the SDK reconnects with backoff after a drop. */
+  subscribe(
+    topics: readonly string[],
+    onEvent: (event: { type: string; at: string; data: unknown }) => void,
+    options: SubscribeOptions = {},
+  ): EventSubscription {
+    return this.#client.events.subscribe({ topics }, onEvent, options);
   }
 
   // Files

@@ -68,13 +68,3 @@ export function effectiveApiUrl(settings: ConnectionSettings, origin: string): s
   const u = normalizeApiUrl(settings.apiUrl);
   return u === "" ? origin : u;
 }
-
-/** `http://h/x` → `ws://h/x`, `https:` → `wss:`. */
-export function toWebSocketUrl(httpUrl: string): string {
-  return httpUrl.replace(/^http(s?):/, "ws$1:");
-}
-
-/** WebSocket subprotocols carrying the key (browsers cannot set an Authorization header). */
-export function webSocketProtocols(apiKey: string): string[] {
-  return ["aetherium.v1", `bearer.${apiKey}`];
-}

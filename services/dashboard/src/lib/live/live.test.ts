@@ -1,7 +1,12 @@
 import type { Task, Vm, Worker } from "@aetherium/types";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { backoffDelay } from "./backoff.js";
-import { EventStream, parseStreamMessage, type SocketLike } from "./event-stream.js";
+import {
+  AetheriumApiError,
+  AuthError,
+  BadRequestError,
+  ContractError,
+  NetworkError,
+} from "@aetherium/sdk";
+import { describe, expect, it } from "vitest";
 import {
   applyTaskToPage,
   applyVmToPage,
@@ -9,6 +14,7 @@ import {
   eventSubject,
   vmMatches,
 } from "./reducers.js";
+import { classifyStreamError } from "./stream-errors.js";
 
 const vm = (over: Partial<Vm> = {}): Vm => ({
   id: "vm_1",
@@ -117,131 +123,13 @@ describe("task and worker reducers", () => {
   });
 });
 
-describe("reconnect backoff", () => {
-  it("doubles from 500 ms up to 15 s, with jitter between half and all of it", () => {
-    const mid = (n: number) => backoffDelay(n, { random: () => 0.5 });
-    expect([0, 1, 2, 3].map(mid)).toEqual([375, 750, 1500, 3000]);
-    expect(backoffDelay(20, { random: () => 0.999999 })).toBe(15_000);
-    expect(backoffDelay(20, { random: () => 0 })).toBe(7_500);
-    expect(backoffDelay(0, { random: () => 0 })).toBeGreaterThan(0);
-  });
-});
-
-class FakeSocket implements SocketLike {
-  static all: FakeSocket[] = [];
-  readyState = 0;
-  closed: number | null = null;
-  onopen: ((ev: unknown) => void) | null = null;
-  onmessage: ((ev: { data: unknown }) => void) | null = null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null = null;
-  onerror: ((ev: unknown) => void) | null = null;
-  constructor(
-    readonly url: string,
-    readonly protocols: string[],
-  ) {
-    FakeSocket.all.push(this);
-  }
-  close(code = 1000) {
-    this.closed = code;
-  }
-  open() {
-    this.readyState = 1;
-    this.onopen?.({});
-  }
-  drop(code = 1006) {
-    this.readyState = 3;
-    this.onclose?.({ code, reason: "" });
-  }
-}
-
-describe("event stream", () => {
-  beforeEach(() => {
-    FakeSocket.all = [];
-    vi.useFakeTimers();
-  });
-  afterEach(() => vi.useRealTimers());
-
-  const make = (over: Partial<ConstructorParameters<typeof EventStream>[0]> = {}) => {
-    const events: string[] = [];
-    const states: string[] = [];
-    const stream = new EventStream({
-      url: "ws://h/api/v1/events",
-      protocols: ["aetherium.v1", "bearer.k"],
-      createSocket: (u, p) => new FakeSocket(u, p),
-      onEvent: (e) => events.push(e.type),
-      onState: (s) => states.push(s),
-      backoff: { random: () => 0.5 },
-      ...over,
-    });
-    return { stream, events, states };
-  };
-
-  it("delivers events, and after a drop reconnects with backoff and asks for a resync", () => {
-    const onResync = vi.fn();
-    const { stream, events, states } = make({ onResync });
-    stream.start();
-    expect(FakeSocket.all[0]?.protocols).toEqual(["aetherium.v1", "bearer.k"]);
-    FakeSocket.all[0]!.open();
-    FakeSocket.all[0]!.onmessage?.({
-      data: JSON.stringify({ type: "vm.running", at: "2026-01-01T00:00:00Z", data: {} }),
-    });
-    FakeSocket.all[0]!.onmessage?.({ data: "not json" });
-    expect(events).toEqual(["vm.running"]);
-    FakeSocket.all[0]!.drop();
-    expect(stream.state).toBe("connecting");
-    vi.advanceTimersByTime(374);
-    expect(FakeSocket.all).toHaveLength(1);
-    vi.advanceTimersByTime(1);
-    expect(FakeSocket.all).toHaveLength(2);
-    FakeSocket.all[1]!.open();
-    expect(onResync).toHaveBeenCalledTimes(1);
-    expect(states).toEqual(["connecting", "open", "connecting", "connecting", "open"]);
-  });
-
-  it("waits longer after each failed attempt and resets once connected", () => {
-    const { stream } = make();
-    stream.start();
-    FakeSocket.all[0]!.drop();
-    vi.advanceTimersByTime(375);
-    FakeSocket.all[1]!.drop();
-    vi.advanceTimersByTime(749);
-    expect(FakeSocket.all).toHaveLength(2);
-    vi.advanceTimersByTime(1);
-    expect(FakeSocket.all).toHaveLength(3);
-    FakeSocket.all[2]!.open();
-    FakeSocket.all[2]!.drop();
-    vi.advanceTimersByTime(375);
-    expect(FakeSocket.all).toHaveLength(4);
-  });
-
-  it("gives up and reports when the key is refused", () => {
-    const onUnauthorized = vi.fn();
-    const { stream } = make({ onUnauthorized });
-    stream.start();
-    FakeSocket.all[0]!.drop(4401);
-    vi.advanceTimersByTime(60_000);
-    expect(onUnauthorized).toHaveBeenCalledTimes(1);
-    expect(FakeSocket.all).toHaveLength(1);
-    expect(stream.state).toBe("closed");
-  });
-
-  it("stops for good on stop(): no reconnect", () => {
-    const { stream } = make();
-    stream.start();
-    FakeSocket.all[0]!.open();
-    stream.stop();
-    expect(FakeSocket.all[0]!.closed).toBe(1000);
-    vi.advanceTimersByTime(60_000);
-    expect(FakeSocket.all).toHaveLength(1);
-  });
-
-  it("parses only well-formed event envelopes", () => {
-    expect(parseStreamMessage('{"type":"a.b","at":"x","data":1}')).toEqual({
-      type: "a.b",
-      at: "x",
-      data: 1,
-    });
-    expect(parseStreamMessage('{"type":1}')).toBeNull();
-    expect(parseStreamMessage(new Uint8Array())).toBeNull();
+describe("event stream errors", () => {
+  it("logs out on 401, stops on other refusals, skips odd events and retries drops", () => {
+    expect(classifyStreamError(new AuthError("no", "unauthorized", 401))).toBe("logout");
+    expect(classifyStreamError(new AuthError("no", "forbidden", 403))).toBe("stop");
+    expect(classifyStreamError(new BadRequestError("bad topic", "bad_request", 400))).toBe("stop");
+    expect(classifyStreamError(new ContractError("odd event", "contract", 0))).toBe("skip");
+    expect(classifyStreamError(new NetworkError("dropped", "network", 0))).toBe("retry");
+    expect(classifyStreamError(new AetheriumApiError("oops", "internal", 500))).toBe("retry");
   });
 });
