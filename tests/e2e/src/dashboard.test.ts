@@ -178,7 +178,7 @@ describe.skipIf(!haveChromium)("dashboard in a browser", () => {
     await shot("07-terminal");
   }, 60_000);
 
-  it("uploads a file and reads it back", async () => {
+  it("uploads a file, reads it back and deletes it", async () => {
     await page.getByRole("tab", { name: "Files" }).click();
     await page.getByLabel("Go to path").fill("/tmp");
     await page.getByRole("button", { name: "Go", exact: true }).click();
@@ -201,6 +201,10 @@ describe.skipIf(!haveChromium)("dashboard in a browser", () => {
     };
     const res = await api("GET", `/vms/${vms.items[0]!.id}/files?path=/tmp/greeting.txt`);
     expect(await res.text()).toBe(FILE_TEXT);
+    // And it can be deleted from the browser.
+    await row.getByRole("button", { name: "Delete greeting.txt" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Delete", exact: true }).click();
+    await row.waitFor({ state: "detached", timeout: 20_000 });
   }, 60_000);
 
   it("shows the executions with their latency", async () => {

@@ -6,7 +6,7 @@ import type { FileEntry } from "@aetherium/types";
 import { errorMessage } from "../lib/api/api.js";
 import { formatBytes } from "../format/format.js";
 import { useApi, useToast } from "./providers.js";
-import { EmptyState, ErrorState, Icon, Loading, RelTime } from "./ui.js";
+import { Dialog, EmptyState, ErrorState, Icon, Loading, RelTime } from "./ui.js";
 
 function join(dir: string, name: string): string {
   return dir === "/" ? `/${name}` : `${dir.replace(/\/+$/, "")}/${name}`;
@@ -96,8 +96,9 @@ export function FileBrowser({ vmId, initialPath = "/" }: { vmId: string; initial
     }
   };
 
+  const [removing, setRemoving] = useState<FileEntry | null>(null);
   const remove = async (e: FileEntry) => {
-    if (!window.confirm(`Delete ${join(path, e.name)}?`)) return;
+    setRemoving(null);
     try {
       await api.removeFile(vmId, join(path, e.name));
       toast(`Deleted ${e.name}`, "ok");
@@ -239,7 +240,7 @@ export function FileBrowser({ vmId, initialPath = "/" }: { vmId: string; initial
                       type="button"
                       className="btn small danger"
                       aria-label={`Delete ${e.name}`}
-                      onClick={() => void remove(e)}
+                      onClick={() => setRemoving(e)}
                     >
                       Delete
                     </button>
@@ -249,6 +250,33 @@ export function FileBrowser({ vmId, initialPath = "/" }: { vmId: string; initial
             </tbody>
           </table>
         </div>
+      )}
+      {removing && (
+        <Dialog
+          title={`Delete ${removing.name}?`}
+          description={`${join(path, removing.name)} is removed from the sandbox.`}
+          onClose={() => setRemoving(null)}
+          footer={
+            <>
+              <button type="button" className="btn" onClick={() => setRemoving(null)} data-close>
+                Cancel
+              </button>
+              <button
+                type="button"
+                className="btn danger solid"
+                onClick={() => void remove(removing)}
+              >
+                Delete
+              </button>
+            </>
+          }
+        >
+          <span className="muted small">
+            {removing.type === "dir"
+              ? "Only an empty folder can be deleted."
+              : formatBytes(removing.size)}
+          </span>
+        </Dialog>
       )}
       {preview && (
         <div className="card-body" style={{ borderTop: "1px solid var(--border)" }}>
