@@ -188,10 +188,10 @@ function Executions({ vmId }: { vmId: string }) {
                     <td>
                       <button
                         type="button"
-                        className="btn ghost small mono"
+                        className="btn ghost small mono cmd-btn"
                         aria-expanded={open === e.id}
                         onClick={() => setOpen(open === e.id ? null : e.id)}
-                        style={{ maxWidth: 520, overflow: "hidden", textOverflow: "ellipsis" }}
+                        title={[e.command, ...e.args].join(" ")}
                       >
                         {[e.command, ...e.args].join(" ")}
                       </button>
