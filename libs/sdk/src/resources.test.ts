@@ -168,9 +168,9 @@ describe("vms", () => {
     expect(seen.at(-1)!.url.search).toBe("?path=%2Ftmp&recursive=true");
   });
 
-  it("delete of a never-placed sandbox answers 202 {} and gives no task", async () => {
+  it("delete of a never-placed sandbox answers 204 and gives no task", async () => {
     const { client } = fake((s) =>
-      s.method === "DELETE" ? Response.json({}, { status: 202 }) : Response.json({ vm: vm() }),
+      s.method === "DELETE" ? new Response(null, { status: 204 }) : Response.json({ vm: vm() }),
     );
     const sandbox = await client.vms.get("vm-1");
     await expect(sandbox.delete()).resolves.toEqual({ taskId: null });

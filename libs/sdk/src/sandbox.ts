@@ -337,8 +337,8 @@ export class Sandbox {
       signal: options.signal,
     });
     if (!options.wait) {
-      // A sandbox never placed on a worker is deleted at once: `202 {}` without a task.
-      if (typeof body === "object" && body !== null && !("taskId" in body)) return { taskId: null };
+      // A sandbox never placed on a worker is deleted at once: `204` (no body), no task.
+      if (body === undefined || body === null) return { taskId: null };
       const accepted = checkShape(taskAcceptedResponseSchema, body, `${method} /vms/{id}${path}`);
       return { taskId: accepted.taskId };
     }

@@ -34,7 +34,15 @@ function loadError(fn: () => unknown): ConfigError {
 describe("loadConfig", () => {
   it("gives a working embedded config with no file and no env", () => {
     const config = loadConfig({ env: {}, cwd: dir });
-    expect(config.server).toEqual({ host: "127.0.0.1", port: 8080, corsOrigins: [] });
+    expect(config.server).toEqual({
+      host: "127.0.0.1",
+      port: 8080,
+      corsOrigins: [],
+      rateLimitPerMinute: 6000,
+      bodyLimitMb: 10,
+      maxUploadMb: 1024,
+      waitTimeoutSec: 120,
+    });
     expect(config.home).toBe(path.join(dir, ".aetherium"));
     expect(config.database.url).toBeUndefined();
     expect(config.redis.url).toBeUndefined();

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createLogger, loadConfig } from "@aetherium/common";
 import { DataPlaneClient, openRuntime, type Runtime } from "@aetherium/core";
+import { AetheriumClient } from "@aetherium/sdk";
 import { useTestDatabase } from "@aetherium/testing";
 import {
   apiKeySchema,
@@ -309,6 +310,16 @@ describe("sandboxes, tasks and workers", () => {
     ).toBe(400);
     expect((await call("DELETE", `/api/v1/vms/${made.body.vm.id}`)).status).toBe(204);
     expect((await call("GET", `/api/v1/vms/${made.body.vm.id}`)).body.vm.status).toBe("deleted");
+  });
+
+  it("the SDK speaks this gateway: create, list by label, delete a never-placed sandbox", async () => {
+    const client = new AetheriumClient({ url, apiKey: admin });
+    const sandbox = await client.vms.create({ name: "via-sdk", labels: { via: "sdk" } });
+    expect(sandbox.status).toBe("pending");
+    const page = await client.vms.list({ labels: { via: "sdk" } });
+    expect(page.items.map((v) => v.name)).toEqual(["via-sdk"]);
+    await expect(sandbox.delete()).resolves.toEqual({ taskId: null });
+    expect((await client.vms.get(sandbox.id)).status).toBe("deleted");
   });
 
   it("refuses to stop a sandbox that is not running, and to exec in it", async () => {
