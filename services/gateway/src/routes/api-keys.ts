@@ -107,6 +107,7 @@ export function registerApiKeyRoutes(api: Api, deps: RouteDeps): void {
         if (!row) throw new NotFoundError("API key", req.params.id);
         throw new ConflictError(`API key ${req.params.id} is already revoked`);
       }
+      deps.streams.revoked(req.params.id);
       return reply.status(204).send(null);
     },
   );

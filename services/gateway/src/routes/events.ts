@@ -47,6 +47,7 @@ export function registerEventRoutes(api: Api, deps: RouteDeps): void {
     },
     (socket: WebSocket, req) => {
       const patterns = req.query.topics;
+      deps.streams.track(socket, req.principal?.keyId);
       const unsubscribe = deps.runtime.bus.subscribe(patterns, (event: DomainEvent) => {
         if (socket.readyState !== socket.OPEN) return;
         if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {

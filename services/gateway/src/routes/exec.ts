@@ -147,6 +147,7 @@ export function registerExecRoutes(api: Api, deps: RouteDeps): void {
         return;
       }
       socket.off("message", hold);
+      deps.streams.track(socket, req.principal?.keyId);
       const relay = relayExecSockets(socket, upstream, { logger: deps.logger });
       for (const data of early) socket.emit("message", data, false);
       await relay;

@@ -14,6 +14,7 @@ import {
 import { Redis } from "ioredis";
 import { installAuditTrail } from "../audit/audit-trail.js";
 import { API_SUBPROTOCOL, installAuth } from "../auth/authenticate.js";
+import { OpenStreams } from "../auth/open-streams.js";
 import { registerApiKeyRoutes } from "../routes/api-keys.js";
 import { registerClusterRoutes } from "../routes/cluster.js";
 import { registerDashboard } from "../routes/dashboard.js";
@@ -98,7 +99,15 @@ export async function buildServer(deps: ServerDeps): Promise<GatewayApp> {
     ...deps,
     waitTimeoutMs: deps.waitTimeoutMs ?? 120_000,
     withOwner: createOwnerLookup(deps.runtime.repos),
+    streams: new OpenStreams(
+      { repos: deps.runtime.repos, logger: deps.logger },
+      deps.streamRecheckMs,
+    ),
   };
+  app.addHook("onClose", (_app, done) => {
+    routeDeps.streams.close();
+    done();
+  });
   const api = app.withTypeProvider<ZodTypeProvider>();
   registerHealthRoutes(api, routeDeps);
   registerVmRoutes(api, routeDeps);

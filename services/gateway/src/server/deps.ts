@@ -2,6 +2,7 @@ import type { Logger } from "@aetherium/common";
 import type { DataPlaneClient, Runtime } from "@aetherium/core";
 import type { ComponentHealth } from "@aetherium/types";
 import type { Registry } from "prom-client";
+import type { OpenStreams } from "../auth/open-streams.js";
 import type { WithOwner } from "../routes/owner.js";
 
 /** `GET /api/v1/health` body (`healthResponseSchema` in `@aetherium/types`). */
@@ -40,6 +41,8 @@ export interface ServerDeps {
   readonly metricsRegistries?: readonly Registry[];
   /** Longest a `?wait=true` request waits before answering with the state so far. */
   readonly waitTimeoutMs?: number;
+  /** How often open streams re-check their key (a revocation on another gateway). */
+  readonly streamRecheckMs?: number;
 }
 
 /** What every route module receives. */
@@ -47,4 +50,6 @@ export type RouteDeps = ServerDeps & {
   readonly waitTimeoutMs: number;
   /** Runs data-plane calls against the worker that owns a sandbox (one cache per server). */
   readonly withOwner: WithOwner;
+  /** Open WebSocket streams by key, closed when their key is revoked. */
+  readonly streams: OpenStreams;
 };

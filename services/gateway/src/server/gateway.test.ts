@@ -45,6 +45,7 @@ beforeAll(async () => {
     health: () => Promise.resolve({ status: "ok", version: "test", components: {} }),
     rateLimit: { max: 150, timeWindowMs: 60_000 },
     waitTimeoutMs: 500,
+    streamRecheckMs: 100,
   });
   url = (await app.listen({ host: "127.0.0.1", port: 0 })).replace("[::1]", "localhost");
 });
@@ -458,6 +459,30 @@ describe("events WebSocket", () => {
     expect(JSON.stringify(vmOnly.got)).toContain(made.body.vm.id);
     vmOnly.ws.close();
     all.ws.close();
+  });
+
+  it("closes a stream when its key is revoked, here or on another gateway", async () => {
+    const mk = async (name: string) =>
+      (await call("POST", "/api/v1/api-keys", { body: { name } })).body as {
+        apiKey: { id: string };
+        secret: string;
+      };
+    const here = await mk("stream-here");
+    const elsewhere = await mk("stream-elsewhere");
+    const a = connect("", ["aetherium.v1", `bearer.${here.secret}`]);
+    const b = connect("", ["aetherium.v1", `bearer.${elsewhere.secret}`]);
+    await Promise.all([a.open, b.open]);
+    const closed = (ws: WebSocket) =>
+      new Promise<{ code: number; reason: string }>((res) =>
+        ws.once("close", (code, reason) => res({ code, reason: reason.toString() })),
+      );
+    const aClosed = closed(a.ws);
+    const bClosed = closed(b.ws);
+    expect((await call("DELETE", `/api/v1/api-keys/${here.apiKey.id}`)).status).toBe(204);
+    expect(await aClosed).toEqual({ code: 1008, reason: "API key revoked" });
+    // Revoked behind this gateway's back, as another gateway would: found by the sweep.
+    await runtime.repos.apiKeys.revoke(elsewhere.apiKey.id);
+    expect(await bClosed).toEqual({ code: 1008, reason: "API key revoked" });
   });
 
   it("refuses a WebSocket without a key", async () => {
