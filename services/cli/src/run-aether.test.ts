@@ -59,7 +59,14 @@ beforeAll(async () => {
         requestId: "r",
       });
     }
-    if (u.pathname === "/api/v1/vms") return send(200, { items: vms, nextCursor: null });
+    if (u.pathname === "/api/v1/vms") {
+      // As the gateway does: deleted sandboxes only when a status filter names them.
+      const statuses = u.searchParams.getAll("status").flatMap((x) => x.split(","));
+      const items = vms.filter((v) =>
+        statuses.length ? statuses.includes(v.status) : v.status !== "deleted",
+      );
+      return send(200, { items, nextCursor: null });
+    }
     const one = /^\/api\/v1\/vms\/([^/]+)$/.exec(u.pathname);
     const found = vms.find((v) => v.id === one?.[1]);
     if (found) return send(200, { vm: found });

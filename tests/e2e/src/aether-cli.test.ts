@@ -169,10 +169,16 @@ describe("aether against a real platform", () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`^deleted ${name}`));
     const after = await aether(["vm", "get", vmId!, "--json"]);
-    // Gone, or kept as history with status deleted.
-    if (after.code === 0)
-      expect((JSON.parse(after.stdout) as { vm: { status: string } }).vm.status).toBe("deleted");
-    else expect(after.stderr).toMatch(/not found/);
+    // Kept as history with status deleted: listed with --all, not without.
+    expect((JSON.parse(after.stdout) as { vm: { status: string } }).vm.status).toBe("deleted");
+    const names = async (args: string[]) =>
+      (
+        JSON.parse((await aether(["vm", "ls", "--json", ...args])).stdout) as {
+          items: { name: string; status: string }[];
+        }
+      ).items.map((v) => v.name);
+    expect(await names([])).not.toContain(name);
+    expect(await names(["--all"])).toContain(name);
     vmId = undefined;
   });
 });

@@ -101,13 +101,15 @@ export async function vmList(ctx: Context, flags: VmListFlags): Promise<number> 
     }
   }
   const labels = parseKeyValues(flags.label, "--label");
+  // The gateway leaves deleted sandboxes out unless a status filter names `deleted`: `--all`
+  // asks for every status.
+  const wanted = status.length ? status : flags.all ? [...vmStatusSchema.options] : [];
   const vms: Vm[] = [];
   for await (const vm of ctx.client.vms.iterate({
     limit: 500,
-    ...(status.length ? { status: status as VmStatus[] } : {}),
+    ...(wanted.length ? { status: wanted as VmStatus[] } : {}),
     ...(Object.keys(labels).length ? { labels } : {}),
   })) {
-    if (vm.status === "deleted" && !flags.all && !status.includes("deleted")) continue;
     vms.push(vm);
   }
   ctx.output({ items: vms }, () =>
