@@ -97,7 +97,7 @@ export function CreateSandboxDialog({ onClose }: { onClose: () => void }) {
           {field("timeoutMin", "Timeout", {
             placeholder: "minutes",
             inputMode: "numeric",
-            hint: "deleted after",
+            hint: "minutes until it is deleted",
           })}
           {field("vcpus", "vCPUs", { placeholder: "1", inputMode: "numeric" })}
           {field("memoryMb", "Memory (MiB)", { placeholder: "512", inputMode: "numeric" })}
