@@ -6,9 +6,6 @@ import {
   loadConfig,
 } from "@aetherium/common";
 import {
-  buildAgentBundle,
-  buildBaseImage,
-  DEFAULT_BASE_IMAGE,
   Migrator,
   openDatabase,
   openRuntime,
@@ -16,6 +13,7 @@ import {
   startWorker,
 } from "@aetherium/core";
 import path from "node:path";
+import { buildImageWithProgress } from "../start/build-image.js";
 import { openGateway } from "../start/open-gateway.js";
 import { startAetherium } from "../start/start-aetherium.js";
 
@@ -139,18 +137,7 @@ async function runGateway(): Promise<void> {
 async function buildImage(): Promise<void> {
   const config = loadConfig({ env: process.env });
   const started = Date.now();
-  const agent = await buildAgentBundle();
-  let last = "";
-  const image = await buildBaseImage({
-    agentFile: agent.path,
-    cacheDir: path.resolve(config.home, "cache", "image"),
-    tag: DEFAULT_BASE_IMAGE,
-    onProgress: (p) => {
-      const line = `[${p.step}]${p.percent !== undefined ? ` ${Math.round(p.percent)}%` : ""} ${p.message}`;
-      if (line !== last) console.log(line);
-      last = line;
-    },
-  });
+  const image = await buildImageWithProgress(config, (line) => console.log(line));
   const cached = Object.entries(image.cached)
     .filter(([, hit]) => hit)
     .map(([layer]) => layer);

@@ -3,13 +3,8 @@ import { access } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Config } from "@aetherium/common";
-import {
-  buildAgentBundle,
-  buildBaseImage,
-  DEFAULT_BASE_IMAGE,
-  detectBackends,
-  DockerBackend,
-} from "@aetherium/core";
+import { DEFAULT_BASE_IMAGE, detectBackends, DockerBackend } from "@aetherium/core";
+import { buildImageWithProgress } from "./build-image.js";
 
 /** `scripts/ensure-docker.sh` of this checkout: installs docker.io from Debian and starts dockerd. */
 const ENSURE_DOCKER = path.resolve(
@@ -62,18 +57,7 @@ export async function prepareDocker(config: Config, print: (line: string) => voi
     `image: ${DEFAULT_BASE_IMAGE} is missing; building it from Debian packages (first run only)…`,
   );
   try {
-    const agent = await buildAgentBundle();
-    let last = "";
-    const image = await buildBaseImage({
-      agentFile: agent.path,
-      cacheDir: path.resolve(config.home, "cache", "image"),
-      tag: DEFAULT_BASE_IMAGE,
-      onProgress: (p) => {
-        const line = `  [${p.step}]${p.percent !== undefined ? ` ${Math.round(p.percent)}%` : ""} ${p.message}`;
-        if (line !== last) print(line);
-        last = line;
-      },
-    });
+    const image = await buildImageWithProgress(config, print, "  ");
     print(`image: ${image.tag} ready`);
   } catch (err) {
     print(
