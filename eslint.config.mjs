@@ -60,7 +60,7 @@ export default tseslint.config(
     languageOptions: {
       globals: { ...globals.browser },
       parserOptions: {
-        project: ["./services/dashboard/tsconfig.json"],
+        project: ["./services/dashboard/tsconfig.lint.json"],
         tsconfigRootDir: import.meta.dirname,
       },
     },
