@@ -144,8 +144,14 @@ describe("a sandbox through the public API", () => {
   });
 
   it("queues a command with ?async=true and its task finishes with the exit code", async () => {
-    const r = await api("POST", `/vms/${vmId}/execute?async=true`, { command: "exit 5" });
+    const r = await api("POST", `/vms/${vmId}/execute?async=true`, {
+      command: "sleep 0.3; exit 5",
+    });
     expect(r.status).toBe(202);
+    // Its record is there from the first moment, not a 404 until a worker takes the job.
+    const early = await api("GET", `/executions/${r.json.executionId}`);
+    expect(early.status).toBe(200);
+    expect(early.json.execution).toMatchObject({ command: "sleep 0.3; exit 5", completedAt: null });
     let task = (await api("GET", `/tasks/${r.json.taskId}`)).json.task;
     for (let i = 0; i < 100 && !["succeeded", "failed"].includes(task.status); i++) {
       await new Promise((s) => setTimeout(s, 50));
@@ -153,6 +159,9 @@ describe("a sandbox through the public API", () => {
     }
     expect(task.status).toBe("succeeded");
     expect(task.result).toMatchObject({ exitCode: 5, executionId: r.json.executionId });
+    const done = await api("GET", `/executions/${r.json.executionId}`);
+    expect(done.json.execution).toMatchObject({ exitCode: 5 });
+    expect(done.json.execution.completedAt).not.toBeNull();
   });
 
   it("round-trips binary files, lists and removes them, and refuses '..'", async () => {

@@ -78,6 +78,20 @@ export function registerExecRoutes(api: Api, deps: RouteDeps): void {
       );
       // A replayed key returns the first request's execution, not the id made up just now.
       const firstId = (task.payload as { executionId?: string } | null)?.executionId ?? executionId;
+      if (firstId === executionId) {
+        // Readable at once (`GET /executions/{id}`, not completed yet) instead of a 404 until a
+        // worker picks the job up; the worker's start then takes over the same row.
+        await repos.executions.recordQueued({
+          id: executionId,
+          vmId: req.params.id,
+          taskId: task.id,
+          command: req.body.command,
+          args: req.body.args ?? [],
+          envKeys: Object.keys(req.body.env ?? {}),
+          cwd: req.body.cwd ?? null,
+          user: req.body.user ?? null,
+        });
+      }
       return reply.status(202).send({ executionId: firstId, taskId: task.id });
     },
   );

@@ -55,6 +55,25 @@ describe.each([["postgres"], ["pglite"]] as const)("ExecutionRepository on %s", 
     expect(await executions.get(started.id)).toEqual(done);
   });
 
+  it("records a queued command at once; its start keeps the id and takes the real start time", async () => {
+    const vm = await new VmRepository(handle.db).create({ name: "exec-queued-vm" });
+    const id = "5d7f2b8e-0c1a-4e6b-9a55-3f1e2d4c6b7a";
+    await executions.recordQueued({ id, vmId: vm.id, command: "make test" });
+    const queued = await executions.get(id);
+    expect(queued).toMatchObject({ command: "make test", completedAt: null, exitCode: null });
+    await executions.recordQueued({ id, vmId: vm.id, command: "make test" }); // idempotent
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const started = await executions.create({ id, vmId: vm.id, command: "make test" });
+    expect(started.id).toBe(id);
+    expect(started.startedAt.getTime()).toBeGreaterThan(queued!.startedAt.getTime());
+    expect(started.createdAt).toEqual(queued!.createdAt);
+    await executions.complete(id, { exitCode: 0 });
+    // Delivered again after it ran: refused, so the command cannot run twice.
+    await expect(executions.create({ id, vmId: vm.id, command: "make test" })).rejects.toThrow(
+      /already completed/,
+    );
+  });
+
   it("lists a vm's executions newest first, page by page", async () => {
     const vm = await new VmRepository(handle.db).create({ name: "exec-list-vm" });
     const ids: string[] = [];

@@ -45,22 +45,52 @@ export class ExecutionRepository {
     this.#db = db;
   }
 
-  /** Records a command as started now. */
+  /**
+   * Records a command as started now. A row recorded earlier for the same id (an async execute,
+   * see {@link recordQueued}) is the same command starting: it keeps its id and gets its real start
+   * time. A row that already completed is not restarted — this throws instead, so a job that is
+   * delivered twice cannot run its command twice.
+   */
   async create(input: NewExecution): Promise<ExecutionRow> {
     return this.#db
       .insertInto("executions")
-      .values({
-        id: input.id,
-        vmId: input.vmId,
-        taskId: input.taskId,
-        command: input.command,
-        args: JSON.stringify(input.args ?? []),
-        envKeys: JSON.stringify(input.envKeys ?? []),
-        cwd: input.cwd,
-        user: input.user,
-      })
+      .values(this.#values(input))
+      .onConflict((oc) =>
+        oc
+          .column("id")
+          .doUpdateSet({ startedAt: sql<Date>`now()`, taskId: (eb) => eb.ref("excluded.taskId") })
+          .where("executions.completedAt", "is", null),
+      )
       .returningAll()
-      .executeTakeFirstOrThrow();
+      .executeTakeFirstOrThrow(
+        () => new Error(`execution ${input.id ?? "(new)"} has already completed`),
+      );
+  }
+
+  /**
+   * Records a command that was queued but has not started (`POST /execute?async=true`), so the id
+   * the API hands out can be read back at once instead of answering 404 until a worker picks the
+   * job up. Does nothing if the worker got there first.
+   */
+  async recordQueued(input: NewExecution & { readonly id: string }): Promise<void> {
+    await this.#db
+      .insertInto("executions")
+      .values(this.#values(input))
+      .onConflict((oc) => oc.column("id").doNothing())
+      .execute();
+  }
+
+  #values(input: NewExecution) {
+    return {
+      id: input.id,
+      vmId: input.vmId,
+      taskId: input.taskId,
+      command: input.command,
+      args: JSON.stringify(input.args ?? []),
+      envKeys: JSON.stringify(input.envKeys ?? []),
+      cwd: input.cwd,
+      user: input.user,
+    };
   }
 
   /**
