@@ -43,7 +43,7 @@ beforeAll(async () => {
     runtime,
     dataPlane: new DataPlaneClient(),
     health: () => Promise.resolve({ status: "ok", version: "test", components: {} }),
-    rateLimit: { max: 150, timeWindowMs: 60_000 },
+    rateLimit: { max: 300, timeWindowMs: 60_000 },
     waitTimeoutMs: 500,
     streamRecheckMs: 100,
   });
@@ -198,6 +198,52 @@ describe("validation and errors", () => {
     expect(env.error.message).toMatch(/memory_mb/);
   });
 
+  it("answers bad input on every route with a 4xx envelope, never a 500", async () => {
+    const vm = (await call("POST", "/api/v1/vms", { body: { name: "bad-input" } })).body.vm as {
+      id: string;
+    };
+    const cases: [Method, string, unknown, number][] = [
+      ["POST", "/api/v1/vms", { backend: "vmware" }, 400],
+      ["POST", "/api/v1/vms", { labels: { "bad key!": "x" } }, 400],
+      ["POST", "/api/v1/vms", { tools: ["not a tool spec"] }, 400],
+      ["POST", "/api/v1/vms?wait=perhaps", {}, 400],
+      ["GET", "/api/v1/vms?label=novalue", undefined, 400],
+      ["GET", "/api/v1/vms?limit=-3", undefined, 400],
+      ["POST", `/api/v1/vms/${vm.id}/timeout`, { timeoutSec: "soon" }, 400],
+      ["POST", `/api/v1/vms/${vm.id}/timeout`, {}, 400],
+      ["POST", `/api/v1/vms/${vm.id}/stop`, { force: "yes" }, 400],
+      ["POST", `/api/v1/vms/${vm.id}/execute`, { command: "" }, 400],
+      ["POST", `/api/v1/vms/${vm.id}/execute`, { command: "ls", timeoutMs: 0 }, 400],
+      ["POST", `/api/v1/vms/${vm.id}/execute`, { command: "ls", cwd: "relative" }, 400],
+      ["POST", `/api/v1/vms/${vm.id}/execute`, { command: "ls", user: "no spaces" }, 400],
+      ["POST", `/api/v1/vms/${vm.id}/execute?async=maybe`, { command: "ls" }, 400],
+      ["GET", `/api/v1/vms/${vm.id}/files`, undefined, 400],
+      ["GET", `/api/v1/vms/${vm.id}/files?path=relative/x`, undefined, 400],
+      ["GET", `/api/v1/vms/${vm.id}/files?path=/a/../b`, undefined, 400],
+      ["GET", `/api/v1/vms/${vm.id}/files/list`, undefined, 400],
+      ["DELETE", `/api/v1/vms/${vm.id}/files?path=/x&recursive=sure`, undefined, 400],
+      ["GET", `/api/v1/vms/${vm.id}/files?path=/etc/hostname`, undefined, 409],
+      ["GET", `/api/v1/vms/${vm.id}/executions?cursor=zzz`, undefined, 400],
+      ["GET", "/api/v1/vms/no-such-vm/executions", undefined, 404],
+      ["GET", "/api/v1/tasks?status=done", undefined, 400],
+      ["GET", "/api/v1/tasks?type=vm:explode", undefined, 400],
+      ["POST", "/api/v1/tasks/no-such-task/cancel", undefined, 404],
+      ["GET", "/api/v1/workers?status=sleepy", undefined, 400],
+      ["POST", "/api/v1/workers/no-such-worker/drain", undefined, 404],
+      ["POST", "/api/v1/workers/no-such-worker/activate", undefined, 404],
+      ["POST", "/api/v1/api-keys", { name: "" }, 400],
+      ["POST", "/api/v1/api-keys", { name: "k", scopes: ["root"] }, 400],
+      ["POST", "/api/v1/api-keys", { name: "k", scopes: [] }, 400],
+      ["DELETE", "/api/v1/api-keys/no-such-key", undefined, 404],
+      ["GET", "/api/v1/api-keys?includeRevoked=often", undefined, 400],
+    ];
+    for (const [method, route, body, status] of cases) {
+      const r = await call(method, route, body === undefined ? {} : { body });
+      expect(r.status, `${method} ${route} ${JSON.stringify(body)}`).toBe(status);
+      errorResponseSchema.parse(r.body);
+    }
+  });
+
   it("answers malformed JSON with 400, not 500", async () => {
     const r = await call("POST", "/api/v1/vms", { raw: '{"name": ' });
     expect(r.status).toBe(400);
@@ -238,7 +284,7 @@ describe("validation and errors", () => {
     const made = await call("POST", "/api/v1/api-keys", { body: { name: "busy" } });
     const key = made.body.secret as string;
     let limited: Awaited<ReturnType<typeof call>> | undefined;
-    for (let i = 0; i < 160 && !limited; i++) {
+    for (let i = 0; i < 310 && !limited; i++) {
       const r = await call("GET", "/api/v1/tasks?limit=1", { key });
       if (r.status === 429) limited = r;
     }
