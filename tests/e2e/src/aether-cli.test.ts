@@ -164,6 +164,30 @@ describe("aether against a real platform", () => {
     );
   });
 
+  it("shell is an interactive terminal through a real PTY, exiting with the shell's code", async () => {
+    // util-linux `script` gives aether a real terminal, as a person's would be.
+    const inner = [process.execPath, AETHER, "shell", name].map((a) => `'${a}'`).join(" ");
+    const child = spawn("script", ["-qfec", inner, "/dev/null"], {
+      cwd: work,
+      env: { ...process.env, AETHERIUM_URL: app.url, AETHERIUM_API_KEY: app.apiKey },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout.setEncoding("utf8").on("data", (c: string) => (out += c));
+    child.stderr.setEncoding("utf8").on("data", (c: string) => (out += c));
+    const exited = new Promise<number | null>((r) => child.once("close", (code) => r(code)));
+    const until = async (re: RegExp) => {
+      for (let i = 0; i < 200 && !re.test(out); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(out).toMatch(re);
+    };
+    await until(/[#$] $/m); // the sandbox shell's prompt
+    child.stdin.write("echo $((6*7)); tty\n");
+    await until(/^42\r?$/m);
+    await until(/\/dev\/pts\/\d+/);
+    child.stdin.write("exit 3\n");
+    expect(await exited).toBe(3);
+  });
+
   it("vm rm deletes it", async () => {
     const r = await aether(["vm", "rm", name]);
     expect(r.code, r.stderr).toBe(0);

@@ -113,7 +113,8 @@ export async function shellCommand(ctx: Context, ref: string): Promise<number> {
     );
   }
   const sandbox = await ctx.sandbox(ref);
-  const size = () => ({ cols: stdout.columns ?? 80, rows: stdout.rows ?? 24 });
+  // A terminal that reports no size (0×0: a pty nobody sized, a serial console) gets 80×24.
+  const size = () => ({ cols: stdout.columns || 80, rows: stdout.rows || 24 });
   const session = await sandbox.spawn(SHELL_COMMAND, {
     pty: size(),
     env: { TERM: ctx.io.env.TERM ?? "xterm-256color" },
