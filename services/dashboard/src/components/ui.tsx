@@ -1,6 +1,6 @@
 "use client";
 /** Small building blocks every page shares: badges, states, dialogs, tabs. */
-import { useEffect, useRef, useState, type ReactNode } from "react";
+import { Fragment, useEffect, useRef, useState, type ReactNode } from "react";
 import { errorMessage } from "../lib/api/api.js";
 import { formatRelativeTime, statusTone } from "../format/format.js";
 
@@ -281,5 +281,44 @@ export function PageHead({
       </div>
       {actions && <div className="actions">{actions}</div>}
     </div>
+  );
+}
+
+/** A titled card; `extra` sits at the right of its head (a link, a badge, a button). */
+export function Card({
+  title,
+  extra,
+  children,
+}: {
+  title: ReactNode;
+  extra?: ReactNode;
+  children: ReactNode;
+}) {
+  return (
+    <div className="card">
+      <div className="card-head">
+        <h2>{title}</h2>
+        {extra}
+      </div>
+      <div className="card-body">{children}</div>
+    </div>
+  );
+}
+
+/** A two-column list of facts: each row a label and its value (`mono` for ids and paths). */
+export function KeyValues({
+  rows,
+}: {
+  rows: readonly (readonly [label: string, value: ReactNode, mono?: "mono"])[];
+}) {
+  return (
+    <dl className="kv">
+      {rows.map(([label, value, mono]) => (
+        <Fragment key={label}>
+          <dt>{label}</dt>
+          <dd className={mono}>{value}</dd>
+        </Fragment>
+      ))}
+    </dl>
   );
 }

@@ -10,6 +10,7 @@ import { useInsertVm, useTitle, useVm, useVmAction } from "../../../components/h
 import { useApi, useLive, useToast } from "../../../components/providers.js";
 import { Terminal } from "../../../components/terminal.js";
 import {
+  Card,
   Dialog,
   EmptyState,
   ErrorState,
@@ -238,91 +239,81 @@ function Executions({ vmId }: { vmId: string }) {
 function Overview({ vm }: { vm: Vm }) {
   return (
     <div className="grid cols-2">
-      <div className="card">
-        <div className="card-head">
-          <h2>Details</h2>
-        </div>
-        <div className="card-body">
-          <dl className="kv">
-            <dt>ID</dt>
-            <dd className="mono">{vm.id}</dd>
-            <dt>Status</dt>
-            <dd>
-              <StatusBadge status={vm.status} />
-            </dd>
-            <dt>Backend</dt>
-            <dd>{vm.backend}</dd>
-            <dt>Image</dt>
-            <dd className="mono">{vm.image}</dd>
-            <dt>Resources</dt>
-            <dd>
-              {vm.vcpus} vCPU · {formatBytes(vm.memoryMb * 1048576)} memory ·{" "}
-              {formatBytes(vm.diskMb * 1048576)} disk
-            </dd>
-            <dt>Worker</dt>
-            <dd className="mono">
-              {vm.workerId ? <Link href="/workers/">{vm.workerId}</Link> : "—"}
-            </dd>
-            <dt>Network</dt>
-            <dd>
-              {typeof vm.network.egress === "string"
-                ? vm.network.egress
-                : `allow ${vm.network.egress.allow.join(", ")}`}
-            </dd>
-            <dt>Labels</dt>
-            <dd>
-              <Labels labels={vm.labels} />
-            </dd>
-            <dt>Environment</dt>
-            <dd>
-              {Object.keys(vm.env).length ? (
-                Object.keys(vm.env).map((k) => (
-                  <span key={k} className="chip">
-                    {k}
-                  </span>
-                ))
-              ) : (
-                <span className="faint">—</span>
-              )}
-            </dd>
-          </dl>
-        </div>
-      </div>
-      <div className="card">
-        <div className="card-head">
-          <h2>Lifecycle</h2>
-        </div>
-        <div className="card-body">
-          <dl className="kv">
-            <dt>Created</dt>
-            <dd>
-              <RelTime iso={vm.createdAt} />
-            </dd>
-            <dt>Ready</dt>
-            <dd>
-              <RelTime iso={vm.readyAt} />
-              {vm.readyAt && (
-                <span className="muted small">
-                  {" "}
-                  (booted in {formatDuration(Date.parse(vm.readyAt) - Date.parse(vm.createdAt))})
+      <Card title="Details">
+        <dl className="kv">
+          <dt>ID</dt>
+          <dd className="mono">{vm.id}</dd>
+          <dt>Status</dt>
+          <dd>
+            <StatusBadge status={vm.status} />
+          </dd>
+          <dt>Backend</dt>
+          <dd>{vm.backend}</dd>
+          <dt>Image</dt>
+          <dd className="mono">{vm.image}</dd>
+          <dt>Resources</dt>
+          <dd>
+            {vm.vcpus} vCPU · {formatBytes(vm.memoryMb * 1048576)} memory ·{" "}
+            {formatBytes(vm.diskMb * 1048576)} disk
+          </dd>
+          <dt>Worker</dt>
+          <dd className="mono">
+            {vm.workerId ? <Link href="/workers/">{vm.workerId}</Link> : "—"}
+          </dd>
+          <dt>Network</dt>
+          <dd>
+            {typeof vm.network.egress === "string"
+              ? vm.network.egress
+              : `allow ${vm.network.egress.allow.join(", ")}`}
+          </dd>
+          <dt>Labels</dt>
+          <dd>
+            <Labels labels={vm.labels} />
+          </dd>
+          <dt>Environment</dt>
+          <dd>
+            {Object.keys(vm.env).length ? (
+              Object.keys(vm.env).map((k) => (
+                <span key={k} className="chip">
+                  {k}
                 </span>
-              )}
-            </dd>
-            <dt>Expires</dt>
-            <dd>{vm.expiresAt ? <RelTime iso={vm.expiresAt} /> : "never"}</dd>
-            <dt>Stopped</dt>
-            <dd>
-              <RelTime iso={vm.stoppedAt} />
-            </dd>
-            {vm.error && (
-              <>
-                <dt>Error</dt>
-                <dd className="field-error">{vm.error}</dd>
-              </>
+              ))
+            ) : (
+              <span className="faint">—</span>
             )}
-          </dl>
-        </div>
-      </div>
+          </dd>
+        </dl>
+      </Card>
+      <Card title="Lifecycle">
+        <dl className="kv">
+          <dt>Created</dt>
+          <dd>
+            <RelTime iso={vm.createdAt} />
+          </dd>
+          <dt>Ready</dt>
+          <dd>
+            <RelTime iso={vm.readyAt} />
+            {vm.readyAt && (
+              <span className="muted small">
+                {" "}
+                (booted in {formatDuration(Date.parse(vm.readyAt) - Date.parse(vm.createdAt))})
+              </span>
+            )}
+          </dd>
+          <dt>Expires</dt>
+          <dd>{vm.expiresAt ? <RelTime iso={vm.expiresAt} /> : "never"}</dd>
+          <dt>Stopped</dt>
+          <dd>
+            <RelTime iso={vm.stoppedAt} />
+          </dd>
+          {vm.error && (
+            <>
+              <dt>Error</dt>
+              <dd className="field-error">{vm.error}</dd>
+            </>
+          )}
+        </dl>
+      </Card>
     </div>
   );
 }

@@ -6,9 +6,11 @@ import { Suspense } from "react";
 import { useTitle } from "../../../components/hooks.js";
 import { useApi, useLive, useToast } from "../../../components/providers.js";
 import {
+  Card,
   EmptyState,
   ErrorState,
   Json,
+  KeyValues,
   Loading,
   PageHead,
   RelTime,
@@ -71,58 +73,39 @@ function TaskDetail() {
         }
       />
       <div className="grid cols-2" style={{ marginBottom: 14 }}>
-        <div className="card">
-          <div className="card-head">
-            <h2>Task</h2>
-          </div>
-          <div className="card-body">
-            <dl className="kv">
-              <dt>ID</dt>
-              <dd className="mono">{t.id}</dd>
-              <dt>Sandbox</dt>
-              <dd className="mono">
-                {t.vmId ? (
+        <Card title="Task">
+          <KeyValues
+            rows={[
+              ["ID", t.id, "mono"],
+              [
+                "Sandbox",
+                t.vmId ? (
                   <Link href={`/sandboxes/detail/?id=${encodeURIComponent(t.vmId)}`}>{t.vmId}</Link>
                 ) : (
                   "—"
-                )}
-              </dd>
-              <dt>Worker</dt>
-              <dd className="mono">{t.workerId ?? "—"}</dd>
-              <dt>Attempts</dt>
-              <dd>
-                {t.attempts} of at most {t.maxAttempts}
-              </dd>
-            </dl>
-          </div>
-        </div>
-        <div className="card">
-          <div className="card-head">
-            <h2>Timing</h2>
-          </div>
-          <div className="card-body">
-            <dl className="kv">
-              <dt>Created</dt>
-              <dd>
-                <RelTime iso={t.createdAt} />
-              </dd>
-              <dt>Started</dt>
-              <dd>
-                <RelTime iso={t.startedAt} />
-              </dd>
-              <dt>Completed</dt>
-              <dd>
-                <RelTime iso={t.completedAt} />
-              </dd>
-              <dt>Took</dt>
-              <dd>
-                {t.startedAt && t.completedAt
+                ),
+                "mono",
+              ],
+              ["Worker", t.workerId ?? "—", "mono"],
+              ["Attempts", `${t.attempts} of at most ${t.maxAttempts}`],
+            ]}
+          />
+        </Card>
+        <Card title="Timing">
+          <KeyValues
+            rows={[
+              ["Created", <RelTime key="c" iso={t.createdAt} />],
+              ["Started", <RelTime key="s" iso={t.startedAt} />],
+              ["Completed", <RelTime key="d" iso={t.completedAt} />],
+              [
+                "Took",
+                t.startedAt && t.completedAt
                   ? formatDuration(Date.parse(t.completedAt) - Date.parse(t.startedAt))
-                  : "—"}
-              </dd>
-            </dl>
-          </div>
-        </div>
+                  : "—",
+              ],
+            ]}
+          />
+        </Card>
       </div>
       {t.error && (
         <div className="banner bad" role="alert">
@@ -130,26 +113,16 @@ function TaskDetail() {
         </div>
       )}
       <div className="grid cols-2">
-        <div className="card">
-          <div className="card-head">
-            <h2>Payload</h2>
-          </div>
-          <div className="card-body">
-            <Json value={t.payload} />
-          </div>
-        </div>
-        <div className="card">
-          <div className="card-head">
-            <h2>Result</h2>
-          </div>
-          <div className="card-body">
-            {t.result === null || t.result === undefined ? (
-              <span className="muted">{done ? "No result." : "Not finished yet."}</span>
-            ) : (
-              <Json value={t.result} />
-            )}
-          </div>
-        </div>
+        <Card title="Payload">
+          <Json value={t.payload} />
+        </Card>
+        <Card title="Result">
+          {t.result === null || t.result === undefined ? (
+            <span className="muted">{done ? "No result." : "Not finished yet."}</span>
+          ) : (
+            <Json value={t.result} />
+          )}
+        </Card>
       </div>
     </>
   );
