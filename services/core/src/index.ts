@@ -48,4 +48,3 @@ export {
 export { startWorker, type StartedWorker } from "./runtime/start-worker.js";
 export { openSandboxRuntime, workerIdFor, type SandboxRuntime } from "./runtime/sandbox-runtime.js";
 export * from "./dataplane/index.js";
-export { sandboxManagerOf } from "./runtime/sandbox-runtime.js";

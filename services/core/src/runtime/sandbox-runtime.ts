@@ -13,15 +13,6 @@ export function workerIdFor(config: Config): string {
   return config.worker.id ?? hostname();
 }
 
-// The manager behind each handler set this module made: `startWorker` finds the data plane's
-// manager from the handlers it is given, so callers that pass only `handlers` serve it too.
-const managers = new WeakMap<JobHandlers, SandboxManager>();
-
-/** The sandbox manager whose job handlers these are (made by {@link openSandboxRuntime}). */
-export function sandboxManagerOf(handlers: JobHandlers): SandboxManager | undefined {
-  return managers.get(handlers);
-}
-
 /** The sandbox side of a worker: which backends it offers and the handlers that drive them. */
 export interface SandboxRuntime {
   readonly backends: VmBackend[];
@@ -112,7 +103,6 @@ export async function openSandboxRuntime(
     }, options.expiryIntervalMs ?? 5000);
   expiry?.unref();
   const handlers = manager ? sandboxJobHandlers(manager) : {};
-  if (manager) managers.set(handlers, manager);
   return {
     backends: manager ? ["docker"] : [],
     handlers,

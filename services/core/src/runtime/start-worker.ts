@@ -7,7 +7,7 @@ import { AETHERIUM_VERSION } from "../version.js";
 import { Reaper } from "../worker/reaper.js";
 import { WorkerDaemon } from "../worker/worker-daemon.js";
 import type { Runtime } from "./open-runtime.js";
-import { sandboxManagerOf, workerIdFor } from "./sandbox-runtime.js";
+import { workerIdFor } from "./sandbox-runtime.js";
 
 /** A running worker and the reaper beside it. */
 export interface StartedWorker {
@@ -35,10 +35,7 @@ export async function startWorker(
     readonly internalHost?: string;
     /** Overrides `worker.internalPort` (0 picks a free port; embedded mode uses that). */
     readonly internalPort?: number;
-    /**
-     * The sandboxes the data plane serves; default: the manager behind `handlers` when they come
-     * from `openSandboxRuntime` (without one the data-plane routes answer 503).
-     */
+    /** The sandboxes the data plane serves (`openSandboxRuntime().manager`); without one its routes answer 503. */
     readonly manager?: SandboxManager;
   },
 ): Promise<StartedWorker> {
@@ -61,7 +58,7 @@ export async function startWorker(
       port: options.internalPort ?? config.worker.internalPort,
     },
     ...(config.worker.advertiseAddress ? { advertiseAddress: config.worker.advertiseAddress } : {}),
-    dataPlane: { manager: options.manager ?? sandboxManagerOf(options.handlers) },
+    dataPlane: { manager: options.manager },
     concurrency: config.queue.concurrency,
     queue: runtime.queue,
     repos: runtime.repos,

@@ -99,6 +99,7 @@ async function runWorker(): Promise<void> {
     logger,
     backends: sandboxes.backends,
     handlers: sandboxes.handlers,
+    ...(sandboxes.manager ? { manager: sandboxes.manager } : {}),
   });
   shutdown.register("worker", () => worker.stop());
   console.log(`worker ${worker.daemon.id} running; health at ${worker.daemon.internalUrl}/healthz`);

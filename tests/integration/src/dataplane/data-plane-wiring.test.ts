@@ -77,11 +77,11 @@ describe.skipIf(!canRun)("the data plane as startWorker serves it", () => {
     sandboxes = await openSandboxRuntime(runtime, config, logger, {
       ...(PREBUILT ? { image: PREBUILT } : {}),
     });
-    // Only handlers, as the CLI passes them: the data plane finds their manager itself.
     worker = await startWorker(runtime, config, {
       logger,
       backends: sandboxes.backends,
       handlers: sandboxes.handlers,
+      ...(sandboxes.manager ? { manager: sandboxes.manager } : {}),
       internalHost: "127.0.0.1",
     });
   }, 300_000);

@@ -70,6 +70,7 @@ describe.skipIf(!canRun)("sandboxes end to end on the embedded stack", () => {
       backends: sandboxes.backends,
       handlers: sandboxes.handlers,
       internalPort: 0,
+      ...(sandboxes.manager ? { manager: sandboxes.manager } : {}),
     });
   }, 300_000);
 
