@@ -436,6 +436,22 @@ describe("guest agent", () => {
     expect(r.exitCode).toBe(4);
   });
 
+  it("keeps a resize sent the moment the process starts (not undone by the initial size)", async () => {
+    // Several rounds: the race between the resize and the terminal's setup is a matter of ms.
+    for (let round = 0; round < 5; round++) {
+      const c = collect();
+      const p = await client.startProcess(
+        { command: "/bin/sh", pty: { cols: 80, rows: 24 } },
+        { onStdout: (d) => void c.out.push(d) },
+      );
+      await p.resize(132, 43);
+      await p.write("stty size; exit 5\n");
+      const r = await p.done;
+      expect(r.exitCode).toBe(5);
+      expect(c.text()).toMatch(/43 132/);
+    }
+  });
+
   it("delivers SIGWINCH to the foreground program on resize, and Ctrl-C style SIGINT", async () => {
     const c = collect();
     const p = await client.startProcess(

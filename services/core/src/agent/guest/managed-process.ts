@@ -12,7 +12,7 @@ import {
 import type { AgentLogger } from "./logger.js";
 import { OutputRing, type OutputChunk } from "./output-ring.js";
 import { readProcStat, signalGroup, signalSession } from "./proc.js";
-import { findPtySlave, ptySessionLeader, setPtySize } from "./pty.js";
+import { findPtySlave, ptySessionLeader, ptySetupDone, setPtySize } from "./pty.js";
 import { AgentRpcError, errnoOf } from "./rpc-error.js";
 
 /** Where a process's output and exit go: one client connection. */
@@ -93,6 +93,8 @@ export class ManagedProcess {
   private lastDataAt = 0;
   private timers: NodeJS.Timeout[] = [];
   private ptySlave: string | undefined;
+  /** The terminal's initial size has been set; a resize from now on sticks. */
+  private ptyReady = false;
   private sessionLeader: number | undefined;
 
   private constructor(
@@ -333,10 +335,15 @@ export class ManagedProcess {
         processId: this.processId,
       });
     }
-    // `script` opens the pty right after it starts; give it a moment when asked very early.
-    for (let i = 0; i < 50 && this.ptySlave === undefined; i++) {
-      this.ptySlave = findPtySlave(this.pid);
-      if (this.ptySlave === undefined) await new Promise((r) => setTimeout(r, 20));
+    // `script` opens the pty right after it starts, and the shell it forks sets the initial size
+    // before it execs the command. A resize asked for before that would be undone by the initial
+    // `stty`, so wait (briefly: a few ms after start) until the setup is over.
+    // The bound is generous for a machine under heavy load; normally this takes a few ms.
+    const deadline = Date.now() + 5000;
+    while (!this.ptyReady && this.exit === null && Date.now() < deadline) {
+      this.ptySlave ??= findPtySlave(this.pid);
+      this.ptyReady = this.ptySlave !== undefined && ptySetupDone(this.pid);
+      if (!this.ptyReady) await new Promise((r) => setTimeout(r, 10));
     }
     if (this.ptySlave === undefined) {
       throw new AgentRpcError(AGENT_ERROR_CODES.internalError, "terminal of process not found", {

@@ -13,7 +13,7 @@ describe("pty command line", () => {
     const argv = ptyArgv(["echo", "a b"], { cols: 80, rows: 24 }, "/bin/bash");
     expect(argv.slice(0, 6)).toEqual(["script", "-q", "-e", "-E", "always", "-c"]);
     expect(argv[6]).toBe(
-      "stty rows 24 cols 80 2>/dev/null; SHELL='/bin/bash'; export SHELL; exec 'echo' 'a b'",
+      ": aetherium-pty-setup; stty rows 24 cols 80 2>/dev/null; SHELL='/bin/bash'; export SHELL; exec 'echo' 'a b'",
     );
     expect(argv[7]).toBe("/dev/null");
     expect(ptyArgv(["true"], { cols: 1, rows: 1 }, undefined)[6]).toContain("unset SHELL; ");

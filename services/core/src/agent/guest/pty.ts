@@ -19,6 +19,13 @@ import { childPids, fdTarget, openFds, readProcStat } from "./proc.js";
 /** The program that provides the pseudo-terminal. */
 export const SCRIPT_PATH = "script";
 
+/**
+ * A no-op word the setup shell's command line starts with. While the session leader's cmdline
+ * still holds it, the initial `stty` may not have run yet, and a resize applied then would be
+ * undone by it; once the leader has exec'd the command, the mark is gone.
+ */
+export const PTY_SETUP_MARK = ": aetherium-pty-setup;";
+
 /** Quotes one word for POSIX sh. */
 export function shQuote(word: string): string {
   return `'${word.replaceAll("'", `'\\''`)}'`;
@@ -37,7 +44,7 @@ export function ptyArgv(
 ): string[] {
   const restore =
     shellEnv === undefined ? "unset SHELL; " : `SHELL=${shQuote(shellEnv)}; export SHELL; `;
-  const inner = `stty rows ${size.rows} cols ${size.cols} 2>/dev/null; ${restore}exec ${argv
+  const inner = `${PTY_SETUP_MARK} stty rows ${size.rows} cols ${size.cols} 2>/dev/null; ${restore}exec ${argv
     .map(shQuote)
     .join(" ")}`;
   // -q: no banner; -e: exit with the child's status; -E always: echo input like a terminal does;
@@ -52,6 +59,20 @@ export function ptySessionLeader(scriptPid: number): number | undefined {
     if (stat?.session === pid) return pid;
   }
   return undefined;
+}
+
+/**
+ * Whether the terminal's setup (the initial size) is over: the session leader has exec'd the
+ * command, or is gone. False while `script` has not forked it yet.
+ */
+export function ptySetupDone(scriptPid: number): boolean {
+  const leader = ptySessionLeader(scriptPid);
+  if (leader === undefined) return false;
+  try {
+    return !readFileSync(`/proc/${leader}/cmdline`, "utf8").includes(PTY_SETUP_MARK);
+  } catch {
+    return true;
+  }
 }
 
 /** The `/dev/pts/N` of the pseudo-terminal `script` (pid `scriptPid`) holds, once it exists. */
