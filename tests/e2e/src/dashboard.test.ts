@@ -247,6 +247,50 @@ describe.skipIf(!haveChromium)("dashboard in a browser", () => {
     }
   }, 60_000);
 
+  it("pages through more tasks than one page holds with Show more", async () => {
+    const vms = (await (await api("GET", `/vms?label=e2e=${run}`)).json()) as {
+      items: { id: string; name: string }[];
+    };
+    const vmId = vms.items.find((v) => v.name === sandboxName)?.id ?? "";
+    expect(vmId).not.toBe("");
+    // 205 queued commands: more than the 200 rows of the dashboard's first page. Sent 15 at a time.
+    for (let sent = 0; sent < 205; sent += 15) {
+      await Promise.all(
+        Array.from({ length: Math.min(15, 205 - sent) }, async () => {
+          const r = await fetch(`${app.url}/api/v1/vms/${vmId}/execute?async=true`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${app.apiKey}`, "content-type": "application/json" },
+            body: JSON.stringify({ command: "true" }),
+          });
+          expect(r.status).toBe(202);
+        }),
+      );
+    }
+    const countTasks = async (status?: string) => {
+      const q = `/tasks?vmId=${vmId}&type=vm:execute&limit=500${status ? `&status=${status}` : ""}`;
+      return ((await (await api("GET", q)).json()) as { items: unknown[] }).items.length;
+    };
+    const total = await countTasks();
+    expect(total).toBeGreaterThan(200);
+
+    await nav("Tasks");
+    await page.getByLabel("Type").selectOption("vm:execute");
+    await page.getByLabel("Sandbox id").fill(vmId);
+    const rows = page.getByRole("table", { name: "Tasks" }).locator("tbody tr");
+    await expect.poll(() => rows.count(), { timeout: 15_000 }).toBe(200);
+    await page.getByRole("button", { name: "Show more" }).click();
+    await expect.poll(() => rows.count(), { timeout: 15_000 }).toBe(total);
+    await page.getByRole("button", { name: "Show more" }).waitFor({ state: "detached" });
+    await shot("12b-tasks-more");
+    // Let the queued commands finish before the next tests use the sandbox.
+    await expect
+      .poll(async () => (await countTasks("queued")) + (await countTasks("running")), {
+        timeout: 90_000,
+        interval: 500,
+      })
+      .toBe(0);
+  }, 150_000);
+
   it("lists the OpenAPI routes and calls one", async () => {
     await nav("API explorer");
     const health = page.locator("details.op", { hasText: "/api/v1/health" }).first();

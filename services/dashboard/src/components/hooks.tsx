@@ -6,6 +6,7 @@ import type { Page, Vm } from "@aetherium/types";
 import type { TaskFilter, VmFilter } from "../lib/live/reducers.js";
 import { applyVmToPage, filterVms } from "../lib/live/reducers.js";
 import { errorMessage } from "../lib/api/api.js";
+import { collectPages } from "../lib/paging/collect-pages.js";
 import { useApi, useLive, useToast } from "./providers.js";
 
 /** Sets the document title: "<page> · Aetherium". */
@@ -15,19 +16,39 @@ export function useTitle(title: string) {
   }, [title]);
 }
 
-export function useVms(filter: VmFilter = {}) {
+/**
+ * Keeps the rows on screen while "Show more" loads one more page of the same list; a changed
+ * filter shows the loading state instead of the previous filter's rows.
+ */
+function morePagesOf<T>(filter: object) {
+  const key = JSON.stringify(filter);
+  return (previous: T | undefined, query: { queryKey: readonly unknown[] } | undefined) =>
+    query !== undefined && JSON.stringify(query.queryKey[1] ?? {}) === key ? previous : undefined;
+}
+
+/**
+ * Sandboxes matching `filter`: the first `pages` pages (200 each) joined; raise `pages` for
+ * "Show more". `nextCursor` says whether there are more.
+ */
+export function useVms(filter: VmFilter = {}, pages = 1) {
   const api = useApi();
   const { fallbackInterval } = useLive();
   return useQuery({
-    queryKey: ["vms", filter],
+    queryKey: ["vms", filter, pages],
     queryFn: async () => {
-      const page = await api.listVms({
-        ...(filter.status?.length ? { status: filter.status } : {}),
-        ...(filter.labels ? { labels: filter.labels } : {}),
-        ...(filter.workerId ? { workerId: filter.workerId } : {}),
-      });
+      const page = await collectPages(
+        (cursor) =>
+          api.listVms({
+            ...(cursor ? { cursor } : {}),
+            ...(filter.status?.length ? { status: filter.status } : {}),
+            ...(filter.labels ? { labels: filter.labels } : {}),
+            ...(filter.workerId ? { workerId: filter.workerId } : {}),
+          }),
+        pages,
+      );
       return { ...page, items: filterVms(page.items, filter) };
     },
+    placeholderData: morePagesOf(filter),
     refetchInterval: fallbackInterval,
   });
 }
@@ -43,18 +64,25 @@ export function useVm(id: string) {
   });
 }
 
-export function useTasks(filter: TaskFilter = {}, limit = 200) {
+/** Tasks matching `filter`, newest first: the first `pages` pages of `limit` joined. */
+export function useTasks(filter: TaskFilter = {}, limit = 200, pages = 1) {
   const api = useApi();
   const { fallbackInterval } = useLive();
   return useQuery({
-    queryKey: ["tasks", filter, limit],
+    queryKey: ["tasks", filter, limit, pages],
     queryFn: () =>
-      api.listTasks({
-        limit,
-        ...(filter.status?.length ? { status: filter.status } : {}),
-        ...(filter.type?.length ? { type: filter.type } : {}),
-        ...(filter.vmId ? { vmId: filter.vmId } : {}),
-      }),
+      collectPages(
+        (cursor) =>
+          api.listTasks({
+            limit,
+            ...(cursor ? { cursor } : {}),
+            ...(filter.status?.length ? { status: filter.status } : {}),
+            ...(filter.type?.length ? { type: filter.type } : {}),
+            ...(filter.vmId ? { vmId: filter.vmId } : {}),
+          }),
+        pages,
+      ),
+    placeholderData: morePagesOf(filter),
     refetchInterval: fallbackInterval,
   });
 }

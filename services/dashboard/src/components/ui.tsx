@@ -322,3 +322,30 @@ export function KeyValues({
     </dl>
   );
 }
+
+/** "Show more" under a list that has another page; says when the list is complete. */
+export function ShowMore({
+  more,
+  loading,
+  shown,
+  noun,
+  onMore,
+}: {
+  more: boolean;
+  loading: boolean;
+  shown: number;
+  noun: string;
+  onMore: () => void;
+}) {
+  if (!more) return null;
+  return (
+    <div className="show-more">
+      <span className="muted small">
+        Showing the newest {shown} {noun}; there are more.
+      </span>
+      <button type="button" className="btn" onClick={onMore} disabled={loading}>
+        {loading ? "Loading…" : "Show more"}
+      </button>
+    </div>
+  );
+}

@@ -1,6 +1,6 @@
 "use client";
 import Link from "next/link";
-import { useMemo, useState } from "react";
+import { useEffect, useMemo, useState } from "react";
 import { CreateSandboxDialog } from "../../components/create-sandbox-dialog.js";
 import { useTitle, useVms, useWorkers } from "../../components/hooks.js";
 import {
@@ -10,6 +10,7 @@ import {
   Loading,
   PageHead,
   RelTime,
+  ShowMore,
   StatusBadge,
 } from "../../components/ui.js";
 import { parseKeyValues } from "../../lib/forms/sandbox-form.js";
@@ -47,7 +48,10 @@ export default function SandboxesPage() {
     }),
     [status, labels, workerId],
   );
-  const vms = useVms(filter);
+  // "Show more" adds a page; a new filter starts from the first again.
+  const [pages, setPages] = useState(1);
+  useEffect(() => setPages(1), [filter]);
+  const vms = useVms(filter, pages);
   const workers = useWorkers();
   const items = (vms.data?.items ?? []).filter(
     (v) => !search || v.name.includes(search) || v.id.includes(search),
@@ -178,6 +182,13 @@ export default function SandboxesPage() {
             </table>
           </div>
         )}
+        <ShowMore
+          more={Boolean(vms.data?.nextCursor)}
+          loading={vms.isFetching}
+          shown={items.length}
+          noun="sandboxes"
+          onMore={() => setPages((n) => n + 1)}
+        />
       </div>
       {creating && <CreateSandboxDialog onClose={() => setCreating(false)} />}
     </>

@@ -1,6 +1,6 @@
 "use client";
 import Link from "next/link";
-import { useMemo, useState } from "react";
+import { useEffect, useMemo, useState } from "react";
 import { useTasks, useTitle } from "../../components/hooks.js";
 import {
   EmptyState,
@@ -8,6 +8,7 @@ import {
   Loading,
   PageHead,
   RelTime,
+  ShowMore,
   StatusBadge,
 } from "../../components/ui.js";
 import type { TaskFilter } from "../../lib/live/reducers.js";
@@ -38,7 +39,10 @@ export default function TasksPage() {
     }),
     [status, type, vmId],
   );
-  const tasks = useTasks(filter);
+  // "Show more" adds a page; a new filter starts from the first again.
+  const [pages, setPages] = useState(1);
+  useEffect(() => setPages(1), [filter]);
+  const tasks = useTasks(filter, 200, pages);
   const items = tasks.data?.items ?? [];
   const filtered = Object.keys(filter).length > 0;
   return (
@@ -135,6 +139,13 @@ export default function TasksPage() {
             </table>
           </div>
         )}
+        <ShowMore
+          more={Boolean(tasks.data?.nextCursor)}
+          loading={tasks.isFetching}
+          shown={items.length}
+          noun="tasks"
+          onMore={() => setPages((n) => n + 1)}
+        />
       </div>
     </>
   );

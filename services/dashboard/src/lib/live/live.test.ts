@@ -70,6 +70,18 @@ describe("sandbox list reducer", () => {
     expect(applyVmToPage(page, vm({ status: "stopping", workerId: "w1" }), f)?.items).toEqual([]);
   });
 
+  it("does not add an older row to a list cut short by paging, but does add a new one", () => {
+    const shown = vm({ id: "vm_5", createdAt: "2026-01-01T10:00:00.000Z" });
+    const page = { items: [shown], nextCursor: "c2" };
+    const older = vm({ id: "vm_2", status: "running", createdAt: "2026-01-01T08:00:00.000Z" });
+    expect(applyVmToPage(page, older, {})).toBe(page);
+    const newer = vm({ id: "vm_9", createdAt: "2026-01-01T11:00:00.000Z" });
+    expect(applyVmToPage(page, newer, {})?.items.map((v) => v.id)).toEqual(["vm_9", "vm_5"]);
+    // The whole list is loaded: an older row that now matches belongs at the bottom.
+    const whole = { items: [shown], nextCursor: null };
+    expect(applyVmToPage(whole, older, {})?.items.map((v) => v.id)).toEqual(["vm_5", "vm_2"]);
+  });
+
   it("leaves an unloaded list alone and ignores a non-matching newcomer", () => {
     expect(applyVmToPage(undefined, vm(), {})).toBeUndefined();
     const page = { items: [], nextCursor: null };

@@ -37,7 +37,8 @@ function byNewest<T extends { createdAt: string }>(a: T, b: T): number {
 
 /**
  * Upserts `item` into a newest-first page: replaced where it is, inserted in createdAt order when
- * new and `keep`, removed when it no longer belongs. Returns the same page when nothing changed.
+ * new and `keep` (unless it is older than a cut-short page's last row), removed when it no longer
+ * belongs. Returns the same page when nothing changed.
  */
 export function upsertIntoPage<T extends { id: string; createdAt: string }>(
   page: Page<T> | undefined,
@@ -47,6 +48,11 @@ export function upsertIntoPage<T extends { id: string; createdAt: string }>(
   if (!page) return page;
   const idx = page.items.findIndex((x) => x.id === item.id);
   if (idx < 0 && !keep) return page;
+  // A list cut short by paging ("Show more") holds the newest rows only: an update to an older row
+  // that is not shown belongs to a page not loaded yet, not at the bottom of this one.
+  const last = page.items.at(-1);
+  if (idx < 0 && page.nextCursor !== null && last !== undefined && item.createdAt <= last.createdAt)
+    return page;
   let items: T[];
   if (idx >= 0 && !keep) items = page.items.filter((x) => x.id !== item.id);
   else if (idx >= 0) items = page.items.map((x, i) => (i === idx ? item : x));
