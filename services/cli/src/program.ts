@@ -64,6 +64,12 @@ export async function runAether(argv: readonly string[], io: CliIo): Promise<num
     .option("--label <K=V>", "label (repeatable)", collect)
     .option("--timeout <duration>", "delete automatically after, e.g. 30m or 2h")
     .option("--tool <spec>", "tool to install, e.g. node@20 (repeatable)", collect)
+    .option("--egress <policy>", "network: allow-all (default) or deny-all")
+    .option(
+      "--allow <host>",
+      "only this destination: example.com, *.example.com, an IP or a CIDR (repeatable)",
+      collect,
+    )
     .option("--no-wait", "answer at once instead of waiting until it runs")
     .action(run("vm create", (ctx, flags: Parameters<typeof vmCreate>[1]) => vmCreate(ctx, flags)));
   vm.command("ls")

@@ -12,6 +12,7 @@ export * from "./storage/index.js";
 export * from "./queue/index.js";
 export * from "./routing/routing.js";
 export * from "./docker/index.js";
+export * from "./network/index.js";
 export * from "./image/index.js";
 export * from "./agent/index.js";
 export * from "./sandbox/index.js";

@@ -82,13 +82,14 @@ describe("aether against a real platform", () => {
 
   it("vm create without --json shows progress on stderr and id and name on stdout", async () => {
     const other = `${name}-b`;
-    const r = await aether(["vm", "create", "--name", other]);
+    const r = await aether(["vm", "create", "--name", other, "--egress", "deny-all"]);
     try {
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toMatch(new RegExp(`^sandbox ${other} is running`));
       expect(r.stdout).toMatch(/^id\s+\S+$/m);
       expect(r.stdout).toMatch(new RegExp(`^name\\s+${other}$`, "m"));
       expect(r.stderr).toMatch(new RegExp(`${other}: (pending|creating)`));
+      expect((await aether(["vm", "get", other])).stdout).toMatch(/^network\s+deny-all$/m);
     } finally {
       await aether(["vm", "rm", other]);
     }

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
+import { EGRESS_NETWORK, unrestrictBridge } from "@aetherium/core";
 import { errorResponseSchema, executionSchema, vmSchema } from "@aetherium/types";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
@@ -15,6 +16,7 @@ const run = promisify(execFile);
 let app: StartedAetherium;
 let vmId: string;
 const created: string[] = [];
+const egressPort = 41_000 + Math.floor(Math.random() * 9000);
 
 async function api(
   method: string,
@@ -74,7 +76,12 @@ function execWs(start: Record<string, unknown>, after?: (ws: WebSocket) => void)
 }
 
 beforeAll(async () => {
-  app = await startAetherium({ timeoutMs: 120_000 });
+  app = await startAetherium({
+    timeoutMs: 120_000,
+    // Its own egress proxy port, so the allow-list test below never waits for another test
+    // file's worker to hand the shared port over.
+    env: { AETHERIUM_SANDBOX__EGRESS_PROXY_PORT: String(egressPort) },
+  });
   if (!/sandboxes:\s+ready on docker/.test(app.stdout())) {
     throw new Error(`these tests need Docker and the base image:\n${app.stdout()}`);
   }
@@ -83,6 +90,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const id of created) await api("DELETE", `/vms/${id}?wait=true`).catch(() => undefined);
   await app?.cleanup();
+  await unrestrictBridge(EGRESS_NETWORK, egressPort);
 }, 60_000);
 
 describe("a sandbox through the public API", () => {
@@ -222,6 +230,30 @@ describe("a sandbox through the public API", () => {
     expect(start.json.vm.status).toBe("running");
     const again = await api("POST", `/vms/${vmId}/execute`, { command: "echo back" });
     expect(again.json.execution.stdout).toBe("back\n");
+  });
+
+  it("enforces an egress allow-list: the sandbox goes out only through a proxy that refuses the rest", async () => {
+    const allow = ["*.example.com", "192.0.2.0/24"];
+    const r = await api("POST", "/vms?wait=true", {
+      name: `egress-${randomBytes(3).toString("hex")}`,
+      network: { egress: { allow } },
+    });
+    expect(r.status, JSON.stringify(r.json)).toBe(201);
+    const id = vmSchema.parse(r.json.vm).id;
+    created.push(id);
+    expect(r.json.vm.network).toEqual({ egress: { allow } });
+    // Refused by the proxy before any lookup or connection: nothing leaves this host.
+    const e = await api("POST", `/vms/${id}/execute`, {
+      command:
+        "printenv HTTPS_PROXY; curl -sS -m 10 -D - -o /dev/null http://other.example.org/ | head -1; " +
+        "curl -sS -m 10 http://198.51.100.7/",
+    });
+    expect(e.status).toBe(200);
+    const out = e.json.execution.stdout as string;
+    expect(out).toMatch(new RegExp(`^http://[0-9.]+:${egressPort}\n`));
+    expect(out).toMatch(/HTTP\/1\.1 403/);
+    expect(out).toContain("198.51.100.7 is not in the sandbox's egress allow-list");
+    await api("DELETE", `/vms/${id}?wait=true`);
   });
 
   it("deletes with ?wait=true (204) and leaves no container behind", async () => {

@@ -149,7 +149,12 @@ describe.skipIf(!haveChromium)("dashboard in a browser", () => {
     await dialog.getByLabel("Labels").fill(`e2e=${run}, team=dashboard`);
     await dialog.getByLabel("Timeout").fill("30");
     await dialog.locator('textarea[name="env"]').fill("GREETING=hello");
+    // The network choice: an allow-list asks for its destinations (shown, then set back).
+    await dialog.getByLabel("Network").selectOption("allow-list");
+    await dialog.getByLabel("Allowed destinations").fill("registry.npmjs.org *.github.com");
     await shot("04-create-dialog");
+    await dialog.getByLabel("Network").selectOption("");
+    await dialog.getByLabel("Allowed destinations").waitFor({ state: "detached" });
     await dialog.getByRole("button", { name: "Create sandbox" }).click();
     await dialog.waitFor({ state: "detached" });
     const row = page.locator(`tr[data-vm-name="${sandboxName}"]`);

@@ -27,6 +27,10 @@ export interface VmCreateFlags {
   readonly timeout?: string;
   readonly tool?: string[];
   readonly backend?: string;
+  /** `allow-all` or `deny-all`. */
+  readonly egress?: string;
+  /** Allow-list entries; any makes the policy an allow-list. */
+  readonly allow?: string[];
   /** `--no-wait` sets this false. */
   readonly wait?: boolean;
 }
@@ -49,6 +53,17 @@ export function createBody(flags: VmCreateFlags): CreateVmBody {
   if (flags.label?.length) body.labels = parseKeyValues(flags.label, "--label");
   if (flags.timeout) body.timeoutSec = Math.ceil(parseDurationSec(flags.timeout, "--timeout"));
   if (flags.tool?.length) body.tools = flags.tool;
+  if (flags.allow?.length) {
+    if (flags.egress) throw new UsageError("--allow makes an allow-list: leave out --egress");
+    body.network = { egress: { allow: flags.allow } };
+  } else if (flags.egress) {
+    if (flags.egress !== "allow-all" && flags.egress !== "deny-all") {
+      throw new UsageError(
+        `--egress "${flags.egress}" must be allow-all or deny-all (or give --allow <host>)`,
+      );
+    }
+    body.network = { egress: flags.egress };
+  }
   return body;
 }
 

@@ -5,7 +5,7 @@
  */
 import { mkdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
-import { BadRequestError } from "@aetherium/common";
+import { BadRequestError, type Logger } from "@aetherium/common";
 import type { EgressPolicy } from "@aetherium/types";
 import Docker from "dockerode";
 import { DEFAULT_BASE_IMAGE, IMAGE_PATHS } from "../image/build-base-image.js";
@@ -15,6 +15,7 @@ import {
   mapDockerError,
   type DockerErrorContext,
 } from "./docker-errors.js";
+import { DockerEgress, type EgressAttachment } from "./docker-egress.js";
 import type { SandboxBackend, SandboxInfo, SandboxSpec } from "./sandbox-backend.js";
 
 /** Labels every managed container carries; `listManaged` and the reaper select on them. */
@@ -79,6 +80,16 @@ export interface DockerBackendOptions {
   defaultPidsLimit?: number;
   /** Bridge network for sandboxes with egress; default {@link SANDBOX_NETWORK}. */
   network?: string;
+  /**
+   * Internal bridge for sandboxes with an egress allow-list; default `aetherium-eg0`. At most 15
+   * characters: it also names the host interface.
+   */
+  egressNetwork?: string;
+  /** Port of the egress proxy on that bridge's host address; default 3128. */
+  egressProxyPort?: number;
+  /** How the egress proxy resolves allowed names; default the host's resolver. */
+  egressLookup?: (host: string) => Promise<string[]>;
+  logger?: Logger;
 }
 
 /** Resource usage of a running sandbox, from the engine's one-shot stats. */
@@ -118,14 +129,18 @@ function validId(sandboxId: string): string {
   return sandboxId;
 }
 
-/** Docker's network mode for an egress policy. */
-export function networkModeFor(egress: EgressPolicy, network: string): string {
+/**
+ * Docker's network mode for an egress policy: none for `deny-all`, the shared bridge for
+ * `allow-all`, and for an allow-list the internal egress bridge (see `docker-egress.ts`).
+ */
+export function networkModeFor(
+  egress: EgressPolicy,
+  network: string,
+  egressNetwork: string,
+): string {
   if (egress === "deny-all") return "none";
   if (egress === "allow-all") return network;
-  // Failing open would be a silent security hole, failing closed a silent outage: refuse.
-  throw new BadRequestError(
-    "egress allow-lists are not enforced by the Docker backend yet: use allow-all or deny-all",
-  );
+  return egressNetwork;
 }
 
 /**
@@ -133,7 +148,8 @@ export function networkModeFor(egress: EgressPolicy, network: string): string {
  * CPU, memory (no swap) and pids limits; all capabilities dropped but {@link SANDBOX_CAP_ADD};
  * `no-new-privileges`; Docker's init as PID 1 (it reaps zombies that an agent spawning shells
  * would otherwise pile up, and forwards signals); no Docker socket; either a dedicated bridge
- * without inter-container traffic or no network at all.
+ * without inter-container traffic, an internal bridge whose only way out is the allow-list proxy,
+ * or no network at all.
  */
 export class DockerBackend implements SandboxBackend {
   /** {@inheritDoc SandboxBackend.kind} */
@@ -146,6 +162,8 @@ export class DockerBackend implements SandboxBackend {
   private readonly defaultPidsLimit: number;
   private readonly network: string;
   private networkReady: Promise<void> | undefined;
+  /** Allow-list enforcement: network, firewall and proxy, set up on the first such sandbox. */
+  readonly egress: DockerEgress;
 
   /** Builds the backend; nothing is contacted until the first call. */
   constructor(options: DockerBackendOptions = {}) {
@@ -155,6 +173,22 @@ export class DockerBackend implements SandboxBackend {
     this.defaultImage = options.defaultImage ?? DEFAULT_BASE_IMAGE;
     this.defaultPidsLimit = options.defaultPidsLimit ?? 1024;
     this.network = options.network ?? SANDBOX_NETWORK;
+    this.egress = new DockerEgress({
+      docker: this.docker,
+      socketPath: this.socketPath,
+      managedLabel: `${SANDBOX_LABELS.managed}=true`,
+      sandboxIdLabel: SANDBOX_LABELS.sandboxId,
+      stateDir: this.socketRoot,
+      ...(options.egressNetwork === undefined ? {} : { network: options.egressNetwork }),
+      ...(options.egressProxyPort === undefined ? {} : { proxyPort: options.egressProxyPort }),
+      ...(options.egressLookup === undefined ? {} : { lookup: options.egressLookup }),
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
+    });
+  }
+
+  /** Stops this process's egress proxy; sandboxes and networks stay. */
+  async close(): Promise<void> {
+    await this.egress.close();
   }
 
   private async call<T>(context: DockerErrorContext, fn: () => Promise<T>): Promise<T> {
@@ -215,8 +249,17 @@ export class DockerBackend implements SandboxBackend {
     const sandboxId = validId(spec.sandboxId);
     const image = spec.image ?? this.defaultImage;
     const egress = spec.egress ?? "allow-all";
-    const networkMode = networkModeFor(egress, this.network);
-    if (networkMode !== "none") await this.ensureNetwork();
+    let attachment: EgressAttachment | undefined;
+    if (typeof egress === "object") {
+      attachment = await this.egress.attach(egress.allow).catch((err: unknown) => {
+        // Without its firewall and proxy an allow-list would be a promise we do not keep.
+        throw new BadRequestError(
+          `egress allow-lists cannot be enforced on this worker: ${(err as Error).message}`,
+        );
+      });
+    }
+    const networkMode = networkModeFor(egress, this.network, this.egress.network);
+    if (egress === "allow-all") await this.ensureNetwork();
 
     const runDir = this.hostRunDir(sandboxId);
     // 0700 and owned by root: only the worker (root) and the sandbox's root reach the socket.
@@ -231,6 +274,7 @@ export class DockerBackend implements SandboxBackend {
     const memory = Math.round(spec.memoryMb * MIB);
     const labels = {
       ...spec.labels,
+      ...attachment?.labels,
       [SANDBOX_LABELS.sandboxId]: sandboxId,
       [SANDBOX_LABELS.workerId]: spec.workerId,
       [SANDBOX_LABELS.managed]: "true",
@@ -241,7 +285,9 @@ export class DockerBackend implements SandboxBackend {
           name: containerName(sandboxId),
           Image: image,
           ...(spec.command === undefined ? {} : { Entrypoint: [...spec.command] }),
-          Env: Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`),
+          // The proxy variables first: a sandbox's own env may add to them (a NO_PROXY of its
+          // own), and anything it points elsewhere simply has no route.
+          Env: Object.entries({ ...attachment?.env, ...spec.env }).map(([k, v]) => `${k}=${v}`),
           Labels: labels,
           HostConfig: {
             NanoCpus: Math.round(spec.vcpus * 1e9),
@@ -254,7 +300,19 @@ export class DockerBackend implements SandboxBackend {
             Init: true,
             ReadonlyRootfs: false,
             NetworkMode: networkMode,
-            Mounts: [{ Type: "bind", Source: runDir, Target: IMAGE_PATHS.runDir, ReadOnly: false }],
+            Mounts: [
+              { Type: "bind", Source: runDir, Target: IMAGE_PATHS.runDir, ReadOnly: false },
+              ...(attachment
+                ? [
+                    {
+                      Type: "bind" as const,
+                      Source: attachment.resolvConf,
+                      Target: "/etc/resolv.conf",
+                      ReadOnly: true,
+                    },
+                  ]
+                : []),
+            ],
             RestartPolicy: { Name: "no" },
           },
         }),
@@ -310,6 +368,8 @@ export class DockerBackend implements SandboxBackend {
   /** {@inheritDoc SandboxBackend.remove} */
   async remove(sandboxId: string): Promise<void> {
     const container = this.docker.getContainer(containerName(validId(sandboxId)));
+    // Its address on the egress bridge may go to the next sandbox: forget who had it.
+    this.egress.forget();
     await this.call({ operation: "remove container", sandboxId }, async () => {
       try {
         await container.remove({ force: true, v: true });

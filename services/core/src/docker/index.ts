@@ -13,6 +13,14 @@ export {
   type SandboxStats,
 } from "./docker-backend.js";
 export {
+  DockerEgress,
+  EGRESS_ALLOW_LABEL,
+  EGRESS_NETWORK,
+  EGRESS_PROXY_PORT,
+  type DockerEgressOptions,
+  type EgressAttachment,
+} from "./docker-egress.js";
+export {
   DockerEngineUnavailableError,
   DockerOperationError,
   IMAGE_BUILD_COMMAND,

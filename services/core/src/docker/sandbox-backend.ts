@@ -19,7 +19,10 @@ export interface SandboxSpec {
   readonly memoryMb: number;
   /** Largest number of processes/threads inside; stops fork bombs. Default 1024. */
   readonly pidsLimit?: number;
-  /** Egress policy; `deny-all` means no network interface but loopback. */
+  /**
+   * Egress policy; `deny-all` means no network interface but loopback, an allow-list a network
+   * whose only way out is a proxy that checks each destination.
+   */
   readonly egress?: EgressPolicy;
   /** Environment variables for the sandbox's processes. */
   readonly env?: Readonly<Record<string, string>>;

@@ -38,6 +38,7 @@ export async function openSandboxRuntime(
   const probes = await detectBackends();
   const status: SandboxRuntime["status"] = [];
   let manager: SandboxManager | undefined;
+  const backends: DockerBackend[] = [];
   for (const probe of probes) {
     if (probe.backend !== "docker") {
       status.push({
@@ -51,7 +52,12 @@ export async function openSandboxRuntime(
       status.push({ backend: "docker", ready: false, detail: probe.detail });
       continue;
     }
-    const backend = new DockerBackend({ defaultImage: image });
+    const backend = new DockerBackend({
+      defaultImage: image,
+      egressProxyPort: config.sandbox.egressProxyPort,
+      logger,
+    });
+    backends.push(backend);
     const hasImage = await backend.docker
       .getImage(image)
       .inspect()
@@ -113,6 +119,7 @@ export async function openSandboxRuntime(
       if (refill) clearInterval(refill);
       await refilling;
       await manager?.close();
+      for (const b of backends) await b.close();
     },
   };
 }

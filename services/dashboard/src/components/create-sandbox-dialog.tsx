@@ -104,6 +104,19 @@ export function CreateSandboxDialog({ onClose }: { onClose: () => void }) {
           {field("diskMb", "Disk (MiB)", { inputMode: "numeric" })}
           {field("tools", "Tools", { placeholder: "node@20 python@3.12" })}
           {field("labels", "Labels", { placeholder: "team=ml, env=dev", wide: true })}
+          <label className="field">
+            Network
+            <select name="egress" value={form.egress} onChange={set("egress")}>
+              <option value="">Internet (allow-all)</option>
+              <option value="deny-all">No network (deny-all)</option>
+              <option value="allow-list">Only these destinations</option>
+            </select>
+          </label>
+          {form.egress === "allow-list" &&
+            field("allow", "Allowed destinations", {
+              placeholder: "registry.npmjs.org *.github.com 10.0.0.0/8",
+              hint: "names, *.wildcards, IPs, CIDRs",
+            })}
           <label className="field wide">
             <span>
               Environment{" "}

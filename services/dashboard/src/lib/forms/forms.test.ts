@@ -33,6 +33,32 @@ describe("create-sandbox form", () => {
       },
     });
   });
+  it("sends the network policy: a plain one, or an allow-list checked entry by entry", () => {
+    expect(buildCreateVmBody({ ...EMPTY_SANDBOX_FORM, egress: "deny-all" })).toEqual({
+      ok: true,
+      body: { network: { egress: "deny-all" } },
+    });
+    expect(
+      buildCreateVmBody({
+        ...EMPTY_SANDBOX_FORM,
+        egress: "allow-list",
+        allow: "registry.npmjs.org, *.github.com\n10.0.0.0/8",
+      }),
+    ).toEqual({
+      ok: true,
+      body: {
+        network: { egress: { allow: ["registry.npmjs.org", "*.github.com", "10.0.0.0/8"] } },
+      },
+    });
+    const empty = buildCreateVmBody({ ...EMPTY_SANDBOX_FORM, egress: "allow-list", allow: " " });
+    expect(empty.ok ? null : empty.errors.allow).toMatch(/at least one destination/);
+    const bad = buildCreateVmBody({
+      ...EMPTY_SANDBOX_FORM,
+      egress: "allow-list",
+      allow: "not a host!",
+    });
+    expect(bad.ok ? null : bad.errors.allow).toMatch(/must be a domain/);
+  });
   it("names the field that is wrong", () => {
     const r = buildCreateVmBody({
       ...EMPTY_SANDBOX_FORM,

@@ -17,6 +17,10 @@ export interface SandboxFormValues {
   timeoutMin: string;
   /** `node@20 python@3.12`, separated by spaces or commas. */
   tools: string;
+  /** `""` (server default: allow-all), `allow-all`, `deny-all` or `allow-list`. */
+  egress: string;
+  /** With `allow-list`: destinations, separated by spaces, commas or lines. */
+  allow: string;
 }
 
 export const EMPTY_SANDBOX_FORM: SandboxFormValues = {
@@ -30,6 +34,8 @@ export const EMPTY_SANDBOX_FORM: SandboxFormValues = {
   labels: "",
   timeoutMin: "",
   tools: "",
+  egress: "",
+  allow: "",
 };
 
 export type FieldErrors = Partial<Record<keyof SandboxFormValues, string>>;
@@ -89,13 +95,24 @@ export function buildCreateVmBody(
     .map((t) => t.trim())
     .filter(Boolean);
   if (tools.length) body.tools = tools;
+  if (form.egress === "allow-list") {
+    const allow = form.allow
+      .split(/[\s,]+/)
+      .map((t) => t.trim())
+      .filter(Boolean);
+    // An empty allow-list is valid (nothing is reachable), but more likely a slip.
+    if (allow.length === 0) errors.allow = "name at least one destination, or pick deny-all";
+    else body.network = { egress: { allow } };
+  } else if (form.egress) body.network = { egress: form.egress };
   if (Object.keys(errors).length) return { ok: false, errors };
 
   const parsed = createVmBodySchema.safeParse(body);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const top = String(issue.path[0] ?? "name");
-      const field = (top === "timeoutSec" ? "timeoutMin" : top) as keyof SandboxFormValues;
+      const field = (
+        top === "timeoutSec" ? "timeoutMin" : top === "network" ? "allow" : top
+      ) as keyof SandboxFormValues;
       const where = issue.path.length > 1 ? `${issue.path.slice(1).join(".")}: ` : "";
       errors[field] ??= `${where}${issue.message}`;
     }
