@@ -326,6 +326,57 @@ describe.skipIf(!dockerAvailable)("DockerBackend with the real agent image", () 
     if (socketRoot !== undefined) await rm(socketRoot, { recursive: true, force: true });
   });
 
+  it("holds a sandbox to its diskMb where the data root has quotas, and says when it cannot", async () => {
+    const s = spec({ image: DEFAULT_BASE_IMAGE, diskMb: 512 });
+    await backend.create(s);
+    await backend.start(s.sandboxId);
+    const root = (await backend.docker.info()) as { DockerRootDir: string; Driver: string };
+    const { stdout: mount } = await promisify(execFile)("findmnt", [
+      "-n",
+      "-o",
+      "FSTYPE,OPTIONS",
+      "--target",
+      root.DockerRootDir,
+    ]);
+    // overlay2 on XFS with project quotas, or the btrfs driver (qgroups): the two that can.
+    const quotas =
+      (root.Driver === "overlay2" && /^xfs .*(prjquota|pquota)/.test(mount.trim())) ||
+      (root.Driver === "btrfs" && mount.trim().startsWith("btrfs"));
+    // What the backend reports is what the storage does: never "enforced" on storage without quotas.
+    expect(backend.diskLimits).toBe(quotas ? "enforced" : "unsupported");
+    if (!quotas) {
+      console.warn(`disk limits not testable here: ${root.DockerRootDir} is ${mount.trim()}`);
+      return;
+    }
+    const client = await waitForAgent(backend.agentSocketPath(s.sandboxId), 30_000);
+    try {
+      const sh = async (script: string) => {
+        const out: Buffer[] = [];
+        const r = await client.exec(
+          { command: "/bin/sh", args: ["-c", script] },
+          { onStdout: (d) => void out.push(d), onStderr: (d) => void out.push(d) },
+        );
+        return { exitCode: r.exitCode, out: Buffer.concat(out).toString() };
+      };
+      if (root.Driver === "overlay2") {
+        // An XFS project quota is also what df reports (a btrfs qgroup is not).
+        const size = await sh("df -m / | awk 'NR == 2 { print $2 }'");
+        expect(Number(size.out.trim())).toBeLessThanOrEqual(512);
+      }
+      const fill = await sh("dd if=/dev/zero of=/fill bs=1M count=700");
+      expect(fill.exitCode).not.toBe(0);
+      // ENOSPC from an overlay2 project quota, EDQUOT from a btrfs qgroup.
+      expect(fill.out).toMatch(/No space left on device|Disk quota exceeded/);
+      // Full is not broken: freeing space makes it writable again.
+      expect(await sh("rm /fill && echo ok > /after && cat /after")).toEqual({
+        exitCode: 0,
+        out: "ok\n",
+      });
+    } finally {
+      client.close();
+    }
+  }, 120_000);
+
   it("starts the agent from its startup snapshot and streams output through it", async () => {
     const s = spec({ image: DEFAULT_BASE_IMAGE });
     await backend.create(s);

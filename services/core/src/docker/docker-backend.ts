@@ -129,6 +129,13 @@ function validId(sandboxId: string): string {
   return sandboxId;
 }
 
+/** The engine's refusal of `--storage-opt size` on storage without quotas. */
+function isStorageOptUnsupported(err: unknown): boolean {
+  const cause = (err as { cause?: unknown }).cause;
+  const text = `${(err as Error).message} ${cause instanceof Error ? cause.message : ""}`;
+  return /storage-opt is (supported only|not supported)|pquota/i.test(text);
+}
+
 /**
  * Docker's network mode for an egress policy: none for `deny-all`, the shared bridge for
  * `allow-all`, and for an allow-list the internal egress bridge (see `docker-egress.ts`).
@@ -164,6 +171,9 @@ export class DockerBackend implements SandboxBackend {
   private networkReady: Promise<void> | undefined;
   /** Allow-list enforcement: network, firewall and proxy, set up on the first such sandbox. */
   readonly egress: DockerEgress;
+  /** Whether the engine's storage enforces `diskMb`: learnt from the first create that asks. */
+  #diskLimits: "unknown" | "enforced" | "unsupported" = "unknown";
+  readonly #logger: Logger | undefined;
 
   /** Builds the backend; nothing is contacted until the first call. */
   constructor(options: DockerBackendOptions = {}) {
@@ -173,6 +183,7 @@ export class DockerBackend implements SandboxBackend {
     this.defaultImage = options.defaultImage ?? DEFAULT_BASE_IMAGE;
     this.defaultPidsLimit = options.defaultPidsLimit ?? 1024;
     this.network = options.network ?? SANDBOX_NETWORK;
+    this.#logger = options.logger;
     this.egress = new DockerEgress({
       docker: this.docker,
       socketPath: this.socketPath,
@@ -184,6 +195,40 @@ export class DockerBackend implements SandboxBackend {
       ...(options.egressLookup === undefined ? {} : { lookup: options.egressLookup }),
       ...(options.logger === undefined ? {} : { logger: options.logger }),
     });
+  }
+
+  /**
+   * Whether sandboxes' `diskMb` is enforced: `enforced` (overlay2 on XFS with project quotas, or
+   * the btrfs driver),
+   * `unsupported` (the engine refused the size option: the limit is not applied), or `unknown`
+   * until a sandbox with a size was created.
+   */
+  get diskLimits(): "unknown" | "enforced" | "unsupported" {
+    return this.#diskLimits;
+  }
+
+  /**
+   * Finds out whether `diskMb` will be enforced, by creating (never starting) a throwaway
+   * container of `image` with a size and removing it again: the engine is the only reliable
+   * judge of its storage's quota support. About one create's time; done once at worker start.
+   */
+  async probeDiskLimits(image: string = this.defaultImage): Promise<"enforced" | "unsupported"> {
+    const name = `aetherium-disk-probe-${process.pid}-${Date.now().toString(36)}`;
+    try {
+      const c = await this.docker.createContainer({
+        name,
+        Image: image,
+        Labels: { [SANDBOX_LABELS.managed]: "probe" },
+        HostConfig: { NetworkMode: "none", StorageOpt: { size: "512M" } },
+      });
+      await c.remove({ force: true }).catch(() => {});
+      this.#diskLimits = "enforced";
+    } catch (err) {
+      if (!isStorageOptUnsupported(err))
+        throw mapDockerError(err, { operation: "probe disk limits", image });
+      this.#diskLimits = "unsupported";
+    }
+    return this.#diskLimits;
   }
 
   /** Stops this process's egress proxy; sandboxes and networks stay. */
@@ -279,8 +324,12 @@ export class DockerBackend implements SandboxBackend {
       [SANDBOX_LABELS.workerId]: spec.workerId,
       [SANDBOX_LABELS.managed]: "true",
     };
-    try {
-      const container = await this.call({ operation: "create container", image }, () =>
+    const storageOpt = (): { StorageOpt?: Record<string, string> } =>
+      spec.diskMb !== undefined && this.#diskLimits !== "unsupported"
+        ? { StorageOpt: { size: `${spec.diskMb}M` } }
+        : {};
+    const createContainer = () =>
+      this.call({ operation: "create container", image }, () =>
         this.docker.createContainer({
           name: containerName(sandboxId),
           Image: image,
@@ -314,9 +363,27 @@ export class DockerBackend implements SandboxBackend {
                 : []),
             ],
             RestartPolicy: { Name: "no" },
+            ...storageOpt(),
           },
         }),
       );
+    try {
+      let container: Docker.Container;
+      try {
+        container = await createContainer();
+        if (storageOpt().StorageOpt) this.#diskLimits = "enforced";
+      } catch (err) {
+        // Sizes need overlay2 on XFS with project quotas, or btrfs, under the data root. Elsewhere say so
+        // once, loudly, and create the sandbox without the limit rather than not at all.
+        if (storageOpt().StorageOpt === undefined || !isStorageOptUnsupported(err)) throw err;
+        this.#diskLimits = "unsupported";
+        this.#logger?.warn(
+          { err: (err as Error).message },
+          "disk limits (diskMb) are not enforced: the engine's storage has no quota support " +
+            "(overlay2 needs XFS mounted with pquota, or use the btrfs driver; scripts/ensure-docker.sh sets one up)",
+        );
+        container = await createContainer();
+      }
       // What the engine was just told, not read back: an inspect here was one more engine round
       // trip on every create (and so in every sandbox's time to interactive) to learn nothing new.
       return {

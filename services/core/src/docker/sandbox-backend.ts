@@ -17,6 +17,12 @@ export interface SandboxSpec {
   readonly vcpus: number;
   /** Memory limit in MiB; no swap beyond it. */
   readonly memoryMb: number;
+  /**
+   * Size limit of the sandbox's own writable filesystem in MiB. Docker enforces it where its
+   * storage can (overlay2 on XFS with project quotas, or btrfs; `scripts/ensure-docker.sh` sets
+   * one up); elsewhere the backend says so once and creates the sandbox without it.
+   */
+  readonly diskMb?: number;
   /** Largest number of processes/threads inside; stops fork bombs. Default 1024. */
   readonly pidsLimit?: number;
   /**

@@ -81,7 +81,16 @@ export async function openSandboxRuntime(
       logger,
     });
     await manager.reconcile();
-    status.push({ backend: "docker", ready: true, detail: `${probe.detail}, image ${image}` });
+    const disk = await backend.probeDiskLimits(image).catch(() => "unknown");
+    status.push({
+      backend: "docker",
+      ready: true,
+      detail: `${probe.detail}, image ${image}, disk limits ${
+        disk === "enforced"
+          ? "enforced"
+          : "not enforced (the data root has no quotas: see scripts/ensure-docker.sh)"
+      }`,
+    });
   }
   // At most one refill runs at a time; close() waits for it so no sandbox boots after shutdown.
   let refilling: Promise<void> | undefined;

@@ -148,6 +148,7 @@ export class SandboxManager {
         ...(claimed.image ? { image: claimed.image } : {}),
         vcpus: claimed.vcpus,
         memoryMb: claimed.memoryMb,
+        ...(claimed.diskMb ? { diskMb: claimed.diskMb } : {}),
         egress: egressOf(claimed.network),
         env: claimed.env,
         labels: { "aetherium.vm-name": claimed.name },
@@ -383,7 +384,7 @@ export class SandboxManager {
    */
   async refillPool(
     size: number,
-    shape: { image: string; vcpus: number; memoryMb: number },
+    shape: { image: string; vcpus: number; memoryMb: number; diskMb?: number },
   ): Promise<number> {
     const { repos, workerId } = this.deps;
     let started = 0;
@@ -394,6 +395,7 @@ export class SandboxManager {
         image: shape.image,
         vcpus: shape.vcpus,
         memoryMb: shape.memoryMb,
+        ...(shape.diskMb ? { diskMb: shape.diskMb } : {}),
         workerId,
         metadata: { pool: "warm" },
       });
