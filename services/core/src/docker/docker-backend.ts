@@ -15,7 +15,7 @@ import {
   mapDockerError,
   type DockerErrorContext,
 } from "./docker-errors.js";
-import { DockerEgress, type EgressAttachment } from "./docker-egress.js";
+import { DockerEgress, EGRESS_ALLOW_LABEL, type EgressAttachment } from "./docker-egress.js";
 import type { SandboxBackend, SandboxInfo, SandboxSpec } from "./sandbox-backend.js";
 
 /** Labels every managed container carries; `listManaged` and the reaper select on them. */
@@ -199,9 +199,8 @@ export class DockerBackend implements SandboxBackend {
 
   /**
    * Whether sandboxes' `diskMb` is enforced: `enforced` (overlay2 on XFS with project quotas, or
-   * the btrfs driver),
-   * `unsupported` (the engine refused the size option: the limit is not applied), or `unknown`
-   * until a sandbox with a size was created.
+   * the btrfs driver), `unsupported` (the engine refused the size option: the limit is not
+   * applied), or `unknown` until a probe or a sandbox with a size was created.
    */
   get diskLimits(): "unknown" | "enforced" | "unsupported" {
     return this.#diskLimits;
@@ -373,8 +372,9 @@ export class DockerBackend implements SandboxBackend {
         container = await createContainer();
         if (storageOpt().StorageOpt) this.#diskLimits = "enforced";
       } catch (err) {
-        // Sizes need overlay2 on XFS with project quotas, or btrfs, under the data root. Elsewhere say so
-        // once, loudly, and create the sandbox without the limit rather than not at all.
+        // Sizes need overlay2 on XFS with project quotas, or btrfs, under the data root.
+        // Elsewhere say so once, loudly, and create the sandbox without the limit rather than
+        // not at all.
         if (storageOpt().StorageOpt === undefined || !isStorageOptUnsupported(err)) throw err;
         this.#diskLimits = "unsupported";
         this.#logger?.warn(
@@ -500,6 +500,15 @@ export class DockerBackend implements SandboxBackend {
     const containers = await this.call({ operation: "list containers" }, () =>
       this.docker.listContainers({ all: true, filters: { label } }),
     );
+    // A worker that restarts (reconcile lists first) finds allow-list sandboxes that need the
+    // proxy and firewall before any new one is created: bring them up now, not on next create.
+    if (containers.some((c) => c.Labels?.[EGRESS_ALLOW_LABEL] !== undefined)) {
+      this.egress
+        .ready()
+        .catch((err: unknown) =>
+          this.#logger?.warn({ err }, "egress proxy for existing allow-list sandboxes failed"),
+        );
+    }
     return containers.map((c) => {
       const labels = c.Labels ?? {};
       const exit = /^Exited \((\d+)\)/.exec(c.Status)?.[1];

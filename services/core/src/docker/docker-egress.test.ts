@@ -75,6 +75,17 @@ describe.skipIf(!dockerAvailable)("egress allow-lists on Docker (real dockerd)",
   let hostPort: number;
   const clients: AgentClient[] = [];
 
+  /** A backend on this test's networks and proxy port (one per "worker process"). */
+  const newBackend = () =>
+    new DockerBackend({
+      socketRoot,
+      defaultImage: DEFAULT_BASE_IMAGE,
+      network: openNetwork,
+      egressNetwork,
+      egressProxyPort: proxyPort,
+      egressLookup: lookup,
+    });
+
   async function sandbox(allow: string[]): Promise<AgentClient> {
     const s = spec({ egress: { allow } });
     await backend.create(s);
@@ -88,14 +99,7 @@ describe.skipIf(!dockerAvailable)("egress allow-lists on Docker (real dockerd)",
     const agent = await buildAgentBundle();
     await buildBaseImage({ agentFile: agent.path, cacheDir: CACHE_DIR, tag: DEFAULT_BASE_IMAGE });
     socketRoot = await mkdtemp(path.join(tmpdir(), "aeth-eg-"));
-    backend = new DockerBackend({
-      socketRoot,
-      defaultImage: DEFAULT_BASE_IMAGE,
-      network: openNetwork,
-      egressNetwork,
-      egressProxyPort: proxyPort,
-      egressLookup: lookup,
-    });
+    backend = newBackend();
     // The destination: a server in a container of this test, on its allow-all bridge.
     const target = spec({ egress: "allow-all", command: [IMAGE_PATHS.node, "-e", SERVER] });
     await backend.create(target);
@@ -197,19 +201,14 @@ describe.skipIf(!dockerAvailable)("egress allow-lists on Docker (real dockerd)",
     );
   }, 120_000);
 
-  it("keeps serving when the proxy's process goes away and another worker's takes over", async () => {
+  it("keeps serving when the proxy's process goes away and a restarted worker's takes over", async () => {
     const c = await sandbox(["target.test"]);
-    const second = new DockerBackend({
-      socketRoot,
-      defaultImage: DEFAULT_BASE_IMAGE,
-      network: openNetwork,
-      egressNetwork,
-      egressProxyPort: proxyPort,
-      egressLookup: lookup,
-    });
+    const second = newBackend();
     try {
-      // A second worker on the host: the port is taken, so it stands by.
-      await second.egress.attach([]);
+      // A second worker on the host, as after a restart: listing its sandboxes (what reconcile
+      // does first) finds allow-list ones and brings its proxy up; the port is taken, so it
+      // stands by until the first goes away.
+      await second.list();
       await backend.egress.close();
       let out = "";
       for (let i = 0; i < 40 && !out.includes("target says hi"); i++) {

@@ -6,7 +6,7 @@
  * process on the host can serve any sandbox, also after a restart).
  * @module
  */
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "@aetherium/common";
 import type Docker from "dockerode";
@@ -86,11 +86,7 @@ export class DockerEgress {
 
   /** Network, firewall and proxy ready; how a container with `allow` is to be created. */
   async attach(allow: readonly string[]): Promise<EgressAttachment> {
-    this.#ready ??= this.#prepare().catch((err: unknown) => {
-      this.#ready = undefined; // the next create tries again
-      throw err;
-    });
-    const gateway = await this.#ready;
+    const gateway = await this.ready();
     const proxy = `http://${gateway}:${this.#port}`;
     return {
       networkMode: this.#network,
@@ -116,14 +112,27 @@ export class DockerEgress {
    */
   async #resolvConf(): Promise<string> {
     const file = path.join(this.#o.stateDir, "resolv-egress.conf");
-    await mkdir(this.#o.stateDir, { recursive: true, mode: 0o711 });
-    await writeFile(
-      file,
+    const text =
       "# Aetherium: this sandbox has an egress allow-list; its proxy resolves allowed names.\n" +
-        "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n",
-      { mode: 0o644 },
-    );
+      "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n";
+    // Written only when missing or different: running sandboxes have it bind-mounted.
+    if ((await readFile(file, "utf8").catch(() => "")) !== text) {
+      await mkdir(this.#o.stateDir, { recursive: true, mode: 0o711 });
+      await writeFile(file, text, { mode: 0o644 });
+    }
     return file;
+  }
+
+  /**
+   * Network, firewall rules and this process's proxy (or its stand-by) in place; resolves to the
+   * proxy's address. Once per process; a failure lets the next call try again.
+   */
+  ready(): Promise<string> {
+    this.#ready ??= this.#prepare().catch((err: unknown) => {
+      this.#ready = undefined;
+      throw err;
+    });
+    return this.#ready;
   }
 
   /** Forgets cached identities (a sandbox was removed; its address may be handed out again). */
