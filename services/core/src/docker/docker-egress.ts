@@ -10,7 +10,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "@aetherium/common";
 import type Docker from "dockerode";
-import { compileAllowList } from "../network/egress-allow-list.js";
+import { compileAllowList, unmapAddress } from "../network/egress-allow-list.js";
 import { EgressProxy, type EgressIdentity } from "../network/egress-proxy.js";
 import { restrictBridgeToProxy, unrestrictBridge } from "../network/host-firewall.js";
 import { engineStatus, mapDockerError } from "./docker-errors.js";
@@ -45,7 +45,6 @@ export interface DockerEgressOptions {
 
 /** What a container on the egress network is created with. */
 export interface EgressAttachment {
-  readonly networkMode: string;
   /** Proxy variables for the sandbox's environment. */
   readonly env: Readonly<Record<string, string>>;
   /** Host file to bind-mount read-only over `/etc/resolv.conf`: a resolver that fails at once. */
@@ -79,17 +78,11 @@ export class DockerEgress {
     return this.#network;
   }
 
-  /** Where the proxy listens (this process's or another worker's on the same host). */
-  get proxyPort(): number {
-    return this.#port;
-  }
-
   /** Network, firewall and proxy ready; how a container with `allow` is to be created. */
   async attach(allow: readonly string[]): Promise<EgressAttachment> {
     const gateway = await this.ready();
     const proxy = `http://${gateway}:${this.#port}`;
     return {
-      networkMode: this.#network,
       env: {
         HTTP_PROXY: proxy,
         HTTPS_PROXY: proxy,
@@ -238,7 +231,7 @@ export class DockerEgress {
 
   /** The running managed container at `address` on the egress network, with its allow-list. */
   async #identify(address: string): Promise<EgressIdentity | undefined> {
-    const key = address.replace(/^::ffff:/, "");
+    const key = unmapAddress(address);
     const now = Date.now();
     const age = this.#identities === undefined ? Infinity : now - this.#identities.at;
     // Stale, or a miss that a sandbox started since the last look may explain (at most every

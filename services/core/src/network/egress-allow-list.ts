@@ -80,6 +80,9 @@ const ALWAYS_REFUSED: readonly (readonly [string, number, "ipv4" | "ipv6"])[] = 
   ["ff00::", 8, "ipv6"],
 ];
 
+const ALWAYS_REFUSED_LIST = new BlockList();
+for (const [base, prefix, f] of ALWAYS_REFUSED) ALWAYS_REFUSED_LIST.addSubnet(base, prefix, f);
+
 /**
  * Addresses the proxy refuses to connect to: the {@link ALWAYS_REFUSED} ranges plus every address
  * of this host's interfaces (read when called, so a bridge added later is covered), since a
@@ -87,10 +90,7 @@ const ALWAYS_REFUSED: readonly (readonly [string, number, "ipv4" | "ipv6"])[] = 
  */
 export function isRefusedAddress(ip: string): boolean {
   const a = unmapAddress(ip);
-  const fam = family(a);
-  const refused = new BlockList();
-  for (const [base, prefix, f] of ALWAYS_REFUSED) refused.addSubnet(base, prefix, f);
-  if (refused.check(a, fam)) return true;
+  if (ALWAYS_REFUSED_LIST.check(a, family(a))) return true;
   for (const list of Object.values(networkInterfaces())) {
     for (const addr of list ?? []) {
       if (unmapAddress(addr.address).toLowerCase() === a.toLowerCase()) return true;

@@ -11,11 +11,17 @@
  */
 import { execFile } from "node:child_process";
 
-function iptables(args: readonly string[]): Promise<{ ok: boolean; stderr: string }> {
+function iptables(
+  args: readonly string[],
+): Promise<{ ok: boolean; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     // -w: wait for the xtables lock (dockerd edits the tables too).
-    execFile("iptables", ["-w", "5", ...args], { timeout: 15_000 }, (err, _out, stderr) =>
-      resolve({ ok: err === null, stderr: String(stderr).trim() || String(err?.message ?? "") }),
+    execFile("iptables", ["-w", "5", ...args], { timeout: 15_000 }, (err, out, stderr) =>
+      resolve({
+        ok: err === null,
+        stdout: String(out),
+        stderr: String(stderr).trim() || String(err?.message ?? ""),
+      }),
     );
   });
 }
@@ -60,10 +66,8 @@ export async function unrestrictBridge(bridge: string, port: number): Promise<vo
   const chain = chainOf(bridge);
   const accept = ["-p", "tcp", "--dport", String(port), "-j", "ACCEPT"];
   for (let i = 0; i < 16; i++) if (!(await iptables(["-D", chain, ...accept])).ok) break;
-  const listed = await new Promise<string>((resolve) =>
-    execFile("iptables", ["-w", "5", "-S", chain], (err, out) => resolve(err ? "" : out)),
-  );
-  if (listed.includes("ACCEPT")) return;
+  const listed = await iptables(["-S", chain]);
+  if (listed.ok && listed.stdout.includes("ACCEPT")) return;
   for (let i = 0; i < 16; i++) {
     if (!(await iptables(["-D", "INPUT", "-i", bridge, "-j", chain])).ok) break;
   }
