@@ -1,7 +1,7 @@
 "use client";
 /** Queries and mutations every page shares, keyed so the live stream can patch them. */
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useEffect } from "react";
+import { useEffect, useState } from "react";
 import type { Page, Vm } from "@aetherium/types";
 import type { TaskFilter, VmFilter } from "../lib/live/reducers.js";
 import { applyVmToPage, filterVms } from "../lib/live/reducers.js";
@@ -14,6 +14,18 @@ export function useTitle(title: string) {
   useEffect(() => {
     document.title = `${title} · Aetherium`;
   }, [title]);
+}
+
+/**
+ * How many pages of a list to show for `filter`, and "Show more". A new filter starts at one page
+ * again in the same render (derived, not reset by an effect after it, which would first fetch the
+ * new filter's rows as many pages deep as the old one had reached).
+ */
+export function usePages(filter: object): [pages: number, showMore: () => void] {
+  const key = JSON.stringify(filter);
+  const [state, setState] = useState({ key, pages: 1 });
+  const pages = state.key === key ? state.pages : 1;
+  return [pages, () => setState({ key, pages: pages + 1 })];
 }
 
 /**

@@ -1,8 +1,8 @@
 "use client";
 import Link from "next/link";
-import { useEffect, useMemo, useState } from "react";
+import { useMemo, useState } from "react";
 import { CreateSandboxDialog } from "../../components/create-sandbox-dialog.js";
-import { useTitle, useVms, useWorkers } from "../../components/hooks.js";
+import { useTitle, useVms, useWorkers, usePages } from "../../components/hooks.js";
 import {
   EmptyState,
   ErrorState,
@@ -48,9 +48,7 @@ export default function SandboxesPage() {
     }),
     [status, labels, workerId],
   );
-  // "Show more" adds a page; a new filter starts from the first again.
-  const [pages, setPages] = useState(1);
-  useEffect(() => setPages(1), [filter]);
+  const [pages, showMore] = usePages(filter);
   const vms = useVms(filter, pages);
   const workers = useWorkers();
   const items = (vms.data?.items ?? []).filter(
@@ -187,7 +185,7 @@ export default function SandboxesPage() {
           loading={vms.isFetching}
           shown={items.length}
           noun="sandboxes"
-          onMore={() => setPages((n) => n + 1)}
+          onMore={showMore}
         />
       </div>
       {creating && <CreateSandboxDialog onClose={() => setCreating(false)} />}

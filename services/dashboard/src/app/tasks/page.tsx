@@ -1,7 +1,7 @@
 "use client";
 import Link from "next/link";
-import { useEffect, useMemo, useState } from "react";
-import { useTasks, useTitle } from "../../components/hooks.js";
+import { useMemo, useState } from "react";
+import { useTasks, useTitle, usePages } from "../../components/hooks.js";
 import {
   EmptyState,
   ErrorState,
@@ -39,9 +39,7 @@ export default function TasksPage() {
     }),
     [status, type, vmId],
   );
-  // "Show more" adds a page; a new filter starts from the first again.
-  const [pages, setPages] = useState(1);
-  useEffect(() => setPages(1), [filter]);
+  const [pages, showMore] = usePages(filter);
   const tasks = useTasks(filter, 200, pages);
   const items = tasks.data?.items ?? [];
   const filtered = Object.keys(filter).length > 0;
@@ -144,7 +142,7 @@ export default function TasksPage() {
           loading={tasks.isFetching}
           shown={items.length}
           noun="tasks"
-          onMore={() => setPages((n) => n + 1)}
+          onMore={showMore}
         />
       </div>
     </>
