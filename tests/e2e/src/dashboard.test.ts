@@ -391,11 +391,18 @@ describe.skipIf(!haveChromium)("dashboard in a browser", () => {
       .click();
     await page.getByRole("dialog").getByRole("button", { name: "Revoke key" }).click();
     await page.locator(`tr[data-key-name="${keyName}"]`).waitFor({ state: "detached" });
-    await theirs
-      .getByRole("navigation", { name: "Main" })
-      .getByRole("link", { name: "Sandboxes", exact: true })
-      .click();
-    await theirs.getByRole("heading", { name: "Sign in" }).waitFor({ timeout: 20_000 });
+    // Whichever comes first logs them out: their event stream closed by the revocation (1008),
+    // or their next request. Only click on if the stream has not done it already (the nav link
+    // is gone once they are out, and a click on it would wait for nothing).
+    const signIn = theirs.getByRole("heading", { name: "Sign in" });
+    if (!(await signIn.isVisible())) {
+      await theirs
+        .getByRole("navigation", { name: "Main" })
+        .getByRole("link", { name: "Sandboxes", exact: true })
+        .click({ timeout: 5_000 })
+        .catch(() => undefined);
+    }
+    await signIn.waitFor({ timeout: 20_000 });
     await theirs.getByText("no longer accepted").waitFor();
     await shot("26-logged-out", theirs);
     await other.close();
