@@ -9,7 +9,7 @@ import { PassThrough } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { createLogger, InMemoryEventBus } from "@aetherium/common";
 import {
-  AETHERIUM_VERSION,
+  DEFAULT_BASE_IMAGE,
   buildAgentBundle,
   buildBaseImage,
   createRepositories,
@@ -31,7 +31,7 @@ import { formatTable, round, summarize, type Summary } from "../lib/stats.js";
 type Docker = DockerBackend["docker"];
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const TAG = `aetherium/base:${AETHERIUM_VERSION}`;
+const TAG = DEFAULT_BASE_IMAGE;
 const MiB = 1024 * 1024;
 const STREAM_BYTES = 100 * MiB;
 const VCPUS = 1;

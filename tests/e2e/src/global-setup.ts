@@ -1,6 +1,6 @@
 import path from "node:path";
 import {
-  AETHERIUM_VERSION,
+  DEFAULT_BASE_IMAGE,
   buildAgentBundle,
   buildBaseImage,
   detectBackends,
@@ -20,6 +20,6 @@ export default async function setup(): Promise<void> {
   await buildBaseImage({
     agentFile: agent.path,
     cacheDir: path.join(repo, ".aetherium/cache/image"),
-    tag: `aetherium/base:${AETHERIUM_VERSION}`,
+    tag: DEFAULT_BASE_IMAGE,
   });
 }

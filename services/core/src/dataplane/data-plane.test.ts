@@ -20,7 +20,7 @@ import { buildAgentBundle } from "../agent/build-agent.js";
 import { detectBackends } from "../backends/detect-backends.js";
 import { DockerBackend } from "../docker/docker-backend.js";
 import { toWorker } from "../domain/mappers.js";
-import { buildBaseImage } from "../image/build-base-image.js";
+import { buildBaseImage, DEFAULT_BASE_IMAGE } from "../image/build-base-image.js";
 import { InProcessJobQueue } from "../queue/in-process-queue.js";
 import { SandboxManager } from "../sandbox/sandbox-manager.js";
 import { openDatabase, type DatabaseHandle } from "../storage/database.js";
@@ -29,7 +29,6 @@ import {
   createRepositories,
   type Repositories,
 } from "../storage/repositories/create-repositories.js";
-import { AETHERIUM_VERSION } from "../version.js";
 import { WorkerDaemon } from "../worker/worker-daemon.js";
 import {
   DataPlaneClient,
@@ -45,7 +44,7 @@ const CACHE_DIR = path.resolve(import.meta.dirname, "../../../../.aetherium/cach
 // AETHERIUM_TEST_SANDBOX_IMAGE: a prebuilt image to run instead of building the working tree's
 // agent into the base image (useful while someone reworks the agent).
 const PREBUILT = process.env.AETHERIUM_TEST_SANDBOX_IMAGE;
-const TAG = PREBUILT ?? `aetherium/base:${AETHERIUM_VERSION}`;
+const TAG = PREBUILT ?? DEFAULT_BASE_IMAGE;
 const docker = (await detectBackends()).find((b) => b.backend === "docker");
 const canRun = docker?.available === true && process.getuid?.() === 0;
 if (!canRun) console.warn(`skipping data-plane tests: needs root and dockerd (${docker?.detail})`);

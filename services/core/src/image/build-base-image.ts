@@ -65,8 +65,13 @@ export const IMAGE_PATHS = {
 /** Label on every image this module builds; its value is the tree key of the image's inputs. */
 export const INPUT_HASH_LABEL = "aetherium.input-hash";
 
-/** The default tag, versioned so two Aetherium versions on one worker do not fight over it. */
-export const DEFAULT_BASE_IMAGE = `aetherium/base:${AETHERIUM_VERSION}`;
+/**
+ * The default tag, versioned so two Aetherium versions on one worker do not fight over it.
+ * `AETHERIUM_BASE_IMAGE_TAG` overrides it, so two checkouts whose guest agents differ can share
+ * one dockerd without each rebuild replacing the other's image under the same tag.
+ */
+export const DEFAULT_BASE_IMAGE =
+  process.env.AETHERIUM_BASE_IMAGE_TAG ?? `aetherium/base:${AETHERIUM_VERSION}`;
 
 // Bump when the layout of a layer changes without its inputs changing, to invalidate caches.
 const BASE_LAYOUT_VERSION = 1;

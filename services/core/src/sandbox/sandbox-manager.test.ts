@@ -7,14 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildAgentBundle } from "../agent/build-agent.js";
 import { detectBackends } from "../backends/detect-backends.js";
 import { DockerBackend } from "../docker/docker-backend.js";
-import { buildBaseImage } from "../image/build-base-image.js";
+import { buildBaseImage, DEFAULT_BASE_IMAGE } from "../image/build-base-image.js";
 import { openDatabase, type DatabaseHandle } from "../storage/database.js";
 import { Migrator } from "../storage/migrator.js";
 import {
   createRepositories,
   type Repositories,
 } from "../storage/repositories/create-repositories.js";
-import { AETHERIUM_VERSION } from "../version.js";
 import { SandboxManager } from "./sandbox-manager.js";
 
 // The real thing: the esbuild-bundled agent inside the debootstrapped base image on dockerd.
@@ -22,7 +21,7 @@ const CACHE_DIR = path.resolve(import.meta.dirname, "../../../../.aetherium/cach
 // AETHERIUM_TEST_SANDBOX_IMAGE: a prebuilt image to run instead of building the working tree's
 // agent into the base image (useful while someone reworks the agent).
 const PREBUILT = process.env.AETHERIUM_TEST_SANDBOX_IMAGE;
-const TAG = PREBUILT ?? `aetherium/base:${AETHERIUM_VERSION}`;
+const TAG = PREBUILT ?? DEFAULT_BASE_IMAGE;
 const docker = (await detectBackends()).find((b) => b.backend === "docker");
 const debootstrap = await access("/usr/sbin/debootstrap", constants.X_OK).then(
   () => true,

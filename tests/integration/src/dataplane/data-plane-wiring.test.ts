@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createLogger, loadConfig } from "@aetherium/common";
 import {
-  AETHERIUM_VERSION,
+  DEFAULT_BASE_IMAGE,
   buildAgentBundle,
   buildBaseImage,
   DataPlaneClient,
@@ -57,7 +57,7 @@ describe.skipIf(!canRun)("the data plane as startWorker serves it", () => {
       await buildBaseImage({
         agentFile: agent.path,
         cacheDir: path.join(repo, ".aetherium/cache/image"),
-        tag: `aetherium/base:${AETHERIUM_VERSION}`,
+        tag: DEFAULT_BASE_IMAGE,
       });
     }
     home = await mkdtemp(path.join(tmpdir(), "aet-dpw-"));

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createLogger, loadConfig } from "@aetherium/common";
 import {
-  AETHERIUM_VERSION,
+  DEFAULT_BASE_IMAGE,
   buildAgentBundle,
   buildBaseImage,
   detectBackends,
@@ -50,7 +50,7 @@ describe.skipIf(!canRun)("sandboxes end to end on the embedded stack", () => {
     await buildBaseImage({
       agentFile: agent.path,
       cacheDir: path.join(repo, ".aetherium/cache/image"),
-      tag: `aetherium/base:${AETHERIUM_VERSION}`,
+      tag: DEFAULT_BASE_IMAGE,
     });
     home = await mkdtemp(path.join(tmpdir(), "aet-chain-"));
     const config = loadConfig({
