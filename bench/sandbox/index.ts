@@ -5,7 +5,6 @@
 import { randomBytes } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
-import { PassThrough } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { createLogger, InMemoryEventBus } from "@aetherium/common";
 import {
@@ -26,9 +25,8 @@ import {
   VmService,
 } from "@aetherium/core";
 import type { Benchmark } from "../lib/bench.js";
+import { rawCreate, rawExec } from "../lib/raw-docker.js";
 import { formatTable, round, summarize, type Summary } from "../lib/stats.js";
-
-type Docker = DockerBackend["docker"];
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const TAG = DEFAULT_BASE_IMAGE;
@@ -38,8 +36,6 @@ const VCPUS = 1;
 const MEMORY_MB = 256;
 /** Idle sandboxes for the memory figure. The issue asks about 50; this machine has 2 cores. */
 const IDLE = Math.max(1, Math.min(50, Number(process.env.BENCH_SANDBOX_IDLE ?? 20) || 20));
-/** Label on the plain containers of the baseline, beside the worker id every container carries. */
-const RAW_LABEL = "aetherium.bench";
 
 /** Every loop stops at its count or its deadline, whichever comes first. */
 function until(ms: number): () => boolean {
@@ -51,70 +47,6 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
   const t0 = performance.now();
   await fn();
   return performance.now() - t0;
-}
-
-// ---- the baseline: the Engine API through dockerode ----------------------------------------
-
-/** A plain container of the same image and roughly the same limits, not running the agent. */
-async function rawCreate(docker: Docker, workerId: string, networkMode: string) {
-  const memory = MEMORY_MB * MiB;
-  return docker.createContainer({
-    Image: TAG,
-    Entrypoint: ["sleep", "infinity"],
-    Labels: { [SANDBOX_LABELS.workerId]: workerId, [RAW_LABEL]: "raw" },
-    HostConfig: {
-      NanoCpus: VCPUS * 1e9,
-      Memory: memory,
-      MemorySwap: memory,
-      PidsLimit: 1024,
-      Init: true,
-      NetworkMode: networkMode,
-    },
-  });
-}
-
-/**
- * `docker exec` over the Engine API: create the exec, start it attached, read the multiplexed
- * stream to its end, then inspect for the exit code (what the docker CLI does). Returns the
- * exit code and the stdout payload bytes (frame headers excluded).
- */
-async function rawExec(
-  docker: Docker,
-  containerId: string,
-  cmd: string[],
-  timeoutMs = 30_000,
-): Promise<{ exitCode: number | null; bytes: number }> {
-  const exec = await docker
-    .getContainer(containerId)
-    .exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
-  const stream = await exec.start({ hijack: true, stdin: false });
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let bytes = 0;
-  stdout.on("data", (c: Buffer) => (bytes += c.length));
-  stderr.resume();
-  docker.modem.demuxStream(stream, stdout, stderr);
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      stream.destroy();
-      reject(new Error(`docker exec ${cmd.join(" ")} took over ${timeoutMs} ms`));
-    }, timeoutMs);
-    const done = (err?: Error) => {
-      clearTimeout(timer);
-      if (err) reject(err);
-      else resolve();
-    };
-    stream.on("end", () => done());
-    stream.on("close", () => done());
-    stream.on("error", done);
-  });
-  let info = await exec.inspect();
-  // The stream can close a hair before the engine records the exit.
-  for (let i = 0; info.Running && i < 100; i++) {
-    await new Promise((r) => setTimeout(r, 2));
-    info = await exec.inspect();
-  }
-  return { exitCode: info.ExitCode, bytes };
 }
 
 // ---- host memory ----------------------------------------------------------------------------
@@ -247,7 +179,13 @@ const bench: Benchmark = {
         let c: Awaited<ReturnType<typeof rawCreate>> | undefined;
         try {
           return await timed(async () => {
-            c = await rawCreate(docker, workerId, SANDBOX_NETWORK);
+            c = await rawCreate(docker, {
+              image: TAG,
+              workerId,
+              networkMode: SANDBOX_NETWORK,
+              vcpus: VCPUS,
+              memoryMb: MEMORY_MB,
+            });
             await c.start();
             const r = await rawExec(docker, c.id, ["true"]);
             if (r.exitCode !== 0) throw new Error(`raw true exited ${r.exitCode}`);
@@ -279,7 +217,13 @@ const bench: Benchmark = {
       const vmId = await newVm();
       await mgr.create(vmId);
       const client = await mgr.client(vmId);
-      const target = await rawCreate(docker, workerId, "none");
+      const target = await rawCreate(docker, {
+        image: TAG,
+        workerId,
+        networkMode: "none",
+        vcpus: VCPUS,
+        memoryMb: MEMORY_MB,
+      });
       await target.start();
       for (let i = 0; i < 10; i++) await client.exec({ command: "true" });
       for (let i = 0; i < 3; i++) await rawExec(docker, target.id, ["true"]);
@@ -376,7 +320,13 @@ const bench: Benchmark = {
       const rawIdleCount = Math.min(idle.length, 10);
       const rawIdle: string[] = [];
       for (let i = 0, more = until(60_000); i < rawIdleCount && more(); i++) {
-        const c = await rawCreate(docker, workerId, SANDBOX_NETWORK);
+        const c = await rawCreate(docker, {
+          image: TAG,
+          workerId,
+          networkMode: SANDBOX_NETWORK,
+          vcpus: VCPUS,
+          memoryMb: MEMORY_MB,
+        });
         await c.start();
         rawIdle.push(c.id);
       }

@@ -3,3 +3,4 @@
  * @module
  */
 export { AETHERIUM_MAIN, startAetherium, type StartedAetherium } from "./start-aetherium.js";
+export { runAetherium, type AetheriumProcess } from "./run-process.js";

@@ -7,6 +7,8 @@ export interface AetheriumProcess {
   output(): string;
   /** What the first line matching `ready` captured. */
   readonly match: RegExpExecArray;
+  /** Its process id, for measuring it from outside. */
+  readonly pid: number;
   /** Sends SIGTERM (then SIGKILL after 10 s) and resolves once it is gone. */
   stop(): Promise<void>;
 }
@@ -57,7 +59,7 @@ export async function runAetherium(
         reject(new Error(`aetherium ${args.join(" ")} exited early:\n${out}`));
       });
     });
-    return { output: () => out, match, stop };
+    return { output: () => out, match, pid: child.pid!, stop };
   } catch (err) {
     await stop();
     throw err;
