@@ -273,7 +273,7 @@ export class DockerBackend implements SandboxBackend {
     const context = { operation: `create network ${this.network}` };
     const inspect = async (): Promise<{ EnableIPv6?: boolean } | undefined> => {
       try {
-        return (await this.docker.getNetwork(this.network).inspect()) as { EnableIPv6?: boolean };
+        return await this.docker.getNetwork(this.network).inspect();
       } catch (err) {
         if (engineStatus(err) !== 404) throw mapDockerError(err, context);
         return undefined;
