@@ -53,6 +53,12 @@ describe.skipIf(!haveIptables)("host firewall for the sandbox bridges (real ipta
     ]);
     const jumps = (await rules("INPUT")).split("\n").filter((l) => l.includes(bridge));
     expect(jumps).toEqual([`-A INPUT -i ${bridge} -j ${chainOf(bridge)}`]);
+    if (haveIp6tables) {
+      // No proxy over IPv6: only replies and neighbour discovery, then the drop.
+      const v6 = (await rules(chainOf(bridge), "ip6tables")).trim().split("\n").slice(1);
+      expect(v6.at(-1)).toBe(`-A ${chainOf(bridge)} -j DROP`);
+      expect(v6.some((l) => l.includes("--dport"))).toBe(false);
+    }
   });
 
   it("removes a port, and the chain with its jump once none is left", async () => {
@@ -61,6 +67,8 @@ describe.skipIf(!haveIptables)("host firewall for the sandbox bridges (real ipta
     await unrestrictBridge(bridge, 3128);
     expect(await rules(chainOf(bridge))).toBe("");
     expect(await rules("INPUT")).not.toContain(bridge);
+    expect(await rules(chainOf(bridge), "ip6tables")).toBe("");
+    expect(await rules("INPUT", "ip6tables")).not.toContain(bridge);
   });
 
   it("refuses everything new from an allow-all bridge but replies, once however often and concurrently it is installed", async () => {

@@ -7,10 +7,11 @@
  * an allow-all bridge nothing at all. Replies to connections the host opened stay accepted.
  *
  * Layout: one chain per bridge, `AETH-<bridge>`, jumped to from the top of INPUT for packets from
- * that bridge. It starts with an ACCEPT of ESTABLISHED,RELATED, holds one ACCEPT per proxy port
- * (inserted at its top) and ends with a DROP (allow-list) or REJECT (allow-all). Several workers on
- * one host, each with its own port, can add theirs without reordering anyone's; every step checks
- * before it adds, so running it again, or from several processes at once, changes nothing.
+ * that bridge, in iptables and ip6tables. It starts with an ACCEPT of ESTABLISHED,RELATED (and,
+ * for IPv6, of neighbour discovery), holds one ACCEPT per IPv4 proxy port (inserted at its top)
+ * and ends with a DROP (allow-list) or REJECT (allow-all). Several workers on one host, each with
+ * its own port, can add theirs without reordering anyone's; every step checks before it adds, so
+ * running it again, or from several processes at once, changes nothing.
  * @module
  */
 import { execFile } from "node:child_process";
@@ -90,6 +91,10 @@ async function ensureChain(tables: Tables, bridge: string, verdict: string): Pro
  */
 export async function restrictBridgeToProxy(bridge: string, port: number): Promise<void> {
   await ensureChain("iptables", bridge, "DROP");
+  // The proxy listens on IPv4 only; over IPv6 (a link-local address at least, where containers
+  // have IPv6) the host accepts nothing new. Attempted only: an internal bridge without IPv6
+  // addresses has no IPv6 route to lose.
+  await ensureChain("ip6tables", bridge, "DROP").catch(() => {});
   const chain = chainOf(bridge);
   const accept = ["-p", "tcp", "--dport", String(port), "-j", "ACCEPT"];
   if (!(await run("iptables", ["-C", chain, ...accept])).ok) {
@@ -138,6 +143,7 @@ export async function unrestrictBridge(bridge: string, port: number): Promise<vo
   const listed = await run("iptables", ["-S", chain]);
   if (listed.ok && /--dport \d+ -j ACCEPT/.test(listed.stdout)) return;
   await removeChain("iptables", bridge);
+  await removeChain("ip6tables", bridge);
 }
 
 /** Removes what {@link isolateBridgeFromHost} installed for `bridge` (tests; a network being removed). */
