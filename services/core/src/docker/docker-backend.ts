@@ -5,7 +5,7 @@
  */
 import { mkdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
-import { BadRequestError, type Logger } from "@aetherium/common";
+import { BadRequestError, UnavailableError, type Logger } from "@aetherium/common";
 import type { EgressPolicy } from "@aetherium/types";
 import Docker from "dockerode";
 import { DEFAULT_BASE_IMAGE, IMAGE_PATHS } from "../image/build-base-image.js";
@@ -15,6 +15,7 @@ import {
   mapDockerError,
   type DockerErrorContext,
 } from "./docker-errors.js";
+import { isolateBridgeFromHost } from "../network/host-firewall.js";
 import { DockerEgress, EGRESS_ALLOW_LABEL, type EgressAttachment } from "./docker-egress.js";
 import type { SandboxBackend, SandboxInfo, SandboxSpec } from "./sandbox-backend.js";
 
@@ -190,6 +191,7 @@ export class DockerBackend implements SandboxBackend {
       managedLabel: `${SANDBOX_LABELS.managed}=true`,
       sandboxIdLabel: SANDBOX_LABELS.sandboxId,
       stateDir: this.socketRoot,
+      sandboxNetworks: [this.network],
       ...(options.egressNetwork === undefined ? {} : { network: options.egressNetwork }),
       ...(options.egressProxyPort === undefined ? {} : { proxyPort: options.egressProxyPort }),
       ...(options.egressLookup === undefined ? {} : { lookup: options.egressLookup }),
@@ -253,7 +255,12 @@ export class DockerBackend implements SandboxBackend {
     return path.join(this.hostRunDir(sandboxId), path.basename(IMAGE_PATHS.agentSocket));
   }
 
-  /** Creates the sandbox bridge once per process if the engine lacks it. */
+  /**
+   * Creates the sandbox bridge once per process if the engine lacks it, and shuts the host to it
+   * (see `isolateBridgeFromHost`): sandboxes reach the outside world, never the host's own
+   * services. Idempotent; the worker calls it at start and before each allow-all create. Fails,
+   * and no allow-all sandbox is created, when the firewall rules cannot be installed.
+   */
   ensureNetwork(): Promise<void> {
     this.networkReady ??= this.createNetworkIfMissing().catch((err: unknown) => {
       this.networkReady = undefined; // let the next create try again
@@ -264,27 +271,41 @@ export class DockerBackend implements SandboxBackend {
 
   private async createNetworkIfMissing(): Promise<void> {
     const context = { operation: `create network ${this.network}` };
-    try {
-      await this.docker.getNetwork(this.network).inspect();
-      return;
-    } catch (err) {
-      if (engineStatus(err) !== 404) throw mapDockerError(err, context);
+    const inspect = async (): Promise<{ EnableIPv6?: boolean } | undefined> => {
+      try {
+        return await this.docker.getNetwork(this.network).inspect();
+      } catch (err) {
+        if (engineStatus(err) !== 404) throw mapDockerError(err, context);
+        return undefined;
+      }
+    };
+    let info = await inspect();
+    if (info === undefined) {
+      try {
+        await this.docker.createNetwork({
+          Name: this.network,
+          Driver: "bridge",
+          CheckDuplicate: true,
+          Options: {
+            "com.docker.network.bridge.name": this.network,
+            // Sandboxes reach the internet, never each other.
+            "com.docker.network.bridge.enable_icc": "false",
+          },
+          Labels: { [SANDBOX_LABELS.managed]: "true" },
+        });
+      } catch (err) {
+        // Another worker process created it between our inspect and create.
+        if (engineStatus(err) !== 409) throw mapDockerError(err, context);
+      }
+      info = await inspect();
     }
     try {
-      await this.docker.createNetwork({
-        Name: this.network,
-        Driver: "bridge",
-        CheckDuplicate: true,
-        Options: {
-          "com.docker.network.bridge.name": this.network,
-          // Sandboxes reach the internet, never each other.
-          "com.docker.network.bridge.enable_icc": "false",
-        },
-        Labels: { [SANDBOX_LABELS.managed]: "true" },
-      });
+      await isolateBridgeFromHost(this.network, { ipv6: info?.EnableIPv6 === true });
     } catch (err) {
-      // Another worker process created it between our inspect and create.
-      if (engineStatus(err) !== 409) throw mapDockerError(err, context);
+      throw new UnavailableError(
+        `sandboxes cannot be kept from the host's services on this worker: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
   }
 

@@ -10,7 +10,12 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "@aetherium/common";
 import type Docker from "dockerode";
-import { compileAllowList, unmapAddress } from "../network/egress-allow-list.js";
+import {
+  compileAddressSet,
+  compileAllowList,
+  unmapAddress,
+  type AddressSet,
+} from "../network/egress-allow-list.js";
 import { EgressProxy, type EgressIdentity } from "../network/egress-proxy.js";
 import { restrictBridgeToProxy, unrestrictBridge } from "../network/host-firewall.js";
 import { engineStatus, mapDockerError } from "./docker-errors.js";
@@ -34,6 +39,12 @@ export interface DockerEgressOptions {
   readonly proxyPort?: number;
   /** Name resolution for allowed names (tests point names at their own containers). */
   readonly lookup?: (host: string) => Promise<string[]>;
+  /**
+   * Names of the backend's other sandbox networks (its allow-all bridge). Their subnets, those
+   * of every network carrying {@link managedLabel}, this egress network's and Docker's default
+   * bridge's are never reachable through the proxy, whatever a list says.
+   */
+  readonly sandboxNetworks?: readonly string[];
   /** Label that marks managed containers (`key=value`). */
   readonly managedLabel: string;
   /** Label key carrying a container's sandbox id. */
@@ -53,6 +64,10 @@ export interface EgressAttachment {
 }
 
 const IDENTITY_TTL_MS = 1000;
+/** How long a listing of the sandbox networks' subnets is used before it is read again. */
+const SANDBOX_NETWORKS_TTL_MS = 1000;
+/** Docker's default bridge (`docker0`): containers on it are no destination for a sandbox either. */
+const DOCKER_DEFAULT_NETWORK = "bridge";
 const MISS_REFRESH_MS = 100;
 
 /** See the module comment. One per {@link DockerBackend}; nothing happens until first use. */
@@ -66,6 +81,8 @@ export class DockerEgress {
   #identities: { at: number; byAddress: Map<string, EgressIdentity> } | undefined;
   #closed = false;
   #refreshing: Promise<void> | undefined;
+  #subnets: { at: number; set: AddressSet } | undefined;
+  #listingSubnets: Promise<AddressSet> | undefined;
 
   constructor(options: DockerEgressOptions) {
     this.#o = options;
@@ -204,6 +221,7 @@ export class DockerEgress {
       if (this.#closed || this.#proxy) return true;
       const proxy = new EgressProxy({
         identify: (address) => this.#identify(address),
+        sandboxNetworks: () => this.sandboxSubnets(),
         ...(this.#o.lookup ? { lookup: this.#o.lookup } : {}),
         ...(this.#o.logger ? { logger: this.#o.logger } : {}),
       });
@@ -227,6 +245,43 @@ export class DockerEgress {
         .catch((err: unknown) => this.#o.logger?.warn({ err }, "egress proxy listen failed"));
     }, 2000);
     this.#retry.unref();
+  }
+
+  /**
+   * Every subnet of the sandbox networks (see {@link DockerEgressOptions.sandboxNetworks}), read
+   * from the engine at most every {@link SANDBOX_NETWORKS_TTL_MS}; rejects when the engine cannot
+   * be asked, so the proxy refuses rather than guesses.
+   */
+  sandboxSubnets(): Promise<AddressSet> {
+    const cached = this.#subnets;
+    if (cached !== undefined && Date.now() - cached.at <= SANDBOX_NETWORKS_TTL_MS) {
+      return Promise.resolve(cached.set);
+    }
+    this.#listingSubnets ??= this.#listSubnets().finally(() => (this.#listingSubnets = undefined));
+    return this.#listingSubnets;
+  }
+
+  async #listSubnets(): Promise<AddressSet> {
+    const at = Date.now();
+    const [key, value] = this.#o.managedLabel.split("=") as [string, string];
+    const names = new Set([
+      this.#network,
+      DOCKER_DEFAULT_NETWORK,
+      ...(this.#o.sandboxNetworks ?? []),
+    ]);
+    const networks = (await this.#o.docker.listNetworks()) as {
+      Name?: string;
+      Labels?: Record<string, string> | null;
+      IPAM?: { Config?: { Subnet?: string }[] | null };
+    }[];
+    const subnets: string[] = [];
+    for (const n of networks) {
+      if (!names.has(n.Name ?? "") && n.Labels?.[key] !== value) continue;
+      for (const c of n.IPAM?.Config ?? []) if (c.Subnet) subnets.push(c.Subnet);
+    }
+    const set = compileAddressSet(subnets);
+    this.#subnets = { at, set };
+    return set;
   }
 
   /** The running managed container at `address` on the egress network, with its allow-list. */

@@ -1,6 +1,15 @@
+import { execFile } from "node:child_process";
 import { networkInterfaces } from "node:os";
+import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { compileAllowList, isRefusedAddress } from "./egress-allow-list.js";
+import {
+  compileAddressSet,
+  compileAllowList,
+  isRefusedAddress,
+  normalizeAddress,
+} from "./egress-allow-list.js";
+
+const run = promisify(execFile);
 
 describe("egress allow-list", () => {
   const list = compileAllowList([
@@ -51,5 +60,71 @@ describe("egress allow-list", () => {
       .find((a) => a && a.family === "IPv4" && !a.internal);
     if (own) expect(isRefusedAddress(own.address)).toBe(true);
     expect(isRefusedAddress("203.0.113.9")).toBe(false);
+  });
+
+  it("reads every notation of an address as that address", () => {
+    for (const form of [
+      "172.18.0.1",
+      "::ffff:172.18.0.1",
+      "::ffff:ac12:1",
+      "[::FFFF:AC12:0001]",
+      "0:0:0:0:0:ffff:ac12:1",
+      "::ffff:0:ac12:1",
+      "::172.18.0.1",
+    ]) {
+      expect(normalizeAddress(form), form).toBe("172.18.0.1");
+    }
+    expect(normalizeAddress("2001:DB8::1")).toBe("2001:db8:0:0:0:0:0:1");
+    expect(normalizeAddress("::1")).toBe("0:0:0:0:0:0:0:1");
+    expect(normalizeAddress("fe80::1%eth0")).toBeUndefined();
+    expect(normalizeAddress("example.com")).toBeUndefined();
+    const nets = compileAddressSet(["172.18.0.0/16", "fd12::/64"]);
+    expect(nets.has("::ffff:ac12:9")).toBe(true);
+    expect(nets.has("FD12:0::5")).toBe(true);
+    expect(nets.has("172.19.0.1")).toBe(false);
+  });
+
+  it("refuses this host's addresses in every notation, and the networks it is told to", () => {
+    const own = Object.values(networkInterfaces())
+      .flat()
+      .find((a) => a && a.family === "IPv4" && !a.internal);
+    if (own) {
+      const [a = 0, b = 0, c = 0, d = 0] = own.address.split(".").map(Number);
+      const hex = `::ffff:${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+      for (const form of [own.address, `::ffff:${own.address}`, hex, `::${own.address}`])
+        expect(isRefusedAddress(form), form).toBe(true);
+    }
+    // NAT64 and 6to4 forms of loopback: refused as the IPv4 they carry.
+    expect(isRefusedAddress("64:ff9b::7f00:1")).toBe(true);
+    expect(isRefusedAddress("2002:7f00:1::1")).toBe(true);
+    expect(isRefusedAddress("not-an-address")).toBe(true);
+    const sandboxes = compileAddressSet(["198.51.100.0/24"]);
+    expect(isRefusedAddress("198.51.100.7", sandboxes)).toBe(true);
+    expect(isRefusedAddress("::ffff:c633:6407", sandboxes)).toBe(true);
+    expect(isRefusedAddress("198.51.100.7")).toBe(false);
+  });
+
+  it("refuses the addresses of interfaces without carrier, which os.networkInterfaces() omits", async () => {
+    // Every IPv4 address the host holds, whatever the link state (a bridge without containers
+    // has NO-CARRIER, and still answers on its address).
+    const all = await run("ip", ["-j", "-4", "addr", "show"]).then(
+      (r) => JSON.parse(r.stdout) as { ifname: string; addr_info?: { local: string }[] }[],
+      () => [],
+    );
+    const listed = new Set(
+      Object.values(networkInterfaces())
+        .flat()
+        .map((a) => a?.address),
+    );
+    const hidden = all.flatMap((i) => (i.addr_info ?? []).map((a) => a.local));
+    for (const address of hidden) expect(isRefusedAddress(address), address).toBe(true);
+    // Where the host has such an interface (docker0 without containers), it was the gap.
+    const unlisted = hidden.filter((a) => !listed.has(a));
+    for (const address of unlisted) {
+      const [a = 0, b = 0, c = 0, d = 0] = address.split(".").map(Number);
+      expect(
+        isRefusedAddress(`::ffff:${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`),
+      ).toBe(true);
+    }
   });
 });

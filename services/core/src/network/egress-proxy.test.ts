@@ -1,7 +1,7 @@
 import http from "node:http";
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { compileAllowList } from "./egress-allow-list.js";
+import { compileAddressSet, compileAllowList, readHostAddresses } from "./egress-allow-list.js";
 import { EgressProxy, decideEgress, parseAuthority } from "./egress-proxy.js";
 
 /*
@@ -40,28 +40,34 @@ afterAll(async () => {
   await proxy.close();
 });
 
-function get(target: string): Promise<{ status: number; body: string; refused: boolean }> {
+function get(
+  target: string,
+  to = port,
+): Promise<{ status: number; body: string; refused: boolean }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: "127.0.0.1", port, path: target, method: "GET" }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (c: string) => (body += c));
-      res.on("end", () =>
-        resolve({
-          status: res.statusCode ?? 0,
-          body,
-          refused: res.headers["x-aetherium-egress"] === "refused",
-        }),
-      );
-    });
+    const req = http.request(
+      { host: "127.0.0.1", port: to, path: target, method: "GET" },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => (body += c));
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            body,
+            refused: res.headers["x-aetherium-egress"] === "refused",
+          }),
+        );
+      },
+    );
     req.on("error", reject);
     req.end();
   });
 }
 
-function connectThrough(authority: string): Promise<string> {
+function connectThrough(authority: string, to = port): Promise<string> {
   return new Promise((resolve, reject) => {
-    const s = net.connect({ host: "127.0.0.1", port });
+    const s = net.connect({ host: "127.0.0.1", port: to });
     let text = "";
     s.setEncoding("utf8");
     s.on("data", (c: string) => (text += c));
@@ -117,6 +123,97 @@ describe("egress proxy", () => {
   });
 });
 
+describe("egress proxy with a list that covers everything", () => {
+  // A host service on all interfaces, and one of the host's own non-loopback addresses.
+  const own = readHostAddresses().find(
+    (a) => /^\d+\.\d+\.\d+\.\d+$/.test(a) && !a.startsWith("127."),
+  );
+  const hex = (ip: string) => {
+    const [a = 0, b = 0, c = 0, d = 0] = ip.split(".").map(Number);
+    return `::ffff:${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  };
+  let wide: EgressProxy;
+  let hits = 0;
+  let listing: "ok" | "fails" = "ok";
+  const host = http.createServer((_q, s) => {
+    hits++;
+    s.end("host-secret");
+  });
+  let hostPort = 0;
+
+  beforeAll(async () => {
+    await new Promise<void>((r) => host.listen(0, "0.0.0.0", r));
+    hostPort = (host.address() as net.AddressInfo).port;
+    wide = new EgressProxy({
+      identify: () =>
+        Promise.resolve({
+          sandboxId: "vm_wide",
+          allow: compileAllowList(["0.0.0.0/0", "::/0", "own.test", "sib.test"]),
+        }),
+      lookup: (name) =>
+        Promise.resolve(
+          name === "own.test" && own ? [hex(own), `::ffff:${own}`] : ["198.51.100.7"],
+        ),
+      // Stands in for the backend's sandbox networks.
+      sandboxNetworks: () =>
+        listing === "ok"
+          ? Promise.resolve(compileAddressSet(["198.51.100.0/24"]))
+          : Promise.reject(new Error("engine down")),
+    });
+    await wide.listen("127.0.0.1", 0);
+  });
+
+  afterAll(async () => {
+    await wide.close();
+    await new Promise((r) => host.close(r));
+  });
+
+  const fetchVia = (target: string) => get(target, wide.address?.port ?? 0);
+  const tunnelVia = (target: string) => connectThrough(target, wide.address?.port ?? 0);
+
+  it.skipIf(own === undefined)(
+    "refuses this host in every notation of its address, literal or resolved",
+    async () => {
+      const address = own ?? "";
+      for (const target of [
+        `http://${address}:${hostPort}/`,
+        `http://[::ffff:${address}]:${hostPort}/`,
+        `http://[${hex(address)}]:${hostPort}/`,
+        `http://[0:0:0:0:0:ffff:${hex(address).slice(7)}]:${hostPort}/`,
+        `http://own.test:${hostPort}/`,
+      ]) {
+        const r = await fetchVia(target);
+        expect(r.status, target).toBe(403);
+        expect(r.body, target).not.toContain("host-secret");
+      }
+      for (const target of [`[${hex(address)}]:${hostPort}`, `own.test:${hostPort}`]) {
+        expect(await tunnelVia(target), target).toMatch(/^HTTP\/1\.1 403 /);
+      }
+      expect(hits).toBe(0);
+    },
+  );
+
+  it("refuses the sandbox networks, and refuses everything when it cannot list them", async () => {
+    for (const target of [
+      "http://198.51.100.7/",
+      "http://[::ffff:c633:6407]/",
+      "http://sib.test/",
+    ]) {
+      const r = await fetchVia(target);
+      expect(r.status, target).toBe(403);
+    }
+    expect(await tunnelVia("sib.test:443")).toMatch(/^HTTP\/1\.1 403 /);
+    listing = "fails";
+    try {
+      const r = await fetchVia("http://203.0.113.5/");
+      expect(r.status).toBe(502);
+      expect(r.body).toContain("cannot tell which addresses are sandboxes");
+    } finally {
+      listing = "ok";
+    }
+  });
+});
+
 describe("decideEgress and parseAuthority", () => {
   it("parse CONNECT targets, IPv6 in brackets, and reject bad ports", () => {
     expect(parseAuthority("Example.com:443")).toEqual({ host: "example.com", port: 443 });
@@ -128,6 +225,11 @@ describe("decideEgress and parseAuthority", () => {
 
   it("passes an allowed literal address through unresolved", async () => {
     const d = await decideEgress(compileAllowList(["10.0.0.0/8"]), "10.1.2.3", lookup);
+    expect(d).toEqual({ ok: true, addresses: ["10.1.2.3"] });
+  });
+
+  it("connects to the address it checked, in its plain form", async () => {
+    const d = await decideEgress(compileAllowList(["10.0.0.0/8"]), "::ffff:a01:203", lookup);
     expect(d).toEqual({ ok: true, addresses: ["10.1.2.3"] });
   });
 });

@@ -13,7 +13,12 @@ import http from "node:http";
 import net from "node:net";
 import type { Duplex } from "node:stream";
 import type { Logger } from "@aetherium/common";
-import { isRefusedAddress, type AllowList } from "./egress-allow-list.js";
+import {
+  isRefusedAddress,
+  normalizeAddress,
+  type AddressSet,
+  type AllowList,
+} from "./egress-allow-list.js";
 
 /** Whose traffic a connection is, and what it may reach. */
 export interface EgressIdentity {
@@ -27,6 +32,12 @@ export interface EgressProxyOptions {
   readonly identify: (sourceAddress: string) => Promise<EgressIdentity | undefined>;
   /** Resolves an allowed name to addresses; default the host's resolver (`dns.lookup`). */
   lookup?: (host: string) => Promise<string[]>;
+  /**
+   * Addresses of the backend's sandbox networks, refused whatever a list says: the proxy runs on
+   * the host, so it would otherwise carry one sandbox's traffic to another. A rejection refuses
+   * the request (the proxy cannot tell what it would reach).
+   */
+  sandboxNetworks?: () => Promise<AddressSet>;
   /** Gives up connecting to a destination after this long; default 10 s. */
   connectTimeoutMs?: number;
   logger?: Logger;
@@ -43,25 +54,29 @@ const defaultLookup = async (host: string): Promise<string[]> =>
 /**
  * Decides whether `host` may be reached under `allow`. A name must be allowed by a domain entry
  * (it is only then resolved); a literal address by an IP/CIDR entry. Either way, addresses that
- * are never reachable (the host itself, loopback, link-local, multicast) are dropped.
+ * are never reachable (the host itself, loopback, link-local, multicast, and `sandboxes`: the
+ * backend's sandbox networks) are dropped. The addresses returned are the checked ones in
+ * canonical form: the caller connects to exactly these, never to a name resolved again.
  */
 export async function decideEgress(
   allow: AllowList,
   host: string,
   lookup: (host: string) => Promise<string[]> = defaultLookup,
+  sandboxes?: AddressSet,
 ): Promise<EgressDecision> {
   if (net.isIP(host) !== 0) {
-    if (!allow.allowsAddress(host)) {
+    const address = normalizeAddress(host);
+    if (address === undefined || !allow.allowsAddress(address)) {
       return {
         ok: false,
         status: 403,
         reason: `${host} is not in the sandbox's egress allow-list`,
       };
     }
-    if (isRefusedAddress(host)) {
+    if (isRefusedAddress(address, sandboxes)) {
       return { ok: false, status: 403, reason: `${host} is an address no sandbox may reach` };
     }
-    return { ok: true, addresses: [host] };
+    return { ok: true, addresses: [address] };
   }
   if (!allow.allowsName(host)) {
     return { ok: false, status: 403, reason: `${host} is not in the sandbox's egress allow-list` };
@@ -73,7 +88,9 @@ export async function decideEgress(
     const code = (err as NodeJS.ErrnoException).code ?? "error";
     return { ok: false, status: 502, reason: `could not resolve ${host} (${code})` };
   }
-  const usable = addresses.filter((a) => !isRefusedAddress(a));
+  const usable = addresses
+    .filter((a) => !isRefusedAddress(a, sandboxes))
+    .map((a) => normalizeAddress(a) ?? a);
   if (usable.length === 0) {
     return {
       ok: false,
@@ -130,6 +147,7 @@ export class EgressProxy {
   readonly #tunnels = new Set<Duplex>();
   readonly #identify: EgressProxyOptions["identify"];
   readonly #lookup: (host: string) => Promise<string[]>;
+  readonly #sandboxNetworks: EgressProxyOptions["sandboxNetworks"];
   readonly #connectTimeoutMs: number;
   readonly #logger: Logger | undefined;
 
@@ -137,6 +155,7 @@ export class EgressProxy {
   constructor(options: EgressProxyOptions) {
     this.#identify = options.identify;
     this.#lookup = options.lookup ?? defaultLookup;
+    this.#sandboxNetworks = options.sandboxNetworks;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
     this.#logger = options.logger;
     this.#server = http.createServer((req, res) => void this.#onRequest(req, res));
@@ -183,7 +202,14 @@ export class EgressProxy {
     if (who === undefined) {
       return { ok: false, status: 403, reason: "this address is not a sandbox with an allow-list" };
     }
-    const decision = await decideEgress(who.allow, host, this.#lookup);
+    let sandboxes: AddressSet | undefined;
+    try {
+      sandboxes = await this.#sandboxNetworks?.();
+    } catch (err) {
+      this.#logger?.warn({ err }, "egress proxy cannot list the sandbox networks");
+      return { ok: false, status: 502, reason: "cannot tell which addresses are sandboxes" };
+    }
+    const decision = await decideEgress(who.allow, host, this.#lookup, sandboxes);
     if (!decision.ok) {
       this.#logger?.info(
         { sandboxId: who.sandboxId, host, port, reason: decision.reason },

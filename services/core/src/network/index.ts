@@ -4,9 +4,13 @@
  * @module
  */
 export {
+  compileAddressSet,
   compileAllowList,
   isRefusedAddress,
+  normalizeAddress,
+  readHostAddresses,
   unmapAddress,
+  type AddressSet,
   type AllowList,
 } from "./egress-allow-list.js";
 export {
@@ -17,4 +21,9 @@ export {
   type EgressIdentity,
   type EgressProxyOptions,
 } from "./egress-proxy.js";
-export { restrictBridgeToProxy, unrestrictBridge } from "./host-firewall.js";
+export {
+  isolateBridgeFromHost,
+  restrictBridgeToProxy,
+  unisolateBridge,
+  unrestrictBridge,
+} from "./host-firewall.js";

@@ -73,6 +73,16 @@ export async function openSandboxRuntime(
       });
       continue;
     }
+    // The host is shut to the sandbox bridge before any sandbox, old or new, runs here; a worker
+    // that cannot do so takes no sandboxes rather than expose its own ports to them.
+    const isolation = await backend.ensureNetwork().then(
+      () => undefined,
+      (err: unknown) => (err as Error).message,
+    );
+    if (isolation !== undefined) {
+      status.push({ backend: "docker", ready: false, detail: isolation });
+      continue;
+    }
     manager = new SandboxManager({
       backend,
       repos: runtime.repos,
