@@ -1,10 +1,12 @@
 import {
   BadRequestError,
+  DependencyUnavailableError,
   httpStatusOf,
   isAetheriumError,
   NotFoundError,
   PayloadTooLargeError,
   RateLimitedError,
+  toDependencyError,
   toErrorEnvelope,
 } from "@aetherium/common";
 import { InvalidCursorError } from "@aetherium/core";
@@ -23,7 +25,8 @@ const CONTEXT_NAMES: Record<string, string> = {
 /**
  * One error path for the whole gateway: validation failures list every bad field in `details`;
  * Fastify's own client errors (malformed JSON, oversized body, wrong content type) keep their 4xx;
- * our typed errors keep their code; anything else is a logged 500 with a generic message, so
+ * a dependency outage (database, queue, event bus) is a `503 unavailable` naming it, with
+ * `retry-after`; our typed errors keep their code; anything else is a logged 500 with a generic message, so
  * stack traces, SQL and paths never reach a client.
  */
 export function installErrorHandling(
@@ -31,9 +34,13 @@ export function installErrorHandling(
   options: { notFoundPage?: () => Buffer | undefined } = {},
 ): void {
   app.setErrorHandler((err, req, reply) => {
-    const mapped = fromFastifyError(err);
+    const mapped = toDependencyError(err) ?? fromFastifyError(err);
     const status = httpStatusOf(mapped);
-    if (status >= 500) req.log.error({ err }, "request failed");
+    if (mapped instanceof DependencyUnavailableError) {
+      // An outage is not a bug: one line naming the dependency and the driver's error is enough.
+      req.log.warn({ err: mapped.cause, dependency: mapped.dependency }, "dependency unavailable");
+      reply.header("retry-after", mapped.retryAfterSec);
+    } else if (status >= 500) req.log.error({ err }, "request failed");
     if (mapped instanceof RateLimitedError) reply.header("retry-after", mapped.retryAfterSec);
     return reply.status(status).send(toErrorEnvelope(mapped, req.id));
   });
