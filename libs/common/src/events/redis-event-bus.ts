@@ -65,8 +65,19 @@ export class RedisEventBus<E extends EventEnvelope = DomainEvent> implements Eve
       lazyConnect: false,
     });
     for (const conn of [this.#pub, this.#sub]) {
-      // ioredis reconnects by itself; without a listener an outage would crash the process.
-      conn.on("error", (err: Error) => this.#logger?.warn({ err }, "event bus connection error"));
+      // ioredis reconnects by itself; without a listener an outage would crash the process. It
+      // reports every failed reconnection: one line per outage and one on recovery are enough.
+      let down = false;
+      conn.on("error", (err: Error) => {
+        if (down) return;
+        down = true;
+        this.#logger?.warn({ err }, "event bus connection error; reconnecting");
+      });
+      conn.on("ready", () => {
+        if (!down) return;
+        down = false;
+        this.#logger?.info("event bus connection restored");
+      });
     }
     this.#sub.on("message", (channel: string, message: string) => {
       if (channel !== this.#channel) return;

@@ -137,6 +137,8 @@ export class BullmqJobQueue implements JobQueue {
   readonly #subscriptions = new Map<string, Promise<void>>();
   readonly #pendingCancelTtlMs: number;
   #closed = false;
+  /** Between a connection error and the next successful (re)connection. */
+  #outage = false;
 
   /** Connects lazily: nothing is opened until the first enqueue, cancel, consume or counts. */
   constructor(options: BullmqJobQueueOptions) {
@@ -263,7 +265,7 @@ export class BullmqJobQueue implements JobQueue {
     if (!entry) {
       const name = bullQueueName(queue);
       const q = new Queue(name, { connection: this.#producerClient(), prefix: this.#opts.prefix });
-      q.on("error", (err) => this.#logger.error({ err, queue }, "queue connection error"));
+      q.on("error", (err) => this.#connectionError(err, queue));
       entry = { queue: q, channel: `${this.#opts.prefix}:${name}:cancel`, consumers: new Set() };
       this.#queues.set(queue, entry);
     }
@@ -273,8 +275,20 @@ export class BullmqJobQueue implements JobQueue {
   #newClient(extra: RedisOptions): Redis {
     const c = this.#opts.connection;
     const client = typeof c === "string" ? new Redis(c, extra) : new Redis({ ...c, ...extra });
-    client.on("error", (err) => this.#logger.warn({ err }, "redis connection error"));
+    client.on("error", (err) => this.#connectionError(err));
+    client.on("ready", () => {
+      if (!this.#outage) return;
+      this.#outage = false;
+      this.#logger.info?.({}, "queue connection to Redis restored");
+    });
     return client;
+  }
+
+  /** ioredis and BullMQ report every failed reconnection; one line per outage is enough. */
+  #connectionError(err: Error, queue?: QueueName): void {
+    if (this.#outage) return;
+    this.#outage = true;
+    this.#logger.warn({ err, ...(queue ? { queue } : {}) }, "queue connection error; reconnecting");
   }
 
   #producerClient(): Redis {

@@ -77,7 +77,12 @@ export async function openRuntime(config: Config, options: RuntimeOptions): Prom
         poolSize: config.database.poolMax,
         connectTimeoutMs: config.database.connectTimeoutMs,
         statementTimeoutMs: config.database.statementTimeoutMs,
-        onPoolError: (err) => options.logger.warn({ err }, "database connection lost"),
+        // Only message and code: pg hangs the client (with its connection settings) on the error.
+        onPoolError: (err) =>
+          options.logger.warn(
+            { err: { message: err.message, code: (err as { code?: unknown }).code } },
+            "idle database connection lost; the next query opens a new one",
+          ),
       })
     : await openDatabase({ pglite: path.resolve(config.home, "pgdata") });
   try {

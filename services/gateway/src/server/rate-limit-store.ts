@@ -96,8 +96,11 @@ export class ResilientRateLimitStore {
     const fullKey = this.#prefix + key;
     const local = () => callback(null, s.local.incr(fullKey, timeWindow));
     // While disconnected ioredis would queue the command; counting locally answers at once.
+    // A first connection still being made is no outage, so only a lost one is reported.
     if (s.redis.status !== "ready") {
-      this.#fail(new Error(`redis connection is ${s.redis.status}`));
+      if (!["wait", "connecting", "connect"].includes(s.redis.status)) {
+        this.#fail(new Error(`redis connection is ${s.redis.status}`));
+      }
       local();
       return;
     }
