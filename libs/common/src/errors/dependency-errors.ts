@@ -81,7 +81,10 @@ export function toDependencyError(
   if (err instanceof DependencyUnavailableError) return err;
   if (typeof err !== "object" || err === null) return undefined;
   const { name, message, code } = err as { name?: unknown; message?: unknown; code?: unknown };
-  if ((typeof name === "string" && REDIS_ERROR_NAMES.has(name)) || matches(message, REDIS_MESSAGES)) {
+  if (
+    (typeof name === "string" && REDIS_ERROR_NAMES.has(name)) ||
+    matches(message, REDIS_MESSAGES)
+  ) {
     return new DependencyUnavailableError(hint ?? "queue", { cause: err });
   }
   const pgCode = typeof code === "string" ? code : "";

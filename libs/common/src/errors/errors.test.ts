@@ -122,9 +122,12 @@ describe("toDependencyError", () => {
     new Error('database "x" is not currently accepting connections'),
     { code: "55000" },
   );
-  const pgTerminated = Object.assign(new Error("terminating connection due to administrator command"), {
-    code: "57P01",
-  });
+  const pgTerminated = Object.assign(
+    new Error("terminating connection due to administrator command"),
+    {
+      code: "57P01",
+    },
+  );
   const pgGone = Object.assign(new Error("connect ECONNREFUSED 10.0.0.5:5432 password=hunter2"), {
     code: "ECONNREFUSED",
   });
@@ -160,7 +163,13 @@ describe("toDependencyError", () => {
 
   it("leaves other errors alone", () => {
     const unique = Object.assign(new Error("duplicate key"), { code: "23505" });
-    for (const err of [unique, new Error("boom"), "text", undefined, new NotFoundError("vm", "v")]) {
+    for (const err of [
+      unique,
+      new Error("boom"),
+      "text",
+      undefined,
+      new NotFoundError("vm", "v"),
+    ]) {
       expect(toDependencyError(err)).toBeUndefined();
     }
     expect(httpStatusOf(unique)).toBe(500);

@@ -161,15 +161,17 @@ export class BullmqJobQueue implements JobQueue {
     const opts = resolveJobOptions(name, payload, options);
     const data: StoredJobData = { payload, timeoutMs: opts.timeoutMs };
     // An existing jobId makes BullMQ's add a no-op; that is the idempotency the contract wants.
-    await this.#redisCall(() => this.#entry(options.queue).queue.add(name, data, {
-      jobId: bullJobId(options.jobId),
-      priority: bullPriority(opts.priority),
-      ...(opts.delayMs > 0 ? { delay: opts.delayMs } : {}),
-      attempts: opts.attempts,
-      backoff: { type: opts.backoff.type, delay: opts.backoff.delayMs },
-      removeOnComplete: this.#opts.keepCompleted ?? DEFAULT_KEEP_COMPLETED,
-      removeOnFail: this.#opts.keepFailed ?? DEFAULT_KEEP_FAILED,
-    }));
+    await this.#redisCall(() =>
+      this.#entry(options.queue).queue.add(name, data, {
+        jobId: bullJobId(options.jobId),
+        priority: bullPriority(opts.priority),
+        ...(opts.delayMs > 0 ? { delay: opts.delayMs } : {}),
+        attempts: opts.attempts,
+        backoff: { type: opts.backoff.type, delay: opts.backoff.delayMs },
+        removeOnComplete: this.#opts.keepCompleted ?? DEFAULT_KEEP_COMPLETED,
+        removeOnFail: this.#opts.keepFailed ?? DEFAULT_KEEP_FAILED,
+      }),
+    );
   }
 
   /** {@inheritDoc JobQueue.cancel} */

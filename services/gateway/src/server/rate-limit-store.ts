@@ -130,8 +130,11 @@ export class ResilientRateLimitStore {
   /** A store for one route's own limit: same Redis and fallback, keys under the route. */
   child(routeOptions: object): ResilientRateLimitStore {
     // The plugin passes the route's merged limit options, the route itself under `routeInfo`.
-    const route = (routeOptions as { routeInfo?: { method?: unknown; url?: unknown } }).routeInfo ?? {};
-    const prefix = `${this.#prefix}${String(route.method ?? "")}${String(route.url ?? "")}-`;
+    const route =
+      (routeOptions as { routeInfo?: { method?: string | string[]; url?: string } }).routeInfo ??
+      {};
+    const method = Array.isArray(route.method) ? route.method.join(",") : (route.method ?? "");
+    const prefix = `${this.#prefix}${method}${route.url ?? ""}-`;
     return new ResilientRateLimitStore(this.#state.redis, this.#state.logger, prefix, this.#state);
   }
 

@@ -3,7 +3,12 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createLogger, loadConfig } from "@aetherium/common";
 import { openRuntime, type Runtime } from "@aetherium/core";
-import { startPrivateRedis, TEST_PG_ADMIN_URL, useTestDatabase, type PrivateRedis } from "@aetherium/testing";
+import {
+  startPrivateRedis,
+  TEST_PG_ADMIN_URL,
+  useTestDatabase,
+  type PrivateRedis,
+} from "@aetherium/testing";
 import { errorResponseSchema, healthResponseSchema } from "@aetherium/types";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -73,9 +73,12 @@ export async function startAetherium(
       : { status: "down", message: "no sandbox backend ready" };
     // Backends this host lacks are listed for information; what matters is that state, queue and
     // at least one sandbox backend work.
-    const ok = [components.database, components.queue, components.eventBus, components.sandboxes].every(
-      (c) => c?.status === "ok",
-    );
+    const ok = [
+      components.database,
+      components.queue,
+      components.eventBus,
+      components.sandboxes,
+    ].every((c) => c?.status === "ok");
     return { status: ok ? "ok" : "degraded", version: AETHERIUM_VERSION, components };
   };
 
