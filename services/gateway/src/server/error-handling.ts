@@ -1,5 +1,6 @@
 import {
   BadRequestError,
+  DEPENDENCY_RETRY_AFTER_SEC,
   DependencyUnavailableError,
   httpStatusOf,
   isAetheriumError,
@@ -39,9 +40,13 @@ export function installErrorHandling(
     if (mapped instanceof DependencyUnavailableError) {
       // An outage is not a bug: one line naming the dependency and the driver's error is enough.
       req.log.warn({ err: mapped.cause, dependency: mapped.dependency }, "dependency unavailable");
-      reply.header("retry-after", mapped.retryAfterSec);
     } else if (status >= 500) req.log.error({ err }, "request failed");
-    if (mapped instanceof RateLimitedError) reply.header("retry-after", mapped.retryAfterSec);
+    if (mapped instanceof RateLimitedError || mapped instanceof DependencyUnavailableError) {
+      reply.header("retry-after", mapped.retryAfterSec);
+    } else if (status === 503) {
+      // Every 503 is worth retrying (a worker or the queue out of reach): say when.
+      reply.header("retry-after", DEPENDENCY_RETRY_AFTER_SEC);
+    }
     return reply.status(status).send(toErrorEnvelope(mapped, req.id));
   });
   app.setNotFoundHandler((req, reply) => {
