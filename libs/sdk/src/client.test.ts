@@ -8,6 +8,7 @@ import { AuthError, NetworkError, NotFoundError, RateLimitError } from "./errors
 let server: Server;
 let url: string;
 const seen: { auth?: string | undefined; path?: string | undefined } = {};
+let healthDown = false;
 
 beforeAll(async () => {
   server = createServer((req, res) => {
@@ -17,7 +18,10 @@ beforeAll(async () => {
       res
         .writeHead(status, { "content-type": "application/json", ...headers })
         .end(JSON.stringify(body));
-    if (req.url === "/api/v1/health") return send(200, { status: "ok", components: {} });
+    if (req.url === "/api/v1/health")
+      return healthDown
+        ? send(503, { status: "degraded", components: { queue: { status: "down" } } })
+        : send(200, { status: "ok", components: {} });
     if (req.url === "/api/v1/limited")
       return send(
         429,
@@ -45,6 +49,19 @@ describe("AetheriumClient", () => {
     await expect(client.health()).resolves.toEqual({ status: "ok", components: {} });
     expect(seen.auth).toBe("Bearer aet_secret");
     expect(seen.path).toBe("/api/v1/health");
+  });
+
+  it("returns the health report when a required component is down (503)", async () => {
+    const client = new AetheriumClient({ url });
+    healthDown = true;
+    try {
+      await expect(client.health()).resolves.toEqual({
+        status: "degraded",
+        components: { queue: { status: "down" } },
+      });
+    } finally {
+      healthDown = false;
+    }
   });
 
   it("maps error envelopes to typed errors with code, status and request id", async () => {

@@ -489,8 +489,10 @@ export class AetheriumClient {
 
   /** Platform health; open without an API key. */
   health(options: { signal?: AbortSignal } = {}): Promise<HealthResponse> {
+    // 503 still carries the report: which required component is down is the point of asking.
     return this.#t.requestChecked(healthResponseSchema, "GET", "/health", {
       signal: options.signal,
+      acceptStatus: [503],
     });
   }
 }

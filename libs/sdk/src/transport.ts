@@ -32,6 +32,11 @@ export interface RequestOptions {
   readonly headers?: Readonly<Record<string, string>>;
   /** Cancels the request. */
   readonly signal?: AbortSignal | undefined;
+  /**
+   * Error statuses whose body is the answer rather than an error envelope (`GET /health` answers
+   * 503 with its report when a required component is down).
+   */
+  readonly acceptStatus?: readonly number[];
 }
 
 /** `?a=1&b=x&b=y` for `{a: 1, b: ["x", "y"]}`; empty string when nothing is set. */
@@ -137,7 +142,7 @@ export class Transport {
         0,
       );
     }
-    if (!res.ok) {
+    if (!res.ok && !options.acceptStatus?.includes(res.status)) {
       const text = await res.text().catch(() => "");
       throw errorFromResponse(res.status, parseJson(text), res.headers.get("retry-after"));
     }

@@ -12,3 +12,4 @@ export {
 } from "./postgres.js";
 export { createTestRedis, deleteByPrefix, TEST_REDIS_URL, type TestRedis } from "./redis.js";
 export { useTestDatabase, useTestRedis } from "./fixtures.js";
+export { startPrivateRedis, type PrivateRedis } from "./private-redis.js";

@@ -45,6 +45,9 @@ const serverSchema = z.strictObject({
   dashboardDir: z.string().min(1).optional(),
   // Longest a `?wait=true` request waits before answering with the state so far.
   waitTimeoutSec: intSetting(1, 3600).default(120),
+  // Longest each `/health` probe (database query, Redis PING) may take before the component is
+  // reported down, so a frozen dependency never hangs the health check.
+  healthTimeoutMs: intSetting(100, 60_000).default(2000),
 });
 
 const databaseSchema = z.strictObject({
@@ -53,6 +56,12 @@ const databaseSchema = z.strictObject({
   url: urlSetting(["postgres", "postgresql"]).optional(),
   // Upper bound on pooled connections per process; PostgreSQL's own default max is 100 in total.
   poolMax: intSetting(1, 1000).default(10),
+  // Longest wait for a connection (a new one, or a free one from a full pool): past it the call
+  // fails as `503 unavailable` instead of hanging while PostgreSQL is down or refusing.
+  connectTimeoutMs: intSetting(100, 600_000).default(5000),
+  // Longest a statement may run (PostgreSQL's statement_timeout, plus a client-side read timeout
+  // a little longer for a server that stopped answering altogether).
+  statementTimeoutMs: intSetting(100, 3_600_000).default(15_000),
 });
 
 const redisSchema = z.strictObject({
@@ -60,6 +69,12 @@ const redisSchema = z.strictObject({
   url: urlSetting(["redis", "rediss"]).optional(),
   // Prefix of every key and channel, so one Redis can serve several installations.
   keyPrefix: z.string().default("aetherium:"),
+  // Longest a TCP connect to Redis may take before ioredis gives up and retries.
+  connectTimeoutMs: intSetting(100, 600_000).default(3000),
+  // Longest any request-path Redis command (enqueue, publish, rate-limit count, health PING) may
+  // wait for its answer: a frozen Redis then gives `503 unavailable`, not a hung request.
+  // Blocking reads of the queue's consumers are exempt: they wait on purpose.
+  commandTimeoutMs: intSetting(100, 600_000).default(3000),
 });
 
 const authSchema = z.strictObject({

@@ -42,7 +42,11 @@ describe("loadConfig", () => {
       bodyLimitMb: 10,
       maxUploadMb: 1024,
       waitTimeoutSec: 120,
+      healthTimeoutMs: 2000,
     });
+    // Every dependency call is bounded out of the box.
+    expect(config.database).toMatchObject({ connectTimeoutMs: 5000, statementTimeoutMs: 15_000 });
+    expect(config.redis).toMatchObject({ connectTimeoutMs: 3000, commandTimeoutMs: 3000 });
     expect(config.home).toBe(path.join(dir, ".aetherium"));
     expect(config.database.url).toBeUndefined();
     expect(config.redis.url).toBeUndefined();

@@ -5,6 +5,7 @@ import {
   AetheriumError,
   ConfigError,
   ConflictError,
+  DependencyUnavailableError,
   InternalError,
   NotFoundError,
   RateLimitedError,
@@ -12,7 +13,9 @@ import {
   ValidationError,
   httpStatusOf,
   isAetheriumError,
+  toDependencyError,
   toErrorEnvelope,
+  type Dependency,
 } from "./index.js";
 
 describe("error classes", () => {
@@ -106,5 +109,69 @@ describe("toErrorEnvelope", () => {
     expect(err.message).toBe(
       "invalid configuration (file /etc/aetherium.yaml):\n  - server.port: expected an integer (from AETHERIUM_PORT)",
     );
+  });
+});
+
+describe("toDependencyError", () => {
+  // Shapes as the drivers throw them: ioredis and pg errors carry no class we could import here.
+  const redisDown = Object.assign(new Error("Reached the max retries per request limit"), {
+    name: "MaxRetriesPerRequestError",
+  });
+  const redisFrozen = new Error("Command timed out");
+  const pgRefusing = Object.assign(
+    new Error('database "x" is not currently accepting connections'),
+    { code: "55000" },
+  );
+  const pgTerminated = Object.assign(
+    new Error("terminating connection due to administrator command"),
+    {
+      code: "57P01",
+    },
+  );
+  const pgGone = Object.assign(new Error("connect ECONNREFUSED 10.0.0.5:5432 password=hunter2"), {
+    code: "ECONNREFUSED",
+  });
+
+  it("maps an outage of Redis or PostgreSQL to 503 unavailable naming the dependency", () => {
+    const cases: [unknown, string | undefined, string][] = [
+      [redisDown, "queue", "queue"],
+      [redisFrozen, "event bus", "event bus"],
+      [redisFrozen, undefined, "queue"],
+      [pgRefusing, undefined, "database"],
+      [pgTerminated, undefined, "database"],
+      [new Error("Connection terminated unexpectedly"), undefined, "database"],
+      [new Error("timeout exceeded when trying to connect"), undefined, "database"],
+      [pgGone, undefined, "database"],
+    ];
+    for (const [err, hint, dependency] of cases) {
+      const mapped = toDependencyError(err, hint as Dependency | undefined);
+      expect(mapped, String(err)).toBeInstanceOf(DependencyUnavailableError);
+      expect(mapped?.dependency).toBe(dependency);
+      expect(mapped?.cause).toBe(err);
+      // Unwrapped driver errors render the same way at any edge.
+      expect(httpStatusOf(err)).toBe(503);
+      expect(toErrorEnvelope(err, "r").error.code).toBe("unavailable");
+      expect(toErrorEnvelope(mapped, "r").error).toEqual({
+        code: "unavailable",
+        message: `the ${dependency} is unavailable; retry shortly`,
+        details: { dependency },
+      });
+    }
+    // The driver's message (addresses, credentials) never reaches the client.
+    expect(JSON.stringify(toErrorEnvelope(pgGone, "r"))).not.toContain("hunter2");
+  });
+
+  it("leaves other errors alone", () => {
+    const unique = Object.assign(new Error("duplicate key"), { code: "23505" });
+    for (const err of [
+      unique,
+      new Error("boom"),
+      "text",
+      undefined,
+      new NotFoundError("vm", "v"),
+    ]) {
+      expect(toDependencyError(err)).toBeUndefined();
+    }
+    expect(httpStatusOf(unique)).toBe(500);
   });
 });

@@ -40,6 +40,11 @@ export interface EventBus<E extends EventEnvelope = DomainEvent> {
    * bus has to finish subscribing first). Open the bus, await this, then rely on delivery.
    */
   ready(): Promise<void>;
+  /**
+   * Checks that the bus can carry events now (for a network bus: a round trip to its server);
+   * rejects with the reason otherwise. Optional: an in-process bus is always reachable.
+   */
+  ping?(): Promise<void>;
   /** Calls `handler` for every event whose type matches one of `topicPatterns`. */
   subscribe(topicPatterns: readonly string[], handler: EventHandler<E>): Unsubscribe;
   /** Stops delivery, drops subscriptions and releases connections; waits for handlers in progress. */

@@ -1,5 +1,6 @@
 import { eventEnvelopeSchema, type DomainEvent, type EventEnvelope } from "@aetherium/types";
 import { Redis } from "ioredis";
+import { toDependencyError } from "../errors/index.js";
 import type { Logger } from "../logger/index.js";
 import type { EventBus, EventHandler, Unsubscribe } from "./event-bus.js";
 import { InMemoryEventBus } from "./in-memory-event-bus.js";
@@ -15,6 +16,13 @@ export interface RedisEventBusOptions {
   channelPrefix?: string;
   /** Where malformed messages and handler errors are reported. */
   logger?: Logger;
+  /**
+   * Longest a publish or PING waits for Redis (default 3 s): a frozen Redis fails the call as
+   * `unavailable` instead of hanging the request that published.
+   */
+  commandTimeoutMs?: number;
+  /** Longest a TCP connect to Redis may take before a retry (default 3 s). */
+  connectTimeoutMs?: number;
 }
 
 /**
@@ -40,15 +48,36 @@ export class RedisEventBus<E extends EventEnvelope = DomainEvent> implements Eve
     this.#local = new InMemoryEventBus<E>(options.logger ? { logger: options.logger } : {});
     // Auto-pipelining sends the events published in one tick in one write: under load a busy
     // worker publishes hundreds a second, and one syscall each was a measurable share of its CPU.
+    const connectTimeout = options.connectTimeoutMs ?? 3000;
     this.#pub = new Redis(options.url, {
-      maxRetriesPerRequest: 3,
+      // One reconnection attempt, then the publish fails: a request waits milliseconds, not the
+      // seconds of several back-offs, while Redis is down.
+      maxRetriesPerRequest: 1,
+      commandTimeout: options.commandTimeoutMs ?? 3000,
+      connectTimeout,
       lazyConnect: false,
       enableAutoPipelining: true,
     });
-    this.#sub = new Redis(options.url, { maxRetriesPerRequest: null, lazyConnect: false });
+    // The subscriber waits for messages on purpose and rides out outages (resubscribing itself).
+    this.#sub = new Redis(options.url, {
+      maxRetriesPerRequest: null,
+      connectTimeout,
+      lazyConnect: false,
+    });
     for (const conn of [this.#pub, this.#sub]) {
-      // ioredis reconnects by itself; without a listener an outage would crash the process.
-      conn.on("error", (err: Error) => this.#logger?.warn({ err }, "event bus connection error"));
+      // ioredis reconnects by itself; without a listener an outage would crash the process. It
+      // reports every failed reconnection: one line per outage and one on recovery are enough.
+      let down = false;
+      conn.on("error", (err: Error) => {
+        if (down) return;
+        down = true;
+        this.#logger?.warn({ err }, "event bus connection error; reconnecting");
+      });
+      conn.on("ready", () => {
+        if (!down) return;
+        down = false;
+        this.#logger?.info("event bus connection restored");
+      });
     }
     this.#sub.on("message", (channel: string, message: string) => {
       if (channel !== this.#channel) return;
@@ -66,7 +95,24 @@ export class RedisEventBus<E extends EventEnvelope = DomainEvent> implements Eve
 
   /** Sends `event` to every process subscribed (this one included). */
   async publish(event: E): Promise<void> {
-    await this.#pub.publish(this.#channel, JSON.stringify(event));
+    try {
+      await this.#pub.publish(this.#channel, JSON.stringify(event));
+    } catch (err) {
+      throw toDependencyError(err, "event bus") ?? err;
+    }
+  }
+
+  /** Round trip to Redis on the publishing connection; rejects when the bus cannot publish. */
+  async ping(): Promise<void> {
+    try {
+      await this.#pub.ping();
+    } catch (err) {
+      throw toDependencyError(err, "event bus") ?? err;
+    }
+    // Connected for publishing is not enough: events reach this process only while subscribed.
+    if (this.#sub.status !== "ready") {
+      throw new Error(`event subscription connection is ${this.#sub.status}`);
+    }
   }
 
   /** Subscribes `handler` to `topicPatterns` in this process; see {@link EventBus.subscribe}. */

@@ -8,6 +8,7 @@
  * else (validation, hooks, timers) is local, and cancellation rides one pub/sub connection per
  * process instead of per-job polling.
  */
+import { toDependencyError } from "@aetherium/common";
 import { isJobName, type JobName, type JobPayload } from "@aetherium/types";
 import {
   DelayedError,
@@ -49,6 +50,13 @@ export interface BullmqJobQueueOptions {
   readonly lockDurationMs?: number;
   /** How often consumers look for jobs whose lock expired (default 30 s). */
   readonly stalledIntervalMs?: number;
+  /**
+   * Longest an enqueue, cancel, count or PING waits for Redis (default 3 s), so a frozen Redis
+   * fails the request that called it instead of hanging it. Consumers' blocking reads are exempt.
+   */
+  readonly commandTimeoutMs?: number;
+  /** Longest a TCP connect to Redis may take before a retry (default 3 s). */
+  readonly connectTimeoutMs?: number;
   /** Where hook and connection failures are reported; the console when unset. */
   readonly logger?: QueueLogger;
   /** Finished jobs kept in Redis for inspection; bounded so Redis does not grow forever. */
@@ -129,6 +137,8 @@ export class BullmqJobQueue implements JobQueue {
   readonly #subscriptions = new Map<string, Promise<void>>();
   readonly #pendingCancelTtlMs: number;
   #closed = false;
+  /** Between a connection error and the next successful (re)connection. */
+  #outage = false;
 
   /** Connects lazily: nothing is opened until the first enqueue, cancel, consume or counts. */
   constructor(options: BullmqJobQueueOptions) {
@@ -151,19 +161,25 @@ export class BullmqJobQueue implements JobQueue {
     const opts = resolveJobOptions(name, payload, options);
     const data: StoredJobData = { payload, timeoutMs: opts.timeoutMs };
     // An existing jobId makes BullMQ's add a no-op; that is the idempotency the contract wants.
-    await this.#entry(options.queue).queue.add(name, data, {
-      jobId: bullJobId(options.jobId),
-      priority: bullPriority(opts.priority),
-      ...(opts.delayMs > 0 ? { delay: opts.delayMs } : {}),
-      attempts: opts.attempts,
-      backoff: { type: opts.backoff.type, delay: opts.backoff.delayMs },
-      removeOnComplete: this.#opts.keepCompleted ?? DEFAULT_KEEP_COMPLETED,
-      removeOnFail: this.#opts.keepFailed ?? DEFAULT_KEEP_FAILED,
-    });
+    await this.#redisCall(() =>
+      this.#entry(options.queue).queue.add(name, data, {
+        jobId: bullJobId(options.jobId),
+        priority: bullPriority(opts.priority),
+        ...(opts.delayMs > 0 ? { delay: opts.delayMs } : {}),
+        attempts: opts.attempts,
+        backoff: { type: opts.backoff.type, delay: opts.backoff.delayMs },
+        removeOnComplete: this.#opts.keepCompleted ?? DEFAULT_KEEP_COMPLETED,
+        removeOnFail: this.#opts.keepFailed ?? DEFAULT_KEEP_FAILED,
+      }),
+    );
   }
 
   /** {@inheritDoc JobQueue.cancel} */
   async cancel(jobId: string, queue: QueueName): Promise<CancelOutcome> {
+    return this.#redisCall(() => this.#cancel(jobId, queue));
+  }
+
+  async #cancel(jobId: string, queue: QueueName): Promise<CancelOutcome> {
     const entry = this.#entry(queue);
     const id = bullJobId(jobId);
     const job = await entry.queue.getJob(id);
@@ -214,17 +230,20 @@ export class BullmqJobQueue implements JobQueue {
   /** {@inheritDoc JobQueue.counts} */
   async counts(queue: QueueName): Promise<QueueCounts> {
     // One script call; "waiting" includes BullMQ's paused list, and prioritized jobs wait too.
-    const c = await this.#entry(queue).queue.getJobCounts(
-      "waiting",
-      "prioritized",
-      "active",
-      "delayed",
+    const c = await this.#redisCall(() =>
+      this.#entry(queue).queue.getJobCounts("waiting", "prioritized", "active", "delayed"),
     );
     return {
       waiting: (c.waiting ?? 0) + (c.paused ?? 0) + (c.prioritized ?? 0),
       active: c.active ?? 0,
       delayed: c.delayed ?? 0,
     };
+  }
+
+  /** {@inheritDoc JobQueue.ping} */
+  async ping(): Promise<void> {
+    if (this.#closed) throw new Error("queue is closed");
+    await this.#redisCall(() => this.#producerClient().ping());
   }
 
   /** Closes consumers (letting running jobs finish), queues, and the Redis connections. */
@@ -248,7 +267,7 @@ export class BullmqJobQueue implements JobQueue {
     if (!entry) {
       const name = bullQueueName(queue);
       const q = new Queue(name, { connection: this.#producerClient(), prefix: this.#opts.prefix });
-      q.on("error", (err) => this.#logger.error({ err, queue }, "queue connection error"));
+      q.on("error", (err) => this.#connectionError(err, queue));
       entry = { queue: q, channel: `${this.#opts.prefix}:${name}:cancel`, consumers: new Set() };
       this.#queues.set(queue, entry);
     }
@@ -258,25 +277,58 @@ export class BullmqJobQueue implements JobQueue {
   #newClient(extra: RedisOptions): Redis {
     const c = this.#opts.connection;
     const client = typeof c === "string" ? new Redis(c, extra) : new Redis({ ...c, ...extra });
-    client.on("error", (err) => this.#logger.warn({ err }, "redis connection error"));
+    client.on("error", (err) => this.#connectionError(err));
+    client.on("ready", () => {
+      if (!this.#outage) return;
+      this.#outage = false;
+      this.#logger.info?.({}, "queue connection to Redis restored");
+    });
     return client;
   }
 
+  /** ioredis and BullMQ report every failed reconnection; one line per outage is enough. */
+  #connectionError(err: Error, queue?: QueueName): void {
+    if (this.#outage) return;
+    this.#outage = true;
+    this.#logger.warn({ err, ...(queue ? { queue } : {}) }, "queue connection error; reconnecting");
+  }
+
   #producerClient(): Redis {
-    this.#producer ??= this.#newClient({});
+    // One reconnection attempt, then the call fails: a request waits milliseconds, not the
+    // seconds of several back-offs, while Redis is down; the timeout covers a frozen Redis.
+    this.#producer ??= this.#newClient({
+      maxRetriesPerRequest: 1,
+      commandTimeout: this.#opts.commandTimeoutMs ?? 3000,
+      connectTimeout: this.#opts.connectTimeoutMs ?? 3000,
+    });
     return this.#producer;
   }
 
   #workerConnection(): Redis {
-    this.#workerClient ??= this.#newClient({ maxRetriesPerRequest: null });
+    this.#workerClient ??= this.#newClient({
+      maxRetriesPerRequest: null,
+      connectTimeout: this.#opts.connectTimeoutMs ?? 3000,
+    });
     return this.#workerClient;
+  }
+
+  /** Runs a request-path Redis call; an outage becomes `unavailable` naming the queue. */
+  async #redisCall<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      throw toDependencyError(err, "queue") ?? err;
+    }
   }
 
   #subscribe(channel: string): Promise<void> {
     let done = this.#subscriptions.get(channel);
     if (!done) {
       if (!this.#subscriber) {
-        const sub = this.#newClient({ maxRetriesPerRequest: null });
+        const sub = this.#newClient({
+          maxRetriesPerRequest: null,
+          connectTimeout: this.#opts.connectTimeoutMs ?? 3000,
+        });
         sub.on("message", (ch: string, raw: string) => this.#onCancelMessage(ch, raw));
         this.#subscriber = sub;
       }

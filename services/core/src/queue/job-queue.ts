@@ -135,6 +135,11 @@ export interface JobQueue {
   consume(queue: QueueName, handlers: JobHandlers, options: ConsumeOptions): Consumer;
   /** How many jobs of `queue` wait, run and are held back. */
   counts(queue: QueueName): Promise<QueueCounts>;
+  /**
+   * Checks that jobs can be enqueued now (for a network queue: a round trip to its server);
+   * rejects with the reason otherwise. Optional: an in-process queue is always reachable.
+   */
+  ping?(): Promise<void>;
   /** Closes every consumer and connection this queue opened. */
   close(): Promise<void>;
 }

@@ -3,6 +3,8 @@
  * tests can pass a recorder.
  */
 export interface QueueLogger {
+  /** Recoveries (a connection back after an outage); optional for recorders. */
+  info?(obj: Record<string, unknown>, msg: string): void;
   warn(obj: Record<string, unknown>, msg: string): void;
   error(obj: Record<string, unknown>, msg: string): void;
 }

@@ -72,7 +72,18 @@ export async function openRuntime(config: Config, options: RuntimeOptions): Prom
     );
   }
   const db = config.database.url
-    ? await openDatabase({ url: config.database.url, poolSize: config.database.poolMax })
+    ? await openDatabase({
+        url: config.database.url,
+        poolSize: config.database.poolMax,
+        connectTimeoutMs: config.database.connectTimeoutMs,
+        statementTimeoutMs: config.database.statementTimeoutMs,
+        // Only message and code: pg hangs the client (with its connection settings) on the error.
+        onPoolError: (err) =>
+          options.logger.warn(
+            { err: { message: err.message, code: (err as { code?: unknown }).code } },
+            "idle database connection lost; the next query opens a new one",
+          ),
+      })
     : await openDatabase({ pglite: path.resolve(config.home, "pgdata") });
   try {
     if (options.migrate ?? !distributed) {
@@ -83,6 +94,8 @@ export async function openRuntime(config: Config, options: RuntimeOptions): Prom
     const queue: JobQueue = config.redis.url
       ? new BullmqJobQueue({
           connection: config.redis.url,
+          commandTimeoutMs: config.redis.commandTimeoutMs,
+          connectTimeoutMs: config.redis.connectTimeoutMs,
           prefix: `${config.redis.keyPrefix}q`,
           logger: options.logger,
           ...(options.lockDurationMs ? { lockDurationMs: options.lockDurationMs } : {}),
@@ -93,6 +106,8 @@ export async function openRuntime(config: Config, options: RuntimeOptions): Prom
       ? new RedisEventBus({
           url: config.redis.url,
           channelPrefix: `${config.redis.keyPrefix}events:`,
+          commandTimeoutMs: config.redis.commandTimeoutMs,
+          connectTimeoutMs: config.redis.connectTimeoutMs,
           logger: options.logger,
         })
       : new InMemoryEventBus({ logger: options.logger });

@@ -374,6 +374,17 @@ export type OpenDatabaseOptions =
       /** Largest number of pooled connections (default 10). */
       readonly poolSize?: number;
       /**
+       * Longest wait for a connection, new or pooled (default 5 s); past it the query rejects,
+       * so an unreachable or refusing server fails calls instead of queueing them forever.
+       */
+      readonly connectTimeoutMs?: number;
+      /**
+       * PostgreSQL's `statement_timeout`; unset, none (migrations may wait on each other's lock).
+       * A client-side read timeout one second longer covers a server that stopped answering
+       * altogether (frozen, network cut).
+       */
+      readonly statementTimeoutMs?: number;
+      /**
        * Called when an idle pooled connection fails (server restart, network cut). Without a
        * listener `pg` would crash the process; the next query simply opens a new connection.
        */
@@ -390,6 +401,11 @@ export interface DatabaseHandle {
   readonly db: Kysely<Database>;
   /** The engine behind `db`. */
   readonly engine: DatabaseEngine;
+  /**
+   * One trivial query (`select 1`) through the pool: resolves when the database answers, rejects
+   * with the driver's error otherwise (bounded by the pool's connect and query timeouts).
+   */
+  ping(): Promise<void>;
   /** Closes the pool or the PGlite instance, after running queries finish. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -415,10 +431,15 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   let db: Kysely<Database>;
   let engine: DatabaseEngine;
   if ("url" in options) {
+    const statementTimeoutMs = options.statementTimeoutMs;
     const pool = new pg.Pool({
       connectionString: options.url,
       max: options.poolSize ?? 10,
       types: pgTypes,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+      ...(statementTimeoutMs === undefined
+        ? {}
+        : { statement_timeout: statementTimeoutMs, query_timeout: statementTimeoutMs + 1000 }),
     });
     pool.on("error", (error) => options.onPoolError?.(error));
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [camelCase()] });
@@ -438,6 +459,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   return {
     db,
     engine,
+    ping: async () => void (await sql`select 1`.execute(db)),
     close: () => (closing ??= db.destroy()),
   };
 }

@@ -29,6 +29,7 @@ import { registerWorkerRoutes } from "../routes/workers.js";
 import { installErrorHandling } from "./error-handling.js";
 import type { RouteDeps, ServerDeps } from "./deps.js";
 import { installHttpMetrics } from "./http-metrics.js";
+import { resilientRateLimitStore } from "./rate-limit-store.js";
 
 export type { HealthReport, RateLimitOptions, RouteDeps, ServerDeps } from "./deps.js";
 
@@ -135,9 +136,21 @@ async function registerRateLimit(app: FastifyInstance, deps: ServerDeps): Promis
   const opts = deps.rateLimit;
   if (!opts || opts.max <= 0) return;
   const redis = opts.redisUrl
-    ? new Redis(opts.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: true })
+    ? new Redis(opts.redisUrl, {
+        maxRetriesPerRequest: 1,
+        // Counting is worth little waiting: past this the request is counted in-process.
+        commandTimeout: Math.min(opts.redisCommandTimeoutMs ?? 1000, 1000),
+        connectTimeout: opts.redisConnectTimeoutMs ?? 3000,
+      })
     : undefined;
-  if (redis) app.addHook("onClose", async () => void (await redis.quit()));
+  if (redis) {
+    // ioredis reconnects by itself; the store logs the outage once, so the events stay quiet.
+    redis.on("error", () => undefined);
+    app.addHook("onClose", async () => void (await redis.quit().catch(() => redis.disconnect())));
+  }
+  const store = redis
+    ? resilientRateLimitStore(redis, deps.logger, `${opts.keyPrefix ?? "aetherium:"}ratelimit:`)
+    : undefined;
   await app.register(rateLimit, {
     global: true,
     max: opts.max,
@@ -147,7 +160,7 @@ async function registerRateLimit(app: FastifyInstance, deps: ServerDeps): Promis
     hook: "preHandler",
     keyGenerator: (req) => req.principal?.keyId ?? `ip:${req.ip}`,
     allowList: (req) => !req.url.startsWith("/api/v1/") || req.url.startsWith("/api/v1/health"),
-    ...(redis ? { redis, nameSpace: `${opts.keyPrefix ?? "aetherium:"}ratelimit:` } : {}),
+    ...(store ? { store } : {}),
     // The plugin throws what this returns; the error handler turns it into the envelope.
     errorResponseBuilder: (_req, ctx) =>
       Object.assign(new Error(`rate limit of ${ctx.max} requests per ${ctx.after} reached`), {

@@ -19,6 +19,9 @@ export interface RateLimitOptions {
   /** Shares the counters across gateways; in-memory per process without it. */
   readonly redisUrl?: string;
   readonly keyPrefix?: string;
+  /** Longest a count may wait for Redis before it is made in-process (capped at 1 s). */
+  readonly redisCommandTimeoutMs?: number;
+  readonly redisConnectTimeoutMs?: number;
 }
 
 /** What the HTTP server needs from the rest of the process. */

@@ -1,10 +1,13 @@
 import {
   BadRequestError,
+  DEPENDENCY_RETRY_AFTER_SEC,
+  DependencyUnavailableError,
   httpStatusOf,
   isAetheriumError,
   NotFoundError,
   PayloadTooLargeError,
   RateLimitedError,
+  toDependencyError,
   toErrorEnvelope,
 } from "@aetherium/common";
 import { InvalidCursorError } from "@aetherium/core";
@@ -23,7 +26,8 @@ const CONTEXT_NAMES: Record<string, string> = {
 /**
  * One error path for the whole gateway: validation failures list every bad field in `details`;
  * Fastify's own client errors (malformed JSON, oversized body, wrong content type) keep their 4xx;
- * our typed errors keep their code; anything else is a logged 500 with a generic message, so
+ * a dependency outage (database, queue, event bus) is a `503 unavailable` naming it, with
+ * `retry-after`; our typed errors keep their code; anything else is a logged 500 with a generic message, so
  * stack traces, SQL and paths never reach a client.
  */
 export function installErrorHandling(
@@ -31,10 +35,18 @@ export function installErrorHandling(
   options: { notFoundPage?: () => Buffer | undefined } = {},
 ): void {
   app.setErrorHandler((err, req, reply) => {
-    const mapped = fromFastifyError(err);
+    const mapped = toDependencyError(err) ?? fromFastifyError(err);
     const status = httpStatusOf(mapped);
-    if (status >= 500) req.log.error({ err }, "request failed");
-    if (mapped instanceof RateLimitedError) reply.header("retry-after", mapped.retryAfterSec);
+    if (mapped instanceof DependencyUnavailableError) {
+      // An outage is not a bug: one line naming the dependency and the driver's error is enough.
+      req.log.warn({ err: mapped.cause, dependency: mapped.dependency }, "dependency unavailable");
+    } else if (status >= 500) req.log.error({ err }, "request failed");
+    if (mapped instanceof RateLimitedError || mapped instanceof DependencyUnavailableError) {
+      reply.header("retry-after", mapped.retryAfterSec);
+    } else if (status === 503) {
+      // Every 503 is worth retrying (a worker or the queue out of reach): say when.
+      reply.header("retry-after", DEPENDENCY_RETRY_AFTER_SEC);
+    }
     return reply.status(status).send(toErrorEnvelope(mapped, req.id));
   });
   app.setNotFoundHandler((req, reply) => {

@@ -1,9 +1,10 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Config, Logger } from "@aetherium/common";
-import { AETHERIUM_VERSION, DataPlaneClient, type Runtime } from "@aetherium/core";
+import { DataPlaneClient, type Runtime } from "@aetherium/core";
 import type { Registry } from "prom-client";
 import { ensureBootstrapKey, type BootstrapKey } from "../auth/bootstrap-key.js";
+import { probeGatewayHealth } from "../health/probe-health.js";
 import { buildServer, type GatewayApp, type HealthReport } from "../server/build-server.js";
 
 /** The dashboard build beside this gateway in a checkout: `services/dashboard/out`. */
@@ -44,7 +45,7 @@ export async function openGateway(
     logger: options.logger,
     runtime,
     dataPlane: new DataPlaneClient(),
-    health: options.health ?? (() => basicHealth(runtime)),
+    health: options.health ?? (() => probeGatewayHealth(runtime, config.server.healthTimeoutMs)),
     bodyLimitBytes: config.server.bodyLimitMb * 1024 * 1024,
     maxUploadBytes: config.server.maxUploadMb * 1024 * 1024,
     corsOrigins: config.server.corsOrigins,
@@ -53,6 +54,8 @@ export async function openGateway(
       timeWindowMs: 60_000,
       ...(config.redis.url ? { redisUrl: config.redis.url } : {}),
       keyPrefix: config.redis.keyPrefix,
+      redisCommandTimeoutMs: config.redis.commandTimeoutMs,
+      redisConnectTimeoutMs: config.redis.connectTimeoutMs,
     },
     dashboardDir,
     metricsRegistries: options.metricsRegistries ?? [],
@@ -67,25 +70,4 @@ export async function openGateway(
     dashboard,
     close: () => app.close(),
   };
-}
-
-/** Health of a gateway without a worker beside it: the database and the queue. */
-async function basicHealth(runtime: Runtime): Promise<HealthReport> {
-  const started = Date.now();
-  const database = await runtime.repos.workers.list().then(
-    () => ({ status: "ok" as const, message: runtime.db.engine, latencyMs: Date.now() - started }),
-    (err: unknown) => ({ status: "down" as const, message: (err as Error).message }),
-  );
-  const workers = await runtime.workers.list().catch(() => []);
-  const healthy = workers.filter((w) => w.healthy).length;
-  const components: HealthReport["components"] = {
-    database,
-    queue: { status: "ok", message: runtime.mode === "embedded" ? "in-process" : "bullmq" },
-    workers: {
-      status: healthy > 0 ? "ok" : "degraded",
-      message: `${healthy} of ${workers.length} workers healthy`,
-    },
-  };
-  const ok = Object.values(components).every((c) => c.status === "ok");
-  return { status: ok ? "ok" : "degraded", version: AETHERIUM_VERSION, components };
 }

@@ -3,6 +3,7 @@ import path from "node:path";
 import { createLogger, createShutdown, type Config, type Logger } from "@aetherium/common";
 import { AETHERIUM_VERSION, openRuntime, openSandboxRuntime, startWorker } from "@aetherium/core";
 import type { HealthReport } from "../server/build-server.js";
+import { probeRuntime } from "../health/probe-health.js";
 import { prepareDocker } from "./prepare-docker.js";
 import { openGateway } from "./open-gateway.js";
 
@@ -59,22 +60,11 @@ export async function startAetherium(
   shutdown.register("worker", () => worker.stop(10_000));
 
   const health = async (): Promise<HealthReport> => {
-    const components: HealthReport["components"] = {};
-    const started = Date.now();
-    try {
-      await runtime.repos.workers.get(worker.daemon.id);
-      components.database = {
-        status: "ok",
-        message: runtime.db.engine,
-        latencyMs: Date.now() - started,
-      };
-    } catch (err) {
-      components.database = { status: "down", message: (err as Error).message };
-    }
-    components.queue = {
-      status: "ok",
-      message: runtime.mode === "embedded" ? "in-process" : "bullmq",
-    };
+    // The worker beside this gateway is the one that matters here, not a fleet count.
+    const components: HealthReport["components"] = await probeRuntime(runtime, {
+      timeoutMs: config.server.healthTimeoutMs,
+      workers: false,
+    });
     for (const b of sandboxes.status) {
       components[`backend.${b.backend}`] = { status: b.ready ? "ok" : "down", message: b.detail };
     }
@@ -83,9 +73,12 @@ export async function startAetherium(
       : { status: "down", message: "no sandbox backend ready" };
     // Backends this host lacks are listed for information; what matters is that state, queue and
     // at least one sandbox backend work.
-    const ok = [components.database, components.queue, components.sandboxes].every(
-      (c) => c.status === "ok",
-    );
+    const ok = [
+      components.database,
+      components.queue,
+      components.eventBus,
+      components.sandboxes,
+    ].every((c) => c?.status === "ok");
     return { status: ok ? "ok" : "degraded", version: AETHERIUM_VERSION, components };
   };
 
