@@ -37,8 +37,9 @@ export function installAuditTrail(
   };
   // An accepted WebSocket upgrade sends no Fastify reply, so no onResponse: it is recorded as
   // the session is handed to its handler. A refused one (401, 403, 429) is an ordinary reply.
-  app.addHook("preHandler", async (req) => {
+  app.addHook("preHandler", (req, _reply, done) => {
     if (req.ws) void record(req, 101);
+    done();
   });
   app.addHook("onResponse", async (req, reply) => {
     if (req.ws && reply.statusCode < 400) return;

@@ -114,7 +114,7 @@ describe("the route table", () => {
   it("names exactly the routes the gateway registers", () => {
     for (const entry of Object.keys(ROUTE_SCOPES)) {
       const [method, route] = entry.split(" ") as [string, string];
-      expect(app.hasRoute({ method: method as "GET", url: route }), entry).toBe(true);
+      expect(app.hasRoute({ method, url: route }), entry).toBe(true);
     }
   });
 
