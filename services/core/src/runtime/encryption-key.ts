@@ -31,7 +31,7 @@ export async function resolveEncryptionKey(
       },
     );
     if (wrote) await chmod(file, 0o600);
-    else key = (await readFile(file, "utf8")).trim();
+    else key = await readWhenWritten(file);
   }
   if (options.distributed) {
     options.logger.warn(
@@ -40,4 +40,14 @@ export async function resolveEncryptionKey(
     );
   }
   return key;
+}
+
+// Another process created the file a moment ago and may not have written it yet.
+async function readWhenWritten(file: string): Promise<string> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const key = (await readFile(file, "utf8")).trim();
+    if (key) return key;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`${file} is empty: delete it, or set secrets.encryptionKey`);
 }
