@@ -17,6 +17,7 @@ const run = promisify(execFile);
 const db = useTestDatabase();
 const redis = useTestRedis();
 const adminKey = `ak_${randomBytes(32).toString("base64url")}`;
+const encryptionKey = randomBytes(32).toString("base64");
 const suffix = randomBytes(3).toString("hex");
 const procs: AetheriumProcess[] = [];
 let gatewayA: string;
@@ -29,6 +30,8 @@ function env(extra: Record<string, string> = {}) {
     AETHERIUM_REDIS_URL: redis.current.url,
     AETHERIUM_REDIS__KEY_PREFIX: redis.current.prefix,
     AETHERIUM_API_KEY: adminKey,
+    // Gateways open the worker tokens the workers sealed: every process shares this key.
+    AETHERIUM_ENCRYPTION_KEY: encryptionKey,
     AETHERIUM_PORT: "0",
     AETHERIUM_WORKER__INTERNAL_PORT: "0",
     AETHERIUM_WORKER__HEARTBEAT_MS: "500",

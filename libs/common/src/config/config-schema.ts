@@ -38,6 +38,11 @@ const serverSchema = z.strictObject({
   corsOrigins: stringListSetting().default([]),
   // Requests a minute per API key; 0 turns rate limiting off. Shared through Redis when set.
   rateLimitPerMinute: intSetting(0).default(6000),
+  // Wrong API keys one client address may present per window before every keyed request from it
+  // gets 429 (without a database lookup) until the window ends; 0 turns this off. Shared through
+  // Redis when set. Behind a reverse proxy every client shares the proxy's address.
+  authFailureLimit: intSetting(0).default(20),
+  authFailureWindowSec: intSetting(1, 86_400).default(60),
   // Largest JSON request body. File uploads stream and are bounded by maxUploadMb instead.
   bodyLimitMb: intSetting(1, 1024).default(10),
   maxUploadMb: intSetting(1).default(1024),

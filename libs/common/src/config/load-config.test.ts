@@ -39,6 +39,8 @@ describe("loadConfig", () => {
       port: 8080,
       corsOrigins: [],
       rateLimitPerMinute: 6000,
+      authFailureLimit: 20,
+      authFailureWindowSec: 60,
       bodyLimitMb: 10,
       maxUploadMb: 1024,
       waitTimeoutSec: 120,

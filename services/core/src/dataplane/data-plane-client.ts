@@ -48,7 +48,10 @@ export async function dataPlaneTargetFor(
     throw new UnavailableError(`worker ${vm.workerId} of sandbox ${vmId} is offline`);
   }
   if (!worker.internalToken) {
-    throw new UnavailableError(`worker ${vm.workerId} does not serve the data plane`);
+    // Tokens are stored sealed; one that does not open here was sealed under another key.
+    throw new UnavailableError(
+      `worker ${vm.workerId} registered no data-plane token this process can open: it serves no data plane, or it runs with another encryption key (give every gateway and worker the same AETHERIUM_ENCRYPTION_KEY)`,
+    );
   }
   return { workerId: worker.id, address: worker.address, token: worker.internalToken };
 }

@@ -15,11 +15,13 @@ import { InProcessJobQueue } from "../queue/in-process-queue.js";
 import type { JobQueue } from "../queue/job-queue.js";
 import { openDatabase, type DatabaseHandle } from "../storage/database.js";
 import { Migrator } from "../storage/migrator.js";
+import { TokenSealer } from "../storage/token-sealer.js";
 import {
   createRepositories,
   type Repositories,
 } from "../storage/repositories/create-repositories.js";
 import { DEFAULT_BASE_IMAGE } from "../image/build-base-image.js";
+import { resolveEncryptionKey } from "./encryption-key.js";
 
 /**
  * What a sandbox gets when the request does not say; also the shape the warm pool keeps ready,
@@ -112,7 +114,11 @@ export async function openRuntime(config: Config, options: RuntimeOptions): Prom
         })
       : new InMemoryEventBus({ logger: options.logger });
     await bus.ready();
-    const repos = createRepositories(db.db);
+    const encryptionKey = await resolveEncryptionKey(config, {
+      logger: options.logger,
+      distributed,
+    });
+    const repos = createRepositories(db.db, { sealer: new TokenSealer(encryptionKey) });
     const tasks = new TaskService(repos, queue, bus);
     const backend: VmBackend =
       config.sandbox.defaultBackend === "auto" ? "docker" : config.sandbox.defaultBackend;

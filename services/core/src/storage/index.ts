@@ -69,7 +69,13 @@ export {
 /** Recognising constraint violations to map them to 409/400 instead of 500. */
 export { isForeignKeyViolation, isUniqueViolation } from "./errors.js";
 /** All repositories at once. */
-export { createRepositories, type Repositories } from "./repositories/create-repositories.js";
+export {
+  createRepositories,
+  type Repositories,
+  type RepositoryOptions,
+} from "./repositories/create-repositories.js";
+/** Sealing of secrets kept in rows (workers' internal tokens). */
+export { TokenSealer } from "./token-sealer.js";
 /** Durable tasks. */
 export {
   TaskRepository,

@@ -1,9 +1,16 @@
-import { ForbiddenError, UnauthorizedError, type Logger } from "@aetherium/common";
+import {
+  ForbiddenError,
+  RateLimitedError,
+  UnauthorizedError,
+  type Logger,
+} from "@aetherium/common";
 import type { Repositories } from "@aetherium/core";
 import { apiKeyScopeSchema, type ApiKeyScope } from "@aetherium/types";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { hashApiKey } from "./api-key-secret.js";
-import { allows, defaultScopeFor } from "./scopes.js";
+import type { FailedAuthLimiter } from "./failed-auth-limiter.js";
+import { accessForRoute, type RouteAccess } from "./route-scopes.js";
+import { allows } from "./scopes.js";
 
 /** Who made a request: the API key it presented. */
 export interface Principal {
@@ -16,10 +23,15 @@ declare module "fastify" {
   interface FastifyRequest {
     /** The authenticated key; unset on open routes. */
     principal?: Principal;
+    /**
+     * The id of the valid key the request presented, set even when that key lacked the scope,
+     * so a refusal is recorded against the key that tried.
+     */
+    presentedKeyId?: string;
   }
   interface FastifyContextConfig {
-    /** The scope a route needs; `public` for open ones. Unset: read for GET, write otherwise. */
-    scope?: ApiKeyScope | "public";
+    /** The access a route needs, filled in from `ROUTE_SCOPES` at registration; never by hand. */
+    scope?: RouteAccess;
   }
 }
 
@@ -53,23 +65,48 @@ export function presentedKey(req: FastifyRequest): string | undefined {
 }
 
 /**
- * Installs authentication on every `/api/v1` route that is not marked public. Keys are looked up
- * by hash on each request, without a cache, so a revocation takes effect at once on every gateway.
- * Unknown routes are left to the not-found handler (a 404 says more than a 401 there).
+ * Gives every route the access `ROUTE_SCOPES` states for it, as routes are registered
+ * (REST and WebSocket alike, plugins' routes included). A route the table does not name, or one
+ * that states its own scope beside the table, is refused: the gateway does not start with a
+ * route whose access nobody decided. Must be installed before any route is registered.
+ */
+export function installRouteScopes(app: FastifyInstance): void {
+  app.addHook("onRoute", (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    const url = route.url ?? route.path;
+    const own = (route.config as { scope?: unknown } | undefined)?.scope;
+    if (own !== undefined) {
+      throw new Error(`route ${url} sets config.scope; declare its access in ROUTE_SCOPES only`);
+    }
+    const found = new Set(methods.map((m) => accessForRoute(m, url)));
+    const access = [...found][0];
+    if (found.size !== 1 || access === undefined) {
+      throw new Error(
+        `route ${methods.join(",")} ${url} has no entry in ROUTE_SCOPES (services/gateway/src/auth/route-scopes.ts); add one saying which scope it needs`,
+      );
+    }
+    route.config = { ...(route.config ?? {}), scope: access };
+  });
+}
+
+/**
+ * Enforces, on every request, the access its route was given by {@link installRouteScopes}.
+ * Keys are looked up by hash on each request, without a cache, so a revocation takes effect at
+ * once on every gateway. Unknown routes are left to the not-found handler (a 404 says more than a
+ * 401 there). An address that presented too many wrong keys is refused before any lookup.
  */
 export function installAuth(
   app: FastifyInstance,
-  deps: { repos: Repositories; logger: Logger },
+  deps: { repos: Repositories; logger: Logger; failedAuth?: FailedAuthLimiter },
 ): void {
   // When this process last recorded each key's use: the SQL throttles to one write a minute
   // too, but asking it on every request would still be one more round trip per request.
   const touched = new Map<string, number>();
   app.addHook("onRequest", async (req) => {
     const routeUrl = req.routeOptions.url;
-    if (routeUrl === undefined || !routeUrl.startsWith("/api/v1/")) return;
-    // The reference page and its assets describe the API; they hold no data.
-    if (routeUrl.startsWith("/api/v1/docs")) return;
-    const needed = req.routeOptions.config.scope ?? defaultScopeFor(req.method);
+    if (routeUrl === undefined) return;
+    // Every registered route has one; admin is what a route that somehow lacks it gets.
+    const needed = req.routeOptions.config.scope ?? "admin";
     if (needed === "public") return;
     const secret = presentedKey(req);
     if (!secret) {
@@ -77,8 +114,19 @@ export function installAuth(
         "an API key is required: send `Authorization: Bearer <key>` (embedded mode prints the admin key at start and keeps it in .aetherium/admin.key)",
       );
     }
+    const blockedMs = (await deps.failedAuth?.blockedForMs(req.ip)) ?? 0;
+    if (blockedMs > 0) {
+      throw new RateLimitedError(
+        Math.max(1, Math.ceil(blockedMs / 1000)),
+        "too many requests with wrong API keys from this address; try again later",
+      );
+    }
     const row = await deps.repos.apiKeys.findByHash(hashApiKey(secret));
-    if (!row) throw new UnauthorizedError("the API key is not valid or has been revoked");
+    if (!row) {
+      await deps.failedAuth?.recordFailure(req.ip);
+      throw new UnauthorizedError("the API key is not valid or has been revoked");
+    }
+    req.presentedKeyId = row.id;
     const scopes = apiKeyScopeSchema.array().catch([]).parse(row.scopes);
     if (!allows(scopes, needed)) {
       throw new ForbiddenError(

@@ -10,8 +10,3 @@ const RANK: Record<ApiKeyScope, number> = { read: 1, write: 2, admin: 3 };
 export function allows(scopes: readonly ApiKeyScope[], needed: ApiKeyScope): boolean {
   return scopes.some((s) => RANK[s] >= RANK[needed]);
 }
-
-/** The scope a request needs when its route names none: reading for GET/HEAD, writing otherwise. */
-export function defaultScopeFor(method: string): ApiKeyScope {
-  return method === "GET" || method === "HEAD" ? "read" : "write";
-}

@@ -33,12 +33,10 @@ function toApiKey(row: ApiKeyRow): ApiKey {
  */
 export function registerApiKeyRoutes(api: Api, deps: RouteDeps): void {
   const { repos } = deps.runtime;
-  const config = { scope: "admin" } as const;
 
   api.post(
     "/api/v1/api-keys",
     {
-      config,
       schema: {
         tags,
         summary: "Create an API key",
@@ -63,7 +61,6 @@ export function registerApiKeyRoutes(api: Api, deps: RouteDeps): void {
   api.get(
     "/api/v1/api-keys",
     {
-      config,
       schema: {
         tags,
         summary: "List API keys",
@@ -88,7 +85,6 @@ export function registerApiKeyRoutes(api: Api, deps: RouteDeps): void {
   api.delete(
     "/api/v1/api-keys/:id",
     {
-      config,
       schema: {
         tags,
         summary: "Revoke an API key",

@@ -8,7 +8,6 @@ export function registerHealthRoutes(api: Api, deps: RouteDeps): void {
   api.get(
     "/api/v1/health",
     {
-      config: { scope: "public" },
       schema: {
         tags: ["health"],
         summary: "Platform health (no key needed)",

@@ -57,7 +57,6 @@ export function registerWorkerRoutes(api: Api, deps: RouteDeps): void {
   api.post(
     "/api/v1/workers/:id/drain",
     {
-      config: { scope: "admin" },
       schema: {
         tags,
         summary: "Drain a worker: it keeps its sandboxes but takes no new ones",
@@ -71,7 +70,6 @@ export function registerWorkerRoutes(api: Api, deps: RouteDeps): void {
   api.post(
     "/api/v1/workers/:id/activate",
     {
-      config: { scope: "admin" },
       schema: {
         tags,
         summary: "Let a drained worker take new sandboxes again",

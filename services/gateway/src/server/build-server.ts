@@ -13,7 +13,8 @@ import {
 } from "fastify-type-provider-zod";
 import { Redis } from "ioredis";
 import { installAuditTrail } from "../audit/audit-trail.js";
-import { API_SUBPROTOCOL, installAuth } from "../auth/authenticate.js";
+import { API_SUBPROTOCOL, installAuth, installRouteScopes } from "../auth/authenticate.js";
+import { FailedAuthLimiter } from "../auth/failed-auth-limiter.js";
 import { OpenStreams } from "../auth/open-streams.js";
 import { registerApiKeyRoutes } from "../routes/api-keys.js";
 import { registerClusterRoutes } from "../routes/cluster.js";
@@ -31,7 +32,13 @@ import type { RouteDeps, ServerDeps } from "./deps.js";
 import { installHttpMetrics } from "./http-metrics.js";
 import { resilientRateLimitStore } from "./rate-limit-store.js";
 
-export type { HealthReport, RateLimitOptions, RouteDeps, ServerDeps } from "./deps.js";
+export type {
+  FailedAuthLimitOptions,
+  HealthReport,
+  RateLimitOptions,
+  RouteDeps,
+  ServerDeps,
+} from "./deps.js";
 
 /** The gateway's Fastify app. */
 export type GatewayApp = FastifyInstance;
@@ -56,6 +63,9 @@ export async function buildServer(deps: ServerDeps): Promise<GatewayApp> {
   // Responses are built from typed mappers; re-validating every list item with zod on the way
   // out would cost more than the query behind it. The schemas still document the responses.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  // Before any route (plugins' included), so every route gets its access from the one table.
+  installRouteScopes(app);
+  const redisFor = sharedRedis(app, deps);
 
   app.addHook("onSend", async (req, reply) => {
     reply.header("x-request-id", req.id);
@@ -75,7 +85,7 @@ export async function buildServer(deps: ServerDeps): Promise<GatewayApp> {
       maxPayload: 16 * 1024 * 1024,
     },
   });
-  await registerRateLimit(app, deps);
+  await registerRateLimit(app, deps, redisFor);
   await app.register(swagger, {
     openapi: {
       openapi: "3.1.0",
@@ -93,7 +103,23 @@ export async function buildServer(deps: ServerDeps): Promise<GatewayApp> {
     transform: jsonSchemaTransform,
   });
   await app.register(swaggerUi, { routePrefix: "/api/v1/docs", uiConfig: { deepLinking: true } });
-  installAuth(app, { repos: deps.runtime.repos, logger: deps.logger });
+  const failures = deps.failedAuthLimit;
+  installAuth(app, {
+    repos: deps.runtime.repos,
+    logger: deps.logger,
+    ...(failures && failures.max > 0
+      ? {
+          failedAuth: new FailedAuthLimiter({
+            max: failures.max,
+            windowMs: failures.windowMs,
+            logger: deps.logger,
+            ...(failures.redisUrl
+              ? { redis: redisFor(failures.redisUrl), keyPrefix: failures.keyPrefix }
+              : {}),
+          }),
+        }
+      : {}),
+  });
   installAuditTrail(app, { repos: deps.runtime.repos, logger: deps.logger });
 
   const routeDeps: RouteDeps = {
@@ -123,31 +149,45 @@ export async function buildServer(deps: ServerDeps): Promise<GatewayApp> {
   registerClusterRoutes(api, routeDeps);
   registerApiKeyRoutes(api, routeDeps);
   registerEventRoutes(api, routeDeps);
-  app.get("/api/v1/openapi.json", { config: { scope: "public" }, schema: { hide: true } }, () =>
-    app.swagger(),
-  );
+  app.get("/api/v1/openapi.json", { schema: { hide: true } }, () => app.swagger());
   if (deps.dashboardDir) {
     notFoundPage = (await registerDashboard(app, deps.dashboardDir))?.notFoundPage;
   }
   return app;
 }
 
-async function registerRateLimit(app: FastifyInstance, deps: ServerDeps): Promise<void> {
+/** One Redis connection per URL for the server's limiters, closed with the server. */
+function sharedRedis(app: FastifyInstance, deps: ServerDeps): (url: string) => Redis {
+  const clients = new Map<string, Redis>();
+  app.addHook("onClose", async () => {
+    await Promise.all([...clients.values()].map((r) => r.quit().catch(() => void r.disconnect())));
+  });
+  return (url) => {
+    let redis = clients.get(url);
+    if (!redis) {
+      redis = new Redis(url, {
+        maxRetriesPerRequest: 1,
+        enableOfflineQueue: true,
+        // Counting is worth little waiting: past this a request is counted in-process.
+        commandTimeout: Math.min(deps.rateLimit?.redisCommandTimeoutMs ?? 1000, 1000),
+        connectTimeout: deps.rateLimit?.redisConnectTimeoutMs ?? 3000,
+      });
+      // ioredis reconnects by itself; the limiters log an outage once, so the events stay quiet.
+      redis.on("error", () => undefined);
+      clients.set(url, redis);
+    }
+    return redis;
+  };
+}
+
+async function registerRateLimit(
+  app: FastifyInstance,
+  deps: ServerDeps,
+  redisFor: (url: string) => Redis,
+): Promise<void> {
   const opts = deps.rateLimit;
   if (!opts || opts.max <= 0) return;
-  const redis = opts.redisUrl
-    ? new Redis(opts.redisUrl, {
-        maxRetriesPerRequest: 1,
-        // Counting is worth little waiting: past this the request is counted in-process.
-        commandTimeout: Math.min(opts.redisCommandTimeoutMs ?? 1000, 1000),
-        connectTimeout: opts.redisConnectTimeoutMs ?? 3000,
-      })
-    : undefined;
-  if (redis) {
-    // ioredis reconnects by itself; the store logs the outage once, so the events stay quiet.
-    redis.on("error", () => undefined);
-    app.addHook("onClose", async () => void (await redis.quit().catch(() => redis.disconnect())));
-  }
+  const redis = opts.redisUrl ? redisFor(opts.redisUrl) : undefined;
   const store = redis
     ? resilientRateLimitStore(redis, deps.logger, `${opts.keyPrefix ?? "aetherium:"}ratelimit:`)
     : undefined;

@@ -24,6 +24,16 @@ export interface RateLimitOptions {
   readonly redisConnectTimeoutMs?: number;
 }
 
+/** Wrong API keys one client address may present per window before it gets 429s. */
+export interface FailedAuthLimitOptions {
+  /** Failures allowed per window; 0 turns the limit off. */
+  readonly max: number;
+  readonly windowMs: number;
+  /** Shares the counts across gateways; in-memory per process without it. */
+  readonly redisUrl?: string;
+  readonly keyPrefix?: string;
+}
+
 /** What the HTTP server needs from the rest of the process. */
 export interface ServerDeps {
   readonly logger: Logger;
@@ -38,6 +48,8 @@ export interface ServerDeps {
   readonly corsOrigins?: readonly string[];
   /** Off when unset or `max` is 0. */
   readonly rateLimit?: RateLimitOptions;
+  /** Off when unset or `max` is 0. */
+  readonly failedAuthLimit?: FailedAuthLimitOptions;
   /** The dashboard's static build, served at `/` when present. */
   readonly dashboardDir?: string;
   /** Registries whose metrics `/metrics` also serves (the embedded worker's, say). */

@@ -57,6 +57,12 @@ export async function openGateway(
       redisCommandTimeoutMs: config.redis.commandTimeoutMs,
       redisConnectTimeoutMs: config.redis.connectTimeoutMs,
     },
+    failedAuthLimit: {
+      max: config.server.authFailureLimit,
+      windowMs: config.server.authFailureWindowSec * 1000,
+      ...(config.redis.url ? { redisUrl: config.redis.url } : {}),
+      keyPrefix: config.redis.keyPrefix,
+    },
     dashboardDir,
     metricsRegistries: options.metricsRegistries ?? [],
     waitTimeoutMs: config.server.waitTimeoutSec * 1000,

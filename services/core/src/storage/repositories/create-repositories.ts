@@ -1,5 +1,6 @@
 import type { Kysely } from "kysely";
 import type { Database } from "../database.js";
+import type { TokenSealer } from "../token-sealer.js";
 import { ApiKeyRepository } from "./api-keys.js";
 import { AuditLogRepository } from "./audit-log.js";
 import { ExecutionRepository } from "./executions.js";
@@ -17,15 +18,27 @@ export interface Repositories {
   readonly auditLog: AuditLogRepository;
 }
 
+/** How {@link createRepositories} binds. */
+export interface RepositoryOptions {
+  /**
+   * Seals secrets kept in rows (workers' internal tokens). Made from the installation's
+   * encryption key; without it, a key private to this process (see `TokenSealer.processLocal`).
+   */
+  readonly sealer?: TokenSealer;
+}
+
 /**
  * Binds every repository to `db`. Pass a transaction (`db.transaction().execute(trx => …)`) to
  * make several repository calls atomic.
  */
-export function createRepositories(db: Kysely<Database>): Repositories {
+export function createRepositories(
+  db: Kysely<Database>,
+  options: RepositoryOptions = {},
+): Repositories {
   return {
     tasks: new TaskRepository(db),
     vms: new VmRepository(db),
-    workers: new WorkerRepository(db),
+    workers: new WorkerRepository(db, options.sealer),
     executions: new ExecutionRepository(db),
     apiKeys: new ApiKeyRepository(db),
     auditLog: new AuditLogRepository(db),

@@ -1,7 +1,11 @@
 import { sql, type Kysely, type Selectable } from "kysely";
 import type { Database, WorkerStatus, WorkersTable } from "../database.js";
+import { TokenSealer } from "../token-sealer.js";
 
-/** A row of `workers`. */
+/**
+ * A row of `workers`. `internalToken` is the token itself: the column holds it sealed, and rows
+ * come back opened (null when it does not open with this process's key).
+ */
 export type WorkerRow = Selectable<WorkersTable>;
 
 /** What a worker reports when it registers (on every start). */
@@ -14,7 +18,10 @@ export interface WorkerRegistration {
   readonly labels?: Record<string, string>;
   readonly capacity?: WorkerCapacity;
   readonly version?: string | null;
-  /** Bearer token its internal data-plane routes accept (fresh at each start); null: none. */
+  /**
+   * Bearer token its internal data-plane routes accept (fresh at each start); null: none. Stored
+   * sealed with the repository's {@link TokenSealer}, never as given.
+   */
   readonly internalToken?: string | null;
   /** When the worker process started (default now). */
   readonly startedAt?: Date;
@@ -40,12 +47,18 @@ export interface WorkerFilter {
   readonly zone?: string;
 }
 
-/** The worker registry. */
+/**
+ * The worker registry. Workers' internal tokens are sealed with `sealer` on the way in and opened
+ * on the way out, so every process that must call a worker needs the same key (without one, a
+ * key private to this process: fine for one process, useless to any other).
+ */
 export class WorkerRepository {
   readonly #db: Kysely<Database>;
+  readonly #sealer: TokenSealer;
 
-  constructor(db: Kysely<Database>) {
+  constructor(db: Kysely<Database>, sealer: TokenSealer = TokenSealer.processLocal()) {
     this.#db = db;
+    this.#sealer = sealer;
   }
 
   /**
@@ -64,10 +77,10 @@ export class WorkerRepository {
       capacityMemoryMb: input.capacity?.memoryMb ?? 0,
       maxVms: input.capacity?.maxVms ?? 0,
       version: input.version ?? null,
-      internalToken: input.internalToken ?? null,
+      internalToken: input.internalToken ? this.#sealer.seal(input.internalToken, input.id) : null,
       startedAt: input.startedAt ?? new Date(),
     };
-    return this.#db
+    const row = await this.#db
       .insertInto("workers")
       .values(values)
       .onConflict((oc) =>
@@ -89,6 +102,7 @@ export class WorkerRepository {
       )
       .returningAll()
       .executeTakeFirstOrThrow();
+    return this.#opened(row);
   }
 
   /**
@@ -96,7 +110,7 @@ export class WorkerRepository {
    * it becomes active again. Returns undefined for an unknown worker, which should re-register.
    */
   async heartbeat(id: string, usage?: WorkerUsage): Promise<WorkerRow | undefined> {
-    return this.#db
+    const row = await this.#db
       .updateTable("workers")
       .set({
         lastSeenAt: sql<Date>`now()`,
@@ -110,16 +124,18 @@ export class WorkerRepository {
       .where("id", "=", id)
       .returningAll()
       .executeTakeFirst();
+    return row && this.#opened(row);
   }
 
   /** Sets the status (drain, activate, offline); undefined for an unknown worker. */
   async setStatus(id: string, status: WorkerStatus): Promise<WorkerRow | undefined> {
-    return this.#db
+    const row = await this.#db
       .updateTable("workers")
       .set({ status })
       .where("id", "=", id)
       .returningAll()
       .executeTakeFirst();
+    return row && this.#opened(row);
   }
 
   /**
@@ -127,7 +143,7 @@ export class WorkerRepository {
    * heartbeat that lands first wins, and of several reapers racing exactly one gets the row.
    */
   async markOfflineIfStale(id: string, olderThan: Date): Promise<WorkerRow | undefined> {
-    return this.#db
+    const row = await this.#db
       .updateTable("workers")
       .set({ status: "offline" })
       .where("id", "=", id)
@@ -135,11 +151,17 @@ export class WorkerRepository {
       .where("lastSeenAt", "<", olderThan)
       .returningAll()
       .executeTakeFirst();
+    return row && this.#opened(row);
   }
 
   /** The worker, or undefined. */
   async get(id: string): Promise<WorkerRow | undefined> {
-    return this.#db.selectFrom("workers").selectAll().where("id", "=", id).executeTakeFirst();
+    const row = await this.#db
+      .selectFrom("workers")
+      .selectAll()
+      .where("id", "=", id)
+      .executeTakeFirst();
+    return row && this.#opened(row);
   }
 
   /** All workers (a fleet is small enough not to page), by id. */
@@ -147,17 +169,23 @@ export class WorkerRepository {
     let query = this.#db.selectFrom("workers").selectAll();
     if (filter.status !== undefined) query = query.where("status", "=", filter.status);
     if (filter.zone !== undefined) query = query.where("zone", "=", filter.zone);
-    return query.orderBy("id").execute();
+    return (await query.orderBy("id").execute()).map((r) => this.#opened(r));
   }
 
   /** Workers not yet offline whose last heartbeat is older than `olderThan`: the reaper's list. */
   async listStale(olderThan: Date): Promise<WorkerRow[]> {
-    return this.#db
+    const rows = await this.#db
       .selectFrom("workers")
       .selectAll()
       .where("status", "!=", "offline")
       .where("lastSeenAt", "<", olderThan)
       .orderBy("lastSeenAt")
       .execute();
+    return rows.map((r) => this.#opened(r));
+  }
+
+  #opened(row: WorkerRow): WorkerRow {
+    const sealed = row.internalToken;
+    return { ...row, internalToken: sealed ? (this.#sealer.open(sealed, row.id) ?? null) : null };
   }
 }

@@ -1,0 +1,71 @@
+import type { ApiKeyScope } from "@aetherium/types";
+
+/** What a route asks of the caller: an API key holding a scope, or nothing (`public`). */
+export type RouteAccess = ApiKeyScope | "public";
+
+/**
+ * The one place that says who may call what, keyed `METHOD /route/pattern` (HEAD follows GET).
+ * WebSocket routes are here like any other: an exec stream runs commands, so it needs `write`
+ * exactly as `POST …/execute` does. A route missing from this table is refused at registration
+ * (see {@link accessForRoute}), so a new route cannot quietly default to something open.
+ */
+export const ROUTE_SCOPES: Readonly<Record<string, RouteAccess>> = {
+  // Open: liveness, the API's own description, metrics.
+  "GET /api/v1/health": "public",
+  "GET /api/v1/openapi.json": "public",
+  "GET /metrics": "public",
+
+  "GET /api/v1/vms": "read",
+  "GET /api/v1/vms/:id": "read",
+  "POST /api/v1/vms": "write",
+  "DELETE /api/v1/vms/:id": "write",
+  "POST /api/v1/vms/:id/stop": "write",
+  "POST /api/v1/vms/:id/start": "write",
+  "POST /api/v1/vms/:id/timeout": "write",
+
+  "POST /api/v1/vms/:id/execute": "write",
+  "GET /api/v1/vms/:id/exec": "write", // WebSocket: runs commands
+  "GET /api/v1/vms/:id/executions": "read",
+  "GET /api/v1/executions/:id": "read",
+
+  "GET /api/v1/vms/:id/files": "read",
+  "GET /api/v1/vms/:id/files/list": "read",
+  "PUT /api/v1/vms/:id/files": "write",
+  "DELETE /api/v1/vms/:id/files": "write",
+
+  "GET /api/v1/tasks": "read",
+  "GET /api/v1/tasks/:id": "read",
+  "POST /api/v1/tasks/:id/cancel": "write",
+
+  "GET /api/v1/workers": "read",
+  "GET /api/v1/workers/:id": "read",
+  "POST /api/v1/workers/:id/drain": "admin",
+  "POST /api/v1/workers/:id/activate": "admin",
+  "GET /api/v1/cluster/stats": "read",
+
+  "GET /api/v1/api-keys": "admin",
+  "POST /api/v1/api-keys": "admin",
+  "DELETE /api/v1/api-keys/:id": "admin",
+
+  "GET /api/v1/events": "read", // WebSocket: domain events
+};
+
+/**
+ * Whole route families that plugins register and that hold no data: the API reference pages and
+ * their assets (`GET /api/v1/docs…`), the dashboard's static files (`GET /*`), and CORS
+ * preflights (`OPTIONS *`).
+ */
+function isPublicFamily(method: string, url: string): boolean {
+  if (method === "OPTIONS") return url === "*";
+  if (method !== "GET") return false;
+  return url === "/*" || url === "/api/v1/docs" || url.startsWith("/api/v1/docs/");
+}
+
+/**
+ * The access a route needs: its {@link ROUTE_SCOPES} entry, or `public` for the open plugin
+ * families; undefined for a route nobody declared, which the gateway refuses to register.
+ */
+export function accessForRoute(method: string, url: string): RouteAccess | undefined {
+  const m = method === "HEAD" ? "GET" : method;
+  return ROUTE_SCOPES[`${m} ${url}`] ?? (isPublicFamily(m, url) ? "public" : undefined);
+}
