@@ -595,6 +595,8 @@ export class SandboxManager {
     }
     if (event.action === "die" && row.status === "running") {
       const info = await this.deps.backend.inspect(row.id).catch(() => undefined);
+      // A stale event: it was started again since.
+      if (info && isUp(info)) return;
       const oom = this.#oomKilled.delete(row.id) || info?.oomKilled === true;
       const code = info?.exitCode ?? event.exitCode;
       await this.#markExited(row, { exitCode: code, oomKilled: oom });
