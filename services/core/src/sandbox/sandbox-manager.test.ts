@@ -26,7 +26,8 @@ async function waitFor<T>(
   for (;;) {
     const value = await fn();
     if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -239,7 +240,9 @@ describe.skipIf(!canRun)("SandboxManager on Docker with the real agent", () => {
       expect(await repos.vms.get(alive.id)).toMatchObject({ status: "running", error: null });
       expect((await repos.vms.get(halted.id))?.status).toBe("stopped");
       expect(
-        events.filter((e) => (e.data as { vm: { id: string } }).vm.id === alive.id).map((e) => e.type),
+        events
+          .filter((e) => (e.data as { vm: { id: string } }).vm.id === alive.id)
+          .map((e) => e.type),
       ).toEqual(["vm.running"]);
       const read = await returned.exec(alive.id, { command: "cat /root/important.txt" });
       expect(read.stdout).toBe("precious\n");

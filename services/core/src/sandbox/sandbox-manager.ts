@@ -600,7 +600,10 @@ export class SandboxManager {
       const oom = this.#oomKilled.delete(row.id) || info?.oomKilled === true;
       const code = info?.exitCode ?? event.exitCode;
       await this.#markExited(row, { exitCode: code, oomKilled: oom });
-    } else if (event.action === "destroy" && (row.status === "running" || row.status === "stopped")) {
+    } else if (
+      event.action === "destroy" &&
+      (row.status === "running" || row.status === "stopped")
+    ) {
       this.#oomKilled.delete(row.id);
       await this.#dropClient(row.id);
       await this.#move(row, [row.status], "lost", {

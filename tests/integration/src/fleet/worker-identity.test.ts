@@ -46,7 +46,9 @@ afterAll(async () => {
 describe("worker ids", () => {
   it("refuses a second process under a live worker id, and lets it in once the first is dead", async () => {
     const first = await start("shared-id");
-    await expect(start("shared-id")).rejects.toThrow(/worker id shared-id is in use by a live worker/);
+    await expect(start("shared-id")).rejects.toThrow(
+      /worker id shared-id is in use by a live worker/,
+    );
     expect(first.child.exitCode).toBeNull();
     expect((await runtime.repos.workers.get("shared-id"))?.status).toBe("active");
 
