@@ -499,8 +499,11 @@ export class SandboxManager {
         continue;
       }
       if (row.workerId !== workerId || UNWANTED.includes(row.status)) {
-        // Deleting ones are the delete's to remove, unless a crash interrupted it.
-        if (row.status === "deleting" && !atStartup) continue;
+        // While the worker runs, a delete in flight removes its own container, and a create
+        // placed here again builds over the leftover; at start-up nothing is in flight.
+        const inFlight =
+          (row.status === "deleting" || row.status === "pending") && row.workerId === workerId;
+        if (inFlight && !atStartup) continue;
         await backend.remove(s.sandboxId);
         result.orphansRemoved.push(s.sandboxId);
         continue;
@@ -508,7 +511,9 @@ export class SandboxManager {
       if (row.status === "lost") {
         if (await this.#revive(row, s)) result.recovered.push(row.id);
       } else if (row.status === "running" && !isUp(s)) {
-        if (await this.#markExited(row, s)) result.markedStopped.push(row.id);
+        // The list does not say whether the OOM killer did it; inspect does.
+        const info = await backend.inspect(row.id).catch(() => s);
+        if (await this.#markExited(row, info)) result.markedStopped.push(row.id);
       } else if (row.status === "stopping" && atStartup && !isUp(s)) {
         // A stop the crash interrupted after the container halted.
         if (await this.#move(row, ["stopping"], "stopped")) result.markedStopped.push(row.id);
