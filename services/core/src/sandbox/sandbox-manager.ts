@@ -154,6 +154,8 @@ export class SandboxManager {
   readonly #oomKilled = new Set<string>();
   /** Event handling and reconcile passes, one after another. */
   #queue: Promise<void> = Promise.resolve();
+  /** Stops of the watches {@link SandboxManager.watch} started. */
+  readonly #watches = new Set<() => void>();
 
   constructor(private readonly deps: SandboxManagerDeps) {
     this.#readyTimeoutMs = deps.agentReadyTimeoutMs ?? 30_000;
@@ -573,10 +575,13 @@ export class SandboxManager {
     );
     const timer = setInterval(resync, intervalMs);
     timer.unref();
-    return () => {
+    const stop = (): void => {
       clearInterval(timer);
       events?.close();
+      this.#watches.delete(stop);
     };
+    this.#watches.add(stop);
+    return stop;
   }
 
   /** Runs `fn` after every earlier event and reconcile pass, so they never interleave. */
@@ -698,8 +703,9 @@ export class SandboxManager {
     return stopped;
   }
 
-  /** Closes cached agent connections. */
+  /** Stops watching the backend and closes cached agent connections. */
   async close(): Promise<void> {
+    for (const stop of [...this.#watches]) stop();
     for (const id of [...this.#clients.keys()]) await this.#dropClient(id);
   }
 
