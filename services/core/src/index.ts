@@ -35,6 +35,13 @@ export { WorkerService } from "./domain/worker-service.js";
 export { WorkerDaemon, type WorkerDaemonOptions } from "./worker/worker-daemon.js";
 export { Reaper, type ReapResult } from "./worker/reaper.js";
 export {
+  claimWorkerId,
+  resolveWorkerId,
+  WorkerIdInUseError,
+  WORKER_ID_FILE,
+  type ClaimWorkerIdOptions,
+} from "./worker/worker-identity.js";
+export {
   createTaskRunner,
   InterruptedJobError,
   type TaskRunnerDeps,

@@ -121,7 +121,8 @@ const queueSchema = z.strictObject({
 });
 
 const workerSchema = z.strictObject({
-  // Stable id of this worker across restarts (so it can reclaim its sandboxes); absent: hostname.
+  // Stable id of this worker across restarts (so it can reclaim its sandboxes); absent: generated
+  // once as `<hostname>-<random>` and kept in `<home>/worker-id`. A live id is refused to a second process.
   id: z.string().min(1).optional(),
   // Failure domain / placement group, used by the scheduler for spreading.
   zone: z.string().min(1).default("default"),

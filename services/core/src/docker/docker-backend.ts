@@ -17,7 +17,14 @@ import {
 } from "./docker-errors.js";
 import { isolateBridgeFromHost } from "../network/host-firewall.js";
 import { DockerEgress, EGRESS_ALLOW_LABEL, type EgressAttachment } from "./docker-egress.js";
-import type { SandboxBackend, SandboxInfo, SandboxSpec } from "./sandbox-backend.js";
+import { watchDockerEvents } from "./docker-events.js";
+import type {
+  SandboxBackend,
+  SandboxEvent,
+  SandboxEventWatch,
+  SandboxInfo,
+  SandboxSpec,
+} from "./sandbox-backend.js";
 
 /** Labels every managed container carries; `listManaged` and the reaper select on them. */
 export const SANDBOX_LABELS = {
@@ -511,6 +518,21 @@ export class DockerBackend implements SandboxBackend {
   /** {@inheritDoc SandboxBackend.list} */
   list(filter: { workerId?: string } = {}): Promise<SandboxInfo[]> {
     return this.listManaged(filter);
+  }
+
+  /** {@inheritDoc SandboxBackend.watch} */
+  watch(
+    filter: { readonly workerId: string },
+    onEvent: (event: SandboxEvent) => void,
+    onResync?: () => void,
+  ): SandboxEventWatch {
+    return watchDockerEvents(this.docker, {
+      labels: [`${SANDBOX_LABELS.managed}=true`, `${SANDBOX_LABELS.workerId}=${filter.workerId}`],
+      sandboxLabel: SANDBOX_LABELS.sandboxId,
+      onEvent,
+      ...(onResync ? { onResync } : {}),
+      logger: this.#logger,
+    });
   }
 
   /** Every container labelled `aetherium.managed=true`, optionally of one worker or extra label. */

@@ -2,7 +2,13 @@
  * The Docker sandbox backend and the backend contract the microVM backends share.
  * @module
  */
-export type { SandboxBackend, SandboxInfo, SandboxSpec } from "./sandbox-backend.js";
+export type {
+  SandboxBackend,
+  SandboxEvent,
+  SandboxEventWatch,
+  SandboxInfo,
+  SandboxSpec,
+} from "./sandbox-backend.js";
 export {
   DockerBackend,
   SANDBOX_CAP_ADD,

@@ -59,6 +59,21 @@ export interface SandboxInfo {
   readonly startedAt: Date | undefined;
 }
 
+/** Something that happened to a sandbox in its backend, whoever caused it. */
+export interface SandboxEvent {
+  readonly sandboxId: string;
+  /** `die`: it stopped running; `oom`: the OOM killer hit it; `destroy`: it was removed. */
+  readonly action: "die" | "oom" | "destroy";
+  /** With `die`: the exit code of its init process. */
+  readonly exitCode?: number;
+  readonly at: Date;
+}
+
+/** A subscription to {@link SandboxEvent}s; close it to stop. */
+export interface SandboxEventWatch {
+  close(): void;
+}
+
 /**
  * Creates, starts, stops and removes sandboxes on one worker. Implementations must be idempotent
  * where the worker retries: `stop` on a stopped sandbox and `remove` on a removed one succeed.
@@ -80,4 +95,14 @@ export interface SandboxBackend {
   list(filter?: { workerId?: string }): Promise<SandboxInfo[]>;
   /** Host path of the unix socket the sandbox's guest agent listens on. */
   agentSocketPath(sandboxId: string): string;
+  /**
+   * Follows what happens to one worker's sandboxes (deaths, OOM kills, removals), reconnecting
+   * by itself; `onResync` runs after each (re)connection, since events in a gap are lost.
+   * Backends that cannot watch leave it out and rely on periodic reconciliation.
+   */
+  watch?(
+    filter: { readonly workerId: string },
+    onEvent: (event: SandboxEvent) => void,
+    onResync?: () => void,
+  ): SandboxEventWatch;
 }

@@ -1,4 +1,3 @@
-import { hostname } from "node:os";
 import type { Config, Logger } from "@aetherium/common";
 import type { VmBackend } from "@aetherium/types";
 import { detectBackends } from "../backends/detect-backends.js";
@@ -6,11 +5,16 @@ import { DockerBackend } from "../docker/docker-backend.js";
 import type { JobHandlers } from "../queue/job-queue.js";
 import { sandboxJobHandlers } from "../sandbox/job-handlers.js";
 import { SandboxManager } from "../sandbox/sandbox-manager.js";
+import { claimWorkerId, resolveWorkerId } from "../worker/worker-identity.js";
 import { DEFAULT_SANDBOX_SHAPE, type Runtime } from "./open-runtime.js";
 
-/** This host's worker id: configured, or the host name (stable across restarts, so it can reclaim its sandboxes). */
+/**
+ * This worker's id: configured, or generated once (`<hostname>-<random>`) and kept in
+ * `<home>/worker-id`, so it is stable across restarts (it reclaims its sandboxes) and unique to
+ * this install (see {@link resolveWorkerId}).
+ */
 export function workerIdFor(config: Config): string {
-  return config.worker.id ?? hostname();
+  return resolveWorkerId(config);
 }
 
 /** The sandbox side of a worker: which backends it offers and the handlers that drive them. */
@@ -26,18 +30,26 @@ export interface SandboxRuntime {
 /**
  * Finds the backends this host can run and wires the sandbox manager for them: Docker when the
  * engine answers and the base image exists (`aetherium image build` makes it). On start it
- * reconciles rows with the engine and then deletes expired sandboxes every few seconds.
+ * refuses a worker id a live process uses, reconciles rows with the engine, then follows the
+ * engine's events (and reconciles every `reconcileIntervalMs` in case some are missed) and
+ * deletes expired sandboxes every few seconds.
  */
 export async function openSandboxRuntime(
   runtime: Runtime,
   config: Config,
   logger: Logger,
-  options: { image?: string; expiryIntervalMs?: number; poolIntervalMs?: number } = {},
+  options: {
+    image?: string;
+    expiryIntervalMs?: number;
+    poolIntervalMs?: number;
+    reconcileIntervalMs?: number;
+  } = {},
 ): Promise<SandboxRuntime> {
   const image = options.image ?? DEFAULT_SANDBOX_SHAPE.image;
   const probes = await detectBackends();
   const status: SandboxRuntime["status"] = [];
   let manager: SandboxManager | undefined;
+  let stopWatching: (() => void) | undefined;
   const backends: DockerBackend[] = [];
   for (const probe of probes) {
     if (probe.backend !== "docker") {
@@ -83,14 +95,26 @@ export async function openSandboxRuntime(
       status.push({ backend: "docker", ready: false, detail: isolation });
       continue;
     }
+    const workerId = workerIdFor(config);
+    // Before reconciling: a second process under a live id would take the first one's
+    // sandboxes for vanished ones. An embedded database belongs to one process, so only a
+    // shared one needs the check (and a restart after a crash then waits for nothing).
+    if (runtime.mode === "distributed") {
+      await claimWorkerId(runtime.repos, workerId, {
+        heartbeatMs: config.worker.heartbeatMs,
+        offlineAfterMs: config.worker.offlineAfterMs,
+        logger,
+      });
+    }
     manager = new SandboxManager({
       backend,
       repos: runtime.repos,
       bus: runtime.bus,
-      workerId: workerIdFor(config),
+      workerId,
       logger,
     });
     await manager.reconcile();
+    stopWatching = manager.watch(options.reconcileIntervalMs);
     const disk = await backend.probeDiskLimits(image).catch(() => "unknown");
     status.push({
       backend: "docker",
@@ -134,6 +158,7 @@ export async function openSandboxRuntime(
     manager,
     status,
     async close() {
+      stopWatching?.();
       if (expiry) clearInterval(expiry);
       if (refill) clearInterval(refill);
       await refilling;

@@ -53,6 +53,10 @@ export async function startWorker(
     labels: config.worker.labels,
     version: AETHERIUM_VERSION,
     heartbeatMs: config.worker.heartbeatMs,
+    offlineAfterMs: config.worker.offlineAfterMs,
+    // openSandboxRuntime claimed the id already when it made the manager; an embedded
+    // database belongs to this one process.
+    claimId: runtime.mode === "distributed" && !options.manager,
     internal: {
       host: options.internalHost ?? config.server.host,
       port: options.internalPort ?? config.worker.internalPort,

@@ -16,6 +16,22 @@ import {
 } from "../storage/repositories/create-repositories.js";
 import { SandboxManager } from "./sandbox-manager.js";
 
+/** Polls `fn` every 100 ms until it returns something truthy; fails after `timeoutMs`. */
+async function waitFor<T>(
+  fn: () => Promise<T | undefined | null | false>,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value) return value;
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 // The real thing: the esbuild-bundled agent inside the debootstrapped base image on dockerd.
 const CACHE_DIR = path.resolve(import.meta.dirname, "../../../../.aetherium/cache/image");
 // AETHERIUM_TEST_SANDBOX_IMAGE: a prebuilt image to run instead of building the working tree's
@@ -70,6 +86,7 @@ describe.skipIf(!canRun)("SandboxManager on Docker with the real agent", () => {
     await handle?.close();
   });
 
+  const silent = createLogger({ service: "test", level: "silent", format: "json" });
   const newVm = (name: string, extra: { expiresAt?: Date } = {}) =>
     repos.vms.create({ name, backend: "docker", image: TAG, vcpus: 1, memoryMb: 256, ...extra });
 
@@ -199,6 +216,183 @@ describe.skipIf(!canRun)("SandboxManager on Docker with the real agent", () => {
     expect(result.exitCode).toBe(0);
     expect(execution.stdout).toContain("hi");
     expect(await manager.stopIdle(1, Date.now() + 3_600_000)).toContain(row.id);
+    await manager.delete(row.id);
+  });
+
+  it("brings a lost sandbox back when its worker returns: running with its files, or stopped", async () => {
+    const alive = await newVm("lost-alive");
+    await manager.create(alive.id);
+    await manager.exec(alive.id, { command: "echo precious > /root/important.txt" });
+    const halted = await newVm("lost-halted");
+    await manager.create(halted.id);
+    await manager.stop(halted.id);
+    // What the reaper does while the worker is silent; the containers keep running.
+    await repos.vms.updateStatus(alive.id, ["running"], "lost", { error: "worker went offline" });
+    await repos.vms.updateStatus(halted.id, ["stopped"], "lost", { error: "worker went offline" });
+    events.length = 0;
+
+    // The worker comes back: a fresh manager, as after a restart.
+    const returned = new SandboxManager({ backend, repos, bus, workerId, logger: silent });
+    try {
+      const result = await returned.reconcile();
+      expect(result.orphansRemoved).toEqual([]);
+      expect(result.recovered.sort()).toEqual([alive.id, halted.id].sort());
+      expect(await repos.vms.get(alive.id)).toMatchObject({ status: "running", error: null });
+      expect((await repos.vms.get(halted.id))?.status).toBe("stopped");
+      expect(
+        events
+          .filter((e) => (e.data as { vm: { id: string } }).vm.id === alive.id)
+          .map((e) => e.type),
+      ).toEqual(["vm.running"]);
+      const read = await returned.exec(alive.id, { command: "cat /root/important.txt" });
+      expect(read.stdout).toBe("precious\n");
+    } finally {
+      await returned.close();
+    }
+    await manager.delete(alive.id);
+    await manager.delete(halted.id);
+  });
+
+  it("on return removes a container whose sandbox was placed on another worker, never one still recorded here", async () => {
+    const moved = await newVm("moved-away");
+    await manager.create(moved.id);
+    const stays = await newVm("still-here");
+    await manager.create(stays.id);
+    // The control plane placed the create again elsewhere while this worker was away.
+    await repos.workers.register({ id: `${workerId}-x`, hostname: "x", address: "http://x:1" });
+    await repos.vms.updateStatus(moved.id, ["running"], "lost");
+    await repos.vms.assignWorker(moved.id, `${workerId}-x`);
+    await repos.vms.updateStatus(stays.id, ["running"], "lost");
+
+    const result = await manager.reconcile();
+    expect(result.orphansRemoved).toEqual([moved.id]);
+    const left = (await backend.list({ workerId })).map((s) => s.sandboxId);
+    expect(left).not.toContain(moved.id);
+    expect(left).toContain(stays.id);
+    expect((await repos.vms.get(stays.id))?.status).toBe("running");
+    await manager.delete(stays.id);
+  });
+
+  it("leaves alone containers of another install with the same worker id", async () => {
+    const mine = await newVm("mine");
+    await manager.create(mine.id);
+    // A second install on this host: its own database, the same (configured) worker id.
+    const other = await openDatabase({ pglite: "memory://" });
+    try {
+      await new Migrator(other.db).up();
+      const otherRepos = createRepositories(other.db);
+      const intruder = new SandboxManager({
+        backend,
+        repos: otherRepos,
+        bus: new InMemoryEventBus(),
+        workerId,
+        logger: silent,
+      });
+      const result = await intruder.reconcile();
+      expect(result.orphansRemoved).toEqual([]);
+      expect(result.foreign).toContain(mine.id);
+      // And an install with its own worker id does not even see it.
+      const neighbour = new SandboxManager({
+        backend,
+        repos: otherRepos,
+        bus: new InMemoryEventBus(),
+        workerId: `${workerId}-b`,
+        logger: silent,
+      });
+      expect(await neighbour.reconcile()).toMatchObject({ orphansRemoved: [], foreign: [] });
+      await intruder.close();
+      await neighbour.close();
+    } finally {
+      await other.close();
+    }
+    expect(await manager.exec(mine.id, { command: "echo intact" })).toMatchObject({
+      stdout: "intact\n",
+    });
+    await manager.delete(mine.id);
+  });
+
+  it("keeps a sandbox that is running when only announcing it failed", async () => {
+    // The event bus failing right after the record turned running (Redis going away).
+    let failed = false;
+    const flaky = new InMemoryEventBus();
+    const publish = flaky.publish.bind(flaky);
+    flaky.publish = (e) => {
+      if (e.type === "vm.running" && !failed) {
+        failed = true;
+        return Promise.reject(new Error("Reached the max retries per request limit"));
+      }
+      return publish(e);
+    };
+    const shaky = new SandboxManager({ backend, repos, bus: flaky, workerId, logger: silent });
+    const row = await newVm("announce-fails");
+    try {
+      await expect(shaky.create(row.id)).resolves.toMatchObject({ status: "running" });
+      expect(failed).toBe(true);
+      expect((await repos.vms.get(row.id))?.status).toBe("running");
+      expect((await shaky.exec(row.id, { command: "echo up" })).stdout).toBe("up\n");
+    } finally {
+      await shaky.close();
+    }
+    await manager.delete(row.id);
+  });
+
+  it("notices a container killed or removed behind its back, and not a deliberate stop", async () => {
+    const stopWatching = manager.watch(60_000);
+    try {
+      const killed = await newVm("killed");
+      await manager.create(killed.id);
+      const removed = await newVm("removed");
+      await manager.create(removed.id);
+      const stopped = await newVm("stopped-on-purpose");
+      await manager.create(stopped.id);
+      // Let the event stream connect (its first resync pass runs on connection).
+      await new Promise((r) => setTimeout(r, 500));
+
+      await backend.docker.getContainer(`aetherium-${killed.id}`).kill();
+      const afterKill = await waitFor(async () => {
+        const r = await repos.vms.get(killed.id);
+        return r?.status === "stopped" && r;
+      }, "killed sandbox to stop");
+      expect(afterKill.error).toMatch(/exited outside the platform with code 137 \(SIGKILL\)/);
+      expect(
+        events.some(
+          (e) => e.type === "vm.stopped" && (e.data as { vm: { id: string } }).vm.id === killed.id,
+        ),
+      ).toBe(true);
+      // Its files are kept: it starts again, and the reason is cleared.
+      expect(await manager.start(killed.id)).toMatchObject({ status: "running", error: null });
+
+      await backend.docker.getContainer(`aetherium-${removed.id}`).remove({ force: true });
+      const afterRemove = await waitFor(async () => {
+        const r = await repos.vms.get(removed.id);
+        return r?.status === "lost" && r;
+      }, "removed sandbox to be lost");
+      expect(afterRemove.error).toMatch(/removed outside the platform/);
+
+      await manager.stop(stopped.id);
+      await manager.delete(killed.id);
+      // Give the stop's and delete's events time to arrive: they must not be taken for crashes.
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(await repos.vms.get(stopped.id)).toMatchObject({ status: "stopped", error: null });
+      expect((await repos.vms.get(killed.id))?.status).toBe("deleted");
+      await manager.delete(stopped.id);
+      await manager.delete(removed.id);
+    } finally {
+      stopWatching();
+    }
+  });
+
+  it("finds a killed container in a periodic pass when no event came", async () => {
+    const row = await newVm("missed-event");
+    await manager.create(row.id);
+    await backend.docker.getContainer(`aetherium-${row.id}`).kill();
+    await waitFor(
+      async () => (await backend.inspect(row.id)).state !== "running",
+      "container to exit",
+    );
+    const result = await manager.reconcile({ atStartup: false });
+    expect(result.markedStopped).toEqual([row.id]);
+    expect((await repos.vms.get(row.id))?.error).toMatch(/code 137/);
     await manager.delete(row.id);
   });
 

@@ -18,8 +18,12 @@ import {
   type ExecOutputHandlers,
   type ExecResult,
 } from "../agent/index.js";
-import { isRetryableDockerError, SandboxConflictError } from "../docker/docker-errors.js";
-import type { SandboxBackend } from "../docker/sandbox-backend.js";
+import {
+  isRetryableDockerError,
+  SandboxConflictError,
+  SandboxNotFoundError,
+} from "../docker/docker-errors.js";
+import type { SandboxBackend, SandboxEvent } from "../docker/sandbox-backend.js";
 import { toVm } from "../domain/mappers.js";
 import { RetryableError } from "../queue/job-queue.js";
 import type { Repositories } from "../storage/repositories/create-repositories.js";
@@ -102,11 +106,36 @@ export interface ExecHandle {
 
 /** What reconcile found and did. */
 export interface ReconcileResult {
+  /** Containers of ours whose sandbox is deleted, failed, waiting to be placed or on another worker. */
   readonly orphansRemoved: string[];
+  /** Sandboxes whose container is gone. */
   readonly markedLost: string[];
+  /** Sandboxes whose container had stopped while their record said running. */
+  readonly markedStopped: string[];
+  /** `lost` sandboxes found alive (running again) or stopped (stopped again). */
+  readonly recovered: string[];
+  /**
+   * Containers with this worker's label that no record of this install names: another install
+   * (same worker id, other database) may own them, so they are left alone.
+   */
+  readonly foreign: string[];
 }
 
-const LIVE: readonly VmStatus[] = ["creating", "running", "stopping", "stopped"];
+/** Options of {@link SandboxManager.reconcile}. */
+export interface ReconcileOptions {
+  /**
+   * True at start-up (the default), when nothing runs yet: sandboxes caught mid-create, -stop or
+   * -delete by a crash are settled too. A periodic pass leaves those to the operation in flight.
+   */
+  readonly atStartup?: boolean;
+}
+
+// Statuses whose record says the sandbox's container exists on its worker.
+const HOSTED: readonly VmStatus[] = ["creating", "running", "stopping", "stopped", "lost"];
+// A container of these is unwanted: nothing will run in it again.
+const UNWANTED: readonly VmStatus[] = ["pending", "deleting", "deleted", "failed"];
+// How long a `lost` sandbox's agent gets to answer before reconcile leaves it lost.
+const REVIVE_AGENT_TIMEOUT_MS = 5000;
 
 /**
  * A worker's sandboxes, kept honest: a row turns `running` only once the guest agent answers,
@@ -121,6 +150,12 @@ export class SandboxManager {
   readonly #busy = new Map<string, number>();
   readonly #readyTimeoutMs: number;
   readonly #outputLimit: number;
+  /** Sandboxes the OOM killer hit, until their `die` event is handled. */
+  readonly #oomKilled = new Set<string>();
+  /** Event handling and reconcile passes, one after another. */
+  #queue: Promise<void> = Promise.resolve();
+  /** Stops of the watches {@link SandboxManager.watch} started. */
+  readonly #watches = new Set<() => void>();
 
   constructor(private readonly deps: SandboxManagerDeps) {
     this.#readyTimeoutMs = deps.agentReadyTimeoutMs ?? 30_000;
@@ -170,10 +205,16 @@ export class SandboxManager {
       if (!running) throw new Error(`sandbox ${vmId} changed state while it was created`);
       return running;
     } catch (err) {
-      await this.#dropClient(vmId);
-      await backend.remove(vmId).catch(() => undefined);
       const message = (err as Error).message;
       const current = await repos.vms.get(vmId);
+      if (current?.status === "running" && current.workerId === workerId) {
+        // The sandbox is up and recorded so; only what came after (announcing it) failed.
+        // Removing its container now would leave a running record with nothing behind it.
+        this.deps.logger.warn({ err, vmId }, "sandbox is running, but announcing it failed");
+        return current;
+      }
+      await this.#dropClient(vmId);
+      await backend.remove(vmId).catch(() => undefined);
       if (current) await this.#move(current, ["creating"], "failed", { error: message });
       // The engine being briefly unreachable is worth another attempt; a bad image is not.
       throw isRetryableDockerError(err) ? new RetryableError(message, { cause: err }) : err;
@@ -195,7 +236,8 @@ export class SandboxManager {
   async start(vmId: string): Promise<VmRow> {
     const row = await this.#own(vmId);
     if (row.status === "running") return row;
-    const starting = await this.#move(row, ["stopped"], "creating");
+    // A start clears why it stopped (a crash, an OOM kill): that is history once it runs again.
+    const starting = await this.#move(row, ["stopped"], "creating", { error: null });
     if (!starting) throw new Error(`sandbox ${vmId} is ${row.status}; cannot start it`);
     try {
       await this.deps.backend.start(vmId);
@@ -430,33 +472,198 @@ export class SandboxManager {
   }
 
   /**
-   * Makes rows and backend agree, on worker start: a sandbox with our labels but no live row is
-   * an orphan and is removed; a live row of ours whose sandbox is gone becomes `lost`.
+   * Makes rows and backend agree, at start-up and periodically. Only containers this install
+   * can prove are its own (a record of ours names them) and unwanted (deleted, failed, waiting to
+   * be placed, or placed on another worker) are removed; a container no record names is left
+   * alone. A `lost` sandbox whose container runs and whose agent answers is `running` again, one
+   * whose container stopped is `stopped`; a record whose container is gone becomes `lost`, and a
+   * running one whose container exited becomes `stopped` with the reason.
    */
-  async reconcile(): Promise<ReconcileResult> {
+  async reconcile(options: ReconcileOptions = {}): Promise<ReconcileResult> {
     const { backend, repos, workerId } = this.deps;
-    const actual = await backend.list({ workerId });
+    const atStartup = options.atStartup ?? true;
+    // Records first: a sandbox a create makes meanwhile then shows up as a container whose
+    // record is read afresh below, never as a record whose container seems missing.
     const rows = await repos.vms.listByWorker(workerId);
-    const live = new Map(rows.filter((r) => LIVE.includes(r.status)).map((r) => [r.id, r]));
-    const result: ReconcileResult = { orphansRemoved: [], markedLost: [] };
+    const actual = await backend.list({ workerId });
+    const result = {
+      orphansRemoved: [] as string[],
+      markedLost: [] as string[],
+      markedStopped: [] as string[],
+      recovered: [] as string[],
+      foreign: [] as string[],
+    };
+    const present = new Map(actual.map((s) => [s.sandboxId, s]));
     for (const s of actual) {
-      if (!live.has(s.sandboxId)) {
+      const row = await repos.vms.get(s.sandboxId);
+      if (!row) {
+        result.foreign.push(s.sandboxId);
+        continue;
+      }
+      if (row.workerId !== workerId || UNWANTED.includes(row.status)) {
+        // While the worker runs, a delete in flight removes its own container, and a create
+        // placed here again builds over the leftover; at start-up nothing is in flight.
+        const inFlight =
+          (row.status === "deleting" || row.status === "pending") && row.workerId === workerId;
+        if (inFlight && !atStartup) continue;
         await backend.remove(s.sandboxId);
         result.orphansRemoved.push(s.sandboxId);
+        continue;
+      }
+      if (row.status === "lost") {
+        if (await this.#revive(row, s)) result.recovered.push(row.id);
+      } else if (row.status === "running" && !isUp(s)) {
+        // The list does not say whether the OOM killer did it; inspect does.
+        const info = await backend.inspect(row.id).catch(() => s);
+        if (await this.#markExited(row, info)) result.markedStopped.push(row.id);
+      } else if (row.status === "stopping" && atStartup && !isUp(s)) {
+        // A stop the crash interrupted after the container halted.
+        if (await this.#move(row, ["stopping"], "stopped")) result.markedStopped.push(row.id);
       }
     }
-    const present = new Set(actual.map((s) => s.sandboxId));
-    for (const row of live.values()) {
-      if (present.has(row.id)) continue;
-      const lost = await this.#move(row, LIVE, "lost", {
-        error: "its container vanished while the worker was away",
+    for (const row of rows) {
+      if (present.has(row.id) || !HOSTED.includes(row.status) || row.status === "lost") continue;
+      // In flight now: the create, stop or delete under way settles it.
+      if (!atStartup && row.status !== "running" && row.status !== "stopped") continue;
+      if (!atStartup && (await this.#exists(row.id))) continue;
+      const lost = await this.#move(row, [row.status], "lost", {
+        error: atStartup
+          ? "its container vanished while the worker was away"
+          : "its container was removed outside the platform",
       });
       if (lost) result.markedLost.push(row.id);
     }
-    if (result.orphansRemoved.length || result.markedLost.length) {
+    if (
+      result.orphansRemoved.length ||
+      result.markedLost.length ||
+      result.markedStopped.length ||
+      result.recovered.length
+    ) {
       this.deps.logger.warn({ ...result, workerId }, "reconciled sandboxes with the backend");
     }
+    if (result.foreign.length && atStartup) {
+      this.deps.logger.warn(
+        { foreign: result.foreign, workerId },
+        "containers labelled with this worker id that no record of this install names: left alone",
+      );
+    }
     return result;
+  }
+
+  /**
+   * Follows the backend's events so a container killed, OOM-killed or removed behind the
+   * platform's back moves its sandbox to a true state at once, and reconciles every
+   * `intervalMs` (and after each reconnection of the event stream) in case events were missed.
+   * Returns a function that stops both.
+   */
+  watch(intervalMs = 15_000): () => void {
+    const { backend, workerId, logger } = this.deps;
+    const resync = (): void => {
+      this.#serial(() => this.reconcile({ atStartup: false })).catch((err: unknown) =>
+        logger.warn({ err, workerId }, "periodic reconcile failed"),
+      );
+    };
+    const events = backend.watch?.(
+      { workerId },
+      (event) => {
+        this.#serial(() => this.#onEvent(event)).catch((err: unknown) =>
+          logger.warn({ err, workerId, event }, "handling a sandbox event failed"),
+        );
+      },
+      // The first connection also lands here; a pass then is cheap and catches start-up races.
+      resync,
+    );
+    const timer = setInterval(resync, intervalMs);
+    timer.unref();
+    const stop = (): void => {
+      clearInterval(timer);
+      events?.close();
+      this.#watches.delete(stop);
+    };
+    this.#watches.add(stop);
+    return stop;
+  }
+
+  /** Runs `fn` after every earlier event and reconcile pass, so they never interleave. */
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.#queue.then(fn, fn);
+    this.#queue = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    return next;
+  }
+
+  async #onEvent(event: SandboxEvent): Promise<void> {
+    const row = await this.deps.repos.vms.get(event.sandboxId);
+    // Only what nobody on the platform asked for: a stop or delete moves the record first
+    // (`stopping`, `deleting`), and a create that fails settles its own record.
+    if (!row || row.workerId !== this.deps.workerId) return;
+    if (event.action === "oom") {
+      this.#oomKilled.add(row.id);
+      return;
+    }
+    if (event.action === "die" && row.status === "running") {
+      const info = await this.deps.backend.inspect(row.id).catch(() => undefined);
+      // A stale event: it was started again since.
+      if (info && isUp(info)) return;
+      const oom = this.#oomKilled.delete(row.id) || info?.oomKilled === true;
+      const code = info?.exitCode ?? event.exitCode;
+      await this.#markExited(row, { exitCode: code, oomKilled: oom });
+    } else if (
+      event.action === "destroy" &&
+      (row.status === "running" || row.status === "stopped")
+    ) {
+      this.#oomKilled.delete(row.id);
+      await this.#dropClient(row.id);
+      await this.#move(row, [row.status], "lost", {
+        error: "its container was removed outside the platform",
+      });
+    }
+  }
+
+  /** running → stopping → stopped with why its container ended; the files stay for a start. */
+  async #markExited(
+    row: VmRow,
+    info: { readonly exitCode: number | undefined; readonly oomKilled: boolean },
+  ): Promise<VmRow | undefined> {
+    const why = info.oomKilled
+      ? `its container ran out of memory and was killed (exit code ${info.exitCode ?? 137})`
+      : info.exitCode === undefined
+        ? "its container stopped outside the platform"
+        : `its container exited outside the platform with code ${info.exitCode}${
+            info.exitCode > 128 ? ` (${signalName(info.exitCode - 128)})` : ""
+          }`;
+    await this.#dropClient(row.id);
+    const stopping = await this.#move(row, ["running"], "stopping", { error: why });
+    return stopping && this.#move(stopping, ["stopping"], "stopped");
+  }
+
+  /** A `lost` sandbox whose container is still here: running if its agent answers, stopped if it stopped. */
+  async #revive(row: VmRow, info: { readonly state: string }): Promise<VmRow | undefined> {
+    if (!isUp(info)) return this.#move(row, ["lost"], "stopped");
+    try {
+      const client = await waitForAgent(
+        this.deps.backend.agentSocketPath(row.id),
+        Math.min(this.#readyTimeoutMs, REVIVE_AGENT_TIMEOUT_MS),
+      );
+      void this.#cache(row.id, Promise.resolve(client));
+    } catch (err) {
+      // Left lost (never removed): its files may still matter to someone.
+      this.deps.logger.warn({ err, vmId: row.id }, "lost sandbox's agent does not answer");
+      return undefined;
+    }
+    return this.#move(row, ["lost"], "running", { error: null });
+  }
+
+  async #exists(vmId: string): Promise<boolean> {
+    try {
+      await this.deps.backend.inspect(vmId);
+      return true;
+    } catch (err) {
+      if (err instanceof SandboxNotFoundError) return false;
+      throw err;
+    }
   }
 
   /** Deletes this worker's sandboxes whose `expiresAt` has passed; returns their ids. */
@@ -496,8 +703,9 @@ export class SandboxManager {
     return stopped;
   }
 
-  /** Closes cached agent connections. */
+  /** Stops watching the backend and closes cached agent connections. */
   async close(): Promise<void> {
+    for (const stop of [...this.#watches]) stop();
     for (const id of [...this.#clients.keys()]) await this.#dropClient(id);
   }
 
@@ -555,6 +763,16 @@ export class SandboxManager {
 export function exitCodeForSignal(signal: string): number {
   const n = (osConstants.signals as Record<string, number | undefined>)[signal];
   return 128 + (n ?? 0);
+}
+
+/** Whether a container is up (its agent may answer). */
+function isUp(info: { readonly state: string }): boolean {
+  return info.state === "running" || info.state === "restarting" || info.state === "paused";
+}
+
+function signalName(n: number): string {
+  const entry = Object.entries(osConstants.signals).find(([, v]) => v === n);
+  return entry ? entry[0] : `signal ${n}`;
 }
 
 function egressOf(network: unknown): EgressPolicy {

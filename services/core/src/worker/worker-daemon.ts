@@ -17,6 +17,7 @@ import type { Repositories } from "../storage/repositories/create-repositories.j
 import type { WorkerRow } from "../storage/repositories/workers.js";
 import { startHealthServer } from "./health-server.js";
 import { createTaskRunner } from "./task-runner.js";
+import { claimWorkerId } from "./worker-identity.js";
 import { WorkerMetrics } from "./worker-metrics.js";
 
 /** Everything a worker is and needs. */
@@ -29,6 +30,14 @@ export interface WorkerDaemonOptions {
   readonly labels?: Record<string, string>;
   readonly version?: string;
   readonly heartbeatMs: number;
+  /**
+   * Silence after which a worker counts as gone. Given, start refuses (WorkerIdInUseError) an id
+   * whose row another process heartbeats, waiting up to this long to tell a live process from
+   * one that just crashed.
+   */
+  readonly offlineAfterMs?: number;
+  /** False when the caller already claimed the id ({@link claimWorkerId}); default true. */
+  readonly claimId?: boolean;
   /** Internal HTTP (healthz, metrics, data plane); port 0 picks a free one. */
   readonly internal: { readonly host: string; readonly port: number };
   /**
@@ -110,6 +119,13 @@ export class WorkerDaemon {
    */
   async start(): Promise<void> {
     const o = this.options;
+    if (o.offlineAfterMs !== undefined && o.claimId !== false) {
+      await claimWorkerId(o.repos, o.id, {
+        heartbeatMs: o.heartbeatMs,
+        offlineAfterMs: o.offlineAfterMs,
+        logger: o.logger,
+      });
+    }
     this.#token = randomBytes(32).toString("base64url");
     this.#dataPlane = new DataPlane({
       manager: o.dataPlane?.manager,

@@ -23,6 +23,7 @@ const daemon = new WorkerDaemon({
   },
   zone: config.worker.zone,
   heartbeatMs: config.worker.heartbeatMs,
+  offlineAfterMs: config.worker.offlineAfterMs,
   internal: { host: "127.0.0.1", port: 0 },
   queue: runtime.queue,
   repos: runtime.repos,
