@@ -80,4 +80,10 @@ export interface SandboxBackend {
   list(filter?: { workerId?: string }): Promise<SandboxInfo[]>;
   /** Host path of the unix socket the sandbox's guest agent listens on. */
   agentSocketPath(sandboxId: string): string;
+  /**
+   * The secret the sandbox's agent proves it holds on every connection (`agent.authenticate`),
+   * so the worker never drives whatever else the sandbox made answer on its socket. Generated at
+   * create and handed only to that sandbox; undefined for a sandbox created without one.
+   */
+  agentToken?(sandboxId: string): Promise<string | undefined>;
 }
