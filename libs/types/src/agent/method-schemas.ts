@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { agentAuthenticateParamsSchema, agentAuthenticateResultSchema } from "./auth.js";
+import { agentAuthParamsSchema, agentAuthResultSchema } from "./auth.js";
 import { agentEmptySchema } from "./common.js";
 import {
   execAckNotificationSchema,
@@ -40,9 +40,9 @@ import { secretsSetParamsSchema, secretsSetResultSchema } from "./secrets.js";
 export const AGENT_METHOD_SCHEMAS = {
   "agent.info": { params: agentInfoParamsSchema, result: agentInfoResultSchema },
   "agent.health": { params: agentInfoParamsSchema, result: agentHealthResultSchema },
-  "agent.authenticate": {
-    params: agentAuthenticateParamsSchema,
-    result: agentAuthenticateResultSchema,
+  "agent.auth": {
+    params: agentAuthParamsSchema,
+    result: agentAuthResultSchema,
   },
   "exec.start": { params: execStartParamsSchema, result: execStartResultSchema },
   "exec.stdin": { params: execStdinParamsSchema, result: agentEmptySchema },

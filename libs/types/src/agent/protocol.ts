@@ -15,7 +15,7 @@ export const DEFAULT_AGENT_SOCKET_PATH = "/run/aetherium/agent.sock";
 
 /**
  * Environment variable that hands the agent its sandbox's token, the secret it proves it holds
- * with `agent.authenticate`. Like every `AETHERIUM_AGENT_*` setting it is not passed on to the
+ * with `agent.auth`. Like every `AETHERIUM_AGENT_*` setting it is not passed on to the
  * processes the agent starts.
  */
 export const AGENT_TOKEN_ENV = "AETHERIUM_AGENT_TOKEN";
@@ -30,7 +30,7 @@ export const AGENT_METHODS = {
   /** Liveness: answers as soon as the agent serves requests. */
   health: "agent.health",
   /** Proves the agent holds its sandbox's token: HMAC of the client's nonce. */
-  authenticate: "agent.authenticate",
+  auth: "agent.auth",
   /** Starts a process; output follows as `exec.output` notifications, then one `exec.exit`. */
   execStart: "exec.start",
   /** Writes bytes to a process's standard input. */

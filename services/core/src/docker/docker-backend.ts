@@ -17,7 +17,7 @@ import {
   type DockerErrorContext,
 } from "./docker-errors.js";
 import { DockerEgress, EGRESS_ALLOW_LABEL, type EgressAttachment } from "./docker-egress.js";
-import { ensureBoundedRunDir, removeRunDir } from "./run-dir.js";
+import { ensureBoundedRunDir, isUnboundedRunDir, removeRunDir } from "./run-dir.js";
 import type { SandboxBackend, SandboxInfo, SandboxSpec } from "./sandbox-backend.js";
 
 /** Labels every managed container carries; `listManaged` and the reaper select on them. */
@@ -448,15 +448,23 @@ export class DockerBackend implements SandboxBackend {
   /** {@inheritDoc SandboxBackend.start} */
   async start(sandboxId: string): Promise<void> {
     const container = this.docker.getContainer(containerName(validId(sandboxId)));
+    const runDir = this.hostRunDir(sandboxId);
     // A host reboot empties /run: bring the bounded run directory back before the bind needs it.
-    await ensureBoundedRunDir(this.hostRunDir(sandboxId));
+    // A sandbox from before bounded run directories that still runs keeps its own until it stops.
+    const legacyRunning =
+      (await isUnboundedRunDir(runDir)) &&
+      (await this.inspect(sandboxId).then(
+        (i) => i.state === "running",
+        () => false,
+      ));
+    if (!legacyRunning) await ensureBoundedRunDir(runDir);
     await this.call({ operation: "start container", sandboxId }, async () => {
       try {
         await container.start();
       } catch (err) {
         if (engineStatus(err) === 304) return; // already running
         // No such sandbox: do not leave a run directory behind for it.
-        if (engineStatus(err) === 404) await removeRunDir(this.hostRunDir(sandboxId));
+        if (engineStatus(err) === 404) await removeRunDir(runDir);
         throw err;
       }
     });

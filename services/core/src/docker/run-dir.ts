@@ -6,7 +6,7 @@
  * @module
  */
 import { execFile } from "node:child_process";
-import { mkdir, rm, stat } from "node:fs/promises";
+import { mkdir, readdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 
@@ -56,6 +56,16 @@ export async function ensureBoundedRunDir(dir: string): Promise<void> {
       { cause: err },
     );
   }
+}
+
+/**
+ * Whether `dir` is a plain directory with something in it: the run directory of a sandbox created
+ * before run directories were bounded, which a running container still uses (mounting over it
+ * would hide its agent's socket from the worker).
+ */
+export async function isUnboundedRunDir(dir: string): Promise<boolean> {
+  const entries = await readdir(dir).catch(() => []);
+  return entries.length > 0 && !(await isMountPoint(dir));
 }
 
 /** Unmounts (if mounted) and removes a run directory; a missing one is fine. */

@@ -81,7 +81,7 @@ export interface SandboxBackend {
   /** Host path of the unix socket the sandbox's guest agent listens on. */
   agentSocketPath(sandboxId: string): string;
   /**
-   * The secret the sandbox's agent proves it holds on every connection (`agent.authenticate`),
+   * The secret the sandbox's agent proves it holds on every connection (`agent.auth`),
    * so the worker never drives whatever else the sandbox made answer on its socket. Generated at
    * create and handed only to that sandbox; undefined for a sandbox created without one.
    */

@@ -19,7 +19,7 @@
  *   --socket-mode <octal> AETHERIUM_AGENT_SOCKET_MODE  600
  *   --cwd <dir>           AETHERIUM_AGENT_CWD          / (default working directory of processes)
  *   --log-level <level>   AETHERIUM_AGENT_LOG_LEVEL    info
- *                         AETHERIUM_AGENT_TOKEN        none (the secret `agent.authenticate` proves)
+ *                         AETHERIUM_AGENT_TOKEN        none (the secret `agent.auth` proves)
  *
  * Zombies: Node waits only for the children it spawned itself, and cannot wait for arbitrary
  * pids, so as PID 1 the agent would leave orphaned grandchildren as zombies. The backends therefore

@@ -42,7 +42,7 @@ export interface AgentServerOptions {
   manager: ProcessManager;
   logger: AgentLogger;
   /**
-   * The sandbox's token, proven with `agent.authenticate` so the worker knows it reached this
+   * The sandbox's token, proven with `agent.auth` so the worker knows it reached this
    * sandbox's agent and nothing else. Without one the agent answers `proof: null`.
    */
   token?: string;
@@ -217,7 +217,7 @@ export class AgentServer {
         reaper: process.pid === 1 ? "none" : "init",
         startup: this.opts.startup ?? "script",
       }),
-      "agent.authenticate": (p) => ({
+      "agent.auth": (p) => ({
         proof: this.opts.token === undefined ? null : agentProof(this.opts.token, p.nonce),
       }),
       "agent.health": () => ({

@@ -52,7 +52,7 @@ export interface AgentClientOptions {
   requestTimeoutMs?: number;
   /**
    * The sandbox's agent token. When given, every connection first has the agent prove it holds
-   * it (`agent.authenticate`) and fails with {@link AgentAuthError} before anything else is sent
+   * it (`agent.auth`) and fails with {@link AgentAuthError} before anything else is sent
    * if it cannot: whatever else answers on the socket (another sandbox's agent, any other server)
    * gets no command, file or secret.
    */
@@ -392,7 +392,7 @@ export class AgentClient {
     const nonce = randomBytes(32).toString("hex");
     let proof: string | null;
     try {
-      proof = (await this.request(AGENT_METHODS.authenticate, { nonce }, timeoutMs)).proof;
+      proof = (await this.request(AGENT_METHODS.auth, { nonce }, timeoutMs)).proof;
     } catch (err) {
       // An agent without the method, or a server that does not speak the protocol: not ours.
       if (!(err instanceof AgentError)) throw err;

@@ -4,7 +4,7 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 const PROOF_CONTEXT = "aetherium-agent-proof:";
 
 /**
- * The answer to `agent.authenticate`: `hex(HMAC-SHA256(token, "aetherium-agent-proof:" + nonce))`.
+ * The answer to `agent.auth`: `hex(HMAC-SHA256(token, "aetherium-agent-proof:" + nonce))`.
  * Shared by the agent (which computes it) and the host client (which checks it).
  */
 export function agentProof(token: string, nonce: string): string {
