@@ -339,13 +339,12 @@ export class DockerBackend implements SandboxBackend {
         throw err;
       },
     );
-    // The guest writes into this directory (its agent binds the socket there): bound it.
-    try {
-      await ensureBoundedRunDir(runDir);
-    } catch (err) {
-      if (made) await removeRunDir(runDir);
-      throw err;
-    }
+    // The guest writes into this directory (its agent binds the socket there): bound it. Mounting
+    // runs a program, so it overlaps the engine's create instead of adding to every create.
+    const bounding = ensureBoundedRunDir(runDir).then(
+      () => undefined,
+      (err: unknown) => ({ err }),
+    );
     const memory = Math.round(spec.memoryMb * MIB);
     // Only this container's agent gets it; the engine keeps it for the worker's next connect.
     const token = randomBytes(32).toString("base64url");
@@ -422,6 +421,12 @@ export class DockerBackend implements SandboxBackend {
         );
         container = await createContainer();
       }
+      const unbounded = await bounding;
+      if (unbounded !== undefined) {
+        // Never start a sandbox whose run directory is the host's disk.
+        await container.remove({ force: true }).catch(() => undefined);
+        throw unbounded.err;
+      }
       this.#tokens.set(sandboxId, token);
       // What the engine was just told, not read back: an inspect here was one more engine round
       // trip on every create (and so in every sandbox's time to interactive) to learn nothing new.
@@ -439,6 +444,7 @@ export class DockerBackend implements SandboxBackend {
         startedAt: undefined,
       };
     } catch (err) {
+      await bounding; // settled before the directory goes
       // A name conflict means the directory belongs to the existing sandbox: leave it.
       if (made && !(err instanceof SandboxConflictError)) await removeRunDir(runDir);
       throw err;
