@@ -12,6 +12,7 @@ import {
 } from "@aetherium/types";
 import {
   AgentAuthError,
+  AgentConnectionError,
   AgentSocketRefusedError,
   waitForAgent,
   type AgentClient,
@@ -422,7 +423,13 @@ export class SandboxManager {
    */
   async #dial(vmId: string, timeoutMs: number): Promise<AgentClient> {
     const { backend, logger } = this.deps;
-    const token = await backend.agentToken?.(vmId);
+    // The engine knows the token; a sandbox it cannot describe has no agent to reach either.
+    const token = await backend.agentToken?.(vmId).catch((err: unknown) => {
+      throw new AgentConnectionError(
+        `cannot reach the agent of sandbox ${vmId}: ${(err as Error).message}`,
+        { cause: err },
+      );
+    });
     try {
       return await waitForAgent(
         backend.agentSocketPath(vmId),
