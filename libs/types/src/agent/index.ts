@@ -2,6 +2,7 @@
  * The guest agent protocol (`spec/agent-protocol.md`): JSON-RPC 2.0 methods and notifications
  * between the worker on the host and the agent inside each sandbox.
  */
+export * from "./auth.js";
 export * from "./common.js";
 export * from "./exec.js";
 export * from "./fs.js";

@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import { agentAuthParamsSchema, agentAuthResultSchema } from "./auth.js";
 import { agentEmptySchema } from "./common.js";
 import {
   execAckNotificationSchema,
@@ -39,6 +40,10 @@ import { secretsSetParamsSchema, secretsSetResultSchema } from "./secrets.js";
 export const AGENT_METHOD_SCHEMAS = {
   "agent.info": { params: agentInfoParamsSchema, result: agentInfoResultSchema },
   "agent.health": { params: agentInfoParamsSchema, result: agentHealthResultSchema },
+  "agent.auth": {
+    params: agentAuthParamsSchema,
+    result: agentAuthResultSchema,
+  },
   "exec.start": { params: execStartParamsSchema, result: execStartResultSchema },
   "exec.stdin": { params: execStdinParamsSchema, result: agentEmptySchema },
   "exec.closeStdin": { params: execProcessParamsSchema, result: agentEmptySchema },

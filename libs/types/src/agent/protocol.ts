@@ -14,6 +14,13 @@ export const AGENT_PROTOCOL_VERSION = 1;
 export const DEFAULT_AGENT_SOCKET_PATH = "/run/aetherium/agent.sock";
 
 /**
+ * Environment variable that hands the agent its sandbox's token, the secret it proves it holds
+ * with `agent.auth`. Like every `AETHERIUM_AGENT_*` setting it is not passed on to the
+ * processes the agent starts.
+ */
+export const AGENT_TOKEN_ENV = "AETHERIUM_AGENT_TOKEN";
+
+/**
  * Names of the requests a client sends to the agent. Every one is a JSON-RPC request (it has an
  * `id` and gets a response), except {@link AGENT_CLIENT_NOTIFICATIONS}.
  */
@@ -22,6 +29,8 @@ export const AGENT_METHODS = {
   info: "agent.info",
   /** Liveness: answers as soon as the agent serves requests. */
   health: "agent.health",
+  /** Proves the agent holds its sandbox's token: HMAC of the client's nonce. */
+  auth: "agent.auth",
   /** Starts a process; output follows as `exec.output` notifications, then one `exec.exit`. */
   execStart: "exec.start",
   /** Writes bytes to a process's standard input. */

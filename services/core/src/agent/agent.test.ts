@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { accessSync, constants } from "node:fs";
-import { mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -14,7 +14,7 @@ import { buildAgentBundle, buildAgentSnapshot } from "./build-agent.js";
 import type { AgentClient } from "./host/agent-client.js";
 import { waitForAgent } from "./host/agent-client.js";
 import type { AgentError } from "./host/agent-errors.js";
-import { isAgentError } from "./host/agent-errors.js";
+import { AgentAuthError, AgentSocketRefusedError, isAgentError } from "./host/agent-errors.js";
 
 /*
  * These tests run the real agent: the esbuild bundle, under node, on a unix socket in a temp dir,
@@ -37,7 +37,9 @@ let snapshotPath: string;
 const agents: RunningAgent[] = [];
 const clients: AgentClient[] = [];
 
-async function startAgent(options: { snapshot?: boolean } = {}): Promise<RunningAgent> {
+async function startAgent(
+  options: { snapshot?: boolean; env?: Record<string, string> } = {},
+): Promise<RunningAgent> {
   const dir = await mkdtemp(path.join(tmpdir(), "aet-agent-"));
   const socket = path.join(dir, "run", "agent.sock");
   let log = "";
@@ -49,7 +51,10 @@ async function startAgent(options: { snapshot?: boolean } = {}): Promise<Running
       bundlePath,
       ...["--socket", socket, "--cwd", dir, "--log-level", "debug"],
     ],
-    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, AGENT_TEST_BASE: "base" } },
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, AGENT_TEST_BASE: "base", ...options.env },
+    },
   );
   child.stdout.on("data", (d: Buffer) => (log += d.toString()));
   child.stderr.on("data", (d: Buffer) => (log += d.toString()));
@@ -619,6 +624,54 @@ describe("waitForAgent", () => {
       const err = await waitForAgent(path.join(dir, "agent.sock"), 300).catch((e: unknown) => e);
       expect(String(err)).toMatch(/not ready after 300 ms/);
     } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("connects only to an agent that proves the token it was given, and never follows a link", async () => {
+    const token = "t0k3n-of-this-sandbox";
+    const agent = await startAgent({ env: { AETHERIUM_AGENT_TOKEN: token } });
+    local.push(agent);
+    const c = await waitForAgent(agent.socket, 10_000, { token });
+    try {
+      // The token is the agent's setting, not something its processes inherit.
+      const out = collect();
+      await c.exec(
+        { shell: "env | grep -c AETHERIUM_AGENT_ || true" },
+        { onStdout: (d) => void out.out.push(d) },
+      );
+      expect(out.text()).toBe("0\n");
+    } finally {
+      c.close();
+    }
+    // Another sandbox's agent (or anything else) cannot prove this token: refused at once.
+    const wrong = await waitForAgent(agent.socket, 10_000, { token: "another-token" }).catch(
+      (e: unknown) => e,
+    );
+    expect(wrong).toBeInstanceOf(AgentAuthError);
+    // An agent without a token cannot prove one either.
+    const bare = await startAgent();
+    local.push(bare);
+    await expect(waitForAgent(bare.socket, 10_000, { token })).rejects.toThrow(
+      /cannot prove it is this sandbox's agent/,
+    );
+    // A link where the socket should be is refused without touching what it points to.
+    const dir = await mkdtemp(path.join(tmpdir(), "aet-agent-link-"));
+    let connections = 0;
+    const bait = net.createServer((s) => {
+      connections++;
+      s.destroy();
+    });
+    try {
+      await new Promise<void>((resolve) => bait.listen(path.join(dir, "bait.sock"), resolve));
+      await symlink(path.join(dir, "bait.sock"), path.join(dir, "agent.sock"));
+      const linked = await waitForAgent(path.join(dir, "agent.sock"), 10_000).catch(
+        (e: unknown) => e,
+      );
+      expect(linked).toBeInstanceOf(AgentSocketRefusedError);
+      expect(connections).toBe(0);
+    } finally {
+      await new Promise<void>((resolve) => bait.close(() => resolve()));
       await rm(dir, { recursive: true, force: true });
     }
   });

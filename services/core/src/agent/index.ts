@@ -15,8 +15,10 @@ export {
   type ExecResult,
 } from "./host/agent-client.js";
 export {
+  AgentAuthError,
   AgentConnectionError,
   AgentError,
+  AgentSocketRefusedError,
   AgentTimeoutError,
   isAgentError,
   type AgentErrorName,

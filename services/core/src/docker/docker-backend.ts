@@ -3,10 +3,11 @@
  * unix socket (dockerode). No registry is involved; the image comes from `buildBaseImage`.
  * @module
  */
-import { mkdir, readFile, rm } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { BadRequestError, UnavailableError, type Logger } from "@aetherium/common";
-import type { EgressPolicy } from "@aetherium/types";
+import { AGENT_TOKEN_ENV, type EgressPolicy } from "@aetherium/types";
 import Docker from "dockerode";
 import { DEFAULT_BASE_IMAGE, IMAGE_PATHS } from "../image/build-base-image.js";
 import {
@@ -18,6 +19,7 @@ import {
 import { isolateBridgeFromHost } from "../network/host-firewall.js";
 import { DockerEgress, EGRESS_ALLOW_LABEL, type EgressAttachment } from "./docker-egress.js";
 import { watchDockerEvents } from "./docker-events.js";
+import { ensureBoundedRunDir, isUnboundedRunDir, removeRunDir } from "./run-dir.js";
 import type {
   SandboxBackend,
   SandboxEvent,
@@ -77,9 +79,10 @@ export interface DockerBackendOptions {
   docker?: Docker;
   /**
    * Host directory holding one sub-directory per sandbox, bind-mounted at `/run/aetherium`
-   * inside it for the agent socket. Default `/run/aetherium/sandboxes` (tmpfs: sockets and
-   * nothing else live there, and a reboot clears them). Keep it short: a unix socket path has
-   * at most 107 bytes.
+   * inside it for the agent socket. Default `/run/aetherium/sandboxes`. Each sub-directory is a
+   * tmpfs of a few KiB that the backend mounts (so the worker must run as root): the guest can
+   * write there, and must not fill the host's disk doing so. Keep it short: a unix socket path
+   * has at most 107 bytes.
    */
   socketRoot?: string;
   /** Image when a spec names none; default `aetherium/base:<version>`. */
@@ -182,6 +185,8 @@ export class DockerBackend implements SandboxBackend {
   /** Whether the engine's storage enforces `diskMb`: learnt from the first create that asks. */
   #diskLimits: "unknown" | "enforced" | "unsupported" = "unknown";
   readonly #logger: Logger | undefined;
+  /** Agent tokens of the sandboxes this process created, to spare an inspect on connect. */
+  readonly #tokens = new Map<string, string>();
 
   /** Builds the backend; nothing is contacted until the first call. */
   constructor(options: DockerBackendOptions = {}) {
@@ -260,6 +265,25 @@ export class DockerBackend implements SandboxBackend {
   /** {@inheritDoc SandboxBackend.agentSocketPath} */
   agentSocketPath(sandboxId: string): string {
     return path.join(this.hostRunDir(sandboxId), path.basename(IMAGE_PATHS.agentSocket));
+  }
+
+  /**
+   * {@inheritDoc SandboxBackend.agentToken}
+   * Kept in the container's environment (the agent reads it from there), so a restarted worker
+   * reads it back from the engine; the guest cannot change what the engine recorded.
+   */
+  async agentToken(sandboxId: string): Promise<string | undefined> {
+    const known = this.#tokens.get(validId(sandboxId));
+    if (known !== undefined) return known;
+    const info = await this.call({ operation: "inspect container", sandboxId }, () =>
+      this.docker.getContainer(containerName(sandboxId)).inspect(),
+    );
+    const prefix = `${AGENT_TOKEN_ENV}=`;
+    const token = (info.Config.Env ?? [])
+      .findLast((e) => e.startsWith(prefix))
+      ?.slice(prefix.length);
+    if (token !== undefined) this.#tokens.set(sandboxId, token);
+    return token;
   }
 
   /**
@@ -343,7 +367,15 @@ export class DockerBackend implements SandboxBackend {
         throw err;
       },
     );
+    // The guest writes into this directory (its agent binds the socket there): bound it. Mounting
+    // runs a program, so it overlaps the engine's create instead of adding to every create.
+    const bounding = ensureBoundedRunDir(runDir).then(
+      () => undefined,
+      (err: unknown) => ({ err }),
+    );
     const memory = Math.round(spec.memoryMb * MIB);
+    // Only this container's agent gets it; the engine keeps it for the worker's next connect.
+    const token = randomBytes(32).toString("base64url");
     const labels = {
       ...spec.labels,
       ...attachment?.labels,
@@ -363,7 +395,12 @@ export class DockerBackend implements SandboxBackend {
           ...(spec.command === undefined ? {} : { Entrypoint: [...spec.command] }),
           // The proxy variables first: a sandbox's own env may add to them (a NO_PROXY of its
           // own), and anything it points elsewhere simply has no route.
-          Env: Object.entries({ ...attachment?.env, ...spec.env }).map(([k, v]) => `${k}=${v}`),
+          // The token last: the sandbox's env cannot replace it.
+          Env: Object.entries({
+            ...attachment?.env,
+            ...spec.env,
+            [AGENT_TOKEN_ENV]: token,
+          }).map(([k, v]) => `${k}=${v}`),
           Labels: labels,
           HostConfig: {
             NanoCpus: Math.round(spec.vcpus * 1e9),
@@ -412,6 +449,13 @@ export class DockerBackend implements SandboxBackend {
         );
         container = await createContainer();
       }
+      const unbounded = await bounding;
+      if (unbounded !== undefined) {
+        // Never start a sandbox whose run directory is the host's disk.
+        await container.remove({ force: true }).catch(() => undefined);
+        throw unbounded.err;
+      }
+      this.#tokens.set(sandboxId, token);
       // What the engine was just told, not read back: an inspect here was one more engine round
       // trip on every create (and so in every sandbox's time to interactive) to learn nothing new.
       return {
@@ -428,10 +472,9 @@ export class DockerBackend implements SandboxBackend {
         startedAt: undefined,
       };
     } catch (err) {
+      await bounding; // settled before the directory goes
       // A name conflict means the directory belongs to the existing sandbox: leave it.
-      if (made && !(err instanceof SandboxConflictError)) {
-        await rm(runDir, { recursive: true, force: true });
-      }
+      if (made && !(err instanceof SandboxConflictError)) await removeRunDir(runDir);
       throw err;
     }
   }
@@ -439,11 +482,24 @@ export class DockerBackend implements SandboxBackend {
   /** {@inheritDoc SandboxBackend.start} */
   async start(sandboxId: string): Promise<void> {
     const container = this.docker.getContainer(containerName(validId(sandboxId)));
+    const runDir = this.hostRunDir(sandboxId);
+    // A host reboot empties /run: bring the bounded run directory back before the bind needs it.
+    // A sandbox from before bounded run directories that still runs keeps its own until it stops.
+    const legacyRunning =
+      (await isUnboundedRunDir(runDir)) &&
+      (await this.inspect(sandboxId).then(
+        (i) => i.state === "running",
+        () => false,
+      ));
+    if (!legacyRunning) await ensureBoundedRunDir(runDir);
     await this.call({ operation: "start container", sandboxId }, async () => {
       try {
         await container.start();
       } catch (err) {
-        if (engineStatus(err) !== 304) throw err; // 304: already running
+        if (engineStatus(err) === 304) return; // already running
+        // No such sandbox: do not leave a run directory behind for it.
+        if (engineStatus(err) === 404) await removeRunDir(runDir);
+        throw err;
       }
     });
   }
@@ -485,7 +541,8 @@ export class DockerBackend implements SandboxBackend {
         throw err;
       }
     });
-    await rm(this.hostRunDir(sandboxId), { recursive: true, force: true });
+    this.#tokens.delete(sandboxId);
+    await removeRunDir(this.hostRunDir(sandboxId));
   }
 
   /** {@inheritDoc SandboxBackend.inspect} */

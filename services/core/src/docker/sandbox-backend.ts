@@ -105,4 +105,10 @@ export interface SandboxBackend {
     onEvent: (event: SandboxEvent) => void,
     onResync?: () => void,
   ): SandboxEventWatch;
+  /**
+   * The secret the sandbox's agent proves it holds on every connection (`agent.auth`),
+   * so the worker never drives whatever else the sandbox made answer on its socket. Generated at
+   * create and handed only to that sandbox; undefined for a sandbox created without one.
+   */
+  agentToken?(sandboxId: string): Promise<string | undefined>;
 }

@@ -11,6 +11,9 @@ import {
   type VmStatus,
 } from "@aetherium/types";
 import {
+  AgentAuthError,
+  AgentConnectionError,
+  AgentSocketRefusedError,
   waitForAgent,
   type AgentClient,
   type AgentExecSpec,
@@ -199,7 +202,7 @@ export class SandboxManager {
       }
       await backend.start(vmId);
       signal?.throwIfAborted();
-      const client = await waitForAgent(backend.agentSocketPath(vmId), this.#readyTimeoutMs);
+      const client = await this.#dial(vmId, this.#readyTimeoutMs);
       void this.#cache(vmId, Promise.resolve(client));
       const running = await this.#move(claimed, ["creating"], "running");
       if (!running) throw new Error(`sandbox ${vmId} changed state while it was created`);
@@ -241,10 +244,7 @@ export class SandboxManager {
     if (!starting) throw new Error(`sandbox ${vmId} is ${row.status}; cannot start it`);
     try {
       await this.deps.backend.start(vmId);
-      const client = await waitForAgent(
-        this.deps.backend.agentSocketPath(vmId),
-        this.#readyTimeoutMs,
-      );
+      const client = await this.#dial(vmId, this.#readyTimeoutMs);
       void this.#cache(vmId, Promise.resolve(client));
       return (await this.#move(starting, ["creating"], "running"))!;
     } catch (err) {
@@ -455,10 +455,38 @@ export class SandboxManager {
 
   /** A connected agent client for a running sandbox of this worker (cached). */
   client(vmId: string): Promise<AgentClient> {
-    return (
-      this.#clients.get(vmId) ??
-      this.#cache(vmId, waitForAgent(this.deps.backend.agentSocketPath(vmId), 5000))
-    );
+    return this.#clients.get(vmId) ?? this.#cache(vmId, this.#dial(vmId, 5000));
+  }
+
+  /**
+   * Connects to a sandbox's agent, which must prove it holds the sandbox's token: the socket
+   * sits in a directory the sandbox writes to, and what answers there is only trusted once it
+   * has. A refused socket or agent is logged loudly, since it means the sandbox tampered with it.
+   */
+  async #dial(vmId: string, timeoutMs: number): Promise<AgentClient> {
+    const { backend, logger } = this.deps;
+    // The engine knows the token; a sandbox it cannot describe has no agent to reach either.
+    const token = await backend.agentToken?.(vmId).catch((err: unknown) => {
+      throw new AgentConnectionError(
+        `cannot reach the agent of sandbox ${vmId}: ${(err as Error).message}`,
+        { cause: err },
+      );
+    });
+    try {
+      return await waitForAgent(
+        backend.agentSocketPath(vmId),
+        timeoutMs,
+        token === undefined ? {} : { token },
+      );
+    } catch (err) {
+      if (err instanceof AgentAuthError || err instanceof AgentSocketRefusedError) {
+        logger.error(
+          { vmId, err: err.message },
+          "refused to talk to the sandbox's agent socket: it is not that sandbox's agent",
+        );
+      }
+      throw err;
+    }
   }
 
   /** Caches a connection; one that fails or closes later is forgotten, so the next call redials. */

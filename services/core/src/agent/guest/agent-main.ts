@@ -19,6 +19,7 @@
  *   --socket-mode <octal> AETHERIUM_AGENT_SOCKET_MODE  600
  *   --cwd <dir>           AETHERIUM_AGENT_CWD          / (default working directory of processes)
  *   --log-level <level>   AETHERIUM_AGENT_LOG_LEVEL    info
+ *                         AETHERIUM_AGENT_TOKEN        none (the secret `agent.auth` proves)
  *
  * Zombies: Node waits only for the children it spawned itself, and cannot wait for arbitrary
  * pids, so as PID 1 the agent would leave orphaned grandchildren as zombies. The backends therefore
@@ -30,6 +31,7 @@ import { parseArgs } from "node:util";
 import v8 from "node:v8";
 import {
   AGENT_METHOD_SCHEMAS,
+  AGENT_TOKEN_ENV,
   DEFAULT_AGENT_SOCKET_PATH,
   execAckNotificationSchema,
 } from "@aetherium/types";
@@ -61,6 +63,8 @@ async function main(startup: AgentStartup): Promise<void> {
   const socketPath = values.socket ?? env.AETHERIUM_AGENT_SOCKET ?? DEFAULT_AGENT_SOCKET_PATH;
   const socketMode = parseInt(values["socket-mode"] ?? env.AETHERIUM_AGENT_SOCKET_MODE ?? "600", 8);
   const level = values["log-level"] ?? env.AETHERIUM_AGENT_LOG_LEVEL ?? "info";
+  // Only from the environment: an argument would show in every `ps` of the sandbox.
+  const token = env[AGENT_TOKEN_ENV] === "" ? undefined : env[AGENT_TOKEN_ENV];
   const logger = createLogger(isLogLevel(level) ? level : "info");
   if (Number.isNaN(socketMode)) throw new Error("socket mode must be octal, e.g. 600");
 
@@ -83,6 +87,7 @@ async function main(startup: AgentStartup): Promise<void> {
     startup,
     manager,
     logger,
+    ...(token === undefined ? {} : { token }),
   });
 
   // A broken stderr (nobody collecting logs) must not take the agent down.

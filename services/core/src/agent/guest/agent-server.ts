@@ -24,6 +24,7 @@ import type { AgentLogger } from "./logger.js";
 import type { OutputSink } from "./managed-process.js";
 import type { ProcessManager } from "./process-manager.js";
 import { AgentRpcError } from "./rpc-error.js";
+import { agentProof } from "../wire/agent-proof.js";
 import { writeOutputFrame } from "../wire/output-frame.js";
 import { SocketMessageWriter } from "../wire/socket-message-writer.js";
 
@@ -40,6 +41,11 @@ export interface AgentServerOptions {
   startup?: AgentStartup;
   manager: ProcessManager;
   logger: AgentLogger;
+  /**
+   * The sandbox's token, proven with `agent.auth` so the worker knows it reached this
+   * sandbox's agent and nothing else. Without one the agent answers `proof: null`.
+   */
+  token?: string;
 }
 
 type Params<M extends AgentMethodName> = z.output<(typeof AGENT_METHOD_SCHEMAS)[M]["params"]>;
@@ -210,6 +216,9 @@ export class AgentServer {
         // such as tini (`docker run --init`) above the agent, that init does.
         reaper: process.pid === 1 ? "none" : "init",
         startup: this.opts.startup ?? "script",
+      }),
+      "agent.auth": (p) => ({
+        proof: this.opts.token === undefined ? null : agentProof(this.opts.token, p.nonce),
       }),
       "agent.health": () => ({
         status: "ok",

@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { watch, type FSWatcher } from "node:fs";
 import net from "node:net";
 import path from "node:path";
@@ -34,7 +34,15 @@ import {
 } from "vscode-jsonrpc/node";
 import { AgentFrameReader, type OutputFrame } from "../wire/frame-reader.js";
 import { SocketMessageWriter } from "../wire/socket-message-writer.js";
-import { AgentConnectionError, AgentError, AgentTimeoutError } from "./agent-errors.js";
+import { isAgentProof } from "../wire/agent-proof.js";
+import {
+  AgentAuthError,
+  AgentConnectionError,
+  AgentError,
+  AgentSocketRefusedError,
+  AgentTimeoutError,
+} from "./agent-errors.js";
+import { pinAgentSocket, type PinnedSocket } from "./pinned-socket.js";
 
 /** Options of {@link AgentClient.connect}. */
 export interface AgentClientOptions {
@@ -42,6 +50,13 @@ export interface AgentClientOptions {
   timeoutMs?: number;
   /** Give up on any single request after this long (not on a running process). Default 60 s. */
   requestTimeoutMs?: number;
+  /**
+   * The sandbox's agent token. When given, every connection first has the agent prove it holds
+   * it (`agent.auth`) and fails with {@link AgentAuthError} before anything else is sent
+   * if it cannot: whatever else answers on the socket (another sandbox's agent, any other server)
+   * gets no command, file or secret.
+   */
+  token?: string;
 }
 
 /** Callbacks that receive a process's output. Returning a promise slows the process down. */
@@ -331,7 +346,17 @@ export class AgentClient {
   /** Connects to the agent listening on `socketPath`. */
   static async connect(socketPath: string, options: AgentClientOptions = {}): Promise<AgentClient> {
     const timeoutMs = options.timeoutMs ?? 5000;
-    const socket = net.createConnection(socketPath);
+    let pinned: PinnedSocket;
+    try {
+      pinned = await pinAgentSocket(socketPath);
+    } catch (err) {
+      if (err instanceof AgentSocketRefusedError) throw err;
+      throw new AgentConnectionError(
+        `cannot connect to the agent at ${socketPath}: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+    const socket = net.createConnection(pinned.connectPath);
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         socket.destroy();
@@ -349,8 +374,35 @@ export class AgentClient {
           }),
         );
       });
-    });
-    return new AgentClient(socket, options.requestTimeoutMs ?? 60_000);
+    }).finally(() => pinned.release());
+    const client = new AgentClient(socket, options.requestTimeoutMs ?? 60_000);
+    if (options.token !== undefined) {
+      try {
+        await client.authenticate(options.token, socketPath, timeoutMs);
+      } catch (err) {
+        client.close();
+        throw err;
+      }
+    }
+    return client;
+  }
+
+  /** Has the agent prove it holds `token`; {@link AgentAuthError} if it cannot. */
+  private async authenticate(token: string, socketPath: string, timeoutMs: number): Promise<void> {
+    const nonce = randomBytes(32).toString("hex");
+    let proof: string | null;
+    try {
+      proof = (await this.request(AGENT_METHODS.auth, { nonce }, timeoutMs)).proof;
+    } catch (err) {
+      // An agent without the method, or a server that does not speak the protocol: not ours.
+      if (!(err instanceof AgentError)) throw err;
+      proof = null;
+    }
+    if (!isAgentProof(token, nonce, proof)) {
+      throw new AgentAuthError(
+        `refusing the agent at ${socketPath}: it cannot prove it is this sandbox's agent (its socket may have been replaced from inside the sandbox)`,
+      );
+    }
   }
 
   /** Whether the connection is closed. */
@@ -631,15 +683,21 @@ export async function waitForAgent(
           ...options,
           timeoutMs: Math.min(left, options.timeoutMs ?? 5000),
         });
-        await client.request(
-          AGENT_METHODS.health,
-          {},
-          Math.max(1, Math.min(deadline - Date.now(), 5000)),
-        );
+        // With a token, connect's authentication already proved the agent answers.
+        if (options.token === undefined) {
+          await client.request(
+            AGENT_METHODS.health,
+            {},
+            Math.max(1, Math.min(deadline - Date.now(), 5000)),
+          );
+        }
         return client;
       } catch (err) {
-        lastError = err;
         client?.close();
+        // Not the agent's socket, or not this sandbox's agent: retrying would only wait for the
+        // sandbox to put things right.
+        if (err instanceof AgentSocketRefusedError || err instanceof AgentAuthError) throw err;
+        lastError = err;
       }
       if (woken) {
         // Something changed while connecting (the socket appeared, or its mode was set once the

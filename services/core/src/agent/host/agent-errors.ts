@@ -62,6 +62,19 @@ export class AgentConnectionError extends AetheriumError {
   }
 }
 
+/**
+ * The agent's socket path is not a socket of its own (a symlink, a regular file…): the worker
+ * refused to connect to it, whatever it points to. Not retried: the sandbox put it there.
+ */
+export class AgentSocketRefusedError extends AgentConnectionError {}
+
+/**
+ * What answered on the agent's socket could not prove it holds the sandbox's token: it is not
+ * this sandbox's agent (another sandbox's, or any other server), and the connection was closed
+ * before anything of the sandbox's was sent. Not retried.
+ */
+export class AgentAuthError extends AgentConnectionError {}
+
 /** The agent did not answer in time. */
 export class AgentTimeoutError extends AetheriumError {
   constructor(message: string, options: { cause?: unknown } = {}) {
