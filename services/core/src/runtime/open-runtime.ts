@@ -98,7 +98,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions): Prom
       : new InMemoryEventBus({ logger: options.logger });
     await bus.ready();
     const repos = createRepositories(db.db);
-    const tasks = new TaskService(repos, queue, bus);
+    const tasks = new TaskService(repos, queue, bus, options.logger);
     const backend: VmBackend =
       config.sandbox.defaultBackend === "auto" ? "docker" : config.sandbox.defaultBackend;
     const vms = new VmService(repos, tasks, bus, { backend, ...DEFAULT_SANDBOX_SHAPE });
