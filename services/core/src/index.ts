@@ -35,6 +35,7 @@ export { WorkerService } from "./domain/worker-service.js";
 export { WorkerDaemon, type WorkerDaemonOptions } from "./worker/worker-daemon.js";
 export { Reaper, REAPER_LOCK_KEY, type ReapResult } from "./worker/reaper.js";
 export { reaperIntervalMs, startReaper } from "./runtime/start-reaper.js";
+export { recoverInterruptedWork, type RecoveryResult } from "./runtime/recover-interrupted.js";
 export {
   createTaskRunner,
   InterruptedJobError,

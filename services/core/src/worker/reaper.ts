@@ -111,10 +111,7 @@ export class Reaper {
         seen.add(task.id);
         if (await this.#requeue(task, worker.id, ownQueue, result)) continue;
         await this.deps.queue.cancel(task.id, task.queue).catch(() => undefined);
-        const failed = await repos.tasks.markFailed(
-          task.id,
-          `${reason} before the task finished`,
-        );
+        const failed = await repos.tasks.markFailed(task.id, `${reason} before the task finished`);
         if (failed) {
           result.failedTasks.push(failed.id);
           await bus.publish(createEvent("task.failed", { task: toTask(failed) }));
@@ -156,9 +153,7 @@ export class Reaper {
         const now = await repos.tasks.get(task.id);
         return !(now?.status === "running" && now.workerId === workerId);
       }
-      await bus.publish(
-        createEvent("task.retrying", { task: toTask(queued), error, delayMs: 0 }),
-      );
+      await bus.publish(createEvent("task.retrying", { task: toTask(queued), error, delayMs: 0 }));
     }
     const vmId = task.type === "vm:create" ? payloadVmId(task) : undefined;
     if (vmId) {

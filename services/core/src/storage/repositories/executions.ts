@@ -124,10 +124,7 @@ export class ExecutionRepository {
    */
   async recordProgress(
     id: string,
-    output: Pick<
-      ExecutionOutcome,
-      "stdout" | "stderr" | "stdoutTruncated" | "stderrTruncated"
-    >,
+    output: Pick<ExecutionOutcome, "stdout" | "stderr" | "stdoutTruncated" | "stderrTruncated">,
   ): Promise<void> {
     if (!isUuid(id)) return;
     await this.#db

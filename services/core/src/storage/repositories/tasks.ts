@@ -352,6 +352,20 @@ export class TaskRepository {
       .execute();
   }
 
+  /**
+   * Every unfinished task, oldest first: what a single-process install finds left over from the
+   * process before it.
+   */
+  async listUnfinished(): Promise<TaskRow[]> {
+    return this.#db
+      .selectFrom("tasks")
+      .selectAll()
+      .where("status", "in", UNFINISHED)
+      .orderBy("createdAt")
+      .orderBy("id")
+      .execute();
+  }
+
   /** Unfinished tasks whose job sits in `queue`: what is stranded when that queue's worker dies. */
   async listUnfinishedInQueue(queue: string): Promise<TaskRow[]> {
     return this.#db
