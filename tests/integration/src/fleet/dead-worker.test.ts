@@ -98,10 +98,12 @@ describe("a dead worker with no other worker left", () => {
     try {
       // A follower of the task (`?wait=true`, SDK, CLI) is told through this event.
       const told = await waitFor(
-        async () =>
-          events.find(
-            (e): e is Extract<DomainEvent, { type: "task.failed" }> =>
-              e.type === "task.failed" && e.data.task.id === exec.id,
+        () =>
+          Promise.resolve(
+            events.find(
+              (e): e is Extract<DomainEvent, { type: "task.failed" }> =>
+                e.type === "task.failed" && e.data.task.id === exec.id,
+            ),
           ),
         "the exec task's failure to be published",
         20_000,
