@@ -69,16 +69,24 @@ export class Reaper {
   }
 
   async #exclusiveSweep(now: Date): Promise<ReapResult> {
-    const skipped: ReapResult = {
-      ...emptyResult(),
-      ran: false,
-    };
     if (!this.deps.exclusive) return this.#sweep(now);
-    return (await this.deps.exclusive(() => this.#sweep(now))) ?? skipped;
+    return (await this.deps.exclusive(() => this.#sweep(now))) ?? { ...emptyResult(), ran: false };
+  }
+
+  /**
+   * Events tell followers; the rows are the truth. A worker is marked offline once, so a bus
+   * failure must not cut its settling short and leave the rest of its work unsettled for good.
+   */
+  async #publish(event: Parameters<EventBus["publish"]>[0]): Promise<void> {
+    await this.deps.bus
+      .publish(event)
+      .catch((err: unknown) =>
+        this.deps.logger?.warn({ err }, "reaper could not publish an event"),
+      );
   }
 
   async #sweep(now: Date): Promise<ReapResult> {
-    const { repos, bus } = this.deps;
+    const { repos } = this.deps;
     const cutoff = new Date(now.getTime() - this.deps.offlineAfterMs);
     const result = emptyResult();
     for (const stale of await repos.workers.listStale(cutoff)) {
@@ -89,7 +97,7 @@ export class Reaper {
         { workerId: worker.id, lastSeenAt: worker.lastSeenAt },
         "worker went silent; marking offline",
       );
-      await bus.publish(createEvent("worker.offline", { worker: toWorker(worker, now) }));
+      await this.#publish(createEvent("worker.offline", { worker: toWorker(worker, now) }));
       const reason = `worker ${worker.id} went offline`;
 
       // Before the sandboxes change hands: executions are found through their sandbox's worker.
@@ -114,14 +122,14 @@ export class Reaper {
         const failed = await repos.tasks.markFailed(task.id, `${reason} before the task finished`);
         if (failed) {
           result.failedTasks.push(failed.id);
-          await bus.publish(createEvent("task.failed", { task: toTask(failed) }));
+          await this.#publish(createEvent("task.failed", { task: toTask(failed) }));
         }
       }
 
       for (const vmId of await repos.vms.markLostForWorker(worker.id, reason)) {
         result.lostVms.push(vmId);
         const vm = await repos.vms.get(vmId);
-        if (vm) await bus.publish(createEvent("vm.lost", { vm: toVm(vm), previousStatus: null }));
+        if (vm) await this.#publish(createEvent("vm.lost", { vm: toVm(vm), previousStatus: null }));
       }
     }
     return result;
@@ -140,7 +148,7 @@ export class Reaper {
     ownQueue: string,
     result: ReapResult,
   ): Promise<boolean> {
-    const { repos, bus } = this.deps;
+    const { repos } = this.deps;
     const retryable =
       task.queue !== ownQueue && (jobCatalog[task.type as JobName]?.retry.attempts ?? 1) > 1;
     if (!retryable) return false;
@@ -153,14 +161,16 @@ export class Reaper {
         const now = await repos.tasks.get(task.id);
         return !(now?.status === "running" && now.workerId === workerId);
       }
-      await bus.publish(createEvent("task.retrying", { task: toTask(queued), error, delayMs: 0 }));
+      await this.#publish(
+        createEvent("task.retrying", { task: toTask(queued), error, delayMs: 0 }),
+      );
     }
     const vmId = task.type === "vm:create" ? payloadVmId(task) : undefined;
     if (vmId) {
       const vm = await repos.vms.unassignUnstarted(vmId, workerId, error);
       if (vm) {
         result.replacedVms.push(vm.id);
-        await bus.publish(createEvent("vm.created", { vm: toVm(vm), previousStatus: null }));
+        await this.#publish(createEvent("vm.created", { vm: toVm(vm), previousStatus: null }));
       }
     }
     return true;
