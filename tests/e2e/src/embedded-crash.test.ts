@@ -84,7 +84,7 @@ afterAll(async () => {
   for (const app of apps) await app.cleanup();
   const left = canRun ? await containers() : [];
   if (left.length > 0) await run("docker", ["rm", "-f", ...left]);
-  if (home) await rm(home, { recursive: true, force: true });
+  if (home) await rm(path.dirname(home), { recursive: true, force: true });
 }, 120_000);
 
 describe.skipIf(!canRun)("aetherium start after a SIGKILL", () => {
