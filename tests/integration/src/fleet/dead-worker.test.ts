@@ -89,6 +89,8 @@ describe("a dead worker with no other worker left", () => {
         (await runtime.repos.executions.get(executionId))?.stdout,
       "the create and the exec to be under way",
     );
+    // The record a synchronous or WebSocket exec keeps open on that worker while it streams.
+    const streamed = await runtime.repos.executions.create({ vmId: vm.id, command: "bash" });
     const lone = workers[0]!;
     lone.child.kill("SIGKILL");
     expect(await lone.exited).toBe("SIGKILL");
@@ -119,6 +121,9 @@ describe("a dead worker with no other worker left", () => {
     expect(execution?.completedAt).toBeInstanceOf(Date);
     expect(execution?.error).toMatch(/worker lone went offline/);
     expect(execution?.stdout).toBe("line 1 on lone\n");
+    const stream = await runtime.repos.executions.get(streamed.id);
+    expect(stream?.completedAt).toBeInstanceOf(Date);
+    expect(stream?.error).toMatch(/worker lone went offline/);
 
     // The half-made sandbox waits for a healthy worker instead of being lost…
     const waiting = await runtime.vms.get(slow.vm.id);
