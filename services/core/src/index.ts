@@ -33,7 +33,9 @@ export {
 export { VmService, type VmDefaults, type VmListFilter } from "./domain/vm-service.js";
 export { WorkerService } from "./domain/worker-service.js";
 export { WorkerDaemon, type WorkerDaemonOptions } from "./worker/worker-daemon.js";
-export { Reaper, type ReapResult } from "./worker/reaper.js";
+export { Reaper, REAPER_LOCK_KEY, type ReapResult } from "./worker/reaper.js";
+export { reaperIntervalMs, startReaper } from "./runtime/start-reaper.js";
+export { recoverInterruptedWork, type RecoveryResult } from "./runtime/recover-interrupted.js";
 export {
   claimWorkerId,
   resolveWorkerId,

@@ -129,6 +129,28 @@ describe("VmService and TaskService", () => {
   });
 });
 
+describe("TaskService with an event bus that fails", () => {
+  it("still enqueues the job of the row it recorded, so nothing is left queued with no job", async () => {
+    const failing = new InMemoryEventBus();
+    failing.publish = () => Promise.reject(new Error("event bus down"));
+    const own = new InProcessJobQueue();
+    try {
+      const service = new TaskService(repos, own, failing);
+      const vm = await repos.vms.create({ name: "bus-down", backend: "docker" });
+      const task = await service.submit(
+        "vm:create",
+        { vmId: vm.id },
+        { vmId: vm.id, placement: { backend: "docker" } },
+      );
+      expect((await repos.tasks.get(task.id))?.status).toBe("queued");
+      expect((await own.counts("create.docker")).waiting).toBe(1);
+    } finally {
+      await own.close();
+      await failing.close();
+    }
+  });
+});
+
 describe("WorkerService", () => {
   it("drains and activates a worker with events, and sums the fleet in cluster stats", async () => {
     await repos.workers.register({

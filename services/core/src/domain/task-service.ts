@@ -1,5 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { ConflictError, NotFoundError, UnavailableError, type EventBus } from "@aetherium/common";
+import {
+  ConflictError,
+  NotFoundError,
+  UnavailableError,
+  type EventBus,
+  type Logger,
+} from "@aetherium/common";
 import {
   createEvent,
   jobCatalog,
@@ -53,6 +59,7 @@ export class TaskService {
     private readonly repos: Repositories,
     private readonly queue: JobQueue,
     private readonly bus: EventBus,
+    private readonly logger?: Logger,
   ) {}
 
   /** Records and enqueues a job; returns the task (status `queued`). */
@@ -100,8 +107,10 @@ export class TaskService {
       throw err;
     }
     // `task.created` carries status `queued`: the row is born queued (see above), so no separate
-    // `task.queued` is sent here; that event marks a retry going back to the queue.
-    await this.#publish("task.created", row);
+    // `task.queued` is sent here; that event marks a retry going back to the queue. It goes out
+    // before the enqueue so no follower sees `task.started` first, and a bus that fails costs
+    // only the notice: the row and its job are the truth and must not part.
+    await this.#notify("task.created", row);
     try {
       await this.queue.enqueue(name, fullPayload, {
         jobId: row.id,
@@ -114,7 +123,7 @@ export class TaskService {
         row.id,
         `could not enqueue: ${(err as Error).message}`,
       );
-      if (failed) await this.#publish("task.failed", failed);
+      if (failed) await this.#notify("task.failed", failed);
       throw new UnavailableError(`the task queue is unavailable: ${(err as Error).message}`);
     }
     return toTask(row);
@@ -166,5 +175,14 @@ export class TaskService {
 
   async #publish(type: "task.created" | "task.failed" | "task.cancelled", row: TaskRow) {
     await this.bus.publish(createEvent(type, { task: toTask(row) }));
+  }
+
+  /** Publishes, logging a failure instead of throwing it (see {@link TaskService.submit}). */
+  async #notify(type: "task.created" | "task.failed", row: TaskRow) {
+    try {
+      await this.#publish(type, row);
+    } catch (err) {
+      this.logger?.warn({ err, taskId: row.id, type }, "could not publish a task event");
+    }
   }
 }

@@ -119,7 +119,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions): Prom
       distributed,
     });
     const repos = createRepositories(db.db, { sealer: new TokenSealer(encryptionKey) });
-    const tasks = new TaskService(repos, queue, bus);
+    const tasks = new TaskService(repos, queue, bus, options.logger);
     const backend: VmBackend =
       config.sandbox.defaultBackend === "auto" ? "docker" : config.sandbox.defaultBackend;
     const vms = new VmService(repos, tasks, bus, { backend, ...DEFAULT_SANDBOX_SHAPE });

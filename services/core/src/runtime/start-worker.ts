@@ -4,9 +4,10 @@ import type { VmBackend } from "@aetherium/types";
 import type { JobHandlers } from "../queue/job-queue.js";
 import type { SandboxManager } from "../sandbox/sandbox-manager.js";
 import { AETHERIUM_VERSION } from "../version.js";
-import { Reaper } from "../worker/reaper.js";
+import type { Reaper } from "../worker/reaper.js";
 import { WorkerDaemon } from "../worker/worker-daemon.js";
 import type { Runtime } from "./open-runtime.js";
+import { startReaper } from "./start-reaper.js";
 import { workerIdFor } from "./sandbox-runtime.js";
 
 /** A running worker and the reaper beside it. */
@@ -22,7 +23,7 @@ export interface StartedWorker {
  * heartbeats, serves `/healthz`, `/metrics` and the data plane (`/internal/v1/…`: exec, exec
  * WebSocket, files, for gateways) on `worker.internalPort`, registering
  * `worker.advertiseAddress` when set, and runs a reaper so
- * silent workers elsewhere are found out (every process may run one; they do not collide).
+ * silent workers elsewhere are found out (see {@link startReaper}).
  */
 export async function startWorker(
   runtime: Runtime,
@@ -71,19 +72,12 @@ export async function startWorker(
     logger: options.logger,
   });
   await daemon.start();
-  const reaper = new Reaper({
-    repos: runtime.repos,
-    bus: runtime.bus,
-    queue: runtime.queue,
-    offlineAfterMs: config.worker.offlineAfterMs,
-    logger: options.logger,
-  });
-  reaper.start(Math.max(1000, Math.floor(config.worker.heartbeatMs / 2)));
+  const reaper = startReaper(runtime, config, options.logger);
   return {
     daemon,
     reaper,
     async stop(graceMs = 30_000) {
-      reaper.stop();
+      await reaper.stop();
       await daemon.stop(graceMs);
     },
   };

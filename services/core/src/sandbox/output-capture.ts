@@ -24,6 +24,11 @@ export class OutputCapture {
     return this.#total > this.#kept;
   }
 
+  /** Bytes kept (at most `limit`). */
+  get keptBytes(): number {
+    return this.#kept;
+  }
+
   /** Total bytes seen. */
   get totalBytes(): number {
     return this.#total;

@@ -33,6 +33,7 @@ import type { Repositories } from "../storage/repositories/create-repositories.j
 import type { ExecutionRow } from "../storage/repositories/executions.js";
 import type { VmRow } from "../storage/repositories/vms.js";
 import { OutputCapture } from "./output-capture.js";
+import { OutputFlusher } from "./output-flusher.js";
 
 /** What the manager needs; one per worker and backend. */
 export interface SandboxManagerDeps {
@@ -45,6 +46,11 @@ export interface SandboxManagerDeps {
   readonly agentReadyTimeoutMs?: number;
   /** Bytes of stdout and of stderr an `executions` row keeps (the rest is counted, not stored). */
   readonly outputLimitBytes?: number;
+  /**
+   * A running command's output so far is written to its row this often (default 1 s) or once
+   * this many more bytes arrived (default 64 KiB): what a crash of this worker can lose.
+   */
+  readonly outputFlush?: { readonly intervalMs?: number; readonly maxBytes?: number };
 }
 
 /** A command to run in a sandbox, as the `vm:execute` job carries it. */
@@ -345,20 +351,32 @@ export class SandboxManager {
       ...(req.pty ? { pty: { cols: req.pty.cols, rows: req.pty.rows } } : {}),
       ...(req.openStdin !== undefined || req.pty ? { openStdin: req.openStdin ?? true } : {}),
     };
+    const flusher = new OutputFlusher({
+      intervalMs: this.deps.outputFlush?.intervalMs ?? 1000,
+      maxBytes: this.deps.outputFlush?.maxBytes ?? 64 * 1024,
+      keptBytes: () => out.keptBytes + err.keptBytes,
+      state: () => `${out.keptBytes}/${out.truncated}/${err.keptBytes}/${err.truncated}`,
+      write: () => repos.executions.recordProgress(execution.id, captured()),
+      onError: (e) =>
+        this.deps.logger.warn({ err: e, executionId: execution.id }, "could not store output"),
+    });
     let proc: AgentProcess;
     try {
       const client = await this.client(vmId);
       proc = await client.startProcess(spec, {
         onStdout: (b) => {
           out.push(b);
+          flusher.noteOutput();
           return handlers.onStdout?.(b);
         },
         onStderr: (b) => {
           err.push(b);
+          flusher.noteOutput();
           return handlers.onStderr?.(b);
         },
       });
     } catch (e) {
+      await flusher.stop();
       await repos.executions.complete(execution.id, {
         ...captured(),
         error: (e as Error).message,
@@ -375,6 +393,7 @@ export class SandboxManager {
     const done = proc.done.then(
       async (result) => {
         idle();
+        await flusher.stop();
         const completed = await repos.executions.complete(execution.id, {
           exitCode: result.exitCode,
           ...captured(),
@@ -388,6 +407,7 @@ export class SandboxManager {
       },
       async (e: unknown) => {
         idle();
+        await flusher.stop();
         await repos.executions.complete(execution.id, {
           ...captured(),
           error: (e as Error).message,

@@ -55,6 +55,8 @@ export {
   type MigrationStatus,
   type MigratorOptions,
 } from "./migrator.js";
+/** One process at a time across the fleet for periodic duties (the reaper). */
+export { advisoryExclusive, type Exclusive } from "./advisory-lock.js";
 /** Keyset pagination: opaque cursors and pages. */
 export {
   DEFAULT_PAGE_SIZE,

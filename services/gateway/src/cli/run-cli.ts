@@ -10,6 +10,7 @@ import {
   openDatabase,
   openRuntime,
   openSandboxRuntime,
+  startReaper,
   startWorker,
 } from "@aetherium/core";
 import path from "node:path";
@@ -124,6 +125,10 @@ async function runGateway(): Promise<void> {
   const shutdown = createShutdown({ logger });
   const runtime = await openRuntime(config, { logger });
   shutdown.register("runtime", () => runtime.close());
+  // Liveness is judged here too: with every worker down, their tasks, sandboxes and executions
+  // must still end in a true state, and nobody else is left to notice.
+  const reaper = startReaper(runtime, config, logger);
+  shutdown.register("reaper", () => reaper.stop());
   const gateway = await openGateway(runtime, config, { logger });
   shutdown.register("http server", () => gateway.close());
   console.log(`gateway running at ${gateway.url}`);

@@ -1,7 +1,13 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { createLogger, createShutdown, type Config, type Logger } from "@aetherium/common";
-import { AETHERIUM_VERSION, openRuntime, openSandboxRuntime, startWorker } from "@aetherium/core";
+import {
+  AETHERIUM_VERSION,
+  openRuntime,
+  openSandboxRuntime,
+  recoverInterruptedWork,
+  startWorker,
+} from "@aetherium/core";
 import type { HealthReport } from "../server/build-server.js";
 import { probeRuntime } from "../health/probe-health.js";
 import { prepareDocker } from "./prepare-docker.js";
@@ -47,6 +53,10 @@ export async function startAetherium(
 
   const runtime = await openRuntime(config, { logger });
   shutdown.register("runtime", () => runtime.close());
+  // The in-process queue held the jobs of a process that may have died: settle its leftovers
+  // before anything consumes (a shared PostgreSQL and Redis keep their own jobs, and the reaper
+  // and stalled-job recovery settle a dead worker's work there).
+  if (runtime.mode === "embedded") await recoverInterruptedWork(runtime, logger);
 
   const sandboxes = await openSandboxRuntime(runtime, config, logger);
   shutdown.register("sandboxes", () => sandboxes.close());

@@ -7,7 +7,8 @@ import type { Redis } from "ioredis";
  * `vms` rows through their statuses the way a backend would, and count every run in Redis so a
  * test can prove a job ran exactly as often as it should, across processes.
  *
- * Behaviour is steered by the sandbox's labels: `test-sleep-ms` (how long create takes).
+ * Behaviour is steered by the sandbox's labels: `test-sleep-ms` (how long create takes), and by
+ * the command of an exec (`sleep N`, `exit N`, `print-then-sleep N`).
  */
 export function testHandlers(deps: {
   readonly repos: Repositories;
@@ -29,6 +30,20 @@ export function testHandlers(deps: {
     },
     "vm:execute": async (ctx) => {
       await countRun(ctx.id);
+      // `print-then-sleep N`: records its execution with some output stored, like a real
+      // command whose first lines were flushed, then runs for N seconds.
+      const printMatch = /^print-then-sleep (\d+)$/.exec(ctx.payload.command);
+      if (printMatch) {
+        const p = ctx.payload;
+        await repos.executions.create({
+          id: p.executionId,
+          vmId: p.vmId,
+          taskId: ctx.id,
+          command: p.command,
+        });
+        await repos.executions.recordProgress(p.executionId, { stdout: `line 1 on ${workerId}\n` });
+        await sleep(Number(printMatch[1]) * 1000, undefined, { signal: ctx.signal });
+      }
       const sleepMatch = /^sleep (\d+)$/.exec(ctx.payload.command);
       if (sleepMatch) await sleep(Number(sleepMatch[1]) * 1000, undefined, { signal: ctx.signal });
       const exitMatch = /^exit (\d+)$/.exec(ctx.payload.command);

@@ -117,6 +117,69 @@ export class ExecutionRepository {
       .executeTakeFirst();
   }
 
+  /**
+   * Stores the output captured so far of a command still running, so a crash of its worker loses
+   * at most what arrived since the last call. Does nothing once the command has completed: the
+   * final outcome always wins over a late progress write.
+   */
+  async recordProgress(
+    id: string,
+    output: Pick<ExecutionOutcome, "stdout" | "stderr" | "stdoutTruncated" | "stderrTruncated">,
+  ): Promise<void> {
+    if (!isUuid(id)) return;
+    await this.#db
+      .updateTable("executions")
+      .set({
+        stdout: output.stdout ?? "",
+        stderr: output.stderr ?? "",
+        stdoutTruncated: output.stdoutTruncated ?? false,
+        stderrTruncated: output.stderrTruncated ?? false,
+      })
+      .where("id", "=", id)
+      .where("completedAt", "is", null)
+      .execute();
+  }
+
+  /**
+   * Ends every unfinished execution in the sandboxes `workerId` holds with `error`, keeping the
+   * output stored so far: their worker is gone and nobody else will ever complete them. Returns
+   * their ids.
+   */
+  async failUnfinishedOnWorker(workerId: string, error: string): Promise<string[]> {
+    const rows = await this.#db
+      .updateTable("executions")
+      .set({
+        error,
+        completedAt: sql<Date>`now()`,
+        durationMs: sql<number>`greatest(0, round(extract(epoch from (now() - started_at)) * 1000))::integer`,
+      })
+      .where("completedAt", "is", null)
+      .where("vmId", "in", (eb) =>
+        eb.selectFrom("vms").select("id").where("workerId", "=", workerId),
+      )
+      .returning("id")
+      .execute();
+    return rows.map((r) => r.id);
+  }
+
+  /**
+   * Ends every unfinished execution with `error`, keeping the output stored so far: for a
+   * single-process install starting again, where nothing from before the restart still runs.
+   */
+  async failAllUnfinished(error: string): Promise<string[]> {
+    const rows = await this.#db
+      .updateTable("executions")
+      .set({
+        error,
+        completedAt: sql<Date>`now()`,
+        durationMs: sql<number>`greatest(0, round(extract(epoch from (now() - started_at)) * 1000))::integer`,
+      })
+      .where("completedAt", "is", null)
+      .returning("id")
+      .execute();
+    return rows.map((r) => r.id);
+  }
+
   /** The execution, or undefined (also for ids that are not UUIDs). */
   async get(id: string): Promise<ExecutionRow | undefined> {
     if (!isUuid(id)) return undefined;

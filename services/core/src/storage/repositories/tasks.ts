@@ -293,15 +293,16 @@ export class TaskRepository {
   /**
    * running → queued again after an infrastructure failure, to run at `retryAt` (default now).
    * Refused when no attempt is left (attempts ≥ max_attempts) or a cancel was requested: the
-   * caller then marks the task failed or cancelled instead.
+   * caller then marks the task failed or cancelled instead. With `onWorker`, only while it runs
+   * on that worker.
    */
   async markRetrying(
     id: string,
     error: string,
-    options: { retryAt?: Date } = {},
+    options: { retryAt?: Date; onWorker?: string } = {},
   ): Promise<TaskRow | undefined> {
     if (!isUuid(id)) return undefined;
-    return this.#db
+    let query = this.#db
       .updateTable("tasks")
       .set({
         status: "queued",
@@ -310,7 +311,10 @@ export class TaskRepository {
         scheduledAt: options.retryAt ?? sql<Date>`now()`,
       })
       .where("id", "=", id)
-      .where("status", "=", "running")
+      .where("status", "=", "running");
+    // Only while it still runs there: another worker may have recovered it meanwhile.
+    if (options.onWorker !== undefined) query = query.where("workerId", "=", options.onWorker);
+    return query
       .where("cancelRequestedAt", "is", null)
       .where((eb) => eb("attempts", "<", eb.ref("maxAttempts")))
       .returningAll()
@@ -342,6 +346,20 @@ export class TaskRepository {
       .selectFrom("tasks")
       .selectAll()
       .where("workerId", "=", workerId)
+      .where("status", "in", UNFINISHED)
+      .orderBy("createdAt")
+      .orderBy("id")
+      .execute();
+  }
+
+  /**
+   * Every unfinished task, oldest first: what a single-process install finds left over from the
+   * process before it.
+   */
+  async listUnfinished(): Promise<TaskRow[]> {
+    return this.#db
+      .selectFrom("tasks")
+      .selectAll()
       .where("status", "in", UNFINISHED)
       .orderBy("createdAt")
       .orderBy("id")

@@ -312,6 +312,27 @@ export class VmRepository {
   }
 
   /**
+   * pending|creating on `workerId` → pending on no worker, with `reason`: a create its worker
+   * died in before the sandbox ran, to be placed again on a healthy worker. A worker that comes
+   * back sees the row is no longer its own. Undefined when the row moved on meanwhile.
+   */
+  async unassignUnstarted(
+    id: string,
+    workerId: string,
+    reason: string,
+  ): Promise<VmRow | undefined> {
+    if (!isUuid(id)) return undefined;
+    return this.#db
+      .updateTable("vms")
+      .set({ status: "pending", workerId: null, error: reason })
+      .where("id", "=", id)
+      .where("workerId", "=", workerId)
+      .where("status", "in", ["pending", "creating"])
+      .returningAll()
+      .executeTakeFirst();
+  }
+
+  /**
    * Marks every sandbox of a worker that went away as `lost` (unless already deleted, failed or
    * lost) and returns their ids, for events and clean-up.
    */
