@@ -9,7 +9,9 @@ import {
 } from "@aetherium/common";
 import { InvalidCursorError } from "@aetherium/core";
 import { formatPath, type ValidationIssue } from "@aetherium/types";
-import type { FastifyInstance } from "fastify";
+import { randomUUID } from "node:crypto";
+import type { Socket } from "node:net";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 
 /** Where a failed validation happened, in words a client recognises. */
@@ -35,7 +37,22 @@ export function installErrorHandling(
     const status = httpStatusOf(mapped);
     if (status >= 500) req.log.error({ err }, "request failed");
     if (mapped instanceof RateLimitedError) reply.header("retry-after", mapped.retryAfterSec);
+    // A refusal that leaves the rest of a body unread (an oversized upload) closes the
+    // connection rather than have Node read and discard what is still coming.
+    if (!req.raw.complete) reply.header("connection", "close");
     return reply.status(status).send(toErrorEnvelope(mapped, req.id));
+  });
+  // An empty body with a JSON content type is no body (clients send the header on every POST);
+  // routes that need a body then say so through their schema.
+  const parseJson = app.getDefaultJsonParser("error", "error");
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (req, body, done) => {
+    const text = typeof body === "string" ? body : body.toString("utf8");
+    if (text === "") {
+      done(null, undefined);
+      return;
+    }
+    parseJson(req, text, done);
   });
   app.setNotFoundHandler((req, reply) => {
     // A person who mistyped a dashboard address gets the dashboard's own 404 page, not JSON.
@@ -82,4 +99,55 @@ export function fromFastifyError(err: unknown): unknown {
     return new RateLimitedError(typeof retryAfterSec === "number" ? retryAfterSec : 1, text);
   if (statusCode === 404) return new NotFoundError("route", text);
   return new BadRequestError(text);
+}
+
+/**
+ * Fastify's `frameworkErrors`: routing errors raised before any route or error handler runs (a
+ * path parameter over the router's length limit, a path that is not valid percent-encoding),
+ * answered as the envelope like every other error.
+ */
+export function frameworkErrorHandler(
+  err: Error & { code?: string },
+  req: Pick<FastifyRequest, "id" | "log">,
+  reply: Pick<FastifyReply, "status">,
+): void {
+  const mapped =
+    err.code === "FST_ERR_BAD_URL"
+      ? new BadRequestError(
+          "the path is not valid percent-encoding: '%' must start an escape of UTF-8 bytes",
+        )
+      : err.code === "FST_ERR_MAX_PARAM_LENGTH"
+        ? new BadRequestError(`a path segment is longer than ${MAX_PARAM_LENGTH} characters`)
+        : fromFastifyError(err);
+  const status = httpStatusOf(mapped);
+  if (status >= 500) req.log.error({ err }, "request failed");
+  void reply.status(status).send(toErrorEnvelope(mapped, req.id));
+}
+
+/** Longest path parameter the router accepts (Fastify's `maxParamLength`). */
+export const MAX_PARAM_LENGTH = 200;
+
+/**
+ * Node's `clientError`: a request the HTTP parser refused (request line or headers over its
+ * 16 KiB limit, malformed HTTP) never reaches Fastify. It still gets the envelope: `431` for
+ * oversized headers or URL, `408` for one too slow to arrive, `400` otherwise, code `bad_request`.
+ */
+export function clientErrorHandler(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === "ECONNRESET" || socket.destroyed) return;
+  const [status, text, message] =
+    err.code === "HPE_HEADER_OVERFLOW"
+      ? [431, "Request Header Fields Too Large", "the request line and headers exceed 16 KiB"]
+      : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? [408, "Request Timeout", "the request did not arrive in time"]
+        : [400, "Bad Request", "the request is not valid HTTP"];
+  const requestId = randomUUID();
+  const body = JSON.stringify(toErrorEnvelope(new BadRequestError(message), requestId));
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${text}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\n` +
+        `connection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
 }
