@@ -58,7 +58,7 @@ export function registerVmRoutes(api: Api, deps: RouteDeps): void {
         summary: "Create a sandbox",
         description:
           "Records the sandbox and queues its creation (202). With `?wait=true` answers 201 once it is running and its agent answers.",
-        body: createVmBodySchema.optional(),
+        body: createVmBodySchema.nullish(),
         querystring: waitQuerySchema,
         headers: idempotencyHeaders,
         response: {
@@ -149,7 +149,7 @@ export function registerVmRoutes(api: Api, deps: RouteDeps): void {
             action === "stop" ? "Stop a sandbox (its disk is kept)" : "Start a stopped sandbox",
           params: idParams,
           querystring: waitQuerySchema,
-          body: action === "stop" ? stopVmBodySchema.optional() : z.strictObject({}).optional(),
+          body: action === "stop" ? stopVmBodySchema.nullish() : z.strictObject({}).nullish(),
           response: { 200: vmResponseSchema, 202: taskAcceptedResponseSchema, ...errorResponses },
         },
       },

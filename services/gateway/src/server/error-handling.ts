@@ -14,6 +14,9 @@ import type { Socket } from "node:net";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 
+const NULL_BODY_MESSAGE =
+  "invalid request body: expected a JSON object, got null (omit the body to send none)";
+
 /** Where a failed validation happened, in words a client recognises. */
 const CONTEXT_NAMES: Record<string, string> = {
   body: "request body",
@@ -43,7 +46,9 @@ export function installErrorHandling(
     return reply.status(status).send(toErrorEnvelope(mapped, req.id));
   });
   // An empty body with a JSON content type is no body (clients send the header on every POST);
-  // routes that need a body then say so through their schema.
+  // routes that need a body then say so through their schema. Fastify validates a missing body
+  // as `null`, so routes whose body is optional accept `null`: a client that sends the JSON
+  // literal `null` is refused here instead, as no route takes it for "no body".
   const parseJson = app.getDefaultJsonParser("error", "error");
   app.removeContentTypeParser("application/json");
   app.addContentTypeParser("application/json", { parseAs: "string" }, (req, body, done) => {
@@ -52,7 +57,11 @@ export function installErrorHandling(
       done(null, undefined);
       return;
     }
-    parseJson(req, text, done);
+    parseJson(req, text, (err, parsed) => {
+      if (err) done(err, undefined);
+      else if (parsed === null) done(new BadRequestError(NULL_BODY_MESSAGE), undefined);
+      else done(null, parsed);
+    });
   });
   app.setNotFoundHandler((req, reply) => {
     // A person who mistyped a dashboard address gets the dashboard's own 404 page, not JSON.
