@@ -50,7 +50,7 @@ export async function buildServer(deps: ServerDeps): Promise<GatewayApp> {
   const app: FastifyInstance = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: deps.bodyLimitBytes ?? 10 * 1024 * 1024,
-    maxParamLength: MAX_PARAM_LENGTH,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     frameworkErrors: (err, req, reply) => frameworkErrorHandler(err, req, reply),
     clientErrorHandler,
     // Honour a caller's id so one request can be followed through gateway, worker and logs.
