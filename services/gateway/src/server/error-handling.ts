@@ -7,9 +7,8 @@ import {
   RateLimitedError,
   toErrorEnvelope,
 } from "@aetherium/common";
-import { InvalidCursorError } from "@aetherium/core";
+import { clientErrorResponse, InvalidCursorError } from "@aetherium/core";
 import { formatPath, type ValidationIssue } from "@aetherium/types";
-import { randomUUID } from "node:crypto";
 import type { Socket } from "node:net";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
@@ -138,25 +137,11 @@ export const MAX_PARAM_LENGTH = 200;
 
 /**
  * Node's `clientError`: a request the HTTP parser refused (request line or headers over its
- * 16 KiB limit, malformed HTTP) never reaches Fastify. It still gets the envelope: `431` for
- * oversized headers or URL, `408` for one too slow to arrive, `400` otherwise, code `bad_request`.
+ * 16 KiB limit, malformed HTTP) never reaches Fastify. It still gets the envelope.
  */
 export function clientErrorHandler(err: Error & { code?: string }, socket: Socket): void {
-  if (err.code === "ECONNRESET" || socket.destroyed) return;
-  const [status, text, message] =
-    err.code === "HPE_HEADER_OVERFLOW"
-      ? [431, "Request Header Fields Too Large", "the request line and headers exceed 16 KiB"]
-      : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
-        ? [408, "Request Timeout", "the request did not arrive in time"]
-        : [400, "Bad Request", "the request is not valid HTTP"];
-  const requestId = randomUUID();
-  const body = JSON.stringify(toErrorEnvelope(new BadRequestError(message), requestId));
-  if (socket.writable) {
-    socket.write(
-      `HTTP/1.1 ${status} ${text}\r\ncontent-type: application/json; charset=utf-8\r\n` +
-        `content-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\n` +
-        `connection: close\r\n\r\n${body}`,
-    );
-  }
-  socket.destroy();
+  const answer = clientErrorResponse(err, socket);
+  // Closed once the answer is out: the rest of what the client sent cannot be parsed anyway.
+  if (answer !== undefined) socket.end(answer, () => socket.destroy());
+  else socket.destroy();
 }
