@@ -40,7 +40,7 @@ export function registerExecRoutes(api: Api, deps: RouteDeps): void {
         tags,
         summary: "Run a command and wait for it",
         description:
-          "Without `args` the command runs through `/bin/sh -c`. A non-zero exit code is a normal 200 answer. `?async=true` queues it and answers 202 at once.",
+          "Without `args` the command runs through `/bin/sh -c`. A non-zero exit code is a normal 200 answer. `?async=true` queues it and answers 202 at once. `stdout` and `stderr` come back as UTF-8 text: bytes that are not valid UTF-8, and NUL, become U+FFFD; use the exec WebSocket for exact bytes. The command, each argument and each `NAME=value` of `env` are at most 131071 bytes of UTF-8, and all of them together at most 1 MiB (the kernel's `execve` limits).",
         params: idParams,
         querystring: executeQuerySchema,
         headers: z.object({ "idempotency-key": idempotencyKeySchema.optional() }),
