@@ -322,7 +322,10 @@ export class DataPlane {
       // file that looks complete. Before the first write the old file, if any, is untouched.
       if (touched) {
         await client.fs.remove(path).catch((cause: unknown) => {
-          this.#options.logger.warn({ err: cause, vmId, path }, "could not remove a partial upload");
+          this.#options.logger.warn(
+            { err: cause, vmId, path },
+            "could not remove a partial upload",
+          );
         });
       }
       throw err;

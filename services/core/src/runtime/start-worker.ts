@@ -60,7 +60,10 @@ export async function startWorker(
     ...(config.worker.advertiseAddress ? { advertiseAddress: config.worker.advertiseAddress } : {}),
     // The gateway's upload limit holds here too: a gateway of another version or configuration
     // cannot have a worker write more.
-    dataPlane: { manager: options.manager, maxUploadBytes: config.server.maxUploadMb * 1024 * 1024 },
+    dataPlane: {
+      manager: options.manager,
+      maxUploadBytes: config.server.maxUploadMb * 1024 * 1024,
+    },
     concurrency: config.queue.concurrency,
     queue: runtime.queue,
     repos: runtime.repos,

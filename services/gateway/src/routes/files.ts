@@ -149,7 +149,8 @@ function countingLimit(limit: number): Transform {
   return new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       seen += chunk.length;
-      if (seen > limit) callback(new PayloadTooLargeError(`a file upload is at most ${limit} bytes`));
+      if (seen > limit)
+        callback(new PayloadTooLargeError(`a file upload is at most ${limit} bytes`));
       else callback(null, chunk);
     },
   });

@@ -112,7 +112,10 @@ describe.skipIf(!canRun)("upload limit on chunked uploads", () => {
    * PUTs `total` bytes with `Transfer-Encoding: chunked` (no Content-Length), in 64 KiB pieces,
    * and stops sending once an answer arrives (a server may refuse before the end).
    */
-  function chunkedUpload(filePath: string, total: number): Promise<{ status: number; body: unknown }> {
+  function chunkedUpload(
+    filePath: string,
+    total: number,
+  ): Promise<{ status: number; body: unknown }> {
     const target = new URL(`${url}/api/v1/vms/${vmId}/files`);
     target.searchParams.set("path", filePath);
     return new Promise((resolve, reject) => {

@@ -56,7 +56,7 @@ export function installErrorHandling(
       done(null, undefined);
       return;
     }
-    parseJson(req, text, (err, parsed) => {
+    void parseJson(req, text, (err, parsed) => {
       if (err) done(err, undefined);
       else if (parsed === null) done(new BadRequestError(NULL_BODY_MESSAGE), undefined);
       else done(null, parsed);

@@ -243,7 +243,12 @@ function makeRequest(rand: Rand, op: Operation): FuzzRequest {
     }
   }
   const q = query.length > 0 ? `?${query.join("&")}` : "";
-  return { method: op.method, path: `${route}${q}`, headers, ...(body !== undefined ? { body } : {}) };
+  return {
+    method: op.method,
+    path: `${route}${q}`,
+    headers,
+    ...(body !== undefined ? { body } : {}),
+  };
 }
 
 interface FuzzAnswer {
