@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { NotFoundError } from "@aetherium/common";
+import { BadRequestError, NotFoundError } from "@aetherium/common";
 import {
   dataPlaneTargetFor,
   relayExecSockets,
@@ -63,6 +63,12 @@ export function registerExecRoutes(api: Api, deps: RouteDeps): void {
           deps.dataPlane.execute(t, req.params.id, req.body, { signal: ctl.signal }),
         );
         return { execution };
+      }
+      // A queued command's stdin is stored with its task, as text PostgreSQL holds: no NUL.
+      if (req.body.stdin?.includes("\0")) {
+        throw new BadRequestError(
+          "stdin of an async execute must not contain NUL characters; run it synchronously or send binary input over the exec WebSocket",
+        );
       }
       const target = await dataPlaneTargetFor(repos, req.params.id);
       const executionId = randomUUID();

@@ -109,6 +109,10 @@ describe("NUL and oversized commands are 400s, not 500s", () => {
     ]) {
       expectBadRequest(await call("POST", route, { json }), /NUL/);
     }
+    // Queued, stdin is stored with the task; synchronous, it goes straight to the command.
+    const stdin = { command: "cat", stdin: "a\u0000b" };
+    expectBadRequest(await call("POST", `${route}?async=true`, { json: stdin }), /NUL/);
+    expect((await call("POST", route, { json: stdin })).status).toBe(409);
   });
 
   it("refuses a command the kernel would refuse (E2BIG): one argument over 131071 bytes", async () => {
