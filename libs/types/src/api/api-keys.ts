@@ -1,9 +1,10 @@
 import { z } from "zod";
 import { apiKeySchema, apiKeyScopeSchema } from "../domain/api-key.js";
+import { noNulString } from "../domain/primitives.js";
 
 /** Body of `POST /api/v1/api-keys`. `scopes` defaults to read + write; `admin` must be asked for. */
 export const createApiKeyBodySchema = z.strictObject({
-  name: z.string().trim().min(1, "name is required").max(100, "name is at most 100 characters"),
+  name: noNulString().trim().min(1, "name is required").max(100, "name is at most 100 characters"),
   scopes: z
     .array(apiKeyScopeSchema)
     .min(1, "scopes must not be empty")

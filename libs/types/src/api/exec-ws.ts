@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { executionIdSchema } from "../domain/ids.js";
-import { commandSpecSchema } from "./executions.js";
+import { checkExecArgvSize, commandSpecSchema } from "./executions.js";
 
 /*
  * Bytes travel base64-encoded in a `data` field: process output is arbitrary bytes (binary files,
@@ -34,11 +34,13 @@ export type ExecSignal = z.infer<typeof execSignalSchema>;
  * First client message: what to run. With `pty` the command gets a terminal of that size, stdout and
  * stderr merge into `stdout` messages, and `resize` works.
  */
-export const execStartMessageSchema = z.object({
-  type: z.literal("start"),
-  ...commandSpecSchema.shape,
-  pty: ptySizeSchema.optional(),
-});
+export const execStartMessageSchema = z
+  .object({
+    type: z.literal("start"),
+    ...commandSpecSchema.shape,
+    pty: ptySizeSchema.optional(),
+  })
+  .superRefine(checkExecArgvSize);
 
 /** Bytes for the command's standard input (base64 `data`). */
 export const execStdinMessageSchema = z.object({

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { vmStatusSchema } from "../domain/vm.js";
 import { workerSchema, workerStatusSchema } from "../domain/worker.js";
+import { noNulString } from "../domain/primitives.js";
 import { cursorSchema, limitSchema, repeatableQueryParamSchema } from "./pagination.js";
 
 /** Query of `GET /api/v1/workers`: `?limit&cursor`, `?status=` (repeatable), `?zone=`. */
@@ -8,7 +9,7 @@ export const listWorkersQuerySchema = z.object({
   limit: limitSchema,
   cursor: cursorSchema.optional(),
   status: repeatableQueryParamSchema.pipe(z.array(workerStatusSchema)).optional(),
-  zone: z.string().min(1).optional(),
+  zone: noNulString().min(1).optional(),
 });
 
 /** A parsed worker list query. */

@@ -10,6 +10,9 @@ import { timestampSchema } from "./primitives.js";
  * non-zero `exitCode` is a normal outcome, not an error. Output kept here is capped; the
  * `…Truncated` flags say when the tail was cut. `args` is empty for shell commands
  * (`/bin/sh -c command`).
+ *
+ * `stdout` and `stderr` are text: bytes that are not valid UTF-8, and NUL, are stored as U+FFFD,
+ * so binary output is not kept exactly. The exec WebSocket streams the exact bytes (base64).
  */
 export const executionSchema = z.object({
   id: executionIdSchema,
@@ -17,8 +20,8 @@ export const executionSchema = z.object({
   command: z.string(),
   args: z.array(z.string()),
   exitCode: z.number().int().nullable(),
-  stdout: z.string(),
-  stderr: z.string(),
+  stdout: z.string().describe("UTF-8 text: invalid bytes and NUL become U+FFFD"),
+  stderr: z.string().describe("UTF-8 text: invalid bytes and NUL become U+FFFD"),
   stdoutTruncated: z.boolean(),
   stderrTruncated: z.boolean(),
   error: z.string().nullable(),

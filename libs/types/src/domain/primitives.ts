@@ -1,5 +1,17 @@
 import { z } from "zod";
 
+/** What a string with a NUL character is told: every NUL check in the API says the same. */
+export const NO_NUL_MESSAGE = "must not contain NUL characters";
+
+/**
+ * A string without NUL characters. NUL cannot travel where API text ends up: PostgreSQL `text`
+ * refuses it and `execve` would cut a command, argument or environment value at it. Chain
+ * `.min()`/`.max()` as on `z.string()`.
+ */
+export function noNulString(params?: Parameters<typeof z.string>[0]) {
+  return z.string(params).regex(/^[^\0]*$/, NO_NUL_MESSAGE);
+}
+
 /**
  * An ISO-8601 timestamp with an explicit offset (`2025-01-31T12:00:00.000Z`). Every time in the
  * API is one of these; durations are plain `…Ms` / `…Sec` numbers instead.
@@ -44,7 +56,7 @@ export const envNameSchema = z
  * problems are reported at the offending key (`env.1BAD: …`) rather than as a generic record error.
  */
 export const envVarsSchema = z
-  .record(z.string(), z.string().max(32_768, "values are at most 32 KiB"))
+  .record(z.string(), noNulString().max(32_768, "values are at most 32 KiB"))
   .superRefine((env, ctx) => {
     const names = Object.keys(env);
     if (names.length > MAX_ENV_VARS) {
@@ -109,7 +121,7 @@ export const absolutePathSchema = z
   .min(1, "must not be empty")
   .max(4096, "paths are at most 4096 characters")
   .refine((p) => p.startsWith("/"), "must be an absolute path (starting with '/')")
-  .refine((p) => !p.includes("\0"), "must not contain NUL characters");
+  .refine((p) => !p.includes("\0"), NO_NUL_MESSAGE);
 
 /** An absolute path inside a sandbox. */
 export type AbsolutePath = z.infer<typeof absolutePathSchema>;

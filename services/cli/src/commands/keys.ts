@@ -2,6 +2,7 @@
  * `aether keys create|ls|revoke`.
  * @module
  */
+import type { ApiKey } from "@aetherium/types";
 import type { Context } from "../context.js";
 import { age, table } from "../format/table.js";
 import { parseScopes } from "../parse.js";
@@ -29,12 +30,19 @@ export async function keysCreate(
 
 /** `aether keys ls`. */
 export async function keysList(ctx: Context): Promise<number> {
-  const page = await ctx.client.apiKeys.list();
+  // The list is paged like every other: follow it to the end.
+  const items: ApiKey[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await ctx.client.apiKeys.list({ limit: 500, ...(cursor ? { cursor } : {}) });
+    items.push(...page.items);
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
   const now = new Date();
-  ctx.output(page, () =>
+  ctx.output({ items, nextCursor: null }, () =>
     table(
       ["ID", "NAME", "SCOPES", "CREATED", "LAST USED"],
-      page.items.map((k) => [
+      items.map((k) => [
         k.id,
         k.name,
         k.scopes.join(","),

@@ -164,6 +164,15 @@ describe("guest agent", () => {
     expect((err as AgentError).data?.errno).toBe("ENOENT");
   });
 
+  it("fails an argument over the kernel's limit with spawnFailed (E2BIG), a 400", async () => {
+    const err = await client
+      .exec({ command: "/bin/true", args: ["a".repeat(140_000)] })
+      .catch((e: unknown) => e);
+    expect(isAgentError(err, "spawnFailed")).toBe(true);
+    expect((err as AgentError).code).toBe("bad_request");
+    expect((err as AgentError).data?.errno).toBe("E2BIG");
+  });
+
   it("rejects invalid params with invalidParams", async () => {
     const err = await client
       .request("exec.start", { command: "echo", shell: "echo" })

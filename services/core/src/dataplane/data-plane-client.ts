@@ -245,9 +245,18 @@ export class DataPlaneClient {
           (err: unknown) => reject(unreachable(target, err)),
         );
       });
+      // A body that fails with one of our errors (an upload over its limit) is the reason the
+      // request broke, not the worker: that error is the answer.
+      let bodyError: AetheriumError | undefined;
+      if (body !== undefined && !(body instanceof Uint8Array)) {
+        body.once("error", (err) => {
+          if (err instanceof AetheriumError) bodyError = err;
+        });
+      }
       req.on("error", (err) => {
         if (answered) return;
-        if (options.signal?.aborted) {
+        if (bodyError) reject(bodyError);
+        else if (options.signal?.aborted) {
           const reason: unknown = options.signal.reason;
           reject(reason instanceof Error ? reason : err);
         } else reject(err instanceof AetheriumError ? err : unreachable(target, err));

@@ -44,6 +44,8 @@ export interface DataPlaneOptions {
   readonly maxBufferedBytes?: number;
   /** Largest execute body accepted (default 12 MiB: 10 MiB of stdin plus the command). */
   readonly maxExecuteBodyBytes?: number;
+  /** Largest file one upload may write (default 1 GiB); more is a 413 and the file is removed. */
+  readonly maxUploadBytes?: number;
 }
 
 /** What the data plane is doing, for tests and diagnostics. */
@@ -276,12 +278,17 @@ export class DataPlane {
     path: string,
     mode: number | undefined,
   ): Promise<void> {
+    const limit = this.#options.maxUploadBytes ?? 1024 * 1024 * 1024;
+    const tooLarge = () => new PayloadTooLargeError(`a file upload is at most ${limit} bytes`);
+    if (Number(req.headers["content-length"] ?? "0") > limit) throw tooLarge();
     const client = await this.#manager().runningClient(vmId);
     let parts: Buffer[] = [];
     let pending = 0;
     let written = 0;
     let size = 0;
+    let touched = false;
     const flush = async (): Promise<void> => {
+      touched = true;
       const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
       parts = [];
       pending = 0;
@@ -293,16 +300,36 @@ export class DataPlane {
       size = r.size;
     };
     let first = true;
-    // Async iteration reads the body only as fast as the agent takes it.
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      parts.push(chunk);
-      pending += chunk.length;
-      if (pending >= FILE_CHUNK_BYTES) {
-        await flush();
-        first = false;
+    let received = 0;
+    try {
+      // Async iteration reads the body only as fast as the agent takes it. Bytes are counted as
+      // they come: a chunked upload declares no length. Leaving the loop early must not destroy
+      // the request (and with it the socket the 413 goes out on).
+      const body = req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>;
+      for await (const chunk of body) {
+        received += chunk.length;
+        if (received > limit) throw tooLarge();
+        parts.push(chunk);
+        pending += chunk.length;
+        if (pending >= FILE_CHUNK_BYTES) {
+          await flush();
+          first = false;
+        }
       }
+      if (pending > 0 || first) await flush();
+    } catch (err) {
+      // An upload cut short (too large, the caller gone, the agent failing) leaves no partial
+      // file that looks complete. Before the first write the old file, if any, is untouched.
+      if (touched) {
+        await client.fs.remove(path).catch((cause: unknown) => {
+          this.#options.logger.warn(
+            { err: cause, vmId, path },
+            "could not remove a partial upload",
+          );
+        });
+      }
+      throw err;
     }
-    if (pending > 0 || first) await flush();
     const answer: FileWriteResponse = { path, size };
     sendJson(res, 200, answer);
   }

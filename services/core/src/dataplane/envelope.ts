@@ -50,9 +50,15 @@ export function sendError(res: ServerResponse, err: unknown, requestId: string):
   sendJson(res, httpStatusOf(err), toErrorEnvelope(err, requestId), { "x-request-id": requestId });
 }
 
-/** Renders an error envelope as the head and body of a raw HTTP response (refused upgrade). */
-export function rawErrorResponse(err: unknown, requestId: string): string {
-  const status = httpStatusOf(err);
+/**
+ * Renders an error envelope as the head and body of a raw HTTP response (refused upgrade, a
+ * request the HTTP parser refused); `status` defaults to the one of the error's code.
+ */
+export function rawErrorResponse(
+  err: unknown,
+  requestId: string,
+  status: number = httpStatusOf(err),
+): string {
   const body = JSON.stringify(toErrorEnvelope(err, requestId));
   return (
     `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? "Error"}\r\n` +
@@ -63,13 +69,35 @@ export function rawErrorResponse(err: unknown, requestId: string): string {
   );
 }
 
+/**
+ * The raw answer to Node's `clientError` (a request its HTTP parser refused, which no route or
+ * error handler sees), as the envelope with code `bad_request`: `431` for a request line or
+ * headers over the 16 KiB limit, `408` for a request too slow to arrive, `400` for malformed
+ * HTTP. Undefined when there is nobody to answer (the connection is already gone).
+ */
+export function clientErrorResponse(
+  err: Error & { code?: string },
+  socket: { destroyed: boolean; writable: boolean },
+): string | undefined {
+  if (err.code === "ECONNRESET" || socket.destroyed || !socket.writable) return undefined;
+  const [status, message] =
+    err.code === "HPE_HEADER_OVERFLOW"
+      ? [431, "the request line and headers exceed 16 KiB"]
+      : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? [408, "the request did not arrive in time"]
+        : [400, "the request is not valid HTTP"];
+  return rawErrorResponse(new BadRequestError(message), randomUUID(), status);
+}
+
 const STATUS_TEXT: Record<number, string> = {
   400: "Bad Request",
   401: "Unauthorized",
   403: "Forbidden",
   404: "Not Found",
+  408: "Request Timeout",
   409: "Conflict",
   413: "Payload Too Large",
+  431: "Request Header Fields Too Large",
   429: "Too Many Requests",
   500: "Internal Server Error",
   503: "Service Unavailable",

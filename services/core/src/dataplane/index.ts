@@ -15,6 +15,6 @@ export {
   type DataPlaneOptions,
   type DataPlaneStats,
 } from "./data-plane-server.js";
-export { errorFromEnvelope } from "./envelope.js";
+export { clientErrorResponse, errorFromEnvelope } from "./envelope.js";
 export { type RelayOptions } from "./exec-relay.js";
 export { BufferWatermark, DEFAULT_MAX_BUFFERED_BYTES } from "./ws-flow.js";

@@ -63,7 +63,12 @@ export async function startWorker(
       port: options.internalPort ?? config.worker.internalPort,
     },
     ...(config.worker.advertiseAddress ? { advertiseAddress: config.worker.advertiseAddress } : {}),
-    dataPlane: { manager: options.manager },
+    // The gateway's upload limit holds here too: a gateway of another version or configuration
+    // cannot have a worker write more.
+    dataPlane: {
+      manager: options.manager,
+      maxUploadBytes: config.server.maxUploadMb * 1024 * 1024,
+    },
     concurrency: config.queue.concurrency,
     queue: runtime.queue,
     repos: runtime.repos,

@@ -1,6 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
+import { NotFoundError, toErrorEnvelope } from "@aetherium/common";
+import { clientErrorResponse, requestIdOf } from "../dataplane/envelope.js";
 import type { WorkerMetrics } from "./worker-metrics.js";
 
 /** What `/healthz` reports, computed on each probe. */
@@ -53,16 +55,25 @@ export async function startHealthServer(options: {
           res.end(text);
         },
         (err: unknown) => {
-          res.writeHead(500, { "content-type": "text/plain" });
-          res.end(String(err));
+          res.writeHead(500, { "content-type": "application/json" });
+          res.end(JSON.stringify(toErrorEnvelope(err, requestIdOf(req))));
         },
       );
       return;
     }
-    res.writeHead(404, { "content-type": "application/json" });
-    res.end(
-      JSON.stringify({ error: { code: "not_found", message: `no route ${req.method} ${path}` } }),
-    );
+    const notFound = new NotFoundError("route", `${req.method} ${path}`);
+    const body = JSON.stringify(toErrorEnvelope(notFound, requestIdOf(req)));
+    res.writeHead(404, {
+      "content-type": "application/json",
+      "content-length": Buffer.byteLength(body),
+    });
+    res.end(body);
+  });
+  // Requests Node's parser refuses (headers over 16 KiB, malformed HTTP) get the envelope too.
+  server.on("clientError", (err: Error & { code?: string }, socket: Duplex) => {
+    const answer = clientErrorResponse(err, socket);
+    if (answer !== undefined) socket.end(answer, () => socket.destroy());
+    else socket.destroy();
   });
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (req.url ?? "/").split("?")[0] ?? "/";

@@ -53,6 +53,8 @@ export interface WorkerDaemonOptions {
     readonly manager?: SandboxManager | undefined;
     /** Unsent bytes an exec socket may hold before output is held back (default 1 MiB). */
     readonly maxBufferedBytes?: number;
+    /** Largest file one upload may write (default 1 GiB). */
+    readonly maxUploadBytes?: number;
   };
   /** How many jobs on its own sandboxes run at once. */
   readonly concurrency?: number;
@@ -133,6 +135,9 @@ export class WorkerDaemon {
       logger: o.logger,
       ...(o.dataPlane?.maxBufferedBytes !== undefined
         ? { maxBufferedBytes: o.dataPlane.maxBufferedBytes }
+        : {}),
+      ...(o.dataPlane?.maxUploadBytes !== undefined
+        ? { maxUploadBytes: o.dataPlane.maxUploadBytes }
         : {}),
     });
     const dataPlane = this.#dataPlane;

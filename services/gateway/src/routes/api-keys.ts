@@ -5,6 +5,7 @@ import {
   apiKeyScopeSchema,
   createApiKeyBodySchema,
   createApiKeyResponseSchema,
+  listQuerySchema,
   pageSchema,
   type ApiKey,
 } from "@aetherium/types";
@@ -12,8 +13,13 @@ import { z } from "zod";
 import { generateApiKey } from "../auth/api-key-secret.js";
 import type { RouteDeps } from "../server/deps.js";
 import { errorResponses, idParams, type Api } from "./api.js";
+import { pageInMemory } from "./memory-page.js";
 
 const tags = ["api keys"];
+
+/** Orders keys by creation, then id: ISO times sort as text. */
+const apiKeyCursorKey = (row: ApiKeyRow): string => `${row.createdAt.toISOString()} ${row.id}`;
+const API_KEY_CURSOR_PATTERN = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z [0-9a-f-]{36}$/;
 
 /** The API shape of a key row: never the hash. */
 function toApiKey(row: ApiKeyRow): ApiKey {
@@ -64,7 +70,7 @@ export function registerApiKeyRoutes(api: Api, deps: RouteDeps): void {
       schema: {
         tags,
         summary: "List API keys",
-        querystring: z.object({
+        querystring: listQuerySchema.extend({
           includeRevoked: z
             .stringbool({ error: "includeRevoked must be true or false" })
             .default(false),
@@ -77,8 +83,14 @@ export function registerApiKeyRoutes(api: Api, deps: RouteDeps): void {
     },
     async (req) => {
       const rows = await repos.apiKeys.list({ includeRevoked: req.query.includeRevoked });
-      // Keys are few; one page holds them all.
-      return { items: rows.map((r) => ({ ...toApiKey(r), prefix: r.prefix })), nextCursor: null };
+      // Keys are few: paged in memory, newest first.
+      const page = pageInMemory(rows, apiKeyCursorKey, {
+        order: "desc",
+        limit: req.query.limit,
+        cursor: req.query.cursor,
+        key: API_KEY_CURSOR_PATTERN,
+      });
+      return { ...page, items: page.items.map((r) => ({ ...toApiKey(r), prefix: r.prefix })) };
     },
   );
 

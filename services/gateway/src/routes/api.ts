@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { errorResponseSchema } from "@aetherium/types";
+import { errorResponseSchema, noNulString } from "@aetherium/types";
 import type { FastifyBaseLogger, FastifyInstance, RawServerDefault } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
@@ -18,7 +18,7 @@ export type Api = FastifyInstance<
  * who mistyped it needs to hear), not a 400 about id syntax.
  */
 export const idParams = z.object({
-  id: z.string().min(1, "id is required").max(200, "id is at most 200 characters"),
+  id: noNulString().min(1, "id is required").max(200, "id is at most 200 characters"),
 });
 
 /** The error responses every route may give, for the OpenAPI document. */

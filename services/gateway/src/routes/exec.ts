@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { NotFoundError } from "@aetherium/common";
+import { BadRequestError, NotFoundError } from "@aetherium/common";
 import {
   dataPlaneTargetFor,
   relayExecSockets,
@@ -40,7 +40,7 @@ export function registerExecRoutes(api: Api, deps: RouteDeps): void {
         tags,
         summary: "Run a command and wait for it",
         description:
-          "Without `args` the command runs through `/bin/sh -c`. A non-zero exit code is a normal 200 answer. `?async=true` queues it and answers 202 at once.",
+          "Without `args` the command runs through `/bin/sh -c`. A non-zero exit code is a normal 200 answer. `?async=true` queues it and answers 202 at once. `stdout` and `stderr` come back as UTF-8 text: bytes that are not valid UTF-8, and NUL, become U+FFFD; use the exec WebSocket for exact bytes. The command, each argument and each `NAME=value` of `env` are at most 131071 bytes of UTF-8, and all of them together at most 1 MiB (the kernel's `execve` limits).",
         params: idParams,
         querystring: executeQuerySchema,
         headers: z.object({ "idempotency-key": idempotencyKeySchema.optional() }),
@@ -63,6 +63,12 @@ export function registerExecRoutes(api: Api, deps: RouteDeps): void {
           deps.dataPlane.execute(t, req.params.id, req.body, { signal: ctl.signal }),
         );
         return { execution };
+      }
+      // A queued command's stdin is stored with its task, as text PostgreSQL holds: no NUL.
+      if (req.body.stdin?.includes("\0")) {
+        throw new BadRequestError(
+          "stdin of an async execute must not contain NUL characters; run it synchronously or send binary input over the exec WebSocket",
+        );
       }
       const target = await dataPlaneTargetFor(repos, req.params.id);
       const executionId = randomUUID();

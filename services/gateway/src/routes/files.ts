@@ -1,4 +1,4 @@
-import type { Readable } from "node:stream";
+import { Transform, type Readable } from "node:stream";
 import { PayloadTooLargeError } from "@aetherium/common";
 import { dataPlaneTargetFor } from "@aetherium/core";
 import {
@@ -87,9 +87,12 @@ export function registerFileRoutes(api: Api, deps: RouteDeps): void {
       if (declared > maxUpload) {
         throw new PayloadTooLargeError(`a file upload is at most ${maxUpload} bytes`);
       }
-      const body = (req.body ?? Buffer.alloc(0)) as Readable | Buffer;
+      const given = (req.body ?? Buffer.alloc(0)) as Readable | Buffer;
       // No second attempt for an upload: its stream is spent by the first.
       const target = await dataPlaneTargetFor(repos, req.params.id);
+      // A chunked upload declares no length: its bytes are counted as they pass, and the first
+      // byte over the limit fails the upload (the worker removes what it wrote) with a 413.
+      const body = Buffer.isBuffer(given) ? given : given.pipe(countingLimit(maxUpload));
       return deps.dataPlane.writeFile(target, req.params.id, req.query.path, body, {
         ...(req.query.mode !== undefined ? { mode: req.query.mode } : {}),
       });
@@ -134,4 +137,21 @@ export function registerFileRoutes(api: Api, deps: RouteDeps): void {
       );
     },
   );
+}
+
+/**
+ * Passes bytes through until more than `limit` went by, then fails with a 413. `pipe` (not
+ * `pipeline`) feeds it: the failure must not destroy the client's request, whose socket still
+ * carries the answer.
+ */
+function countingLimit(limit: number): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      seen += chunk.length;
+      if (seen > limit)
+        callback(new PayloadTooLargeError(`a file upload is at most ${limit} bytes`));
+      else callback(null, chunk);
+    },
+  });
 }

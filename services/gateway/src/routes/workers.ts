@@ -6,8 +6,12 @@ import {
 } from "@aetherium/types";
 import type { RouteDeps } from "../server/deps.js";
 import { errorResponses, idParams, type Api } from "./api.js";
+import { pageInMemory } from "./memory-page.js";
 
 const tags = ["workers"];
+
+/** A worker id, the key of the workers list's cursor. */
+const WORKER_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 /** Workers: the fleet, and the drain/activate switch (admin). */
 export function registerWorkerRoutes(api: Api, deps: RouteDeps): void {
@@ -26,18 +30,15 @@ export function registerWorkerRoutes(api: Api, deps: RouteDeps): void {
     async (req) => {
       const q = req.query;
       // A fleet is tens of hosts, not millions: page over the sorted list by id.
-      const all = (await workers.list(q.zone ? { zone: q.zone } : {}))
-        .filter((w) => !q.status || q.status.includes(w.status))
-        .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-      const after = q.cursor ? Buffer.from(q.cursor, "base64url").toString() : undefined;
-      const rest = after === undefined ? all : all.filter((w) => w.id > after);
-      const items = rest.slice(0, q.limit);
-      const last = items.at(-1);
-      return {
-        items,
-        nextCursor:
-          rest.length > items.length && last ? Buffer.from(last.id).toString("base64url") : null,
-      };
+      const all = (await workers.list(q.zone ? { zone: q.zone } : {})).filter(
+        (w) => !q.status || q.status.includes(w.status),
+      );
+      return pageInMemory(all, (w) => w.id, {
+        order: "asc",
+        limit: q.limit,
+        cursor: q.cursor,
+        key: WORKER_ID_PATTERN,
+      });
     },
   );
 

@@ -27,7 +27,12 @@ import { createOwnerLookup } from "../routes/owner.js";
 import { registerTaskRoutes } from "../routes/tasks.js";
 import { registerVmRoutes } from "../routes/vms.js";
 import { registerWorkerRoutes } from "../routes/workers.js";
-import { installErrorHandling } from "./error-handling.js";
+import {
+  clientErrorHandler,
+  frameworkErrorHandler,
+  installErrorHandling,
+  MAX_PARAM_LENGTH,
+} from "./error-handling.js";
 import type { RouteDeps, ServerDeps } from "./deps.js";
 import { installHttpMetrics } from "./http-metrics.js";
 import { resilientRateLimitStore } from "./rate-limit-store.js";
@@ -53,6 +58,9 @@ export async function buildServer(deps: ServerDeps): Promise<GatewayApp> {
   const app: FastifyInstance = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: deps.bodyLimitBytes ?? 10 * 1024 * 1024,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors: (err, req, reply) => frameworkErrorHandler(err, req, reply),
+    clientErrorHandler,
     // Honour a caller's id so one request can be followed through gateway, worker and logs.
     genReqId: (req) => {
       const given = req.headers["x-request-id"];

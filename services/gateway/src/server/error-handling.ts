@@ -10,10 +10,14 @@ import {
   toDependencyError,
   toErrorEnvelope,
 } from "@aetherium/common";
-import { InvalidCursorError } from "@aetherium/core";
+import { clientErrorResponse, InvalidCursorError } from "@aetherium/core";
 import { formatPath, type ValidationIssue } from "@aetherium/types";
-import type { FastifyInstance } from "fastify";
+import type { Socket } from "node:net";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
+
+const NULL_BODY_MESSAGE =
+  "invalid request body: expected a JSON object, got null (omit the body to send none)";
 
 /** Where a failed validation happened, in words a client recognises. */
 const CONTEXT_NAMES: Record<string, string> = {
@@ -47,7 +51,28 @@ export function installErrorHandling(
       // Every 503 is worth retrying (a worker or the queue out of reach): say when.
       reply.header("retry-after", DEPENDENCY_RETRY_AFTER_SEC);
     }
+    // A refusal that leaves the rest of a body unread (an oversized upload) closes the
+    // connection rather than have Node read and discard what is still coming.
+    if (!req.raw.complete) reply.header("connection", "close");
     return reply.status(status).send(toErrorEnvelope(mapped, req.id));
+  });
+  // An empty body with a JSON content type is no body (clients send the header on every POST);
+  // routes that need a body then say so through their schema. Fastify validates a missing body
+  // as `null`, so routes whose body is optional accept `null`: a client that sends the JSON
+  // literal `null` is refused here instead, as no route takes it for "no body".
+  const parseJson = app.getDefaultJsonParser("error", "error");
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (req, body, done) => {
+    const text = typeof body === "string" ? body : body.toString("utf8");
+    if (text === "") {
+      done(null, undefined);
+      return;
+    }
+    void parseJson(req, text, (err, parsed) => {
+      if (err) done(err, undefined);
+      else if (parsed === null) done(new BadRequestError(NULL_BODY_MESSAGE), undefined);
+      else done(null, parsed);
+    });
   });
   app.setNotFoundHandler((req, reply) => {
     // A person who mistyped a dashboard address gets the dashboard's own 404 page, not JSON.
@@ -94,4 +119,41 @@ export function fromFastifyError(err: unknown): unknown {
     return new RateLimitedError(typeof retryAfterSec === "number" ? retryAfterSec : 1, text);
   if (statusCode === 404) return new NotFoundError("route", text);
   return new BadRequestError(text);
+}
+
+/**
+ * Fastify's `frameworkErrors`: routing errors raised before any route or error handler runs (a
+ * path parameter over the router's length limit, a path that is not valid percent-encoding),
+ * answered as the envelope like every other error.
+ */
+export function frameworkErrorHandler(
+  err: Error & { code?: string },
+  req: Pick<FastifyRequest, "id" | "log">,
+  reply: Pick<FastifyReply, "status">,
+): void {
+  const mapped =
+    err.code === "FST_ERR_BAD_URL"
+      ? new BadRequestError(
+          "the path is not valid percent-encoding: '%' must start an escape of UTF-8 bytes",
+        )
+      : err.code === "FST_ERR_MAX_PARAM_LENGTH"
+        ? new BadRequestError(`a path segment is longer than ${MAX_PARAM_LENGTH} characters`)
+        : fromFastifyError(err);
+  const status = httpStatusOf(mapped);
+  if (status >= 500) req.log.error({ err }, "request failed");
+  void reply.status(status).send(toErrorEnvelope(mapped, req.id));
+}
+
+/** Longest path parameter the router accepts (Fastify's `maxParamLength`). */
+export const MAX_PARAM_LENGTH = 200;
+
+/**
+ * Node's `clientError`: a request the HTTP parser refused (request line or headers over its
+ * 16 KiB limit, malformed HTTP) never reaches Fastify. It still gets the envelope.
+ */
+export function clientErrorHandler(err: Error & { code?: string }, socket: Socket): void {
+  const answer = clientErrorResponse(err, socket);
+  // Closed once the answer is out: the rest of what the client sent cannot be parsed anyway.
+  if (answer !== undefined) socket.end(answer, () => socket.destroy());
+  else socket.destroy();
 }

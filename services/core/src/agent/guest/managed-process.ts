@@ -127,29 +127,43 @@ export class ManagedProcess {
     if (file === undefined) throw new Error("empty argv");
     // detached: the process leads a new session and process group, so a timeout or a signal
     // reaches everything it started (kill(-pgid)), and nothing it does reaches the agent.
-    const child = spawn(file, args, {
-      cwd: spec.cwd,
-      env: spec.env,
-      uid: spec.uid,
-      gid: spec.gid,
-      detached: true,
-      stdio: ["pipe", "pipe", "pipe"],
-      windowsHide: true,
-    });
-    const failure = await new Promise<Error | undefined>((resolve) => {
-      child.once("spawn", () => resolve(undefined));
-      child.once("error", (err) => resolve(err));
-    });
-    if (failure !== undefined) {
+    let child: ChildProcess | undefined;
+    let failure: Error | undefined;
+    try {
+      child = spawn(file, args, {
+        cwd: spec.cwd,
+        env: spec.env,
+        uid: spec.uid,
+        gid: spec.gid,
+        detached: true,
+        stdio: ["pipe", "pipe", "pipe"],
+        windowsHide: true,
+      });
+    } catch (err) {
+      // Some refusals are thrown rather than emitted (E2BIG: argv and env over the kernel's
+      // limit; a NUL in an argument): they are the caller's input, not an agent failure.
+      failure = err instanceof Error ? err : new Error(String(err));
+    }
+    if (child !== undefined) {
+      const started = child;
+      failure = await new Promise<Error | undefined>((resolve) => {
+        started.once("spawn", () => resolve(undefined));
+        started.once("error", (err) => resolve(err));
+      });
+    }
+    if (failure !== undefined || child === undefined) {
+      failure ??= new Error("spawn failed");
       const errno = errnoOf(failure);
       const what =
         errno === "ENOENT"
           ? `command not found: ${file}`
           : errno === "EACCES"
             ? `permission denied: ${file}`
-            : errno === "EPERM"
-              ? "not permitted to switch user (the agent is not root)"
-              : `cannot start ${file}: ${failure.message}`;
+            : errno === "E2BIG"
+              ? "the command, its arguments and environment exceed the kernel's size limit (E2BIG)"
+              : errno === "EPERM"
+                ? "not permitted to switch user (the agent is not root)"
+                : `cannot start ${file}: ${failure.message}`;
       throw new AgentRpcError(AGENT_ERROR_CODES.spawnFailed, what, {
         processId: spec.processId,
         ...(errno === undefined ? {} : { errno }),
