@@ -86,6 +86,8 @@ const bench: Benchmark = {
     const redis = await createTestRedis();
     const home = await mkdtemp(path.join(tmpdir(), "aet-bench-soak-"));
     const apiKey = `ak_${randomBytes(32).toString("base64url")}`;
+    // Gateways and workers share it: the worker's data-plane token is stored sealed with it.
+    const encryptionKey = randomBytes(32).toString("base64");
     const suffix = randomBytes(3).toString("hex");
     const workerId = `soak-${suffix}`;
     const env = (extra: Record<string, string>) => ({
@@ -93,6 +95,7 @@ const bench: Benchmark = {
       AETHERIUM_REDIS_URL: redis.url,
       AETHERIUM_REDIS__KEY_PREFIX: redis.prefix,
       AETHERIUM_API_KEY: apiKey,
+      AETHERIUM_ENCRYPTION_KEY: encryptionKey,
       AETHERIUM_PORT: "0",
       AETHERIUM_WORKER__INTERNAL_PORT: "0",
       // Cycles must measure the platform, not its per-key rate limit.
