@@ -80,7 +80,11 @@ export {
 /** Sandboxes. */
 export {
   VmRepository,
+  couldEverFit,
+  fits,
+  waitingReason,
   type NewVm,
+  type WorkerCapacityView,
   type VmFilter,
   type VmRow,
   type VmStatusChanges,
