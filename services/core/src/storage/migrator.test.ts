@@ -79,7 +79,7 @@ describe.each([["postgres"], ["pglite"]] as const)("Migrator on %s", (engine) =>
   it("goes up, all the way down and up again to the same schema", async () => {
     const migrator = new Migrator(handle.db);
     const files = await migrator.migrations();
-    expect(files.map((m) => m.version)).toEqual([1, 2, 3, 4]);
+    expect(files.map((m) => m.version)).toEqual([1, 2, 3, 4, 8]);
 
     const fresh = await migrator.status();
     expect(fresh.applied).toEqual([]);
@@ -88,10 +88,11 @@ describe.each([["postgres"], ["pglite"]] as const)("Migrator on %s", (engine) =>
       "workspaces",
       "auth_audit",
       "worker_internal_token",
+      "vm_pending_reason",
     ]);
 
     const applied = await migrator.up();
-    expect(applied.map((m) => m.version)).toEqual([1, 2, 3, 4]);
+    expect(applied.map((m) => m.version)).toEqual([1, 2, 3, 4, 8]);
     expect(await tableNames(handle.db)).toEqual(ALL_TABLES);
     const first = await schemaSnapshot(handle.db);
 
@@ -102,16 +103,17 @@ describe.each([["postgres"], ["pglite"]] as const)("Migrator on %s", (engine) =>
       [2, "workspaces"],
       [3, "auth_audit"],
       [4, "worker_internal_token"],
+      [8, "vm_pending_reason"],
     ]);
     expect(after.applied[0]?.appliedAt).toBeInstanceOf(Date);
     expect(await migrator.up()).toEqual([]);
 
     const one = await migrator.down();
-    expect(one.map((m) => m.version)).toEqual([4]);
-    expect((await migrator.status()).pending.map((m) => m.version)).toEqual([4]);
-    const two = await migrator.down();
-    expect(two.map((m) => m.version)).toEqual([3]);
-    expect((await migrator.status()).pending.map((m) => m.version)).toEqual([3, 4]);
+    expect(one.map((m) => m.version)).toEqual([8]);
+    expect((await migrator.status()).pending.map((m) => m.version)).toEqual([8]);
+    const two = await migrator.down(2);
+    expect(two.map((m) => m.version)).toEqual([4, 3]);
+    expect((await migrator.status()).pending.map((m) => m.version)).toEqual([3, 4, 8]);
     expect(await tableNames(handle.db)).not.toContain("api_keys");
 
     const rest = await migrator.down(Infinity);
@@ -123,7 +125,7 @@ describe.each([["postgres"], ["pglite"]] as const)("Migrator on %s", (engine) =>
     expect(empty.triggers).toEqual([]);
     expect((await migrator.status()).applied).toEqual([]);
 
-    expect((await migrator.up()).length).toBe(4);
+    expect((await migrator.up()).length).toBe(5);
     expect(await schemaSnapshot(handle.db)).toEqual(first);
   });
 
@@ -163,13 +165,13 @@ describe("Migrator concurrency on postgres", () => {
     try {
       const [ranA, ranB] = await Promise.all([new Migrator(a.db).up(), new Migrator(b.db).up()]);
       const versions = [...ranA, ...ranB].map((m) => m.version).sort();
-      expect(versions).toEqual([1, 2, 3, 4]);
+      expect(versions).toEqual([1, 2, 3, 4, 8]);
       // One of them did all the work; the other found nothing left once it got the lock.
-      expect([ranA.length, ranB.length].sort()).toEqual([0, 4]);
+      expect([ranA.length, ranB.length].sort()).toEqual([0, 5]);
       const { rows } = await sql<{
         version: number;
       }>`select version from schema_migrations order by version`.execute(a.db);
-      expect(rows.map((r) => r.version)).toEqual([1, 2, 3, 4]);
+      expect(rows.map((r) => r.version)).toEqual([1, 2, 3, 4, 8]);
     } finally {
       await a.close();
       await b.close();
