@@ -15,7 +15,10 @@ const events: DomainEvent[] = [];
 
 const logger = createLogger({ level: "silent", format: "json", service: "fleet-test" });
 
-async function startWorker(id: string, extra: { zone?: string; maxVms?: number } = {}) {
+async function startWorker(
+  id: string,
+  extra: { zone?: string; maxVms?: number; vcpus?: number } = {},
+) {
   const w = await startWorkerProcess({
     id,
     databaseUrl: db.current.url,
