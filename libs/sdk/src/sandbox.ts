@@ -57,7 +57,7 @@ export interface WaitOptions {
   readonly timeoutMs?: number;
   /** Poll interval in ms (default 250). */
   readonly intervalMs?: number;
-  /** Called with each snapshot whose status differs from the previous one (progress display). */
+  /** Called with each snapshot whose status or pending reason differs from the previous one (progress display). */
   readonly onStatus?: (vm: Vm) => void;
   /** Cancels the wait. */
   readonly signal?: AbortSignal;
@@ -216,7 +216,7 @@ export class Sandbox {
     const interval = options.intervalMs ?? 250;
     const deadline = Date.now() + timeoutMs;
     const deadEnds = DEAD_ENDS[status] ?? ["failed", "lost", "deleted"];
-    let last: VmStatus | undefined;
+    let last: string | undefined;
     for (;;) {
       const vm = await this.refresh({ signal: options.signal }).catch((err: unknown) => {
         // Waiting for `deleted` and the row is gone: that is the goal, not an error.
@@ -224,8 +224,10 @@ export class Sandbox {
         throw err;
       });
       if (vm === undefined) return { ...this.#vm, status: "deleted" };
-      if (vm.status !== last) {
-        last = vm.status;
+      // A waiting sandbox's reason is news too ("waiting for capacity: …").
+      const seen = `${vm.status}\0${vm.pendingReason ?? ""}`;
+      if (seen !== last) {
+        last = seen;
         options.onStatus?.(vm);
       }
       if (vm.status === status) return vm;
@@ -239,7 +241,8 @@ export class Sandbox {
       }
       if (Date.now() >= deadline) {
         throw new TimeoutError(
-          `sandbox ${vm.name} (${vm.id}) is still ${vm.status} after ${timeoutMs} ms (waiting for ${status})`,
+          `sandbox ${vm.name} (${vm.id}) is still ${vm.status} after ${timeoutMs} ms (waiting for ${status})` +
+            (vm.pendingReason ? `: ${vm.pendingReason}` : ""),
           timeoutMs,
         );
       }

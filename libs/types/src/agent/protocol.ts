@@ -129,6 +129,11 @@ export const AGENT_ERROR_CODES = {
   invalidPath: 1016,
   /** Any other file-system failure; `data.errno` says which. */
   ioError: 1017,
+  /**
+   * `fs.read`/`fs.write` on something that is not a regular file: a FIFO, a socket, a character or
+   * block device. Refused rather than opened, since reading one may block without end or never end.
+   */
+  notARegularFile: 1018,
 } as const;
 
 /** A numeric agent error code. */

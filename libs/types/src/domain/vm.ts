@@ -125,6 +125,12 @@ export const vmSchema = z.object({
   expiresAt: timestampSchema.nullable(),
   stoppedAt: timestampSchema.nullable(),
   error: z.string().nullable(),
+  /**
+   * Why a `pending` sandbox is still waiting to be placed (for example
+   * "waiting for capacity: all 1 workers full (2/2 vCPUs)"); null once a worker has claimed it.
+   * Optional so that older servers' answers still parse.
+   */
+  pendingReason: z.string().nullable().optional(),
 });
 
 /** A sandbox (see {@link vmSchema}). */

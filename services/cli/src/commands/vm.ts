@@ -88,7 +88,8 @@ export async function vmCreate(ctx: Context, flags: VmCreateFlags): Promise<numb
   try {
     vm = await sandbox.waitUntil("running", {
       intervalMs: 200,
-      onStatus: (v) => line.update(`${v.name}: ${v.status}`),
+      onStatus: (v) =>
+        line.update(`${v.name}: ${v.status}${v.pendingReason ? ` (${v.pendingReason})` : ""}`),
     });
   } finally {
     line.stop();

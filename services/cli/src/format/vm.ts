@@ -29,6 +29,10 @@ export function vmDetails(vm: Vm, now = new Date()): string {
     ["name", vm.name],
     ["status", vm.status],
     ["error", vm.error],
+    // Only while it waits to be placed: why ("waiting for capacity: …").
+    ...(vm.status === "pending" && vm.pendingReason
+      ? [["waiting", vm.pendingReason] as const]
+      : []),
     ["backend", vm.backend],
     ["image", vm.image],
     ["cpus", vm.vcpus],

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { accessSync, constants } from "node:fs";
+import { accessSync, constants, readFileSync, readdirSync } from "node:fs";
 import { mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
@@ -89,6 +89,14 @@ function collect(): { out: Buffer[]; err: Buffer[]; text: () => string; stderr: 
     text: () => Buffer.concat(out).toString(),
     stderr: () => Buffer.concat(err).toString(),
   };
+}
+
+function readdirSyncSafe(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
 }
 
 async function until<T>(fn: () => T | Promise<T>, what: string, ms = 5000): Promise<T> {
@@ -568,6 +576,111 @@ describe("guest agent", () => {
     const whole = await client.fs.readFile(file);
     expect(whole.length).toBe(3_000_000);
     expect(whole.equals(await readFile(file))).toBe(true);
+  });
+
+  it("refuses FIFOs, sockets and devices at once and keeps answering while they are asked for", async () => {
+    const fifo = path.join(agent.dir, "fifo");
+    await client.exec({ command: "mkfifo", args: [fifo] });
+    // More concurrent reads than libuv has threads: a blocking open of any of them would wedge
+    // every later file operation.
+    const reads = await Promise.all(
+      Array.from({ length: 6 }, () => client.fs.read(fifo).catch((e: unknown) => e)),
+    );
+    for (const r of reads) {
+      expect(isAgentError(r, "notARegularFile")).toBe(true);
+      expect((r as AgentError).code).toBe("bad_request");
+      expect((r as AgentError).message).toMatch(/FIFO/);
+    }
+    const write = await client.fs.write(fifo, "x").catch((e: unknown) => e);
+    expect(isAgentError(write, "notARegularFile")).toBe(true);
+    const sock = await client.fs.read(agent.socket).catch((e: unknown) => e);
+    expect(isAgentError(sock, "notARegularFile")).toBe(true);
+    expect((sock as AgentError).code).toBe("bad_request");
+    for (const dev of ["/dev/zero", "/dev/null"]) {
+      const r = await client.fs.read(dev).catch((e: unknown) => e);
+      expect(isAgentError(r, "notARegularFile")).toBe(true);
+      expect((r as AgentError).message).toMatch(/character device/);
+    }
+    // Still answering files and exec.
+    await client.fs.write(path.join(agent.dir, "after-fifo.txt"), "fine");
+    expect((await client.fs.readFile(path.join(agent.dir, "after-fifo.txt"))).toString()).toBe(
+      "fine",
+    );
+    const out = collect();
+    await client.exec({ shell: "echo ok" }, { onStdout: (d) => void out.out.push(d) });
+    expect(out.text()).toBe("ok\n");
+  });
+
+  it("reads /proc files whose size says 0 until their end", async () => {
+    const pid = agent.child.pid ?? 0;
+    const cmdlinePath = `/proc/${pid}/cmdline`;
+    const expected = await readFile(cmdlinePath);
+    expect((await stat(cmdlinePath)).size).toBe(0);
+    const whole = await client.fs.readFile(cmdlinePath);
+    expect(whole.equals(expected)).toBe(true);
+    // In chunks: not at the end yet, then the rest.
+    const first = await client.fs.read(cmdlinePath, { length: 10 });
+    expect(first).toMatchObject({ bytesRead: 10, eof: false });
+    const rest = await client.fs.read(cmdlinePath, { offset: 10 });
+    expect(rest.eof).toBe(true);
+    expect(Buffer.concat([first.data, rest.data]).equals(expected)).toBe(true);
+    expect((await client.fs.readFile("/proc/cpuinfo")).toString()).toMatch(/processor/);
+  });
+
+  it("ends an exec's whole process tree: background, setsid and double-forked children", async () => {
+    const tag = String(4000 + Math.floor(Math.random() * 5000));
+    const left = (): number[] =>
+      readdirSyncSafe("/proc")
+        .filter((n) => /^\d+$/.test(n))
+        .filter((n) => {
+          try {
+            return readFileSync(`/proc/${n}/cmdline`, "utf8").includes(`${tag}.5`);
+          } catch {
+            return false;
+          }
+        })
+        .map(Number);
+    try {
+      const r = await client.exec({
+        shell:
+          `sleep ${tag}.5 & setsid sleep ${tag}.5 & (sleep ${tag}.5 &) ; ` +
+          // A respawning child: what a fork bomb does, slowed down to be kind to the test host.
+          `(while :; do sleep ${tag}.5 & sleep 0.05; done) & ` +
+          `until [ "$(pgrep -f -c "sleep ${tag}.5")" -ge 4 ]; do sleep 0.05; done; echo started`,
+        timeoutMs: 20_000,
+      });
+      expect(r.exitCode).toBe(0);
+      // The exit is reported once the tree is gone: nothing is left, no wait needed.
+      expect(left()).toEqual([]);
+      // And nothing comes back (the respawner itself was killed).
+      await new Promise((res) => setTimeout(res, 300));
+      expect(left()).toEqual([]);
+    } finally {
+      for (const pid of left()) process.kill(pid, "SIGKILL");
+    }
+  });
+
+  it("kills a timed-out exec's detached children too", async () => {
+    const tag = String(4000 + Math.floor(Math.random() * 5000));
+    const alive = (): boolean =>
+      readdirSyncSafe("/proc").some((n) => {
+        try {
+          return readFileSync(`/proc/${n}/cmdline`, "utf8").includes(`${tag}.25`);
+        } catch {
+          return false;
+        }
+      });
+    try {
+      const r = await client.exec({
+        shell: `setsid sleep ${tag}.25 & sleep 60`,
+        timeoutMs: 300,
+        killGraceMs: 100,
+      });
+      expect(r.timedOut).toBe(true);
+      expect(alive()).toBe(false);
+    } finally {
+      await client.exec({ command: "pkill", args: ["-f", `sleep ${tag}.25`] }).catch(() => {});
+    }
   });
 
   it("uses paths as given after normalisation and rejects relative ones", async () => {

@@ -314,6 +314,26 @@ describe.skipIf(!canRun)("data plane on a real worker and sandbox", () => {
     }
   });
 
+  it("answers 400 for FIFOs, sockets and devices without wedging, and reads /proc files whole", async () => {
+    await manager.exec(vmId, { command: "mkfifo /tmp/dp-fifo" });
+    for (const p of ["/tmp/dp-fifo", "/run/aetherium/agent.sock", "/dev/zero"]) {
+      // More reads at once than the agent has I/O threads: none may block it.
+      const answers = await Promise.all(
+        Array.from({ length: 5 }, () => client.readFile(target, vmId, p).catch((e: unknown) => e)),
+      );
+      for (const a of answers) {
+        expect(a).toMatchObject({ code: "bad_request", httpStatus: 400 });
+        expect((a as Error).message).toMatch(/only regular files/);
+      }
+    }
+    const read = async (p: string) =>
+      Buffer.concat(await (await client.readFile(target, vmId, p)).body.toArray()).toString();
+    const cpuinfo = await read("/proc/cpuinfo");
+    expect(cpuinfo).toMatch(/processor/);
+    const hostname = await manager.exec(vmId, { command: "cat /etc/hostname" });
+    expect(await read("/etc/hostname")).toBe(hostname.stdout);
+  });
+
   it("refuses relative paths and '..' segments with 400 before reaching the agent", async () => {
     for (const p of ["/tmp/../etc/passwd", "/..", "relative/file", ""]) {
       await expect(client.readFile(target, vmId, p)).rejects.toMatchObject({

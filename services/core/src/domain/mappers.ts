@@ -45,6 +45,7 @@ export function toVm(row: VmRow): Vm {
     expiresAt: iso(row.expiresAt),
     stoppedAt: iso(row.stoppedAt),
     error: row.error,
+    pendingReason: row.status === "pending" ? (row.pendingReason ?? null) : null,
   };
 }
 

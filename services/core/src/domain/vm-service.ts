@@ -1,5 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { ConflictError, NotFoundError, ValidationError, type EventBus } from "@aetherium/common";
+import {
+  BadRequestError,
+  ConflictError,
+  NotFoundError,
+  ValidationError,
+  type EventBus,
+} from "@aetherium/common";
 import {
   createEvent,
   createVmBodySchema,
@@ -16,7 +22,14 @@ import {
 import type { Page } from "../storage/cursor.js";
 import { isUniqueViolation } from "../storage/errors.js";
 import type { Repositories } from "../storage/repositories/create-repositories.js";
-import type { VmRow } from "../storage/repositories/vms.js";
+import {
+  couldEverFit,
+  fits,
+  waitingReason,
+  type VmRow,
+  type WorkerCapacityView,
+} from "../storage/repositories/vms.js";
+import { explainWait } from "./admission.js";
 import { toTask, toVm } from "./mappers.js";
 import type { TaskService } from "./task-service.js";
 
@@ -66,6 +79,11 @@ export class VmService {
       }
     }
     const backend = req.backend ?? this.defaults.backend;
+    const size = {
+      vcpus: req.vcpus ?? this.defaults.vcpus,
+      memoryMb: req.memoryMb ?? this.defaults.memoryMb,
+    };
+    const pendingReason = await this.#admissible(backend, options.zone, size);
     const timeoutSec = req.timeoutSec ?? null;
     const warm = await this.#claimWarm(req, backend, timeoutSec, options.idempotencyKey);
     if (warm) return warm;
@@ -75,8 +93,8 @@ export class VmService {
         name: req.name ?? `sandbox-${randomBytes(4).toString("hex")}`,
         backend,
         image: req.image ?? this.defaults.image,
-        vcpus: req.vcpus ?? this.defaults.vcpus,
-        memoryMb: req.memoryMb ?? this.defaults.memoryMb,
+        vcpus: size.vcpus,
+        memoryMb: size.memoryMb,
         diskMb: req.diskMb ?? this.defaults.diskMb,
         labels: req.labels ?? {},
         env: req.env ?? {},
@@ -84,6 +102,7 @@ export class VmService {
         tools: req.tools ?? [],
         timeoutSec,
         expiresAt: timeoutSec ? new Date(Date.now() + timeoutSec * 1000) : null,
+        pendingReason,
       });
     } catch (err) {
       if (isUniqueViolation(err))
@@ -101,6 +120,36 @@ export class VmService {
       },
     );
     return { vm: toVm(row), taskId: task.id };
+  }
+
+  /**
+   * Refuses at once (400) a sandbox no active worker could ever run: a backend none offers, or
+   * more vCPUs or memory than any one of them has in total. Otherwise returns why it will wait
+   * (every worker that could run it is full now), or null when one has room. With no active
+   * worker at all the create is accepted and waits: workers may be starting or restarting.
+   */
+  async #admissible(
+    backend: VmBackend,
+    zone: string | undefined,
+    size: { vcpus: number; memoryMb: number },
+  ): Promise<string | null> {
+    const fleet = await this.repos.vms.fleetCapacity();
+    if (fleet.length === 0) return "waiting for a worker: no worker is active";
+    const candidates = fleet.filter(
+      (w) => (w.backends ?? []).includes(backend) && (!zone || w.zone === zone),
+    );
+    if (!candidates.some((w) => couldEverFit(w, size))) {
+      const want = `backend "${backend}"${zone ? ` in zone "${zone}"` : ""}, ${size.vcpus} vCPU${
+        size.vcpus === 1 ? "" : "s"
+      }, ${size.memoryMb} MB`;
+      throw new BadRequestError(
+        `no active worker can run this sandbox (${want}); the fleet offers: ${describeFleet(fleet)}`,
+        { details: { backend, ...(zone ? { zone } : {}), ...size, workers: fleet.map(offer) } },
+      );
+    }
+    return candidates.some((w) => fits(w, size))
+      ? null
+      : waitingReason(candidates, size, zone ? ` in zone "${zone}"` : "");
   }
 
   /**
@@ -155,7 +204,12 @@ export class VmService {
 
   /** One sandbox, or NotFoundError (deleted ones stay readable). */
   async get(id: string): Promise<Vm> {
-    return toVm(await this.#row(id));
+    const row = await this.#row(id);
+    // Counted now: a reason stored when the create was handed back may be stale already.
+    if (row.status === "pending") {
+      return { ...toVm(row), pendingReason: await explainWait(this.repos, row) };
+    }
+    return toVm(row);
   }
 
   /** Newest first, one page at a time. */
@@ -241,4 +295,33 @@ export class VmService {
     });
     await this.bus.publish(event as DomainEvent);
   }
+}
+
+function offer(w: WorkerCapacityView): {
+  id: string;
+  backends: string[];
+  zone: string | null;
+  vcpus: number;
+  memoryMb: number;
+  maxVms: number;
+} {
+  return {
+    id: w.id,
+    backends: [...(w.backends ?? [])],
+    zone: w.zone ?? null,
+    vcpus: w.capacity.vcpus,
+    memoryMb: w.capacity.memoryMb,
+    maxVms: w.capacity.maxVms,
+  };
+}
+
+/** "w1 (docker; 2 vCPUs, 4096 MB, 10 sandboxes), …" */
+function describeFleet(fleet: readonly WorkerCapacityView[]): string {
+  return fleet
+    .map(
+      (w) =>
+        `${w.id} (${(w.backends ?? []).join(", ") || "no backend"}${w.zone ? `, zone ${w.zone}` : ""}; ` +
+        `${w.capacity.vcpus} vCPUs, ${w.capacity.memoryMb} MB, ${w.capacity.maxVms} sandboxes)`,
+    )
+    .join("; ");
 }

@@ -440,6 +440,11 @@ export class BullmqJobQueue implements JobQueue {
         throw outcome.error;
       case "failure":
         throw new UnrecoverableError(`${outcome.error.name}: ${outcome.error.message}`);
+      case "handBack":
+        // Back to the queue for any consumer, as for a job without a handler here; a delayed
+        // move is not a failed attempt.
+        await job.moveToDelayed(Date.now() + outcome.delayMs, token);
+        throw new DelayedError();
       case "shutdown":
         // Wait until the worker's connection is closing: BullMQ then records nothing, the lock
         // lapses and another worker recovers the job (recovered: true).

@@ -225,8 +225,12 @@ export class InProcessJobQueue implements JobQueue {
     consumer.track(controller, attempt);
     void attempt.then((outcome: AttemptOutcome) => {
       entry.controller = undefined;
-      if (outcome.kind === "retry" && !this.#closed && qs.entries.get(entry.id) === entry) {
-        entry.attempt++;
+      if (
+        (outcome.kind === "retry" || outcome.kind === "handBack") &&
+        !this.#closed &&
+        qs.entries.get(entry.id) === entry
+      ) {
+        if (outcome.kind === "retry") entry.attempt++;
         this.#delay(qs, entry, outcome.delayMs);
       } else {
         qs.entries.delete(entry.id);

@@ -22,6 +22,7 @@ export {
   JobCancelledError,
   JobShutdownError,
   JobTimeoutError,
+  HandBackError,
   RetryableError,
   type CancelOutcome,
   type ConsumeOptions,

@@ -88,6 +88,8 @@ export interface JobHooks {
   onRetry?(ctx: JobContext, error: Error, delayMs: number): Promise<void> | void;
   /** The job failed for good (including timeouts and cancellations). */
   onFailure?(ctx: JobContext, error: Error): Promise<void> | void;
+  /** The handler handed the job back ({@link HandBackError}); it waits again, same attempt. */
+  onHandBack?(ctx: JobContext, error: Error): Promise<void> | void;
 }
 
 /** Options of one consumer. */
@@ -147,6 +149,25 @@ export interface JobQueue {
 /** An infrastructure failure worth another attempt (engine unreachable, lost connection…). */
 export class RetryableError extends Error {
   override readonly name = "RetryableError";
+}
+
+/**
+ * The consumer cannot take this job now (its worker has no room for it): the job goes back to
+ * waiting after `delayMs`, for any consumer of its queue, and the attempt does not count. Not a
+ * failure: no retry or failure hook runs, only `onHandBack`.
+ */
+export class HandBackError extends Error {
+  override readonly name = "HandBackError";
+  /**
+   * @param message - why the job was handed back
+   * @param delayMs - how long it waits before a consumer may take it again
+   */
+  constructor(
+    message: string,
+    readonly delayMs = 1000,
+  ) {
+    super(message);
+  }
 }
 
 /** The attempt ran past its `timeoutMs`. Not retried. */

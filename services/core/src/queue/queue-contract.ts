@@ -10,6 +10,7 @@ import {
   JobCancelledError,
   JobShutdownError,
   JobTimeoutError,
+  HandBackError,
   RetryableError,
   type Consumer,
   type JobContext,
@@ -25,7 +26,7 @@ export interface ContractQueue {
 
 /** One observed hook call. */
 interface HookEvent {
-  readonly hook: "start" | "success" | "retry" | "failure";
+  readonly hook: "start" | "success" | "retry" | "failure" | "handBack";
   readonly id: string;
   readonly attempt: number;
   readonly result?: unknown;
@@ -99,6 +100,8 @@ function recorder(): { events: HookEvent[]; hooks: JobHooks } {
       void events.push({ hook: "retry", id: ctx.id, attempt: ctx.attempt, error, delayMs }),
     onFailure: (ctx, error) =>
       void events.push({ hook: "failure", id: ctx.id, attempt: ctx.attempt, error }),
+    onHandBack: (ctx, error) =>
+      void events.push({ hook: "handBack", id: ctx.id, attempt: ctx.attempt, error }),
   };
   return { events, hooks };
 }
@@ -216,6 +219,29 @@ export function describeJobQueueContract(
       const [t1 = 0, t2 = 0, t3 = 0] = startedAt;
       expect(t2 - t1).toBeGreaterThanOrEqual(25);
       expect(t3 - t2).toBeGreaterThanOrEqual(55);
+    });
+
+    it("takes a handed-back job again later, spending no attempt, even with attempts 1", async () => {
+      const { events, hooks } = recorder();
+      let calls = 0;
+      consume(
+        q,
+        {
+          "vm:stop": () => {
+            calls++;
+            if (calls < 3) return Promise.reject(new HandBackError("no room here", 20));
+            return Promise.resolve("placed");
+          },
+        },
+        { concurrency: 1, hooks },
+      );
+      await queue.enqueue("vm:stop", payload("h"), { jobId: "job-h", queue: q, attempts: 1 });
+      await waitFor(() => handlerCalls(events, "success").length === 1, 10_000, "onSuccess");
+      expect(calls).toBe(3);
+      expect(handlerCalls(events, "handBack").map((e) => e.attempt)).toEqual([1, 1]);
+      expect(handlerCalls(events, "success")[0]).toMatchObject({ attempt: 1, result: "placed" });
+      expect(handlerCalls(events, "retry")).toHaveLength(0);
+      expect(handlerCalls(events, "failure")).toHaveLength(0);
     });
 
     it("does not retry a plain Error", async () => {

@@ -4,6 +4,7 @@
  * implementations only move jobs.
  */
 import {
+  HandBackError,
   JobCancelledError,
   JobShutdownError,
   JobTimeoutError,
@@ -22,6 +23,8 @@ export type AttemptOutcome =
   | { readonly kind: "retry"; readonly error: Error; readonly delayMs: number }
   /** Failed for good (onFailure has been called). */
   | { readonly kind: "failure"; readonly error: Error }
+  /** The handler gave the job back: wait `delayMs`, then again, same attempt (onHandBack called). */
+  | { readonly kind: "handBack"; readonly error: Error; readonly delayMs: number }
   /** The consumer was force-closed: no hook ran, the job is left to recovery. */
   | { readonly kind: "shutdown"; readonly error: Error };
 
@@ -137,6 +140,11 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
     clearTimeout(timer);
     // Whatever the handler threw after its signal was aborted, the abort reason is the truth.
     const error = signal.aborted ? abortError(signal) : toError(thrown);
+    if (error instanceof HandBackError || error.name === "HandBackError") {
+      const delayMs = error instanceof HandBackError ? error.delayMs : 1000;
+      await callHook(logger, "onHandBack", input.id, () => hooks?.onHandBack?.(ctx, error));
+      return { kind: "handBack", error, delayMs };
+    }
     if (isRetryable(error) && input.attempt < input.maxAttempts) {
       const delayMs = backoffDelayMs(input.backoff, input.attempt);
       await callHook(logger, "onRetry", input.id, () => hooks?.onRetry?.(ctx, error, delayMs));

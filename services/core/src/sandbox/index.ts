@@ -12,3 +12,4 @@ export {
   type SandboxManagerDeps,
 } from "./sandbox-manager.js";
 export { sandboxJobHandlers } from "./job-handlers.js";
+export { claimForCreate, CREATE_CLAIMABLE } from "./admission.js";

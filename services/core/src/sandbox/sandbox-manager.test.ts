@@ -5,6 +5,7 @@ import { createLogger, InMemoryEventBus } from "@aetherium/common";
 import type { DomainEvent } from "@aetherium/types";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildAgentBundle } from "../agent/build-agent.js";
+import { isAgentError, type AgentError } from "../agent/host/agent-errors.js";
 import { detectBackends } from "../backends/detect-backends.js";
 import { DockerBackend } from "../docker/docker-backend.js";
 import { buildBaseImage, DEFAULT_BASE_IMAGE } from "../image/build-base-image.js";
@@ -402,5 +403,31 @@ describe.skipIf(!canRun)("SandboxManager on Docker with the real agent", () => {
     expect(await manager.expire(new Date())).toEqual([]);
     expect(await manager.expire(new Date(Date.now() + 120_000))).toEqual([row.id]);
     expect((await repos.vms.get(row.id))?.status).toBe("deleted");
+  });
+
+  it("ends an exec's leftover processes and refuses special files, inside the real image", async () => {
+    const row = await newVm("tree");
+    await manager.create(row.id);
+    try {
+      const r = await manager.exec(row.id, {
+        command: "sleep 1000 & setsid sleep 1001 & (sleep 1002 &); mkfifo /tmp/fifo; echo started",
+      });
+      expect(r.stdout).toBe("started\n");
+      const left = await manager.exec(row.id, {
+        command:
+          "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done | grep -c '^sleep 100[0-2]' || true",
+      });
+      expect(left.stdout.trim()).toBe("0");
+      const client = await manager.runningClient(row.id);
+      const fifo = await client.fs.read("/tmp/fifo").catch((e: unknown) => e);
+      expect(isAgentError(fifo, "notARegularFile")).toBe(true);
+      const sock = await client.fs.read("/run/aetherium/agent.sock").catch((e: unknown) => e);
+      expect(isAgentError(sock, "notARegularFile")).toBe(true);
+      expect((sock as AgentError).code).toBe("bad_request");
+      expect((await client.fs.readFile("/proc/cpuinfo")).toString()).toMatch(/processor/);
+      expect((await client.fs.readFile("/proc/self/mounts")).toString()).toMatch(/ \/ /);
+    } finally {
+      await manager.delete(row.id);
+    }
   });
 });

@@ -32,6 +32,7 @@ import { RetryableError } from "../queue/job-queue.js";
 import type { Repositories } from "../storage/repositories/create-repositories.js";
 import type { ExecutionRow } from "../storage/repositories/executions.js";
 import type { VmRow } from "../storage/repositories/vms.js";
+import { claimForCreate } from "./admission.js";
 import { OutputCapture } from "./output-capture.js";
 import { OutputFlusher } from "./output-flusher.js";
 
@@ -180,10 +181,7 @@ export class SandboxManager {
     const row = await repos.vms.get(vmId);
     if (!row) throw new Error(`sandbox ${vmId} has no record`);
     if (row.status === "running" && row.workerId === workerId) return row;
-    const claimed = await this.#move(row, ["pending", "creating", "failed"], "creating", {
-      workerId,
-      error: null,
-    });
+    const claimed = await this.#claim(row);
     if (!claimed) throw new Error(`sandbox ${vmId} is ${row.status}; not creating it`);
     try {
       const spec = {
@@ -228,6 +226,24 @@ export class SandboxManager {
       // The engine being briefly unreachable is worth another attempt; a bad image is not.
       throw isRetryableDockerError(err) ? new RetryableError(message, { cause: err }) : err;
     }
+  }
+
+  /**
+   * Reserves this worker's capacity for the sandbox and claims it, atomically: concurrent creates
+   * never overshoot however late the heartbeats are. With no room here the job goes back to its
+   * queue (for this or another worker) and the sandbox says why it waits.
+   */
+  async #claim(row: VmRow): Promise<VmRow | undefined> {
+    const claimed = await claimForCreate(this.deps.repos, row, this.deps.workerId);
+    if (claimed) {
+      await this.deps.bus.publish(
+        createEvent(vmEventTypeForStatus("creating"), {
+          vm: toVm(claimed),
+          previousStatus: row.status,
+        }) as DomainEvent,
+      );
+    }
+    return claimed;
   }
 
   /** Stops a running sandbox; its files stay until it is deleted. */

@@ -103,6 +103,8 @@ export interface VmsTable {
   network: JsonWithDefault<JsonObject>;
   tools: JsonWithDefault<string[]>;
   error: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Why a `pending` sandbox is not placed yet; null once claimed. */
+  pendingReason: ColumnType<string | null, string | null | undefined, string | null>;
   timeoutSec: ColumnType<number | null, number | null | undefined, number | null>;
   createdAt: CreatedAt;
   updatedAt: CreatedAt;

@@ -88,7 +88,11 @@ export {
 /** Sandboxes. */
 export {
   VmRepository,
+  couldEverFit,
+  fits,
+  waitingReason,
   type NewVm,
+  type WorkerCapacityView,
   type VmFilter,
   type VmRow,
   type VmStatusChanges,

@@ -79,7 +79,7 @@ describe.each([["postgres"], ["pglite"]] as const)("Migrator on %s", (engine) =>
   it("goes up, all the way down and up again to the same schema", async () => {
     const migrator = new Migrator(handle.db);
     const files = await migrator.migrations();
-    expect(files.map((m) => m.version)).toEqual([1, 2, 3, 4, 5]);
+    expect(files.map((m) => m.version)).toEqual([1, 2, 3, 4, 5, 6]);
 
     const fresh = await migrator.status();
     expect(fresh.applied).toEqual([]);
@@ -89,10 +89,11 @@ describe.each([["postgres"], ["pglite"]] as const)("Migrator on %s", (engine) =>
       "auth_audit",
       "worker_internal_token",
       "seal_worker_tokens",
+      "vm_pending_reason",
     ]);
 
     const applied = await migrator.up();
-    expect(applied.map((m) => m.version)).toEqual([1, 2, 3, 4, 5]);
+    expect(applied.map((m) => m.version)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(await tableNames(handle.db)).toEqual(ALL_TABLES);
     const first = await schemaSnapshot(handle.db);
 
@@ -104,17 +105,18 @@ describe.each([["postgres"], ["pglite"]] as const)("Migrator on %s", (engine) =>
       [3, "auth_audit"],
       [4, "worker_internal_token"],
       [5, "seal_worker_tokens"],
+      [6, "vm_pending_reason"],
     ]);
     expect(after.applied[0]?.appliedAt).toBeInstanceOf(Date);
     expect(await migrator.up()).toEqual([]);
 
     const one = await migrator.down();
-    expect(one.map((m) => m.version)).toEqual([5]);
-    expect((await migrator.status()).pending.map((m) => m.version)).toEqual([5]);
-    expect((await migrator.down()).map((m) => m.version)).toEqual([4]);
-    const two = await migrator.down();
-    expect(two.map((m) => m.version)).toEqual([3]);
-    expect((await migrator.status()).pending.map((m) => m.version)).toEqual([3, 4, 5]);
+    expect(one.map((m) => m.version)).toEqual([6]);
+    expect((await migrator.status()).pending.map((m) => m.version)).toEqual([6]);
+    expect((await migrator.down()).map((m) => m.version)).toEqual([5]);
+    const two = await migrator.down(2);
+    expect(two.map((m) => m.version)).toEqual([4, 3]);
+    expect((await migrator.status()).pending.map((m) => m.version)).toEqual([3, 4, 5, 6]);
     expect(await tableNames(handle.db)).not.toContain("api_keys");
 
     const rest = await migrator.down(Infinity);
@@ -166,13 +168,13 @@ describe("Migrator concurrency on postgres", () => {
     try {
       const [ranA, ranB] = await Promise.all([new Migrator(a.db).up(), new Migrator(b.db).up()]);
       const versions = [...ranA, ...ranB].map((m) => m.version).sort();
-      expect(versions).toEqual([1, 2, 3, 4, 5]);
+      expect(versions).toEqual([1, 2, 3, 4, 5, 6]);
       // One of them did all the work; the other found nothing left once it got the lock.
-      expect([ranA.length, ranB.length].sort()).toEqual([0, 5]);
+      expect([ranA.length, ranB.length].sort()).toEqual([0, 6]);
       const { rows } = await sql<{
         version: number;
       }>`select version from schema_migrations order by version`.execute(a.db);
-      expect(rows.map((r) => r.version)).toEqual([1, 2, 3, 4, 5]);
+      expect(rows.map((r) => r.version)).toEqual([1, 2, 3, 4, 5, 6]);
     } finally {
       await a.close();
       await b.close();

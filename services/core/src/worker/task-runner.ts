@@ -148,6 +148,14 @@ export function createTaskRunner(
         );
       }
     },
+    async onHandBack(ctx) {
+      // The row may have been marked running meanwhile: it is queued again, attempt not counted.
+      const attempt = attempts.get(key(ctx));
+      attempts.delete(key(ctx));
+      if (attempt?.claimed && (await attempt.claimed.catch(() => "skip" as const)) !== "skip") {
+        await repos.tasks.markHandedBack(ctx.id);
+      }
+    },
     async onFailure(ctx, error) {
       if (!(error instanceof JobCancelledError)) await ensureClaimed(ctx);
       attempts.delete(key(ctx));

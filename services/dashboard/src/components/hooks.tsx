@@ -38,6 +38,9 @@ function morePagesOf<T>(filter: object) {
     query !== undefined && JSON.stringify(query.queryKey[1] ?? {}) === key ? previous : undefined;
 }
 
+/** How often a pending sandbox is read again, for its pending reason. */
+const PENDING_POLL_MS = 2000;
+
 /**
  * Sandboxes matching `filter`: the first `pages` pages (200 each) joined; raise `pages` for
  * "Show more". `nextCursor` says whether there are more.
@@ -72,7 +75,10 @@ export function useVm(id: string) {
     queryKey: ["vm", id],
     queryFn: () => api.getVm(id),
     enabled: id !== "",
-    refetchInterval: fallbackInterval,
+    // A waiting sandbox's reason changes without an event (a worker frees up, another fills):
+    // poll while it is pending.
+    refetchInterval: (query) =>
+      query.state.data?.status === "pending" ? PENDING_POLL_MS : fallbackInterval,
   });
 }
 

@@ -15,7 +15,10 @@ const events: DomainEvent[] = [];
 
 const logger = createLogger({ level: "silent", format: "json", service: "fleet-test" });
 
-async function startWorker(id: string, extra: { zone?: string; maxVms?: number } = {}) {
+async function startWorker(
+  id: string,
+  extra: { zone?: string; maxVms?: number; vcpus?: number } = {},
+) {
   const w = await startWorkerProcess({
     id,
     databaseUrl: db.current.url,
@@ -139,6 +142,92 @@ describe("a fleet of worker processes", () => {
     expect((await runtime.workers.get("worker-a")).status).toBe("draining");
     await runtime.workers.activate("worker-a");
   });
+
+  it("admits no more creates than a worker's capacity, says why the rest wait, and refuses what fits no worker", async () => {
+    // Its own zone, so only this 2-vCPU worker takes these creates.
+    const zone = "cap2";
+    await startWorker("worker-cap", { zone, vcpus: 2 });
+    const created = await Promise.all(
+      Array.from({ length: 5 }, (_, i) =>
+        runtime.vms.create({ name: `cap-${i}`, vcpus: 1, memoryMb: 256 }, { zone }),
+      ),
+    );
+    const ids = created.map((c) => c.vm.id);
+    try {
+      await capacityScenario();
+    } finally {
+      // This worker also serves the zone-less queue: it must not linger into later tests.
+      const w = workers.get("worker-cap")!;
+      for (const id of ids) {
+        const t = await runtime.vms.delete(id).catch(() => null);
+        if (t) await finished(t.id).catch(() => undefined);
+      }
+      w.child.kill("SIGTERM");
+      await w.exited;
+      workers.delete("worker-cap");
+    }
+
+    async function capacityScenario(): Promise<void> {
+      const states = async () => Promise.all(ids.map((id) => runtime.vms.get(id)));
+      const holding = (vms: { status: string }[]) =>
+        vms.filter((v) => ["creating", "running"].includes(v.status)).length;
+      let most = 0;
+      const settled = await waitFor(async () => {
+        const vms = await states();
+        most = Math.max(most, holding(vms));
+        const waiting = vms.filter((v) => v.status === "pending" && v.pendingReason);
+        return (
+          vms.filter((v) => v.status === "running").length === 2 && waiting.length === 3 && vms
+        );
+      }, "two running and three waiting with a reason");
+      // Sample a while longer: the waiting jobs keep being offered and handed back.
+      for (let i = 0; i < 20; i++) {
+        most = Math.max(most, holding(await states()));
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(most).toBe(2);
+      const waiting = settled.filter((v) => v.status === "pending");
+      for (const v of waiting) {
+        expect(v.pendingReason).toMatch(
+          /^waiting for capacity: all 1 worker in zone "cap2" full for 1 vCPU and 256 MB \(2\/2 vCPUs/,
+        );
+        expect(v.workerId).toBeNull();
+      }
+      // Their tasks are still queued: waiting is not a failure and spends no attempt.
+      for (const c of created.filter((c) => waiting.some((v) => v.id === c.vm.id))) {
+        expect((await task(c.taskId)).status).toBe("queued");
+      }
+
+      // Freeing one vCPU lets exactly one more in, and its reason is gone.
+      const first = settled.find((v) => v.status === "running")!;
+      const del = await runtime.vms.delete(first.id);
+      if (del) await finished(del.id);
+      const after = await waitFor(async () => {
+        const vms = await states();
+        most = Math.max(most, holding(vms));
+        return vms.filter((v) => v.status === "running").length === 2 && vms;
+      }, "a waiting create to take the freed room");
+      expect(most).toBe(2);
+      for (const v of after.filter((v) => v.status === "running"))
+        expect(v.pendingReason).toBeNull();
+
+      // What no active worker could ever run is refused at once, saying what the fleet offers.
+      const firecracker = await runtime.vms
+        .create({ name: "cap-fc", backend: "firecracker" })
+        .catch((e: unknown) => e);
+      expect(firecracker).toMatchObject({ code: "bad_request" });
+      expect((firecracker as Error).message).toMatch(
+        /no active worker can run this sandbox \(backend "firecracker".*the fleet offers: .*worker-cap \(docker, zone cap2; 2 vCPUs/,
+      );
+      const huge = await runtime.vms
+        .create({ name: "cap-huge", vcpus: 16 }, { zone })
+        .catch((e: unknown) => e);
+      expect(huge).toMatchObject({ code: "bad_request" });
+      expect((await runtime.vms.list({ labels: {} })).items.map((v) => v.name)).not.toContain(
+        "cap-fc",
+      );
+    }
+  }, 90_000);
 
   it("recovers a create job from a worker killed with -9 mid-job, without losing it", async () => {
     const victim = await startWorker("worker-c");

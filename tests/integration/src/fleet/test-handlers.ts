@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type { JobHandlers, Repositories } from "@aetherium/core";
+import { claimForCreate, type JobHandlers, type Repositories } from "@aetherium/core";
 import type { Redis } from "ioredis";
 
 /**
@@ -20,10 +20,13 @@ export function testHandlers(deps: {
   const countRun = (taskId: string) => redis.rpush(deps.runsKey(taskId), workerId);
   return {
     "vm:create": async (ctx) => {
+      const row = await repos.vms.get(ctx.payload.vmId);
+      if (!row) throw new Error(`sandbox ${ctx.payload.vmId} not found`);
+      // Admission as the real sandbox manager does it: a reservation within this worker's
+      // capacity, or the job goes back to the queue. Only claimed creates count as runs.
+      const vm = await claimForCreate(repos, row, workerId);
+      if (!vm) throw new Error(`sandbox ${row.id} is ${row.status}; not creating it`);
       await countRun(ctx.id);
-      const vm = await repos.vms.assignWorker(ctx.payload.vmId, workerId);
-      if (!vm) throw new Error(`sandbox ${ctx.payload.vmId} not found`);
-      await repos.vms.updateStatus(vm.id, ["pending", "creating"], "creating");
       await sleep(Number(vm.labels["test-sleep-ms"] ?? 0), undefined, { signal: ctx.signal });
       await repos.vms.updateStatus(vm.id, ["creating"], "running");
       return { vmId: vm.id, workerId };

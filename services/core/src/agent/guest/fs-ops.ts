@@ -1,5 +1,17 @@
-import type { Stats } from "node:fs";
-import { chmod, chown, lstat, mkdir, open, readdir, readlink, rm, rmdir } from "node:fs/promises";
+import { constants as fsConstants, type Stats } from "node:fs";
+import {
+  chmod,
+  chown,
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  readlink,
+  rm,
+  rmdir,
+  stat,
+  type FileHandle,
+} from "node:fs/promises";
 import path from "node:path";
 import {
   AGENT_ERROR_CODES,
@@ -58,28 +70,91 @@ async function describe(p: string, st: Stats): Promise<AgentFileStat> {
   return out;
 }
 
-/** `fs.read`: one byte range; binary-safe. */
+function kindOf(st: Stats): string {
+  if (st.isFIFO()) return "a FIFO";
+  if (st.isSocket()) return "a socket";
+  if (st.isCharacterDevice()) return "a character device";
+  if (st.isBlockDevice()) return "a block device";
+  if (st.isDirectory()) return "a directory";
+  return "not a regular file";
+}
+
+function notRegular(p: string, st: Stats | undefined, errno?: string): AgentRpcError {
+  if (st?.isDirectory() === true) {
+    return new AgentRpcError(AGENT_ERROR_CODES.isADirectory, `${p}: is a directory`, {
+      path: p,
+      errno: "EISDIR",
+    });
+  }
+  const what = st === undefined ? "a socket or special file" : kindOf(st);
+  return new AgentRpcError(
+    AGENT_ERROR_CODES.notARegularFile,
+    `${p}: is ${what}; only regular files can be read or written`,
+    { path: p, ...(errno === undefined ? {} : { errno }) },
+  );
+}
+
+// A FIFO, socket or device must never be opened by a blocking open(2): an open of a FIFO with no
+// writer blocks one of libuv's four thread-pool threads until someone writes, and a handful of
+// them wedge every file operation of the agent. So: stat first (refuses without opening at all),
+// then open with O_NONBLOCK (returns at once even if the path was swapped for a FIFO meanwhile;
+// a socket gives ENXIO) and check the opened fd is a regular file before any read or write.
+const OPEN_FLAGS_NONBLOCK = fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY;
+
+async function openRegular(p: string, flags: number, mode?: number): Promise<FileHandle> {
+  const before = await stat(p).catch((err: unknown) => {
+    if (errnoOf(err) === "ENOENT" && (flags & fsConstants.O_CREAT) !== 0) return undefined;
+    throw err;
+  });
+  if (before !== undefined && !before.isFile()) throw notRegular(p, before);
+  let fh: FileHandle;
+  try {
+    fh = await open(p, flags | OPEN_FLAGS_NONBLOCK, mode);
+  } catch (err) {
+    if (errnoOf(err) === "ENXIO") throw notRegular(p, undefined, "ENXIO");
+    throw err;
+  }
+  const st = await fh.stat();
+  if (!st.isFile()) {
+    await fh.close();
+    throw notRegular(p, st);
+  }
+  return fh;
+}
+
+/**
+ * `fs.read`: one byte range; binary-safe. Only regular files: FIFOs, sockets and devices are
+ * refused (`notARegularFile`). A file whose size says 0 (`/proc`, `/sys`) is read until its end,
+ * at most `length` bytes per call, so its real content comes back; `eof` says whether the end was
+ * reached.
+ */
 export async function fsRead(params: FsReadParams): Promise<FsReadResult> {
   const p = normalisePath(params.path);
   const offset = params.offset ?? 0;
   const length = Math.min(params.length ?? FS_READ_LIMITS.default, FS_READ_LIMITS.max);
   try {
-    const fh = await open(p, "r");
+    const fh = await openRegular(p, fsConstants.O_RDONLY);
     try {
       const { size } = await fh.stat();
-      const want = Math.max(0, Math.min(length, size - offset));
+      // Pseudo-files report size 0 whatever they hold: for them, read until read(2) says EOF.
+      const sized = size > 0;
+      const want = sized ? Math.max(0, Math.min(length, size - offset)) : length;
       const buf = Buffer.alloc(want);
       let got = 0;
+      let hitEnd = false;
       while (got < want) {
         const { bytesRead } = await fh.read(buf, got, want - got, offset + got);
-        if (bytesRead === 0) break;
+        if (bytesRead === 0) {
+          hitEnd = true;
+          break;
+        }
         got += bytesRead;
       }
       return {
         data: buf.subarray(0, got).toString("base64"),
         bytesRead: got,
-        size,
-        eof: offset + got >= size,
+        size: sized ? size : hitEnd ? offset + got : 0,
+        eof: sized ? offset + got >= size : hitEnd,
       };
     } finally {
       await fh.close();
@@ -123,7 +198,13 @@ export async function fsWrite(params: FsWriteParams): Promise<FsWriteResult> {
   try {
     const owner = await ownerOf(params.user);
     if (params.createParents !== false) await mkdirs(path.posix.dirname(p), undefined, owner);
-    const fh = await open(p, params.append === true ? "a" : "w", params.mode ?? 0o644);
+    const fh = await openRegular(
+      p,
+      fsConstants.O_WRONLY |
+        fsConstants.O_CREAT |
+        (params.append === true ? fsConstants.O_APPEND : fsConstants.O_TRUNC),
+      params.mode ?? 0o644,
+    );
     try {
       let written = 0;
       while (written < data.length) {

@@ -11,7 +11,7 @@ import {
 } from "@aetherium/types";
 import type { AgentLogger } from "./logger.js";
 import { OutputRing, type OutputChunk } from "./output-ring.js";
-import { readProcStat, signalGroup, signalSession } from "./proc.js";
+import { EXEC_MARKER_ENV, killMarked, readProcStat, signalGroup, signalSession } from "./proc.js";
 import { findPtySlave, ptySessionLeader, ptySetupDone, setPtySize } from "./pty.js";
 import { AgentRpcError, errnoOf } from "./rpc-error.js";
 
@@ -32,7 +32,10 @@ export interface SpawnSpec {
   argv: string[];
   /** The argv actually executed (the `script` wrapper for a PTY). */
   spawnArgv: string[];
+  /** Includes `EXEC_MARKER_ENV` = `execMarker`, inherited by everything the command starts. */
   env: Record<string, string>;
+  /** The value that tags this exec's processes; unique per agent instance and process. */
+  execMarker: string;
   cwd: string;
   uid: number | undefined;
   gid: number | undefined;
@@ -96,6 +99,9 @@ export class ManagedProcess {
   /** The terminal's initial size has been set; a resize from now on sticks. */
   private ptyReady = false;
   private sessionLeader: number | undefined;
+  /** After the main process exited: every other process of the exec is gone too. */
+  private treeGone = false;
+  private pipesClosed = false;
 
   private constructor(
     spec: SpawnSpec,
@@ -185,7 +191,10 @@ export class ManagedProcess {
       this.logger.warn("process error", { processId: this.processId, error: err.message });
     });
     child.on("exit", (code, signal) => this.onExit(code, signal));
-    child.on("close", () => this.finish());
+    child.on("close", () => {
+      this.pipesClosed = true;
+      this.finish();
+    });
     // EPIPE when the process exits without reading its input: not an agent failure.
     child.stdin?.on("error", () => {
       this.stdinOpen = false;
@@ -243,6 +252,28 @@ export class ManagedProcess {
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
     this.rawExit = { code, signal, at: Date.now() };
     this.stdinOpen = false;
+    // The exec ends with its whole tree: whatever the command left behind (`server &`, a daemon
+    // that called setsid(), a fork bomb) is killed, found by the marker in its environment, and
+    // the exit is reported only once none is left.
+    void killMarked(EXEC_MARKER_ENV, this.spec.execMarker)
+      .then((kills) => {
+        if (kills > 0) {
+          this.logger.info("killed processes left behind by an exec", {
+            processId: this.processId,
+            kills,
+          });
+        }
+      })
+      .catch((err: unknown) => {
+        this.logger.warn("could not kill an exec's leftover processes", {
+          processId: this.processId,
+          error: String(err),
+        });
+      })
+      .finally(() => {
+        this.treeGone = true;
+        if (this.pipesClosed) this.finish();
+      });
     const exitedAt = Date.now();
     const watchdog = setInterval(() => {
       if (this.paused) return;
@@ -257,7 +288,7 @@ export class ManagedProcess {
   }
 
   private finish(): void {
-    if (this.exit !== null) return;
+    if (this.exit !== null || (this.rawExit !== undefined && !this.treeGone)) return;
     const raw = this.rawExit ?? { code: null, signal: null, at: Date.now() };
     this.exit = {
       exitCode: raw.code,

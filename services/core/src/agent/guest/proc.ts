@@ -101,3 +101,58 @@ export function openFds(pid: number): string[] {
     return [];
   }
 }
+
+/** Environment variable that marks every process of one exec (and everything it starts). */
+export const EXEC_MARKER_ENV = "AETHERIUM_EXEC";
+
+/** Pids of the processes whose environment holds `name=value` (never the agent itself). */
+export function pidsWithEnv(name: string, value: string): number[] {
+  const needle = Buffer.from(`${name}=${value}\0`);
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return [];
+  }
+  const out: number[] = [];
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (pid === process.pid) continue;
+    let env: Buffer;
+    try {
+      env = readFileSync(`/proc/${pid}/environ`);
+    } catch {
+      continue; // Exited meanwhile, or not ours to read.
+    }
+    // environ is NUL-separated; match a whole entry (at the start or after a NUL).
+    const at = env.indexOf(needle);
+    if (at === 0 || (at > 0 && env[at - 1] === 0)) out.push(pid);
+  }
+  return out;
+}
+
+/**
+ * SIGKILLs every process whose environment holds `name=value`, scanning /proc again until a scan
+ * finds none (a fork bomb refills the table as fast as it is emptied, but each round kills every
+ * process that could fork) or `maxMs` has passed. Resolves to how many kills were sent.
+ */
+export async function killMarked(name: string, value: string, maxMs = 10_000): Promise<number> {
+  const deadline = Date.now() + maxMs;
+  let kills = 0;
+  for (let round = 0; round < 10_000 && Date.now() < deadline; round++) {
+    const pids = pidsWithEnv(name, value);
+    if (pids.length === 0) break;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, "SIGKILL");
+        kills++;
+      } catch {
+        // Exited meanwhile.
+      }
+    }
+    // Yield between rounds: the agent keeps answering while a big tree dies.
+    await new Promise((r) => setTimeout(r, round < 10 ? 0 : 20));
+  }
+  return kills;
+}

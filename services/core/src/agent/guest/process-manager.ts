@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { stat } from "node:fs/promises";
 import path from "node:path";
 import {
@@ -12,6 +13,7 @@ import {
 } from "@aetherium/types";
 import type { AgentLogger } from "./logger.js";
 import { ManagedProcess, type OutputSink } from "./managed-process.js";
+import { EXEC_MARKER_ENV } from "./proc.js";
 import { ptyArgv } from "./pty.js";
 import { AgentRpcError } from "./rpc-error.js";
 import { resolveUser } from "./users.js";
@@ -45,6 +47,8 @@ export class ProcessManager {
   private readonly secrets = new Map<string, string>();
   private readonly opts: Required<ProcessManagerOptions>;
   private counter = 0;
+  /** Tells this agent's exec markers from those of an earlier agent in the same sandbox. */
+  private readonly instance = randomBytes(6).toString("hex");
 
   constructor(options: ProcessManagerOptions) {
     this.opts = {
@@ -101,7 +105,12 @@ export class ProcessManager {
           : ["/bin/sh", "-c", params.shell ?? ""];
       const pty = params.pty;
       const spawnArgv = pty === undefined ? argv : ptyArgv(argv, pty, env.SHELL);
-      const spawnEnv = pty === undefined ? env : { ...env, SHELL: "/bin/sh" };
+      const execMarker = `${this.instance}:${processId}`;
+      // Set last: a request's env must not be able to untag its processes.
+      const spawnEnv = {
+        ...(pty === undefined ? env : { ...env, SHELL: "/bin/sh" }),
+        [EXEC_MARKER_ENV]: execMarker,
+      };
       // Switching to our own uid needs no privilege, and a non-root agent could not do it anyway.
       const switchUser = user !== undefined && user.uid !== process.getuid?.();
 
@@ -111,6 +120,7 @@ export class ProcessManager {
           argv,
           spawnArgv,
           env: spawnEnv,
+          execMarker,
           cwd,
           uid: switchUser ? user.uid : undefined,
           gid: switchUser ? user.gid : undefined,

@@ -19,6 +19,7 @@ const API_CODE: Partial<Record<AgentErrorName, ErrorCode>> = {
   invalidPath: "bad_request",
   notADirectory: "bad_request",
   isADirectory: "bad_request",
+  notARegularFile: "bad_request",
   notATerminal: "bad_request",
   spawnFailed: "bad_request",
   userNotFound: "bad_request",

@@ -197,6 +197,26 @@ export class TaskRepository {
   }
 
   /**
+   * running → queued, undoing the attempt {@link markRunning} counted: the worker that took the
+   * job had no room for it and gave it back to its queue (not a failure, not a retry).
+   */
+  async markHandedBack(id: string): Promise<TaskRow | undefined> {
+    if (!isUuid(id)) return undefined;
+    return this.#db
+      .updateTable("tasks")
+      .set((eb) => ({
+        status: "queued",
+        workerId: null,
+        startedAt: null,
+        attempts: sql<number>`greatest(${eb.ref("attempts")} - 1, 0)`,
+      }))
+      .where("id", "=", id)
+      .where("status", "=", "running")
+      .returningAll()
+      .executeTakeFirst();
+  }
+
+  /**
    * running → running on `workerId`, counting a new attempt: for a job the queue recovered after
    * the worker that ran it died (its row still says running on the dead worker).
    */

@@ -30,6 +30,8 @@ export interface NewVm {
   readonly timeoutSec?: number | null;
   readonly expiresAt?: Date | null;
   readonly metadata?: JsonObject;
+  /** Why it waits to be placed, when it is known at once (every worker full). */
+  readonly pendingReason?: string | null;
 }
 
 /** Filters of {@link VmRepository.list}. */
@@ -95,6 +97,7 @@ export class VmRepository {
         timeoutSec: input.timeoutSec,
         expiresAt: input.expiresAt,
         metadata: json(input.metadata),
+        pendingReason: input.pendingReason ?? null,
       })
       .returningAll()
       .executeTakeFirstOrThrow();
@@ -177,6 +180,101 @@ export class VmRepository {
       .set(update)
       .where("id", "=", id)
       .where("status", "in", from)
+      .returningAll()
+      .executeTakeFirst();
+  }
+
+  /**
+   * Claims the sandbox for `workerId` (status `from` → `to`, owner set, error and pending reason
+   * cleared) only if it fits the worker's capacity counted from the sandbox rows themselves, not
+   * from heartbeats. The worker's row is locked for the transaction, so concurrent claims on one
+   * worker are serialised and never overshoot. A worker without a row, or registered without any
+   * capacity (0 vCPUs, 0 MB, 0 sandboxes), is not limited. `full` gives the worker and what its
+   * live sandboxes use.
+   */
+  async claimWithinCapacity(
+    id: string,
+    workerId: string,
+    from: readonly VmStatus[],
+    to: VmStatus,
+  ): Promise<
+    | { readonly kind: "claimed"; readonly row: VmRow }
+    | { readonly kind: "full"; readonly worker: WorkerCapacityView }
+    | { readonly kind: "gone" }
+  > {
+    if (!isUuid(id) || from.length === 0) return { kind: "gone" };
+    return this.#db.transaction().execute(async (tx) => {
+      const worker = await tx
+        .selectFrom("workers")
+        .select(["id", "capacityVcpus", "capacityMemoryMb", "maxVms"])
+        .where("id", "=", workerId)
+        .forUpdate()
+        .executeTakeFirst();
+      const vm = await tx
+        .selectFrom("vms")
+        .select(["status", "vcpus", "memoryMb"])
+        .where("id", "=", id)
+        .executeTakeFirst();
+      if (!vm || !from.includes(vm.status)) return { kind: "gone" as const };
+      if (worker) {
+        const used = await liveUsage(tx, workerId, id);
+        const view: WorkerCapacityView = {
+          id: worker.id,
+          capacity: {
+            vcpus: worker.capacityVcpus,
+            memoryMb: worker.capacityMemoryMb,
+            maxVms: worker.maxVms,
+          },
+          used,
+        };
+        if (!fits(view, vm)) return { kind: "full" as const, worker: view };
+      }
+      const row = await tx
+        .updateTable("vms")
+        .set({ status: to, workerId, error: null, pendingReason: null })
+        .where("id", "=", id)
+        .where("status", "in", from)
+        .returningAll()
+        .executeTakeFirst();
+      return row ? { kind: "claimed" as const, row } : { kind: "gone" as const };
+    });
+  }
+
+  /**
+   * Every worker that is `active` (and runs `backend`, in `zone`, when given), with its capacity
+   * and what its live sandboxes use, counted from the sandbox rows.
+   */
+  async fleetCapacity(backend?: string, zone?: string): Promise<WorkerCapacityView[]> {
+    const workers = await this.#db
+      .selectFrom("workers")
+      .select(["id", "capacityVcpus", "capacityMemoryMb", "maxVms", "backends", "zone"])
+      .where("status", "=", "active")
+      .orderBy("id")
+      .execute();
+    const out: WorkerCapacityView[] = [];
+    for (const w of workers) {
+      const backends = Array.isArray(w.backends) ? w.backends : [];
+      if (backend !== undefined && !backends.includes(backend)) continue;
+      if (zone && w.zone !== zone) continue;
+      out.push({
+        id: w.id,
+        backends,
+        zone: w.zone,
+        capacity: { vcpus: w.capacityVcpus, memoryMb: w.capacityMemoryMb, maxVms: w.maxVms },
+        used: await liveUsage(this.#db, w.id),
+      });
+    }
+    return out;
+  }
+
+  /** Records why a pending sandbox is still waiting (only while it is `pending`). */
+  async setPendingReason(id: string, reason: string | null): Promise<VmRow | undefined> {
+    if (!isUuid(id)) return undefined;
+    return this.#db
+      .updateTable("vms")
+      .set({ pendingReason: reason })
+      .where("id", "=", id)
+      .where("status", "=", "pending")
       .returningAll()
       .executeTakeFirst();
   }
@@ -350,4 +448,101 @@ export class VmRepository {
 
 function json(value: unknown): string | undefined {
   return value === undefined ? undefined : JSON.stringify(value);
+}
+
+/** A worker's capacity and what its live sandboxes use (see {@link VmRepository.fleetCapacity}). */
+export interface WorkerCapacityView {
+  readonly id: string;
+  /** Backends it runs (set by {@link VmRepository.fleetCapacity}). */
+  readonly backends?: readonly string[];
+  /** Its zone, if any (set by {@link VmRepository.fleetCapacity}). */
+  readonly zone?: string | null;
+  readonly capacity: { readonly vcpus: number; readonly memoryMb: number; readonly maxVms: number };
+  readonly used: { readonly vcpus: number; readonly memoryMb: number; readonly vms: number };
+}
+
+// Sandboxes that hold their worker's resources: everything until it is stopped, deleted,
+// failed or lost.
+const HOLDING: readonly VmStatus[] = ["pending", "creating", "running", "stopping"];
+
+async function liveUsage(
+  db: Kysely<Database>,
+  workerId: string,
+  except?: string,
+): Promise<{ vcpus: number; memoryMb: number; vms: number }> {
+  let q = db
+    .selectFrom("vms")
+    .select((eb) => [
+      eb.fn.coalesce(eb.fn.sum<number>("vcpus"), eb.lit(0)).as("vcpus"),
+      eb.fn.coalesce(eb.fn.sum<number>("memoryMb"), eb.lit(0)).as("memoryMb"),
+      eb.fn.countAll<number>().as("vms"),
+    ])
+    .where("workerId", "=", workerId)
+    .where("status", "in", HOLDING);
+  if (except !== undefined) q = q.where("id", "!=", except);
+  const row = await q.executeTakeFirstOrThrow();
+  return { vcpus: Number(row.vcpus), memoryMb: Number(row.memoryMb), vms: Number(row.vms) };
+}
+
+/**
+ * A worker registered without any capacity (all zero: the registration's defaults) has none
+ * recorded, and admission does not limit it.
+ */
+function noCapacityRecorded(worker: WorkerCapacityView): boolean {
+  const c = worker.capacity;
+  return c.vcpus === 0 && c.memoryMb === 0 && c.maxVms === 0;
+}
+
+/** Whether one more sandbox of `size` fits the worker now. */
+export function fits(
+  worker: WorkerCapacityView,
+  size: { readonly vcpus: number; readonly memoryMb: number },
+): boolean {
+  if (noCapacityRecorded(worker)) return true;
+  return (
+    worker.used.vms + 1 <= worker.capacity.maxVms &&
+    worker.used.vcpus + size.vcpus <= worker.capacity.vcpus &&
+    worker.used.memoryMb + size.memoryMb <= worker.capacity.memoryMb
+  );
+}
+
+/** Whether a sandbox of `size` could ever run on the worker (fits its whole capacity). */
+export function couldEverFit(
+  worker: WorkerCapacityView,
+  size: { readonly vcpus: number; readonly memoryMb: number },
+): boolean {
+  if (noCapacityRecorded(worker)) return true;
+  return (
+    worker.capacity.maxVms >= 1 &&
+    size.vcpus <= worker.capacity.vcpus &&
+    size.memoryMb <= worker.capacity.memoryMb
+  );
+}
+
+/**
+ * Why a sandbox of `size` waits, in words a user can act on, given the active workers that could
+ * run it, e.g. "waiting for capacity: all 2 workers full for 1 vCPU and 512 MB (4/4 vCPUs,
+ * 1024/8192 MB memory, 2/20 sandboxes)".
+ */
+export function waitingReason(
+  workers: readonly WorkerCapacityView[],
+  size: { readonly vcpus: number; readonly memoryMb: number },
+  where = "",
+): string {
+  if (workers.length === 0) return `waiting for a worker: no active worker runs it${where}`;
+  const n = workers.length;
+  const full = workers.filter((w) => !fits(w, size)).length;
+  if (full < n) {
+    return `waiting for a worker to take it (${full} of ${n} worker${n === 1 ? "" : "s"} full)`;
+  }
+  const sum = (f: (w: WorkerCapacityView) => number) => workers.reduce((k, w) => k + f(w), 0);
+  const parts = [
+    `${sum((w) => w.used.vcpus)}/${sum((w) => w.capacity.vcpus)} vCPUs`,
+    `${sum((w) => w.used.memoryMb)}/${sum((w) => w.capacity.memoryMb)} MB memory`,
+    `${sum((w) => w.used.vms)}/${sum((w) => w.capacity.maxVms)} sandboxes`,
+  ];
+  return (
+    `waiting for capacity: all ${n} worker${n === 1 ? "" : "s"}${where} full for ` +
+    `${size.vcpus} vCPU${size.vcpus === 1 ? "" : "s"} and ${size.memoryMb} MB (${parts.join(", ")})`
+  );
 }

@@ -306,6 +306,14 @@ function Overview({ vm }: { vm: Vm }) {
           <dd>
             <RelTime iso={vm.stoppedAt} />
           </dd>
+          {vm.status === "pending" && vm.pendingReason && (
+            <>
+              <dt>Waiting</dt>
+              <dd className="faint" data-testid="pending-reason">
+                {vm.pendingReason}
+              </dd>
+            </>
+          )}
           {vm.error && (
             <>
               <dt>Error</dt>
