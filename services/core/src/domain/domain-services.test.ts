@@ -151,6 +151,46 @@ describe("TaskService with an event bus that fails", () => {
   });
 });
 
+describe("VmService when the bus or the queue fails", () => {
+  const shape = {
+    backend: "docker" as const,
+    image: "aetherium/base:test",
+    vcpus: 1,
+    memoryMb: 512,
+    diskMb: 2048,
+  };
+
+  it("queues the create of a sandbox whose vm.created could not be published", async () => {
+    const failing = new InMemoryEventBus();
+    failing.publish = () => Promise.reject(new Error("event bus down"));
+    const own = new InProcessJobQueue();
+    try {
+      const service = new VmService(repos, new TaskService(repos, own, failing), failing, shape);
+      const { vm, taskId } = await service.create({ name: "vm-bus-down" });
+      expect(vm.status).toBe("pending");
+      expect((await repos.tasks.get(taskId))?.status).toBe("queued");
+      expect((await own.counts("create.docker")).waiting).toBe(1);
+    } finally {
+      await own.close();
+      await failing.close();
+    }
+  });
+
+  it("fails, with the reason, a sandbox whose create could not be queued", async () => {
+    const own = new InProcessJobQueue();
+    own.enqueue = () => Promise.reject(new Error("queue down"));
+    try {
+      const service = new VmService(repos, new TaskService(repos, own, bus), bus, shape);
+      await expect(service.create({ name: "vm-queue-down" })).rejects.toThrow(/queue/);
+      const row = await repos.vms.getByName("vm-queue-down");
+      expect(row?.status).toBe("failed");
+      expect(row?.error).toMatch(/could not be queued: .*queue down/);
+    } finally {
+      await own.close();
+    }
+  });
+});
+
 describe("WorkerService", () => {
   it("drains and activates a worker with events, and sums the fleet in cluster stats", async () => {
     await repos.workers.register({

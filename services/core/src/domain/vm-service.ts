@@ -5,6 +5,7 @@ import {
   NotFoundError,
   ValidationError,
   type EventBus,
+  type Logger,
 } from "@aetherium/common";
 import {
   createEvent,
@@ -61,6 +62,7 @@ export class VmService {
     private readonly tasks: TaskService,
     private readonly bus: EventBus,
     private readonly defaults: VmDefaults,
+    private readonly logger?: Logger,
   ) {}
 
   /** Records a sandbox (`pending`) and queues its creation; returns both. */
@@ -109,16 +111,32 @@ export class VmService {
         throw new ConflictError(`a sandbox named "${req.name}" already exists`);
       throw err;
     }
-    await this.bus.publish(createEvent("vm.created", { vm: toVm(row), previousStatus: null }));
-    const task = await this.tasks.submit(
-      "vm:create",
-      { vmId: row.id },
-      {
-        vmId: row.id,
-        placement: { backend, zone: options.zone },
-        ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}),
-      },
-    );
+    // A bus that fails costs only the notice: the row and its task are the truth.
+    await this.bus
+      .publish(createEvent("vm.created", { vm: toVm(row), previousStatus: null }))
+      .catch((err: unknown) =>
+        this.logger?.warn({ err, vmId: row.id }, "could not publish vm.created"),
+      );
+    let task: Task;
+    try {
+      task = await this.tasks.submit(
+        "vm:create",
+        { vmId: row.id },
+        {
+          vmId: row.id,
+          placement: { backend, zone: options.zone },
+          ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}),
+        },
+      );
+    } catch (err) {
+      // No task will ever build it: say so on the sandbox rather than leave it pending forever.
+      await this.repos.vms
+        .updateStatus(row.id, "pending", "failed", {
+          error: `its creation could not be queued: ${(err as Error).message}`,
+        })
+        .catch(() => undefined);
+      throw err;
+    }
     return { vm: toVm(row), taskId: task.id };
   }
 

@@ -122,7 +122,13 @@ export async function openRuntime(config: Config, options: RuntimeOptions): Prom
     const tasks = new TaskService(repos, queue, bus, options.logger);
     const backend: VmBackend =
       config.sandbox.defaultBackend === "auto" ? "docker" : config.sandbox.defaultBackend;
-    const vms = new VmService(repos, tasks, bus, { backend, ...DEFAULT_SANDBOX_SHAPE });
+    const vms = new VmService(
+      repos,
+      tasks,
+      bus,
+      { backend, ...DEFAULT_SANDBOX_SHAPE },
+      options.logger,
+    );
     const workers = new WorkerService(repos, queue, bus);
     return {
       mode: distributed ? "distributed" : "embedded",
