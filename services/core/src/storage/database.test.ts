@@ -144,5 +144,6 @@ describe("PGlite on disk", () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-  });
+    // Two initdb-sized PGlite opens on disk: tens of seconds on a loaded 2-core machine.
+  }, 120_000);
 });
