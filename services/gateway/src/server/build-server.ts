@@ -4,15 +4,11 @@ import rateLimit from "@fastify/rate-limit";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import websocket from "@fastify/websocket";
-import { AETHERIUM_VERSION } from "@aetherium/core";
 import Fastify, { type FastifyInstance } from "fastify";
-import {
-  jsonSchemaTransform,
-  validatorCompiler,
-  type ZodTypeProvider,
-} from "fastify-type-provider-zod";
+import { validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import { Redis } from "ioredis";
 import { installAuditTrail } from "../audit/audit-trail.js";
+import { openApiOptions } from "../openapi/openapi-options.js";
 import { API_SUBPROTOCOL, installAuth, installRouteScopes } from "../auth/authenticate.js";
 import { FailedAuthLimiter } from "../auth/failed-auth-limiter.js";
 import { OpenStreams } from "../auth/open-streams.js";
@@ -94,22 +90,7 @@ export async function buildServer(deps: ServerDeps): Promise<GatewayApp> {
     },
   });
   await registerRateLimit(app, deps, redisFor);
-  await app.register(swagger, {
-    openapi: {
-      openapi: "3.1.0",
-      info: {
-        title: "Aetherium API",
-        version: AETHERIUM_VERSION,
-        description:
-          "Sandboxes for commands, developer tools and AI coding agents. Every route but health and metrics needs `Authorization: Bearer <api key>`.",
-      },
-      components: {
-        securitySchemes: { apiKey: { type: "http", scheme: "bearer" } },
-      },
-      security: [{ apiKey: [] }],
-    },
-    transform: jsonSchemaTransform,
-  });
+  await app.register(swagger, openApiOptions());
   await app.register(swaggerUi, { routePrefix: "/api/v1/docs", uiConfig: { deepLinking: true } });
   const failures = deps.failedAuthLimit;
   installAuth(app, {
