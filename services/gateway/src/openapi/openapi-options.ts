@@ -71,7 +71,7 @@ const RESPONSE_DESCRIPTIONS: Readonly<Record<string, string>> = {
 
 /** Errors any request can meet before a route runs (the connection's own limits). */
 const CONNECTION_ERRORS: Readonly<Record<string, string>> = {
-  "431": "bad_request: the request's headers are too large",
+  "431": "bad_request: the request line and headers exceed 16 KiB",
 };
 
 /**
@@ -165,19 +165,20 @@ export function openApiOptions(): SwaggerOptions {
       const websocket = (input.route as { websocket?: boolean }).websocket === true;
       if (!websocket) return jsonSchemaTransform(input);
       const schema = { ...(input.schema as Json), hide: false };
-      return jsonSchemaTransform({ ...input, schema } as typeof input);
+      return jsonSchemaTransform({ ...input, schema });
     },
     transformObject: (documentObject) =>
       finishDocument(
-        ("openapiObject" in documentObject
+        "openapiObject" in documentObject
           ? documentObject.openapiObject
-          : documentObject.swaggerObject) as Json,
+          : documentObject.swaggerObject,
       ),
   };
 }
 
 /** Ids, descriptions, the shared error schema, WebSocket answers and `/metrics`. */
-function finishDocument(doc: Json): Json {
+function finishDocument(document: object): Json {
+  const doc = document as Json;
   const paths = { ...(doc.paths as Record<string, Record<string, Operation>>) };
   paths["/metrics"] = { get: METRICS_OPERATION, ...paths["/metrics"] };
   let errorSchema: Json | undefined;
@@ -279,7 +280,7 @@ function isErrorEnvelope(schema: Json): boolean {
  * null, so the `anyOf` says nothing and linters flag it. Keep the node, drop the `anyOf`.
  */
 function dropEmptyAnyOf(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(dropEmptyAnyOf);
+  if (Array.isArray(value)) return (value as unknown[]).map(dropEmptyAnyOf);
   if (value === null || typeof value !== "object") return value;
   const node = value as Json;
   const out: Json = {};
@@ -287,7 +288,8 @@ function dropEmptyAnyOf(value: unknown): unknown {
   const anyOf = out.anyOf;
   if (
     Array.isArray(anyOf) &&
-    (anyOf.length === 0 || anyOf.some((s) => s !== null && typeof s === "object" && isEmpty(s)))
+    (anyOf.length === 0 ||
+      (anyOf as unknown[]).some((s) => s !== null && typeof s === "object" && isEmpty(s)))
   ) {
     delete out.anyOf;
   }

@@ -45,9 +45,9 @@ export type {
 export type GatewayApp = FastifyInstance;
 
 /**
- * Builds the gateway: the whole of API.md under `/api/v1`, the OpenAPI document and a browsable
+ * Builds the gateway: the whole of spec/api.md under `/api/v1`, the OpenAPI document and a browsable
  * reference, `/metrics`, and the dashboard at `/`. Every input is validated with the zod schemas
- * of `@aetherium/types`; every error, Fastify's own included, leaves as API.md's envelope.
+ * of `@aetherium/types`; every error, Fastify's own included, leaves as spec/api.md's envelope.
  */
 export async function buildServer(deps: ServerDeps): Promise<GatewayApp> {
   // Typed with Fastify's base logger: plugins and route modules take the plain instance type.
