@@ -123,6 +123,14 @@ const BYTE_BODIES: Readonly<Record<string, Operation>> = {
   },
 };
 
+/** Errors a WebSocket route answers over HTTP, before the upgrade. */
+const WEBSOCKET_ERRORS: Readonly<Record<string, string>> = {
+  "400": "bad_request: invalid parameters, or a plain GET without `Upgrade: websocket`",
+  "401": "unauthorized: no key, or a wrong or revoked one",
+  "403": "forbidden: the key lacks the scope",
+  "429": "rate_limited: retry after the Retry-After header",
+};
+
 /** `GET /metrics` is served outside the zod-typed routes; this is its entry. */
 const METRICS_OPERATION: Operation = {
   tags: ["metrics"],
@@ -195,6 +203,9 @@ function finishDocument(document: object): Json {
       const ws = WEBSOCKETS[key];
       if (ws) {
         responses["101"] = { description: ws.description };
+        for (const [status, description] of Object.entries(WEBSOCKET_ERRORS)) {
+          responses[status] = errorResponse(description);
+        }
       }
       for (const [status, response] of Object.entries(op.responses ?? {})) {
         // The plugin's placeholder for a route that declares no answers (the WebSocket routes).

@@ -32,6 +32,7 @@ import {
 import type { RouteDeps, ServerDeps } from "./deps.js";
 import { installHttpMetrics } from "./http-metrics.js";
 import { resilientRateLimitStore } from "./rate-limit-store.js";
+import { installWebSocketOnly } from "./websocket-only.js";
 
 export type {
   FailedAuthLimitOptions,
@@ -69,6 +70,7 @@ export async function buildServer(deps: ServerDeps): Promise<GatewayApp> {
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   // Before any route (plugins' included), so every route gets its access from the one table.
   installRouteScopes(app);
+  installWebSocketOnly(app);
   const redisFor = sharedRedis(app, deps);
 
   app.addHook("onSend", async (req, reply) => {
