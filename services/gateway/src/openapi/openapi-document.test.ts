@@ -52,7 +52,10 @@ afterAll(async () => {
 const operations = (): [string, Operation][] =>
   Object.entries(served.paths as Record<string, Record<string, Operation>>).flatMap(
     ([route, item]) =>
-      Object.entries(item).map(([method, op]) => [`${method.toUpperCase()} ${route}`, op]),
+      Object.entries(item).map(([method, op]): [string, Operation] => [
+        `${method.toUpperCase()} ${route}`,
+        op,
+      ]),
   );
 
 describe("the OpenAPI document", () => {
