@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AetheriumClient } from "./client.js";
 import { AuthError, NetworkError, NotFoundError, RateLimitError } from "./errors.js";
 
-// A stand-in that speaks our own error envelope (API.md); the real gateway is exercised in tests/e2e.
+// A stand-in that speaks our own error envelope (spec/api.md); the real gateway is exercised in tests/e2e.
 let server: Server;
 let url: string;
 const seen: { auth?: string | undefined; path?: string | undefined } = {};

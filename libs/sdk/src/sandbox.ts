@@ -381,7 +381,7 @@ export class Sandbox {
       body: { timeoutSec },
       signal: options.signal,
     });
-    // The answer's shape is not pinned down in API.md; take a `{vm}` if given, else re-read.
+    // The answer's shape is not pinned down in spec/api.md; take a `{vm}` if given, else re-read.
     if (vmResponseSchema.safeParse(body).success) this.#vm = (body as { vm: Vm }).vm;
     else await this.refresh(options);
     return this.#vm;

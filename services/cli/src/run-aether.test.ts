@@ -9,7 +9,7 @@ import { WebSocketServer } from "ws";
 import type { CliIo } from "./io.js";
 import { runAether } from "./program.js";
 
-// A stand-in gateway speaking API.md's shapes; the real one is exercised in tests/e2e.
+// A stand-in gateway speaking spec/api.md's shapes; the real one is exercised in tests/e2e.
 const vm = (id: string, name: string, status = "running") => ({
   id,
   name,

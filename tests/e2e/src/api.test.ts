@@ -8,7 +8,7 @@ import WebSocket from "ws";
 import { startAetherium, type StartedAetherium } from "./start-aetherium.js";
 
 /*
- * The HTTP/WebSocket contract of API.md against a real `aetherium start`: gateway, worker, the
+ * The HTTP/WebSocket contract of spec/api.md against a real `aetherium start`: gateway, worker, the
  * worker's data plane and real Docker sandboxes, spoken to as any client would (fetch and ws).
  */
 

@@ -32,7 +32,7 @@ export const sandboxBackendSettingSchema = z.enum(["auto", "docker", "firecracke
 const serverSchema = z.strictObject({
   // Loopback by default: the embedded mode must not expose an API to the network by accident.
   host: z.string().min(1).default("127.0.0.1"),
-  // API.md's documented default; the dashboard is served from the same port.
+  // spec/api.md's documented default; the dashboard is served from the same port.
   port: intSetting(0, 65_535).default(8080),
   // Origins allowed to call the API from a browser besides the dashboard itself (same origin).
   corsOrigins: stringListSetting().default([]),

@@ -4,7 +4,7 @@ import type { EnvSource } from "./expand-vars.js";
 export const ENV_PREFIX = "AETHERIUM_";
 
 /**
- * Well-known environment variables (API.md's conventions and a few conveniences) and the config key
+ * Well-known environment variables (spec/api.md's conventions and a few conveniences) and the config key
  * each sets. Any other key is reachable with the generic form `AETHERIUM_SECTION__KEY` (see
  * {@link envOverrides}).
  */

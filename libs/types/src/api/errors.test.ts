@@ -7,7 +7,7 @@ import {
 } from "./errors.js";
 
 describe("error codes", () => {
-  it("map to the HTTP statuses of API.md", () => {
+  it("map to the HTTP statuses of spec/api.md", () => {
     expect(ERROR_STATUS_BY_CODE).toEqual({
       bad_request: 400,
       unauthorized: 401,

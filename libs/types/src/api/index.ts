@@ -1,4 +1,4 @@
-/** Request and response shapes of every route in `shared/API.md`. */
+/** Request and response shapes of every route in `spec/api.md`. */
 export * from "./api-keys.js";
 export * from "./environments.js";
 export * from "./errors.js";

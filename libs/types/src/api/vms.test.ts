@@ -14,7 +14,7 @@ function errorOf(input: unknown): string {
 }
 
 describe("create-vm body", () => {
-  it("accepts API.md's examples", () => {
+  it("accepts spec/api.md's examples", () => {
     expect(createVmBodySchema.parse({})).toEqual({});
     const body = {
       name: "agent-sandbox",

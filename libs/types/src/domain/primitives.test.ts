@@ -26,7 +26,7 @@ describe("tool specs", () => {
 });
 
 describe("network policy", () => {
-  it("accepts the three forms of API.md", () => {
+  it("accepts the three forms of spec/api.md", () => {
     expect(egressPolicySchema.parse("allow-all")).toBe("allow-all");
     expect(egressPolicySchema.parse("deny-all")).toBe("deny-all");
     expect(

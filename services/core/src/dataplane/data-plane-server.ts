@@ -62,12 +62,12 @@ const ROUTE = /^\/internal\/v1\/vms\/([^/]+)\/(execute|files|files\/list|exec)$/
  * The worker's data plane, served on its internal port beside `/healthz` and `/metrics`: the
  * routes a gateway calls on the worker that owns a sandbox (DESIGN.md "Flow of one request").
  *
- * - `POST /internal/v1/vms/:id/execute` (API.md execute body) → `{execution}`, recorded;
+ * - `POST /internal/v1/vms/:id/execute` (spec/api.md execute body) → `{execution}`, recorded;
  * - `GET|PUT|DELETE /internal/v1/vms/:id/files?path=` (file bytes streamed in chunks both
  *   ways; `PUT ?mode=` octal; `DELETE ?recursive=`) and `GET …/files/list?path=`;
  * - WebSocket `GET /internal/v1/vms/:id/exec`, the public exec protocol unchanged.
  *
- * Every request carries `Authorization: Bearer <token>`; errors are API.md's envelope.
+ * Every request carries `Authorization: Bearer <token>`; errors are spec/api.md's envelope.
  */
 export class DataPlane {
   readonly #options: DataPlaneOptions;

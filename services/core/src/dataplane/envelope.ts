@@ -39,7 +39,7 @@ export function sendJson(
   res.end(text);
 }
 
-/** Answers with API.md's error envelope and the status of the error's code. */
+/** Answers with spec/api.md's error envelope and the status of the error's code. */
 export function sendError(res: ServerResponse, err: unknown, requestId: string): void {
   if (res.headersSent) {
     // Too late for an envelope (a file was half streamed): cut the response so the client sees

@@ -35,9 +35,9 @@ export interface PageOptions {
   readonly cursor?: string | null;
 }
 
-/** Page size when none is given (API.md). */
+/** Page size when none is given (spec/api.md). */
 export const DEFAULT_PAGE_SIZE = 50;
-/** Largest page size (API.md). */
+/** Largest page size (spec/api.md). */
 export const MAX_PAGE_SIZE = 500;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

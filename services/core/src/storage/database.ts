@@ -41,7 +41,7 @@ export type IntWithDefault = ColumnType<number, number | undefined, number>;
 /** A boolean column with a database default. */
 export type BoolWithDefault = ColumnType<boolean, boolean | undefined, boolean>;
 
-/** Sandbox life-cycle states (API.md). */
+/** Sandbox life-cycle states (spec/api.md). */
 export type VmStatus =
   | "pending"
   | "creating"
@@ -53,10 +53,10 @@ export type VmStatus =
   | "failed"
   | "lost";
 
-/** Durable task states (API.md). */
+/** Durable task states (spec/api.md). */
 export type TaskStatus = "pending" | "queued" | "running" | "succeeded" | "failed" | "cancelled";
 
-/** Worker states (API.md). */
+/** Worker states (spec/api.md). */
 export type WorkerStatus = "active" | "draining" | "offline";
 
 /** Table `workers`: one row per worker process, upserted when it registers. */

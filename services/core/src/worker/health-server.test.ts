@@ -6,7 +6,7 @@ import { createLogger } from "@aetherium/common";
 import { startHealthServer } from "./health-server.js";
 import { WorkerMetrics } from "./worker-metrics.js";
 
-// The worker's internal port answers every error as API.md's envelope, including requests that
+// The worker's internal port answers every error as spec/api.md's envelope, including requests that
 // Node's HTTP parser refuses before any handler runs.
 let server: Awaited<ReturnType<typeof startHealthServer>>;
 

@@ -15,7 +15,7 @@ export interface BootstrapKey {
 }
 
 /**
- * Makes sure an admin key exists (API.md, embedded mode): the configured one (`AETHERIUM_API_KEY`)
+ * Makes sure an admin key exists (spec/api.md, embedded mode): the configured one (`AETHERIUM_API_KEY`)
  * if set, else the one kept in `<home>/admin.key`, else a new one written there (mode 0600). Only
  * its hash goes to the database; a database that was reset gets the hash again.
  */

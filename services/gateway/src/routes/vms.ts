@@ -27,7 +27,7 @@ const idempotencyHeaders = z.object({ "idempotency-key": idempotencyKeySchema.op
 export function registerVmRoutes(api: Api, deps: RouteDeps): void {
   const { vms } = deps.runtime;
 
-  /** Waits for a sandbox task and answers like API.md says, or 202 with the state so far. */
+  /** Waits for a sandbox task and answers like spec/api.md says, or 202 with the state so far. */
   const finish = async (
     reply: FastifyReply,
     taskId: string,

@@ -4,15 +4,11 @@ import rateLimit from "@fastify/rate-limit";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import websocket from "@fastify/websocket";
-import { AETHERIUM_VERSION } from "@aetherium/core";
 import Fastify, { type FastifyInstance } from "fastify";
-import {
-  jsonSchemaTransform,
-  validatorCompiler,
-  type ZodTypeProvider,
-} from "fastify-type-provider-zod";
+import { validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import { Redis } from "ioredis";
 import { installAuditTrail } from "../audit/audit-trail.js";
+import { openApiOptions } from "../openapi/openapi-options.js";
 import { API_SUBPROTOCOL, installAuth, installRouteScopes } from "../auth/authenticate.js";
 import { FailedAuthLimiter } from "../auth/failed-auth-limiter.js";
 import { OpenStreams } from "../auth/open-streams.js";
@@ -36,6 +32,7 @@ import {
 import type { RouteDeps, ServerDeps } from "./deps.js";
 import { installHttpMetrics } from "./http-metrics.js";
 import { resilientRateLimitStore } from "./rate-limit-store.js";
+import { installWebSocketOnly } from "./websocket-only.js";
 
 export type {
   FailedAuthLimitOptions,
@@ -49,9 +46,9 @@ export type {
 export type GatewayApp = FastifyInstance;
 
 /**
- * Builds the gateway: the whole of API.md under `/api/v1`, the OpenAPI document and a browsable
+ * Builds the gateway: the whole of spec/api.md under `/api/v1`, the OpenAPI document and a browsable
  * reference, `/metrics`, and the dashboard at `/`. Every input is validated with the zod schemas
- * of `@aetherium/types`; every error, Fastify's own included, leaves as API.md's envelope.
+ * of `@aetherium/types`; every error, Fastify's own included, leaves as spec/api.md's envelope.
  */
 export async function buildServer(deps: ServerDeps): Promise<GatewayApp> {
   // Typed with Fastify's base logger: plugins and route modules take the plain instance type.
@@ -73,6 +70,7 @@ export async function buildServer(deps: ServerDeps): Promise<GatewayApp> {
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   // Before any route (plugins' included), so every route gets its access from the one table.
   installRouteScopes(app);
+  installWebSocketOnly(app);
   const redisFor = sharedRedis(app, deps);
 
   app.addHook("onSend", async (req, reply) => {
@@ -94,22 +92,7 @@ export async function buildServer(deps: ServerDeps): Promise<GatewayApp> {
     },
   });
   await registerRateLimit(app, deps, redisFor);
-  await app.register(swagger, {
-    openapi: {
-      openapi: "3.1.0",
-      info: {
-        title: "Aetherium API",
-        version: AETHERIUM_VERSION,
-        description:
-          "Sandboxes for commands, developer tools and AI coding agents. Every route but health and metrics needs `Authorization: Bearer <api key>`.",
-      },
-      components: {
-        securitySchemes: { apiKey: { type: "http", scheme: "bearer" } },
-      },
-      security: [{ apiKey: [] }],
-    },
-    transform: jsonSchemaTransform,
-  });
+  await app.register(swagger, openApiOptions());
   await app.register(swaggerUi, { routePrefix: "/api/v1/docs", uiConfig: { deepLinking: true } });
   const failures = deps.failedAuthLimit;
   installAuth(app, {
