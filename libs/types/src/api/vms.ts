@@ -43,10 +43,14 @@ export const imageRefSchema = z
   .max(255, "image is at most 255 characters")
   .regex(/^[a-z0-9][a-z0-9._/:@-]*$/, "must be an image reference such as 'aetherium/base:latest'");
 
+/** Why a create that names `tools` is refused: sandboxes cannot install tools yet. */
+export const TOOLS_UNAVAILABLE_MESSAGE = "tool installation is not available yet";
+
 /**
  * Body of `POST /api/v1/vms`. Every field is optional: omitted fields take the server's configured
  * defaults (backend: the best one available; image: the base image; 1 vCPU; 512 MiB). Unknown
- * fields are rejected so typos (`memory_mb`) are not silently ignored.
+ * fields are rejected so typos (`memory_mb`) are not silently ignored. `tools` may only be empty
+ * for now: a tool asked for and never installed would look like a working sandbox that is not.
  */
 export const createVmBodySchema = z.strictObject({
   name: resourceNameSchema.optional(),
@@ -58,7 +62,9 @@ export const createVmBodySchema = z.strictObject({
   env: envVarsSchema.optional(),
   labels: labelsSchema.optional(),
   timeoutSec: timeoutSecSchema.optional(),
-  tools: toolsSchema.optional(),
+  tools: toolsSchema
+    .refine((tools) => tools.length === 0, { message: TOOLS_UNAVAILABLE_MESSAGE })
+    .optional(),
   network: networkPolicySchema.optional(),
 });
 

@@ -52,7 +52,8 @@ export function createBody(flags: VmCreateFlags): CreateVmBody {
   if (flags.env?.length) body.env = parseKeyValues(flags.env, "--env");
   if (flags.label?.length) body.labels = parseKeyValues(flags.label, "--label");
   if (flags.timeout) body.timeoutSec = Math.ceil(parseDurationSec(flags.timeout, "--timeout"));
-  if (flags.tool?.length) body.tools = flags.tool;
+  // The API refuses `tools` until sandboxes can install them: say so before any request.
+  if (flags.tool?.length) throw new UsageError("--tool: tool installation is not available yet");
   if (flags.allow?.length) {
     if (flags.egress) throw new UsageError("--allow makes an allow-list: leave out --egress");
     body.network = { egress: { allow: flags.allow } };

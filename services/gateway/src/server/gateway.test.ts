@@ -198,6 +198,17 @@ describe("validation and errors", () => {
     expect(env.error.message).toMatch(/memory_mb/);
   });
 
+  it("refuses tools on a create with a clear 400 and records no sandbox", async () => {
+    const before = (await call("GET", "/api/v1/vms")).body.items as unknown[];
+    const r = await call("POST", "/api/v1/vms", {
+      body: { name: "wants-node", tools: ["node@20"] },
+    });
+    expect(r.status).toBe(400);
+    const env = expectEnvelope(r.body, "bad_request");
+    expect(env.error.message).toMatch(/tools: tool installation is not available yet/);
+    expect((await call("GET", "/api/v1/vms")).body.items).toHaveLength(before.length);
+  });
+
   it("answers bad input on every route with a 4xx envelope, never a 500", async () => {
     const vm = (await call("POST", "/api/v1/vms", { body: { name: "bad-input" } })).body.vm as {
       id: string;
