@@ -5,7 +5,7 @@ import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import websocket from "@fastify/websocket";
 import { AETHERIUM_VERSION } from "@aetherium/core";
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { LogController, type FastifyInstance } from "fastify";
 import {
   jsonSchemaTransform,
   validatorCompiler,
@@ -45,6 +45,24 @@ export type {
   ServerDeps,
 } from "./deps.js";
 
+/**
+ * Fastify's request logs one level down: "incoming request" and "request completed" at debug,
+ * while a request that errored is still logged as an error.
+ */
+class DebugRequestLogs extends LogController {
+  override incomingRequest(...[request]: Parameters<LogController["incomingRequest"]>): void {
+    if (!this.isLogDisabled(request)) request.log.debug({ req: request }, "incoming request");
+  }
+
+  override requestCompleted(...args: Parameters<LogController["requestCompleted"]>): void {
+    const [error, request, reply] = args;
+    if (error) return super.requestCompleted(...args);
+    if (!this.isLogDisabled(request)) {
+      reply.log.debug({ res: reply, responseTime: reply.elapsedTime }, "request completed");
+    }
+  }
+}
+
 /** The gateway's Fastify app. */
 export type GatewayApp = FastifyInstance;
 
@@ -57,6 +75,7 @@ export async function buildServer(deps: ServerDeps): Promise<GatewayApp> {
   // Typed with Fastify's base logger: plugins and route modules take the plain instance type.
   const app: FastifyInstance = Fastify({
     loggerInstance: deps.logger,
+    ...(deps.requestLogLevel === "debug" ? { logController: new DebugRequestLogs() } : {}),
     bodyLimit: deps.bodyLimitBytes ?? 10 * 1024 * 1024,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     frameworkErrors: (err, req, reply) => frameworkErrorHandler(err, req, reply),
