@@ -68,6 +68,7 @@ export async function runAether(argv: readonly string[], io: CliIo): Promise<num
     .option("--name <name>", "name (default: generated)")
     .option("--image <image>", "image (default: the base image)")
     .option("--backend <backend>", "docker, firecracker or qemu (default: the best available)")
+    .option("--zone <zone>", "only on workers of this zone")
     .option("--cpus <n>", "vCPUs")
     .option("--memory <size>", "memory, e.g. 512m or 2g (MiB by default)")
     .option("--disk <size>", "disk, e.g. 4g")

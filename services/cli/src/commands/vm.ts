@@ -27,6 +27,7 @@ export interface VmCreateFlags {
   readonly timeout?: string;
   readonly tool?: string[];
   readonly backend?: string;
+  readonly zone?: string;
   /** `allow-all` or `deny-all`. */
   readonly egress?: string;
   /** Allow-list entries; any makes the policy an allow-list. */
@@ -46,6 +47,7 @@ export function createBody(flags: VmCreateFlags): CreateVmBody {
     }
     body.backend = flags.backend;
   }
+  if (flags.zone) body.zone = flags.zone;
   if (flags.cpus) body.vcpus = parsePositiveInt(flags.cpus, "--cpus");
   if (flags.memory) body.memoryMb = parseSizeMb(flags.memory, "--memory");
   if (flags.disk) body.diskMb = parseSizeMb(flags.disk, "--disk");
