@@ -54,11 +54,14 @@ describe("vms", () => {
   it("creates with ?wait=true and the idempotency key, and returns a running handle", async () => {
     const { client, seen } = fake(() => Response.json({ vm: vm() }, { status: 201 }));
     const sandbox = await client.vms.create(
-      { name: "demo", tools: ["node@20"] },
+      { name: "demo", labels: { team: "core" } },
       { wait: true, idempotencyKey: "idem-1" },
     );
     expect(sandbox).toMatchObject({ id: "vm-1", name: "demo", status: "running" });
-    expect(seen[0]).toMatchObject({ method: "POST", body: { name: "demo", tools: ["node@20"] } });
+    expect(seen[0]).toMatchObject({
+      method: "POST",
+      body: { name: "demo", labels: { team: "core" } },
+    });
     expect(seen[0]!.url.search).toBe("?wait=true");
     expect(seen[0]!.headers["idempotency-key"]).toBe("idem-1");
     expect(JSON.stringify(sandbox)).toBe(JSON.stringify(vm()));

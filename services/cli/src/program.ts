@@ -11,7 +11,7 @@ import { taskCancel, taskGet, taskList } from "./commands/task.js";
 import { vmCreate, vmGet, vmList, vmRemove, vmStopStart } from "./commands/vm.js";
 import { workerGet, workerList, workerSetStatus } from "./commands/worker.js";
 import { Context, DEFAULT_URL, type GlobalOptions } from "./context.js";
-import { describeError, exitCodeFor } from "./format/errors.js";
+import { describeError, exitCodeFor, jsonError, type ErrorContext } from "./format/errors.js";
 import type { CliIo } from "./io.js";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -19,11 +19,18 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 /**
  * Runs one `aether` command line (`argv` without the node and script paths) and resolves with the
  * exit code: the command's own for `exec`/`shell`, 0 on success, 1 on failure, 2 on a usage error.
- * Errors are printed as one line on `io.stderr`, never as a stack trace.
+ * Errors are printed as one line on `io.stderr`, never as a stack trace; under `--json`, as one
+ * JSON document `{"error": {"code", "message", "details"?}, "requestId"?}` on `io.stderr`, with
+ * the same exit codes.
  */
 export async function runAether(argv: readonly string[], io: CliIo): Promise<number> {
   let exitCode = 0;
   let active: { ctx: Context; command: string } | undefined;
+  // Known before commander parses anything, so a usage error in `--json` mode is JSON too. Words
+  // after `--` belong to the sandbox's command, not to aether.
+  const dashDash = argv.indexOf("--");
+  const jsonMode = (dashDash < 0 ? argv : argv.slice(0, dashDash)).includes("--json");
+  let usageMessage: string | undefined;
 
   const program = new Command("aether")
     .description("Drive an Aetherium platform: sandboxes, commands, files, tasks, workers, keys.")
@@ -38,7 +45,11 @@ export async function runAether(argv: readonly string[], io: CliIo): Promise<num
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
-      outputError: (s, write) => write(s.startsWith("error:") ? `aether: ${s.slice(7)}` : s),
+      outputError: (s, write) => {
+        const text = s.startsWith("error:") ? s.slice(7).trim() : s.trim();
+        if (jsonMode) usageMessage = text;
+        else write(s.startsWith("error:") ? `aether: ${s.slice(7)}` : s);
+      },
     });
 
   /** Wraps a command body: builds its context and keeps its exit code. */
@@ -57,13 +68,15 @@ export async function runAether(argv: readonly string[], io: CliIo): Promise<num
     .option("--name <name>", "name (default: generated)")
     .option("--image <image>", "image (default: the base image)")
     .option("--backend <backend>", "docker, firecracker or qemu (default: the best available)")
+    .option("--zone <zone>", "only on workers of this zone")
     .option("--cpus <n>", "vCPUs")
     .option("--memory <size>", "memory, e.g. 512m or 2g (MiB by default)")
     .option("--disk <size>", "disk, e.g. 4g")
     .option("--env <K=V>", "environment variable (repeatable)", collect)
     .option("--label <K=V>", "label (repeatable)", collect)
     .option("--timeout <duration>", "delete automatically after, e.g. 30m or 2h")
-    .option("--tool <spec>", "tool to install, e.g. node@20 (repeatable)", collect)
+    // Hidden until sandboxes can install tools: kept so `--tool` gets that answer, not "unknown option".
+    .addOption(new Option("--tool <spec>").argParser(collect).hideHelp())
     .option("--egress <policy>", "network: allow-all (default) or deny-all")
     .option(
       "--allow <host>",
@@ -199,25 +212,35 @@ export async function runAether(argv: readonly string[], io: CliIo): Promise<num
     .description("platform health; exits 1 when degraded")
     .action(run("health", (ctx) => healthCommand(ctx)));
 
+  const printJson = (doc: unknown) => io.stderr.write(`${JSON.stringify(doc)}\n`);
   try {
     await program.parseAsync([...argv], { from: "user" });
     return exitCode;
   } catch (err) {
     if (err instanceof CommanderError) {
       // Help and version asked for are successes; anything else (a missing subcommand included) is a
-      // usage error, already printed by commander.
+      // usage error, already printed by commander (kept for here in `--json` mode).
       if (err.code === "commander.helpDisplayed" || err.code === "commander.version") return 0;
-      return err.exitCode === 0 ? 0 : 2;
+      if (err.exitCode === 0) return 0;
+      if (jsonMode) {
+        printJson({
+          error: {
+            code: "usage",
+            message: `${usageMessage ?? err.message.replace(/^error: /, "")} (see \`aether --help\`)`,
+          },
+        });
+      }
+      return 2;
     }
     const ctx = active?.ctx ?? new Context(io, program.opts<GlobalOptions>());
-    io.stderr.write(
-      `aether: ${describeError(err, {
-        url: ctx.url,
-        keySource: ctx.keySource,
-        keyFile: ctx.keyFile,
-        ...(active ? { command: active.command } : {}),
-      })}\n`,
-    );
+    const errorContext: ErrorContext = {
+      url: ctx.url,
+      keySource: ctx.keySource,
+      keyFile: ctx.keyFile,
+      ...(active ? { command: active.command } : {}),
+    };
+    if (jsonMode) printJson(jsonError(err, errorContext));
+    else io.stderr.write(`aether: ${describeError(err, errorContext)}\n`);
     return exitCodeFor(err);
   }
 }

@@ -215,6 +215,54 @@ describe("runAether", () => {
     expect((await aether(["--help"])).code).toBe(0);
   });
 
+  it("--json makes every error one JSON object on stderr, with the same exit codes", async () => {
+    const missing = await aether(["vm", "get", "nope", "--json"], { AETHERIUM_API_KEY: "good" });
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).toBe("");
+    expect(JSON.parse(missing.stderr)).toEqual({
+      error: {
+        code: "not_found",
+        message: 'no sandbox with id or name "nope"; list sandboxes with `aether vm ls`',
+      },
+    });
+    const refused = await aether(["--json", "vm", "ls", "--api-key", "bad"]);
+    expect(refused.code).toBe(1);
+    expect(JSON.parse(refused.stderr)).toMatchObject({
+      error: { code: "unauthorized", message: expect.stringMatching(/was refused/) },
+      requestId: "r",
+    });
+    const unreachable = await aether(["vm", "ls", "--json", "--url", "http://127.0.0.1:1"], {
+      AETHERIUM_API_KEY: "good",
+    });
+    expect(unreachable.code).toBe(1);
+    expect(JSON.parse(unreachable.stderr)).toMatchObject({ error: { code: "network" } });
+    // Usage errors, commander's own and the CLI's, are JSON too and still exit 2.
+    for (const argv of [
+      ["vm", "frobnicate", "--json"],
+      ["--json", "vm", "create", "--memory", "lots"],
+      ["--json", "vm", "ls", "--no-such-flag"],
+    ]) {
+      const r = await aether(argv, { AETHERIUM_API_KEY: "good" });
+      expect(r.code, argv.join(" ")).toBe(2);
+      const doc = JSON.parse(r.stderr) as { error: { code: string; message: string } };
+      expect(doc.error.code).toBe("usage");
+      expect(doc.error.message).not.toMatch(/^error:/);
+      expect(r.stderr.trimEnd().split("\n")).toHaveLength(1);
+    }
+    // `--json` after `--` is the sandbox command's word, not aether's.
+    const human = await aether(["exec", "nope", "--", "echo", "--json"], {
+      AETHERIUM_API_KEY: "good",
+    });
+    expect(human.stderr).toMatch(/^aether: no sandbox/);
+  });
+
+  it("refuses --tool, which no sandbox installs yet, before sending anything", async () => {
+    const r = await aether(["vm", "create", "--tool", "node@20"], { AETHERIUM_API_KEY: "good" });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^aether: --tool: tool installation is not available yet/);
+    expect((await aether(["vm", "create", "--help"])).stdout).not.toMatch(/--tool/);
+  });
+
   it("health needs no key and shows the components", async () => {
     const r = await aether(["health"]);
     expect(r.code).toBe(0);

@@ -102,6 +102,36 @@ describe("aether against a real platform", () => {
     expect(failing).toEqual({ code: 7, stdout: "", stderr: "oops\n" });
   });
 
+  it("exec of a missing command run directly exits 127, and of a non-executable file 126, as in a shell", async () => {
+    const missing = await aether(["exec", name, "--", "nosuchcmd", "--flag"]);
+    expect(missing).toEqual({ code: 127, stdout: "", stderr: "nosuchcmd: command not found\n" });
+    const viaShell = await aether(["exec", name, "--", "nosuchcmd"]);
+    expect(viaShell.code).toBe(127);
+    const denied = await aether(["exec", name, "--", "/etc/hostname", "x"]);
+    expect(denied.code).toBe(126);
+    // --json: the execution record on stdout carries the same code.
+    const json = await aether(["exec", name, "--json", "--", "nosuchcmd", "x"]);
+    expect(json.code).toBe(127);
+    expect(JSON.parse(json.stdout)).toMatchObject({ execution: { exitCode: 127 } });
+  });
+
+  it("--json errors are one JSON object on stderr with the usual exit code", async () => {
+    const r = await aether(["vm", "get", "no-such-sandbox", "--json"]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(JSON.parse(r.stderr)).toMatchObject({
+      error: { code: "not_found", message: expect.stringMatching(/no-such-sandbox/) },
+    });
+    const tools = await aether(["vm", "create", "--tool", "node@20", "--json"]);
+    expect(tools.code).toBe(2);
+    expect(JSON.parse(tools.stderr)).toEqual({
+      error: {
+        code: "usage",
+        message: expect.stringMatching(/tool installation is not available yet/),
+      },
+    });
+  });
+
   it("exec pipes stdin when it is not a terminal, and takes --env and --cwd", async () => {
     const piped = await aether(["exec", name, "--", "cat"], { input: "piped in\n" });
     expect(piped).toMatchObject({ code: 0, stdout: "piped in\n" });

@@ -151,6 +151,24 @@ describe("a sandbox through the public API", () => {
     expect(history.json.nextCursor).not.toBeNull();
   });
 
+  it("ends a command that does not exist with 127, as a shell does, direct or through the shell", async () => {
+    for (const body of [{ command: "nosuchcmd", args: ["-v"] }, { command: "nosuchcmd -v" }]) {
+      const r = await api("POST", `/vms/${vmId}/execute`, body);
+      expect(r.status).toBe(200);
+      expect(r.json.execution).toMatchObject({ exitCode: 127 });
+      expect(r.json.execution.stderr).toMatch(/nosuchcmd: .*not found/);
+    }
+  });
+
+  it("refuses tools on a create with a 400 that says why", async () => {
+    const r = await api("POST", "/vms", { name: "with-tools", tools: ["node@20"] });
+    expect(r.status).toBe(400);
+    expect(r.json.error).toMatchObject({
+      code: "bad_request",
+      message: expect.stringMatching(/tool installation is not available yet/),
+    });
+  });
+
   it("queues a command with ?async=true and its task finishes with the exit code", async () => {
     const r = await api("POST", `/vms/${vmId}/execute?async=true`, {
       command: "sleep 0.3; exit 5",

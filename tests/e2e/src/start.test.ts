@@ -70,6 +70,22 @@ describe("aetherium start (npm start)", () => {
     });
   });
 
+  it("suggests a first command that works as printed, through npx", () => {
+    expect(app.stdout()).toMatch(
+      /try:\s+npx aether vm create --name hello && npx aether exec hello -- echo hi\n/,
+    );
+    expect(app.stdout()).not.toMatch(/(^|[^x] )aether vm create/m);
+  });
+
+  it("keeps the terminal to the banner: no line per request at the default log level", async () => {
+    for (let i = 0; i < 5; i++) await fetch(`${app.url}/api/v1/health`);
+    const unauthorized = await fetch(`${app.url}/api/v1/vms`);
+    expect(unauthorized.status).toBe(401);
+    expect(app.stdout()).not.toMatch(/incoming request|request completed/);
+    // The one-time admin key is still the banner's, in view.
+    expect(app.stdout()).toContain(`admin key:   ${app.apiKey}`);
+  });
+
   it("stops cleanly on SIGTERM", async () => {
     expect(await app.stop("SIGTERM")).toBe(0);
     await expect(fetch(`${app.url}/api/v1/health`)).rejects.toThrow();

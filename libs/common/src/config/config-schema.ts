@@ -124,9 +124,10 @@ const workerSchema = z.strictObject({
   // Stable id of this worker across restarts (so it can reclaim its sandboxes); absent: generated
   // once as `<hostname>-<random>` and kept in `<home>/worker-id`. A live id is refused to a second process.
   id: z.string().min(1).optional(),
-  // Failure domain / placement group, used by the scheduler for spreading.
+  // Failure domain / placement group: a create that names a `zone` runs only on its workers.
   zone: z.string().min(1).default("default"),
-  // Free-form labels the scheduler can match (`gpu=a100`).
+  // Free-form labels (`gpu=a100`), informational only: shown by `GET /workers`; placement does
+  // not use them (a create may ask for a `zone`, not for labels).
   labels: stringMapSetting().default({}),
   capacity: z
     .strictObject({

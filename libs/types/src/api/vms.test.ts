@@ -26,7 +26,7 @@ describe("create-vm body", () => {
       env: { NODE_ENV: "production" },
       labels: { team: "infra" },
       timeoutSec: 3600,
-      tools: ["node@20", "python@3.12", "go"],
+      tools: [],
       network: { egress: { allow: ["example.com", "10.0.0.0/8"] } },
     };
     expect(createVmBodySchema.parse(body)).toEqual(body);
@@ -56,6 +56,10 @@ describe("create-vm body", () => {
     expect(errorOf({ network: { egress: { allow: ["bad host!"] } } })).toMatch(
       /^network\.egress\.allow\[0\]: must be a domain/,
     );
+  });
+
+  it("refuses tools, which no sandbox installs yet, instead of storing them", () => {
+    expect(errorOf({ tools: ["node@20"] })).toBe("tools: tool installation is not available yet");
   });
 
   it("rejects unknown fields such as snake_case leftovers", () => {

@@ -43,10 +43,20 @@ export const imageRefSchema = z
   .max(255, "image is at most 255 characters")
   .regex(/^[a-z0-9][a-z0-9._/:@-]*$/, "must be an image reference such as 'aetherium/base:latest'");
 
+/** A worker zone a create may ask for (`worker.zone` of the workers that may take it). */
+export const zoneSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "zone must be 1-63 letters, digits, '.', '_' or '-'");
+
+/** Why a create that names `tools` is refused: sandboxes cannot install tools yet. */
+export const TOOLS_UNAVAILABLE_MESSAGE = "tool installation is not available yet";
+
 /**
  * Body of `POST /api/v1/vms`. Every field is optional: omitted fields take the server's configured
  * defaults (backend: the best one available; image: the base image; 1 vCPU; 512 MiB). Unknown
- * fields are rejected so typos (`memory_mb`) are not silently ignored.
+ * fields are rejected so typos (`memory_mb`) are not silently ignored. `tools` may only be empty
+ * for now: a tool asked for and never installed would look like a working sandbox that is not.
+ * `zone` places the sandbox only on workers of that zone (refused when no active worker has it).
  */
 export const createVmBodySchema = z.strictObject({
   name: resourceNameSchema.optional(),
@@ -58,8 +68,11 @@ export const createVmBodySchema = z.strictObject({
   env: envVarsSchema.optional(),
   labels: labelsSchema.optional(),
   timeoutSec: timeoutSecSchema.optional(),
-  tools: toolsSchema.optional(),
+  tools: toolsSchema
+    .refine((tools) => tools.length === 0, { message: TOOLS_UNAVAILABLE_MESSAGE })
+    .optional(),
   network: networkPolicySchema.optional(),
+  zone: zoneSchema.optional(),
 });
 
 /** A create-sandbox request body. */

@@ -18,4 +18,8 @@ describe("aether vm create flags", () => {
       /leave out --egress/,
     );
   });
+
+  it("sends --zone as the create's zone", () => {
+    expect(createBody({ zone: "eu-west" })).toEqual({ zone: "eu-west" });
+  });
 });

@@ -27,6 +27,7 @@ export interface VmCreateFlags {
   readonly timeout?: string;
   readonly tool?: string[];
   readonly backend?: string;
+  readonly zone?: string;
   /** `allow-all` or `deny-all`. */
   readonly egress?: string;
   /** Allow-list entries; any makes the policy an allow-list. */
@@ -46,13 +47,15 @@ export function createBody(flags: VmCreateFlags): CreateVmBody {
     }
     body.backend = flags.backend;
   }
+  if (flags.zone) body.zone = flags.zone;
   if (flags.cpus) body.vcpus = parsePositiveInt(flags.cpus, "--cpus");
   if (flags.memory) body.memoryMb = parseSizeMb(flags.memory, "--memory");
   if (flags.disk) body.diskMb = parseSizeMb(flags.disk, "--disk");
   if (flags.env?.length) body.env = parseKeyValues(flags.env, "--env");
   if (flags.label?.length) body.labels = parseKeyValues(flags.label, "--label");
   if (flags.timeout) body.timeoutSec = Math.ceil(parseDurationSec(flags.timeout, "--timeout"));
-  if (flags.tool?.length) body.tools = flags.tool;
+  // The API refuses `tools` until sandboxes can install them: say so before any request.
+  if (flags.tool?.length) throw new UsageError("--tool: tool installation is not available yet");
   if (flags.allow?.length) {
     if (flags.egress) throw new UsageError("--allow makes an allow-list: leave out --egress");
     body.network = { egress: { allow: flags.allow } };

@@ -54,6 +54,37 @@ function validationDetails(details: unknown): string {
   return parts.length ? ` (${parts.join("; ")})` : "";
 }
 
+/** `--json`'s error document: API.md's envelope fields, on stderr. */
+export interface JsonError {
+  readonly error: { readonly code: string; readonly message: string; readonly details?: unknown };
+  /** The gateway's request id, when the error came from a response. */
+  readonly requestId?: string;
+}
+
+/**
+ * `err` as `--json` prints it: the gateway's error code (`usage` for a bad command line,
+ * `unexpected` for anything else), the same message {@link describeError} gives, and the
+ * gateway's `details`, so a script never has to parse human text.
+ */
+export function jsonError(err: unknown, ctx: ErrorContext): JsonError {
+  const message = describeError(err, ctx);
+  if (err instanceof UsageError) return { error: { code: "usage", message } };
+  if (err instanceof AetheriumApiError) {
+    return {
+      error: {
+        code: err.code,
+        message,
+        ...(err.details !== undefined ? { details: err.details } : {}),
+      },
+      ...(err.requestId ? { requestId: err.requestId } : {}),
+    };
+  }
+  const code = (err as { code?: unknown } | null)?.code;
+  return {
+    error: { code: typeof code === "string" ? code.toLowerCase() : "unexpected", message },
+  };
+}
+
 /** The line to print (without the `aether: ` prefix) for `err`. */
 export function describeError(err: unknown, ctx: ErrorContext): string {
   if (err instanceof UsageError) return `${err.message} (see \`aether --help\`)`;

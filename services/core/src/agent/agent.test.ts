@@ -166,10 +166,20 @@ describe("guest agent", () => {
     expect(c.stderr()).toBe("oops\n");
   });
 
-  it("fails to start a missing command with spawnFailed", async () => {
-    const err = await client.exec({ command: "/no/such/program" }).catch((e: unknown) => e);
-    expect(isAgentError(err, "spawnFailed")).toBe(true);
-    expect((err as AgentError).data?.errno).toBe("ENOENT");
+  it("ends a missing command run directly with 127 and a file that is not executable with 126, as a shell does", async () => {
+    const c = collect();
+    const missing = await client.exec(
+      { command: "/no/such/program", args: ["x"] },
+      { onStderr: (d) => void c.err.push(d) },
+    );
+    expect(missing.exitCode).toBe(127);
+    expect(c.stderr()).toBe("/no/such/program: command not found\n");
+    const notExecutable = path.join(agent.dir, "plain.txt");
+    await writeFile(notExecutable, "not a program\n", { mode: 0o644 });
+    const denied = await client.exec({ command: notExecutable });
+    expect(denied.exitCode).toBe(126);
+    // Through the shell the codes were already these; they agree.
+    expect((await client.exec({ shell: "/no/such/program" })).exitCode).toBe(127);
   });
 
   it("fails an argument over the kernel's limit with spawnFailed (E2BIG), a 400", async () => {

@@ -216,3 +216,23 @@ describe("WorkerService", () => {
     await expect(workers.drain("nope")).rejects.toBeInstanceOf(NotFoundError);
   });
 });
+
+describe("VmService placement by zone", () => {
+  it("queues a create that names a zone for that zone's workers, and refuses a zone no worker has", async () => {
+    await repos.workers.register({
+      id: "w-zone",
+      hostname: "h",
+      address: "http://127.0.0.1:1",
+      backends: ["docker"],
+      zone: "eu-west",
+      capacity: { vcpus: 4, memoryMb: 8192, maxVms: 10 },
+    });
+    await vms.create({ name: "vm-zoned", zone: "eu-west" });
+    const stats = await workers.clusterStats();
+    expect(stats.queues["create.docker.eu-west"]?.waiting).toBe(1);
+    await expect(vms.create({ name: "vm-on-mars", zone: "mars" })).rejects.toThrow(
+      /no active worker can run this sandbox \(backend "docker" in zone "mars"/,
+    );
+    expect(await repos.vms.getByName("vm-on-mars")).toBeFalsy();
+  });
+});

@@ -85,9 +85,13 @@ export class VmService {
       vcpus: req.vcpus ?? this.defaults.vcpus,
       memoryMb: req.memoryMb ?? this.defaults.memoryMb,
     };
-    const pendingReason = await this.#admissible(backend, options.zone, size);
+    const zone = req.zone ?? options.zone;
+    const pendingReason = await this.#admissible(backend, zone, size);
     const timeoutSec = req.timeoutSec ?? null;
-    const warm = await this.#claimWarm(req, backend, timeoutSec, options.idempotencyKey);
+    // A warm sandbox may sit in any zone: a create that names one is built there instead.
+    const warm = zone
+      ? undefined
+      : await this.#claimWarm(req, backend, timeoutSec, options.idempotencyKey);
     if (warm) return warm;
     let row: VmRow;
     try {
@@ -124,7 +128,7 @@ export class VmService {
         { vmId: row.id },
         {
           vmId: row.id,
-          placement: { backend, zone: options.zone },
+          placement: { backend, zone },
           ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}),
         },
       );

@@ -102,7 +102,6 @@ export function CreateSandboxDialog({ onClose }: { onClose: () => void }) {
           {field("vcpus", "vCPUs", { placeholder: "1", inputMode: "numeric" })}
           {field("memoryMb", "Memory (MiB)", { placeholder: "512", inputMode: "numeric" })}
           {field("diskMb", "Disk (MiB)", { inputMode: "numeric" })}
-          {field("tools", "Tools", { placeholder: "node@20 python@3.12" })}
           {field("labels", "Labels", { placeholder: "team=ml, env=dev", wide: true })}
           <label className="field">
             Network

@@ -4,7 +4,7 @@ import rateLimit from "@fastify/rate-limit";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import websocket from "@fastify/websocket";
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { LogController, type FastifyInstance } from "fastify";
 import { validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import { Redis } from "ioredis";
 import { installAuditTrail } from "../audit/audit-trail.js";
@@ -42,6 +42,24 @@ export type {
   ServerDeps,
 } from "./deps.js";
 
+/**
+ * Fastify's request logs one level down: "incoming request" and "request completed" at debug,
+ * while a request that errored is still logged as an error.
+ */
+class DebugRequestLogs extends LogController {
+  override incomingRequest(...[request]: Parameters<LogController["incomingRequest"]>): void {
+    if (!this.isLogDisabled(request)) request.log.debug({ req: request }, "incoming request");
+  }
+
+  override requestCompleted(...args: Parameters<LogController["requestCompleted"]>): void {
+    const [error, request, reply] = args;
+    if (error) return super.requestCompleted(...args);
+    if (!this.isLogDisabled(request)) {
+      reply.log.debug({ res: reply, responseTime: reply.elapsedTime }, "request completed");
+    }
+  }
+}
+
 /** The gateway's Fastify app. */
 export type GatewayApp = FastifyInstance;
 
@@ -54,6 +72,7 @@ export async function buildServer(deps: ServerDeps): Promise<GatewayApp> {
   // Typed with Fastify's base logger: plugins and route modules take the plain instance type.
   const app: FastifyInstance = Fastify({
     loggerInstance: deps.logger,
+    ...(deps.requestLogLevel === "debug" ? { logController: new DebugRequestLogs() } : {}),
     bodyLimit: deps.bodyLimitBytes ?? 10 * 1024 * 1024,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     frameworkErrors: (err, req, reply) => frameworkErrorHandler(err, req, reply),

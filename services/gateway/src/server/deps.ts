@@ -37,6 +37,12 @@ export interface FailedAuthLimitOptions {
 /** What the HTTP server needs from the rest of the process. */
 export interface ServerDeps {
   readonly logger: Logger;
+  /**
+   * Level of the one-line-per-request logs ("incoming request", "request completed"): `info` by
+   * default; `aetherium start` uses `debug` so its terminal keeps the banner and the admin key in
+   * view (`AETHERIUM_LOG_LEVEL=debug` shows them again).
+   */
+  readonly requestLogLevel?: "info" | "debug";
   readonly runtime: Pick<Runtime, "repos" | "vms" | "tasks" | "workers" | "bus" | "queue">;
   readonly dataPlane: DataPlaneClient;
   readonly health: () => Promise<HealthReport>;

@@ -1,6 +1,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { Writable } from "node:stream";
 import { createLogger, loadConfig } from "@aetherium/common";
 import { DataPlaneClient, openRuntime, type Runtime } from "@aetherium/core";
 import { AetheriumClient } from "@aetherium/sdk";
@@ -196,6 +197,17 @@ describe("validation and errors", () => {
     const paths = (env.error.details as { path: string }[]).map((d) => d.path);
     expect(paths).toEqual(expect.arrayContaining(["vcpus", "memoryMb"]));
     expect(env.error.message).toMatch(/memory_mb/);
+  });
+
+  it("refuses tools on a create with a clear 400 and records no sandbox", async () => {
+    const before = (await call("GET", "/api/v1/vms")).body.items as unknown[];
+    const r = await call("POST", "/api/v1/vms", {
+      body: { name: "wants-node", tools: ["node@20"] },
+    });
+    expect(r.status).toBe(400);
+    const env = expectEnvelope(r.body, "bad_request");
+    expect(env.error.message).toMatch(/tools: tool installation is not available yet/);
+    expect((await call("GET", "/api/v1/vms")).body.items).toHaveLength(before.length);
   });
 
   it("answers bad input on every route with a 4xx envelope, never a 500", async () => {
@@ -438,6 +450,39 @@ describe("metrics and CORS", () => {
       headers: { origin: "https://evil.example", "access-control-request-method": "GET" },
     });
     expect(res.headers["access-control-allow-origin"]).toBeUndefined();
+  });
+});
+
+describe("request logs", () => {
+  /** A server whose logger writes JSON lines into the returned list. */
+  async function serverLogging(level: "info" | "debug", requestLogLevel?: "info" | "debug") {
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const logger = createLogger({ level, service: "gateway-test", format: "json", destination });
+    const server = await buildServer({
+      logger,
+      runtime,
+      dataPlane: new DataPlaneClient(),
+      health: () => Promise.resolve({ status: "ok", version: "test", components: {} }),
+      waitTimeoutMs: 500,
+      ...(requestLogLevel ? { requestLogLevel } : {}),
+    });
+    await server.inject({ method: "GET", url: "/api/v1/health" });
+    await server.close();
+    return lines.filter((l) => /incoming request|request completed/.test(l));
+  }
+
+  it("logs each request at info by default, and only at debug when asked (as in start)", async () => {
+    expect(await serverLogging("info")).toHaveLength(2);
+    expect(await serverLogging("info", "debug")).toEqual([]);
+    const atDebug = await serverLogging("debug", "debug");
+    expect(atDebug).toHaveLength(2);
+    expect(atDebug[1]).toMatch(/"level":"debug".*"msg":"request completed"/);
   });
 });
 

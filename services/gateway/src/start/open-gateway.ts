@@ -32,6 +32,8 @@ export async function openGateway(
   config: Config,
   options: {
     logger: Logger;
+    /** Level of the per-request log lines (`ServerDeps.requestLogLevel`); `info` by default. */
+    requestLogLevel?: "info" | "debug";
     health?: () => Promise<HealthReport>;
     metricsRegistries?: readonly Registry[];
   },
@@ -43,6 +45,7 @@ export async function openGateway(
   const dashboardDir = config.server.dashboardDir ?? DEFAULT_DASHBOARD_DIR;
   const app = await buildServer({
     logger: options.logger,
+    ...(options.requestLogLevel ? { requestLogLevel: options.requestLogLevel } : {}),
     runtime,
     dataPlane: new DataPlaneClient(),
     health: options.health ?? (() => probeGatewayHealth(runtime, config.server.healthTimeoutMs)),

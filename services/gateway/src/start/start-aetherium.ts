@@ -94,6 +94,9 @@ export async function startAetherium(
 
   const gateway = await openGateway(runtime, config, {
     logger,
+    // One terminal shows the banner and the one-time admin key: a line per request would push
+    // them out of view. `AETHERIUM_LOG_LEVEL=debug` brings the request lines back.
+    requestLogLevel: "debug",
     health,
     metricsRegistries: [worker.daemon.metrics.registry],
   });
@@ -120,7 +123,8 @@ export async function startAetherium(
       : key.file
         ? `  admin key:   in ${key.file}`
         : "  admin key:   the one in AETHERIUM_API_KEY",
-    `  try:         aether vm create && aether exec <id> -- echo hello`,
+    // `aether` is the workspace's bin, not on PATH: npx finds it from anywhere in the checkout.
+    `  try:         npx aether vm create --name hello && npx aether exec hello -- echo hi`,
   ];
   print(lines.join("\n"));
 

@@ -62,6 +62,15 @@ interface Attachment {
 const EXIT_QUIET_MS = 200;
 const EXIT_DRAIN_MAX_MS = 2000;
 
+/** The shell that reports a command it could not start, as `sh` itself would. */
+const SH = "/bin/sh";
+
+/** What a shell prints and exits with when a command cannot be run: [message, exit code]. */
+const SHELL_EXIT_FOR_ERRNO: Partial<Record<string, [string, string]>> = {
+  ENOENT: ["command not found", "127"],
+  EACCES: ["permission denied", "126"],
+};
+
 /**
  * One process started by `exec.start`: its pipes, its replay buffer, the connections its output
  * is streamed to, and flow control. The process belongs to the agent, not to a connection: it
@@ -160,6 +169,27 @@ export class ManagedProcess {
     if (failure !== undefined || child === undefined) {
       failure ??= new Error("spawn failed");
       const errno = errnoOf(failure);
+      const shellExit = errno === undefined ? undefined : SHELL_EXIT_FOR_ERRNO[errno];
+      if (shellExit !== undefined && spec.pty === undefined && spec.spawnArgv[0] !== SH) {
+        // A command that is missing or not executable ends as it would under a shell (127, 126,
+        // its name on stderr), so callers branch on the exit code alone, whichever way they ran it.
+        return ManagedProcess.start(
+          {
+            ...spec,
+            spawnArgv: [
+              SH,
+              "-c",
+              'printf "%s: %s\\n" "$1" "$2" >&2; exit "$3"',
+              SH,
+              file,
+              ...shellExit,
+            ],
+          },
+          logger,
+          sink,
+          onFinished,
+        );
+      }
       const what =
         errno === "ENOENT"
           ? `command not found: ${file}`

@@ -16,7 +16,6 @@ describe("create-sandbox form", () => {
       env: "A=1\n# comment\nURL=http://x/?a=b\n",
       labels: "team=ml, env=dev",
       timeoutMin: "30",
-      tools: "node@20, python@3.12",
     });
     expect(r).toEqual({
       ok: true,
@@ -29,7 +28,6 @@ describe("create-sandbox form", () => {
         env: { A: "1", URL: "http://x/?a=b" },
         labels: { team: "ml", env: "dev" },
         timeoutSec: 1800,
-        tools: ["node@20", "python@3.12"],
       },
     });
   });

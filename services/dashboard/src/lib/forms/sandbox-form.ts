@@ -15,8 +15,6 @@ export interface SandboxFormValues {
   labels: string;
   /** Minutes until automatic deletion; empty for the server default. */
   timeoutMin: string;
-  /** `node@20 python@3.12`, separated by spaces or commas. */
-  tools: string;
   /** `""` (server default: allow-all), `allow-all`, `deny-all` or `allow-list`. */
   egress: string;
   /** With `allow-list`: destinations, separated by spaces, commas or lines. */
@@ -33,7 +31,6 @@ export const EMPTY_SANDBOX_FORM: SandboxFormValues = {
   env: "",
   labels: "",
   timeoutMin: "",
-  tools: "",
   egress: "",
   allow: "",
 };
@@ -90,11 +87,6 @@ export function buildCreateVmBody(
   const labels = parseKeyValues(form.labels, { commaSeparated: true });
   if ("error" in labels) errors.labels = labels.error;
   else if (Object.keys(labels.values).length) body.labels = labels.values;
-  const tools = form.tools
-    .split(/[\s,]+/)
-    .map((t) => t.trim())
-    .filter(Boolean);
-  if (tools.length) body.tools = tools;
   if (form.egress === "allow-list") {
     const allow = form.allow
       .split(/[\s,]+/)
