@@ -19,7 +19,7 @@ import { WebSocket, WebSocketServer, type RawData } from "ws";
 import { buildAgentBundle } from "../agent/build-agent.js";
 import { detectBackends } from "../backends/detect-backends.js";
 import { DockerBackend } from "../docker/docker-backend.js";
-import { toWorker } from "../domain/mappers.js";
+import { toExecution, toWorker } from "../domain/mappers.js";
 import { buildBaseImage, DEFAULT_BASE_IMAGE } from "../image/build-base-image.js";
 import { InProcessJobQueue } from "../queue/in-process-queue.js";
 import { SandboxManager } from "../sandbox/sandbox-manager.js";
@@ -432,6 +432,7 @@ describe.skipIf(!canRun)("data plane on a real worker and sandbox", () => {
     );
     // A deliberate end (a terminal closed), not a failure: no "killed by SIGKILL".
     expect((await repos.executions.get(executionId))?.error).toBe("closed by client");
+    expect((await repos.executions.get(executionId))?.pty).toBe(false);
 
     // An interactive shell whose client closes the socket reads the same.
     const pty = await client.openExec(target, vmId);
@@ -443,7 +444,10 @@ describe.skipIf(!canRun)("data plane on a real worker and sandbox", () => {
       async () => (await repos.executions.get(shell.executionId))?.completedAt != null,
       "the closed shell to be recorded as ended",
     );
-    expect((await repos.executions.get(shell.executionId))?.error).toBe("closed by client");
+    const closedShell = await repos.executions.get(shell.executionId);
+    expect(closedShell?.error).toBe("closed by client");
+    // Marked interactive, so latency figures can leave the open-shell time out.
+    expect(closedShell && toExecution(closedShell).pty).toBe(true);
 
     // A SIGKILL the client sends itself is still a kill.
     const killed = await client.openExec(target, vmId);

@@ -349,6 +349,7 @@ export class SandboxManager {
       envKeys: Object.keys(req.env ?? {}),
       cwd: req.cwd ?? null,
       user: req.user ?? null,
+      pty: req.pty !== undefined,
     });
     const out = new OutputCapture(this.#outputLimit);
     const err = new OutputCapture(this.#outputLimit);
