@@ -47,15 +47,20 @@ export function FileBrowser({
     setPathInput(p);
     setPreview(null);
   };
-  // An image without the start folder opens at `/` instead of an error.
+  // An image without the start folder opens at `/` instead of an error (once: a later visit to
+  // that path shows its error).
+  const leftStart = useRef(false);
   const missingStart =
+    !leftStart.current &&
     path === initialPath &&
     path !== "/" &&
     list.isError &&
     list.error instanceof AetheriumApiError &&
     list.error.status === 404;
   useEffect(() => {
-    if (missingStart) go("/");
+    if (!missingStart) return;
+    leftStart.current = true;
+    go("/");
   }, [missingStart]);
   const uploadable = canUploadTo(path);
 
