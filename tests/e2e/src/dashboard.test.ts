@@ -6,9 +6,10 @@
  * without a reload, types `echo hello` into the terminal, browses files (starting in `/root`, no
  * Delete in `/proc`, `/sys`, `/dev`, ages people can read), uploads a file and reads it back, sees
  * the closed terminal recorded as closed and left out of the latency chart, sees why a sandbox
- * waits (a worker that holds one sandbox), runs a command in the console, deletes the sandbox and
- * watches it disappear, and revokes a key and is logged out. Every page is screenshotted at 1280×800 (and a few on a narrow screen and in the
- * light theme) into a folder it prints. Every sandbox it creates is deleted, even on failure.
+ * waits (a worker with no vCPUs left for it), runs a command in the console, deletes the sandbox
+ * and watches it disappear, and revokes a key and is logged out. Every page is screenshotted at
+ * 1280×800 (and a few on a narrow screen and in the light theme) into a folder it prints. Every
+ * sandbox it creates is deleted, even on failure.
  */
 import { randomBytes } from "node:crypto";
 import { access, mkdir } from "node:fs/promises";
@@ -92,10 +93,10 @@ describe.skipIf(!haveChromium)("dashboard in a browser", () => {
     }
     await mkdir(shotsDir, { recursive: true });
     console.log(`dashboard screenshots: ${shotsDir}`);
-    // A worker that holds one sandbox, so a second one waits and says why.
+    // A worker that offers 2 vCPUs, so a 2-vCPU sandbox next to the first one waits and says why.
     app = await startAetherium({
       timeoutMs: 120_000,
-      env: { AETHERIUM_WORKER__CAPACITY__MAX_VMS: "1" },
+      env: { AETHERIUM_WORKER__CAPACITY__VCPUS: "2" },
     });
     expect(app.apiKey, "the admin key from <home>/admin.key").not.toBe("");
     browser = await chromium.launch({
@@ -197,7 +198,7 @@ describe.skipIf(!haveChromium)("dashboard in a browser", () => {
     await page.getByRole("tab", { name: "Files" }).click();
     await expect.poll(() => page.getByLabel("Go to path").inputValue()).toBe("/root");
     await page.locator('nav[aria-label="Path"]').getByRole("button", { name: "root" }).waitFor();
-    await page.getByRole("button", { name: "Upload" }).waitFor();
+    await page.getByRole("button", { name: "Upload", exact: true }).waitFor();
 
     await page.getByLabel("Go to path").fill("/");
     await page.getByRole("button", { name: "Go", exact: true }).click();
@@ -216,12 +217,14 @@ describe.skipIf(!haveChromium)("dashboard in a browser", () => {
     for (const age of ages) expect(age).toMatch(READABLE_AGE);
     await shot("08a-files-root");
 
-    // Devices: shown, but no upload into /dev and no View, Download or Delete on a device.
+    // Devices: shown, but no upload into /dev and no View, Download or Delete on a device or a
+    // link to one.
     await page.getByRole("button", { name: "dev/" }).click();
     await page.locator('tr[data-file="null"]').waitFor({ timeout: 20_000 });
     await page.getByTestId("files-read-only").waitFor();
-    expect(await page.getByRole("button", { name: "Upload" }).count()).toBe(0);
+    expect(await page.getByRole("button", { name: "Upload", exact: true }).count()).toBe(0);
     expect(await page.locator('tr[data-file="null"] button').count()).toBe(0);
+    expect(await page.locator('tr[data-file="stdin"] button').count()).toBe(0);
     await shot("08b-files-dev");
   }, 60_000);
 
@@ -300,7 +303,7 @@ describe.skipIf(!haveChromium)("dashboard in a browser", () => {
     const res = await fetch(`${app.url}/api/v1/vms`, {
       method: "POST",
       headers: { authorization: `Bearer ${app.apiKey}`, "content-type": "application/json" },
-      body: JSON.stringify({ name: `${sandboxName}-waits`, labels: { e2e: run } }),
+      body: JSON.stringify({ name: `${sandboxName}-waits`, vcpus: 2, labels: { e2e: run } }),
     });
     expect(res.status).toBe(202);
     const { vm } = (await res.json()) as { vm: { id: string; status: string } };
@@ -310,7 +313,7 @@ describe.skipIf(!haveChromium)("dashboard in a browser", () => {
       await page.getByRole("link", { name: `${sandboxName}-waits`, exact: true }).click();
       await expect
         .poll(() => page.getByTestId("pending-reason").textContent(), { timeout: 20_000 })
-        .toMatch(/^waiting for capacity: all 1 worker full .*1\/1 sandboxes/);
+        .toMatch(/^waiting for capacity: all 1 worker full for 2 vCPUs/);
       await shot("09b-sandbox-waiting");
     } finally {
       await api("DELETE", `/vms/${vm.id}?wait=true`);
@@ -445,7 +448,8 @@ describe.skipIf(!haveChromium)("dashboard in a browser", () => {
     await page.getByRole("button", { name: "Extend timeout" }).click();
     await page.getByRole("dialog").getByLabel("Minutes from now").fill("90");
     await page.getByRole("dialog").getByRole("button", { name: "Set timeout" }).click();
-    await page.locator("time", { hasText: "in 1 h 30 min" }).waitFor();
+    // 90 minutes from now, in whole hours as every age reads (the tooltip has the exact time).
+    await page.locator("time", { hasText: /^in 1 h$/ }).waitFor();
     await shot("22b-sandbox-extended");
   }, 150_000);
 

@@ -251,7 +251,7 @@ export function FileBrowser({
                     <RelTime iso={e.modifiedAt} />
                   </td>
                   <td style={{ textAlign: "right", whiteSpace: "nowrap" }}>
-                    {canRead(e) && (
+                    {canRead(path, e) && (
                       <>
                         <button type="button" className="btn small" onClick={() => void view(e)}>
                           View

@@ -32,9 +32,11 @@ describe("file browser rules", () => {
     expect(canUploadTo("/dev")).toBe(false);
     expect(canUploadTo("/proc/1")).toBe(false);
     expect(canUploadTo("/root")).toBe(true);
-    expect(canRead({ type: "other" })).toBe(false);
-    expect(canRead({ type: "dir" })).toBe(false);
-    expect(canRead({ type: "file" })).toBe(true);
+    expect(canRead("/dev", { name: "null", type: "other" })).toBe(false);
+    expect(canRead("/dev", { name: "stdin", type: "symlink" })).toBe(false);
+    expect(canRead("/root", { name: "src", type: "dir" })).toBe(false);
+    expect(canRead("/proc", { name: "cpuinfo", type: "file" })).toBe(true);
+    expect(canRead("/root", { name: "link", type: "symlink" })).toBe(true);
   });
 
   it("joins and climbs paths", () => {

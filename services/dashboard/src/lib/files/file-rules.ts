@@ -43,7 +43,11 @@ export function canDelete(dir: string, entry: Pick<FileEntry, "name" | "type">):
   return entry.type !== "other" && !isVirtualPath(joinPath(dir, entry.name));
 }
 
-/** Whether the row can be viewed or downloaded: only what reads as bytes (not devices or FIFOs). */
-export function canRead(entry: Pick<FileEntry, "type">): boolean {
-  return entry.type === "file" || entry.type === "symlink";
+/**
+ * Whether the row of `dir` can be viewed or downloaded: only what reads as bytes. Not devices or
+ * FIFOs, nor links inside the virtual filesystems (`/dev/stdin`, `/proc/self/fd/*` lead to them).
+ */
+export function canRead(dir: string, entry: Pick<FileEntry, "name" | "type">): boolean {
+  if (entry.type === "file") return true;
+  return entry.type === "symlink" && !isVirtualPath(joinPath(dir, entry.name));
 }
