@@ -306,6 +306,7 @@ export class Sandbox {
       startedAt: startedAt.toISOString(),
       completedAt: completedAt.toISOString(),
       durationMs: exit.durationMs ?? completedAt.getTime() - startedAt.getTime(),
+      pty: false,
     };
   }
 

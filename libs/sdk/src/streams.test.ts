@@ -183,6 +183,7 @@ describe("exec over the WebSocket", () => {
       startedAt: "2026-01-01T00:00:00.000Z",
       completedAt: "2026-01-01T00:00:00.010Z",
       durationMs: 10,
+      pty: false,
     };
     const c = client((url, init) => {
       if (url.pathname.endsWith("/execute")) {

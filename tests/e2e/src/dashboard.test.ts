@@ -3,10 +3,13 @@
  * `aetherium start`: gateway + worker + Docker sandboxes, the dashboard served by the gateway at `/`.
  *
  * It logs in with the admin key, creates a sandbox from the dialog and watches it turn running
- * without a reload, types `echo hello` into the terminal, uploads a file and reads it back, runs a
- * command in the console, deletes the sandbox and watches it disappear, and revokes a key and is
- * logged out. Every page is screenshotted at 1280×800 (and a few on a narrow screen and in the
- * light theme) into a folder it prints. Every sandbox it creates is deleted, even on failure.
+ * without a reload, types `echo hello` into the terminal, browses files (starting in `/root`, no
+ * Delete in `/proc`, `/sys`, `/dev`, ages people can read), uploads a file and reads it back, sees
+ * the closed terminal recorded as closed and left out of the latency chart, sees why a sandbox
+ * waits (a worker with no vCPUs left for it), runs a command in the console, deletes the sandbox
+ * and watches it disappear, and revokes a key and is logged out. Every page is screenshotted at
+ * 1280×800 (and a few on a narrow screen and in the light theme) into a folder it prints. Every
+ * sandbox it creates is deleted, even on failure.
  */
 import { randomBytes } from "node:crypto";
 import { access, mkdir } from "node:fs/promises";
@@ -23,6 +26,9 @@ const shotsDir =
 const sandboxName = `e2e-dash-${run}`;
 const keyName = `e2e-revoke-${run}`;
 const FILE_TEXT = `hello from the dashboard test ${run}\n`;
+/** An age as a person reads it: never "3753 h ago". */
+const READABLE_AGE =
+  /^(just now|([1-9]|[1-5]\d) min ago|([1-9]|1\d|2[0-3]) h ago|[1-6] days? ago|\d{1,2} [A-Z][a-z]{2}( \d{4})?)$/;
 
 let app: StartedAetherium;
 let browser: Browser;
@@ -87,7 +93,11 @@ describe.skipIf(!haveChromium)("dashboard in a browser", () => {
     }
     await mkdir(shotsDir, { recursive: true });
     console.log(`dashboard screenshots: ${shotsDir}`);
-    app = await startAetherium({ timeoutMs: 120_000 });
+    // A worker that offers 2 vCPUs, so a 2-vCPU sandbox next to the first one waits and says why.
+    app = await startAetherium({
+      timeoutMs: 120_000,
+      env: { AETHERIUM_WORKER__CAPACITY__VCPUS: "2" },
+    });
     expect(app.apiKey, "the admin key from <home>/admin.key").not.toBe("");
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -183,8 +193,42 @@ describe.skipIf(!haveChromium)("dashboard in a browser", () => {
     await shot("07-terminal");
   }, 60_000);
 
-  it("uploads a file, reads it back and deletes it", async () => {
+  it("opens the files in /root, offers no Delete in /proc, /sys and /dev, and shows readable ages", async () => {
+    // Leaving the terminal closes its shell (checked with the executions below).
     await page.getByRole("tab", { name: "Files" }).click();
+    await expect.poll(() => page.getByLabel("Go to path").inputValue()).toBe("/root");
+    await page.locator('nav[aria-label="Path"]').getByRole("button", { name: "root" }).waitFor();
+    await page.getByRole("button", { name: "Upload", exact: true }).waitFor();
+
+    await page.getByLabel("Go to path").fill("/");
+    await page.getByRole("button", { name: "Go", exact: true }).click();
+    await page.locator('tr[data-file="proc"]').waitFor({ timeout: 20_000 });
+    for (const dir of ["proc", "sys", "dev"]) {
+      const row = page.locator(`tr[data-file="${dir}"]`);
+      await row.waitFor();
+      expect(await row.getByRole("button", { name: /^Delete/ }).count(), dir).toBe(0);
+    }
+    // An ordinary folder still can be deleted (when empty).
+    expect(
+      await page.locator('tr[data-file="tmp"]').getByRole("button", { name: "Delete tmp" }).count(),
+    ).toBe(1);
+    const ages = await page.getByRole("table", { name: "Files" }).locator("time").allTextContents();
+    expect(ages.length).toBeGreaterThan(5);
+    for (const age of ages) expect(age).toMatch(READABLE_AGE);
+    await shot("08a-files-root");
+
+    // Devices: shown, but no upload into /dev and no View, Download or Delete on a device or a
+    // link to one.
+    await page.getByRole("button", { name: "dev/" }).click();
+    await page.locator('tr[data-file="null"]').waitFor({ timeout: 20_000 });
+    await page.getByTestId("files-read-only").waitFor();
+    expect(await page.getByRole("button", { name: "Upload", exact: true }).count()).toBe(0);
+    expect(await page.locator('tr[data-file="null"] button').count()).toBe(0);
+    expect(await page.locator('tr[data-file="stdin"] button').count()).toBe(0);
+    await shot("08b-files-dev");
+  }, 60_000);
+
+  it("uploads a file, reads it back and deletes it", async () => {
     await page.getByLabel("Go to path").fill("/tmp");
     await page.getByRole("button", { name: "Go", exact: true }).click();
     await page.locator('nav[aria-label="Path"]').getByRole("button", { name: "tmp" }).waitFor();
@@ -212,11 +256,69 @@ describe.skipIf(!haveChromium)("dashboard in a browser", () => {
     await row.waitFor({ state: "detached", timeout: 20_000 });
   }, 60_000);
 
-  it("shows the executions with their latency", async () => {
+  it("shows the closed terminal as closed, not failed, and leaves it out of the latency chart", async () => {
+    const vms = (await (await api("GET", `/vms?label=e2e=${run}`)).json()) as {
+      items: { id: string; name: string }[];
+    };
+    const vmId = vms.items.find((v) => v.name === sandboxName)?.id ?? "";
+    const ran = await fetch(`${app.url}/api/v1/vms/${vmId}/execute`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${app.apiKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ command: "echo charted" }),
+    });
+    expect(ran.status).toBe(200);
+    interface Row {
+      command: string;
+      error: string | null;
+      durationMs: number | null;
+      pty: boolean;
+    }
+    const executions = async () =>
+      ((await (await api("GET", `/vms/${vmId}/executions?limit=100`)).json()) as { items: Row[] })
+        .items;
+    // The shell the Terminal tab opened ended when the tab was left: a deliberate close.
+    await expect
+      .poll(async () => (await executions()).find((e) => e.pty)?.error ?? "running", {
+        timeout: 20_000,
+      })
+      .toBe("closed by client");
+    const all = await executions();
+    const charted = all.filter((e) => !e.pty && e.error === null && e.durationMs !== null).length;
+    expect(charted).toBeGreaterThan(0);
+    expect(all.filter((e) => e.durationMs !== null).length).toBeGreaterThan(charted);
+
     await page.getByRole("tab", { name: "Executions" }).click();
-    await page.getByRole("table", { name: "Executions" }).waitFor({ timeout: 20_000 });
+    const table = page.getByRole("table", { name: "Executions" });
+    await table.waitFor({ timeout: 20_000 });
+    const shell = table
+      .locator("tr", { has: page.getByRole("button", { name: /^(ba)?sh -l$/ }) })
+      .first();
+    await expect.poll(() => shell.locator("td.num").first().textContent()).toBe("closed");
+    await shell.getByText("terminal", { exact: true }).waitFor();
+    await page.getByText(new RegExp(`^last ${charted} · p50`)).waitFor();
     await shot("09-executions");
-  });
+  }, 60_000);
+
+  it("shows why a sandbox waits", async () => {
+    const res = await fetch(`${app.url}/api/v1/vms`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${app.apiKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: `${sandboxName}-waits`, vcpus: 2, labels: { e2e: run } }),
+    });
+    expect(res.status).toBe(202);
+    const { vm } = (await res.json()) as { vm: { id: string; status: string } };
+    expect(vm.status).toBe("pending");
+    try {
+      await nav("Sandboxes");
+      await page.getByRole("link", { name: `${sandboxName}-waits`, exact: true }).click();
+      await expect
+        .poll(() => page.getByTestId("pending-reason").textContent(), { timeout: 20_000 })
+        .toMatch(/^waiting for capacity: all 1 worker full for 2 vCPUs/);
+      await shot("09b-sandbox-waiting");
+    } finally {
+      await api("DELETE", `/vms/${vm.id}?wait=true`);
+    }
+  }, 60_000);
 
   it("runs a command in the console and streams its output", async () => {
     await nav("Console");
@@ -346,7 +448,8 @@ describe.skipIf(!haveChromium)("dashboard in a browser", () => {
     await page.getByRole("button", { name: "Extend timeout" }).click();
     await page.getByRole("dialog").getByLabel("Minutes from now").fill("90");
     await page.getByRole("dialog").getByRole("button", { name: "Set timeout" }).click();
-    await page.locator("time", { hasText: "in 1 h 30 min" }).waitFor();
+    // 90 minutes from now, in whole hours as every age reads (the tooltip has the exact time).
+    await page.locator("time", { hasText: /^in 1 h$/ }).waitFor();
     await shot("22b-sandbox-extended");
   }, 150_000);
 

@@ -9,7 +9,9 @@ import { timestampSchema } from "./primitives.js";
  * `exitCode` is null while running or when the command could not start (then `error` says why); a
  * non-zero `exitCode` is a normal outcome, not an error. Output kept here is capped; the
  * `…Truncated` flags say when the tail was cut. `args` is empty for shell commands
- * (`/bin/sh -c command`).
+ * (`/bin/sh -c command`). A command whose client closed its exec socket while it ran (a terminal
+ * closed) is killed and recorded with `error: "closed by client"`, a deliberate end rather than a
+ * failure.
  *
  * `stdout` and `stderr` are text: bytes that are not valid UTF-8, and NUL, are stored as U+FFFD,
  * so binary output is not kept exactly. The exec WebSocket streams the exact bytes (base64).
@@ -28,6 +30,12 @@ export const executionSchema = z.object({
   startedAt: timestampSchema,
   completedAt: timestampSchema.nullable(),
   durationMs: z.number().int().nonnegative().nullable(),
+  pty: z
+    .boolean()
+    .default(false)
+    .describe(
+      "ran on a terminal (an interactive shell): its duration is how long the shell stayed open",
+    ),
 });
 
 /** A recorded execution (see {@link executionSchema}). */

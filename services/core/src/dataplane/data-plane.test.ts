@@ -19,7 +19,7 @@ import { WebSocket, WebSocketServer, type RawData } from "ws";
 import { buildAgentBundle } from "../agent/build-agent.js";
 import { detectBackends } from "../backends/detect-backends.js";
 import { DockerBackend } from "../docker/docker-backend.js";
-import { toWorker } from "../domain/mappers.js";
+import { toExecution, toWorker } from "../domain/mappers.js";
 import { buildBaseImage, DEFAULT_BASE_IMAGE } from "../image/build-base-image.js";
 import { InProcessJobQueue } from "../queue/in-process-queue.js";
 import { SandboxManager } from "../sandbox/sandbox-manager.js";
@@ -420,7 +420,7 @@ describe.skipIf(!canRun)("data plane on a real worker and sandbox", () => {
     expect(exit).toMatchObject({ signal: "SIGTERM", exitCode: 143 });
   });
 
-  it("kills the command when the client goes away", async () => {
+  it("kills the command when the client goes away, recorded as closed by its client", async () => {
     const ws = await client.openExec(target, vmId);
     const c = collect(ws);
     send(ws, { type: "start", command: "sleep 60" });
@@ -430,7 +430,33 @@ describe.skipIf(!canRun)("data plane on a real worker and sandbox", () => {
       async () => (await repos.executions.get(executionId))?.completedAt != null,
       "the abandoned command to be recorded as ended",
     );
-    expect((await repos.executions.get(executionId))?.error).toMatch(/killed by SIGKILL/);
+    // A deliberate end (a terminal closed), not a failure: no "killed by SIGKILL".
+    expect((await repos.executions.get(executionId))?.error).toBe("closed by client");
+    expect((await repos.executions.get(executionId))?.pty).toBe(false);
+
+    // An interactive shell whose client closes the socket reads the same.
+    const pty = await client.openExec(target, vmId);
+    const p = collect(pty);
+    send(pty, { type: "start", command: "sh", args: ["-l"], pty: { cols: 80, rows: 24 } });
+    const shell = (await p.next("started")) as { executionId: string };
+    pty.close(1000, "terminal closed");
+    await waitUntil(
+      async () => (await repos.executions.get(shell.executionId))?.completedAt != null,
+      "the closed shell to be recorded as ended",
+    );
+    const closedShell = await repos.executions.get(shell.executionId);
+    expect(closedShell?.error).toBe("closed by client");
+    // Marked interactive, so latency figures can leave the open-shell time out.
+    expect(closedShell && toExecution(closedShell).pty).toBe(true);
+
+    // A SIGKILL the client sends itself is still a kill.
+    const killed = await client.openExec(target, vmId);
+    const k = collect(killed);
+    send(killed, { type: "start", command: "sleep 60" });
+    const third = (await k.next("started")) as { executionId: string };
+    send(killed, { type: "signal", signal: "SIGKILL" });
+    await k.closed;
+    expect((await repos.executions.get(third.executionId))?.error).toMatch(/killed by SIGKILL/);
   });
 
   it("reports a timeout over the socket, and kills a command whose HTTP caller gives up", async () => {

@@ -29,6 +29,12 @@ export interface ExecSessionOptions {
   readonly watermark?: BufferWatermark;
 }
 
+/**
+ * The `error` recorded for a command whose client closed the socket while it ran: closing a
+ * terminal is how an interactive shell normally ends, so it must not read as a failure.
+ */
+const CLOSED_BY_CLIENT = "closed by client";
+
 type StartMessage = Extract<ExecClientMessage, { type: "start" }>;
 
 /**
@@ -42,7 +48,8 @@ type StartMessage = Extract<ExecClientMessage, { type: "start" }>;
  * pipes) instead of making the worker buffer. Input too: while more than `maxPendingInputBytes`
  * of stdin wait for the agent, the socket is not read. Signals do not queue behind input; stdin,
  * closeStdin and resize keep their order. A client that goes away kills the
- * command. Resolves when the socket is closed and the command (if any) is recorded as ended.
+ * command, recorded as "closed by client". Resolves when the socket is closed and the command (if
+ * any) is recorded as ended.
  */
 export function runExecSession(ws: WebSocket, options: ExecSessionOptions): Promise<void> {
   const { manager, vmId, logger, maxBufferedBytes } = options;
@@ -107,7 +114,7 @@ export function runExecSession(ws: WebSocket, options: ExecSessionOptions): Prom
     if (!open()) {
       // The client left while the command started.
       released();
-      await handle.kill().catch(() => {});
+      await handle.kill(CLOSED_BY_CLIENT).catch(() => {});
       return;
     }
     await send({ type: "started", executionId: handle.executionId });
@@ -220,7 +227,7 @@ export function runExecSession(ws: WebSocket, options: ExecSessionOptions): Prom
     released();
     void (async () => {
       await ops.catch(() => {});
-      if (handle && state === "running") await handle.kill().catch(() => {});
+      if (handle && state === "running") await handle.kill(CLOSED_BY_CLIENT).catch(() => {});
       await handle?.done.catch(() => {});
       finished();
     })();

@@ -109,5 +109,6 @@ export function toExecution(row: ExecutionRow): Execution {
     startedAt: row.startedAt.toISOString(),
     completedAt: iso(row.completedAt),
     durationMs: row.durationMs,
+    pty: row.pty,
   };
 }

@@ -105,8 +105,12 @@ export interface ExecHandle {
   signal(signal: ExecSignal): Promise<void>;
   /** Resizes its terminal (only with `pty`). */
   resize(cols: number, rows: number): Promise<void>;
-  /** SIGKILL. */
-  kill(): Promise<void>;
+  /**
+   * SIGKILL. With `reason`, a command that dies of it is recorded with that reason as its
+   * `error` (e.g. "closed by client") instead of "killed by SIGKILL", so a deliberate end reads
+   * differently from a failure.
+   */
+  kill(reason?: string): Promise<void>;
   /**
    * Resolves once the command ended, every output handler ran and its row is completed; rejects
    * (after recording the error in the row) if the agent connection is lost or a handler threw.
@@ -345,6 +349,7 @@ export class SandboxManager {
       envKeys: Object.keys(req.env ?? {}),
       cwd: req.cwd ?? null,
       user: req.user ?? null,
+      pty: req.pty !== undefined,
     });
     const out = new OutputCapture(this.#outputLimit);
     const err = new OutputCapture(this.#outputLimit);
@@ -406,6 +411,7 @@ export class SandboxManager {
       else this.#busy.delete(vmId);
       this.#lastActive.set(vmId, Date.now());
     };
+    let killReason: string | undefined;
     const done = proc.done.then(
       async (result) => {
         idle();
@@ -413,11 +419,11 @@ export class SandboxManager {
         const completed = await repos.executions.complete(execution.id, {
           exitCode: result.exitCode,
           ...captured(),
+          // A PTY's shell killed this way may report exit code 137 with no signal; the
+          // reason still applies, since the kill was asked for.
           error: result.timedOut
             ? `timed out after ${req.timeoutMs} ms`
-            : result.signal
-              ? `killed by ${result.signal}`
-              : null,
+            : (killReason ?? (result.signal ? `killed by ${result.signal}` : null)),
         });
         return { execution: completed ?? execution, result };
       },
@@ -440,7 +446,10 @@ export class SandboxManager {
       closeStdin: () => proc.closeStdin(),
       signal: (sig) => proc.signal(sig),
       resize: (cols, rows) => proc.resize(cols, rows),
-      kill: () => proc.kill(),
+      kill: (reason) => {
+        killReason ??= reason;
+        return proc.kill();
+      },
       done,
     };
   }

@@ -159,6 +159,8 @@ export interface ExecutionsTable {
   startedAt: CreatedAt;
   completedAt: NullableTimestamp;
   durationMs: ColumnType<number | null, number | null | undefined, number | null>;
+  /** Ran on a terminal (an interactive shell). */
+  pty: BoolWithDefault;
 }
 
 /** Table `worker_metrics`: periodic resource samples per worker. */

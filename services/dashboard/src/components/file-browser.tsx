@@ -1,25 +1,31 @@
 "use client";
 /** Browse a sandbox's files: list, upload, download, preview, delete. */
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { useRef, useState } from "react";
+import { useEffect, useRef, useState } from "react";
+import { AetheriumApiError } from "@aetherium/sdk";
 import type { FileEntry } from "@aetherium/types";
 import { errorMessage } from "../lib/api/api.js";
 import { formatBytes } from "../format/format.js";
+import {
+  canDelete,
+  canRead,
+  canUploadTo,
+  FILES_START_PATH,
+  joinPath as join,
+  parentPath as parent,
+} from "../lib/files/file-rules.js";
 import { useApi, useToast } from "./providers.js";
 import { Dialog, EmptyState, ErrorState, Icon, Loading, RelTime } from "./ui.js";
 
-function join(dir: string, name: string): string {
-  return dir === "/" ? `/${name}` : `${dir.replace(/\/+$/, "")}/${name}`;
-}
-
-function parent(dir: string): string {
-  const p = dir.replace(/\/+$/, "").split("/").slice(0, -1).join("/");
-  return p === "" ? "/" : p;
-}
-
 const PREVIEW_LIMIT = 256 * 1024;
 
-export function FileBrowser({ vmId, initialPath = "/" }: { vmId: string; initialPath?: string }) {
+export function FileBrowser({
+  vmId,
+  initialPath = FILES_START_PATH,
+}: {
+  vmId: string;
+  initialPath?: string;
+}) {
   const api = useApi();
   const toast = useToast();
   const qc = useQueryClient();
@@ -41,6 +47,22 @@ export function FileBrowser({ vmId, initialPath = "/" }: { vmId: string; initial
     setPathInput(p);
     setPreview(null);
   };
+  // An image without the start folder opens at `/` instead of an error (once: a later visit to
+  // that path shows its error).
+  const leftStart = useRef(false);
+  const missingStart =
+    !leftStart.current &&
+    path === initialPath &&
+    path !== "/" &&
+    list.isError &&
+    list.error instanceof AetheriumApiError &&
+    list.error.status === 404;
+  useEffect(() => {
+    if (!missingStart) return;
+    leftStart.current = true;
+    go("/");
+  }, [missingStart]);
+  const uploadable = canUploadTo(path);
 
   const entries = [...(list.data?.entries ?? [])].sort(
     (a, b) => Number(b.type === "dir") - Number(a.type === "dir") || a.name.localeCompare(b.name),
@@ -146,6 +168,7 @@ export function FileBrowser({ vmId, initialPath = "/" }: { vmId: string; initial
         </form>
         <input
           ref={fileInput}
+          disabled={!uploadable}
           type="file"
           multiple
           className="sr-only"
@@ -153,14 +176,20 @@ export function FileBrowser({ vmId, initialPath = "/" }: { vmId: string; initial
           aria-label="Upload files"
           onChange={(e) => void upload(e.target.files)}
         />
-        <button
-          type="button"
-          className="btn small primary"
-          disabled={uploading}
-          onClick={() => fileInput.current?.click()}
-        >
-          {uploading ? "Uploading…" : "Upload"}
-        </button>
+        {uploadable ? (
+          <button
+            type="button"
+            className="btn small primary"
+            disabled={uploading}
+            onClick={() => fileInput.current?.click()}
+          >
+            {uploading ? "Uploading…" : "Upload"}
+          </button>
+        ) : (
+          <span className="faint small" data-testid="files-read-only">
+            System folder: read only
+          </span>
+        )}
       </div>
       {list.isPending ? (
         <Loading rows={4} />
@@ -195,7 +224,7 @@ export function FileBrowser({ vmId, initialPath = "/" }: { vmId: string; initial
                 <tr>
                   <td colSpan={4}>
                     <EmptyState title="This folder is empty" icon="folder">
-                      Upload a file to put it here.
+                      {uploadable ? "Upload a file to put it here." : null}
                     </EmptyState>
                   </td>
                 </tr>
@@ -222,7 +251,7 @@ export function FileBrowser({ vmId, initialPath = "/" }: { vmId: string; initial
                     <RelTime iso={e.modifiedAt} />
                   </td>
                   <td style={{ textAlign: "right", whiteSpace: "nowrap" }}>
-                    {e.type !== "dir" && (
+                    {canRead(path, e) && (
                       <>
                         <button type="button" className="btn small" onClick={() => void view(e)}>
                           View
@@ -236,14 +265,16 @@ export function FileBrowser({ vmId, initialPath = "/" }: { vmId: string; initial
                         </button>{" "}
                       </>
                     )}
-                    <button
-                      type="button"
-                      className="btn small danger"
-                      aria-label={`Delete ${e.name}`}
-                      onClick={() => setRemoving(e)}
-                    >
-                      Delete
-                    </button>
+                    {canDelete(path, e) && (
+                      <button
+                        type="button"
+                        className="btn small danger"
+                        aria-label={`Delete ${e.name}`}
+                        onClick={() => setRemoving(e)}
+                      >
+                        Delete
+                      </button>
+                    )}
                   </td>
                 </tr>
               ))}

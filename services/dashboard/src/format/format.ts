@@ -25,14 +25,40 @@ export function formatBytes(bytes: number): string {
   return i === 0 ? `${v} B` : `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
 }
 
-/** "3 min ago" / "in 2 h" relative to `now`; an absent time reads as a dash. */
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+/** Beyond this an age in days is harder to place than the date itself. */
+const DATE_AFTER = 7 * DAY;
+
+/**
+ * A time relative to `now` as a person reads it: "just now", "5 min ago", "3 h ago", "2 days ago",
+ * and past a week the date ("12 Nov", with the year when it is not this year's: "3 Mar 2025").
+ * Future times read "in 5 min", "in 3 h", "in 2 days", then "on 12 Nov". Each step counts whole
+ * units (3 h 59 min ago is "3 h ago"). An absent or unreadable time reads as a dash. The date is
+ * in the viewer's time zone.
+ */
 export function formatRelativeTime(iso: string | null | undefined, now: Date = new Date()): string {
   if (!iso) return "—";
   const t = Date.parse(iso);
   if (Number.isNaN(t)) return "—";
   const delta = t - now.getTime();
-  if (Math.abs(delta) < 5000) return "just now";
-  const text = formatDuration(Math.abs(delta)).replace(/ \d+ s$/, "");
+  const abs = Math.abs(delta);
+  if (abs < MINUTE) return "just now";
+  if (abs >= DATE_AFTER) {
+    const d = new Date(t);
+    const date = `${d.getDate()} ${MONTHS[d.getMonth()]}`;
+    const dated = d.getFullYear() === now.getFullYear() ? date : `${date} ${d.getFullYear()}`;
+    return delta < 0 ? dated : `on ${dated}`;
+  }
+  let text: string;
+  if (abs < HOUR) text = `${Math.floor(abs / MINUTE)} min`;
+  else if (abs < DAY) text = `${Math.floor(abs / HOUR)} h`;
+  else {
+    const days = Math.floor(abs / DAY);
+    text = days === 1 ? "1 day" : `${days} days`;
+  }
   return delta < 0 ? `${text} ago` : `in ${text}`;
 }
 

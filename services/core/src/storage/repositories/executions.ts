@@ -24,6 +24,8 @@ export interface NewExecution {
   readonly envKeys?: readonly string[];
   readonly cwd?: string | null;
   readonly user?: string | null;
+  /** Runs on a terminal (an interactive shell). */
+  readonly pty?: boolean;
 }
 
 /** How a command ended. */
@@ -90,6 +92,7 @@ export class ExecutionRepository {
       envKeys: JSON.stringify(input.envKeys ?? []),
       cwd: input.cwd,
       user: input.user,
+      pty: input.pty,
     };
   }
 

@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { axis, fraction, linearScale, niceCeil, ticks } from "./scale.js";
-import { latencySummary, percentile, statusCounts, tasksPerMinute } from "./series.js";
+import {
+  execLatencies,
+  latencySummary,
+  percentile,
+  statusCounts,
+  tasksPerMinute,
+} from "./series.js";
 
 describe("chart scales", () => {
   it("rounds a maximum up to 1, 2 or 5 times a power of ten", () => {
@@ -57,6 +63,23 @@ describe("series", () => {
     expect(percentile([5, 1, 3], 50)).toBe(3);
     expect(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 100], 95)).toBe(100);
     expect(latencySummary([10, null, 30, 20])).toEqual({ count: 3, p50: 20, p95: 30, max: 30 });
+  });
+  it("charts only commands that ran to their own end, oldest first", () => {
+    const run = (durationMs: number | null, error: string | null = null, pty = false) => ({
+      durationMs,
+      error,
+      pty,
+    });
+    expect(
+      execLatencies([
+        run(12),
+        run(3_600_000, "closed by client", true),
+        run(900_000, null, true),
+        run(5_000, "killed by SIGKILL"),
+        run(null),
+        run(8),
+      ]),
+    ).toEqual([8, 12]);
   });
   it("orders sandbox counts by status and leaves zeros and deleted out", () => {
     expect(statusCounts({ deleted: 4, stopped: 1, running: 2, failed: 0 })).toEqual([

@@ -76,6 +76,25 @@ export function latencySummary(durations: readonly (number | null | undefined)[]
   };
 }
 
+interface ExecutionTiming {
+  readonly durationMs: number | null;
+  readonly error: string | null;
+  readonly pty?: boolean;
+}
+
+/**
+ * The durations the exec latency chart draws, oldest first, from executions listed newest first:
+ * only commands that ran to their own end. A terminal session (`pty`) lasts as long as someone
+ * kept the shell open, and a command closed by its client, killed, timed out or cut off by a lost
+ * agent (`error`) says nothing about how fast commands run, so both are left out.
+ */
+export function execLatencies(executions: readonly ExecutionTiming[]): number[] {
+  return executions
+    .filter((e) => !e.pty && e.error === null && e.durationMs !== null)
+    .map((e) => e.durationMs!)
+    .reverse();
+}
+
 /** Sandbox counts by status in a fixed, readable order; statuses with zero are left out. */
 export const VM_STATUS_ORDER = [
   "running",

@@ -22,8 +22,11 @@ import {
   Tabs,
 } from "../../../components/ui.js";
 import { errorMessage } from "../../../lib/api/api.js";
-import { latencySummary } from "../../../lib/charts/series.js";
+import { execLatencies, latencySummary } from "../../../lib/charts/series.js";
 import { formatBytes, formatDuration } from "../../../format/format.js";
+
+/** The `error` of a command ended by its client closing the socket: a deliberate end, not a failure. */
+const CLOSED_BY_CLIENT = "closed by client";
 
 const TABS = [
   { id: "overview", label: "Overview" },
@@ -152,17 +155,17 @@ function Executions({ vmId }: { vmId: string }) {
         </EmptyState>
       </div>
     );
-  const durations = [...items]
-    .reverse()
-    .map((e) => e.durationMs)
-    .filter((d): d is number => d !== null);
+  const durations = execLatencies(items);
   const s = latencySummary(durations);
   return (
     <div className="stack">
       <div className="card">
         <div className="card-head">
           <h2>Exec latency</h2>
-          <span className="muted small">
+          <span
+            className="muted small"
+            title="Commands that ran to their end; terminal sessions and closed or killed commands are left out"
+          >
             last {s.count} · p50 {s.p50 === null ? "—" : formatDuration(s.p50)} · p95{" "}
             {s.p95 === null ? "—" : formatDuration(s.p95)}
           </span>
@@ -196,9 +199,14 @@ function Executions({ vmId }: { vmId: string }) {
                       >
                         {[e.command, ...e.args].join(" ")}
                       </button>
+                      {e.pty && <span className="chip">terminal</span>}
                     </td>
                     <td className="num">
-                      {e.exitCode === null ? (
+                      {e.error === CLOSED_BY_CLIENT ? (
+                        <span className="faint" title="Its client closed it (a terminal closed)">
+                          closed
+                        </span>
+                      ) : e.exitCode === null ? (
                         <span className="faint">{e.error ? "error" : "running"}</span>
                       ) : (
                         <span className={e.exitCode === 0 ? "" : "field-error"}>{e.exitCode}</span>
@@ -214,7 +222,9 @@ function Executions({ vmId }: { vmId: string }) {
                   {open === e.id && (
                     <tr>
                       <td colSpan={4}>
-                        {e.error && <div className="banner bad">{e.error}</div>}
+                        {e.error && e.error !== CLOSED_BY_CLIENT && (
+                          <div className="banner bad">{e.error}</div>
+                        )}
                         <h3 style={{ margin: "4px 0" }}>stdout</h3>
                         <pre className="code">{e.stdout || "(empty)"}</pre>
                         {e.stderr && (
