@@ -320,7 +320,7 @@ const bench: Benchmark = {
       );
       procs.push(poolWorker);
       const poolReady = async (): Promise<boolean> => {
-        for (const more = until(90_000); more(); ) {
+        for (const more = until(90_000); more();) {
           const rows = await repos.vms.list({ includePool: true, limit: 100 });
           const ready = rows.items.some(
             (r) =>
@@ -376,13 +376,7 @@ const bench: Benchmark = {
             "≥ 10×",
           ],
           ["  … direct agent call (row)", ms(agentExec, 2), "", "", ""],
-          [
-            "warm claim create?wait → `true` done",
-            warm ? ms(warm, 1) : "n/a",
-            "—",
-            "",
-            "≤ 50 ms",
-          ],
+          ["warm claim create?wait → `true` done", warm ? ms(warm, 1) : "n/a", "—", "", "≤ 50 ms"],
           [
             `burst ${BURST} × (create → \`true\`), from burst start`,
             `${ms(burstOurs, 0)} p99 ${round(burstOurs.p99, 0)}`,
