@@ -86,12 +86,13 @@ async function burst(
   n: number,
   one: (i: number, signal: AbortSignal) => Promise<void>,
 ): Promise<{ times: number[]; failures: Map<string, number> }> {
-  const signal = AbortSignal.timeout(BURST_MS);
   const times: number[] = [];
   const failures = new Map<string, number>();
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: n }, async (_, i) => {
+      // One signal per item: the SDK listens on it for each of its requests and polls.
+      const signal = AbortSignal.timeout(BURST_MS);
       try {
         await Promise.race([
           one(i, signal),
