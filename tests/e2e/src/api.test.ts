@@ -144,8 +144,16 @@ describe("a sandbox through the public API", () => {
     });
     expect(withArgs.json.execution.stdout).toBe("piped text");
 
-    const got = await api("GET", `/executions/${three.json.execution.id}`);
-    expect(got.json.execution.exitCode).toBe(3);
+    // The answer does not wait for the row's completion write: a read right after it may come
+    // a moment before that write lands.
+    await expect
+      .poll(
+        async () => (await api("GET", `/executions/${three.json.execution.id}`)).json as unknown,
+        {
+          timeout: 5000,
+        },
+      )
+      .toMatchObject({ execution: { exitCode: 3 } });
     const history = await api("GET", `/vms/${vmId}/executions?limit=2`);
     expect(history.json.items).toHaveLength(2);
     expect(history.json.nextCursor).not.toBeNull();

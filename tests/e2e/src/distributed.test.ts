@@ -111,8 +111,15 @@ describe("two gateways and two workers on one PostgreSQL and Redis", () => {
     });
     expect(exec.status).toBe(200);
     expect(exec.json.execution.stdout).toMatch(/^via-b\n/);
-    const again = await call(gatewayA, "GET", `/executions/${exec.json.execution.id}`);
-    expect(again.json.execution.exitCode).toBe(0);
+    // The answer does not wait for the row's completion write: poll, as a reader right after it
+    // may come a moment before that write lands.
+    await expect
+      .poll(
+        async () =>
+          (await call(gatewayA, "GET", `/executions/${exec.json.execution.id}`)).json as unknown,
+        { timeout: 5000 },
+      )
+      .toMatchObject({ execution: { exitCode: 0 } });
 
     for (let i = 0; i < 100 && !events.includes("vm.running"); i++)
       await new Promise((r) => setTimeout(r, 20));

@@ -228,7 +228,12 @@ export class DataPlane {
     };
     res.on("close", onClose);
     try {
-      const row = await manager.exec(vmId, body.data, { signal: aborter.signal });
+      // The answer leaves as soon as the agent reports the exit; the row (inserted before the
+      // command started) is completed in the background, off the caller's wait.
+      const row = await manager.exec(vmId, body.data, {
+        signal: aborter.signal,
+        deferRecord: true,
+      });
       const answer: ExecuteResponse = { execution: toExecution(row) };
       sendJson(res, 200, answer);
     } finally {

@@ -174,6 +174,8 @@ describe.skipIf(!canRun)("data plane on a real worker and sandbox", () => {
   it("executes commands and records them; a non-zero exit is a result; stdin works", async () => {
     const echo = await client.execute(target, vmId, { command: "echo hello; echo oops >&2" });
     expect(echo).toMatchObject({ vmId, exitCode: 0, stdout: "hello\n", stderr: "oops\n" });
+    // The answer does not wait for the row's completion write.
+    await manager.settled();
     expect(await repos.executions.get(echo.id)).toMatchObject({ exitCode: 0, stdout: "hello\n" });
     const three = await client.execute(target, vmId, { command: "exit 3" });
     expect(three.exitCode).toBe(3);

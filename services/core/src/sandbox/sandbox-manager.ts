@@ -33,6 +33,7 @@ import type { Repositories } from "../storage/repositories/create-repositories.j
 import type { ExecutionRow } from "../storage/repositories/executions.js";
 import type { VmRow } from "../storage/repositories/vms.js";
 import { claimForCreate } from "./admission.js";
+import { BackgroundWrites } from "./background-writes.js";
 import { OutputCapture } from "./output-capture.js";
 import { OutputFlusher } from "./output-flusher.js";
 
@@ -52,6 +53,11 @@ export interface SandboxManagerDeps {
    * this many more bytes arrived (default 64 KiB): what a crash of this worker can lose.
    */
   readonly outputFlush?: { readonly intervalMs?: number; readonly maxBytes?: number };
+  /**
+   * Completion writes of `deferRecord` commands that may be in flight at once (default 256); past
+   * it a caller waits for its own record again.
+   */
+  readonly deferredRecordLimit?: number;
 }
 
 /** A command to run in a sandbox, as the `vm:execute` job carries it. */
@@ -164,6 +170,7 @@ export class SandboxManager {
   readonly #busy = new Map<string, number>();
   readonly #readyTimeoutMs: number;
   readonly #outputLimit: number;
+  readonly #deferredWrites: BackgroundWrites;
   /** Sandboxes the OOM killer hit, until their `die` event is handled. */
   readonly #oomKilled = new Set<string>();
   /** Event handling and reconcile passes, one after another. */
@@ -174,6 +181,11 @@ export class SandboxManager {
   constructor(private readonly deps: SandboxManagerDeps) {
     this.#readyTimeoutMs = deps.agentReadyTimeoutMs ?? 30_000;
     this.#outputLimit = deps.outputLimitBytes ?? 1024 * 1024;
+    this.#deferredWrites = new BackgroundWrites({
+      limit: deps.deferredRecordLimit ?? 256,
+      onError: (err) =>
+        deps.logger.error({ err }, "could not complete the record of a finished command"),
+    });
   }
 
   /**
@@ -302,6 +314,15 @@ export class SandboxManager {
       signal?: AbortSignal;
       onStdout?: (b: Buffer) => void;
       onStderr?: (b: Buffer) => void;
+      /**
+       * Answer as soon as the agent reports the exit, with the completed record as it will be
+       * stored, and complete the stored row in the background (bounded; see
+       * {@link SandboxManagerDeps.deferredRecordLimit}). The row itself is still inserted before
+       * the command starts, so a crash leaves a record; a read of the row racing the answer may
+       * see it unfinished for the time of one write. Only when the command ran: a command that
+       * could not start or lost its agent is recorded before the caller hears of it.
+       */
+      deferRecord?: boolean;
     } = {},
   ): Promise<ExecutionRow> {
     options.signal?.throwIfAborted();
@@ -312,6 +333,7 @@ export class SandboxManager {
         ...(options.onStdout ? { onStdout: options.onStdout } : {}),
         ...(options.onStderr ? { onStderr: options.onStderr } : {}),
       },
+      { deferRecord: options.deferRecord === true },
     );
     const signal = options.signal;
     const onAbort = (): void => {
@@ -337,9 +359,13 @@ export class SandboxManager {
     vmId: string,
     req: StreamExecRequest,
     handlers: ExecStreamHandlers = {},
+    options: { deferRecord?: boolean } = {},
   ): Promise<ExecHandle> {
     const row = await this.#running(vmId);
     const { repos } = this.deps;
+    // The row's started_at is the database's clock at this insert; the duration is measured here
+    // (monotonic), so a deferred completion can answer the same figures the row will hold.
+    const t0 = performance.now();
     const execution = await repos.executions.create({
       ...(req.executionId ? { id: req.executionId } : {}),
       vmId,
@@ -416,7 +442,7 @@ export class SandboxManager {
       async (result) => {
         idle();
         await flusher.stop();
-        const completed = await repos.executions.complete(execution.id, {
+        const outcome = {
           exitCode: result.exitCode,
           ...captured(),
           // A PTY's shell killed this way may report exit code 137 with no signal; the
@@ -424,7 +450,15 @@ export class SandboxManager {
           error: result.timedOut
             ? `timed out after ${req.timeoutMs} ms`
             : (killReason ?? (result.signal ? `killed by ${result.signal}` : null)),
-        });
+        };
+        if (options.deferRecord) {
+          const durationMs = Math.max(0, Math.round(performance.now() - t0));
+          const completedAt = new Date(execution.startedAt.getTime() + durationMs);
+          const record = { ...outcome, completedAt, durationMs };
+          await this.#deferredWrites.run(() => repos.executions.complete(execution.id, record));
+          return { execution: { ...execution, ...record }, result };
+        }
+        const completed = await repos.executions.complete(execution.id, outcome);
         return { execution: completed ?? execution, result };
       },
       async (e: unknown) => {
@@ -776,10 +810,19 @@ export class SandboxManager {
     return stopped;
   }
 
-  /** Stops watching the backend and closes cached agent connections. */
+  /**
+   * Stops watching the backend, closes cached agent connections and waits for the deferred
+   * completion writes still in flight.
+   */
   async close(): Promise<void> {
     for (const stop of [...this.#watches]) stop();
     for (const id of [...this.#clients.keys()]) await this.#dropClient(id);
+    await this.#deferredWrites.drain();
+  }
+
+  /** Resolves once every deferred completion write started so far has settled. */
+  settled(): Promise<void> {
+    return this.#deferredWrites.drain();
   }
 
   async #own(vmId: string): Promise<VmRow> {

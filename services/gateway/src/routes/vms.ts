@@ -72,6 +72,9 @@ export function registerVmRoutes(api: Api, deps: RouteDeps): void {
       const key = req.headers["idempotency-key"];
       const { vm, taskId } = await vms.create(req.body ?? {}, key ? { idempotencyKey: key } : {});
       if (!req.query.wait) return reply.status(202).send({ vm, taskId });
+      // A claim from the warm pool is running already, its task recorded as succeeded: nothing
+      // to wait for, and re-reading both rows would only add to the claim's latency.
+      if (vm.status === "running") return reply.status(201).send({ vm });
       return finish(reply, taskId, vm.id, (running) => reply.status(201).send({ vm: running }));
     },
   );

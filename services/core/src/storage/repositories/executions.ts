@@ -37,6 +37,12 @@ export interface ExecutionOutcome {
   readonly stderrTruncated?: boolean;
   /** An infrastructure error (agent unreachable, timeout); a non-zero exit code is not one. */
   readonly error?: string | null;
+  /**
+   * When it ended and how long it ran, as the caller already answered them (a record completed
+   * after its answer was sent); absent: the database's clock at the time of the write.
+   */
+  readonly completedAt?: Date;
+  readonly durationMs?: number;
 }
 
 /** The record of every command run in a sandbox. */
@@ -111,8 +117,10 @@ export class ExecutionRepository {
         stdoutTruncated: outcome.stdoutTruncated ?? false,
         stderrTruncated: outcome.stderrTruncated ?? false,
         error: outcome.error ?? null,
-        completedAt: sql<Date>`now()`,
-        durationMs: sql<number>`greatest(0, round(extract(epoch from (now() - started_at)) * 1000))::integer`,
+        completedAt: outcome.completedAt ?? sql<Date>`now()`,
+        durationMs:
+          outcome.durationMs ??
+          sql<number>`greatest(0, round(extract(epoch from (now() - started_at)) * 1000))::integer`,
       })
       .where("id", "=", id)
       .where("completedAt", "is", null)
