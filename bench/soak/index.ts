@@ -5,9 +5,7 @@
 // and after (RSS, open descriptors, containers, networks, addresses, firewall rules, run dirs).
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
+import { readdir, readFile } from "node:fs/promises";
 import { promisify } from "node:util";
 import {
   DEFAULT_BASE_IMAGE,
@@ -16,10 +14,9 @@ import {
   SANDBOX_LABELS,
   SANDBOX_NETWORK,
 } from "@aetherium/core";
-import { AETHERIUM_MAIN, runAetherium, type AetheriumProcess } from "@aetherium/e2e";
 import { AetheriumClient } from "@aetherium/sdk";
-import { createTestDatabase, createTestRedis } from "@aetherium/testing";
 import type { Benchmark } from "../lib/bench.js";
+import { openBenchFleet } from "../lib/bench-fleet.js";
 import { rawCreate, rawExec, type Docker } from "../lib/raw-docker.js";
 import { formatTable, round, summarize } from "../lib/stats.js";
 
@@ -82,45 +79,14 @@ const bench: Benchmark = {
         `bench/soak needs root and a Docker engine with the base image (${dockerInfo?.detail ?? "no docker"}): run scripts/ensure-docker.sh and \`aetherium image build\``,
       );
     const docker = new DockerBackend().docker;
-    const db = await createTestDatabase();
-    const redis = await createTestRedis();
-    const home = await mkdtemp(path.join(tmpdir(), "aet-bench-soak-"));
-    const apiKey = `ak_${randomBytes(32).toString("base64url")}`;
-    // Gateways and workers share it: the worker's data-plane token is stored sealed with it.
-    const encryptionKey = randomBytes(32).toString("base64");
+    const fleet = await openBenchFleet("soak");
     const suffix = randomBytes(3).toString("hex");
     const workerId = `soak-${suffix}`;
-    const env = (extra: Record<string, string>) => ({
-      AETHERIUM_DATABASE_URL: db.url,
-      AETHERIUM_REDIS_URL: redis.url,
-      AETHERIUM_REDIS__KEY_PREFIX: redis.prefix,
-      AETHERIUM_API_KEY: apiKey,
-      AETHERIUM_ENCRYPTION_KEY: encryptionKey,
-      AETHERIUM_PORT: "0",
-      AETHERIUM_WORKER__INTERNAL_PORT: "0",
-      // Cycles must measure the platform, not its per-key rate limit.
-      AETHERIUM_RATE_LIMIT: "0",
-      ...extra,
-    });
-    const procs: AetheriumProcess[] = [];
     const rawLeft = new Set<string>();
     try {
-      await run(process.execPath, [AETHERIUM_MAIN, "migrate", "up"], {
-        env: { ...process.env, AETHERIUM_DATABASE_URL: db.url },
-      });
-      const worker = await runAetherium(
-        ["worker"],
-        env({ AETHERIUM_WORKER_ID: workerId, AETHERIUM_HOME: path.join(home, "worker") }),
-        /worker \S+ running/,
-      );
-      procs.push(worker);
-      const gateway = await runAetherium(
-        ["gateway"],
-        env({ AETHERIUM_HOME: path.join(home, "gateway") }),
-        /gateway running at (http:\/\/\S+)/,
-      );
-      procs.push(gateway);
-      const client = new AetheriumClient({ url: gateway.match[1]!, apiKey });
+      const worker = await fleet.startWorker(workerId);
+      const { process: gateway, url } = await fleet.startGateway();
+      const client = new AetheriumClient({ url, apiKey: fleet.apiKey });
 
       let failures = 0;
       const errors = new Map<string, number>();
@@ -263,15 +229,12 @@ const bench: Benchmark = {
         leftoverContainers: leftover,
       };
     } finally {
-      await Promise.all(procs.map((p) => p.stop()));
+      await fleet.close();
       for (const id of rawLeft)
         await docker
           .getContainer(id)
           .remove({ force: true })
           .catch(() => undefined);
-      await redis.cleanup().catch(() => undefined);
-      await db.drop();
-      await rm(home, { recursive: true, force: true });
     }
   },
 };

@@ -11,13 +11,9 @@
 //    timed at the client until the first command's result.
 // 4. A burst: N creates at once, each followed by its first command, against N plain containers
 //    created, started and exec'd at once.
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import {
   buildAgentBundle,
   buildBaseImage,
@@ -31,14 +27,12 @@ import {
   SANDBOX_NETWORK,
   waitForAgent,
 } from "@aetherium/core";
-import { AETHERIUM_MAIN, runAetherium, type AetheriumProcess } from "@aetherium/e2e";
 import { AetheriumClient, type Sandbox } from "@aetherium/sdk";
-import { createTestDatabase, createTestRedis } from "@aetherium/testing";
 import type { Benchmark } from "../lib/bench.js";
+import { openBenchFleet } from "../lib/bench-fleet.js";
 import { rawCreate, rawExec, type Docker } from "../lib/raw-docker.js";
 import { formatTable, round, summarize, type Summary } from "../lib/stats.js";
 
-const run = promisify(execFile);
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const TAG = DEFAULT_BASE_IMAGE;
 
@@ -132,12 +126,7 @@ const bench: Benchmark = {
 
     const backend = new DockerBackend();
     const docker: Docker = backend.docker;
-    const db = await createTestDatabase();
-    const redis = await createTestRedis();
-    const home = await mkdtemp(path.join(tmpdir(), "aet-bench-user-"));
-    const apiKey = `ak_${randomBytes(32).toString("base64url")}`;
-    // Gateways and workers share it: the worker's data-plane token is stored sealed with it.
-    const encryptionKey = randomBytes(32).toString("base64");
+    const fleet = await openBenchFleet("user-path");
     const suffix = randomBytes(3).toString("hex");
     const workerId = `user-${suffix}`;
     const poolWorkerId = `user-${suffix}-pool`;
@@ -145,31 +134,15 @@ const bench: Benchmark = {
     // Room for the whole burst on one worker, and as many of its jobs at once: a provider
     // compared by a burst would be sized for it.
     const slots = BURST + 5;
-    const env = (extra: Record<string, string>) => ({
-      AETHERIUM_DATABASE_URL: db.url,
-      AETHERIUM_REDIS_URL: redis.url,
-      AETHERIUM_REDIS__KEY_PREFIX: redis.prefix,
-      AETHERIUM_API_KEY: apiKey,
-      AETHERIUM_ENCRYPTION_KEY: encryptionKey,
-      AETHERIUM_PORT: "0",
-      AETHERIUM_WORKER__INTERNAL_PORT: "0",
-      // A burst of creates from one key is what the per-key rate limit exists to stop.
-      AETHERIUM_RATE_LIMIT: "0",
+    const sized = (extra: Record<string, string> = {}) => ({
+      AETHERIUM_WORKER__CAPACITY__VCPUS: String(slots * VCPUS),
+      AETHERIUM_WORKER__CAPACITY__MEMORY_MB: String(slots * DEFAULT_SANDBOX_SHAPE.memoryMb),
+      AETHERIUM_WORKER__CAPACITY__MAX_VMS: String(slots),
+      AETHERIUM_QUEUE__CONCURRENCY: String(slots),
       ...extra,
     });
-    const workerEnv = (id: string, extra: Record<string, string> = {}) =>
-      env({
-        AETHERIUM_WORKER_ID: id,
-        AETHERIUM_HOME: path.join(home, id),
-        AETHERIUM_WORKER__CAPACITY__VCPUS: String(slots * VCPUS),
-        AETHERIUM_WORKER__CAPACITY__MEMORY_MB: String(slots * DEFAULT_SANDBOX_SHAPE.memoryMb),
-        AETHERIUM_WORKER__CAPACITY__MAX_VMS: String(slots),
-        AETHERIUM_QUEUE__CONCURRENCY: String(slots),
-        ...extra,
-      });
-    const procs: AetheriumProcess[] = [];
     const rawLeft = new Set<string>();
-    const handle = await openDatabase({ url: db.url });
+    const handle = await openDatabase({ url: fleet.databaseUrl });
     const repos = createRepositories(handle.db);
     const notes: string[] = [
       "ours: `aetherium gateway` + `aetherium worker` processes (PostgreSQL + Redis), SDK over HTTP on loopback",
@@ -192,18 +165,9 @@ const bench: Benchmark = {
     };
 
     try {
-      await run(process.execPath, [AETHERIUM_MAIN, "migrate", "up"], {
-        env: { ...process.env, AETHERIUM_DATABASE_URL: db.url },
-      });
-      const worker = await runAetherium(["worker"], workerEnv(workerId), /worker \S+ running/);
-      procs.push(worker);
-      const gateway = await runAetherium(
-        ["gateway"],
-        env({ AETHERIUM_HOME: path.join(home, "gateway") }),
-        /gateway running at (http:\/\/\S+)/,
-      );
-      procs.push(gateway);
-      const client = new AetheriumClient({ url: gateway.match[1]!, apiKey });
+      const worker = await fleet.startWorker(workerId, sized());
+      const gateway = await fleet.startGateway();
+      const client = new AetheriumClient({ url: gateway.url, apiKey: fleet.apiKey });
       let n = 0;
       const create = (signal?: AbortSignal) =>
         client.vms.create(
@@ -313,13 +277,7 @@ const bench: Benchmark = {
       // 4. Warm claim: a worker with a warm pool of one replaces the first, so nothing else boots
       // in the background while it is timed; each claim waits for the pool to be full again.
       await worker.stop();
-      procs.splice(procs.indexOf(worker), 1);
-      const poolWorker = await runAetherium(
-        ["worker"],
-        workerEnv(poolWorkerId, { AETHERIUM_SANDBOX__WARM_POOL_SIZE: "1" }),
-        /worker \S+ running/,
-      );
-      procs.push(poolWorker);
+      await fleet.startWorker(poolWorkerId, sized({ AETHERIUM_SANDBOX__WARM_POOL_SIZE: "1" }));
       const poolReady = async (): Promise<boolean> => {
         for (const more = until(90_000); more();) {
           const rows = await repos.vms.list({ includePool: true, limit: 100 });
@@ -424,7 +382,8 @@ const bench: Benchmark = {
         rateLimiter: "off",
       };
     } finally {
-      await Promise.all(procs.map((p) => p.stop()));
+      await handle.close();
+      await fleet.close();
       // Everything this run made carries one of its worker ids: sandboxes (with their run dirs),
       // the pool's leftover, and the baseline's plain containers.
       for (const id of [workerId, poolWorkerId, rawWorkerId]) {
@@ -440,10 +399,6 @@ const bench: Benchmark = {
           ).catch((err: unknown) => console.error(`could not remove container ${c.Id}:`, err));
         });
       }
-      await handle.close();
-      await redis.cleanup().catch(() => undefined);
-      await db.drop();
-      await rm(home, { recursive: true, force: true });
     }
   },
 };

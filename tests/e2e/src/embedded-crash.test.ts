@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { detectBackends } from "@aetherium/core";
+import { detectBackends, DockerBackend } from "@aetherium/core";
 import { afterAll, describe, expect, it } from "vitest";
 import { startAetherium, type StartedAetherium } from "./start-aetherium.js";
 
@@ -82,8 +82,12 @@ const containers = async () =>
 
 afterAll(async () => {
   for (const app of apps) await app.cleanup();
-  const left = canRun ? await containers() : [];
-  if (left.length > 0) await run("docker", ["rm", "-f", ...left]);
+  // Through the backend, not `docker rm`: each sandbox also holds a run directory (a tmpfs
+  // mount) on the host, which only the backend's remove takes away.
+  if (canRun) {
+    const backend = new DockerBackend();
+    for (const s of await backend.list({ workerId })) await backend.remove(s.sandboxId);
+  }
   if (home) await rm(path.dirname(home), { recursive: true, force: true });
 }, 120_000);
 

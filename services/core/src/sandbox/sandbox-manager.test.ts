@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { access, constants } from "node:fs/promises";
+import { access, constants, stat } from "node:fs/promises";
 import path from "node:path";
 import { createLogger, InMemoryEventBus } from "@aetherium/common";
 import type { DomainEvent } from "@aetherium/types";
@@ -369,6 +369,16 @@ describe.skipIf(!canRun)("SandboxManager on Docker with the real agent", () => {
         return r?.status === "lost" && r;
       }, "removed sandbox to be lost");
       expect(afterRemove.error).toMatch(/removed outside the platform/);
+      // Nothing is left on the host for it: its run directory (a tmpfs mount) is gone too.
+      const runDir = path.dirname(backend.agentSocketPath(removed.id));
+      await waitFor(
+        async () =>
+          !(await stat(runDir).then(
+            () => true,
+            () => false,
+          )),
+        "the removed sandbox's run directory to go",
+      );
 
       await manager.stop(stopped.id);
       await manager.delete(killed.id);

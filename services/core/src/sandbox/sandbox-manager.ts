@@ -638,7 +638,10 @@ export class SandboxManager {
           ? "its container vanished while the worker was away"
           : "its container was removed outside the platform",
       });
-      if (lost) result.markedLost.push(row.id);
+      if (lost) {
+        result.markedLost.push(row.id);
+        await this.#releaseHost(row.id);
+      }
     }
     if (
       result.orphansRemoved.length ||
@@ -726,7 +729,21 @@ export class SandboxManager {
       await this.#move(row, [row.status], "lost", {
         error: "its container was removed outside the platform",
       });
+      await this.#releaseHost(row.id);
     }
+  }
+
+  /**
+   * What the host still holds for a sandbox whose container is gone (its run directory, a
+   * tmpfs mount) serves nothing any more: no container can come back to it. The record stays.
+   */
+  async #releaseHost(sandboxId: string): Promise<void> {
+    await this.deps.backend.remove(sandboxId).catch((err: unknown) => {
+      this.deps.logger.warn(
+        { err, vmId: sandboxId },
+        "could not release a lost sandbox's host state",
+      );
+    });
   }
 
   /** running → stopping → stopped with why its container ended; the files stay for a start. */
