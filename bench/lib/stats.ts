@@ -73,3 +73,21 @@ export function formatTable(rows: ReadonlyArray<readonly string[]>): string {
     )
     .join("\n");
 }
+
+/** A deadline for a loop: every loop stops at its count or its deadline, whichever comes first. */
+export function until(ms: number): () => boolean {
+  const end = performance.now() + ms;
+  return () => performance.now() < end;
+}
+
+/** How long `fn` took, in milliseconds. */
+export async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
+}
+
+/** A summary as a table cell: `p50 (p95) n=count`. */
+export function p50p95(s: Summary, digits = 1): string {
+  return `${round(s.p50, digits)} (${round(s.p95, digits)}) n=${s.n}`;
+}

@@ -31,7 +31,7 @@ import { AetheriumClient, type Sandbox } from "@aetherium/sdk";
 import type { Benchmark } from "../lib/bench.js";
 import { openBenchFleet } from "../lib/bench-fleet.js";
 import { rawCreate, rawExec, type Docker } from "../lib/raw-docker.js";
-import { formatTable, round, summarize, type Summary } from "../lib/stats.js";
+import { formatTable, p50p95, round, summarize, timed, until } from "../lib/stats.js";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const TAG = DEFAULT_BASE_IMAGE;
@@ -51,19 +51,6 @@ const WARM_ROUNDS = envInt("BENCH_WARM_ROUNDS", 5, 1, 50);
 /** The shape of every sandbox and baseline container but the warm ones (the pool's is the default). */
 const VCPUS = 1;
 const MEMORY_MB = 256;
-
-function until(ms: number): () => boolean {
-  const end = performance.now() + ms;
-  return () => performance.now() < end;
-}
-
-async function timed(fn: () => Promise<unknown>): Promise<number> {
-  const t0 = performance.now();
-  await fn();
-  return performance.now() - t0;
-}
-
-const ms = (s: Summary, digits = 1) => `${round(s.p50, digits)} (${round(s.p95, digits)}) n=${s.n}`;
 
 /** Runs `fn` on every item with at most `limit` at once. */
 async function eachLimited<T>(items: readonly T[], limit: number, fn: (t: T) => Promise<unknown>) {
@@ -322,24 +309,30 @@ const bench: Benchmark = {
           ["p50 (p95), ms", "Aetherium (SDK)", "raw Engine API (dockerode)", "ratio", "goal"],
           [
             "TTI create?wait → `true` done",
-            ms(tti, 0),
-            ms(rawTtiS, 0),
+            p50p95(tti, 0),
+            p50p95(rawTtiS, 0),
             `${round(ttiApiRatio, 2)}× raw`,
             "≤ 1.15×",
           ],
           [
             "exec `true` SDK → gateway → worker → agent",
-            ms(sdkExec, 2),
-            ms(dockerExec, 1),
+            p50p95(sdkExec, 2),
+            p50p95(dockerExec, 1),
             `${round(execSdkSpeedup, 1)}× faster`,
             "≥ 10×",
           ],
-          ["  … direct agent call (row)", ms(agentExec, 2), "", "", ""],
-          ["warm claim create?wait → `true` done", warm ? ms(warm, 1) : "n/a", "—", "", "≤ 50 ms"],
+          ["  … direct agent call (row)", p50p95(agentExec, 2), "", "", ""],
+          [
+            "warm claim create?wait → `true` done",
+            warm ? p50p95(warm, 1) : "n/a",
+            "—",
+            "",
+            "≤ 50 ms",
+          ],
           [
             `burst ${BURST} × (create → \`true\`), from burst start`,
-            `${ms(burstOurs, 0)} p99 ${round(burstOurs.p99, 0)}`,
-            `${ms(burstRaw, 0)} p99 ${round(burstRaw.p99, 0)}`,
+            `${p50p95(burstOurs, 0)} p99 ${round(burstOurs.p99, 0)}`,
+            `${p50p95(burstRaw, 0)} p99 ${round(burstRaw.p99, 0)}`,
             `${round(burstP50Ratio, 2)}× raw`,
             "",
           ],
