@@ -1,6 +1,8 @@
 /**
  * The golden rule (DESIGN.md): imports flow one way.
- *   dashboard → sdk → types;  gateway / k8s-manager → core → libs;  libs never import services.
+ *   dashboard → sdk → types;  cli → sdk;
+ *   server → gateway, worker;  gateway / k8s-manager → core;  worker → core, agent;
+ *   core → libs;  agent → types;  libs never import services.
  * Packages meet only through their `exports`; nothing reaches into another package's folder.
  * @type {import('dependency-cruiser').IConfiguration}
  */
@@ -53,23 +55,53 @@ module.exports = {
     {
       name: "core-imports-upper-service",
       severity: "error",
-      comment: "core is below gateway, k8s-manager and dashboard.",
+      comment:
+        "core is the control plane under every process: it imports libs only, never a deployable above it.",
       from: { path: "^services/core/" },
-      to: { path: "^services/(gateway|k8s-manager|dashboard|cli)/" },
+      to: { path: "^services/(?!core/)" },
+    },
+    {
+      name: "gateway-imports-worker",
+      severity: "error",
+      comment:
+        "A gateway reaches workers over HTTP (the data-plane client in core), never by importing the worker or the guest agent: it must run on a host with no Docker at all.",
+      from: { path: "^services/gateway/" },
+      to: { path: "^services/(worker|agent|server)/" },
+    },
+    {
+      name: "agent-imports-beyond-types",
+      severity: "error",
+      comment:
+        "The guest agent runs inside every sandbox: it is built from @aetherium/types and its own wire module, nothing else of ours.",
+      from: { path: "^services/agent/" },
+      to: { path: "^(libs|services)/(?!(types|agent)/)" },
+    },
+    {
+      name: "worker-imports-upper-service",
+      severity: "error",
+      comment:
+        "The worker builds on core and the agent's wire module; the gateway, the server command and the clients are above it.",
+      from: { path: "^services/worker/" },
+      to: { path: "^services/(gateway|server|cli|dashboard|k8s-manager)/" },
     },
     {
       name: "dashboard-imports-server-code",
       severity: "error",
       comment: "The dashboard talks to the gateway through @aetherium/sdk only.",
       from: { path: "^services/dashboard/" },
-      to: { path: "^(services/(core|gateway|k8s-manager)|libs/(common|testing))/" },
+      to: {
+        path: "^(services/(core|gateway|k8s-manager|worker|agent|server)|libs/(common|testing))/",
+      },
     },
     {
       name: "service-imports-service-sideways",
       severity: "error",
       comment: "gateway and k8s-manager are peers: they share code through core or libs.",
       from: { path: "^services/(gateway|k8s-manager)/" },
-      to: { path: "^services/(gateway|k8s-manager|dashboard)/", pathNot: "^services/$1/" },
+      to: {
+        path: "^services/(gateway|k8s-manager|dashboard|server)/",
+        pathNot: "^services/$1/",
+      },
     },
     {
       name: "production-imports-testing",

@@ -15,7 +15,10 @@ const workspaces = [
   "libs/sdk",
   "libs/testing",
   "services/core",
+  "services/agent",
+  "services/worker",
   "services/gateway",
+  "services/server",
   "services/k8s-manager",
   "services/dashboard",
   "infrastructure/pulumi",
@@ -110,6 +113,44 @@ describe("npm run check:boundaries", () => {
     expect(r.output).toContain("core-imports-upper-service");
   });
 
+  it("fails when core imports the worker", async () => {
+    const r = await withPlanted({
+      "services/core/src/planted.ts": 'import "@aetherium/worker";\n',
+    });
+    expect(r.ok).toBe(false);
+    expect(r.output).toContain("core-imports-upper-service");
+  });
+
+  it("fails when the gateway imports the worker or the agent", async () => {
+    for (const target of ["@aetherium/worker", "@aetherium/agent"]) {
+      const r = await withPlanted({
+        "services/gateway/src/planted.ts": `import "${target}";\n`,
+      });
+      expect(r.ok).toBe(false);
+      expect(r.output).toContain("gateway-imports-worker");
+    }
+  });
+
+  it("fails when the guest agent imports anything of ours but types", async () => {
+    for (const target of ["@aetherium/common", "@aetherium/core"]) {
+      const r = await withPlanted({
+        "services/agent/src/guest/planted.ts": `import "${target}";\n`,
+      });
+      expect(r.ok).toBe(false);
+      expect(r.output).toContain("agent-imports-beyond-types");
+    }
+  });
+
+  it("fails when the worker imports the gateway or the server command", async () => {
+    for (const target of ["@aetherium/gateway", "@aetherium/server"]) {
+      const r = await withPlanted({
+        "services/worker/src/planted.ts": `import "${target}";\n`,
+      });
+      expect(r.ok).toBe(false);
+      expect(r.output).toContain("worker-imports-upper-service");
+    }
+  });
+
   it("fails when the dashboard imports server code", async () => {
     const r = await withPlanted({
       "services/dashboard/src/planted.ts": 'import "@aetherium/core";\n',
@@ -121,7 +162,7 @@ describe("npm run check:boundaries", () => {
   it("fails on a relative path into another package's internals", async () => {
     const r = await withPlanted({
       "services/gateway/src/planted.ts":
-        'export { AETHERIUM_VERSION } from "../../core/src/version.js";\n',
+        'export { Migrator } from "../../core/src/storage/migrator.js";\n',
     });
     expect(r.ok).toBe(false);
     expect(r.output).toContain("reach-into-another-package");
@@ -130,7 +171,7 @@ describe("npm run check:boundaries", () => {
   it("fails on a deep import that the package's exports do not offer", async () => {
     const r = await withPlanted({
       "services/gateway/src/planted.ts":
-        'export { AETHERIUM_VERSION } from "@aetherium/core/src/version.js";\n',
+        'export { Migrator } from "@aetherium/core/src/storage/migrator.js";\n',
     });
     expect(r.ok).toBe(false);
     expect(r.output).toContain("not-to-unresolvable");

@@ -10,8 +10,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import autocannon from "autocannon";
 import { createLogger, loadConfig } from "@aetherium/common";
-import { openRuntime, openSandboxRuntime, startWorker, type Runtime } from "@aetherium/core";
-import { openGateway } from "@aetherium/gateway";
+import { openRuntime, type Runtime } from "@aetherium/core";
+import { startWorkerProcess } from "@aetherium/worker";
+import { startGatewayProcess } from "@aetherium/gateway";
 import { AetheriumClient } from "@aetherium/sdk";
 import { createTestDatabase } from "@aetherium/testing";
 import Fastify from "fastify";
@@ -103,18 +104,16 @@ const bench: Benchmark = {
     try {
       console.log(`rate limiter: ${rateLimiter}`);
       await seed(runtime);
-      const sandboxes = await openSandboxRuntime(runtime, config, logger);
-      closers.unshift(() => sandboxes.close());
-      const worker = await startWorker(runtime, config, {
+      // The same roots `aetherium start` composes: worker first, then the gateway (and its reaper).
+      const worker = await startWorkerProcess(runtime, config, {
         logger,
-        backends: sandboxes.backends,
-        handlers: sandboxes.handlers,
         internalPort: 0,
-        ...(sandboxes.manager ? { manager: sandboxes.manager } : {}),
+        reaper: false,
       });
-      closers.unshift(() => worker.stop(5000));
-      const gateway = await openGateway(runtime, config, { logger });
-      closers.unshift(() => gateway.close());
+      closers.unshift(() => worker.close(5000));
+      const docker = worker.sandboxes?.managers.of("docker");
+      const { gateway, close } = await startGatewayProcess(runtime, config, { logger });
+      closers.unshift(close);
 
       const bare = Fastify();
       bare.get("/vms", async () => runtime.vms.list({ limit: 50 }));
@@ -158,11 +157,11 @@ const bench: Benchmark = {
       );
 
       let exec: { oursP50: number; directP50: number; overheadMs: number } | undefined;
-      if (sandboxes.manager && process.env.BENCH_API_EXEC !== "0") {
+      if (docker && process.env.BENCH_API_EXEC !== "0") {
         const client = new AetheriumClient({ url: gateway.url, apiKey: gateway.adminKey.secret });
         const sandbox = await client.vms.create({ name: "bench-exec" }, { wait: true });
         closers.unshift(() => sandbox.delete({ wait: true }));
-        const agent = await sandboxes.manager.client(sandbox.id);
+        const agent = await docker.client(sandbox.id);
         const bounds = { maxIterations: EXEC_ROUNDS, maxMs: 60_000, warmup: 20 };
         const ours = summarize(await sample(() => sandbox.exec("true"), bounds));
         const direct = summarize(await sample(() => agent.exec({ shell: "true" }), bounds));

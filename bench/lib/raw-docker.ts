@@ -1,7 +1,7 @@
 // The baseline most benches compare against: plain containers driven through the Docker Engine
 // API (dockerode), the way a user without Aetherium would run a command in a container.
 import { PassThrough } from "node:stream";
-import { SANDBOX_LABELS, type DockerBackend } from "@aetherium/core";
+import { SANDBOX_LABELS, type DockerBackend } from "@aetherium/worker";
 
 /** The dockerode client a {@link DockerBackend} holds. */
 export type Docker = DockerBackend["docker"];

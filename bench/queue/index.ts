@@ -1,7 +1,8 @@
 // bench/queue: no-op tasks end to end through Aetherium (tasks row → BullMQ → worker → row
 // succeeded) against raw BullMQ add→process on the same Redis, side by side in one run.
 import { createLogger, loadConfig } from "@aetherium/common";
-import { openRuntime, WorkerDaemon } from "@aetherium/core";
+import { openRuntime } from "@aetherium/core";
+import { startWorkerProcess } from "@aetherium/worker";
 import { createTestDatabase, createTestRedis, deleteByPrefix } from "@aetherium/testing";
 import { Queue, Worker } from "bullmq";
 import type { Benchmark } from "../lib/bench.js";
@@ -50,23 +51,26 @@ async function ours(databaseUrl: string, redisUrl: string, prefix: string): Prom
       AETHERIUM_DATABASE_URL: databaseUrl,
       AETHERIUM_REDIS_URL: redisUrl,
       AETHERIUM_REDIS__KEY_PREFIX: prefix,
+      AETHERIUM_WORKER_ID: "bench-worker",
+      AETHERIUM_WORKER__CAPACITY__VCPUS: "8",
+      AETHERIUM_WORKER__CAPACITY__MEMORY_MB: "8192",
+      AETHERIUM_WORKER__CAPACITY__MAX_VMS: "10",
+      AETHERIUM_WORKER__HEARTBEAT_MS: "1000",
+      AETHERIUM_QUEUE__CONCURRENCY: String(CONCURRENCY),
     },
   });
   const rt = await openRuntime(config, { logger, migrate: true });
-  const daemon = new WorkerDaemon({
-    id: "bench-worker",
-    backends: ["docker"],
-    capacity: { vcpus: 8, memoryMb: 8192, maxVms: 10 },
-    heartbeatMs: 1000,
-    internal: { host: "127.0.0.1", port: 0 },
-    concurrency: CONCURRENCY,
-    queue: rt.queue,
-    repos: rt.repos,
-    bus: rt.bus,
+  // The worker's own root, with a no-op job in place of sandbox backends.
+  const worker = await startWorkerProcess(rt, config, {
     logger,
-    handlers: { "vm:stop": () => Promise.resolve({ stopped: true }) },
+    internalHost: "127.0.0.1",
+    internalPort: 0,
+    reaper: false,
+    jobs: {
+      backends: ["docker"],
+      handlers: { "vm:stop": () => Promise.resolve({ stopped: true }) },
+    },
   });
-  await daemon.start();
   // The sandbox row the tasks point at (a stop on it is the no-op job).
   const vm = await rt.repos.vms.create({
     name: "bench",
@@ -97,7 +101,7 @@ async function ours(databaseUrl: string, redisUrl: string, prefix: string): Prom
     await new Promise((r) => setTimeout(r, 50));
   }
   const seconds = (performance.now() - t0) / 1000;
-  await daemon.stop(5000);
+  await worker.close(5000);
   await rt.close();
   return succeeded / seconds;
 }

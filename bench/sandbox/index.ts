@@ -8,21 +8,23 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createLogger, InMemoryEventBus } from "@aetherium/common";
 import {
-  DEFAULT_BASE_IMAGE,
   buildAgentBundle,
   buildBaseImage,
-  createRepositories,
-  DEFAULT_SANDBOX_SHAPE,
   detectBackends,
   DockerBackend,
-  InProcessJobQueue,
-  Migrator,
-  openDatabase,
   SANDBOX_LABELS,
   SANDBOX_NETWORK,
   SandboxManager,
+} from "@aetherium/worker";
+import {
+  createRepositories,
+  InProcessJobQueue,
+  Migrator,
+  openDatabase,
   TaskService,
   VmService,
+  DEFAULT_BASE_IMAGE,
+  DEFAULT_SANDBOX_SHAPE,
 } from "@aetherium/core";
 import type { Benchmark } from "../lib/bench.js";
 import { rawCreate, rawExec } from "../lib/raw-docker.js";

@@ -7,18 +7,13 @@ import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { promisify } from "node:util";
-import {
-  DEFAULT_BASE_IMAGE,
-  detectBackends,
-  DockerBackend,
-  SANDBOX_LABELS,
-  SANDBOX_NETWORK,
-} from "@aetherium/core";
+import { detectBackends, DockerBackend, SANDBOX_LABELS, SANDBOX_NETWORK } from "@aetherium/worker";
 import { AetheriumClient } from "@aetherium/sdk";
 import type { Benchmark } from "../lib/bench.js";
 import { openBenchFleet } from "../lib/bench-fleet.js";
 import { rawCreate, rawExec, type Docker } from "../lib/raw-docker.js";
 import { formatTable, round, summarize } from "../lib/stats.js";
+import { DEFAULT_BASE_IMAGE } from "@aetherium/core";
 
 const run = promisify(execFile);
 const CYCLES = Math.max(1, Math.min(1000, Number(process.env.BENCH_SOAK_CYCLES ?? 100) || 100));

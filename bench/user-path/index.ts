@@ -17,15 +17,17 @@ import { fileURLToPath } from "node:url";
 import {
   buildAgentBundle,
   buildBaseImage,
-  createRepositories,
-  DEFAULT_BASE_IMAGE,
-  DEFAULT_SANDBOX_SHAPE,
   detectBackends,
   DockerBackend,
-  openDatabase,
   SANDBOX_LABELS,
   SANDBOX_NETWORK,
   waitForAgent,
+} from "@aetherium/worker";
+import {
+  createRepositories,
+  openDatabase,
+  DEFAULT_BASE_IMAGE,
+  DEFAULT_SANDBOX_SHAPE,
 } from "@aetherium/core";
 import { AetheriumClient, type Sandbox } from "@aetherium/sdk";
 import type { Benchmark } from "../lib/bench.js";

@@ -10,3 +10,4 @@ export * from "./domain/index.js";
 export * from "./events/index.js";
 export * from "./jobs/index.js";
 export * from "./validation/index.js";
+export { AETHERIUM_VERSION } from "./version.js";

@@ -1,60 +1,56 @@
 /**
- * Aetherium core: sandbox backends, guest agent, storage, queue, worker daemon and domain services.
+ * The control plane: domain services, storage, the job queue, routing, the reaper and the
+ * data-plane client a gateway uses to reach workers. Only what other packages use is exported.
  * @module
  */
 export {
-  detectBackends,
-  type BackendProbe,
-  type DetectOptions,
-} from "./backends/detect-backends.js";
-export { AETHERIUM_VERSION } from "./version.js";
-export * from "./storage/index.js";
-export * from "./queue/index.js";
-export * from "./routing/routing.js";
-export * from "./docker/index.js";
-export * from "./network/index.js";
-export * from "./image/index.js";
-export * from "./agent/index.js";
-export * from "./sandbox/index.js";
+  DataPlaneClient,
+  type DataPlaneTarget,
+  dataPlaneTargetFor,
+  relayExecSockets,
+} from "./data-plane/data-plane-client.js";
 export {
-  toExecution,
-  toTask,
-  toVm,
-  toWorker,
-  maskEnv,
-  HEALTHY_WITHIN_MS,
-} from "./domain/mappers.js";
+  clientErrorResponse,
+  rawErrorResponse,
+  requestIdOf,
+  sendError,
+  sendJson,
+} from "./data-plane/envelope.js";
+export { booleanParam, fileMode, sandboxPath } from "./data-plane/paths.js";
+export { BufferWatermark, DEFAULT_MAX_BUFFERED_BYTES, sendBounded } from "./data-plane/ws-flow.js";
+export { explainWait } from "./domain/admission.js";
+export { toExecution, toTask, toVm, toWorker } from "./domain/mappers.js";
+export { TaskService } from "./domain/task-service.js";
+export { VmService } from "./domain/vm-service.js";
+export { InProcessJobQueue } from "./queue/in-process-queue.js";
 export {
-  TaskService,
-  type SubmitOptions,
-  type TaskListFilter,
-  type PayloadWithoutTaskId,
-} from "./domain/task-service.js";
-export { VmService, type VmDefaults, type VmListFilter } from "./domain/vm-service.js";
-export { WorkerService } from "./domain/worker-service.js";
-export { WorkerDaemon, type WorkerDaemonOptions } from "./worker/worker-daemon.js";
-export { Reaper, REAPER_LOCK_KEY, type ReapResult } from "./worker/reaper.js";
-export { reaperIntervalMs, startReaper } from "./runtime/start-reaper.js";
-export { recoverInterruptedWork, type RecoveryResult } from "./runtime/recover-interrupted.js";
+  type Consumer,
+  HandBackError,
+  JobCancelledError,
+  type JobContext,
+  type JobHandler,
+  type JobHandlers,
+  type JobHooks,
+  type JobQueue,
+  RetryableError,
+} from "./queue/job-queue.js";
+export { Reaper, REAPER_LOCK_KEY } from "./reaper/reaper.js";
+export { startReaper } from "./reaper/start-reaper.js";
+export { createQueuesFor, workerQueueName } from "./routing/routing.js";
+export { recoverInterruptedWork } from "./runtime/recover-interrupted.js";
+export { advisoryExclusive } from "./storage/advisory-lock.js";
+export { InvalidCursorError } from "./storage/cursor.js";
+export { type DatabaseHandle, type JsonValue, openDatabase } from "./storage/database.js";
+export { Migrator } from "./storage/migrator.js";
+export { type ApiKeyRow } from "./storage/repositories/api-keys.js";
 export {
-  claimWorkerId,
-  resolveWorkerId,
-  WorkerIdInUseError,
-  WORKER_ID_FILE,
-  type ClaimWorkerIdOptions,
-} from "./worker/worker-identity.js";
-export {
-  createTaskRunner,
-  InterruptedJobError,
-  type TaskRunnerDeps,
-} from "./worker/task-runner.js";
-export { WorkerMetrics } from "./worker/worker-metrics.js";
-export {
-  DEFAULT_SANDBOX_SHAPE,
-  openRuntime,
-  type Runtime,
-  type RuntimeOptions,
-} from "./runtime/open-runtime.js";
-export { startWorker, type StartedWorker } from "./runtime/start-worker.js";
-export { openSandboxRuntime, workerIdFor, type SandboxRuntime } from "./runtime/sandbox-runtime.js";
-export * from "./dataplane/index.js";
+  createRepositories,
+  type Repositories,
+} from "./storage/repositories/create-repositories.js";
+export { type ExecutionRow } from "./storage/repositories/executions.js";
+export { type TaskRow } from "./storage/repositories/tasks.js";
+export { type VmRow } from "./storage/repositories/vms.js";
+export { type WorkerRow } from "./storage/repositories/workers.js";
+export { openRuntime, type Runtime } from "./runtime/open-runtime.js";
+export { DEFAULT_BASE_IMAGE, DEFAULT_SANDBOX_SHAPE } from "./domain/sandbox-defaults.js";
+export { isMigrateAction, runMigrate } from "./runtime/run-migrate.js";

@@ -1,10 +1,16 @@
 /**
- * The Aetherium gateway: REST + WebSocket API and the `aetherium` entry point.
+ * The Aetherium gateway: REST + WebSocket API, auth, the dashboard's files, and the gateway's
+ * composition root (`aetherium gateway`).
  * @module
  */
 export { buildServer, type HealthReport, type ServerDeps } from "./server/build-server.js";
-export { startAetherium, type RunningAetherium } from "./start/start-aetherium.js";
-export { runCli } from "./cli/run-cli.js";
-export { openGateway, type OpenGateway, DEFAULT_DASHBOARD_DIR } from "./start/open-gateway.js";
+export {
+  runGateway,
+  startGatewayProcess,
+  type GatewayProcess,
+  type GatewayRootOptions,
+} from "./root/gateway-root.js";
+export { openGateway, type OpenGateway } from "./root/open-gateway.js";
+export type { LocalSandboxes } from "./health/probe-health.js";
 export { generateApiKey, hashApiKey } from "./auth/api-key-secret.js";
 export { ensureBootstrapKey, type BootstrapKey } from "./auth/bootstrap-key.js";

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { EGRESS_NETWORK, unrestrictBridge } from "@aetherium/core";
+import { EGRESS_NETWORK, unrestrictBridge } from "@aetherium/worker";
 import { errorResponseSchema, executionSchema, vmSchema } from "@aetherium/types";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { detectBackends, DockerBackend } from "@aetherium/core";
+import { detectBackends, DockerBackend } from "@aetherium/worker";
 import { afterAll, describe, expect, it } from "vitest";
 import { startAetherium, type StartedAetherium } from "./start-aetherium.js";
 

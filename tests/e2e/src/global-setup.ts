@@ -1,10 +1,6 @@
 import path from "node:path";
-import {
-  DEFAULT_BASE_IMAGE,
-  buildAgentBundle,
-  buildBaseImage,
-  detectBackends,
-} from "@aetherium/core";
+import { buildAgentBundle, buildBaseImage, detectBackends } from "@aetherium/worker";
+import { DEFAULT_BASE_IMAGE } from "@aetherium/core";
 
 /**
  * Once per e2e run: builds the base image from this checkout's agent (the repo's shared cache makes

@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 
 /** The built `aetherium` entry point, as `npm start` runs it. */
-export const AETHERIUM_MAIN = path.join(repo, "services/gateway/dist/main.js");
+export const AETHERIUM_MAIN = path.join(repo, "services/server/dist/main.js");
 
 /** An Aetherium process started for a test, in a temp directory of its own. */
 export interface StartedAetherium {

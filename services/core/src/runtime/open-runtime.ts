@@ -20,19 +20,8 @@ import {
   createRepositories,
   type Repositories,
 } from "../storage/repositories/create-repositories.js";
-import { DEFAULT_BASE_IMAGE } from "../image/build-base-image.js";
+import { DEFAULT_SANDBOX_SHAPE } from "../domain/sandbox-defaults.js";
 import { resolveEncryptionKey } from "./encryption-key.js";
-
-/**
- * What a sandbox gets when the request does not say; also the shape the warm pool keeps ready,
- * so a request that says nothing is served by a claim.
- */
-export const DEFAULT_SANDBOX_SHAPE = {
-  image: DEFAULT_BASE_IMAGE,
-  vcpus: 1,
-  memoryMb: 512,
-  diskMb: 2048,
-} as const;
 
 /** The state, queue, events and domain services of one process, wired once. */
 export interface Runtime {

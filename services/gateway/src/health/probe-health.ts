@@ -1,5 +1,6 @@
 import { DependencyUnavailableError } from "@aetherium/common";
-import { AETHERIUM_VERSION, type Runtime } from "@aetherium/core";
+import { type Runtime } from "@aetherium/core";
+import { AETHERIUM_VERSION } from "@aetherium/types";
 import type { ComponentHealth } from "@aetherium/types";
 import type { HealthReport } from "../server/deps.js";
 
@@ -47,13 +48,40 @@ export async function probeRuntime(
   return { database, queue, eventBus, ...(workers ? { workers } : {}) };
 }
 
-/** The whole report of a gateway without a worker beside it. */
-export async function probeGatewayHealth(
+/** The sandbox side of a worker in the same process (`aetherium start`), as health sees it. */
+export interface LocalSandboxes {
+  /** One line per backend kind: ready, or what is missing. */
+  readonly status: readonly { backend: string; ready: boolean; detail: string }[];
+  /** The backends ready here. */
+  readonly backends: readonly string[];
+  readonly ready: boolean;
+}
+
+/**
+ * The health report of a gateway: database, queue and event bus probed for real, then either the
+ * fleet's workers (a gateway alone) or, with `local`, the sandbox backends of the worker beside
+ * it in this process, which is then the one that matters rather than a fleet count.
+ */
+export async function healthReport(
   runtime: ProbedRuntime,
-  timeoutMs: number,
+  options: { timeoutMs: number; local?: LocalSandboxes | undefined },
 ): Promise<HealthReport> {
-  const components = await probeRuntime(runtime, { timeoutMs });
-  return { status: overallStatus(components), version: AETHERIUM_VERSION, components };
+  const { local } = options;
+  const components = await probeRuntime(runtime, {
+    timeoutMs: options.timeoutMs,
+    workers: local === undefined,
+  });
+  if (!local) return { status: overallStatus(components), version: AETHERIUM_VERSION, components };
+  for (const b of local.status) {
+    components[`backend.${b.backend}`] = { status: b.ready ? "ok" : "down", message: b.detail };
+  }
+  components.sandboxes = local.ready
+    ? { status: "ok", message: `on ${local.backends.join(", ")}` }
+    : { status: "down", message: "no sandbox backend ready" };
+  // Backends this host lacks are listed for information; what matters is that state, queue and
+  // at least one sandbox backend work.
+  const ok = [...REQUIRED_COMPONENTS, "sandboxes"].every((c) => components[c]?.status === "ok");
+  return { status: ok ? "ok" : "degraded", version: AETHERIUM_VERSION, components };
 }
 
 async function probeWorkers(runtime: ProbedRuntime, timeoutMs: number): Promise<ComponentHealth> {

@@ -1,6 +1,9 @@
 import type { SwaggerOptions } from "@fastify/swagger";
-import { AETHERIUM_VERSION } from "@aetherium/core";
-import { execClientMessageSchema, execServerMessageSchema } from "@aetherium/types";
+import {
+  AETHERIUM_VERSION,
+  execClientMessageSchema,
+  execServerMessageSchema,
+} from "@aetherium/types";
 import { jsonSchemaTransform } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { operationIdFor } from "./operation-ids.js";

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { BadRequestError, NotFoundError } from "@aetherium/common";
+import { BadRequestError, NotFoundError, toErrorEnvelope } from "@aetherium/common";
 import {
   dataPlaneTargetFor,
   relayExecSockets,
@@ -18,7 +18,6 @@ import {
   pageSchema,
   type ExecServerMessage,
 } from "@aetherium/types";
-import { toErrorEnvelope } from "@aetherium/common";
 import type { WebSocket } from "ws";
 import { z } from "zod";
 import type { RouteDeps } from "../server/deps.js";

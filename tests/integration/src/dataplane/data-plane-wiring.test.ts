@@ -1,36 +1,25 @@
 import { randomBytes } from "node:crypto";
+
 import { once } from "node:events";
-import { mkdtemp, rm } from "node:fs/promises";
+
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { createLogger, loadConfig } from "@aetherium/common";
-import {
-  DEFAULT_BASE_IMAGE,
-  buildAgentBundle,
-  buildBaseImage,
-  DataPlaneClient,
-  dataPlaneTargetFor,
-  detectBackends,
-  DockerBackend,
-  openRuntime,
-  openSandboxRuntime,
-  startWorker,
-  type Runtime,
-  type SandboxRuntime,
-  type StartedWorker,
-} from "@aetherium/core";
+
+import { DataPlaneClient, dataPlaneTargetFor, type Runtime } from "@aetherium/core";
+
 import type { ExecServerMessage, Task } from "@aetherium/types";
+
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { waitFor } from "../fleet/fleet.js";
 
-// What `aetherium start` / `aetherium worker` compose (openRuntime → openSandboxRuntime →
-// startWorker): the worker's internal port serves the data plane for the sandboxes it runs, at
+import { dockerSandboxesHere, startTestWorker, type TestWorker } from "../fixtures/test-worker.js";
+
+// What `aetherium start` / `aetherium worker` compose (openRuntime, then the worker root): the
+// worker's internal port serves the data plane for the sandboxes it runs, at
 // the address it advertises, with the token it registered.
-const repo = path.resolve(import.meta.dirname, "../../../..");
-const docker = (await detectBackends()).find((b) => b.backend === "docker");
-const canRun = docker?.available === true && process.getuid?.() === 0;
-if (!canRun) console.warn(`skipping data-plane wiring tests: needs root and dockerd`);
+const here = await dockerSandboxesHere();
+const canRun = here.ok;
+if (!canRun) console.warn(`skipping data-plane wiring tests: ${here.detail}`);
 // A prebuilt image to run instead of building the working tree's agent into the base image.
 const PREBUILT = process.env.AETHERIUM_TEST_SANDBOX_IMAGE;
 
@@ -42,58 +31,34 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-describe.skipIf(!canRun)("the data plane as startWorker serves it", () => {
+describe.skipIf(!canRun)("the data plane as the worker root serves it", () => {
   const workerId = `dpw-${randomBytes(4).toString("hex")}`;
   const client = new DataPlaneClient();
-  let home: string;
   let port: number;
   let runtime: Runtime;
-  let sandboxes: SandboxRuntime;
-  let worker: StartedWorker;
+  let fixture: TestWorker;
 
   beforeAll(async () => {
-    if (!PREBUILT) {
-      const agent = await buildAgentBundle();
-      await buildBaseImage({
-        agentFile: agent.path,
-        cacheDir: path.join(repo, ".aetherium/cache/image"),
-        tag: DEFAULT_BASE_IMAGE,
-      });
-    }
-    home = await mkdtemp(path.join(tmpdir(), "aet-dpw-"));
     port = await freePort();
-    const config = loadConfig({
-      env: {
-        AETHERIUM_HOME: home,
+    fixture = await startTestWorker(
+      "dpw",
+      {
         AETHERIUM_WORKER_ID: workerId,
-        AETHERIUM_WORKER__HEARTBEAT_MS: "500",
         AETHERIUM_WORKER__INTERNAL_PORT: String(port),
         // Bare host:port: registered as http://localhost:<port>.
         AETHERIUM_WORKER__ADVERTISE_ADDRESS: `localhost:${port}`,
       },
-    });
-    const logger = createLogger({ service: "dpw", level: "silent", format: "json" });
-    runtime = await openRuntime(config, { logger });
-    sandboxes = await openSandboxRuntime(runtime, config, logger, {
-      ...(PREBUILT ? { image: PREBUILT } : {}),
-    });
-    worker = await startWorker(runtime, config, {
-      logger,
-      backends: sandboxes.backends,
-      handlers: sandboxes.handlers,
-      ...(sandboxes.manager ? { manager: sandboxes.manager } : {}),
-      internalHost: "127.0.0.1",
-    });
+      {
+        internalHost: "127.0.0.1",
+        ...(PREBUILT ? { sandbox: { image: PREBUILT } } : {}),
+      },
+    );
+    ({ runtime } = fixture);
   }, 300_000);
 
   afterAll(async () => {
     client.close();
-    await worker?.stop(5000);
-    await sandboxes?.close();
-    const backend = new DockerBackend();
-    for (const s of await backend.list({ workerId })) await backend.remove(s.sandboxId);
-    await runtime?.close();
-    if (home) await rm(home, { recursive: true, force: true });
+    await fixture?.close();
   }, 60_000);
 
   it("registers the advertised address and a token the public shape hides", async () => {

@@ -41,9 +41,9 @@ export async function startWorkerProcess(options: {
         AETHERIUM_WORKER_ID: options.id,
         AETHERIUM_WORKER__ZONE: options.zone ?? "default",
         AETHERIUM_WORKER__CAPACITY__MAX_VMS: String(options.maxVms ?? 10),
-        ...(options.vcpus !== undefined
-          ? { AETHERIUM_WORKER__CAPACITY__VCPUS: String(options.vcpus) }
-          : {}),
+        // Room for every test sandbox whatever this host has: the handlers start none for real.
+        AETHERIUM_WORKER__CAPACITY__VCPUS: String(options.vcpus ?? 8),
+        AETHERIUM_WORKER__CAPACITY__MEMORY_MB: "16384",
         AETHERIUM_WORKER__HEARTBEAT_MS: String(options.heartbeatMs ?? 300),
         AETHERIUM_WORKER__OFFLINE_AFTER_MS: String((options.heartbeatMs ?? 300) * 4),
         TEST_RUNS_PREFIX: `${options.keyPrefix}runs:`,

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { claimForCreate, type JobHandlers, type Repositories } from "@aetherium/core";
+import { claimForCreate } from "@aetherium/worker";
+import { type JobHandlers, type Repositories } from "@aetherium/core";
 import type { Redis } from "ioredis";
 
 /**

@@ -1,39 +1,27 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { createLogger, loadConfig } from "@aetherium/common";
-import {
-  DEFAULT_BASE_IMAGE,
-  buildAgentBundle,
-  buildBaseImage,
-  detectBackends,
-  DockerBackend,
-  openRuntime,
-  openSandboxRuntime,
-  startWorker,
-  type Runtime,
-  type SandboxRuntime,
-  type StartedWorker,
-} from "@aetherium/core";
+
+import { DockerBackend, type SandboxRuntime } from "@aetherium/worker";
+
+import { type Runtime } from "@aetherium/core";
 import type { Task } from "@aetherium/types";
+
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { waitFor } from "../fleet/fleet.js";
+
+import { dockerSandboxesHere, startTestWorker, type TestWorker } from "../fixtures/test-worker.js";
 
 // The whole embedded chain a user's request takes: row → in-process queue → worker → Docker →
 // guest agent → executions row, with the real engine and the real base image.
-const repo = path.resolve(import.meta.dirname, "../../../..");
-const docker = (await detectBackends()).find((b) => b.backend === "docker");
-const canRun = docker?.available === true && process.getuid?.() === 0;
-if (!canRun)
-  console.warn(`skipping sandbox chain tests: needs root and dockerd (${docker?.detail})`);
+const here = await dockerSandboxesHere();
+const canRun = here.ok;
+if (!canRun) console.warn(`skipping sandbox chain tests: ${here.detail}`);
 
 describe.skipIf(!canRun)("sandboxes end to end on the embedded stack", () => {
   const workerId = `chain-${randomBytes(4).toString("hex")}`;
-  let home: string;
   let runtime: Runtime;
   let sandboxes: SandboxRuntime;
-  let worker: StartedWorker;
+  let fixture: TestWorker;
 
   const finished = (id: string): Promise<Task> =>
     waitFor(
@@ -46,42 +34,20 @@ describe.skipIf(!canRun)("sandboxes end to end on the embedded stack", () => {
     );
 
   beforeAll(async () => {
-    const agent = await buildAgentBundle();
-    await buildBaseImage({
-      agentFile: agent.path,
-      cacheDir: path.join(repo, ".aetherium/cache/image"),
-      tag: DEFAULT_BASE_IMAGE,
-    });
-    home = await mkdtemp(path.join(tmpdir(), "aet-chain-"));
-    const config = loadConfig({
-      env: {
-        AETHERIUM_HOME: home,
+    fixture = await startTestWorker(
+      "chain",
+      {
         AETHERIUM_WORKER_ID: workerId,
-        AETHERIUM_WORKER__HEARTBEAT_MS: "500",
-        AETHERIUM_WORKER__OFFLINE_AFTER_MS: "5000",
         AETHERIUM_SANDBOX__WARM_POOL_SIZE: "1",
       },
-    });
-    const logger = createLogger({ service: "chain", level: "silent", format: "json" });
-    runtime = await openRuntime(config, { logger });
-    sandboxes = await openSandboxRuntime(runtime, config, logger, { poolIntervalMs: 200 });
-    worker = await startWorker(runtime, config, {
-      logger,
-      backends: sandboxes.backends,
-      handlers: sandboxes.handlers,
-      internalPort: 0,
-      ...(sandboxes.manager ? { manager: sandboxes.manager } : {}),
-    });
+      { sandbox: { poolIntervalMs: 200 } },
+    );
+    ({ runtime, sandboxes } = fixture);
   }, 300_000);
 
   afterAll(async () => {
-    await worker?.stop(5000);
-    await sandboxes?.close();
-    const backend = new DockerBackend();
-    for (const s of await backend.list({ workerId })) await backend.remove(s.sandboxId);
-    await runtime?.close();
-    if (home) await rm(home, { recursive: true, force: true });
-  });
+    await fixture?.close();
+  }, 60_000);
 
   it("offers Docker once the engine answers and the image exists", () => {
     expect(sandboxes.backends).toEqual(["docker"]);
@@ -147,7 +113,7 @@ describe.skipIf(!canRun)("sandboxes end to end on the embedded stack", () => {
     );
     expect(row?.stdout).toBe("finished\n");
     expect(row?.durationMs).toBeGreaterThanOrEqual(45_000);
-    await sandboxes.manager!.delete(vm.id);
+    await sandboxes.managers.of("docker")!.delete(vm.id);
   }, 120_000);
 
   it("serves a default-shaped create from the warm pool, applies its env, and refills the pool", async () => {
@@ -172,7 +138,9 @@ describe.skipIf(!canRun)("sandboxes end to end on the embedded stack", () => {
       status: "succeeded",
       result: { fromWarmPool: true },
     });
-    const out = await sandboxes.manager!.exec(vm.id, { command: 'printf "%s" "$GREETING"' });
+    const out = await sandboxes.managers
+      .of("docker")!
+      .exec(vm.id, { command: 'printf "%s" "$GREETING"' });
     expect(out.stdout).toBe("hi");
 
     const refilled = await waitFor(
@@ -184,6 +152,6 @@ describe.skipIf(!canRun)("sandboxes end to end on the embedded stack", () => {
       60_000,
     );
     expect(refilled).toHaveLength(1);
-    await sandboxes.manager!.delete(vm.id);
+    await sandboxes.managers.of("docker")!.delete(vm.id);
   });
 });

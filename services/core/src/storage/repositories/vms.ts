@@ -297,11 +297,12 @@ export class VmRepository {
   }
 
   /** The live sandboxes a worker owns: what it reconciles against its backend after a restart. */
-  async listByWorker(workerId: string): Promise<VmRow[]> {
+  async listByWorker(workerId: string, backend?: string): Promise<VmRow[]> {
     return this.#db
       .selectFrom("vms")
       .selectAll()
       .where("workerId", "=", workerId)
+      .$if(backend !== undefined, (q) => q.where("backend", "=", backend!))
       .where("deletedAt", "is", null)
       .orderBy("createdAt")
       .orderBy("id")
@@ -352,11 +353,12 @@ export class VmRepository {
   }
 
   /** Warm-pool sandboxes of one worker and image that are booting or ready. */
-  async countWarm(workerId: string, image: string): Promise<number> {
+  async countWarm(workerId: string, image: string, backend?: string): Promise<number> {
     const row = await this.#db
       .selectFrom("vms")
       .select((eb) => eb.fn.countAll<number>().as("n"))
       .where("workerId", "=", workerId)
+      .$if(backend !== undefined, (q) => q.where("backend", "=", backend!))
       .where("image", "=", image)
       .where("status", "in", ["pending", "creating", "running"])
       .where(sql<boolean>`metadata->>'pool' = 'warm'`)

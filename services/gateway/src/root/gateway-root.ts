@@ -1,0 +1,91 @@
+import { ConfigError, createShutdown, type Config, type Logger } from "@aetherium/common";
+import { openRuntime, startReaper, type Reaper, type Runtime } from "@aetherium/core";
+import type { Registry } from "prom-client";
+import type { LocalSandboxes } from "../health/probe-health.js";
+import { openGateway, type OpenGateway } from "./open-gateway.js";
+
+/** What {@link startGatewayProcess} may change from what the config says. */
+export interface GatewayRootOptions {
+  readonly logger: Logger;
+  /**
+   * Run the reaper here (default true): with every worker down, their tasks, sandboxes and
+   * executions must still end in a true state, and a gateway is then the one left to notice.
+   */
+  readonly reaper?: boolean;
+  /** The sandboxes of a worker in this same process (`aetherium start`), for `/health`. */
+  readonly local?: LocalSandboxes;
+  /** Level of the per-request log lines; `info` by default. */
+  readonly requestLogLevel?: "info" | "debug";
+  /** More Prometheus registries served on `/metrics` (a worker in this process). */
+  readonly metricsRegistries?: readonly Registry[];
+}
+
+/** A listening gateway and the reaper beside it. */
+export interface GatewayProcess {
+  readonly gateway: OpenGateway;
+  readonly reaper: Reaper | undefined;
+  /** Stops the reaper, then the HTTP server (a function: it may be passed on alone). */
+  readonly close: () => Promise<void>;
+}
+
+/**
+ * The gateway's composition root over an open control-plane `runtime`: the bootstrap admin key,
+ * the API and dashboard on `server.host:port`, one health report, and the reaper. `aetherium
+ * gateway` and `aetherium start` both start their gateway here.
+ */
+export async function startGatewayProcess(
+  runtime: Runtime,
+  config: Config,
+  options: GatewayRootOptions,
+): Promise<GatewayProcess> {
+  const { logger } = options;
+  const reaper = options.reaper === false ? undefined : startReaper(runtime, config, logger);
+  try {
+    const gateway = await openGateway(runtime, config, {
+      logger,
+      ...(options.requestLogLevel ? { requestLogLevel: options.requestLogLevel } : {}),
+      ...(options.local ? { local: options.local } : {}),
+      ...(options.metricsRegistries ? { metricsRegistries: options.metricsRegistries } : {}),
+    });
+    return {
+      gateway,
+      reaper,
+      close: async () => {
+        await reaper?.stop();
+        await gateway.close();
+      },
+    };
+  } catch (err) {
+    await reaper?.stop();
+    throw err;
+  }
+}
+
+/**
+ * `aetherium gateway`: a stateless API gateway (run as many as you like) in front of the shared
+ * PostgreSQL and Redis. Sandboxes run on `aetherium worker` hosts. Runs until SIGTERM/SIGINT.
+ */
+export async function runGateway(
+  config: Config,
+  logger: Logger,
+  print: (line: string) => void,
+): Promise<void> {
+  if (!config.database.url || !config.redis.url) {
+    throw new ConfigError([
+      {
+        path: config.database.url ? "redis.url" : "database.url",
+        message:
+          "a separate gateway shares state through PostgreSQL and Redis: set AETHERIUM_DATABASE_URL and AETHERIUM_REDIS_URL (or run `aetherium start` for everything in one process)",
+      },
+    ]);
+  }
+  const shutdown = createShutdown({ logger });
+  const runtime = await openRuntime(config, { logger });
+  shutdown.register("runtime", () => runtime.close());
+  const { gateway, close } = await startGatewayProcess(runtime, config, { logger });
+  shutdown.register("gateway", close);
+  print(`gateway running at ${gateway.url}`);
+  if (gateway.adminKey.created) {
+    print(`admin key: ${gateway.adminKey.secret} (shown once; kept in ${gateway.adminKey.file})`);
+  }
+}

@@ -1,0 +1,94 @@
+import { createLogger, isAetheriumError, loadConfig } from "@aetherium/common";
+import { isMigrateAction, runMigrate } from "@aetherium/core";
+import { runGateway } from "@aetherium/gateway";
+import { runWorker } from "@aetherium/worker";
+import { buildImageWithProgress } from "../start/build-image.js";
+import { startAetherium } from "../start/start-aetherium.js";
+
+const USAGE = `usage: aetherium <command>
+
+commands:
+  start                 run gateway + worker + dashboard in one process (what \`npm start\` runs)
+  gateway               run an API gateway only (distributed setup: needs AETHERIUM_DATABASE_URL and AETHERIUM_REDIS_URL)
+  image build           build the sandbox base image from Debian packages (needs root, dockerd)
+  worker                run this host's worker (needs AETHERIUM_DATABASE_URL and AETHERIUM_REDIS_URL)
+  migrate up|down|status  apply, revert (one step) or list database migrations
+  help                  show this text
+
+configuration: a YAML file named by AETHERIUM_CONFIG, overridden by AETHERIUM_* variables
+(AETHERIUM_HOST, AETHERIUM_PORT, AETHERIUM_HOME, AETHERIUM_DATABASE_URL, AETHERIUM_REDIS_URL, …)`;
+
+const print = (line: string): void => console.log(line);
+
+/** Dispatches a command line; resolves to the process exit code (a long-running command to 0). */
+export async function runCli(argv: readonly string[]): Promise<number> {
+  const [command = "help", ...rest] = argv;
+  try {
+    switch (command) {
+      case "start":
+        await startAetherium(loadConfig({ env: process.env }));
+        return 0;
+      case "worker": {
+        const config = loadConfig({ env: process.env });
+        await runWorker(config, createLogger({ ...config.logging, service: "worker" }), print);
+        return 0;
+      }
+      case "gateway": {
+        const config = loadConfig({ env: process.env });
+        await runGateway(config, createLogger({ ...config.logging, service: "gateway" }), print);
+        return 0;
+      }
+      case "image":
+        if (rest[0] !== "build") {
+          console.error("usage: aetherium image build");
+          return 2;
+        }
+        await buildImage();
+        return 0;
+      case "migrate": {
+        const action = rest[0] ?? "status";
+        if (!isMigrateAction(action)) {
+          console.error(`aetherium migrate: unknown action '${action}' (use up, down or status)`);
+          return 2;
+        }
+        const config = loadConfig({ env: process.env });
+        await runMigrate(
+          config,
+          action,
+          createLogger({ ...config.logging, service: "migrate" }),
+          print,
+        );
+        return 0;
+      }
+      case "help":
+      case "--help":
+      case "-h":
+        print(USAGE);
+        return 0;
+      default:
+        console.error(`aetherium: unknown command '${command}'\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (err) {
+    // A user's mistake (bad config, say) reads as one clear line, not a stack trace.
+    if (isAetheriumError(err)) {
+      console.error(`aetherium: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+/** `aetherium image build`: debootstrap + agent + node + mise → `docker import`, cached. */
+async function buildImage(): Promise<void> {
+  const config = loadConfig({ env: process.env });
+  const started = Date.now();
+  const image = await buildImageWithProgress(config, print);
+  const cached = Object.entries(image.cached)
+    .filter(([, hit]) => hit)
+    .map(([layer]) => layer);
+  print(
+    `${image.tag} ready (${image.imageId.slice(7, 19)}) in ${((Date.now() - started) / 1000).toFixed(1)} s` +
+      (cached.length ? `; reused: ${cached.join(", ")}` : ""),
+  );
+}

@@ -1,0 +1,691 @@
+/**
+ * The Docker sandbox backend: one container per sandbox, talking to the engine's API over its
+ * unix socket (dockerode). No registry is involved; the image comes from `buildBaseImage`.
+ * @module
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile } from "node:fs/promises";
+import path from "node:path";
+import { BadRequestError, UnavailableError, type Logger } from "@aetherium/common";
+import { AGENT_TOKEN_ENV, type EgressPolicy } from "@aetherium/types";
+import Docker from "dockerode";
+import { IMAGE_PATHS } from "../image/image-layout.js";
+import {
+  SandboxConflictError,
+  engineStatus,
+  mapDockerError,
+  type DockerErrorContext,
+} from "./docker-errors.js";
+import { isolateBridgeFromHost } from "../network/host-firewall.js";
+import { DockerEgress, EGRESS_ALLOW_LABEL, type EgressAttachment } from "./docker-egress.js";
+import { watchDockerEvents } from "./docker-events.js";
+import { ensureBoundedRunDir, isUnboundedRunDir, removeRunDir } from "./run-dir.js";
+import type {
+  SandboxBackend,
+  SandboxEvent,
+  SandboxEventWatch,
+  SandboxInfo,
+  SandboxSpec,
+} from "../backends/sandbox-backend.js";
+import { DEFAULT_BASE_IMAGE } from "@aetherium/core";
+
+/** Labels every managed container carries; `listManaged` and the reaper select on them. */
+export const SANDBOX_LABELS = {
+  sandboxId: "aetherium.sandbox-id",
+  workerId: "aetherium.worker-id",
+  managed: "aetherium.managed",
+} as const;
+
+/** The bridge sandboxes with egress share; inter-container traffic on it is disabled. */
+export const SANDBOX_NETWORK = "aetherium0";
+
+/**
+ * Capabilities a sandbox keeps after `CapDrop: ["ALL"]`: what a root dev shell needs to install
+ * packages and manage its own files and processes, and nothing that reaches the host or network
+ * stack. `no-new-privileges` stops setuid binaries from regaining anything else.
+ *
+ * - `CHOWN`: dpkg, tar, npm and git set file owners while installing/extracting.
+ * - `DAC_OVERRIDE`: root reads and writes files whatever their mode, as every tool run as root
+ *   assumes (apt's lists owned by `_apt`, a `chmod 000` file in a build tree).
+ * - `FOWNER`: chmod/utime/xattrs on files root does not own (tar and dpkg restoring metadata).
+ * - `FSETID`: keep setuid/setgid bits when chmod-ing files of other owners; dpkg would otherwise
+ *   silently strip them from installed files.
+ * - `SETUID` / `SETGID`: apt drops to `_apt`; `su`/`runuser`/`setpriv` run things as a non-root
+ *   user inside the sandbox, which is the safer way to run untrusted code.
+ * - `KILL`: signal processes of other users (stopping a dev server started as another uid).
+ * - `NET_BIND_SERVICE`: dev servers on ports below 1024 (80, 443) inside the sandbox.
+ *
+ * Left out on purpose: `NET_RAW` (packet spoofing on the bridge; `ping` is not installed),
+ * `MKNOD`, `SYS_CHROOT`, `AUDIT_WRITE`, `SETFCAP`, `SETPCAP`, and all `SYS_*`/`NET_ADMIN`.
+ */
+export const SANDBOX_CAP_ADD: readonly string[] = [
+  "CHOWN",
+  "DAC_OVERRIDE",
+  "FOWNER",
+  "FSETID",
+  "SETUID",
+  "SETGID",
+  "KILL",
+  "NET_BIND_SERVICE",
+];
+
+const MIB = 1024 * 1024;
+const SANDBOX_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+/** Options for {@link DockerBackend}. */
+export interface DockerBackendOptions {
+  /** Engine socket; default `/var/run/docker.sock`. */
+  socketPath?: string;
+  /** A ready client (tests); default one on `socketPath`. */
+  docker?: Docker;
+  /**
+   * Host directory holding one sub-directory per sandbox, bind-mounted at `/run/aetherium`
+   * inside it for the agent socket. Default `/run/aetherium/sandboxes`. Each sub-directory is a
+   * tmpfs of a few KiB that the backend mounts (so the worker must run as root): the guest can
+   * write there, and must not fill the host's disk doing so. Keep it short: a unix socket path
+   * has at most 107 bytes.
+   */
+  socketRoot?: string;
+  /** Image when a spec names none; default `aetherium/base:<version>`. */
+  defaultImage?: string;
+  /** Pids limit when a spec names none; default 1024. */
+  defaultPidsLimit?: number;
+  /** Bridge network for sandboxes with egress; default {@link SANDBOX_NETWORK}. */
+  network?: string;
+  /**
+   * Internal bridge for sandboxes with an egress allow-list; default `aetherium-eg0`. At most 15
+   * characters: it also names the host interface.
+   */
+  egressNetwork?: string;
+  /** Port of the egress proxy on that bridge's host address; default 3128. */
+  egressProxyPort?: number;
+  /** How the egress proxy resolves allowed names; default the host's resolver. */
+  egressLookup?: (host: string) => Promise<string[]>;
+  logger?: Logger;
+}
+
+/** Resource usage of a running sandbox, from the engine's one-shot stats. */
+export interface SandboxStats {
+  /** Memory charged to the container's cgroup, page cache excluded. */
+  memoryBytes: number;
+  memoryLimitBytes: number;
+  pids: number;
+  /** Total CPU time used, in nanoseconds. */
+  cpuNanos: number;
+}
+
+type ContainerState = SandboxInfo["state"];
+
+function asState(value: string | undefined): ContainerState {
+  const states: readonly ContainerState[] = [
+    "created",
+    "running",
+    "paused",
+    "restarting",
+    "exited",
+    "dead",
+    "removing",
+  ];
+  return states.find((s) => s === value) ?? "dead";
+}
+
+function containerName(sandboxId: string): string {
+  return `aetherium-${sandboxId}`;
+}
+
+function validId(sandboxId: string): string {
+  if (!SANDBOX_ID_PATTERN.test(sandboxId)) {
+    // It becomes a container name and a host path: reject anything that is not a plain id.
+    throw new BadRequestError(`invalid sandbox id ${JSON.stringify(sandboxId)}`);
+  }
+  return sandboxId;
+}
+
+/** The engine's refusal of `--storage-opt size` on storage without quotas. */
+function isStorageOptUnsupported(err: unknown): boolean {
+  const cause = (err as { cause?: unknown }).cause;
+  const text = `${(err as Error).message} ${cause instanceof Error ? cause.message : ""}`;
+  return /storage-opt is (supported only|not supported)|pquota/i.test(text);
+}
+
+/**
+ * Docker's network mode for an egress policy: none for `deny-all`, the shared bridge for
+ * `allow-all`, and for an allow-list the internal egress bridge (see `docker-egress.ts`).
+ */
+export function networkModeFor(
+  egress: EgressPolicy,
+  network: string,
+  egressNetwork: string,
+): string {
+  if (egress === "deny-all") return "none";
+  if (egress === "allow-all") return network;
+  return egressNetwork;
+}
+
+/**
+ * Docker implementation of {@link SandboxBackend}. Every container is hardened the same way:
+ * CPU, memory (no swap) and pids limits; all capabilities dropped but {@link SANDBOX_CAP_ADD};
+ * `no-new-privileges`; Docker's init as PID 1 (it reaps zombies that an agent spawning shells
+ * would otherwise pile up, and forwards signals); no Docker socket; either a dedicated bridge
+ * without inter-container traffic, an internal bridge whose only way out is the allow-list proxy,
+ * or no network at all.
+ */
+export class DockerBackend implements SandboxBackend {
+  /** {@inheritDoc SandboxBackend.kind} */
+  readonly kind = "docker" as const;
+  /** The client, for callers that need the raw API (tests, diagnostics). */
+  readonly docker: Docker;
+  private readonly socketPath: string;
+  private readonly socketRoot: string;
+  private readonly defaultImage: string;
+  private readonly defaultPidsLimit: number;
+  private readonly network: string;
+  private networkReady: Promise<void> | undefined;
+  /** Allow-list enforcement: network, firewall and proxy, set up on the first such sandbox. */
+  readonly egress: DockerEgress;
+  /** Whether the engine's storage enforces `diskMb`: learnt from the first create that asks. */
+  #diskLimits: "unknown" | "enforced" | "unsupported" = "unknown";
+  readonly #logger: Logger | undefined;
+  /** Agent tokens of the sandboxes this process created, to spare an inspect on connect. */
+  readonly #tokens = new Map<string, string>();
+
+  /** Builds the backend; nothing is contacted until the first call. */
+  constructor(options: DockerBackendOptions = {}) {
+    this.socketPath = options.socketPath ?? "/var/run/docker.sock";
+    this.docker = options.docker ?? new Docker({ socketPath: this.socketPath });
+    this.socketRoot = options.socketRoot ?? "/run/aetherium/sandboxes";
+    this.defaultImage = options.defaultImage ?? DEFAULT_BASE_IMAGE;
+    this.defaultPidsLimit = options.defaultPidsLimit ?? 1024;
+    this.network = options.network ?? SANDBOX_NETWORK;
+    this.#logger = options.logger;
+    this.egress = new DockerEgress({
+      docker: this.docker,
+      socketPath: this.socketPath,
+      managedLabel: `${SANDBOX_LABELS.managed}=true`,
+      sandboxIdLabel: SANDBOX_LABELS.sandboxId,
+      stateDir: this.socketRoot,
+      sandboxNetworks: [this.network],
+      ...(options.egressNetwork === undefined ? {} : { network: options.egressNetwork }),
+      ...(options.egressProxyPort === undefined ? {} : { proxyPort: options.egressProxyPort }),
+      ...(options.egressLookup === undefined ? {} : { lookup: options.egressLookup }),
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
+    });
+  }
+
+  /**
+   * Whether sandboxes' `diskMb` is enforced: `enforced` (overlay2 on XFS with project quotas, or
+   * the btrfs driver), `unsupported` (the engine refused the size option: the limit is not
+   * applied), or `unknown` until a probe or a sandbox with a size was created.
+   */
+  get diskLimits(): "unknown" | "enforced" | "unsupported" {
+    return this.#diskLimits;
+  }
+
+  /**
+   * Finds out whether `diskMb` will be enforced, by creating (never starting) a throwaway
+   * container of `image` with a size and removing it again: the engine is the only reliable
+   * judge of its storage's quota support. About one create's time; done once at worker start.
+   */
+  async probeDiskLimits(image: string = this.defaultImage): Promise<"enforced" | "unsupported"> {
+    const name = `aetherium-disk-probe-${process.pid}-${Date.now().toString(36)}`;
+    try {
+      const c = await this.docker.createContainer({
+        name,
+        Image: image,
+        Labels: { [SANDBOX_LABELS.managed]: "probe" },
+        HostConfig: { NetworkMode: "none", StorageOpt: { size: "512M" } },
+      });
+      await c.remove({ force: true }).catch(() => {});
+      this.#diskLimits = "enforced";
+    } catch (err) {
+      if (!isStorageOptUnsupported(err))
+        throw mapDockerError(err, { operation: "probe disk limits", image });
+      this.#diskLimits = "unsupported";
+    }
+    return this.#diskLimits;
+  }
+
+  /** Stops this process's egress proxy; sandboxes and networks stay. */
+  async close(): Promise<void> {
+    await this.egress.close();
+  }
+
+  private async call<T>(context: DockerErrorContext, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw mapDockerError(err, { socketPath: this.socketPath, ...context });
+    }
+  }
+
+  /** Host directory bind-mounted at `/run/aetherium` in the sandbox. */
+  hostRunDir(sandboxId: string): string {
+    return path.join(this.socketRoot, validId(sandboxId));
+  }
+
+  /** {@inheritDoc SandboxBackend.agentSocketPath} */
+  agentSocketPath(sandboxId: string): string {
+    return path.join(this.hostRunDir(sandboxId), path.basename(IMAGE_PATHS.agentSocket));
+  }
+
+  /**
+   * {@inheritDoc SandboxBackend.agentToken}
+   * Kept in the container's environment (the agent reads it from there), so a restarted worker
+   * reads it back from the engine; the guest cannot change what the engine recorded.
+   */
+  async agentToken(sandboxId: string): Promise<string | undefined> {
+    const known = this.#tokens.get(validId(sandboxId));
+    if (known !== undefined) return known;
+    const info = await this.call({ operation: "inspect container", sandboxId }, () =>
+      this.docker.getContainer(containerName(sandboxId)).inspect(),
+    );
+    const prefix = `${AGENT_TOKEN_ENV}=`;
+    const token = (info.Config.Env ?? [])
+      .findLast((e) => e.startsWith(prefix))
+      ?.slice(prefix.length);
+    if (token !== undefined) this.#tokens.set(sandboxId, token);
+    return token;
+  }
+
+  /**
+   * Creates the sandbox bridge once per process if the engine lacks it, and shuts the host to it
+   * (see `isolateBridgeFromHost`): sandboxes reach the outside world, never the host's own
+   * services. Idempotent; the worker calls it at start and before each allow-all create. Fails,
+   * and no allow-all sandbox is created, when the firewall rules cannot be installed.
+   */
+  ensureNetwork(): Promise<void> {
+    this.networkReady ??= this.createNetworkIfMissing().catch((err: unknown) => {
+      this.networkReady = undefined; // let the next create try again
+      throw err;
+    });
+    return this.networkReady;
+  }
+
+  private async createNetworkIfMissing(): Promise<void> {
+    const context = { operation: `create network ${this.network}` };
+    const inspect = async (): Promise<{ EnableIPv6?: boolean } | undefined> => {
+      try {
+        return await this.docker.getNetwork(this.network).inspect();
+      } catch (err) {
+        if (engineStatus(err) !== 404) throw mapDockerError(err, context);
+        return undefined;
+      }
+    };
+    let info = await inspect();
+    if (info === undefined) {
+      try {
+        await this.docker.createNetwork({
+          Name: this.network,
+          Driver: "bridge",
+          CheckDuplicate: true,
+          Options: {
+            "com.docker.network.bridge.name": this.network,
+            // Sandboxes reach the internet, never each other.
+            "com.docker.network.bridge.enable_icc": "false",
+          },
+          Labels: { [SANDBOX_LABELS.managed]: "true" },
+        });
+      } catch (err) {
+        // Another worker process created it between our inspect and create.
+        if (engineStatus(err) !== 409) throw mapDockerError(err, context);
+      }
+      info = await inspect();
+    }
+    try {
+      await isolateBridgeFromHost(this.network, { ipv6: info?.EnableIPv6 === true });
+    } catch (err) {
+      throw new UnavailableError(
+        `sandboxes cannot be kept from the host's services on this worker: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+  }
+
+  /** {@inheritDoc SandboxBackend.create} */
+  async create(spec: SandboxSpec): Promise<SandboxInfo> {
+    const sandboxId = validId(spec.sandboxId);
+    const image = spec.image ?? this.defaultImage;
+    const egress = spec.egress ?? "allow-all";
+    let attachment: EgressAttachment | undefined;
+    if (typeof egress === "object") {
+      attachment = await this.egress.attach(egress.allow).catch((err: unknown) => {
+        // Without its firewall and proxy an allow-list would be a promise we do not keep.
+        throw new BadRequestError(
+          `egress allow-lists cannot be enforced on this worker: ${(err as Error).message}`,
+        );
+      });
+    }
+    const networkMode = networkModeFor(egress, this.network, this.egress.network);
+    if (egress === "allow-all") await this.ensureNetwork();
+
+    const runDir = this.hostRunDir(sandboxId);
+    // 0700 and owned by root: only the worker (root) and the sandbox's root reach the socket.
+    await mkdir(this.socketRoot, { recursive: true, mode: 0o711 });
+    const made = await mkdir(runDir, { mode: 0o700 }).then(
+      () => true,
+      (err: NodeJS.ErrnoException) => {
+        if (err.code === "EEXIST") return false;
+        throw err;
+      },
+    );
+    // The guest writes into this directory (its agent binds the socket there): bound it. Mounting
+    // runs a program, so it overlaps the engine's create instead of adding to every create.
+    const bounding = ensureBoundedRunDir(runDir).then(
+      () => undefined,
+      (err: unknown) => ({ err }),
+    );
+    const memory = Math.round(spec.memoryMb * MIB);
+    // Only this container's agent gets it; the engine keeps it for the worker's next connect.
+    const token = randomBytes(32).toString("base64url");
+    const labels = {
+      ...spec.labels,
+      ...attachment?.labels,
+      [SANDBOX_LABELS.sandboxId]: sandboxId,
+      [SANDBOX_LABELS.workerId]: spec.workerId,
+      [SANDBOX_LABELS.managed]: "true",
+    };
+    const storageOpt = (): { StorageOpt?: Record<string, string> } =>
+      spec.diskMb !== undefined && this.#diskLimits !== "unsupported"
+        ? { StorageOpt: { size: `${spec.diskMb}M` } }
+        : {};
+    const createContainer = () =>
+      this.call({ operation: "create container", image }, () =>
+        this.docker.createContainer({
+          name: containerName(sandboxId),
+          Image: image,
+          ...(spec.command === undefined ? {} : { Entrypoint: [...spec.command] }),
+          // The proxy variables first: a sandbox's own env may add to them (a NO_PROXY of its
+          // own), and anything it points elsewhere simply has no route.
+          // The token last: the sandbox's env cannot replace it.
+          Env: Object.entries({
+            ...attachment?.env,
+            ...spec.env,
+            [AGENT_TOKEN_ENV]: token,
+          }).map(([k, v]) => `${k}=${v}`),
+          Labels: labels,
+          HostConfig: {
+            NanoCpus: Math.round(spec.vcpus * 1e9),
+            Memory: memory,
+            MemorySwap: memory, // equal to Memory: no swap at all
+            PidsLimit: spec.pidsLimit ?? this.defaultPidsLimit,
+            SecurityOpt: ["no-new-privileges"],
+            CapDrop: ["ALL"],
+            CapAdd: [...SANDBOX_CAP_ADD],
+            Init: true,
+            ReadonlyRootfs: false,
+            NetworkMode: networkMode,
+            Mounts: [
+              { Type: "bind", Source: runDir, Target: IMAGE_PATHS.runDir, ReadOnly: false },
+              ...(attachment
+                ? [
+                    {
+                      Type: "bind" as const,
+                      Source: attachment.resolvConf,
+                      Target: "/etc/resolv.conf",
+                      ReadOnly: true,
+                    },
+                  ]
+                : []),
+            ],
+            RestartPolicy: { Name: "no" },
+            ...storageOpt(),
+          },
+        }),
+      );
+    try {
+      let container: Docker.Container;
+      try {
+        container = await createContainer();
+        if (storageOpt().StorageOpt) this.#diskLimits = "enforced";
+      } catch (err) {
+        // Sizes need overlay2 on XFS with project quotas, or btrfs, under the data root.
+        // Elsewhere say so once, loudly, and create the sandbox without the limit rather than
+        // not at all.
+        if (storageOpt().StorageOpt === undefined || !isStorageOptUnsupported(err)) throw err;
+        this.#diskLimits = "unsupported";
+        this.#logger?.warn(
+          { err: (err as Error).message },
+          "disk limits (diskMb) are not enforced: the engine's storage has no quota support " +
+            "(overlay2 needs XFS mounted with pquota, or use the btrfs driver; scripts/ensure-docker.sh sets one up)",
+        );
+        container = await createContainer();
+      }
+      const unbounded = await bounding;
+      if (unbounded !== undefined) {
+        // Never start a sandbox whose run directory is the host's disk.
+        await container.remove({ force: true }).catch(() => undefined);
+        throw unbounded.err;
+      }
+      this.#tokens.set(sandboxId, token);
+      // What the engine was just told, not read back: an inspect here was one more engine round
+      // trip on every create (and so in every sandbox's time to interactive) to learn nothing new.
+      return {
+        sandboxId,
+        workerId: spec.workerId,
+        backend: "docker",
+        backendId: container.id,
+        state: "created",
+        exitCode: undefined,
+        oomKilled: false,
+        image,
+        labels,
+        createdAt: new Date(),
+        startedAt: undefined,
+      };
+    } catch (err) {
+      await bounding; // settled before the directory goes
+      // A name conflict means the directory belongs to the existing sandbox: leave it.
+      if (made && !(err instanceof SandboxConflictError)) await removeRunDir(runDir);
+      throw err;
+    }
+  }
+
+  /** {@inheritDoc SandboxBackend.start} */
+  async start(sandboxId: string): Promise<void> {
+    const container = this.docker.getContainer(containerName(validId(sandboxId)));
+    const runDir = this.hostRunDir(sandboxId);
+    // A host reboot empties /run: bring the bounded run directory back before the bind needs it.
+    // A sandbox from before bounded run directories that still runs keeps its own until it stops.
+    const legacyRunning =
+      (await isUnboundedRunDir(runDir)) &&
+      (await this.inspect(sandboxId).then(
+        (i) => i.state === "running",
+        () => false,
+      ));
+    if (!legacyRunning) await ensureBoundedRunDir(runDir);
+    await this.call({ operation: "start container", sandboxId }, async () => {
+      try {
+        await container.start();
+      } catch (err) {
+        if (engineStatus(err) === 304) return; // already running
+        // No such sandbox: do not leave a run directory behind for it.
+        if (engineStatus(err) === 404) await removeRunDir(runDir);
+        throw err;
+      }
+    });
+  }
+
+  /** {@inheritDoc SandboxBackend.stop} */
+  async stop(sandboxId: string, options: { timeoutSec?: number } = {}): Promise<void> {
+    const container = this.docker.getContainer(containerName(validId(sandboxId)));
+    await this.call({ operation: "stop container", sandboxId }, async () => {
+      try {
+        await container.stop({ t: options.timeoutSec ?? 10 });
+      } catch (err) {
+        if (engineStatus(err) !== 304) throw err; // 304: already stopped
+      }
+    });
+  }
+
+  /** {@inheritDoc SandboxBackend.remove} */
+  async remove(sandboxId: string): Promise<void> {
+    const container = this.docker.getContainer(containerName(validId(sandboxId)));
+    // Its address on the egress bridge may go to the next sandbox: forget who had it.
+    this.egress.forget();
+    await this.call({ operation: "remove container", sandboxId }, async () => {
+      try {
+        await container.remove({ force: true, v: true });
+      } catch (err) {
+        const status = engineStatus(err);
+        if (status === 404) return; // already gone: remove is idempotent
+        // 409 "removal already in progress": someone else is removing it; wait for them.
+        if (status !== 409) throw err;
+        for (let i = 0; i < 100; i++) {
+          try {
+            await container.inspect();
+          } catch (inner) {
+            if (engineStatus(inner) === 404) return;
+            throw inner;
+          }
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        throw err;
+      }
+    });
+    this.#tokens.delete(sandboxId);
+    await removeRunDir(this.hostRunDir(sandboxId));
+  }
+
+  /** {@inheritDoc SandboxBackend.inspect} */
+  inspect(sandboxId: string): Promise<SandboxInfo> {
+    return this.inspectContainer(validId(sandboxId), containerName(sandboxId));
+  }
+
+  private async inspectContainer(sandboxId: string, ref: string): Promise<SandboxInfo> {
+    const info = await this.call({ operation: "inspect container", sandboxId }, () =>
+      this.docker.getContainer(ref).inspect(),
+    );
+    const labels = info.Config.Labels ?? {};
+    const started = info.State.StartedAt;
+    return {
+      sandboxId: labels[SANDBOX_LABELS.sandboxId] ?? sandboxId,
+      workerId: labels[SANDBOX_LABELS.workerId],
+      backend: "docker",
+      backendId: info.Id,
+      state: asState(info.State.Status),
+      exitCode: info.State.Status === "exited" ? info.State.ExitCode : undefined,
+      oomKilled: info.State.OOMKilled,
+      image: info.Config.Image,
+      labels,
+      createdAt: new Date(info.Created),
+      // The engine reports a never-started container as started at year 1.
+      startedAt: started && !started.startsWith("0001-") ? new Date(started) : undefined,
+    };
+  }
+
+  /** {@inheritDoc SandboxBackend.list} */
+  list(filter: { workerId?: string } = {}): Promise<SandboxInfo[]> {
+    return this.listManaged(filter);
+  }
+
+  /** {@inheritDoc SandboxBackend.watch} */
+  watch(
+    filter: { readonly workerId: string },
+    onEvent: (event: SandboxEvent) => void,
+    onResync?: () => void,
+  ): SandboxEventWatch {
+    return watchDockerEvents(this.docker, {
+      labels: [`${SANDBOX_LABELS.managed}=true`, `${SANDBOX_LABELS.workerId}=${filter.workerId}`],
+      sandboxLabel: SANDBOX_LABELS.sandboxId,
+      onEvent,
+      ...(onResync ? { onResync } : {}),
+      logger: this.#logger,
+    });
+  }
+
+  /** Every container labelled `aetherium.managed=true`, optionally of one worker or extra label. */
+  async listManaged(filter: { workerId?: string; label?: string } = {}): Promise<SandboxInfo[]> {
+    const label = [`${SANDBOX_LABELS.managed}=true`];
+    if (filter.workerId !== undefined) label.push(`${SANDBOX_LABELS.workerId}=${filter.workerId}`);
+    if (filter.label !== undefined) label.push(filter.label);
+    const containers = await this.call({ operation: "list containers" }, () =>
+      this.docker.listContainers({ all: true, filters: { label } }),
+    );
+    // A worker that restarts (reconcile lists first) finds allow-list sandboxes that need the
+    // proxy and firewall before any new one is created: bring them up now, not on next create.
+    if (containers.some((c) => c.Labels?.[EGRESS_ALLOW_LABEL] !== undefined)) {
+      this.egress
+        .ready()
+        .catch((err: unknown) =>
+          this.#logger?.warn({ err }, "egress proxy for existing allow-list sandboxes failed"),
+        );
+    }
+    return containers.map((c) => {
+      const labels = c.Labels ?? {};
+      const exit = /^Exited \((\d+)\)/.exec(c.Status)?.[1];
+      return {
+        sandboxId: labels[SANDBOX_LABELS.sandboxId] ?? "",
+        workerId: labels[SANDBOX_LABELS.workerId],
+        backend: "docker" as const,
+        backendId: c.Id,
+        state: asState(c.State),
+        exitCode: exit === undefined ? undefined : Number(exit),
+        // Not in the list answer; inspect() has it.
+        oomKilled: false,
+        image: c.Image,
+        labels,
+        createdAt: new Date(c.Created * 1000),
+        startedAt: undefined,
+      };
+    });
+  }
+
+  /** One-shot resource usage of a running sandbox. */
+  async stats(sandboxId: string): Promise<SandboxStats> {
+    const container = this.docker.getContainer(containerName(validId(sandboxId)));
+    const s = await this.call({ operation: "container stats", sandboxId }, () =>
+      container.stats({ stream: false }),
+    );
+    const mem = s.memory_stats;
+    // cgroup v1 reports page cache in `cache`, v2 in `inactive_file`; `docker stats` subtracts it.
+    const cache = mem.stats?.total_inactive_file ?? mem.stats?.inactive_file ?? mem.stats?.cache;
+    return {
+      memoryBytes: Math.max(0, (mem.usage ?? 0) - (cache ?? 0)),
+      memoryLimitBytes: mem.limit ?? 0,
+      pids: s.pids_stats?.current ?? 0,
+      cpuNanos: s.cpu_stats.cpu_usage.total_usage,
+    };
+  }
+
+  /**
+   * Proportional set size of every process in the sandbox, summed from
+   * `/proc/<pid>/smaps_rollup`: shared pages (Node's binary, libc) count once per sharer, which
+   * is the honest per-sandbox figure for packing many sandboxes on a host. Linux only; needs
+   * root. Returns undefined when the sandbox is not running.
+   */
+  async memoryPss(sandboxId: string): Promise<number | undefined> {
+    const info = await this.call({ operation: "inspect container", sandboxId }, () =>
+      this.docker.getContainer(containerName(validId(sandboxId))).inspect(),
+    );
+    const pid = info.State.Pid;
+    if (!info.State.Running || pid <= 0) return undefined;
+    const pids = await cgroupProcs(pid);
+    let total = 0;
+    for (const p of pids) {
+      const rollup = await readFile(`/proc/${p}/smaps_rollup`, "utf8").catch(() => "");
+      const kb = /^Pss:\s+(\d+) kB/m.exec(rollup)?.[1];
+      if (kb !== undefined) total += Number(kb) * 1024;
+    }
+    return total;
+  }
+}
+
+/** Pids in the same memory cgroup as `pid` (cgroup v1 or v2), read from the host's view. */
+async function cgroupProcs(pid: number): Promise<number[]> {
+  const lines = (await readFile(`/proc/${pid}/cgroup`, "utf8")).split("\n");
+  const v1 = lines.find((l) => /^\d+:([^:]*,)?memory(,[^:]*)?:/.test(l));
+  const v2 = lines.find((l) => l.startsWith("0::"));
+  const file =
+    v1 !== undefined
+      ? path.join("/sys/fs/cgroup/memory", v1.slice(v1.lastIndexOf(":") + 1), "cgroup.procs")
+      : v2 !== undefined
+        ? path.join("/sys/fs/cgroup", v2.slice(3), "cgroup.procs")
+        : undefined;
+  if (file === undefined) return [pid];
+  const text = await readFile(file, "utf8").catch(() => String(pid));
+  return text
+    .split("\n")
+    .filter(Boolean)
+    .map(Number)
+    .filter((n) => n > 0);
+}

@@ -1,0 +1,23 @@
+/**
+ * A worker host: sandbox backends, sandbox lifecycle, the data-plane server, image building,
+ * networking and the worker daemon. Only what other packages use is exported.
+ * @module
+ */
+export { waitForAgent } from "./agent-client/agent-client.js";
+export { detectBackends } from "./backends/detect-backends.js";
+export { WorkerDaemon } from "./daemon/worker-daemon.js";
+export { WORKER_ID_FILE } from "./daemon/worker-identity.js";
+export { DockerBackend, SANDBOX_LABELS, SANDBOX_NETWORK } from "./docker/docker-backend.js";
+export { EGRESS_NETWORK } from "./docker/docker-egress.js";
+export { buildAgentBundle } from "./image/build-agent.js";
+export { unrestrictBridge } from "./network/host-firewall.js";
+export type { SandboxRuntime } from "./runtime/sandbox-runtime.js";
+export {
+  runWorker,
+  startWorkerProcess,
+  type WorkerProcess,
+  type WorkerRootOptions,
+} from "./root/worker-root.js";
+export { claimForCreate } from "./sandbox/admission.js";
+export { SandboxManager } from "./sandbox/sandbox-manager.js";
+export { buildBaseImage, type BaseImage } from "./image/build-base-image.js";
