@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { stat } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import {
   AGENT_ERROR_CODES,
@@ -11,7 +12,14 @@ import {
 } from "@aetherium/types";
 import type { AgentLogger } from "./logger.js";
 import { OutputRing, type OutputChunk } from "./output-ring.js";
-import { EXEC_MARKER_ENV, killMarked, readProcStat, signalGroup, signalSession } from "./proc.js";
+import {
+  EXEC_MARKER_ENV,
+  killMarked,
+  mayHaveMarked,
+  readProcStat,
+  signalGroup,
+  signalSession,
+} from "./proc.js";
 import { findPtySlave, ptySessionLeader, ptySetupDone, setPtySize } from "./pty.js";
 import { AgentRpcError, errnoOf } from "./rpc-error.js";
 
@@ -169,6 +177,22 @@ export class ManagedProcess {
     if (failure !== undefined || child === undefined) {
       failure ??= new Error("spawn failed");
       const errno = errnoOf(failure);
+      // A missing (or non-directory) working directory fails the spawn as ENOENT (ENOTDIR) of
+      // the command; say what is really wrong.
+      if (errno === "ENOENT" || errno === "ENOTDIR") {
+        const cwdStat = await stat(spec.cwd).catch(() => undefined);
+        if (cwdStat?.isDirectory() !== true) {
+          throw new AgentRpcError(
+            AGENT_ERROR_CODES.spawnFailed,
+            `working directory ${spec.cwd} does not exist or is not a directory`,
+            {
+              processId: spec.processId,
+              errno: cwdStat === undefined ? "ENOENT" : "ENOTDIR",
+              path: spec.cwd,
+            },
+          );
+        }
+      }
       const shellExit = errno === undefined ? undefined : SHELL_EXIT_FOR_ERRNO[errno];
       if (shellExit !== undefined && spec.pty === undefined && spec.spawnArgv[0] !== SH) {
         // A command that is missing or not executable ends as it would under a shell (127, 126,
@@ -284,8 +308,13 @@ export class ManagedProcess {
     this.stdinOpen = false;
     // The exec ends with its whole tree: whatever the command left behind (`server &`, a daemon
     // that called setsid(), a fork bomb) is killed, found by the marker in its environment, and
-    // the exit is reported only once none is left.
-    void killMarked(EXEC_MARKER_ENV, this.spec.execMarker)
+    // the exit is reported only once none is left. Most commands leave nothing: a look at the
+    // few processes a leftover could hang from settles that without sweeping all of /proc.
+    const marker = this.spec.execMarker;
+    void Promise.resolve()
+      .then(() =>
+        mayHaveMarked(EXEC_MARKER_ENV, marker) ? killMarked(EXEC_MARKER_ENV, marker) : 0,
+      )
       .then((kills) => {
         if (kills > 0) {
           this.logger.info("killed processes left behind by an exec", {

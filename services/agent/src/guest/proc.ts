@@ -105,6 +105,15 @@ export function openFds(pid: number): string[] {
 /** Environment variable that marks every process of one exec (and everything it starts). */
 export const EXEC_MARKER_ENV = "AETHERIUM_EXEC";
 
+/** Whether a NUL-separated environment block holds the whole entry `needle` (`NAME=value\0`). */
+function holdsEntry(env: Buffer, needle: Buffer): boolean {
+  // Match a whole entry: at the start or right after a NUL, never inside another value.
+  for (let at = env.indexOf(needle); at >= 0; at = env.indexOf(needle, at + 1)) {
+    if (at === 0 || env[at - 1] === 0) return true;
+  }
+  return false;
+}
+
 /** Pids of the processes whose environment holds `name=value` (never the agent itself). */
 export function pidsWithEnv(name: string, value: string): number[] {
   const needle = Buffer.from(`${name}=${value}\0`);
@@ -125,11 +134,68 @@ export function pidsWithEnv(name: string, value: string): number[] {
     } catch {
       continue; // Exited meanwhile, or not ours to read.
     }
-    // environ is NUL-separated; match a whole entry (at the start or after a NUL).
-    const at = env.indexOf(needle);
-    if (at === 0 || (at > 0 && env[at - 1] === 0)) out.push(pid);
+    if (holdsEntry(env, needle)) out.push(pid);
   }
   return out;
+}
+
+/** Direct children of `pid` as its main thread sees them; `undefined` when they cannot be read. */
+function childrenOf(pid: number): number[] | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/task/${pid}/children`, "latin1");
+  } catch {
+    return undefined;
+  }
+  const out: number[] = [];
+  for (const s of text.split(" ")) if (s !== "" && s !== "\n") out.push(Number(s));
+  return out;
+}
+
+/** Ancestors of the agent walked at most this far (a sandbox has two; a test host a dozen). */
+const MAX_ANCESTORS = 64;
+
+/**
+ * Whether any process may still carry `name=value` once an exec's main process has exited,
+ * looking only where such a process can be: when a process dies its children are handed to the
+ * nearest ancestor that is a child subreaper, else to the namespace's init, so every process left
+ * of the exec is, or descends from, a direct child of the agent or of one of its ancestors. Only
+ * those children's environments are read (in a sandbox: the agent's running commands, and the
+ * agent itself under tini), never all of `/proc`; the kernel hands an orphan to the reaper's
+ * first live thread, its main thread, whose `children` file is the one read. A process that
+ * dropped the marker while its descendants kept it is not seen here, as in a full sweep one that
+ * dropped it is not. True when the kernel's view cannot be read (no `children` file), so the
+ * caller falls back to the full sweep.
+ *
+ * Synchronous on purpose: a few reads of small /proc files take microseconds each, less than
+ * one round trip through libuv's thread pool, and this runs once per exec.
+ */
+export function mayHaveMarked(name: string, value: string): boolean {
+  const needle = Buffer.from(`${name}=${value}\0`);
+  const reapers: number[] = [];
+  for (let pid = process.pid; pid > 0 && reapers.length < MAX_ANCESTORS;) {
+    reapers.push(pid);
+    const parent = pid === process.pid ? process.ppid : readProcStat(pid)?.ppid;
+    if (parent === undefined || Number.isNaN(parent)) break;
+    pid = parent;
+  }
+  const candidates = new Set<number>();
+  for (const [i, pid] of reapers.entries()) {
+    const kids = childrenOf(pid);
+    if (kids === undefined && i === 0) return true;
+    for (const kid of kids ?? []) candidates.add(kid);
+  }
+  for (const pid of reapers) candidates.delete(pid);
+  for (const pid of candidates) {
+    let env: Buffer;
+    try {
+      env = readFileSync(`/proc/${pid}/environ`);
+    } catch {
+      continue; // Exited meanwhile, or not ours to read.
+    }
+    if (holdsEntry(env, needle)) return true;
+  }
+  return false;
 }
 
 /**

@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { stat } from "node:fs/promises";
 import path from "node:path";
 import {
   AGENT_ERROR_CODES,
@@ -87,17 +86,10 @@ export class ProcessManager {
       Object.assign(env, params.env);
       if (params.pty !== undefined) env.TERM ??= "xterm-256color";
 
+      // A missing working directory is told apart from a missing command only when the spawn
+      // fails (ManagedProcess.start), not checked before every spawn.
       const cwd =
         params.cwd === undefined ? this.opts.defaultCwd : path.posix.normalize(params.cwd);
-      // spawn() reports a missing cwd as ENOENT of the command; say what is really wrong.
-      const cwdStat = await stat(cwd).catch(() => undefined);
-      if (cwdStat?.isDirectory() !== true) {
-        throw new AgentRpcError(
-          AGENT_ERROR_CODES.spawnFailed,
-          `working directory ${cwd} does not exist or is not a directory`,
-          { processId, errno: cwdStat === undefined ? "ENOENT" : "ENOTDIR", path: cwd },
-        );
-      }
 
       const argv =
         params.command !== undefined
@@ -106,11 +98,9 @@ export class ProcessManager {
       const pty = params.pty;
       const spawnArgv = pty === undefined ? argv : ptyArgv(argv, pty, env.SHELL);
       const execMarker = `${this.instance}:${processId}`;
+      if (pty !== undefined) env.SHELL = "/bin/sh";
       // Set last: a request's env must not be able to untag its processes.
-      const spawnEnv = {
-        ...(pty === undefined ? env : { ...env, SHELL: "/bin/sh" }),
-        [EXEC_MARKER_ENV]: execMarker,
-      };
+      env[EXEC_MARKER_ENV] = execMarker;
       // Switching to our own uid needs no privilege, and a non-root agent could not do it anyway.
       const switchUser = user !== undefined && user.uid !== process.getuid?.();
 
@@ -119,7 +109,7 @@ export class ProcessManager {
           processId,
           argv,
           spawnArgv,
-          env: spawnEnv,
+          env,
           execMarker,
           cwd,
           uid: switchUser ? user.uid : undefined,
