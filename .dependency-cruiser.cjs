@@ -1,5 +1,5 @@
 /**
- * The golden rule (DESIGN.md): imports flow one way.
+ * The golden rule: imports flow one way.
  *   dashboard → sdk → types;  cli → sdk;
  *   server → gateway, worker;  gateway / k8s-manager → core;  worker → core, agent;
  *   core → libs;  agent → types;  libs never import services.

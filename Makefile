@@ -1,54 +1,51 @@
 # Thin wrappers: npm scripts are the source of truth (see package.json).
-.PHONY: help deps build build-core build-gateway build-k8s-manager build-dashboard test test-core \
-	test-coverage lint fmt clean run migrate-up bench docker-build docker-up docker-down
+.PHONY: help deps build build-ui test test-core test-coverage lint typecheck fmt clean run \
+	image migrate-up migrate-status bench
 
 help: ## List targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 deps: ## Install dependencies
 	npm install
 
-build: ## Build every workspace
+build: ## Build every workspace (tsc -b)
 	npm run build
 
-build-core: ## Build services/core and what it needs
-	npm run build -w services/core
+build-ui: build ## Build the dashboard's static export (services/dashboard/out)
+	npm run build:ui
 
-build-gateway: ## Build services/gateway and what it needs
-	npm run build -w services/gateway
-
-build-k8s-manager: ## Build services/k8s-manager
-	npm run build -w services/k8s-manager
-
-build-dashboard: ## Build services/dashboard
-	npm run build -w services/dashboard
-
-test: deps ## Install and run every test (real PostgreSQL and Redis)
+test: deps ## Install, build and run every test (real PostgreSQL, Redis and dockerd)
 	npm test
 
-test-core: ## Run services/core tests
-	npm test -w services/core
+test-core: ## Run the services/core tests
+	npx vitest run --project @aetherium/core
 
-test-coverage: ## Tests with coverage
+test-coverage: ## Every test, with coverage
 	npm run test:coverage
 
-lint: ## ESLint, Prettier, file names, import boundaries
+lint: ## ESLint, Prettier, file names, import boundaries, OpenAPI lint, knip
 	npm run lint
+
+typecheck: ## Type-check the whole tree, tests included
+	npm run typecheck
 
 fmt: ## Format and auto-fix
 	npm run fmt
 
-bench: ## Run the benchmarks
-	npm run bench
-
 clean: ## Remove build output
 	npm run clean
 
-run: deps ## Install and start Aetherium (embedded mode)
+run: deps ## Install and start Aetherium (embedded mode) on http://127.0.0.1:8080
 	npm start
 
-migrate-up: ## Apply database migrations
-	@echo "migrations arrive with services/core storage (issue #3)"; exit 1
+image: build ## Build the sandbox base image (root, dockerd)
+	npx aetherium image build
 
-docker-build docker-up docker-down: ## Container images and compose (not yet)
-	@echo "$@: no container images yet; run 'make run' for the embedded setup"; exit 1
+migrate-up: build ## Apply database migrations (AETHERIUM_DATABASE_URL, else the embedded database)
+	npx aetherium migrate up
+
+migrate-status: build ## List applied and pending migrations
+	npx aetherium migrate status
+
+bench: ## Run the benchmarks
+	npm run bench

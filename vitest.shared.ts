@@ -16,7 +16,7 @@ export function workspaceProject(name: string) {
       name,
       include: ["src/**/*.test.ts"],
       environment: "node",
-      // Tests talk to real PostgreSQL, Redis and (later) Docker: generous but bounded.
+      // Tests talk to real PostgreSQL, Redis and dockerd: generous but bounded.
       testTimeout: 30_000,
       hookTimeout: 60_000,
     },

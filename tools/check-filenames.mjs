@@ -1,4 +1,4 @@
-// Fails when a source file name is not kebab-case (DESIGN.md: one naming style, checked, not hoped for).
+// Fails when a source file name is not kebab-case (one naming style, checked, not hoped for).
 import { execFileSync } from "node:child_process";
 import path from "node:path";
 

@@ -1,5 +1,6 @@
 /**
- * Kubernetes integration: worker pods, autoscaling from queue depth, node health.
+ * Kubernetes integration. It holds the autoscaling decision (workers wanted from queue depth and
+ * load), a pure function; nothing here talks to a cluster.
  * @module
  */
 export {

@@ -7,10 +7,9 @@ import {
   urlSetting,
 } from "./schema-helpers.js";
 
-// Every section is strict: an unknown key is an error, not silently ignored. The Go original's
-// YAML files used keys its structs did not have (`vmm.provider`, `task_queue.config.redis.url`) and
-// nobody noticed because they were dropped. Nested sections use `.prefault({})` so an absent
-// section still gets its fields' defaults.
+// Every section is strict: an unknown key is an error, not silently ignored, because a misspelt
+// or misplaced key that is dropped looks like a setting that took effect. Nested sections use
+// `.prefault({})` so an absent section still gets its fields' defaults.
 
 /** Log levels, as pino names them. */
 export const logLevelSchema = z.enum([
@@ -89,8 +88,8 @@ const authSchema = z.strictObject({
 });
 
 const lokiSchema = z.strictObject({
-  // Base URL of Loki (`http://loki:3100`); the push path `/loki/api/v1/push` is added. The Go
-  // original used this as the push endpoint in one place and as the base in another.
+  // Base URL of Loki (`http://loki:3100`); the push path `/loki/api/v1/push` is added (a URL that
+  // already ends in it is accepted as well).
   url: urlSetting(["http", "https"]).optional(),
   // Static labels on every stream (`env: prod`); `service` is always added.
   labels: stringMapSetting().default({}),
@@ -163,8 +162,8 @@ const sandboxSchema = z.strictObject({
 });
 
 const secretsSchema = z.strictObject({
-  // Key that encrypts stored secrets. Must be the same on every process and across restarts (the
-  // Go original made a random one per process, so secrets were unreadable after a restart).
+  // Key that encrypts stored secrets. Must be the same on every process and across restarts: a key
+  // made per process would leave what another process (or an earlier run) sealed unreadable.
   // Absent in embedded mode: generated once and kept under `home`.
   encryptionKey: z
     .string()

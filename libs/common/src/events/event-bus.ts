@@ -10,8 +10,8 @@ export type Unsubscribe = () => void;
 
 /**
  * Publish/subscribe for domain events (`{type, at, data}`, catalogued in `@aetherium/types`).
- * Implementations: {@link InMemoryEventBus} (one process) and, later, a Redis pub/sub bus (several
- * processes). Code depends on this interface only; the composition root picks the transport.
+ * Implementations: {@link InMemoryEventBus} (one process) and {@link RedisEventBus} (Redis pub/sub,
+ * several processes). Code depends on this interface only; the composition root picks the transport.
  *
  * The contract every implementation keeps:
  *

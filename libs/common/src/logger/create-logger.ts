@@ -92,8 +92,8 @@ export function createLogger(options: CreateLoggerOptions): Logger {
 /**
  * Normalizes a configured Loki URL into pino-loki's `host` (a base URL ending in `/`) and
  * `basicAuth` (from `user:pass@` in the URL). Accepts the base (`http://loki:3100`), a base behind
- * a path prefix (`https://gw/loki-proxy`), or the full push URL (`…/loki/api/v1/push`), which the Go
- * original mixed up.
+ * a path prefix (`https://gw/loki-proxy`), or the full push URL (`…/loki/api/v1/push`), since both
+ * spellings are common in Loki setups.
  */
 export function resolveLokiUrl(url: string): {
   host: string;

@@ -116,7 +116,10 @@ export const fsListResultSchema = z.object({ entries: z.array(agentDirEntrySchem
 /** Result of `fs.list`. */
 export type FsListResult = z.infer<typeof fsListResultSchema>;
 
-/** Result of `fs.stat` (symbolic links are not followed; `linkTarget` says where one points). */
+/**
+ * Result of `fs.stat` (symbolic links are not followed; `linkTarget` says where one points).
+ * @alias
+ */
 export const fsStatResultSchema = agentFileStatSchema;
 
 /** Result of `fs.stat`. */

@@ -148,7 +148,10 @@ export const executeAcceptedResponseSchema = z.object({
 /** `202` answer of asynchronous execute. */
 export type ExecuteAcceptedResponse = z.infer<typeof executeAcceptedResponseSchema>;
 
-/** `{execution}`: answer of `GET /api/v1/executions/{id}`. */
+/**
+ * `{execution}`: answer of `GET /api/v1/executions/{id}`.
+ * @alias
+ */
 export const executionResponseSchema = executeResponseSchema;
 
 /** `{execution}` response. */

@@ -55,7 +55,8 @@ export const TOOLS_UNAVAILABLE_MESSAGE = "tool installation is not available yet
  * Body of `POST /api/v1/vms`. Every field is optional: omitted fields take the server's configured
  * defaults (backend: the best one available; image: the base image; 1 vCPU; 512 MiB). Unknown
  * fields are rejected so typos (`memory_mb`) are not silently ignored. `tools` may only be empty
- * for now: a tool asked for and never installed would look like a working sandbox that is not.
+ * until sandboxes can install tools: a tool asked for and never installed would look like a
+ * working sandbox that is not.
  * `zone` places the sandbox only on workers of that zone (refused when no active worker has it).
  */
 export const createVmBodySchema = z.strictObject({

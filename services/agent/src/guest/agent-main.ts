@@ -1,5 +1,5 @@
 /*
- * The guest agent program. It runs inside every sandbox (a Docker container now, a microVM later),
+ * The guest agent program. It runs inside every sandbox (a Docker container; the backend contract leaves room for microVMs),
  * started by a Node binary, and serves the protocol of `spec/agent-protocol.md` on a unix socket in
  * a directory the host bind-mounts, where the worker connects. esbuild bundles this file and
  * everything it imports into one CommonJS script, `agent.cjs` (see ../build-agent.ts), so it may

@@ -1,5 +1,5 @@
 /**
- * The contract every sandbox backend implements (Docker now; Firecracker and QEMU microVMs next),
+ * The contract every sandbox backend implements (Docker is built; Firecracker and QEMU microVMs are planned),
  * so the worker provisions a sandbox without knowing what isolates it.
  * @module
  */

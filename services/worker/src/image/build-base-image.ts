@@ -75,7 +75,7 @@ export interface BuiltLayer {
 /** Options for {@link buildRootfsTree}. */
 export interface RootfsTreeOptions extends BaseRootfsOptions {
   /**
-   * The bundled guest agent (`services/core/dist-agent/agent.cjs`), a CommonJS script. When it is
+   * The bundled guest agent (`services/worker/dist-agent/agent.cjs`), a CommonJS script. When it is
    * a real agent bundle (not a stub) the tree also gets its startup snapshot, built with
    * `nodeBinary`.
    */
