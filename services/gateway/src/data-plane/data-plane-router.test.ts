@@ -1,12 +1,14 @@
 import { UnauthorizedError, UnavailableError, createLogger, loadConfig } from "@aetherium/common";
-import { openRuntime, type Runtime } from "@aetherium/core";
+import { DataPlaneClient, openRuntime, type Runtime } from "@aetherium/core";
 import { useTestDatabase } from "@aetherium/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createOwnerLookup } from "./owner.js";
+import { DataPlaneRouter } from "./data-plane-router.js";
 
 const db = useTestDatabase();
 let runtime: Runtime;
 let vmId: string;
+const client = new DataPlaneClient();
+const router = () => new DataPlaneRouter(runtime.repos, client);
 
 const register = (token: string) =>
   runtime.repos.workers.register({
@@ -35,13 +37,14 @@ beforeAll(async () => {
   vmId = vm.id;
 });
 afterAll(async () => {
+  client.close();
   await runtime?.close();
 });
 
-describe("withOwner", () => {
+describe("the data-plane router", () => {
   it("retries once with the token of a worker that restarted in between", async () => {
     const seen: string[] = [];
-    const result = await createOwnerLookup(runtime.repos)(vmId, async (t) => {
+    const result = await router().withOwner(vmId, async (t) => {
       seen.push(t.token);
       if (t.token === "token-1") {
         await register("token-2"); // the worker restarts: a new token
@@ -55,7 +58,7 @@ describe("withOwner", () => {
 
   it("never passes a worker's 401 on as the caller's: a second refusal is a 503", async () => {
     let calls = 0;
-    const attempt = createOwnerLookup(runtime.repos)(vmId, () => {
+    const attempt = router().withOwner(vmId, () => {
       calls++;
       return Promise.reject(new UnauthorizedError("wrong worker token"));
     });
@@ -64,15 +67,15 @@ describe("withOwner", () => {
   });
 
   it("remembers where a sandbox lives, and forgets it after a failure", async () => {
-    const withOwner = createOwnerLookup(runtime.repos);
+    const shared = router();
     const tokens: string[] = [];
-    const peek = () => withOwner(vmId, (t) => Promise.resolve(tokens.push(t.token)));
+    const peek = () => shared.withOwner(vmId, (t) => Promise.resolve(tokens.push(t.token)));
     await register("token-3");
     await peek();
     await register("token-4"); // not seen: the owner is remembered
     await peek();
     await expect(
-      withOwner(vmId, () => Promise.reject(new Error("sandbox stopped"))),
+      shared.withOwner(vmId, () => Promise.reject(new Error("sandbox stopped"))),
     ).rejects.toThrow();
     await peek(); // looked up again after the failure
     expect(tokens).toEqual(["token-3", "token-3", "token-4"]);
@@ -80,7 +83,7 @@ describe("withOwner", () => {
 
   it("does not retry other errors", async () => {
     let calls = 0;
-    const attempt = createOwnerLookup(runtime.repos)(vmId, () => {
+    const attempt = router().withOwner(vmId, () => {
       calls++;
       return Promise.reject(new Error("boom"));
     });
