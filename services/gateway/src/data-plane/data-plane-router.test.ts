@@ -1,6 +1,7 @@
 import { UnauthorizedError, UnavailableError, createLogger, loadConfig } from "@aetherium/common";
 import { DataPlaneClient, openRuntime, type Runtime } from "@aetherium/core";
 import { useTestDatabase } from "@aetherium/testing";
+import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DataPlaneRouter } from "./data-plane-router.js";
 
@@ -89,5 +90,58 @@ describe("the data-plane router", () => {
     });
     await expect(attempt).rejects.toThrow("boom");
     expect(calls).toBe(1);
+  });
+});
+
+describe("the data-plane router against a worker that refuses every token", () => {
+  // A real HTTP server on loopback standing in for a worker that restarted: it answers 401 to
+  // everything and counts the requests that reach it.
+  let seen = 0;
+  let refusing: http.Server;
+  let refusedVm: string;
+
+  beforeAll(async () => {
+    refusing = http.createServer((req, res) => {
+      seen++;
+      req.resume();
+      req.on("end", () => {
+        res.writeHead(401, { "content-type": "application/json" });
+        res.end(JSON.stringify({ error: { code: "unauthorized", message: "wrong worker token" } }));
+      });
+    });
+    await new Promise<void>((r) => refusing.listen(0, "127.0.0.1", r));
+    const { port } = refusing.address() as { port: number };
+    await runtime.repos.workers.register({
+      id: "w-refusing",
+      hostname: "h",
+      address: `http://127.0.0.1:${port}`,
+      internalToken: "stale",
+    });
+    const vm = await runtime.repos.vms.create({
+      name: "refused",
+      backend: "docker",
+      image: "img",
+      vcpus: 1,
+      memoryMb: 512,
+      workerId: "w-refusing",
+    });
+    await runtime.repos.vms.updateStatus(vm.id, "pending", "running");
+    refusedVm = vm.id;
+  });
+  afterAll(async () => {
+    await new Promise((r) => refusing?.close(r));
+  });
+
+  it("asks twice for a listing, then answers 503 rather than the worker's 401", async () => {
+    seen = 0;
+    await expect(router().listFiles(refusedVm, "/")).rejects.toBeInstanceOf(UnavailableError);
+    expect(seen).toBe(2);
+  });
+
+  it("sends an upload once only: its bytes are spent by the first attempt", async () => {
+    seen = 0;
+    const upload = router().writeFile(refusedVm, "/tmp/f", Buffer.from("bytes"));
+    await expect(upload).rejects.toBeInstanceOf(UnavailableError);
+    expect(seen).toBe(1);
   });
 });
