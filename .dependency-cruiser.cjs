@@ -107,8 +107,22 @@ module.exports = {
       name: "production-imports-testing",
       severity: "error",
       comment: "Test fixtures stay out of shipped code.",
-      from: { path: "^(libs|services)/[^/]+/src/", pathNot: "(\\.test\\.ts$|^libs/testing/)" },
+      from: {
+        path: "^(libs|services)/[^/]+/src/",
+        // src/testing/: a package's test-only helpers, excluded from its build like *.test.ts.
+        pathNot: "(\\.test\\.ts$|^libs/testing/|^services/[^/]+/src/testing/)",
+      },
       to: { path: "^libs/testing/" },
+    },
+    {
+      name: "production-imports-package-testing",
+      severity: "error",
+      comment: "A package's src/testing/ helpers serve its tests only; they are not built.",
+      from: {
+        path: "^services/[^/]+/src/",
+        pathNot: "(\\.test\\.ts$|^services/[^/]+/src/testing/)",
+      },
+      to: { path: "^services/[^/]+/src/testing/" },
     },
     {
       name: "reach-into-another-package",

@@ -4,7 +4,9 @@ import {
   VM_STATUS_TRANSITIONS,
   assertVmTransition,
   canTransitionVm,
+  isServableBy,
   isTerminalVmStatus,
+  servingWorker,
   vmSchema,
   vmStatusSchema,
   type VmStatus,
@@ -99,5 +101,21 @@ describe("vmSchema", () => {
   it("rejects an unknown status and a non-ISO time", () => {
     expect(vmSchema.safeParse({ ...vm, status: "RUNNING" }).success).toBe(false);
     expect(vmSchema.safeParse({ ...vm, createdAt: "yesterday" }).success).toBe(false);
+  });
+});
+
+describe("which worker serves a sandbox", () => {
+  it("is the worker a running sandbox runs on, and no worker in any other status", () => {
+    for (const status of vmStatusSchema.options) {
+      const serving = servingWorker({ status, workerId: "w1" });
+      expect(serving, status).toBe(status === "running" ? "w1" : null);
+      expect(isServableBy({ status, workerId: "w1" }, "w1"), status).toBe(status === "running");
+    }
+  });
+
+  it("is nobody for a running sandbox no worker took, and never another worker", () => {
+    expect(servingWorker({ status: "running", workerId: null })).toBeNull();
+    expect(servingWorker({ status: "running" })).toBeNull();
+    expect(isServableBy({ status: "running", workerId: "w1" }, "w2")).toBe(false);
   });
 });

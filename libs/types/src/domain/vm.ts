@@ -135,3 +135,23 @@ export const vmSchema = z.object({
 
 /** A sandbox (see {@link vmSchema}). */
 export type Vm = z.infer<typeof vmSchema>;
+
+/** The part of a sandbox the serving rule reads: its row and its API shape both have it. */
+export interface ServableSandbox {
+  readonly status: VmStatus;
+  readonly workerId?: string | null;
+}
+
+/**
+ * The worker that serves a sandbox's commands and files: the one it runs on. Null when nothing
+ * can serve it now: it is not `running` (pending, stopped, deleted, lost…) or no worker took it.
+ * The one statement of that rule, read by the gateway's router, the control plane and workers.
+ */
+export function servingWorker(vm: ServableSandbox): string | null {
+  return vm.status === "running" && vm.workerId ? vm.workerId : null;
+}
+
+/** True when `workerId` serves the sandbox (see {@link servingWorker}). */
+export function isServableBy(vm: ServableSandbox, workerId: string): boolean {
+  return servingWorker(vm) === workerId;
+}

@@ -7,6 +7,7 @@ import {
   executeResponseSchema,
   fileListResponseSchema,
   fileWriteResponseSchema,
+  servingWorker,
   type ExecuteBody,
   type Execution,
   type FileListResponse,
@@ -36,21 +37,22 @@ export async function dataPlaneTargetFor(
 ): Promise<DataPlaneTarget> {
   const vm = await repos.vms.get(vmId);
   if (!vm || vm.status === "deleted") throw new NotFoundError("vm", vmId);
-  if (vm.status !== "running" || !vm.workerId) {
+  const workerId = servingWorker(vm);
+  if (!workerId) {
     throw new ConflictError(
       vm.status === "running"
         ? `sandbox ${vmId} has no worker yet`
         : `sandbox ${vmId} is ${vm.status}, not running`,
     );
   }
-  const worker = await repos.workers.get(vm.workerId);
+  const worker = await repos.workers.get(workerId);
   if (!worker || worker.status === "offline") {
-    throw new UnavailableError(`worker ${vm.workerId} of sandbox ${vmId} is offline`);
+    throw new UnavailableError(`worker ${workerId} of sandbox ${vmId} is offline`);
   }
   if (!worker.internalToken) {
     // Tokens are stored sealed; one that does not open here was sealed under another key.
     throw new UnavailableError(
-      `worker ${vm.workerId} registered no data-plane token this process can open: it serves no data plane, or it runs with another encryption key (give every gateway and worker the same AETHERIUM_ENCRYPTION_KEY)`,
+      `worker ${workerId} registered no data-plane token this process can open: it serves no data plane, or it runs with another encryption key (give every gateway and worker the same AETHERIUM_ENCRYPTION_KEY)`,
     );
   }
   return { workerId: worker.id, address: worker.address, token: worker.internalToken };

@@ -1,70 +1,36 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { createLogger, loadConfig } from "@aetherium/common";
-import { DataPlaneClient, openRuntime, type Repositories, type Runtime } from "@aetherium/core";
-import { useTestDatabase, useTestRedis } from "@aetherium/testing";
+import type { Repositories, Runtime } from "@aetherium/core";
+import { useTestRedis } from "@aetherium/testing";
 import Fastify from "fastify";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { buildServer, type GatewayApp, type ServerDeps } from "../server/build-server.js";
+import type { GatewayApp, ServerDeps } from "../server/build-server.js";
+import { useGatewayFixture } from "../testing/gateway-fixture.js";
 import { installRouteScopes } from "./authenticate.js";
-import { ensureBootstrapKey } from "./bootstrap-key.js";
 import { ROUTE_SCOPES, type RouteAccess } from "./route-scopes.js";
 
-const db = useTestDatabase();
+const fx = useGatewayFixture({ listen: true });
 const redis = useTestRedis();
-const logger = createLogger({ level: "silent", service: "access-test" });
-let home: string;
 let runtime: Runtime;
 let app: GatewayApp;
 let url: string;
-let admin: string;
 const keys = {} as Record<"read" | "write" | "admin", { id: string; secret: string }>;
-const opened: GatewayApp[] = [];
 
-function serverDeps(extra: Partial<ServerDeps> = {}, repos?: Repositories): ServerDeps {
-  return {
-    logger,
-    runtime: repos ? { ...runtime, repos } : runtime,
-    dataPlane: new DataPlaneClient(),
-    health: () => Promise.resolve({ status: "ok", version: "test", components: {} }),
-    waitTimeoutMs: 500,
-    ...extra,
-  };
+/** Settings of another server on this runtime, over `repos` when given. */
+function serverDeps(extra: Partial<ServerDeps> = {}, repos?: Repositories): Partial<ServerDeps> {
+  return { ...extra, ...(repos ? { runtime: { ...runtime, repos } } : {}) };
 }
 
-async function open(deps: ServerDeps): Promise<GatewayApp> {
-  const made = await buildServer(deps);
-  opened.push(made);
-  return made;
+/** Another server, closed with the fixture. */
+function open(deps: Partial<ServerDeps>): Promise<GatewayApp> {
+  return fx.open(deps);
 }
 
 beforeAll(async () => {
-  home = await mkdtemp(path.join(tmpdir(), "aet-access-"));
-  const config = loadConfig({
-    env: { AETHERIUM_DATABASE_URL: db.current.url, AETHERIUM_HOME: home },
-  });
-  runtime = await openRuntime(config, { logger, migrate: true });
-  admin = (await ensureBootstrapKey(runtime.repos, { home })).secret;
-  app = await open(serverDeps());
-  url = (await app.listen({ host: "127.0.0.1", port: 0 })).replace("http", "ws");
+  ({ runtime, app } = fx);
+  url = fx.url.replace("http", "ws");
   for (const scope of ["read", "write", "admin"] as const) {
-    const res = await app.inject({
-      method: "POST",
-      url: "/api/v1/api-keys",
-      headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
-      payload: JSON.stringify({ name: `only-${scope}`, scopes: [scope] }),
-    });
-    const body = res.json<{ apiKey: { id: string }; secret: string }>();
-    keys[scope] = { id: body.apiKey.id, secret: body.secret };
+    keys[scope] = await fx.key(`only-${scope}`, [scope]);
   }
-});
-
-afterAll(async () => {
-  for (const a of opened) await a.close();
-  await runtime?.close();
-  await rm(home, { recursive: true, force: true });
 });
 
 const RANK: Record<RouteAccess, number> = { public: 0, read: 1, write: 2, admin: 3 };

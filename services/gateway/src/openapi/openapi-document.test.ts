@@ -1,11 +1,7 @@
-import { readFile, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { createLogger, loadConfig } from "@aetherium/common";
-import { DataPlaneClient, openRuntime, type Runtime } from "@aetherium/core";
-import { useTestDatabase } from "@aetherium/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildServer, type GatewayApp } from "../server/build-server.js";
+import { readFile } from "node:fs/promises";
+import { apiKeySchema } from "@aetherium/types";
+import { beforeAll, describe, expect, it } from "vitest";
+import { useGatewayFixture } from "../testing/gateway-fixture.js";
 import {
   COMMITTED_OPENAPI_PATH,
   formatOpenApiDocument,
@@ -14,10 +10,7 @@ import {
 
 // The document a real gateway (real PostgreSQL) serves is the one committed in spec/openapi.json,
 // so a route change without the regenerated contract fails here with the command that fixes it.
-const db = useTestDatabase();
-let home: string;
-let runtime: Runtime;
-let app: GatewayApp;
+const gw = useGatewayFixture();
 let served: Record<string, unknown>;
 
 type Operation = {
@@ -26,27 +19,9 @@ type Operation = {
 };
 
 beforeAll(async () => {
-  home = await mkdtemp(path.join(tmpdir(), "aet-openapi-"));
-  const config = loadConfig({
-    env: { AETHERIUM_DATABASE_URL: db.current.url, AETHERIUM_HOME: home },
-  });
-  const logger = createLogger({ level: "silent", service: "gateway-openapi" });
-  runtime = await openRuntime(config, { logger, migrate: true });
-  app = await buildServer({
-    logger,
-    runtime,
-    dataPlane: new DataPlaneClient({ timeoutMs: 2000 }),
-    health: () => Promise.resolve({ status: "ok", version: "test", components: {} }),
-  });
-  const res = await app.inject({ method: "GET", url: "/api/v1/openapi.json" });
+  const res = await gw.app.inject({ method: "GET", url: "/api/v1/openapi.json" });
   expect(res.statusCode).toBe(200);
   served = res.json();
-});
-
-afterAll(async () => {
-  await app?.close();
-  await runtime?.close();
-  await rm(home, { recursive: true, force: true });
 });
 
 const operations = (): [string, Operation][] =>
@@ -91,5 +66,24 @@ describe("the OpenAPI document", () => {
       }
     }
     expect(JSON.stringify(served)).not.toMatch(/"anyOf":\[\]|"anyOf":\[\{\}/);
+  });
+
+  it("publishes the OpenAPI 3.1 document and a reference page", async () => {
+    const doc = await gw.call("GET", "/api/v1/openapi.json", { key: null });
+    expect(doc.status).toBe(200);
+    expect(doc.body.openapi).toMatch(/^3\.1/);
+    for (const p of [
+      "/api/v1/vms",
+      "/api/v1/vms/{id}/execute",
+      "/api/v1/tasks/{id}/cancel",
+      "/api/v1/api-keys",
+    ]) {
+      expect(Object.keys(doc.body.paths)).toContain(p);
+    }
+    expect(doc.body.paths["/api/v1/vms"].post.requestBody).toBeDefined();
+    const page = await gw.app.inject({ method: "GET", url: "/api/v1/docs/" });
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toMatch(/swagger/i);
+    expect(apiKeySchema.shape.id).toBeDefined();
   });
 });

@@ -1,11 +1,5 @@
-import { randomUUID } from "node:crypto";
-import { BadRequestError, NotFoundError, toErrorEnvelope } from "@aetherium/common";
-import {
-  dataPlaneTargetFor,
-  relayExecSockets,
-  toExecution,
-  type Repositories,
-} from "@aetherium/core";
+import { toErrorEnvelope } from "@aetherium/common";
+import { relayExecSockets } from "@aetherium/core";
 import {
   executeAcceptedResponseSchema,
   executeBodySchema,
@@ -30,7 +24,7 @@ const tags = ["exec"];
  * `?async=true`), the executions history, and the exec WebSocket relayed to the worker.
  */
 export function registerExecRoutes(api: Api, deps: RouteDeps): void {
-  const { repos, tasks, vms } = deps.runtime;
+  const { executions } = deps;
 
   api.post(
     "/api/v1/vms/:id/execute",
@@ -52,52 +46,18 @@ export function registerExecRoutes(api: Api, deps: RouteDeps): void {
       },
     },
     async (req, reply) => {
-      if (!req.query.async) {
-        const ctl = new AbortController();
-        reply.raw.once("close", () => {
-          if (!reply.raw.writableFinished) ctl.abort();
-        });
-        // A refused token is answered before the command starts, so a retry cannot run it twice.
-        const execution = await deps.withOwner(req.params.id, (t) =>
-          deps.dataPlane.execute(t, req.params.id, req.body, { signal: ctl.signal }),
-        );
-        return { execution };
-      }
-      // A queued command's stdin is stored with its task, as text PostgreSQL holds: no NUL.
-      if (req.body.stdin?.includes("\0")) {
-        throw new BadRequestError(
-          "stdin of an async execute must not contain NUL characters; run it synchronously or send binary input over the exec WebSocket",
-        );
-      }
-      const target = await dataPlaneTargetFor(repos, req.params.id);
-      const executionId = randomUUID();
-      const key = req.headers["idempotency-key"];
-      const task = await tasks.submit(
-        "vm:execute",
-        { vmId: req.params.id, executionId, ...req.body },
-        {
-          vmId: req.params.id,
-          ownerWorkerId: target.workerId,
+      if (req.query.async) {
+        const key = req.headers["idempotency-key"];
+        const queued = await executions.queue(req.params.id, req.body, {
           ...(key ? { idempotencyKey: key } : {}),
-        },
-      );
-      // A replayed key returns the first request's execution, not the id made up just now.
-      const firstId = (task.payload as { executionId?: string } | null)?.executionId ?? executionId;
-      if (firstId === executionId) {
-        // Readable at once (`GET /executions/{id}`, not completed yet) instead of a 404 until a
-        // worker picks the job up; the worker's start then takes over the same row.
-        await repos.executions.recordQueued({
-          id: executionId,
-          vmId: req.params.id,
-          taskId: task.id,
-          command: req.body.command,
-          args: req.body.args ?? [],
-          envKeys: Object.keys(req.body.env ?? {}),
-          cwd: req.body.cwd ?? null,
-          user: req.body.user ?? null,
         });
+        return reply.status(202).send(queued);
       }
-      return reply.status(202).send({ executionId: firstId, taskId: task.id });
+      const ctl = new AbortController();
+      reply.raw.once("close", () => {
+        if (!reply.raw.writableFinished) ctl.abort();
+      });
+      return { execution: await executions.run(req.params.id, req.body, { signal: ctl.signal }) };
     },
   );
 
@@ -112,14 +72,7 @@ export function registerExecRoutes(api: Api, deps: RouteDeps): void {
         response: { 200: pageSchema(executionSchema), ...errorResponses },
       },
     },
-    async (req) => {
-      await vms.get(req.params.id); // 404 for an unknown sandbox, not an empty list
-      const page = await repos.executions.listByVm(req.params.id, {
-        limit: req.query.limit,
-        ...(req.query.cursor ? { cursor: req.query.cursor } : {}),
-      });
-      return { items: page.items.map(toExecution), nextCursor: page.nextCursor };
-    },
+    async (req) => executions.list(req.params.id, req.query),
   );
 
   api.get(
@@ -132,7 +85,7 @@ export function registerExecRoutes(api: Api, deps: RouteDeps): void {
         response: { 200: executionResponseSchema, ...errorResponses },
       },
     },
-    async (req) => ({ execution: await executionOr404(repos, req.params.id) }),
+    async (req) => ({ execution: await executions.get(req.params.id) }),
   );
 
   api.get(
@@ -155,9 +108,7 @@ export function registerExecRoutes(api: Api, deps: RouteDeps): void {
       socket.on("message", hold);
       let upstream: WebSocket;
       try {
-        upstream = await deps.withOwner(req.params.id, (t) =>
-          deps.dataPlane.openExec(t, req.params.id),
-        );
+        upstream = await deps.router.openExec(req.params.id);
       } catch (err) {
         const env = toErrorEnvelope(err, req.id);
         const msg: ExecServerMessage = { type: "error", ...env.error };
@@ -172,10 +123,4 @@ export function registerExecRoutes(api: Api, deps: RouteDeps): void {
       await relay;
     },
   );
-}
-
-async function executionOr404(repos: Repositories, id: string) {
-  const row = await repos.executions.get(id);
-  if (!row) throw new NotFoundError("execution", id);
-  return toExecution(row);
 }

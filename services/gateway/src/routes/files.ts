@@ -1,6 +1,5 @@
 import { Transform, type Readable } from "node:stream";
 import { PayloadTooLargeError } from "@aetherium/common";
-import { dataPlaneTargetFor } from "@aetherium/core";
 import {
   absolutePathSchema,
   fileListResponseSchema,
@@ -41,7 +40,7 @@ const removeQuery = filePathQuerySchema.extend({
  * held whole in the gateway), so a large file costs no more memory than a small one.
  */
 export function registerFileRoutes(api: Api, deps: RouteDeps): void {
-  const { repos } = deps.runtime;
+  const { router } = deps;
   const maxUpload = deps.maxUploadBytes ?? 1024 * 1024 * 1024;
 
   // Uploads arrive as any content type (curl sends form types, browsers their own); all of it is
@@ -61,9 +60,7 @@ export function registerFileRoutes(api: Api, deps: RouteDeps): void {
       },
     },
     async (req, reply) => {
-      const file = await deps.withOwner(req.params.id, (t) =>
-        deps.dataPlane.readFile(t, req.params.id, req.query.path),
-      );
+      const file = await router.readFile(req.params.id, req.query.path);
       reply.header("content-type", "application/octet-stream");
       if (file.size !== null) reply.header("content-length", file.size);
       return reply.send(file.body);
@@ -88,12 +85,10 @@ export function registerFileRoutes(api: Api, deps: RouteDeps): void {
         throw new PayloadTooLargeError(`a file upload is at most ${maxUpload} bytes`);
       }
       const given = (req.body ?? Buffer.alloc(0)) as Readable | Buffer;
-      // No second attempt for an upload: its stream is spent by the first.
-      const target = await dataPlaneTargetFor(repos, req.params.id);
       // A chunked upload declares no length: its bytes are counted as they pass, and the first
       // byte over the limit fails the upload (the worker removes what it wrote) with a 413.
       const body = Buffer.isBuffer(given) ? given : given.pipe(countingLimit(maxUpload));
-      return deps.dataPlane.writeFile(target, req.params.id, req.query.path, body, {
+      return router.writeFile(req.params.id, req.query.path, body, {
         ...(req.query.mode !== undefined ? { mode: req.query.mode } : {}),
       });
     },
@@ -111,11 +106,7 @@ export function registerFileRoutes(api: Api, deps: RouteDeps): void {
       },
     },
     async (req, reply) => {
-      await deps.withOwner(req.params.id, (t) =>
-        deps.dataPlane.removeFile(t, req.params.id, req.query.path, {
-          recursive: req.query.recursive,
-        }),
-      );
+      await router.removeFile(req.params.id, req.query.path, { recursive: req.query.recursive });
       return reply.status(204).send(null);
     },
   );
@@ -131,11 +122,7 @@ export function registerFileRoutes(api: Api, deps: RouteDeps): void {
         response: { 200: fileListResponseSchema, ...errorResponses },
       },
     },
-    async (req) => {
-      return deps.withOwner(req.params.id, (t) =>
-        deps.dataPlane.listFiles(t, req.params.id, req.query.path),
-      );
-    },
+    async (req) => router.listFiles(req.params.id, req.query.path),
   );
 }
 

@@ -1,48 +1,18 @@
-import { mkdtemp, rm } from "node:fs/promises";
 import { connect } from "node:net";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { createLogger, loadConfig } from "@aetherium/common";
-import { DataPlaneClient, openRuntime, type Runtime } from "@aetherium/core";
-import { useTestDatabase } from "@aetherium/testing";
 import { errorResponseSchema } from "@aetherium/types";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureBootstrapKey } from "../auth/bootstrap-key.js";
-import { buildServer, type GatewayApp } from "./build-server.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { useGatewayFixture } from "../testing/gateway-fixture.js";
 
 // Input that once answered 500 or a body other than the envelope, over a real socket (Fastify's
 // routing errors and Node's parser errors never reach `inject`) against real PostgreSQL.
-const db = useTestDatabase();
-let home: string;
-let runtime: Runtime;
-let app: GatewayApp;
-let admin: string;
+const gw = useGatewayFixture({ listen: true });
 let url: string;
+let admin: string;
 let port: number;
 
-beforeAll(async () => {
-  home = await mkdtemp(path.join(tmpdir(), "aet-bad-input-"));
-  const config = loadConfig({
-    env: { AETHERIUM_DATABASE_URL: db.current.url, AETHERIUM_HOME: home },
-  });
-  const logger = createLogger({ level: "silent", service: "gateway-test" });
-  runtime = await openRuntime(config, { logger, migrate: true });
-  admin = (await ensureBootstrapKey(runtime.repos, { home })).secret;
-  app = await buildServer({
-    logger,
-    runtime,
-    dataPlane: new DataPlaneClient(),
-    health: () => Promise.resolve({ status: "ok", version: "test", components: {} }),
-    waitTimeoutMs: 500,
-  });
-  url = await app.listen({ host: "127.0.0.1", port: 0 });
+beforeAll(() => {
+  ({ url, admin } = gw);
   port = Number(new URL(url).port);
-});
-
-afterAll(async () => {
-  await app?.close();
-  await runtime?.close();
-  await rm(home, { recursive: true, force: true });
 });
 
 /** Sends one request over HTTP and reads the answer as the envelope or JSON. */
@@ -218,10 +188,10 @@ describe("list and body validation is the same on every route", () => {
   });
 
   it("refuses a null body on POST /vms instead of creating a sandbox", async () => {
-    const before = (await runtime.repos.vms.list({ limit: 500 })).items.length;
+    const before = (await gw.runtime.repos.vms.list({ limit: 500 })).items.length;
     expectBadRequest(await call("POST", "/api/v1/vms", { raw: "null" }), /request body/);
     expectBadRequest(await call("POST", "/api/v1/vms", { raw: "[]" }), /request body/);
-    expect((await runtime.repos.vms.list({ limit: 500 })).items.length).toBe(before);
+    expect((await gw.runtime.repos.vms.list({ limit: 500 })).items.length).toBe(before);
   });
 
   it("takes an empty body with a JSON content type as no body", async () => {

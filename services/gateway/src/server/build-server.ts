@@ -9,6 +9,8 @@ import { validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-z
 import { Redis } from "ioredis";
 import { installAuditTrail } from "../audit/audit-trail.js";
 import { openApiOptions } from "../openapi/openapi-options.js";
+import { DataPlaneRouter } from "../data-plane/data-plane-router.js";
+import { ExecutionService } from "../execution/execution-service.js";
 import { API_SUBPROTOCOL, installAuth, installRouteScopes } from "../auth/authenticate.js";
 import { FailedAuthLimiter } from "../auth/failed-auth-limiter.js";
 import { OpenStreams } from "../auth/open-streams.js";
@@ -19,7 +21,6 @@ import { registerEventRoutes } from "../routes/events.js";
 import { registerExecRoutes } from "../routes/exec.js";
 import { registerFileRoutes } from "../routes/files.js";
 import { registerHealthRoutes } from "../routes/health.js";
-import { createOwnerLookup } from "../routes/owner.js";
 import { registerTaskRoutes } from "../routes/tasks.js";
 import { registerVmRoutes } from "../routes/vms.js";
 import { registerWorkerRoutes } from "../routes/workers.js";
@@ -132,10 +133,12 @@ export async function buildServer(deps: ServerDeps): Promise<GatewayApp> {
   });
   installAuditTrail(app, { repos: deps.runtime.repos, logger: deps.logger });
 
+  const router = new DataPlaneRouter(deps.runtime.repos, deps.dataPlane);
   const routeDeps: RouteDeps = {
     ...deps,
     waitTimeoutMs: deps.waitTimeoutMs ?? 120_000,
-    withOwner: createOwnerLookup(deps.runtime.repos),
+    router,
+    executions: new ExecutionService(deps.runtime, router),
     streams: new OpenStreams(
       { repos: deps.runtime.repos, logger: deps.logger },
       deps.streamRecheckMs,

@@ -3,7 +3,8 @@ import type { DataPlaneClient, Runtime } from "@aetherium/core";
 import type { ComponentHealth } from "@aetherium/types";
 import type { Registry } from "prom-client";
 import type { OpenStreams } from "../auth/open-streams.js";
-import type { WithOwner } from "../routes/owner.js";
+import type { DataPlaneRouter } from "../data-plane/data-plane-router.js";
+import type { ExecutionService } from "../execution/execution-service.js";
 
 /** `GET /api/v1/health` body (`healthResponseSchema` in `@aetherium/types`). */
 export interface HealthReport {
@@ -69,8 +70,10 @@ export interface ServerDeps {
 /** What every route module receives. */
 export type RouteDeps = ServerDeps & {
   readonly waitTimeoutMs: number;
-  /** Runs data-plane calls against the worker that owns a sandbox (one cache per server). */
-  readonly withOwner: WithOwner;
+  /** Reaches the worker that serves a sandbox (one per server, with its memory of owners). */
+  readonly router: DataPlaneRouter;
+  /** Commands in sandboxes, run now or queued. */
+  readonly executions: ExecutionService;
   /** Open WebSocket streams by key, closed when their key is revoked. */
   readonly streams: OpenStreams;
 };

@@ -1,14 +1,7 @@
-import { mkdtemp, rm } from "node:fs/promises";
 import http from "node:http";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { createLogger, loadConfig } from "@aetherium/common";
-import { DataPlaneClient, openRuntime, type Runtime } from "@aetherium/core";
-import { useTestDatabase } from "@aetherium/testing";
 import { errorResponseSchema } from "@aetherium/types";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureBootstrapKey } from "../auth/bootstrap-key.js";
-import { buildServer, type GatewayApp } from "./build-server.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { useGatewayFixture } from "../testing/gateway-fixture.js";
 
 // Seeded fuzzing of every operation in the served OpenAPI document: malformed path parameters,
 // queries and bodies must never give a 5xx, and every error must be the JSON envelope. A real
@@ -17,38 +10,20 @@ import { buildServer, type GatewayApp } from "./build-server.js";
 const SEED = Number(process.env.FUZZ_SEED ?? 20_261_206);
 const CASES = Number(process.env.FUZZ_CASES ?? 20);
 
-const db = useTestDatabase();
-let home: string;
-let runtime: Runtime;
-let app: GatewayApp;
-let admin: string;
-let port: number;
-
-beforeAll(async () => {
-  home = await mkdtemp(path.join(tmpdir(), "aet-fuzz-"));
-  const config = loadConfig({
-    env: { AETHERIUM_DATABASE_URL: db.current.url, AETHERIUM_HOME: home },
-  });
-  const logger = createLogger({ level: "silent", service: "gateway-fuzz" });
-  runtime = await openRuntime(config, { logger, migrate: true });
-  admin = (await ensureBootstrapKey(runtime.repos, { home })).secret;
-  app = await buildServer({
-    logger,
-    runtime,
-    dataPlane: new DataPlaneClient({ timeoutMs: 2000 }),
-    health: () => Promise.resolve({ status: "ok", version: "test", components: {} }),
+const gw = useGatewayFixture({
+  listen: true,
+  server: {
     maxUploadBytes: 64 * 1024,
     // `?wait=true` answers with the state so far after this long: no worker will finish anything.
     waitTimeoutMs: 200,
-  });
-  const url = await app.listen({ host: "127.0.0.1", port: 0 });
-  port = Number(new URL(url).port);
+  },
 });
+let admin: string;
+let port: number;
 
-afterAll(async () => {
-  await app?.close();
-  await runtime?.close();
-  await rm(home, { recursive: true, force: true });
+beforeAll(() => {
+  admin = gw.admin;
+  port = Number(new URL(gw.url).port);
 });
 
 /** mulberry32: small, fast and the same on every platform for one seed. */

@@ -1,45 +1,16 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { createLogger, loadConfig } from "@aetherium/common";
-import { DataPlaneClient, openRuntime, type Runtime } from "@aetherium/core";
-import { useTestDatabase } from "@aetherium/testing";
 import { errorResponseSchema } from "@aetherium/types";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { ensureBootstrapKey } from "../auth/bootstrap-key.js";
-import { buildServer, type GatewayApp } from "./build-server.js";
+import { useGatewayFixture } from "../testing/gateway-fixture.js";
 
 // A real gateway on real PostgreSQL, listening on loopback: WebSocket routes fetched as plain
 // HTTP say how to connect, in the envelope, and still accept a real upgrade.
-const db = useTestDatabase();
-let home: string;
-let runtime: Runtime;
-let app: GatewayApp;
+const gw = useGatewayFixture({ listen: true });
 let admin: string;
 let url: string;
 
-beforeAll(async () => {
-  home = await mkdtemp(path.join(tmpdir(), "aet-ws-only-"));
-  const config = loadConfig({
-    env: { AETHERIUM_DATABASE_URL: db.current.url, AETHERIUM_HOME: home },
-  });
-  const logger = createLogger({ level: "silent", service: "gateway-ws-only" });
-  runtime = await openRuntime(config, { logger, migrate: true });
-  admin = (await ensureBootstrapKey(runtime.repos, { home })).secret;
-  app = await buildServer({
-    logger,
-    runtime,
-    dataPlane: new DataPlaneClient({ timeoutMs: 2000 }),
-    health: () => Promise.resolve({ status: "ok", version: "test", components: {} }),
-  });
-  url = await app.listen({ host: "127.0.0.1", port: 0 });
-});
-
-afterAll(async () => {
-  await app?.close();
-  await runtime?.close();
-  await rm(home, { recursive: true, force: true });
+beforeAll(() => {
+  ({ admin, url } = gw);
 });
 
 describe("WebSocket routes over plain HTTP", () => {

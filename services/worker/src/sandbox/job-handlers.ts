@@ -1,5 +1,6 @@
 import type { JobHandlers } from "@aetherium/core";
 import { toExecution } from "@aetherium/core";
+import type { ExecuteBody } from "@aetherium/types";
 import type { SandboxManagers } from "./sandbox-managers.js";
 
 /**
@@ -27,22 +28,13 @@ export function sandboxJobHandlers(managers: SandboxManagers): JobHandlers {
       return { vmId: ctx.payload.vmId, status: vm?.status ?? "deleted" };
     },
     "vm:execute": async (ctx) => {
-      const p = ctx.payload;
-      const row = await (
-        await managers.for(p.vmId)
-      ).exec(
-        p.vmId,
-        {
-          executionId: p.executionId,
-          taskId: ctx.id,
-          command: p.command,
-          ...(p.args ? { args: p.args } : {}),
-          ...(p.env ? { env: p.env } : {}),
-          ...(p.cwd ? { cwd: p.cwd } : {}),
-          ...(p.user ? { user: p.user } : {}),
-          ...(p.stdin !== undefined ? { stdin: p.stdin } : {}),
-          ...(p.timeoutMs ? { timeoutMs: p.timeoutMs } : {}),
-        },
+      // The payload is the execute body as the API accepted it, plus where to run and record it.
+      const { vmId, executionId, taskId, ...spec } = ctx.payload;
+      const command: ExecuteBody = spec;
+      const manager = await managers.for(vmId);
+      const row = await manager.exec(
+        vmId,
+        { ...command, executionId, taskId },
         { signal: ctx.signal },
       );
       const execution = toExecution(row);

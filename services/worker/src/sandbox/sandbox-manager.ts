@@ -3,6 +3,7 @@ import { constants as osConstants } from "node:os";
 import { ConflictError, NotFoundError, type EventBus, type Logger } from "@aetherium/common";
 import {
   createEvent,
+  isServableBy,
   vmEventTypeForStatus,
   type DomainEvent,
   type EgressPolicy,
@@ -202,7 +203,7 @@ export class SandboxManager {
     const row = await repos.vms.get(vmId);
     if (!row) throw new Error(`sandbox ${vmId} has no record`);
     this.#sameBackend(row);
-    if (row.status === "running" && row.workerId === workerId) return row;
+    if (isServableBy(row, workerId)) return row;
     const claimed = await this.#claim(row);
     if (!claimed) throw new Error(`sandbox ${vmId} is ${row.status}; not creating it`);
     try {
@@ -236,7 +237,7 @@ export class SandboxManager {
     } catch (err) {
       const message = (err as Error).message;
       const current = await repos.vms.get(vmId);
-      if (current?.status === "running" && current.workerId === workerId) {
+      if (current && isServableBy(current, workerId)) {
         // The sandbox is up and recorded so; only what came after (announcing it) failed.
         // Removing its container now would leave a running record with nothing behind it.
         this.deps.logger.warn({ err, vmId }, "sandbox is running, but announcing it failed");
