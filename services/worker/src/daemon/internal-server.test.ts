@@ -31,7 +31,9 @@ afterAll(async () => {
   await server?.close();
 });
 
-async function raw(text: string | Buffer): Promise<{ status: number; head: string; body: unknown }> {
+async function raw(
+  text: string | Buffer,
+): Promise<{ status: number; head: string; body: unknown }> {
   const { port } = new URL(server.url);
   const socket = connect(Number(port), "127.0.0.1");
   socket.setTimeout(10_000, () => socket.destroy());

@@ -1,4 +1,3 @@
-import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import websocket from "@fastify/websocket";
 import { NotFoundError, type Logger } from "@aetherium/common";
@@ -22,7 +21,6 @@ export interface HealthState {
 
 /** The worker's internal port, listening. */
 export interface InternalServer {
-  readonly server: Server;
   /** `http://host:port` it listens on. */
   readonly url: string;
   /** Closes the exec sockets (their commands are killed and recorded), then the port. */
@@ -35,8 +33,8 @@ export interface InternalServer {
  * (`/internal/v1/…`). Every error, the HTTP parser's own included, is spec/api.md's envelope
  * through the error handling the gateway uses too.
  *
- * Request logging is off: the execute route is on the path of every command a user runs, and a
- * log line per request costs more than the routing. Errors are still logged.
+ * Request logging is off: the execute route is on the path of every command a user runs. Errors
+ * are still logged, by the shared error handling.
  */
 export async function startInternalServer(options: {
   host: string;
@@ -94,7 +92,6 @@ export async function startInternalServer(options: {
   const { port } = app.server.address() as AddressInfo;
   const host = options.host.includes(":") ? `[${options.host}]` : options.host;
   return {
-    server: app.server,
     url: `http://${host}:${port}`,
     close: async () => {
       await options.dataPlane.close();

@@ -330,15 +330,13 @@ export class DataPlane {
         const entries = await client.fs.list(path);
         return {
           path,
-          entries: entries.map(
-            (e): FileEntry => ({
-              name: e.name,
-              type: e.type === "directory" ? "dir" : e.type,
-              size: Math.max(0, e.size),
-              mode: e.mode,
-              modifiedAt: new Date(e.mtimeMs).toISOString(),
-            }),
-          ),
+          entries: entries.map((e): FileEntry => ({
+            name: e.name,
+            type: e.type === "directory" ? "dir" : e.type,
+            size: Math.max(0, e.size),
+            mode: e.mode,
+            modifiedAt: new Date(e.mtimeMs).toISOString(),
+          })),
         };
       },
     );
