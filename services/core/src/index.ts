@@ -1,6 +1,7 @@
 /**
- * The control plane: domain services, storage, the job queue, routing, the reaper and the
- * data-plane client a gateway uses to reach workers. Only what other packages use is exported.
+ * The control plane: domain services, storage, the job queue, routing, the reaper, the
+ * data-plane client a gateway uses to reach workers, and the error handling every Fastify app of
+ * the platform (the gateway, a worker's internal port) shares. Only what other packages use is exported.
  * @module
  */
 export {
@@ -9,15 +10,14 @@ export {
   dataPlaneTargetFor,
   relayExecSockets,
 } from "./data-plane/data-plane-client.js";
-export {
-  clientErrorResponse,
-  rawErrorResponse,
-  requestIdOf,
-  sendError,
-  sendJson,
-} from "./data-plane/envelope.js";
-export { booleanParam, fileMode, sandboxPath } from "./data-plane/paths.js";
 export { BufferWatermark, DEFAULT_MAX_BUFFERED_BYTES, sendBounded } from "./data-plane/ws-flow.js";
+export {
+  clientErrorHandler,
+  frameworkErrorHandler,
+  installErrorHandling,
+  MAX_PARAM_LENGTH,
+  requestIdFor,
+} from "./http/error-handling.js";
 export { explainWait } from "./domain/admission.js";
 export { toExecution, toTask, toVm, toWorker } from "./domain/mappers.js";
 export { TaskService } from "./domain/task-service.js";

@@ -1,11 +1,43 @@
 import { z } from "zod";
 import { absolutePathSchema, timestampSchema } from "../domain/primitives.js";
 
-/** Query of the file routes: `?path=` an absolute path inside the sandbox. */
-export const filePathQuerySchema = z.object({ path: absolutePathSchema });
+/**
+ * Query of the file routes: `?path=` an absolute path inside the sandbox, without `..` segments.
+ * A path that climbs is refused where it arrives, with a clear 400, rather than left to whatever
+ * the agent would make of it.
+ */
+export const filePathQuerySchema = z.object({
+  path: absolutePathSchema.refine(
+    (p) => !p.split("/").includes(".."),
+    "must not contain '..' segments",
+  ),
+});
 
 /** A parsed file path query. */
 export type FilePathQuery = z.infer<typeof filePathQuerySchema>;
+
+/**
+ * Query of a file upload: the path, and `?mode=` permission bits in octal as `chmod` takes them
+ * (`644`, `0755`, at most `7777`), parsed to their number.
+ */
+export const fileWriteQuerySchema = filePathQuerySchema.extend({
+  mode: z
+    .string()
+    .regex(/^0?[0-7]{1,4}$/, "mode must be octal permission bits such as 644 or 0755")
+    .transform((m) => parseInt(m, 8))
+    .optional(),
+});
+
+/** A parsed file upload query. */
+export type FileWriteQuery = z.infer<typeof fileWriteQuerySchema>;
+
+/** Query of a file removal: the path, and `?recursive=true` to remove a directory tree. */
+export const fileRemoveQuerySchema = filePathQuerySchema.extend({
+  recursive: z.stringbool({ error: "recursive must be true or false" }).default(false),
+});
+
+/** A parsed file removal query. */
+export type FileRemoveQuery = z.infer<typeof fileRemoveQuerySchema>;
 
 /** What a directory entry is; `other` covers devices, sockets and FIFOs. */
 export const fileTypeSchema = z.enum(["file", "dir", "symlink", "other"]);

@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import cors from "@fastify/cors";
 import rateLimit from "@fastify/rate-limit";
 import swagger from "@fastify/swagger";
@@ -7,6 +6,13 @@ import websocket from "@fastify/websocket";
 import Fastify, { LogController, type FastifyInstance } from "fastify";
 import { validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import { Redis } from "ioredis";
+import {
+  clientErrorHandler,
+  frameworkErrorHandler,
+  installErrorHandling,
+  MAX_PARAM_LENGTH,
+  requestIdFor,
+} from "@aetherium/core";
 import { installAuditTrail } from "../audit/audit-trail.js";
 import { openApiOptions } from "../openapi/openapi-options.js";
 import { DataPlaneRouter } from "../data-plane/data-plane-router.js";
@@ -24,12 +30,6 @@ import { registerHealthRoutes } from "../routes/health.js";
 import { registerTaskRoutes } from "../routes/tasks.js";
 import { registerVmRoutes } from "../routes/vms.js";
 import { registerWorkerRoutes } from "../routes/workers.js";
-import {
-  clientErrorHandler,
-  frameworkErrorHandler,
-  installErrorHandling,
-  MAX_PARAM_LENGTH,
-} from "./error-handling.js";
 import type { RouteDeps, ServerDeps } from "./deps.js";
 import { installHttpMetrics } from "./http-metrics.js";
 import { resilientRateLimitStore } from "./rate-limit-store.js";
@@ -79,10 +79,7 @@ export async function buildServer(deps: ServerDeps): Promise<GatewayApp> {
     frameworkErrors: (err, req, reply) => frameworkErrorHandler(err, req, reply),
     clientErrorHandler,
     // Honour a caller's id so one request can be followed through gateway, worker and logs.
-    genReqId: (req) => {
-      const given = req.headers["x-request-id"];
-      return typeof given === "string" && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
-    },
+    genReqId: requestIdFor,
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler);
   // Responses are built from typed mappers; re-validating every list item with zod on the way

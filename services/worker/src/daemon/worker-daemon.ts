@@ -8,7 +8,7 @@ import {
   type VmBackend,
   type WorkerStatus,
 } from "@aetherium/types";
-import { DataPlane, type DataPlaneStats } from "../data-plane/data-plane-server.js";
+import { DataPlane, type DataPlaneStats } from "../data-plane/data-plane-routes.js";
 import { toWorker, createQueuesFor, workerQueueName } from "@aetherium/core";
 import type {
   Consumer,
@@ -19,7 +19,7 @@ import type {
   WorkerRow,
 } from "@aetherium/core";
 import { SandboxManagers } from "../sandbox/sandbox-managers.js";
-import { startHealthServer } from "./health-server.js";
+import { startInternalServer, type InternalServer } from "./internal-server.js";
 import { createTaskRunner } from "./task-runner.js";
 import { claimWorkerId } from "./worker-identity.js";
 import { WorkerMetrics } from "./worker-metrics.js";
@@ -88,7 +88,7 @@ export class WorkerDaemon {
   #timer: NodeJS.Timeout | undefined;
   #lastBeatOk = 0;
   #beating: Promise<void> | undefined;
-  #health: Awaited<ReturnType<typeof startHealthServer>> | undefined;
+  #internal: InternalServer | undefined;
   #dataPlane: DataPlane | undefined;
   #address: string | undefined;
   // Never logged, never in the public Worker shape: only in this worker's row.
@@ -104,8 +104,8 @@ export class WorkerDaemon {
 
   /** The internal URL (`http://host:port`) once started; registered as the worker's address. */
   get internalUrl(): string {
-    if (!this.#health) throw new Error("worker not started");
-    return this.#health.url;
+    if (!this.#internal) throw new Error("worker not started");
+    return this.#internal.url;
   }
 
   /** The address registered for gateways (`http://host:port`) once started. */
@@ -146,8 +146,9 @@ export class WorkerDaemon {
     });
     const dataPlane = this.#dataPlane;
     this.metrics.dataPlane = () => dataPlane.stats();
-    this.#health = await startHealthServer({
-      routes: this.#dataPlane,
+    this.#internal = await startInternalServer({
+      dataPlane: this.#dataPlane,
+      logger: o.logger,
       host: o.internal.host,
       port: o.internal.port,
       metrics: this.metrics,
@@ -164,7 +165,7 @@ export class WorkerDaemon {
         };
       },
     });
-    this.#address = advertisedAddress(o.advertiseAddress, o.internal.host, this.#health.url);
+    this.#address = advertisedAddress(o.advertiseAddress, o.internal.host, this.#internal.url);
     this.#row = await o.repos.workers.register(this.#registration());
     this.#lastBeatOk = Date.now();
     this.metrics.capacity.set({ resource: "vcpus" }, o.capacity.vcpus);
@@ -294,7 +295,7 @@ export class WorkerDaemon {
       await o.bus
         .publish(createEvent("worker.offline", { worker: toWorker(row) }))
         .catch(() => undefined);
-    await this.#health?.close();
+    await this.#internal?.close();
     o.logger.info({ workerId: o.id }, "worker stopped");
   }
 

@@ -1,3 +1,6 @@
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import type { Socket } from "node:net";
 import {
   BadRequestError,
   DEPENDENCY_RETRY_AFTER_SEC,
@@ -10,11 +13,10 @@ import {
   toDependencyError,
   toErrorEnvelope,
 } from "@aetherium/common";
-import { clientErrorResponse, InvalidCursorError } from "@aetherium/core";
 import { formatPath, type ValidationIssue } from "@aetherium/types";
-import type { Socket } from "node:net";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
+import { InvalidCursorError } from "../storage/cursor.js";
 
 const NULL_BODY_MESSAGE =
   "invalid request body: expected a JSON object, got null (omit the body to send none)";
@@ -28,11 +30,13 @@ const CONTEXT_NAMES: Record<string, string> = {
 };
 
 /**
- * One error path for the whole gateway: validation failures list every bad field in `details`;
- * Fastify's own client errors (malformed JSON, oversized body, wrong content type) keep their 4xx;
- * a dependency outage (database, queue, event bus) is a `503 unavailable` naming it, with
- * `retry-after`; our typed errors keep their code; anything else is a logged 500 with a generic message, so
- * stack traces, SQL and paths never reach a client.
+ * One error path for a Fastify app (the gateway's public API and a worker's internal port alike):
+ * validation failures list every bad field in `details`; Fastify's own client errors (malformed
+ * JSON, oversized body, wrong content type) keep their 4xx; a dependency outage (database, queue,
+ * event bus) is a `503 unavailable` naming it, with `retry-after`; our typed errors keep their
+ * code; anything else is a logged 500 with a generic message, so stack traces, SQL and paths
+ * never reach a client. Unknown routes are a `404 not_found` envelope, or, for a `GET` outside
+ * `/api/`, the page `notFoundPage` gives (the dashboard's own 404 page).
  */
 export function installErrorHandling(
   app: FastifyInstance,
@@ -54,6 +58,8 @@ export function installErrorHandling(
     // A refusal that leaves the rest of a body unread (an oversized upload) closes the
     // connection rather than have Node read and discard what is still coming.
     if (!req.raw.complete) reply.header("connection", "close");
+    // The id travels with every error, so a failure a caller reports can be found in the logs.
+    reply.header("x-request-id", req.id);
     return reply.status(status).send(toErrorEnvelope(mapped, req.id));
   });
   // An empty body with a JSON content type is no body (clients send the header on every POST);
@@ -81,6 +87,7 @@ export function installErrorHandling(
       return reply.status(404).type("text/html; charset=utf-8").send(page);
     }
     const err = new NotFoundError("route", `${req.method} ${req.url.split("?")[0]}`);
+    reply.header("x-request-id", req.id);
     return reply.status(404).send(toErrorEnvelope(err, req.id));
   });
 }
@@ -121,6 +128,9 @@ export function fromFastifyError(err: unknown): unknown {
   return new BadRequestError(text);
 }
 
+/** Longest path parameter the router accepts (Fastify's `routerOptions.maxParamLength`). */
+export const MAX_PARAM_LENGTH = 200;
+
 /**
  * Fastify's `frameworkErrors`: routing errors raised before any route or error handler runs (a
  * path parameter over the router's length limit, a path that is not valid percent-encoding),
@@ -129,7 +139,7 @@ export function fromFastifyError(err: unknown): unknown {
 export function frameworkErrorHandler(
   err: Error & { code?: string },
   req: Pick<FastifyRequest, "id" | "log">,
-  reply: Pick<FastifyReply, "status">,
+  reply: Pick<FastifyReply, "status" | "header">,
 ): void {
   const mapped =
     err.code === "FST_ERR_BAD_URL"
@@ -141,19 +151,55 @@ export function frameworkErrorHandler(
         : fromFastifyError(err);
   const status = httpStatusOf(mapped);
   if (status >= 500) req.log.error({ err }, "request failed");
+  void reply.header("x-request-id", req.id);
   void reply.status(status).send(toErrorEnvelope(mapped, req.id));
 }
 
-/** Longest path parameter the router accepts (Fastify's `maxParamLength`). */
-export const MAX_PARAM_LENGTH = 200;
-
 /**
  * Node's `clientError`: a request the HTTP parser refused (request line or headers over its
- * 16 KiB limit, malformed HTTP) never reaches Fastify. It still gets the envelope.
+ * 16 KiB limit, malformed HTTP) never reaches Fastify. It still gets the envelope, with code
+ * `bad_request`: `431` for a request line or headers over the limit, `408` for a request too slow
+ * to arrive, `400` for malformed HTTP; then the connection closes, as the rest of what the client
+ * sent cannot be parsed anyway.
  */
 export function clientErrorHandler(err: Error & { code?: string }, socket: Socket): void {
-  const answer = clientErrorResponse(err, socket);
-  // Closed once the answer is out: the rest of what the client sent cannot be parsed anyway.
-  if (answer !== undefined) socket.end(answer, () => socket.destroy());
-  else socket.destroy();
+  if (err.code === "ECONNRESET" || socket.destroyed || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, message] =
+    err.code === "HPE_HEADER_OVERFLOW"
+      ? [431, "the request line and headers exceed 16 KiB"]
+      : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? [408, "the request did not arrive in time"]
+        : [400, "the request is not valid HTTP"];
+  const answer = rawErrorResponse(new BadRequestError(message), randomUUID(), status);
+  socket.end(answer, () => socket.destroy());
 }
+
+/**
+ * Fastify's `genReqId`: the caller's `x-request-id` when it is a plausible id, so one request can
+ * be followed through gateway, worker and logs; a fresh UUID otherwise.
+ */
+export function requestIdFor(req: IncomingMessage): string {
+  const given = req.headers["x-request-id"];
+  return typeof given === "string" && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
+}
+
+/** The envelope as the head and body of a raw HTTP response, for a socket no reply object owns. */
+function rawErrorResponse(err: unknown, requestId: string, status: number): string {
+  const body = JSON.stringify(toErrorEnvelope(err, requestId));
+  return (
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? "Error"}\r\n` +
+    `content-type: application/json; charset=utf-8\r\n` +
+    `content-length: ${Buffer.byteLength(body)}\r\n` +
+    `x-request-id: ${requestId}\r\n` +
+    `connection: close\r\n\r\n${body}`
+  );
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: "Bad Request",
+  408: "Request Timeout",
+  431: "Request Header Fields Too Large",
+};
