@@ -3,7 +3,7 @@
  * networking and the worker daemon. Only what other packages use is exported.
  * @module
  */
-export { waitForAgent } from "./agent-client/agent-client.js";
+export { waitForAgent } from "./agent-client/wait-for-agent.js";
 export { detectBackends } from "./backends/detect-backends.js";
 export { WorkerDaemon } from "./daemon/worker-daemon.js";
 export { WORKER_ID_FILE } from "./daemon/worker-identity.js";

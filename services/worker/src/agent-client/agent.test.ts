@@ -12,7 +12,7 @@ import {
 } from "vscode-jsonrpc/node";
 import { buildAgentBundle, buildAgentSnapshot } from "../image/build-agent.js";
 import type { AgentClient } from "./agent-client.js";
-import { waitForAgent } from "./agent-client.js";
+import { waitForAgent } from "./wait-for-agent.js";
 import type { AgentError } from "./agent-errors.js";
 import { AgentAuthError, AgentSocketRefusedError, isAgentError } from "./agent-errors.js";
 

@@ -9,7 +9,7 @@ import { promisify } from "node:util";
 import type Docker from "dockerode";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { buildAgentBundle } from "../image/build-agent.js";
-import { waitForAgent } from "../agent-client/agent-client.js";
+import { waitForAgent } from "../agent-client/wait-for-agent.js";
 import { detectBackends } from "../backends/detect-backends.js";
 import { buildBaseImage } from "../image/build-base-image.js";
 import { AETHERIUM_VERSION } from "@aetherium/types";
