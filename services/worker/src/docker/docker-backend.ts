@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { BadRequestError, UnavailableError, type Logger } from "@aetherium/common";
+import { BadRequestError, type Logger } from "@aetherium/common";
 import { AGENT_TOKEN_ENV } from "@aetherium/types";
 import Docker from "dockerode";
 import { IMAGE_PATHS } from "../image/image-layout.js";
@@ -24,13 +24,13 @@ import {
   type SandboxStats,
 } from "./container-info.js";
 import { processGroupPss } from "./process-memory.js";
+import { ensureSandboxBridge } from "./sandbox-bridge.js";
 import {
   SandboxConflictError,
   engineStatus,
   mapDockerError,
   type DockerErrorContext,
 } from "./docker-errors.js";
-import { isolateBridgeFromHost } from "../network/host-firewall.js";
 import { DockerEgress, EGRESS_ALLOW_LABEL, type EgressAttachment } from "./docker-egress.js";
 import { watchDockerEvents } from "./docker-events.js";
 import { ensureBoundedRunDir, isUnboundedRunDir, removeRunDir } from "./run-dir.js";
@@ -223,51 +223,11 @@ export class DockerBackend implements SandboxBackend {
    * and no allow-all sandbox is created, when the firewall rules cannot be installed.
    */
   ensureNetwork(): Promise<void> {
-    this.networkReady ??= this.createNetworkIfMissing().catch((err: unknown) => {
+    this.networkReady ??= ensureSandboxBridge(this.docker, this.network).catch((err: unknown) => {
       this.networkReady = undefined; // let the next create try again
       throw err;
     });
     return this.networkReady;
-  }
-
-  private async createNetworkIfMissing(): Promise<void> {
-    const context = { operation: `create network ${this.network}` };
-    const inspect = async (): Promise<{ EnableIPv6?: boolean } | undefined> => {
-      try {
-        return await this.docker.getNetwork(this.network).inspect();
-      } catch (err) {
-        if (engineStatus(err) !== 404) throw mapDockerError(err, context);
-        return undefined;
-      }
-    };
-    let info = await inspect();
-    if (info === undefined) {
-      try {
-        await this.docker.createNetwork({
-          Name: this.network,
-          Driver: "bridge",
-          CheckDuplicate: true,
-          Options: {
-            "com.docker.network.bridge.name": this.network,
-            // Sandboxes reach the internet, never each other.
-            "com.docker.network.bridge.enable_icc": "false",
-          },
-          Labels: { [SANDBOX_LABELS.managed]: "true" },
-        });
-      } catch (err) {
-        // Another worker process created it between our inspect and create.
-        if (engineStatus(err) !== 409) throw mapDockerError(err, context);
-      }
-      info = await inspect();
-    }
-    try {
-      await isolateBridgeFromHost(this.network, { ipv6: info?.EnableIPv6 === true });
-    } catch (err) {
-      throw new UnavailableError(
-        `sandboxes cannot be kept from the host's services on this worker: ${(err as Error).message}`,
-        { cause: err },
-      );
-    }
   }
 
   /** {@inheritDoc SandboxBackend.create} */
@@ -319,19 +279,17 @@ export class DockerBackend implements SandboxBackend {
       this.call({ operation: "create container", image }, () =>
         this.docker.createContainer(create),
       );
+    const first = options();
     try {
       let container: Docker.Container;
       try {
-        const create = options();
-        container = await createContainer(create);
-        if (create.HostConfig?.StorageOpt) this.#diskLimits = "enforced";
+        container = await createContainer(first);
+        if (first.HostConfig?.StorageOpt) this.#diskLimits = "enforced";
       } catch (err) {
         // Sizes need overlay2 on XFS with project quotas, or btrfs, under the data root.
         // Elsewhere say so once, loudly, and create the sandbox without the limit rather than
         // not at all.
-        if (options().HostConfig?.StorageOpt === undefined || !isStorageOptUnsupported(err)) {
-          throw err;
-        }
+        if (first.HostConfig?.StorageOpt === undefined || !isStorageOptUnsupported(err)) throw err;
         this.#diskLimits = "unsupported";
         this.#logger?.warn(
           { err: (err as Error).message },
