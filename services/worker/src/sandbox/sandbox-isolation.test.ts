@@ -94,7 +94,7 @@ describe.skipIf(!canRun)("a sandbox and the worker's control channel (real docke
     return row.id;
   };
 
-  const sh = (vmId: string, command: string) => worker.exec(vmId, { command });
+  const sh = (sandboxId: string, command: string) => worker.exec(sandboxId, { command });
 
   beforeAll(async () => {
     if (!PREBUILT) {
