@@ -4,23 +4,18 @@
  */
 export {
   AetheriumClient,
-  ApiKeysApi,
-  ClusterApi,
-  EventsApi,
-  ExecutionsApi,
-  TasksApi,
-  VmsApi,
-  WorkersApi,
   type ClientOptions,
   type ComponentHealthReport,
-  type CreateVmOptions,
   type HealthResponse,
-  type ListOptions,
-  type ListTasksOptions,
-  type ListVmsOptions,
-  type ListWorkersOptions,
-  type WaitTaskOptions,
 } from "./client.js";
+export { ApiKeysApi } from "./api-keys-api.js";
+export { ClusterApi } from "./cluster-api.js";
+export { EventsApi } from "./events-api.js";
+export { ExecutionsApi } from "./executions-api.js";
+export type { ListOptions } from "./list-options.js";
+export { TasksApi, type ListTasksOptions, type WaitTaskOptions } from "./tasks-api.js";
+export { VmsApi, type CreateVmOptions, type ListVmsOptions } from "./vms-api.js";
+export { WorkersApi, type ListWorkersOptions } from "./workers-api.js";
 export {
   AbortError,
   AetheriumApiError,

@@ -3,11 +3,12 @@
  * networking and the worker daemon. Only what other packages use is exported.
  * @module
  */
-export { waitForAgent } from "./agent-client/agent-client.js";
+export { waitForAgent } from "./agent-client/wait-for-agent.js";
 export { detectBackends } from "./backends/detect-backends.js";
 export { WorkerDaemon } from "./daemon/worker-daemon.js";
 export { WORKER_ID_FILE } from "./daemon/worker-identity.js";
-export { DockerBackend, SANDBOX_LABELS, SANDBOX_NETWORK } from "./docker/docker-backend.js";
+export { DockerBackend } from "./docker/docker-backend.js";
+export { SANDBOX_LABELS, SANDBOX_NETWORK } from "./docker/container-spec.js";
 export { EGRESS_NETWORK } from "./docker/docker-egress.js";
 export { buildAgentBundle } from "./image/build-agent.js";
 export { unrestrictBridge } from "./network/host-firewall.js";

@@ -1,6 +1,5 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { accessSync, constants, readFileSync, readdirSync } from "node:fs";
-import { mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import { mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -10,11 +9,20 @@ import {
   StreamMessageReader,
   StreamMessageWriter,
 } from "vscode-jsonrpc/node";
-import { buildAgentBundle, buildAgentSnapshot } from "../image/build-agent.js";
+import { buildAgentSnapshot } from "../image/build-agent.js";
 import type { AgentClient } from "./agent-client.js";
-import { waitForAgent } from "./agent-client.js";
 import type { AgentError } from "./agent-errors.js";
-import { AgentAuthError, AgentSocketRefusedError, isAgentError } from "./agent-errors.js";
+import { isAgentError } from "./agent-errors.js";
+import {
+  TestAgents,
+  buildTestAgent,
+  collect,
+  readdirSyncSafe,
+  until,
+  type RunningAgent,
+  type TestAgentBuild,
+} from "./fixtures/test-agent.js";
+import { waitForAgent } from "./wait-for-agent.js";
 
 /*
  * These tests run the real agent: the esbuild bundle, under node, on a unix socket in a temp dir,
@@ -22,116 +30,31 @@ import { AgentAuthError, AgentSocketRefusedError, isAgentError } from "./agent-e
  * everything below also proves the deserialised agent works (child processes, PTYs, sockets);
  * "without its snapshot" covers the plain script start. Every process the tests start is killed
  * with the agent (the agent's shutdown kills its process trees) and every temp dir is removed.
+ * Its files, terminals, connecting and life as PID 1 are tested beside it.
  */
 
-interface RunningAgent {
-  dir: string;
-  socket: string;
-  child: ChildProcess;
-  log: () => string;
-}
-
-let bundleDir: string;
-let bundlePath: string;
-let snapshotPath: string;
-const agents: RunningAgent[] = [];
-const clients: AgentClient[] = [];
-
-async function startAgent(
-  options: { snapshot?: boolean; env?: Record<string, string> } = {},
-): Promise<RunningAgent> {
-  const dir = await mkdtemp(path.join(tmpdir(), "aet-agent-"));
-  const socket = path.join(dir, "run", "agent.sock");
-  let log = "";
-  const snapshot = options.snapshot ?? true;
-  const child = spawn(
-    process.execPath,
-    [
-      ...(snapshot ? ["--snapshot-blob", snapshotPath] : []),
-      bundlePath,
-      ...["--socket", socket, "--cwd", dir, "--log-level", "debug"],
-    ],
-    {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, AGENT_TEST_BASE: "base", ...options.env },
-    },
-  );
-  child.stdout.on("data", (d: Buffer) => (log += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (log += d.toString()));
-  const agent = { dir, socket, child, log: () => log };
-  agents.push(agent);
-  return agent;
-}
-
-async function connect(agent: RunningAgent): Promise<AgentClient> {
-  const c = await waitForAgent(agent.socket, 10_000);
-  clients.push(c);
-  return c;
-}
-
-async function stopAgent(agent: RunningAgent): Promise<void> {
-  if (agent.child.exitCode === null && agent.child.signalCode === null) {
-    const exited = new Promise((r) => agent.child.once("exit", r));
-    agent.child.kill("SIGTERM");
-    const timer = setTimeout(() => agent.child.kill("SIGKILL"), 8000);
-    await exited;
-    clearTimeout(timer);
-  }
-  await rm(agent.dir, { recursive: true, force: true });
-}
-
-function collect(): { out: Buffer[]; err: Buffer[]; text: () => string; stderr: () => string } {
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  return {
-    out,
-    err,
-    text: () => Buffer.concat(out).toString(),
-    stderr: () => Buffer.concat(err).toString(),
-  };
-}
-
-function readdirSyncSafe(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
-}
-
-async function until<T>(fn: () => T | Promise<T>, what: string, ms = 5000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+let build: TestAgentBuild;
 
 beforeAll(async () => {
-  bundleDir = await mkdtemp(path.join(tmpdir(), "aet-agent-bundle-"));
-  bundlePath = (await buildAgentBundle(path.join(bundleDir, "agent.cjs"))).path;
-  snapshotPath = path.join(bundleDir, "agent.blob");
-  expect(await buildAgentSnapshot({ bundle: bundlePath, out: snapshotPath })).toBe(true);
+  build = await buildTestAgent();
 });
 
 afterAll(async () => {
-  await rm(bundleDir, { recursive: true, force: true });
+  await build.remove();
 });
 
 describe("guest agent", () => {
+  const agents = new TestAgents(() => build);
   let agent: RunningAgent;
   let client: AgentClient;
 
   beforeAll(async () => {
-    agent = await startAgent();
-    client = await connect(agent);
+    agent = await agents.start();
+    client = await agents.connect(agent);
   });
 
   afterAll(async () => {
-    for (const c of clients.splice(0)) c.close();
-    await Promise.all(agents.splice(0).map(stopAgent));
+    await agents.stopAll();
   });
 
   it("answers agent.info and agent.health", async () => {
@@ -367,27 +290,6 @@ describe("guest agent", () => {
     }
   });
 
-  it("round-trips all 256 byte values through fs.write and fs.read", async () => {
-    const data = Buffer.alloc(256 * 40);
-    for (let i = 0; i < data.length; i++) data[i] = i % 256;
-    const file = path.join(agent.dir, "bin", "all-bytes");
-    const w = await client.fs.write(file, data, { mode: 0o600 });
-    expect(w).toEqual({ bytesWritten: data.length, size: data.length });
-    expect((await client.fs.readFile(file)).equals(data)).toBe(true);
-    const part = await client.fs.read(file, { offset: 250, length: 10 });
-    expect([...part.data]).toEqual([250, 251, 252, 253, 254, 255, 0, 1, 2, 3]);
-    expect(part.eof).toBe(false);
-    // And the bytes reach a process unchanged.
-    const c = collect();
-    await client.exec(
-      { shell: `od -An -tx1 -v "${file}" | tr -d ' \\n' | head -c 16` },
-      {
-        onStdout: (d) => void c.out.push(d),
-      },
-    );
-    expect(c.text()).toBe("0001020304050607");
-  });
-
   it("bounds agent memory while 200 MiB stream to a slow consumer", async () => {
     const total = 200 * 1024 * 1024;
     const pid = agent.child.pid ?? 0;
@@ -451,68 +353,8 @@ describe("guest agent", () => {
     expect(bytes).toBe(total);
   });
 
-  it("gives a PTY: tty is a /dev/pts device and resize changes stty size", async () => {
-    const c = collect();
-    const p = await client.startProcess(
-      { command: "/bin/sh", pty: { cols: 80, rows: 24 } },
-      { onStdout: (d) => void c.out.push(d) },
-    );
-    await p.write("tty; stty size\n");
-    await until(() => /24 80/.test(c.text()), "initial size");
-    expect(c.text()).toMatch(/\/dev\/pts\/\d+/);
-    await p.resize(100, 50);
-    await p.write("stty size\n");
-    await until(() => /50 100/.test(c.text()), "resized size");
-    await p.write("exit 4\n");
-    const r = await p.done;
-    expect(r.exitCode).toBe(4);
-  });
-
-  it("keeps a resize sent the moment the process starts (not undone by the initial size)", async () => {
-    // Several rounds: the race between the resize and the terminal's setup is a matter of ms.
-    for (let round = 0; round < 5; round++) {
-      const c = collect();
-      const p = await client.startProcess(
-        { command: "/bin/sh", pty: { cols: 80, rows: 24 } },
-        { onStdout: (d) => void c.out.push(d) },
-      );
-      await p.resize(132, 43);
-      await p.write("stty size; exit 5\n");
-      const r = await p.done;
-      expect(r.exitCode).toBe(5);
-      expect(c.text()).toMatch(/43 132/);
-    }
-  });
-
-  it("delivers SIGWINCH to the foreground program on resize, and Ctrl-C style SIGINT", async () => {
-    const c = collect();
-    const p = await client.startProcess(
-      {
-        shell:
-          "trap 'stty size' WINCH; trap 'echo INT; exit 0' INT; echo ready; while :; do sleep 0.05; done",
-        pty: { cols: 80, rows: 24 },
-      },
-      { onStdout: (d) => void c.out.push(d) },
-    );
-    await until(() => c.text().includes("ready"), "ready");
-    await p.resize(120, 40);
-    await until(() => c.text().includes("40 120"), "SIGWINCH output");
-    await p.signal("SIGINT");
-    const r = await p.done;
-    expect(c.text()).toContain("INT");
-    expect(r.exitCode).toBe(0);
-  });
-
-  it("refuses resize on a process without a terminal", async () => {
-    const p = await client.startProcess({ command: "sleep", args: ["5"] });
-    const err = await p.resize(10, 10).catch((e: unknown) => e);
-    expect(isAgentError(err, "notATerminal")).toBe(true);
-    await p.kill();
-    await p.done;
-  });
-
   it("keeps background processes across connections and replays on attach", async () => {
-    const first = await connect(agent);
+    const first = await agents.connect(agent);
     const p = await first.startProcess({
       shell: "for i in 1 2 3; do echo $i; sleep 0.3; done",
     });
@@ -521,7 +363,7 @@ describe("guest agent", () => {
     first.close();
     await expect(p.done).rejects.toThrow(/connection to the agent was lost/);
 
-    const second = await connect(agent);
+    const second = await agents.connect(agent);
     const c = collect();
     const { process: again, attach } = await second.attach(p.processId, {
       onStdout: (d) => void c.out.push(d),
@@ -553,88 +395,6 @@ describe("guest agent", () => {
       .startProcess({ command: "true", processId: "list-me" })
       .catch((e: unknown) => e);
     expect(isAgentError(dup, "processIdInUse")).toBe(true);
-  });
-
-  it("does fs write/read/list/stat/mkdir/remove round trips", async () => {
-    const root = path.join(agent.dir, "fs");
-    expect(await client.fs.mkdir(path.join(root, "a", "b"))).toBe(true);
-    expect(await client.fs.mkdir(path.join(root, "a", "b"))).toBe(false);
-    await client.fs.write(path.join(root, "a", "one.txt"), "one");
-    await client.fs.write(path.join(root, "a", "one.txt"), "+more", { append: true });
-    expect((await client.fs.readFile(path.join(root, "a", "one.txt"))).toString()).toBe("one+more");
-    const entries = await client.fs.list(path.join(root, "a"));
-    expect(entries.map((e) => [e.name, e.type])).toEqual([
-      ["b", "directory"],
-      ["one.txt", "file"],
-    ]);
-    const st = await client.fs.stat(path.join(root, "a", "one.txt"));
-    expect(st).toMatchObject({ type: "file", size: 8, mode: 0o644 });
-    const notEmpty = await client.fs.remove(path.join(root, "a")).catch((e: unknown) => e);
-    expect(isAgentError(notEmpty, "directoryNotEmpty")).toBe(true);
-    expect(await client.fs.remove(path.join(root, "a"), { recursive: true })).toBe(true);
-    const gone = await client.fs.stat(path.join(root, "a")).catch((e: unknown) => e);
-    expect(isAgentError(gone, "fileNotFound")).toBe(true);
-    expect((gone as AgentError).code).toBe("not_found");
-    expect(await client.fs.remove(path.join(root, "a"), { force: true })).toBe(false);
-  });
-
-  it("reads big files in chunks", async () => {
-    const file = path.join(agent.dir, "big.bin");
-    await client.exec({ shell: `head -c 3000000 /dev/urandom > "${file}"` });
-    const first = await client.fs.read(file, { length: 1_000_000 });
-    expect(first).toMatchObject({ bytesRead: 1_000_000, size: 3_000_000, eof: false });
-    const whole = await client.fs.readFile(file);
-    expect(whole.length).toBe(3_000_000);
-    expect(whole.equals(await readFile(file))).toBe(true);
-  });
-
-  it("refuses FIFOs, sockets and devices at once and keeps answering while they are asked for", async () => {
-    const fifo = path.join(agent.dir, "fifo");
-    await client.exec({ command: "mkfifo", args: [fifo] });
-    // More concurrent reads than libuv has threads: a blocking open of any of them would wedge
-    // every later file operation.
-    const reads = await Promise.all(
-      Array.from({ length: 6 }, () => client.fs.read(fifo).catch((e: unknown) => e)),
-    );
-    for (const r of reads) {
-      expect(isAgentError(r, "notARegularFile")).toBe(true);
-      expect((r as AgentError).code).toBe("bad_request");
-      expect((r as AgentError).message).toMatch(/FIFO/);
-    }
-    const write = await client.fs.write(fifo, "x").catch((e: unknown) => e);
-    expect(isAgentError(write, "notARegularFile")).toBe(true);
-    const sock = await client.fs.read(agent.socket).catch((e: unknown) => e);
-    expect(isAgentError(sock, "notARegularFile")).toBe(true);
-    expect((sock as AgentError).code).toBe("bad_request");
-    for (const dev of ["/dev/zero", "/dev/null"]) {
-      const r = await client.fs.read(dev).catch((e: unknown) => e);
-      expect(isAgentError(r, "notARegularFile")).toBe(true);
-      expect((r as AgentError).message).toMatch(/character device/);
-    }
-    // Still answering files and exec.
-    await client.fs.write(path.join(agent.dir, "after-fifo.txt"), "fine");
-    expect((await client.fs.readFile(path.join(agent.dir, "after-fifo.txt"))).toString()).toBe(
-      "fine",
-    );
-    const out = collect();
-    await client.exec({ shell: "echo ok" }, { onStdout: (d) => void out.out.push(d) });
-    expect(out.text()).toBe("ok\n");
-  });
-
-  it("reads /proc files whose size says 0 until their end", async () => {
-    const pid = agent.child.pid ?? 0;
-    const cmdlinePath = `/proc/${pid}/cmdline`;
-    const expected = await readFile(cmdlinePath);
-    expect((await stat(cmdlinePath)).size).toBe(0);
-    const whole = await client.fs.readFile(cmdlinePath);
-    expect(whole.equals(expected)).toBe(true);
-    // In chunks: not at the end yet, then the rest.
-    const first = await client.fs.read(cmdlinePath, { length: 10 });
-    expect(first).toMatchObject({ bytesRead: 10, eof: false });
-    const rest = await client.fs.read(cmdlinePath, { offset: 10 });
-    expect(rest.eof).toBe(true);
-    expect(Buffer.concat([first.data, rest.data]).equals(expected)).toBe(true);
-    expect((await client.fs.readFile("/proc/cpuinfo")).toString()).toMatch(/processor/);
   });
 
   it("ends an exec's whole process tree: background, setsid and double-forked children", async () => {
@@ -692,30 +452,16 @@ describe("guest agent", () => {
       await client.exec({ command: "pkill", args: ["-f", `sleep ${tag}.25`] }).catch(() => {});
     }
   });
-
-  it("uses paths as given after normalisation and rejects relative ones", async () => {
-    await client.fs.write(path.join(agent.dir, "norm", "target.txt"), "here");
-    const viaDots = `${agent.dir}/norm/sub/../target.txt`;
-    // `sub` does not exist: the lexical normalisation (not the kernel's walk) decides.
-    expect((await client.fs.readFile(viaDots)).toString()).toBe("here");
-    const st = await client.fs.stat(`${agent.dir}/./norm//target.txt`);
-    expect(st.path).toBe(path.join(agent.dir, "norm", "target.txt"));
-    const rel = await client.fs.stat("norm/target.txt").catch((e: unknown) => e);
-    expect(isAgentError(rel, "invalidParams")).toBe(true);
-    const root = await client.fs.remove("/").catch((e: unknown) => e);
-    expect(isAgentError(root, "invalidPath")).toBe(true);
-  });
 });
 
 describe("guest agent without its snapshot", () => {
-  const local: RunningAgent[] = [];
+  const agents = new TestAgents(() => build);
   afterEach(async () => {
-    await Promise.all(local.splice(0).map(stopAgent));
+    await agents.stopAll();
   });
 
   it("starts as a plain script and serves the same", async () => {
-    const agent = await startAgent({ snapshot: false });
-    local.push(agent);
+    const agent = await agents.start({ snapshot: false });
     const c = await waitForAgent(agent.socket, 10_000);
     try {
       expect((await c.info()).startup).toBe("script");
@@ -741,154 +487,5 @@ describe("guest agent without its snapshot", () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-  });
-});
-
-describe("waitForAgent", () => {
-  const local: RunningAgent[] = [];
-  afterEach(async () => {
-    await Promise.all(local.splice(0).map(stopAgent));
-  });
-
-  it("times out with a clear error when nothing listens", async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), "aet-agent-none-"));
-    try {
-      const err = await waitForAgent(path.join(dir, "agent.sock"), 300).catch((e: unknown) => e);
-      expect(String(err)).toMatch(/not ready after 300 ms/);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
-
-  it("connects only to an agent that proves the token it was given, and never follows a link", async () => {
-    const token = "t0k3n-of-this-sandbox";
-    const agent = await startAgent({ env: { AETHERIUM_AGENT_TOKEN: token } });
-    local.push(agent);
-    const c = await waitForAgent(agent.socket, 10_000, { token });
-    try {
-      // The token is the agent's setting, not something its processes inherit.
-      const out = collect();
-      await c.exec(
-        { shell: "env | grep -c AETHERIUM_AGENT_ || true" },
-        { onStdout: (d) => void out.out.push(d) },
-      );
-      expect(out.text()).toBe("0\n");
-    } finally {
-      c.close();
-    }
-    // Another sandbox's agent (or anything else) cannot prove this token: refused at once.
-    const wrong = await waitForAgent(agent.socket, 10_000, { token: "another-token" }).catch(
-      (e: unknown) => e,
-    );
-    expect(wrong).toBeInstanceOf(AgentAuthError);
-    // An agent without a token cannot prove one either.
-    const bare = await startAgent();
-    local.push(bare);
-    await expect(waitForAgent(bare.socket, 10_000, { token })).rejects.toThrow(
-      /cannot prove it is this sandbox's agent/,
-    );
-    // A link where the socket should be is refused without touching what it points to.
-    const dir = await mkdtemp(path.join(tmpdir(), "aet-agent-link-"));
-    let connections = 0;
-    const bait = net.createServer((s) => {
-      connections++;
-      s.destroy();
-    });
-    try {
-      await new Promise<void>((resolve) => bait.listen(path.join(dir, "bait.sock"), resolve));
-      await symlink(path.join(dir, "bait.sock"), path.join(dir, "agent.sock"));
-      const linked = await waitForAgent(path.join(dir, "agent.sock"), 10_000).catch(
-        (e: unknown) => e,
-      );
-      expect(linked).toBeInstanceOf(AgentSocketRefusedError);
-      expect(connections).toBe(0);
-    } finally {
-      await new Promise<void>((resolve) => bait.close(() => resolve()));
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
-
-  it("connects once an agent that starts later is up", async () => {
-    const agent = await startAgent();
-    local.push(agent);
-    const c = await waitForAgent(agent.socket, 10_000);
-    try {
-      expect((await c.health()).status).toBe("ok");
-    } finally {
-      c.close();
-    }
-  });
-});
-
-// Zombie reaping needs a PID namespace to make the agent (or tini) PID 1: root, unshare and tini.
-const canUnshare =
-  process.getuid?.() === 0 &&
-  ["/usr/bin/unshare", "/usr/bin/tini"].every((p) => {
-    try {
-      accessSync(p, constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-
-describe.skipIf(!canUnshare)("as PID 1 of a sandbox", () => {
-  async function zombiesAfterOrphan(
-    withInit: boolean,
-  ): Promise<{ reaper: string; zombies: string }> {
-    const dir = await mkdtemp(path.join(tmpdir(), "aet-agent-pid1-"));
-    const socket = path.join(dir, "agent.sock");
-    const child = spawn(
-      "unshare",
-      [
-        "--pid",
-        "--fork",
-        "--mount-proc",
-        "--kill-child",
-        ...(withInit ? ["tini", "--"] : []),
-        process.execPath,
-        bundlePath,
-        "--socket",
-        socket,
-      ],
-      { stdio: "ignore", detached: true },
-    );
-    let c: AgentClient | undefined;
-    try {
-      c = await waitForAgent(socket, 10_000);
-      const { reaper } = await c.info();
-      // The shell exits at once and leaves `sleep` to PID 1; once it exits, only a reaper
-      // collects it.
-      await c.exec({ shell: "sleep 0.2 & exit 0" });
-      await new Promise((r) => setTimeout(r, 700));
-      const out = collect();
-      await c.exec(
-        { shell: "ps -eo stat,comm | awk '$1 ~ /^Z/ {print $2}'" },
-        { onStdout: (d) => void out.out.push(d) },
-      );
-      return { reaper, zombies: out.text() };
-    } finally {
-      c?.close();
-      const exited = new Promise((r) => child.once("exit", r));
-      try {
-        process.kill(-(child.pid ?? 0), "SIGKILL");
-      } catch {
-        // Already gone.
-      }
-      await exited;
-      await rm(dir, { recursive: true, force: true });
-    }
-  }
-
-  it("leaves orphans as zombies without an init, and reports reaper none", async () => {
-    // Which process is left a zombie depends on timing now that an exec's leftover processes
-    // are killed when it ends (the orphan, or the shell that was tearing down): that one is.
-    const { reaper, zombies } = await zombiesAfterOrphan(false);
-    expect(reaper).toBe("none");
-    expect(zombies).toMatch(/^(sleep|sh)\n$/);
-  });
-
-  it("has orphans reaped with tini above it (docker --init)", async () => {
-    expect(await zombiesAfterOrphan(true)).toEqual({ reaper: "init", zombies: "" });
   });
 });

@@ -4,19 +4,33 @@
  * @module
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { BadRequestError, UnavailableError, type Logger } from "@aetherium/common";
-import { AGENT_TOKEN_ENV, type EgressPolicy } from "@aetherium/types";
+import { BadRequestError, type Logger } from "@aetherium/common";
+import { AGENT_TOKEN_ENV } from "@aetherium/types";
 import Docker from "dockerode";
 import { IMAGE_PATHS } from "../image/image-layout.js";
+import {
+  SANDBOX_LABELS,
+  SANDBOX_NETWORK,
+  containerCreateOptions,
+  containerLabels,
+  containerName,
+} from "./container-spec.js";
+import {
+  sandboxInfoOfInspect,
+  sandboxInfoOfListing,
+  sandboxStatsOf,
+  type SandboxStats,
+} from "./container-info.js";
+import { processGroupPss } from "./process-memory.js";
+import { ensureSandboxBridge } from "./sandbox-bridge.js";
 import {
   SandboxConflictError,
   engineStatus,
   mapDockerError,
   type DockerErrorContext,
 } from "./docker-errors.js";
-import { isolateBridgeFromHost } from "../network/host-firewall.js";
 import { DockerEgress, EGRESS_ALLOW_LABEL, type EgressAttachment } from "./docker-egress.js";
 import { watchDockerEvents } from "./docker-events.js";
 import { ensureBoundedRunDir, isUnboundedRunDir, removeRunDir } from "./run-dir.js";
@@ -29,47 +43,6 @@ import type {
 } from "../backends/sandbox-backend.js";
 import { DEFAULT_BASE_IMAGE } from "@aetherium/core";
 
-/** Labels every managed container carries; `listManaged` and the reaper select on them. */
-export const SANDBOX_LABELS = {
-  sandboxId: "aetherium.sandbox-id",
-  workerId: "aetherium.worker-id",
-  managed: "aetherium.managed",
-} as const;
-
-/** The bridge sandboxes with egress share; inter-container traffic on it is disabled. */
-export const SANDBOX_NETWORK = "aetherium0";
-
-/**
- * Capabilities a sandbox keeps after `CapDrop: ["ALL"]`: what a root dev shell needs to install
- * packages and manage its own files and processes, and nothing that reaches the host or network
- * stack. `no-new-privileges` stops setuid binaries from regaining anything else.
- *
- * - `CHOWN`: dpkg, tar, npm and git set file owners while installing/extracting.
- * - `DAC_OVERRIDE`: root reads and writes files whatever their mode, as every tool run as root
- *   assumes (apt's lists owned by `_apt`, a `chmod 000` file in a build tree).
- * - `FOWNER`: chmod/utime/xattrs on files root does not own (tar and dpkg restoring metadata).
- * - `FSETID`: keep setuid/setgid bits when chmod-ing files of other owners; dpkg would otherwise
- *   silently strip them from installed files.
- * - `SETUID` / `SETGID`: apt drops to `_apt`; `su`/`runuser`/`setpriv` run things as a non-root
- *   user inside the sandbox, which is the safer way to run untrusted code.
- * - `KILL`: signal processes of other users (stopping a dev server started as another uid).
- * - `NET_BIND_SERVICE`: dev servers on ports below 1024 (80, 443) inside the sandbox.
- *
- * Left out on purpose: `NET_RAW` (packet spoofing on the bridge; `ping` is not installed),
- * `MKNOD`, `SYS_CHROOT`, `AUDIT_WRITE`, `SETFCAP`, `SETPCAP`, and all `SYS_*`/`NET_ADMIN`.
- */
-export const SANDBOX_CAP_ADD: readonly string[] = [
-  "CHOWN",
-  "DAC_OVERRIDE",
-  "FOWNER",
-  "FSETID",
-  "SETUID",
-  "SETGID",
-  "KILL",
-  "NET_BIND_SERVICE",
-];
-
-const MIB = 1024 * 1024;
 const SANDBOX_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 /** Options for {@link DockerBackend}. */
@@ -104,35 +77,6 @@ export interface DockerBackendOptions {
   logger?: Logger;
 }
 
-/** Resource usage of a running sandbox, from the engine's one-shot stats. */
-export interface SandboxStats {
-  /** Memory charged to the container's cgroup, page cache excluded. */
-  memoryBytes: number;
-  memoryLimitBytes: number;
-  pids: number;
-  /** Total CPU time used, in nanoseconds. */
-  cpuNanos: number;
-}
-
-type ContainerState = SandboxInfo["state"];
-
-function asState(value: string | undefined): ContainerState {
-  const states: readonly ContainerState[] = [
-    "created",
-    "running",
-    "paused",
-    "restarting",
-    "exited",
-    "dead",
-    "removing",
-  ];
-  return states.find((s) => s === value) ?? "dead";
-}
-
-function containerName(sandboxId: string): string {
-  return `aetherium-${sandboxId}`;
-}
-
 function validId(sandboxId: string): string {
   if (!SANDBOX_ID_PATTERN.test(sandboxId)) {
     // It becomes a container name and a host path: reject anything that is not a plain id.
@@ -149,26 +93,11 @@ function isStorageOptUnsupported(err: unknown): boolean {
 }
 
 /**
- * Docker's network mode for an egress policy: none for `deny-all`, the shared bridge for
- * `allow-all`, and for an allow-list the internal egress bridge (see `docker-egress.ts`).
- */
-export function networkModeFor(
-  egress: EgressPolicy,
-  network: string,
-  egressNetwork: string,
-): string {
-  if (egress === "deny-all") return "none";
-  if (egress === "allow-all") return network;
-  return egressNetwork;
-}
-
-/**
- * Docker implementation of {@link SandboxBackend}. Every container is hardened the same way:
- * CPU, memory (no swap) and pids limits; all capabilities dropped but {@link SANDBOX_CAP_ADD};
- * `no-new-privileges`; Docker's init as PID 1 (it reaps zombies that an agent spawning shells
- * would otherwise pile up, and forwards signals); no Docker socket; either a dedicated bridge
- * without inter-container traffic, an internal bridge whose only way out is the allow-list proxy,
- * or no network at all.
+ * Docker implementation of {@link SandboxBackend}. Every container is hardened the same way (see
+ * `containerCreateOptions` in `container-spec.ts`): CPU, memory (no swap) and pids limits; all
+ * capabilities dropped but a few; `no-new-privileges`; Docker's init as PID 1; no Docker socket;
+ * either a dedicated bridge without inter-container traffic, an internal bridge whose only way
+ * out is the allow-list proxy, or no network at all.
  */
 export class DockerBackend implements SandboxBackend {
   /** {@inheritDoc SandboxBackend.kind} */
@@ -294,51 +223,11 @@ export class DockerBackend implements SandboxBackend {
    * and no allow-all sandbox is created, when the firewall rules cannot be installed.
    */
   ensureNetwork(): Promise<void> {
-    this.networkReady ??= this.createNetworkIfMissing().catch((err: unknown) => {
+    this.networkReady ??= ensureSandboxBridge(this.docker, this.network).catch((err: unknown) => {
       this.networkReady = undefined; // let the next create try again
       throw err;
     });
     return this.networkReady;
-  }
-
-  private async createNetworkIfMissing(): Promise<void> {
-    const context = { operation: `create network ${this.network}` };
-    const inspect = async (): Promise<{ EnableIPv6?: boolean } | undefined> => {
-      try {
-        return await this.docker.getNetwork(this.network).inspect();
-      } catch (err) {
-        if (engineStatus(err) !== 404) throw mapDockerError(err, context);
-        return undefined;
-      }
-    };
-    let info = await inspect();
-    if (info === undefined) {
-      try {
-        await this.docker.createNetwork({
-          Name: this.network,
-          Driver: "bridge",
-          CheckDuplicate: true,
-          Options: {
-            "com.docker.network.bridge.name": this.network,
-            // Sandboxes reach the internet, never each other.
-            "com.docker.network.bridge.enable_icc": "false",
-          },
-          Labels: { [SANDBOX_LABELS.managed]: "true" },
-        });
-      } catch (err) {
-        // Another worker process created it between our inspect and create.
-        if (engineStatus(err) !== 409) throw mapDockerError(err, context);
-      }
-      info = await inspect();
-    }
-    try {
-      await isolateBridgeFromHost(this.network, { ipv6: info?.EnableIPv6 === true });
-    } catch (err) {
-      throw new UnavailableError(
-        `sandboxes cannot be kept from the host's services on this worker: ${(err as Error).message}`,
-        { cause: err },
-      );
-    }
   }
 
   /** {@inheritDoc SandboxBackend.create} */
@@ -355,7 +244,6 @@ export class DockerBackend implements SandboxBackend {
         );
       });
     }
-    const networkMode = networkModeFor(egress, this.network, this.egress.network);
     if (egress === "allow-all") await this.ensureNetwork();
 
     const runDir = this.hostRunDir(sandboxId);
@@ -374,81 +262,41 @@ export class DockerBackend implements SandboxBackend {
       () => undefined,
       (err: unknown) => ({ err }),
     );
-    const memory = Math.round(spec.memoryMb * MIB);
     // Only this container's agent gets it; the engine keeps it for the worker's next connect.
     const token = randomBytes(32).toString("base64url");
-    const labels = {
-      ...spec.labels,
-      ...attachment?.labels,
-      [SANDBOX_LABELS.sandboxId]: sandboxId,
-      [SANDBOX_LABELS.workerId]: spec.workerId,
-      [SANDBOX_LABELS.managed]: "true",
-    };
-    const storageOpt = (): { StorageOpt?: Record<string, string> } =>
-      spec.diskMb !== undefined && this.#diskLimits !== "unsupported"
-        ? { StorageOpt: { size: `${spec.diskMb}M` } }
-        : {};
-    const createContainer = () =>
+    const options = (): Docker.ContainerCreateOptions =>
+      containerCreateOptions(spec, {
+        image,
+        agentToken: token,
+        runDir,
+        network: this.network,
+        egressNetwork: this.egress.network,
+        defaultPidsLimit: this.defaultPidsLimit,
+        diskLimit: this.#diskLimits !== "unsupported",
+        ...(attachment ? { egress: attachment } : {}),
+      });
+    const createContainer = (create: Docker.ContainerCreateOptions) =>
       this.call({ operation: "create container", image }, () =>
-        this.docker.createContainer({
-          name: containerName(sandboxId),
-          Image: image,
-          ...(spec.command === undefined ? {} : { Entrypoint: [...spec.command] }),
-          // The proxy variables first: a sandbox's own env may add to them (a NO_PROXY of its
-          // own), and anything it points elsewhere simply has no route.
-          // The token last: the sandbox's env cannot replace it.
-          Env: Object.entries({
-            ...attachment?.env,
-            ...spec.env,
-            [AGENT_TOKEN_ENV]: token,
-          }).map(([k, v]) => `${k}=${v}`),
-          Labels: labels,
-          HostConfig: {
-            NanoCpus: Math.round(spec.vcpus * 1e9),
-            Memory: memory,
-            MemorySwap: memory, // equal to Memory: no swap at all
-            PidsLimit: spec.pidsLimit ?? this.defaultPidsLimit,
-            SecurityOpt: ["no-new-privileges"],
-            CapDrop: ["ALL"],
-            CapAdd: [...SANDBOX_CAP_ADD],
-            Init: true,
-            ReadonlyRootfs: false,
-            NetworkMode: networkMode,
-            Mounts: [
-              { Type: "bind", Source: runDir, Target: IMAGE_PATHS.runDir, ReadOnly: false },
-              ...(attachment
-                ? [
-                    {
-                      Type: "bind" as const,
-                      Source: attachment.resolvConf,
-                      Target: "/etc/resolv.conf",
-                      ReadOnly: true,
-                    },
-                  ]
-                : []),
-            ],
-            RestartPolicy: { Name: "no" },
-            ...storageOpt(),
-          },
-        }),
+        this.docker.createContainer(create),
       );
+    const first = options();
     try {
       let container: Docker.Container;
       try {
-        container = await createContainer();
-        if (storageOpt().StorageOpt) this.#diskLimits = "enforced";
+        container = await createContainer(first);
+        if (first.HostConfig?.StorageOpt) this.#diskLimits = "enforced";
       } catch (err) {
         // Sizes need overlay2 on XFS with project quotas, or btrfs, under the data root.
         // Elsewhere say so once, loudly, and create the sandbox without the limit rather than
         // not at all.
-        if (storageOpt().StorageOpt === undefined || !isStorageOptUnsupported(err)) throw err;
+        if (first.HostConfig?.StorageOpt === undefined || !isStorageOptUnsupported(err)) throw err;
         this.#diskLimits = "unsupported";
         this.#logger?.warn(
           { err: (err as Error).message },
           "disk limits (diskMb) are not enforced: the engine's storage has no quota support " +
             "(overlay2 needs XFS mounted with pquota, or use the btrfs driver; scripts/ensure-docker.sh sets one up)",
         );
-        container = await createContainer();
+        container = await createContainer(options());
       }
       const unbounded = await bounding;
       if (unbounded !== undefined) {
@@ -468,7 +316,7 @@ export class DockerBackend implements SandboxBackend {
         exitCode: undefined,
         oomKilled: false,
         image,
-        labels,
+        labels: containerLabels(spec, attachment?.labels),
         createdAt: new Date(),
         startedAt: undefined,
       };
@@ -555,22 +403,7 @@ export class DockerBackend implements SandboxBackend {
     const info = await this.call({ operation: "inspect container", sandboxId }, () =>
       this.docker.getContainer(ref).inspect(),
     );
-    const labels = info.Config.Labels ?? {};
-    const started = info.State.StartedAt;
-    return {
-      sandboxId: labels[SANDBOX_LABELS.sandboxId] ?? sandboxId,
-      workerId: labels[SANDBOX_LABELS.workerId],
-      backend: "docker",
-      backendId: info.Id,
-      state: asState(info.State.Status),
-      exitCode: info.State.Status === "exited" ? info.State.ExitCode : undefined,
-      oomKilled: info.State.OOMKilled,
-      image: info.Config.Image,
-      labels,
-      createdAt: new Date(info.Created),
-      // The engine reports a never-started container as started at year 1.
-      startedAt: started && !started.startsWith("0001-") ? new Date(started) : undefined,
-    };
+    return sandboxInfoOfInspect(sandboxId, info);
   }
 
   /** {@inheritDoc SandboxBackend.list} */
@@ -610,24 +443,7 @@ export class DockerBackend implements SandboxBackend {
           this.#logger?.warn({ err }, "egress proxy for existing allow-list sandboxes failed"),
         );
     }
-    return containers.map((c) => {
-      const labels = c.Labels ?? {};
-      const exit = /^Exited \((\d+)\)/.exec(c.Status)?.[1];
-      return {
-        sandboxId: labels[SANDBOX_LABELS.sandboxId] ?? "",
-        workerId: labels[SANDBOX_LABELS.workerId],
-        backend: "docker" as const,
-        backendId: c.Id,
-        state: asState(c.State),
-        exitCode: exit === undefined ? undefined : Number(exit),
-        // Not in the list answer; inspect() has it.
-        oomKilled: false,
-        image: c.Image,
-        labels,
-        createdAt: new Date(c.Created * 1000),
-        startedAt: undefined,
-      };
-    });
+    return containers.map(sandboxInfoOfListing);
   }
 
   /** One-shot resource usage of a running sandbox. */
@@ -636,15 +452,7 @@ export class DockerBackend implements SandboxBackend {
     const s = await this.call({ operation: "container stats", sandboxId }, () =>
       container.stats({ stream: false }),
     );
-    const mem = s.memory_stats;
-    // cgroup v1 reports page cache in `cache`, v2 in `inactive_file`; `docker stats` subtracts it.
-    const cache = mem.stats?.total_inactive_file ?? mem.stats?.inactive_file ?? mem.stats?.cache;
-    return {
-      memoryBytes: Math.max(0, (mem.usage ?? 0) - (cache ?? 0)),
-      memoryLimitBytes: mem.limit ?? 0,
-      pids: s.pids_stats?.current ?? 0,
-      cpuNanos: s.cpu_stats.cpu_usage.total_usage,
-    };
+    return sandboxStatsOf(s);
   }
 
   /**
@@ -659,33 +467,6 @@ export class DockerBackend implements SandboxBackend {
     );
     const pid = info.State.Pid;
     if (!info.State.Running || pid <= 0) return undefined;
-    const pids = await cgroupProcs(pid);
-    let total = 0;
-    for (const p of pids) {
-      const rollup = await readFile(`/proc/${p}/smaps_rollup`, "utf8").catch(() => "");
-      const kb = /^Pss:\s+(\d+) kB/m.exec(rollup)?.[1];
-      if (kb !== undefined) total += Number(kb) * 1024;
-    }
-    return total;
+    return processGroupPss(pid);
   }
-}
-
-/** Pids in the same memory cgroup as `pid` (cgroup v1 or v2), read from the host's view. */
-async function cgroupProcs(pid: number): Promise<number[]> {
-  const lines = (await readFile(`/proc/${pid}/cgroup`, "utf8")).split("\n");
-  const v1 = lines.find((l) => /^\d+:([^:]*,)?memory(,[^:]*)?:/.test(l));
-  const v2 = lines.find((l) => l.startsWith("0::"));
-  const file =
-    v1 !== undefined
-      ? path.join("/sys/fs/cgroup/memory", v1.slice(v1.lastIndexOf(":") + 1), "cgroup.procs")
-      : v2 !== undefined
-        ? path.join("/sys/fs/cgroup", v2.slice(3), "cgroup.procs")
-        : undefined;
-  if (file === undefined) return [pid];
-  const text = await readFile(file, "utf8").catch(() => String(pid));
-  return text
-    .split("\n")
-    .filter(Boolean)
-    .map(Number)
-    .filter((n) => n > 0);
 }

@@ -94,7 +94,7 @@ describe.skipIf(!canRun)("a sandbox and the worker's control channel (real docke
     return row.id;
   };
 
-  const sh = (vmId: string, command: string) => worker.exec(vmId, { command });
+  const sh = (sandboxId: string, command: string) => worker.exec(sandboxId, { command });
 
   beforeAll(async () => {
     if (!PREBUILT) {
@@ -137,9 +137,12 @@ describe.skipIf(!canRun)("a sandbox and the worker's control channel (real docke
       (e: unknown) => e as Error,
     );
     expect(err.message).toMatch(/refusing to connect to the agent .*symbolic link/);
-    const logged = logLines.map((l) => JSON.parse(l) as { vmId?: string; msg?: string });
+    const logged = logLines.map((l) => JSON.parse(l) as { sandboxId?: string; msg?: string });
     expect(logged).toContainEqual(
-      expect.objectContaining({ vmId: a, msg: expect.stringMatching(/refused .*agent socket/) }),
+      expect.objectContaining({
+        sandboxId: a,
+        msg: expect.stringMatching(/refused .*agent socket/),
+      }),
     );
     // B saw nothing of it, and the restarted worker still drives B (and its token from the engine).
     const inB = await sh(b, "hostname; test -e /tmp/planted-from-a && echo planted || echo clean");
