@@ -1,5 +1,6 @@
 import {
   apiKeySchema,
+  backendsResponseSchema,
   clusterStatsSchema,
   createApiKeyResponseSchema,
   createVmAcceptedResponseSchema,
@@ -16,6 +17,7 @@ import {
   IDEMPOTENCY_KEY_HEADER,
   type ApiKey,
   type ApiKeyScope,
+  type BackendsResponse,
   type ClusterStats,
   type CreateApiKeyResponse,
   type CreateVmBody,
@@ -382,6 +384,26 @@ export class ClusterApi {
   }
 }
 
+/** `client.backends`: the sandbox backends the fleet offers. */
+export class BackendsApi {
+  readonly #t: Transport;
+  /** @internal */
+  constructor(transport: Transport) {
+    this.#t = transport;
+  }
+
+  /**
+   * Every backend kind with whether an active worker offers it now (and how many do), the
+   * configured default (`auto` or one backend) and the backend a create naming none gets now.
+   * A create naming a backend no active worker offers is refused with `BadRequestError`.
+   */
+  list(options: { signal?: AbortSignal } = {}): Promise<BackendsResponse> {
+    return this.#t.requestChecked(backendsResponseSchema, "GET", "/backends", {
+      signal: options.signal,
+    });
+  }
+}
+
 /** `client.apiKeys`: API keys (admin scope). */
 export class ApiKeysApi {
   readonly #t: Transport;
@@ -458,6 +480,8 @@ export class AetheriumClient {
   readonly workers: WorkersApi;
   /** Fleet totals. */
   readonly cluster: ClusterApi;
+  /** Sandbox backends the fleet offers. */
+  readonly backends: BackendsApi;
   /** API keys. */
   readonly apiKeys: ApiKeysApi;
   /** The live event stream. */
@@ -470,6 +494,7 @@ export class AetheriumClient {
     this.tasks = new TasksApi(this.#t);
     this.workers = new WorkersApi(this.#t);
     this.cluster = new ClusterApi(this.#t);
+    this.backends = new BackendsApi(this.#t);
     this.apiKeys = new ApiKeysApi(this.#t);
     this.events = new EventsApi(this.#t);
   }

@@ -5,6 +5,7 @@
 export {
   AetheriumClient,
   ApiKeysApi,
+  BackendsApi,
   ClusterApi,
   EventsApi,
   ExecutionsApi,
