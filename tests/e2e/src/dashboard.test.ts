@@ -170,8 +170,8 @@ describe.skipIf(!haveChromium)("dashboard in a browser", () => {
       .toBe(1 + offered.length);
     const options = await select
       .locator("option")
-      .evaluateAll((os) =>
-        os.map((o) => [(o as unknown as { value: string }).value, o.textContent ?? ""]),
+      .evaluateAll((os: { value: string; textContent: string | null }[]) =>
+        os.map((o): [string, string] => [o.value, o.textContent ?? ""]),
       );
     expect(options).toEqual([["", "auto (default)"], ...offered.map((b) => [b, b])]);
     await dialog.getByLabel("Name").fill(sandboxName);
