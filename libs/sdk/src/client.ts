@@ -1,5 +1,6 @@
 import { healthResponseSchema } from "@aetherium/types";
 import { ApiKeysApi } from "./api-keys-api.js";
+import { BackendsApi } from "./backends-api.js";
 import { ClusterApi } from "./cluster-api.js";
 import { EventsApi } from "./events-api.js";
 import { ExecutionsApi } from "./executions-api.js";
@@ -66,6 +67,8 @@ export class AetheriumClient {
   readonly workers: WorkersApi;
   /** Fleet totals. */
   readonly cluster: ClusterApi;
+  /** Sandbox backends the fleet offers. */
+  readonly backends: BackendsApi;
   /** API keys. */
   readonly apiKeys: ApiKeysApi;
   /** The live event stream. */
@@ -78,6 +81,7 @@ export class AetheriumClient {
     this.tasks = new TasksApi(this.#t);
     this.workers = new WorkersApi(this.#t);
     this.cluster = new ClusterApi(this.#t);
+    this.backends = new BackendsApi(this.#t);
     this.apiKeys = new ApiKeysApi(this.#t);
     this.events = new EventsApi(this.#t);
   }

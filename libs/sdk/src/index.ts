@@ -9,6 +9,7 @@ export {
   type HealthResponse,
 } from "./client.js";
 export { ApiKeysApi } from "./api-keys-api.js";
+export { BackendsApi } from "./backends-api.js";
 export { ClusterApi } from "./cluster-api.js";
 export { EventsApi } from "./events-api.js";
 export { ExecutionsApi } from "./executions-api.js";

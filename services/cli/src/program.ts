@@ -67,7 +67,10 @@ export async function runAether(argv: readonly string[], io: CliIo): Promise<num
     .description("create a sandbox and wait until it runs")
     .option("--name <name>", "name (default: generated)")
     .option("--image <image>", "image (default: the base image)")
-    .option("--backend <backend>", "docker, firecracker or qemu (default: the best available)")
+    .option(
+      "--backend <backend>",
+      "a backend the active workers offer (default: the platform's choice among them)",
+    )
     .option("--zone <zone>", "only on workers of this zone")
     .option("--cpus <n>", "vCPUs")
     .option("--memory <size>", "memory, e.g. 512m or 2g (MiB by default)")

@@ -2,9 +2,10 @@
  * The dashboard in a real browser (Debian's Chromium through playwright-core) against a real
  * `aetherium start`: gateway + worker + Docker sandboxes, the dashboard served by the gateway at `/`.
  *
- * It logs in with the admin key, creates a sandbox from the dialog and watches it turn running
- * without a reload, types `echo hello` into the terminal, browses files (starting in `/root`, no
- * Delete in `/proc`, `/sys`, `/dev`, ages people can read), uploads a file and reads it back, sees
+ * It logs in with the admin key, creates a sandbox from the dialog (whose backend select offers
+ * only the backends the fleet offers) and watches it turn running without a reload, types
+ * `echo hello` into the terminal, browses files (starting in `/root`, no Delete in `/proc`,
+ * `/sys`, `/dev`, ages people can read), uploads a file and reads it back, sees
  * the closed terminal recorded as closed and left out of the latency chart, sees why a sandbox
  * waits (a worker with no vCPUs left for it), runs a command in the console, deletes the sandbox
  * and watches it disappear, and revokes a key and is logged out. Every page is screenshotted at
@@ -155,6 +156,24 @@ describe.skipIf(!haveChromium)("dashboard in a browser", () => {
     await page.evaluate(() => ((globalThis as unknown as PageGlobals).__noReload = 42));
     await page.getByRole("button", { name: "New sandbox" }).click();
     const dialog = page.getByRole("dialog", { name: "New sandbox" });
+    // The backend select offers "auto (default)" and only what the fleet offers now.
+    const offer = (await (await api("GET", "/backends")).json()) as {
+      backends: { backend: string; offered: boolean }[];
+    };
+    const offered = offer.backends.filter((b) => b.offered).map((b) => b.backend);
+    const notOffered = offer.backends.filter((b) => !b.offered).map((b) => b.backend);
+    expect(offered).toContain("docker");
+    expect(notOffered.length, "workers implement only some backends").toBeGreaterThan(0);
+    const select = dialog.locator('select[name="backend"]');
+    await expect
+      .poll(() => select.locator("option").evaluateAll((os) => os.length), { timeout: 10_000 })
+      .toBe(1 + offered.length);
+    const options = await select
+      .locator("option")
+      .evaluateAll((os: { value: string; textContent: string | null }[]) =>
+        os.map((o): [string, string] => [o.value, o.textContent ?? ""]),
+      );
+    expect(options).toEqual([["", "auto (default)"], ...offered.map((b) => [b, b])]);
     await dialog.getByLabel("Name").fill(sandboxName);
     await dialog.getByLabel("Labels").fill(`e2e=${run}, team=dashboard`);
     await dialog.getByLabel("Timeout").fill("30");

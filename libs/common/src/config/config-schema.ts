@@ -25,7 +25,10 @@ export const logLevelSchema = z.enum([
 /** A log level. */
 export type LogLevel = z.infer<typeof logLevelSchema>;
 
-/** Sandbox backends a config may name; `auto` picks the best one the host supports. */
+/**
+ * Sandbox backends a config may name; `auto` lets the control plane pick, at each create, the
+ * first of firecracker, docker, qemu that an active worker offers.
+ */
 export const sandboxBackendSettingSchema = z.enum(["auto", "docker", "firecracker", "qemu"]);
 
 const serverSchema = z.strictObject({
@@ -149,7 +152,7 @@ const workerSchema = z.strictObject({
 });
 
 const sandboxSchema = z.strictObject({
-  // Backend for sandboxes that do not ask for one; `auto` probes Docker, then KVM/QEMU.
+  // Backend for sandboxes that do not ask for one; `auto` follows what the active workers offer.
   defaultBackend: sandboxBackendSettingSchema.default("auto"),
   // Sandboxes booted ahead of demand per worker, so creation is a hand-over, not a boot.
   warmPoolSize: intSetting(0, 1000).default(0),

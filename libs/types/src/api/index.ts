@@ -1,5 +1,6 @@
 /** Request and response shapes of every route in `spec/api.md`. */
 export * from "./api-keys.js";
+export * from "./backends.js";
 export * from "./environments.js";
 export * from "./errors.js";
 export * from "./exec-ws.js";

@@ -20,8 +20,19 @@ export const vmBackendSchema = z.enum(["docker", "firecracker", "qemu"], {
 /** A sandbox backend. */
 export type VmBackend = z.infer<typeof vmBackendSchema>;
 
-/** Every sandbox backend, in order of preference when a request names none and several are available. */
+/** Every sandbox backend. */
 export const VM_BACKENDS = vmBackendSchema.options;
+
+/**
+ * The backend setting of a deployment (`sandbox.defaultBackend`): one backend, or `auto`, which
+ * the control plane resolves at each create from the backends its active workers offer then.
+ */
+export const vmBackendSettingSchema = z.enum(["auto", ...vmBackendSchema.options], {
+  error: 'must be one of "auto", "docker", "firecracker", "qemu"',
+});
+
+/** A backend setting: a backend, or `auto`. */
+export type VmBackendSetting = z.infer<typeof vmBackendSettingSchema>;
 
 /**
  * Lifecycle of a sandbox.

@@ -41,12 +41,8 @@ export function createBody(flags: VmCreateFlags): CreateVmBody {
   const body: Record<string, unknown> = {};
   if (flags.name) body.name = flags.name;
   if (flags.image) body.image = flags.image;
-  if (flags.backend) {
-    if (!["docker", "firecracker", "qemu"].includes(flags.backend)) {
-      throw new UsageError(`--backend "${flags.backend}" must be docker, firecracker or qemu`);
-    }
-    body.backend = flags.backend;
-  }
+  // Which backends are worth naming depends on the fleet: see checkBackendOffered.
+  if (flags.backend) body.backend = flags.backend;
   if (flags.zone) body.zone = flags.zone;
   if (flags.cpus) body.vcpus = parsePositiveInt(flags.cpus, "--cpus");
   if (flags.memory) body.memoryMb = parseSizeMb(flags.memory, "--memory");
@@ -70,9 +66,25 @@ export function createBody(flags: VmCreateFlags): CreateVmBody {
   return body;
 }
 
+/**
+ * Refuses, as a usage error, a `--backend` no active worker offers now, naming those that are
+ * offered: the fleet decides what can run, not a list built into this command.
+ */
+export async function checkBackendOffered(ctx: Context, backend: string): Promise<void> {
+  const { backends } = await ctx.client.backends.list();
+  const offered = backends.filter((b) => b.offered).map((b) => b.backend);
+  if ((offered as string[]).includes(backend)) return;
+  throw new UsageError(
+    offered.length
+      ? `--backend "${backend}": the fleet offers ${offered.join(", ")}`
+      : `--backend "${backend}": no active worker offers a backend now; leave out --backend to wait for one`,
+  );
+}
+
 /** `aether vm create`: creates a sandbox and, unless `--no-wait`, shows its states until it runs. */
 export async function vmCreate(ctx: Context, flags: VmCreateFlags): Promise<number> {
   const body = createBody(flags);
+  if (flags.backend) await checkBackendOffered(ctx, flags.backend);
   const started = Date.now();
   const sandbox = await ctx.client.vms.create(body);
   if (flags.wait === false) {

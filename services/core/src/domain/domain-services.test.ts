@@ -1,5 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { ConflictError, InMemoryEventBus, NotFoundError, ValidationError } from "@aetherium/common";
+import {
+  BadRequestError,
+  ConflictError,
+  InMemoryEventBus,
+  NotFoundError,
+  ValidationError,
+} from "@aetherium/common";
 import type { DomainEvent } from "@aetherium/types";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InProcessJobQueue } from "../queue/in-process-queue.js";
@@ -234,5 +240,110 @@ describe("VmService placement by zone", () => {
       /no active worker can run this sandbox \(backend "docker" in zone "mars"/,
     );
     expect(await repos.vms.getByName("vm-on-mars")).toBeFalsy();
+  });
+});
+
+describe("VmService with the backend setting auto", () => {
+  // Its own database: the fleet here offers only what these tests register.
+  let own: DatabaseHandle;
+  let ownRepos: Repositories;
+  let ownQueue: InProcessJobQueue;
+  let service: VmService;
+  const shape = { image: "aetherium/base:test", vcpus: 1, memoryMb: 512, diskMb: 2048 };
+
+  beforeAll(async () => {
+    own = await openDatabase({ pglite: "memory://" });
+    await new Migrator(own.db).up();
+    ownRepos = createRepositories(own.db);
+    ownQueue = new InProcessJobQueue();
+    service = new VmService(ownRepos, new TaskService(ownRepos, ownQueue, bus), bus, {
+      backend: "auto",
+      ...shape,
+    });
+  });
+  afterAll(async () => {
+    await ownQueue?.close();
+    await own?.close();
+  });
+
+  it("with no active worker takes docker and waits for a worker", async () => {
+    expect((await service.backends()).default).toBe("docker");
+    const { vm } = await service.create({ name: "auto-no-fleet" });
+    expect(vm).toMatchObject({ backend: "docker", status: "pending" });
+    expect(vm.pendingReason).toMatch(/waiting for a worker/);
+    expect(await service.delete(vm.id)).toBeNull();
+  });
+
+  it("lands on qemu when the fleet offers only qemu, and refuses docker asked explicitly", async () => {
+    await ownRepos.workers.register({
+      id: "w-qemu",
+      hostname: "h",
+      address: "http://127.0.0.1:1",
+      backends: ["qemu"],
+      capacity: { vcpus: 4, memoryMb: 8192, maxVms: 10 },
+    });
+    expect(await service.backends()).toEqual({
+      backends: [
+        { backend: "docker", offered: false, workers: 0 },
+        { backend: "firecracker", offered: false, workers: 0 },
+        { backend: "qemu", offered: true, workers: 1 },
+      ],
+      configured: "auto",
+      default: "qemu",
+    });
+    const { vm, taskId } = await service.create({ name: "auto-qemu" });
+    expect(vm.backend).toBe("qemu");
+    expect((await ownRepos.tasks.get(taskId))?.queue).toBe("create.qemu");
+    expect((await ownQueue.counts("create.qemu")).waiting).toBe(1);
+
+    const refused = service.create({ name: "asks-docker", backend: "docker" });
+    await expect(refused).rejects.toBeInstanceOf(BadRequestError);
+    await expect(refused).rejects.toThrow(/backend "docker".*the fleet offers: w-qemu \(qemu;/);
+    expect(await ownRepos.vms.getByName("asks-docker")).toBeFalsy();
+    await service.delete(vm.id);
+  });
+
+  it("claims a warm sandbox of the backend it chose", async () => {
+    const warm = await ownRepos.vms.create({
+      name: "warm-qemu",
+      backend: "qemu",
+      status: "running",
+      ...shape,
+      workerId: "w-qemu",
+      metadata: { pool: "warm" },
+    });
+    const { vm, taskId } = await service.create({ name: "auto-warm" });
+    expect(vm).toMatchObject({
+      id: warm.id,
+      name: "auto-warm",
+      backend: "qemu",
+      status: "running",
+    });
+    expect((await ownRepos.tasks.get(taskId))?.status).toBe("succeeded");
+    await ownRepos.vms.updateStatus(warm.id, "running", "deleted");
+  });
+
+  it("prefers firecracker, then docker, as workers offering them join", async () => {
+    await ownRepos.workers.register({
+      id: "w-docker",
+      hostname: "h",
+      address: "http://127.0.0.1:2",
+      backends: ["docker"],
+      capacity: { vcpus: 4, memoryMb: 8192, maxVms: 10 },
+    });
+    expect((await service.backends()).default).toBe("docker");
+    await ownRepos.workers.register({
+      id: "w-kvm",
+      hostname: "h",
+      address: "http://127.0.0.1:3",
+      backends: ["firecracker", "qemu"],
+      capacity: { vcpus: 4, memoryMb: 8192, maxVms: 10 },
+    });
+    const offer = await service.backends();
+    expect(offer.default).toBe("firecracker");
+    expect(offer.backends.find((b) => b.backend === "qemu")?.workers).toBe(2);
+    const { vm } = await service.create({ name: "auto-kvm" });
+    expect(vm.backend).toBe("firecracker");
+    await service.delete(vm.id);
   });
 });

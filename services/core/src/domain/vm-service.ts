@@ -10,14 +10,17 @@ import {
 import {
   createEvent,
   createVmBodySchema,
+  vmBackendSchema,
   setVmTimeoutBodySchema,
   DEFAULT_NETWORK_POLICY,
   vmEventTypeForStatus,
+  type BackendsResponse,
   type CreateVmBody,
   type DomainEvent,
   type Task,
   type Vm,
   type VmBackend,
+  type VmBackendSetting,
   type VmStatus,
 } from "@aetherium/types";
 import type { Page } from "../storage/cursor.js";
@@ -31,12 +34,14 @@ import {
   type WorkerCapacityView,
 } from "../storage/repositories/vms.js";
 import { explainWait } from "./admission.js";
+import { chooseBackend } from "./choose-backend.js";
 import { toTask, toVm } from "./mappers.js";
 import type { TaskService } from "./task-service.js";
 
 /** What a sandbox gets when the request does not say. */
 export interface VmDefaults {
-  readonly backend: VmBackend;
+  /** A backend, or `auto`: chosen at each create from what the active fleet offers then. */
+  readonly backend: VmBackendSetting;
   readonly image: string;
   readonly vcpus: number;
   readonly memoryMb: number;
@@ -80,13 +85,20 @@ export class VmService {
         if (vm && earlier.type === "vm:create") return { vm: toVm(vm), taskId: earlier.id };
       }
     }
-    const backend = req.backend ?? this.defaults.backend;
     const size = {
       vcpus: req.vcpus ?? this.defaults.vcpus,
       memoryMb: req.memoryMb ?? this.defaults.memoryMb,
     };
     const zone = req.zone ?? options.zone;
-    const pendingReason = await this.#admissible(backend, zone, size);
+    // Read once: the backend is chosen from, and admitted against, the same fleet.
+    const fleet = await this.repos.vms.fleetCapacity();
+    const backend = chooseBackend({
+      requested: req.backend,
+      configured: this.defaults.backend,
+      // A create that names a zone can only go to that zone's workers: `auto` looks at those.
+      offered: offeredBackends(zone ? fleet.filter((w) => w.zone === zone) : fleet),
+    });
+    const pendingReason = this.#admissible(fleet, backend, zone, size);
     const timeoutSec = req.timeoutSec ?? null;
     // A warm sandbox may sit in any zone: a create that names one is built there instead.
     const warm = zone
@@ -150,12 +162,12 @@ export class VmService {
    * (every worker that could run it is full now), or null when one has room. With no active
    * worker at all the create is accepted and waits: workers may be starting or restarting.
    */
-  async #admissible(
+  #admissible(
+    fleet: readonly WorkerCapacityView[],
     backend: VmBackend,
     zone: string | undefined,
     size: { vcpus: number; memoryMb: number },
-  ): Promise<string | null> {
-    const fleet = await this.repos.vms.fleetCapacity();
+  ): string | null {
     if (fleet.length === 0) return "waiting for a worker: no worker is active";
     const candidates = fleet.filter(
       (w) => (w.backends ?? []).includes(backend) && (!zone || w.zone === zone),
@@ -222,6 +234,23 @@ export class VmService {
     await this.bus.publish(createEvent("vm.running", { vm: toVm(row), previousStatus: null }));
     await this.bus.publish(createEvent("task.succeeded", { task: toTask(task) }));
     return { vm: toVm(row), taskId: task.id };
+  }
+
+  /**
+   * Which backends the active fleet offers now (every kind, with its count of workers), the
+   * configured setting, and the backend a create that names none would get now.
+   */
+  async backends(): Promise<BackendsResponse> {
+    const fleet = await this.repos.vms.fleetCapacity();
+    const offered = offeredBackends(fleet);
+    return {
+      backends: vmBackendSchema.options.map((backend) => {
+        const workers = fleet.filter((w) => (w.backends ?? []).includes(backend)).length;
+        return { backend, offered: workers > 0, workers };
+      }),
+      configured: this.defaults.backend,
+      default: chooseBackend({ configured: this.defaults.backend, offered }),
+    };
   }
 
   /** One sandbox, or NotFoundError (deleted ones stay readable). */
@@ -317,6 +346,12 @@ export class VmService {
     });
     await this.bus.publish(event as DomainEvent);
   }
+}
+
+/** The backends at least one of `fleet` runs; names a worker reports that are no backend are left out. */
+function offeredBackends(fleet: readonly WorkerCapacityView[]): VmBackend[] {
+  const all = new Set(fleet.flatMap((w) => w.backends ?? []));
+  return vmBackendSchema.options.filter((b) => all.has(b));
 }
 
 function offer(w: WorkerCapacityView): {

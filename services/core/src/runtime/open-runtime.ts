@@ -6,7 +6,6 @@ import {
   type EventBus,
   type Logger,
 } from "@aetherium/common";
-import type { VmBackend } from "@aetherium/types";
 import { TaskService } from "../domain/task-service.js";
 import { VmService } from "../domain/vm-service.js";
 import { WorkerService } from "../domain/worker-service.js";
@@ -109,13 +108,13 @@ export async function openRuntime(config: Config, options: RuntimeOptions): Prom
     });
     const repos = createRepositories(db.db, { sealer: new TokenSealer(encryptionKey) });
     const tasks = new TaskService(repos, queue, bus, options.logger);
-    const backend: VmBackend =
-      config.sandbox.defaultBackend === "auto" ? "docker" : config.sandbox.defaultBackend;
+    // The setting goes in as configured: VmService resolves `auto` at each create, against the
+    // fleet of that moment.
     const vms = new VmService(
       repos,
       tasks,
       bus,
-      { backend, ...DEFAULT_SANDBOX_SHAPE },
+      { backend: config.sandbox.defaultBackend, ...DEFAULT_SANDBOX_SHAPE },
       options.logger,
     );
     const workers = new WorkerService(repos, queue, bus);

@@ -3,12 +3,13 @@ import { useState, type FormEvent } from "react";
 import { useRouter } from "next/navigation";
 import { errorMessage } from "../lib/api/api.js";
 import {
+  backendChoices,
   buildCreateVmBody,
   EMPTY_SANDBOX_FORM,
   type FieldErrors,
   type SandboxFormValues,
 } from "../lib/forms/sandbox-form.js";
-import { useInsertVm } from "./hooks.js";
+import { useBackends, useInsertVm } from "./hooks.js";
 import { useApi, useToast } from "./providers.js";
 import { Dialog } from "./ui.js";
 
@@ -22,13 +23,16 @@ export function CreateSandboxDialog({ onClose }: { onClose: () => void }) {
   const [serverError, setServerError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [openAfter, setOpenAfter] = useState(false);
+  const backends = backendChoices(useBackends().data);
+  // A backend picked before the fleet stopped offering it is no longer shown, so not sent either.
+  const backend = backends.choices.some((c) => c.value === form.backend) ? form.backend : "";
 
   const set = (k: keyof SandboxFormValues) => (e: { target: { value: string } }) =>
     setForm((f) => ({ ...f, [k]: e.target.value }));
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    const built = buildCreateVmBody(form);
+    const built = buildCreateVmBody({ ...form, backend });
     if (!built.ok) {
       setErrors(built.errors);
       return;
@@ -87,12 +91,23 @@ export function CreateSandboxDialog({ onClose }: { onClose: () => void }) {
           {field("image", "Image", { placeholder: "aetherium/base" })}
           <label className="field">
             Backend
-            <select name="backend" value={form.backend} onChange={set("backend")}>
-              <option value="">Best available</option>
-              <option value="docker">docker</option>
-              <option value="firecracker">firecracker</option>
-              <option value="qemu">qemu</option>
+            <select
+              name="backend"
+              value={backend}
+              onChange={set("backend")}
+              aria-describedby={backends.note ? "backend-note" : undefined}
+            >
+              {backends.choices.map((c) => (
+                <option key={c.value} value={c.value}>
+                  {c.label}
+                </option>
+              ))}
             </select>
+            {backends.note && (
+              <span className="field-hint" id="backend-note" data-backend-note>
+                {backends.note}
+              </span>
+            )}
           </label>
           {field("timeoutMin", "Timeout", {
             placeholder: "minutes",

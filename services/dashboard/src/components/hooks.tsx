@@ -125,6 +125,17 @@ export function useClusterStats() {
   });
 }
 
+/** The backends the fleet offers now; refetched with worker events like the workers list. */
+export function useBackends() {
+  const api = useApi();
+  const { fallbackInterval } = useLive();
+  return useQuery({
+    queryKey: ["backends"],
+    queryFn: () => api.backends(),
+    refetchInterval: fallbackInterval,
+  });
+}
+
 export function useHealth() {
   const api = useApi();
   const { fallbackInterval } = useLive();

@@ -209,6 +209,8 @@ function LiveProvider({ children }: { children: ReactNode }) {
       } else if (subject.kind === "worker") {
         const { worker } = subject;
         qc.setQueryData<Page<Worker>>(["workers"], (old) => applyWorkerToList(old, worker));
+        // A worker joining, draining or leaving changes which backends the fleet offers.
+        void qc.invalidateQueries({ queryKey: ["backends"] });
         refreshStats();
       }
     };

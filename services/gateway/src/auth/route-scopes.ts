@@ -42,6 +42,7 @@ export const ROUTE_SCOPES: Readonly<Record<string, RouteAccess>> = {
   "POST /api/v1/workers/:id/drain": "admin",
   "POST /api/v1/workers/:id/activate": "admin",
   "GET /api/v1/cluster/stats": "read",
+  "GET /api/v1/backends": "read",
 
   "GET /api/v1/api-keys": "admin",
   "POST /api/v1/api-keys": "admin",

@@ -35,6 +35,7 @@ export const OPERATION_IDS: Readonly<Record<string, string>> = {
   "POST /api/v1/workers/{id}/drain": "drainWorker",
   "POST /api/v1/workers/{id}/activate": "activateWorker",
   "GET /api/v1/cluster/stats": "getClusterStats",
+  "GET /api/v1/backends": "listBackends",
 
   "POST /api/v1/api-keys": "createApiKey",
   "GET /api/v1/api-keys": "listApiKeys",

@@ -21,6 +21,7 @@ import { API_SUBPROTOCOL, installAuth, installRouteScopes } from "../auth/authen
 import { FailedAuthLimiter } from "../auth/failed-auth-limiter.js";
 import { OpenStreams } from "../auth/open-streams.js";
 import { registerApiKeyRoutes } from "../routes/api-keys.js";
+import { registerBackendRoutes } from "../routes/backends.js";
 import { registerClusterRoutes } from "../routes/cluster.js";
 import { registerDashboard } from "../routes/dashboard.js";
 import { registerEventRoutes } from "../routes/events.js";
@@ -157,6 +158,7 @@ export async function buildServer(deps: ServerDeps): Promise<GatewayApp> {
   registerTaskRoutes(api, routeDeps);
   registerWorkerRoutes(api, routeDeps);
   registerClusterRoutes(api, routeDeps);
+  registerBackendRoutes(api, routeDeps);
   registerApiKeyRoutes(api, routeDeps);
   registerEventRoutes(api, routeDeps);
   app.get("/api/v1/openapi.json", { schema: { hide: true } }, () => app.swagger());

@@ -17,6 +17,7 @@ import {
 import type {
   ApiKey,
   ApiKeyScope,
+  BackendsResponse,
   ClusterStats,
   CreateApiKeyResponse,
   CreateVmAcceptedResponse,
@@ -147,6 +148,9 @@ export class Api {
   }
   clusterStats(): Promise<ClusterStats> {
     return this.#call((c) => c.cluster.stats());
+  }
+  backends(): Promise<BackendsResponse> {
+    return this.#call((c) => c.backends.list());
   }
 
   // Sandboxes

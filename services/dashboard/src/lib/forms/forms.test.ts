@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { buildCreateVmBody, EMPTY_SANDBOX_FORM, parseKeyValues } from "./sandbox-form.js";
+import {
+  backendChoices,
+  buildCreateVmBody,
+  EMPTY_SANDBOX_FORM,
+  parseKeyValues,
+} from "./sandbox-form.js";
 
 describe("create-sandbox form", () => {
   it("sends an empty body when nothing is filled in (server defaults)", () => {
@@ -78,5 +83,48 @@ describe("create-sandbox form", () => {
       values: { a: "1", b: "2" },
     });
     expect(parseKeyValues("=x")).toEqual({ error: '"=x" is not KEY=value' });
+  });
+});
+
+describe("backend choices", () => {
+  const offer = (offered: ("docker" | "firecracker" | "qemu")[], configured = "auto") => ({
+    backends: (["docker", "firecracker", "qemu"] as const).map((backend) => ({
+      backend,
+      offered: offered.includes(backend),
+      workers: offered.includes(backend) ? 1 : 0,
+    })),
+    configured: configured as "auto",
+    default: offered[0] ?? "docker",
+  });
+
+  it("offers auto plus only the backends the fleet offers", () => {
+    const { choices, note } = backendChoices(offer(["qemu"]));
+    expect(choices).toEqual([
+      { value: "", label: "auto (default)" },
+      { value: "qemu", label: "qemu" },
+    ]);
+    expect(note).toBe("auto picks qemu now");
+    expect(backendChoices(offer(["docker", "qemu"])).choices.map((c) => c.value)).toEqual([
+      "",
+      "docker",
+      "qemu",
+    ]);
+  });
+
+  it("offers only auto, and says so, when no worker offers a backend", () => {
+    const { choices, note } = backendChoices(offer([]));
+    expect(choices).toEqual([{ value: "", label: "auto (default)" }]);
+    expect(note).toMatch(/No worker offers a backend now/);
+  });
+
+  it("offers only auto, without a note, before the offer is known", () => {
+    expect(backendChoices(undefined)).toEqual({
+      choices: [{ value: "", label: "auto (default)" }],
+      note: undefined,
+    });
+  });
+
+  it("names a configured default that is not auto", () => {
+    expect(backendChoices(offer(["docker"], "docker")).note).toBe("the server's default is docker");
   });
 });

@@ -1,5 +1,5 @@
 /** The create-sandbox form: what people type → the `POST /vms` body, with errors per field. @module */
-import { createVmBodySchema, type CreateVmBody } from "@aetherium/types";
+import { createVmBodySchema, type BackendsResponse, type CreateVmBody } from "@aetherium/types";
 
 /** The form's fields, as strings the inputs hold. */
 export interface SandboxFormValues {
@@ -111,4 +111,38 @@ export function buildCreateVmBody(
     return { ok: false, errors };
   }
   return { ok: true, body: parsed.data };
+}
+
+/** One option of the backend select. */
+export interface BackendChoice {
+  /** `""` sends no backend: the server's default applies. */
+  readonly value: string;
+  readonly label: string;
+}
+
+/**
+ * The backend select's options: "auto (default)", which leaves the choice to the server, then
+ * only the backends an active worker offers now (a create naming another is refused), with a
+ * note under the select. `offer` is undefined while it loads or when it could not be read.
+ */
+export function backendChoices(offer: BackendsResponse | undefined): {
+  choices: BackendChoice[];
+  note: string | undefined;
+} {
+  const offered = (offer?.backends ?? []).filter((b) => b.offered).map((b) => b.backend);
+  const choices = [
+    { value: "", label: "auto (default)" },
+    ...offered.map((b) => ({ value: b, label: b })),
+  ];
+  if (!offer) return { choices, note: undefined };
+  if (offered.length === 0) {
+    return { choices, note: "No worker offers a backend now: the sandbox waits for one." };
+  }
+  return {
+    choices,
+    note:
+      offer.configured === "auto"
+        ? `auto picks ${offer.default} now`
+        : `the server's default is ${offer.configured}`,
+  };
 }
