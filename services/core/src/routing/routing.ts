@@ -53,16 +53,3 @@ export function queueForJob(
   if (!target.placement) throw new UnroutableJobError(`${name} needs a placement (backend, zone)`);
   return createQueueName(target.placement);
 }
-
-/** Whether a worker can take one more sandbox of the given size now. */
-export function hasRoomFor(
-  worker: Pick<Worker, "status" | "capacity" | "used">,
-  size: { readonly vcpus: number; readonly memoryMb: number },
-): boolean {
-  return (
-    worker.status === "active" &&
-    worker.used.vms + 1 <= worker.capacity.maxVms &&
-    worker.used.vcpus + size.vcpus <= worker.capacity.vcpus &&
-    worker.used.memoryMb + size.memoryMb <= worker.capacity.memoryMb
-  );
-}

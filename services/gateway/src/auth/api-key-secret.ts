@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 
 /** Every secret starts with this, so a leaked key is recognisable (and greppable) as ours. */
 export const API_KEY_PREFIX = "ak_";
@@ -33,11 +33,4 @@ export function hashApiKey(secret: string): string {
 /** The first characters of a secret, as listings show them. */
 export function apiKeyPrefix(secret: string): string {
   return secret.slice(0, SHOWN_CHARS);
-}
-
-/** Compares two secrets in constant time (for a configured key checked without the database). */
-export function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }

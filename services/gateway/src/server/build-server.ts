@@ -36,13 +36,7 @@ import { installHttpMetrics } from "./http-metrics.js";
 import { resilientRateLimitStore } from "./rate-limit-store.js";
 import { installWebSocketOnly } from "./websocket-only.js";
 
-export type {
-  FailedAuthLimitOptions,
-  HealthReport,
-  RateLimitOptions,
-  RouteDeps,
-  ServerDeps,
-} from "./deps.js";
+export type { HealthReport, ServerDeps } from "./deps.js";
 
 /**
  * Fastify's request logs one level down: "incoming request" and "request completed" at debug,

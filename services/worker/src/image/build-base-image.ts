@@ -107,11 +107,6 @@ export interface BaseImage {
   cached: { rootfs: boolean; tree: boolean; image: boolean };
 }
 
-/** The default cache directory: under `./.aetherium`, where embedded mode keeps its state. */
-export function defaultImageCacheDir(cwd = process.cwd()): string {
-  return path.resolve(cwd, ".aetherium", "cache", "image");
-}
-
 /** The mise binary installed with this package, or undefined when the optional package is absent. */
 export function defaultMiseBinary(): string | undefined {
   try {

@@ -24,7 +24,6 @@ import { SandboxRecords } from "./sandbox-records.js";
 export {
   exitCodeForSignal,
   type ExecHandle,
-  type ExecOutcome,
   type ExecRequest,
   type ExecStreamHandlers,
   type StreamExecRequest,
