@@ -1,6 +1,6 @@
 /**
- * The Aetherium web dashboard. The Next.js app arrives with its issue; these are the view helpers
- * every page shares.
+ * The Aetherium web dashboard. The Next.js app lives in `src/app`; these are the view helpers every page
+ * shares.
  * @module
  */
 export {

@@ -10,7 +10,6 @@ export {
   type GatewayProcess,
   type GatewayRootOptions,
 } from "./root/gateway-root.js";
-export { openGateway, type OpenGateway } from "./root/open-gateway.js";
+export type { OpenGateway } from "./root/open-gateway.js";
 export type { LocalSandboxes } from "./health/probe-health.js";
-export { generateApiKey, hashApiKey } from "./auth/api-key-secret.js";
 export { ensureBootstrapKey, type BootstrapKey } from "./auth/bootstrap-key.js";

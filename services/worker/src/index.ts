@@ -5,7 +5,6 @@
  */
 export { waitForAgent } from "./agent-client/wait-for-agent.js";
 export { detectBackends } from "./backends/detect-backends.js";
-export { WorkerDaemon } from "./daemon/worker-daemon.js";
 export { WORKER_ID_FILE } from "./daemon/worker-identity.js";
 export { DockerBackend } from "./docker/docker-backend.js";
 export { SANDBOX_LABELS, SANDBOX_NETWORK } from "./docker/container-spec.js";

@@ -3,7 +3,7 @@ import { z } from "zod";
 /**
  * Pattern of a tool spec as mise understands it: an optional backend prefix (`npm:`, `ubi:`), a
  * tool name (may be a scoped package or `owner/repo`), and an optional `@version` (`20`, `3.12`,
- * `latest`, `lts`). The original rejected `node@20`; this accepts it.
+ * `latest`, `lts`), so `node@20` is a valid spec.
  */
 export const TOOL_SPEC_PATTERN =
   /^(?:[a-z][a-z0-9-]*:)?(?:@[A-Za-z0-9][A-Za-z0-9._-]*\/)?[A-Za-z0-9][A-Za-z0-9._/-]*(?:@[A-Za-z0-9][A-Za-z0-9._+-]*)?$/;

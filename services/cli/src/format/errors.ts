@@ -54,7 +54,7 @@ function validationDetails(details: unknown): string {
   return parts.length ? ` (${parts.join("; ")})` : "";
 }
 
-/** `--json`'s error document: API.md's envelope fields, on stderr. */
+/** `--json`'s error document: the envelope fields of spec/api.md, on stderr. */
 export interface JsonError {
   readonly error: { readonly code: string; readonly message: string; readonly details?: unknown };
   /** The gateway's request id, when the error came from a response. */

@@ -79,8 +79,8 @@ describe.skipIf(!canUnshare)("as PID 1 of a sandbox", () => {
   }
 
   it("leaves orphans as zombies without an init, and reports reaper none", async () => {
-    // Which process is left a zombie depends on timing now that an exec's leftover processes
-    // are killed when it ends (the orphan, or the shell that was tearing down): that one is.
+    // Which process is left a zombie depends on timing, since an exec's leftover processes are
+    // killed when it ends (the orphan, or the shell that was tearing down): that one is.
     const { reaper, zombies } = await zombiesAfterOrphan(false);
     expect(reaper).toBe("none");
     expect(zombies).toMatch(/^(sleep|sh)\n$/);

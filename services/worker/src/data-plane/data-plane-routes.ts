@@ -83,7 +83,7 @@ export const EXEC_ROUTE = `${DATA_PLANE_PREFIX}/vms/:id/exec`;
 
 /**
  * The worker's data plane, served on its internal port beside `/healthz` and `/metrics`: the
- * routes a gateway calls on the worker that owns a sandbox (DESIGN.md "Flow of one request").
+ * routes a gateway calls on the worker that owns a sandbox.
  *
  * - `POST /internal/v1/vms/:id/execute` (spec/api.md execute body) → `{execution}`, recorded;
  * - `GET|PUT|DELETE /internal/v1/vms/:id/files?path=` (file bytes streamed in chunks both

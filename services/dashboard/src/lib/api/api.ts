@@ -267,7 +267,8 @@ export class Api {
     return this.#call((c) => c.apiKeys.revoke(id));
   }
 
-  // Environments, workspaces, prompts (the workspaces API arrives with its issue)
+  // Environments, workspaces, prompts: the gateway does not serve these routes yet (planned), so
+  // the pages that call them show that they are not available.
   listEnvironments(): Promise<Page<Environment>> {
     return this.request("GET", `/environments${queryString({ limit: 200 })}`);
   }
