@@ -52,5 +52,6 @@ export { type TaskRow } from "./storage/repositories/tasks.js";
 export { type VmRow } from "./storage/repositories/vms.js";
 export { type WorkerRow } from "./storage/repositories/workers.js";
 export { openRuntime, type Runtime } from "./runtime/open-runtime.js";
+export { openSharedRuntime } from "./runtime/open-shared-runtime.js";
 export { DEFAULT_BASE_IMAGE, DEFAULT_SANDBOX_SHAPE } from "./domain/sandbox-defaults.js";
 export { isMigrateAction, runMigrate } from "./runtime/run-migrate.js";

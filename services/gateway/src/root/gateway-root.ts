@@ -1,5 +1,5 @@
-import { ConfigError, createShutdown, type Config, type Logger } from "@aetherium/common";
-import { openRuntime, startReaper, type Reaper, type Runtime } from "@aetherium/core";
+import type { Config, Logger } from "@aetherium/common";
+import { openSharedRuntime, startReaper, type Reaper, type Runtime } from "@aetherium/core";
 import type { Registry } from "prom-client";
 import type { LocalSandboxes } from "../health/probe-health.js";
 import { openGateway, type OpenGateway } from "./open-gateway.js";
@@ -70,18 +70,7 @@ export async function runGateway(
   logger: Logger,
   print: (line: string) => void,
 ): Promise<void> {
-  if (!config.database.url || !config.redis.url) {
-    throw new ConfigError([
-      {
-        path: config.database.url ? "redis.url" : "database.url",
-        message:
-          "a separate gateway shares state through PostgreSQL and Redis: set AETHERIUM_DATABASE_URL and AETHERIUM_REDIS_URL (or run `aetherium start` for everything in one process)",
-      },
-    ]);
-  }
-  const shutdown = createShutdown({ logger });
-  const runtime = await openRuntime(config, { logger });
-  shutdown.register("runtime", () => runtime.close());
+  const { runtime, shutdown } = await openSharedRuntime(config, { logger, role: "gateway" });
   const { gateway, close } = await startGatewayProcess(runtime, config, { logger });
   shutdown.register("gateway", close);
   print(`gateway running at ${gateway.url}`);

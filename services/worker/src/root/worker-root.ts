@@ -1,7 +1,7 @@
 import { cpus, totalmem } from "node:os";
-import { ConfigError, createShutdown, type Config, type Logger } from "@aetherium/common";
+import type { Config, Logger } from "@aetherium/common";
 import {
-  openRuntime,
+  openSharedRuntime,
   startReaper,
   type JobHandlers,
   type Reaper,
@@ -129,18 +129,7 @@ export async function runWorker(
   logger: Logger,
   print: (line: string) => void,
 ): Promise<void> {
-  if (!config.database.url || !config.redis.url) {
-    throw new ConfigError([
-      {
-        path: config.database.url ? "redis.url" : "database.url",
-        message:
-          "a separate worker shares state through PostgreSQL and Redis: set AETHERIUM_DATABASE_URL and AETHERIUM_REDIS_URL (or run `aetherium start` for everything in one process)",
-      },
-    ]);
-  }
-  const shutdown = createShutdown({ logger });
-  const runtime = await openRuntime(config, { logger });
-  shutdown.register("runtime", () => runtime.close());
+  const { runtime, shutdown } = await openSharedRuntime(config, { logger, role: "worker" });
   const worker = await startWorkerProcess(runtime, config, { logger });
   shutdown.register("worker", () => worker.close());
   for (const b of worker.sandboxes?.status ?? [])
