@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { constants as osConstants } from "node:os";
 import type { Logger } from "@aetherium/common";
 import type { ExecSignal } from "@aetherium/types";
@@ -174,8 +175,13 @@ export class ExecRecorder {
     // The row's started_at is the database's clock at this insert; the duration is measured here
     // (monotonic), so a deferred completion can answer the same figures the row will hold.
     const t0 = performance.now();
-    const execution = await repos.executions.create({
-      ...(req.executionId ? { id: req.executionId } : {}),
+    // A queued command names its id, which may be a row a retried job already completed: that
+    // insert refuses, so it must land before the command could run twice. A command run now gets a
+    // fresh id, so its row is written while the agent starts it; both finish before the caller
+    // hears back, and a command whose row cannot be written is killed.
+    const executionId = req.executionId ?? randomUUID();
+    const inserting = repos.executions.create({
+      id: executionId,
       vmId: sandboxId,
       taskId: req.taskId ?? null,
       command: req.command,
@@ -185,6 +191,9 @@ export class ExecRecorder {
       user: req.user ?? null,
       pty: req.pty !== undefined,
     });
+    // Settled below on every path; this only keeps an early rejection from counting as unhandled.
+    inserting.catch(() => undefined);
+    if (req.executionId !== undefined) await inserting;
     const out = new OutputCapture(this.deps.outputLimitBytes);
     const err = new OutputCapture(this.deps.outputLimitBytes);
     const captured = () => ({
@@ -211,8 +220,8 @@ export class ExecRecorder {
       maxBytes: this.deps.outputFlush.maxBytes,
       keptBytes: () => out.keptBytes + err.keptBytes,
       state: () => `${out.keptBytes}/${out.truncated}/${err.keptBytes}/${err.truncated}`,
-      write: () => repos.executions.recordProgress(execution.id, captured()),
-      onError: (e) => logger.warn({ err: e, executionId: execution.id }, "could not store output"),
+      write: () => repos.executions.recordProgress(executionId, captured()),
+      onError: (e) => logger.warn({ err: e, executionId }, "could not store output"),
     });
     let proc: AgentProcess;
     try {
@@ -231,10 +240,26 @@ export class ExecRecorder {
       });
     } catch (e) {
       await flusher.stop();
-      await repos.executions.complete(execution.id, {
-        ...captured(),
-        error: (e as Error).message,
-      });
+      if (
+        await inserting.then(
+          () => true,
+          () => false,
+        )
+      ) {
+        await repos.executions.complete(executionId, {
+          ...captured(),
+          error: (e as Error).message,
+        });
+      }
+      throw e;
+    }
+    let execution: ExecutionRow;
+    try {
+      execution = await inserting;
+    } catch (e) {
+      await proc.kill().catch(() => undefined);
+      await proc.done.catch(() => undefined);
+      await flusher.stop();
       throw e;
     }
     activity.begin(sandboxId);

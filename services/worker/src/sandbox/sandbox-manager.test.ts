@@ -137,6 +137,26 @@ describe.skipIf(!canRun)("SandboxManager on Docker with the real agent", () => {
     expect((await backend.list({ workerId })).map((s) => s.sandboxId)).not.toContain(row.id);
   });
 
+  it("kills a command whose record cannot be written, so nothing runs unrecorded", async () => {
+    const row = await newVm("unrecorded");
+    await manager.create(row.id);
+    // A task id no `tasks` row has: the insert of the execution row fails on its foreign key
+    // while the agent is already starting the command.
+    const refused = manager.exec(row.id, {
+      command: "sleep 5; touch /tmp/finished",
+      taskId: "00000000-0000-4000-8000-000000000000",
+    });
+    await expect(refused).rejects.toThrow();
+    const check = await manager.exec(row.id, {
+      command: "pgrep -x sleep | wc -l; sleep 6; test -e /tmp/finished && echo ran || echo killed",
+      timeoutMs: 20_000,
+    });
+    // No sleep of the refused command is left, and it never got to finish.
+    expect(check.stdout).toBe("0\nkilled\n");
+    expect((await repos.executions.listByVm(row.id)).items).toHaveLength(1);
+    await manager.delete(row.id);
+  });
+
   it("builds over the leftover container of an interrupted attempt", async () => {
     const row = await newVm("leftover");
     await backend.create({ sandboxId: row.id, workerId, image: TAG, vcpus: 1, memoryMb: 256 });
