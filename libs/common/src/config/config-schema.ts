@@ -181,6 +181,20 @@ const sandboxSchema = z.strictObject({
         .default("10.213.0.0/20"),
     })
     .prefault({}),
+  // The Firecracker backend, opened only where KVM, the binary, the kernel and the root
+  // filesystem all exist.
+  firecracker: z
+    .strictObject({
+      // The `firecracker` binary, by name on PATH or by path.
+      binary: z.string().min(1).default("firecracker"),
+      // Uncompressed guest kernel (`vmlinux`) and ext4 root filesystem template. Absent: the
+      // backend reports what is missing and takes no sandboxes.
+      kernel: z.string().min(1).optional(),
+      rootfs: z.string().min(1).optional(),
+      // Per-VM state (disk copy, sockets, logs); absent: `<home>/firecracker`.
+      stateDir: z.string().min(1).optional(),
+    })
+    .prefault({}),
 });
 
 const secretsSchema = z.strictObject({
