@@ -52,7 +52,6 @@ export { type TaskRow } from "./storage/repositories/tasks.js";
 export {
   parseIpv4Subnet,
   numberToIpv4,
-  SubnetExhaustedError,
   type Ipv4Subnet,
   type VmNetworkLeaseRepository,
   type VmNetworkLeaseRow,

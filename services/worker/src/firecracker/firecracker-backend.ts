@@ -246,13 +246,14 @@ export class FirecrackerBackend implements SandboxBackend {
     return Number.isInteger(pid) && pid > 0 ? pid : undefined;
   }
 
-  async #killTree(pid: number | undefined): Promise<void> {
-    if (pid === undefined) return;
+  #killTree(pid: number | undefined): Promise<void> {
+    if (pid === undefined) return Promise.resolve();
     try {
       process.kill(pid, "SIGKILL");
     } catch {
       // Already gone.
     }
+    return Promise.resolve();
   }
 
   async #ensureRelay(sandboxId: string): Promise<void> {
