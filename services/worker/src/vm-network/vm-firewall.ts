@@ -114,6 +114,18 @@ export async function removeBridgeRules(
   }
 }
 
+/**
+ * Removes the drop of unbridged TAPs (tests, once no VM network is left on the host: it is
+ * shared by every VM bridge).
+ */
+export async function removeUnbridgedTapDrop(): Promise<void> {
+  for (const tables of ["iptables", "ip6tables"] as const) {
+    for (const hook of ["INPUT", "FORWARD"]) {
+      await deleteRule(tables, [hook, "-i", `${TAP_PREFIX}+`, "-j", "DROP"]);
+    }
+  }
+}
+
 function allowAllRule(bridge: string, ip: string, uplink: string): string[] {
   return [forwardChainOf(bridge), "-i", bridge, "-s", `${ip}/32`, "-o", uplink, "-j", "ACCEPT"];
 }

@@ -14,7 +14,7 @@ import { useTestDatabase } from "@aetherium/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { restrictBridgeToProxy, unrestrictBridge } from "../network/host-firewall.js";
 import type { NetworkAttachment } from "./network-attachment.js";
-import { forwardChainOf } from "./vm-firewall.js";
+import { forwardChainOf, removeUnbridgedTapDrop } from "./vm-firewall.js";
 import { VmNetwork } from "./vm-network.js";
 
 const run = promisify(execFile);
@@ -164,6 +164,8 @@ describe.skipIf(missing !== undefined)("VM network (real bridge, TAP stand-ins i
     await network?.reconcile([]).catch(() => {});
     await unrestrictBridge(bridge, serverPort).catch(() => {});
     await network?.remove().catch(() => {});
+    // Shared by every VM bridge: removed only when no other VM TAP is on the host.
+    if (!/: aev[0-9a-f]{12}[@:]/.test(await links())) await removeUnbridgedTapDrop();
     await run("ip", ["link", "del", `aeto${tag}`]).catch(() => {});
     for (const ns of namespaces) await run("ip", ["netns", "del", ns]).catch(() => {});
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
