@@ -49,6 +49,13 @@ export {
 } from "./storage/repositories/create-repositories.js";
 export { type ExecutionRow } from "./storage/repositories/executions.js";
 export { type TaskRow } from "./storage/repositories/tasks.js";
+export {
+  parseIpv4Subnet,
+  numberToIpv4,
+  type Ipv4Subnet,
+  type VmNetworkLeaseRepository,
+  type VmNetworkLeaseRow,
+} from "./storage/repositories/vm-network-leases.js";
 export { type VmRow } from "./storage/repositories/vms.js";
 export { type WorkerRow } from "./storage/repositories/workers.js";
 export { openRuntime, type Runtime } from "./runtime/open-runtime.js";

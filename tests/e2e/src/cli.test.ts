@@ -27,10 +27,10 @@ describe("aetherium CLI", () => {
     expect(up.stdout).toMatch(/applied initial/);
     expect((await aetherium(["migrate", "up"], env)).stdout).toMatch(/nothing to apply/);
     const down = await aetherium(["migrate", "down"], env);
-    expect(down.stdout).toMatch(/reverted execution_pty/);
+    expect(down.stdout).toMatch(/reverted vm_network_leases/);
     const status = await aetherium(["migrate", "status"], env);
     expect(status.stdout).toMatch(/applied\s+initial/);
-    expect(status.stdout).toMatch(/pending\s+execution_pty/);
+    expect(status.stdout).toMatch(/pending\s+vm_network_leases/);
   });
 
   it("refuses to run a separate worker without shared state, saying what to set", async () => {

@@ -162,6 +162,39 @@ const sandboxSchema = z.strictObject({
   // Port of the egress proxy that enforces allow-lists, on the host address of the allow-list
   // bridge. Every worker on a host uses the same one (one serves, the others stand by).
   egressProxyPort: intSetting(1, 65_535).default(3128),
+  // Networking of microVM sandboxes (Firecracker, QEMU): one TAP per VM on a host bridge.
+  vmNetwork: z
+    .strictObject({
+      // The host bridge the VMs' TAPs join (at most 15 characters, an interface name). Not
+      // `aetherium0`: that is the Docker backend's sandbox bridge, and Docker owns its address
+      // and rules; a VM bridge beside it keeps the two backends from editing each other's.
+      bridge: z
+        .string()
+        .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/, "expected an interface name (1-15 characters)")
+        .default("aetherium-vm0"),
+      // IPv4 subnet VMs get addresses from (leased in the database, so every worker on the host
+      // and every restart sees the same ones); its first host address is the bridge's. Pick one
+      // that no other network of the host (Docker's included) uses.
+      subnet: z
+        .string()
+        .regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, "expected an IPv4 subnet (10.213.0.0/20)")
+        .default("10.213.0.0/20"),
+    })
+    .prefault({}),
+  // The Firecracker backend, opened only where KVM, the binary, the kernel and the root
+  // filesystem all exist.
+  firecracker: z
+    .strictObject({
+      // The `firecracker` binary, by name on PATH or by path.
+      binary: z.string().min(1).default("firecracker"),
+      // Uncompressed guest kernel (`vmlinux`) and ext4 root filesystem template. Absent: the
+      // backend reports what is missing and takes no sandboxes.
+      kernel: z.string().min(1).optional(),
+      rootfs: z.string().min(1).optional(),
+      // Per-VM state (disk copy, sockets, logs); absent: `<home>/firecracker`.
+      stateDir: z.string().min(1).optional(),
+    })
+    .prefault({}),
 });
 
 const secretsSchema = z.strictObject({

@@ -179,12 +179,19 @@ export interface WorkerMetricsTable {
   metadata: JsonWithDefault<JsonObject>;
 }
 
-/** Table `ip_allocations`: addresses handed out on microVM networks. */
-export interface IpAllocationsTable {
-  network: string;
-  /** inet, read back as text (`10.0.0.2`, or with a mask when it is not a single host). */
+/** Table `vm_network_leases`: addresses handed out to microVMs on a worker host's VM bridge. */
+export interface VmNetworkLeasesTable {
+  /** cidr, read back as text (`10.213.0.0/24`). */
+  subnet: string;
+  /** inet, read back as text (`10.213.0.2`). */
   ip: string;
-  vmId: ColumnType<string | null, string | null | undefined, string | null>;
+  sandboxId: string;
+  workerId: string;
+  tap: string;
+  /** macaddr, read back as text (`02:ae:…`). */
+  mac: string;
+  /** The sandbox's egress policy, as the API takes it. */
+  egress: ColumnType<JsonValue, string, string>;
   allocatedAt: CreatedAt;
 }
 
@@ -354,7 +361,7 @@ export interface Database {
   tasks: TasksTable;
   executions: ExecutionsTable;
   workerMetrics: WorkerMetricsTable;
-  ipAllocations: IpAllocationsTable;
+  vmNetworkLeases: VmNetworkLeasesTable;
   environments: EnvironmentsTable;
   workspaces: WorkspacesTable;
   workspaceSecrets: WorkspaceSecretsTable;

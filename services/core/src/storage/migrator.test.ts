@@ -15,11 +15,11 @@ const ALL_TABLES = [
   "audit_log",
   "environments",
   "executions",
-  "ip_allocations",
   "prompt_tasks",
   "schema_migrations",
   "session_messages",
   "tasks",
+  "vm_network_leases",
   "vms",
   "worker_metrics",
   "workers",
@@ -79,7 +79,7 @@ describe.each([["postgres"], ["pglite"]] as const)("Migrator on %s", (engine) =>
   it("goes up, all the way down and up again to the same schema", async () => {
     const migrator = new Migrator(handle.db);
     const files = await migrator.migrations();
-    expect(files.map((m) => m.version)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(files.map((m) => m.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
 
     const fresh = await migrator.status();
     expect(fresh.applied).toEqual([]);
@@ -91,10 +91,11 @@ describe.each([["postgres"], ["pglite"]] as const)("Migrator on %s", (engine) =>
       "seal_worker_tokens",
       "vm_pending_reason",
       "execution_pty",
+      "vm_network_leases",
     ]);
 
     const applied = await migrator.up();
-    expect(applied.map((m) => m.version)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(applied.map((m) => m.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     expect(await tableNames(handle.db)).toEqual(ALL_TABLES);
     const first = await schemaSnapshot(handle.db);
 
@@ -108,17 +109,20 @@ describe.each([["postgres"], ["pglite"]] as const)("Migrator on %s", (engine) =>
       [5, "seal_worker_tokens"],
       [6, "vm_pending_reason"],
       [7, "execution_pty"],
+      [8, "vm_network_leases"],
     ]);
     expect(after.applied[0]?.appliedAt).toBeInstanceOf(Date);
     expect(await migrator.up()).toEqual([]);
 
     const one = await migrator.down();
-    expect(one.map((m) => m.version)).toEqual([7]);
-    expect((await migrator.status()).pending.map((m) => m.version)).toEqual([7]);
+    expect(one.map((m) => m.version)).toEqual([8]);
+    expect(await tableNames(handle.db)).toContain("ip_allocations");
+    expect((await migrator.down()).map((m) => m.version)).toEqual([7]);
+    expect((await migrator.status()).pending.map((m) => m.version)).toEqual([7, 8]);
     expect((await migrator.down(2)).map((m) => m.version)).toEqual([6, 5]);
     const two = await migrator.down(2);
     expect(two.map((m) => m.version)).toEqual([4, 3]);
-    expect((await migrator.status()).pending.map((m) => m.version)).toEqual([3, 4, 5, 6, 7]);
+    expect((await migrator.status()).pending.map((m) => m.version)).toEqual([3, 4, 5, 6, 7, 8]);
     expect(await tableNames(handle.db)).not.toContain("api_keys");
 
     const rest = await migrator.down(Infinity);
@@ -130,7 +134,7 @@ describe.each([["postgres"], ["pglite"]] as const)("Migrator on %s", (engine) =>
     expect(empty.triggers).toEqual([]);
     expect((await migrator.status()).applied).toEqual([]);
 
-    expect((await migrator.up()).length).toBe(7);
+    expect((await migrator.up()).length).toBe(8);
     expect(await schemaSnapshot(handle.db)).toEqual(first);
   });
 
@@ -171,13 +175,13 @@ describe("Migrator concurrency on postgres", () => {
     try {
       const [ranA, ranB] = await Promise.all([new Migrator(a.db).up(), new Migrator(b.db).up()]);
       const versions = [...ranA, ...ranB].map((m) => m.version).sort();
-      expect(versions).toEqual([1, 2, 3, 4, 5, 6, 7]);
+      expect(versions).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
       // One of them did all the work; the other found nothing left once it got the lock.
-      expect([ranA.length, ranB.length].sort()).toEqual([0, 7]);
+      expect([ranA.length, ranB.length].sort()).toEqual([0, 8]);
       const { rows } = await sql<{
         version: number;
       }>`select version from schema_migrations order by version`.execute(a.db);
-      expect(rows.map((r) => r.version)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+      expect(rows.map((r) => r.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     } finally {
       await a.close();
       await b.close();

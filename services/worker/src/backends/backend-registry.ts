@@ -1,4 +1,5 @@
 import type { Config, Logger } from "@aetherium/common";
+import type { Repositories } from "@aetherium/core";
 import type { VmBackend } from "@aetherium/types";
 import { detectBackends, type BackendProbe } from "./detect-backends.js";
 import type { SandboxBackend } from "./sandbox-backend.js";
@@ -9,6 +10,10 @@ export interface BackendContext {
   readonly config: Config;
   readonly image: string;
   readonly logger: Logger;
+  /** The control plane's repositories (microVM backends lease their addresses there). */
+  readonly repos?: Repositories;
+  /** The worker opening it. */
+  readonly workerId?: string;
 }
 
 /** A backend ready to take sandboxes, or the reason it cannot (and what to do about it). */

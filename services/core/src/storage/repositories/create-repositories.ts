@@ -5,6 +5,7 @@ import { ApiKeyRepository } from "./api-keys.js";
 import { AuditLogRepository } from "./audit-log.js";
 import { ExecutionRepository } from "./executions.js";
 import { TaskRepository } from "./tasks.js";
+import { VmNetworkLeaseRepository } from "./vm-network-leases.js";
 import { VmRepository } from "./vms.js";
 import { WorkerRepository } from "./workers.js";
 
@@ -16,6 +17,7 @@ export interface Repositories {
   readonly executions: ExecutionRepository;
   readonly apiKeys: ApiKeyRepository;
   readonly auditLog: AuditLogRepository;
+  readonly vmNetworkLeases: VmNetworkLeaseRepository;
 }
 
 /** How {@link createRepositories} binds. */
@@ -42,5 +44,6 @@ export function createRepositories(
     executions: new ExecutionRepository(db),
     apiKeys: new ApiKeyRepository(db),
     auditLog: new AuditLogRepository(db),
+    vmNetworkLeases: new VmNetworkLeaseRepository(db),
   };
 }

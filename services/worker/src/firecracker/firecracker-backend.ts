@@ -1,0 +1,354 @@
+/**
+ * The Firecracker backend: one `firecracker` process per sandbox, configured over its API socket
+ * (see `firecracker-api.ts`), with its own sparse (or reflinked) copy of the template root
+ * filesystem, a TAP from the VM network and a vsock device the guest agent listens on. Each
+ * sandbox's state is a directory under `stateDir` (its spec, disk, sockets, pid, logs), so a
+ * restarted worker finds its VMs again.
+ * @module
+ */
+import { execFile, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { promisify } from "node:util";
+import type { Logger } from "@aetherium/common";
+import type { SandboxBackend, SandboxInfo, SandboxSpec } from "../backends/sandbox-backend.js";
+import type { NetworkAttachment } from "../vm-network/network-attachment.js";
+import type { VmNetwork } from "../vm-network/vm-network.js";
+import {
+  actionRequest,
+  bootArgs,
+  configurationRequests,
+  FirecrackerApi,
+  type FirecrackerVmConfig,
+} from "./firecracker-api.js";
+import { relayVsock } from "./vsock-connect.js";
+
+const run = promisify(execFile);
+
+/** Guest vsock port the agent listens on. */
+export const FIRECRACKER_AGENT_PORT = 1024;
+
+/**
+ * Guest CID of every VM: Firecracker's vsock is emulated over the VM's own unix socket, not the
+ * host's vhost-vsock, so CIDs need not differ between VMs.
+ */
+const GUEST_CID = 3;
+
+/** Options of {@link FirecrackerBackend}. */
+export interface FirecrackerBackendOptions {
+  /** The `firecracker` binary. */
+  readonly binary: string;
+  /** Uncompressed kernel (`vmlinux`) the VMs boot. */
+  readonly kernelPath: string;
+  /** Optional initramfs. */
+  readonly initrdPath?: string;
+  /** Template root filesystem (ext4); each VM gets its own copy. */
+  readonly rootfsPath: string;
+  /** Where each sandbox's directory lives. */
+  readonly stateDir: string;
+  /** The VM network; absent: VMs get no network interface (as `deny-all`). */
+  readonly network?: VmNetwork;
+  /** Longest wait for the API socket after spawning; default 5 s. */
+  readonly apiTimeoutMs?: number;
+  readonly logger?: Logger;
+}
+
+/** What is kept in `<dir>/sandbox.json`. */
+interface StoredSandbox {
+  readonly spec: SandboxSpec;
+  readonly createdAt: string;
+  readonly agentToken: string;
+  readonly network?: NetworkAttachment;
+}
+
+function validId(sandboxId: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(sandboxId)) {
+    throw new Error(`invalid sandbox id ${JSON.stringify(sandboxId)}`);
+  }
+  return sandboxId;
+}
+
+function alive(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (let i = 0; i < 10_000 && Date.now() < deadline; i++) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return check();
+}
+
+/** See the module comment. */
+export class FirecrackerBackend implements SandboxBackend {
+  readonly kind = "firecracker" as const;
+  readonly #o: FirecrackerBackendOptions;
+  readonly #relays = new Map<string, () => Promise<void>>();
+
+  constructor(options: FirecrackerBackendOptions) {
+    this.#o = options;
+  }
+
+  #dir(sandboxId: string): string {
+    return path.join(this.#o.stateDir, validId(sandboxId));
+  }
+
+  async #stored(sandboxId: string): Promise<StoredSandbox> {
+    try {
+      return JSON.parse(
+        await readFile(path.join(this.#dir(sandboxId), "sandbox.json"), "utf8"),
+      ) as StoredSandbox;
+    } catch {
+      throw Object.assign(new Error(`sandbox ${sandboxId} not found`), { statusCode: 404 });
+    }
+  }
+
+  async #pid(sandboxId: string): Promise<number | undefined> {
+    const text = await readFile(path.join(this.#dir(sandboxId), "firecracker.pid"), "utf8").catch(
+      () => "",
+    );
+    const pid = Number(text.trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  }
+
+  /** {@inheritDoc SandboxBackend.create} */
+  async create(spec: SandboxSpec): Promise<SandboxInfo> {
+    const dir = this.#dir(spec.sandboxId);
+    await mkdir(this.#o.stateDir, { recursive: true, mode: 0o700 });
+    try {
+      await mkdir(dir, { mode: 0o700 });
+    } catch {
+      throw Object.assign(new Error(`sandbox ${spec.sandboxId} already exists`), {
+        statusCode: 409,
+      });
+    }
+    try {
+      // A reflink where the filesystem has them, a sparse copy elsewhere: never the full size.
+      await run("cp", [
+        "--reflink=auto",
+        "--sparse=always",
+        this.#o.rootfsPath,
+        path.join(dir, "rootfs.ext4"),
+      ]);
+      const network = await this.#o.network?.attach(spec.sandboxId, spec.egress ?? "allow-all");
+      const stored: StoredSandbox = {
+        spec,
+        createdAt: new Date().toISOString(),
+        agentToken: randomBytes(32).toString("base64url"),
+        ...(network ? { network } : {}),
+      };
+      await writeFile(path.join(dir, "sandbox.json"), JSON.stringify(stored), { mode: 0o600 });
+    } catch (err) {
+      await this.remove(spec.sandboxId).catch(() => {});
+      throw err;
+    }
+    return this.inspect(spec.sandboxId);
+  }
+
+  /** The VM's configuration, as sent to Firecracker. */
+  #vmConfig(sandboxId: string, stored: StoredSandbox): FirecrackerVmConfig {
+    const dir = this.#dir(sandboxId);
+    return {
+      vcpus: stored.spec.vcpus,
+      memoryMib: stored.spec.memoryMb,
+      kernelPath: this.#o.kernelPath,
+      bootArgs: bootArgs(stored.network?.kernelIpArg),
+      rootfsPath: path.join(dir, "rootfs.ext4"),
+      ...(stored.network ? { network: { tap: stored.network.tap, mac: stored.network.mac } } : {}),
+      vsock: { guestCid: GUEST_CID, udsPath: path.join(dir, "vsock.sock") },
+      logPath: path.join(dir, "log.fifo"),
+      metricsPath: path.join(dir, "metrics.fifo"),
+    };
+  }
+
+  /** {@inheritDoc SandboxBackend.start} */
+  async start(sandboxId: string): Promise<void> {
+    const stored = await this.#stored(sandboxId);
+    if (alive(await this.#pid(sandboxId))) return;
+    const dir = this.#dir(sandboxId);
+    for (const f of ["api.sock", "vsock.sock", "log.fifo", "metrics.fifo", "exit"]) {
+      await rm(path.join(dir, f), { force: true });
+    }
+    // Firecracker writes its log and metrics into FIFOs; a detached `cat` per FIFO copies them
+    // to files, so they outlive a worker restart as the VM does.
+    for (const [fifo, file] of [
+      ["log.fifo", "firecracker.log"],
+      ["metrics.fifo", "metrics.jsonl"],
+    ] as const) {
+      await run("mkfifo", ["-m", "0600", path.join(dir, fifo)]);
+      spawn(
+        "sh",
+        ["-c", 'exec cat "$1" >> "$2"', "sh", path.join(dir, fifo), path.join(dir, file)],
+        {
+          detached: true,
+          stdio: "ignore",
+        },
+      ).unref();
+    }
+    const apiSocket = path.join(dir, "api.sock");
+    // Detached: the VM outlives the worker process; its exit code is kept for inspect.
+    const child = spawn(
+      "sh",
+      [
+        "-c",
+        '"$1" --api-sock "$2" --id "$3" > "$4" 2>&1; echo $? > "$5"',
+        "sh",
+        this.#o.binary,
+        apiSocket,
+        sandboxId.slice(0, 60),
+        path.join(dir, "console.log"),
+        path.join(dir, "exit"),
+      ],
+      { detached: true, stdio: "ignore" },
+    );
+    child.unref();
+    const api = new FirecrackerApi(apiSocket);
+    const up = await until(
+      () =>
+        api.describe().then(
+          () => true,
+          () => false,
+        ),
+      this.#o.apiTimeoutMs ?? 5000,
+    );
+    if (!up) {
+      await this.#killTree(child.pid);
+      throw new Error(`firecracker did not open its API socket ${apiSocket}`);
+    }
+    const pid = await this.#firecrackerPid(child.pid);
+    await writeFile(path.join(dir, "firecracker.pid"), String(pid ?? child.pid));
+    try {
+      for (const request of configurationRequests(this.#vmConfig(sandboxId, stored))) {
+        await api.send(request);
+      }
+      await api.send(actionRequest("InstanceStart"));
+      await this.#ensureRelay(sandboxId);
+    } catch (err) {
+      await this.#killTree(pid ?? child.pid);
+      throw err;
+    }
+  }
+
+  /** The `firecracker` child of the `sh` that runs it. */
+  async #firecrackerPid(shellPid: number | undefined): Promise<number | undefined> {
+    if (shellPid === undefined) return undefined;
+    const out = await run("pgrep", ["-P", String(shellPid)]).catch(() => ({ stdout: "" }));
+    const pid = Number(out.stdout.trim().split("\n")[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  }
+
+  #killTree(pid: number | undefined): Promise<void> {
+    if (pid === undefined) return Promise.resolve();
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+    return Promise.resolve();
+  }
+
+  async #ensureRelay(sandboxId: string): Promise<void> {
+    if (this.#relays.has(sandboxId)) return;
+    const dir = this.#dir(sandboxId);
+    const relayPath = this.agentSocketPath(sandboxId);
+    await rm(relayPath, { force: true });
+    this.#relays.set(
+      sandboxId,
+      await relayVsock(relayPath, path.join(dir, "vsock.sock"), FIRECRACKER_AGENT_PORT),
+    );
+  }
+
+  /** {@inheritDoc SandboxBackend.stop} */
+  async stop(sandboxId: string, options: { timeoutSec?: number } = {}): Promise<void> {
+    await this.#stored(sandboxId);
+    const pid = await this.#pid(sandboxId);
+    if (!alive(pid)) return;
+    const api = new FirecrackerApi(path.join(this.#dir(sandboxId), "api.sock"));
+    // Ctrl-Alt-Del makes the guest reboot, which `reboot=k` turns into the VMM's exit.
+    await api.send(actionRequest("SendCtrlAltDel")).catch(() => {});
+    const timeoutMs = (options.timeoutSec ?? 10) * 1000;
+    if (!(await until(() => Promise.resolve(!alive(pid)), timeoutMs))) await this.#killTree(pid);
+    await until(() => Promise.resolve(!alive(pid)), 5000);
+    await this.#relays.get(sandboxId)?.();
+    this.#relays.delete(sandboxId);
+  }
+
+  /** Kills the VM at once (a hung guest). */
+  async kill(sandboxId: string): Promise<void> {
+    const pid = await this.#pid(sandboxId);
+    await this.#killTree(pid);
+    await until(() => Promise.resolve(!alive(pid)), 5000);
+  }
+
+  /** {@inheritDoc SandboxBackend.remove} */
+  async remove(sandboxId: string): Promise<void> {
+    const dir = this.#dir(sandboxId);
+    await this.kill(sandboxId).catch(() => {});
+    await this.#relays.get(sandboxId)?.();
+    this.#relays.delete(sandboxId);
+    await this.#o.network?.detach(sandboxId);
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  /** {@inheritDoc SandboxBackend.inspect} */
+  async inspect(sandboxId: string): Promise<SandboxInfo> {
+    const stored = await this.#stored(sandboxId);
+    const dir = this.#dir(sandboxId);
+    const pid = await this.#pid(sandboxId);
+    const running = alive(pid);
+    const exitText = await readFile(path.join(dir, "exit"), "utf8").catch(() => undefined);
+    if (running) await this.#ensureRelay(sandboxId).catch(() => {});
+    return {
+      sandboxId,
+      workerId: stored.spec.workerId,
+      backend: "firecracker",
+      backendId: dir,
+      state: running ? "running" : pid === undefined ? "created" : "exited",
+      exitCode: exitText === undefined ? undefined : Number(exitText.trim()),
+      oomKilled: false,
+      image: stored.spec.image ?? this.#o.rootfsPath,
+      labels: stored.spec.labels ?? {},
+      createdAt: new Date(stored.createdAt),
+      startedAt: undefined,
+    };
+  }
+
+  /** {@inheritDoc SandboxBackend.list} */
+  async list(filter: { workerId?: string } = {}): Promise<SandboxInfo[]> {
+    const names = await readdir(this.#o.stateDir).catch(() => [] as string[]);
+    const out: SandboxInfo[] = [];
+    for (const name of names) {
+      const info = await this.inspect(name).catch(() => undefined);
+      if (info && (filter.workerId === undefined || info.workerId === filter.workerId)) {
+        out.push(info);
+      }
+    }
+    return out;
+  }
+
+  /** {@inheritDoc SandboxBackend.agentSocketPath} */
+  agentSocketPath(sandboxId: string): string {
+    return path.join(this.#dir(sandboxId), "agent.sock");
+  }
+
+  /** {@inheritDoc SandboxBackend.agentToken} */
+  async agentToken(sandboxId: string): Promise<string | undefined> {
+    return (await this.#stored(sandboxId)).agentToken;
+  }
+
+  /** {@inheritDoc SandboxBackend.close} */
+  async close(): Promise<void> {
+    for (const close of this.#relays.values()) await close();
+    this.#relays.clear();
+    await this.#o.network?.close();
+  }
+}

@@ -1,0 +1,69 @@
+import { access, constants } from "node:fs/promises";
+import path from "node:path";
+import type { BackendOpener } from "../backends/backend-registry.js";
+import { VmNetwork } from "../vm-network/vm-network.js";
+import { FirecrackerBackend } from "./firecracker-backend.js";
+
+const exists = (file: string) =>
+  access(file, constants.R_OK).then(
+    () => true,
+    () => false,
+  );
+
+/**
+ * The Firecracker backend, ready when the probe found KVM and the binary, the kernel and root
+ * filesystem configured in `sandbox.firecracker` exist, and the VM network (bridge, rules, egress
+ * proxy) could be set up: a worker that cannot enforce a VM's egress policy takes no VMs.
+ */
+export const openFirecrackerBackend: BackendOpener = async ({
+  probe,
+  config,
+  logger,
+  repos,
+  workerId,
+}) => {
+  const fc = config.sandbox.firecracker;
+  const missing = [
+    fc.kernel === undefined || !(await exists(fc.kernel))
+      ? `a guest kernel (sandbox.firecracker.kernel${fc.kernel ? `: ${fc.kernel} is missing` : " is not set"})`
+      : undefined,
+    fc.rootfs === undefined || !(await exists(fc.rootfs))
+      ? `a root filesystem image (sandbox.firecracker.rootfs${fc.rootfs ? `: ${fc.rootfs} is missing` : " is not set"})`
+      : undefined,
+    repos === undefined || workerId === undefined ? "the control plane's database" : undefined,
+  ].filter((m): m is string => m !== undefined);
+  if (missing.length > 0 || fc.kernel === undefined || fc.rootfs === undefined) {
+    return { ready: false, detail: `${probe.detail}, but it needs ${missing.join(" and ")}` };
+  }
+  if (repos === undefined || workerId === undefined) {
+    return { ready: false, detail: `${probe.detail}, but it needs the control plane's database` };
+  }
+  const network = new VmNetwork({
+    bridge: config.sandbox.vmNetwork.bridge,
+    subnet: config.sandbox.vmNetwork.subnet,
+    leases: repos.vmNetworkLeases,
+    workerId,
+    proxyPort: config.sandbox.egressProxyPort,
+    logger,
+  });
+  const failed = await network.ready().then(
+    () => undefined,
+    (err: unknown) => (err as Error).message,
+  );
+  if (failed !== undefined) {
+    return { ready: false, detail: failed, close: () => network.close() };
+  }
+  const backend = new FirecrackerBackend({
+    binary: fc.binary,
+    kernelPath: fc.kernel,
+    rootfsPath: fc.rootfs,
+    stateDir: fc.stateDir ?? path.resolve(config.home, "firecracker"),
+    network,
+    logger,
+  });
+  return {
+    ready: true,
+    backend,
+    detail: `${probe.detail}, kernel ${fc.kernel}, root filesystem ${fc.rootfs}, VM bridge ${network.bridge} (${network.subnet})`,
+  };
+};
