@@ -1,7 +1,6 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
-import path from "node:path";
 import { Readable } from "node:stream";
 import {
   AetheriumError,
@@ -14,10 +13,13 @@ import {
 } from "@aetherium/common";
 import { useTestDatabase } from "@aetherium/testing";
 import type { ExecServerMessage } from "@aetherium/types";
+import {
+  dockerTestHost,
+  ensureSandboxTestImage,
+  SANDBOX_TEST_IMAGE,
+} from "../testing/sandbox-test-image.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
-import { buildAgentBundle } from "../image/build-agent.js";
-import { detectBackends } from "../backends/detect-backends.js";
 import { DockerBackend } from "../docker/docker-backend.js";
 import {
   toExecution,
@@ -33,24 +35,17 @@ import {
   relayExecSockets,
   type DataPlaneTarget,
   BufferWatermark,
-  DEFAULT_BASE_IMAGE,
 } from "@aetherium/core";
-import { buildBaseImage } from "../image/build-base-image.js";
 import { SandboxManager } from "../sandbox/sandbox-manager.js";
 import { SandboxManagers } from "../sandbox/sandbox-managers.js";
 import { WorkerDaemon } from "../daemon/worker-daemon.js";
 
 // The real chain: DataPlaneClient → the worker daemon's internal port → SandboxManager → the
 // bundled agent in the base image on dockerd, with the rows in a fresh PostgreSQL database.
-const CACHE_DIR = path.resolve(import.meta.dirname, "../../../../.aetherium/cache/image");
-// AETHERIUM_TEST_SANDBOX_IMAGE: a prebuilt image to run instead of building the working tree's
-// agent into the base image (useful while someone reworks the agent).
-const PREBUILT = process.env.AETHERIUM_TEST_SANDBOX_IMAGE;
-const TAG = PREBUILT ?? DEFAULT_BASE_IMAGE;
-const docker = (await detectBackends()).find((b) => b.backend === "docker");
-const canRun = docker?.available === true && process.getuid?.() === 0;
-if (!canRun) console.warn(`skipping data-plane tests: needs root and dockerd (${docker?.detail})`);
-
+const TAG = SANDBOX_TEST_IMAGE;
+const host = await dockerTestHost({ needsDebootstrap: false });
+const canRun = host.ok;
+if (!canRun) console.warn(`skipping data-plane tests: ${host.detail}`);
 const MiB = 1024 * 1024;
 
 /** Collects an exec socket's messages until it closes. */
@@ -118,10 +113,7 @@ describe.skipIf(!canRun)("data plane on a real worker and sandbox", () => {
   let target: DataPlaneTarget;
 
   beforeAll(async () => {
-    if (!PREBUILT) {
-      const agent = await buildAgentBundle();
-      await buildBaseImage({ agentFile: agent.path, cacheDir: CACHE_DIR, tag: TAG });
-    }
+    await ensureSandboxTestImage();
     handle = await openDatabase({ url: pg.current.url });
     await new Migrator(handle.db).up();
     repos = createRepositories(handle.db);

@@ -1,13 +1,14 @@
 import { randomBytes } from "node:crypto";
-import path from "node:path";
 import { createLogger, InMemoryEventBus } from "@aetherium/common";
 import { useTestDatabase } from "@aetherium/testing";
 import pg from "pg";
+import {
+  dockerTestHost,
+  ensureSandboxTestImage,
+  SANDBOX_TEST_IMAGE,
+} from "../testing/sandbox-test-image.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildAgentBundle } from "../image/build-agent.js";
-import { detectBackends } from "../backends/detect-backends.js";
 import { DockerBackend } from "../docker/docker-backend.js";
-import { buildBaseImage } from "../image/build-base-image.js";
 import {
   InProcessJobQueue,
   openDatabase,
@@ -18,7 +19,6 @@ import {
   DataPlaneClient,
   dataPlaneTargetFor,
   type DataPlaneTarget,
-  DEFAULT_BASE_IMAGE,
 } from "@aetherium/core";
 import { SandboxManager } from "../sandbox/sandbox-manager.js";
 import { SandboxManagers } from "../sandbox/sandbox-managers.js";
@@ -27,13 +27,10 @@ import { WorkerDaemon } from "../daemon/worker-daemon.js";
 // A synchronous execute answers once the agent reports the exit and completes its row in the
 // background. To show the answer does not wait for that write, a trigger makes every UPDATE of
 // `executions` wait for an advisory lock that the test holds on a connection of its own.
-const CACHE_DIR = path.resolve(import.meta.dirname, "../../../../.aetherium/cache/image");
-const PREBUILT = process.env.AETHERIUM_TEST_SANDBOX_IMAGE;
-const TAG = PREBUILT ?? DEFAULT_BASE_IMAGE;
-const docker = (await detectBackends()).find((b) => b.backend === "docker");
-const canRun = docker?.available === true && process.getuid?.() === 0;
-if (!canRun) console.warn(`skipping deferred-record tests: needs root and dockerd`);
-
+const TAG = SANDBOX_TEST_IMAGE;
+const host = await dockerTestHost({ needsDebootstrap: false });
+const canRun = host.ok;
+if (!canRun) console.warn(`skipping deferred-record tests: ${host.detail}`);
 const LOCK = 424242;
 
 /** Settles with "pending" if `p` has not settled within `ms` (a bound, not a timing assertion). */
@@ -57,10 +54,7 @@ describe.skipIf(!canRun)("execute answers before its record's completion write",
   let locker: pg.Client;
 
   beforeAll(async () => {
-    if (!PREBUILT) {
-      const agent = await buildAgentBundle();
-      await buildBaseImage({ agentFile: agent.path, cacheDir: CACHE_DIR, tag: TAG });
-    }
+    await ensureSandboxTestImage();
     handle = await openDatabase({ url: pgdb.current.url });
     await new Migrator(handle.db).up();
     repos = createRepositories(handle.db);

@@ -1,22 +1,23 @@
 import { randomBytes } from "node:crypto";
-import { access, constants, lstat, mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { access, lstat, mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createLogger, InMemoryEventBus, type Logger } from "@aetherium/common";
+import {
+  dockerTestHost,
+  ensureSandboxTestImage,
+  SANDBOX_TEST_IMAGE,
+} from "../testing/sandbox-test-image.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildAgentBundle } from "../image/build-agent.js";
-import { detectBackends } from "../backends/detect-backends.js";
 import { DockerBackend } from "../docker/docker-backend.js";
 import { RUN_DIR_TMPFS_BYTES } from "../docker/run-dir.js";
-import { buildBaseImage } from "../image/build-base-image.js";
 import {
   openDatabase,
   type DatabaseHandle,
   Migrator,
   createRepositories,
   type Repositories,
-  DEFAULT_BASE_IMAGE,
 } from "@aetherium/core";
 import { SandboxManager } from "./sandbox-manager.js";
 
@@ -27,18 +28,10 @@ import { SandboxManager } from "./sandbox-manager.js";
  * restart modelled as a second SandboxManager on a fresh DockerBackend (nothing remembered).
  */
 
-const CACHE_DIR = path.resolve(import.meta.dirname, "../../../../.aetherium/cache/image");
-const PREBUILT = process.env.AETHERIUM_TEST_SANDBOX_IMAGE;
-const TAG = PREBUILT ?? DEFAULT_BASE_IMAGE;
-const docker = (await detectBackends()).find((b) => b.backend === "docker");
-const debootstrap = await access("/usr/sbin/debootstrap", constants.X_OK).then(
-  () => true,
-  () => false,
-);
-const canRun = docker?.available === true && debootstrap && process.getuid?.() === 0;
-if (!canRun) {
-  console.warn(`skipping sandbox isolation tests: needs root, debootstrap and dockerd`);
-}
+const TAG = SANDBOX_TEST_IMAGE;
+const host = await dockerTestHost({ needsDebootstrap: true });
+const canRun = host.ok;
+if (!canRun) console.warn(`skipping sandbox isolation tests: ${host.detail}`);
 
 /** A logger that keeps its lines, to check what the worker said about a refusal. */
 function recordingLogger(lines: string[]): Logger {
@@ -97,10 +90,7 @@ describe.skipIf(!canRun)("a sandbox and the worker's control channel (real docke
   const sh = (sandboxId: string, command: string) => worker.exec(sandboxId, { command });
 
   beforeAll(async () => {
-    if (!PREBUILT) {
-      const agent = await buildAgentBundle();
-      await buildBaseImage({ agentFile: agent.path, cacheDir: CACHE_DIR, tag: TAG });
-    }
+    await ensureSandboxTestImage();
     // Short: the socket path below it must fit in 107 bytes.
     socketRoot = await mkdtemp(path.join(tmpdir(), "aeth-iso-"));
     handle = await openDatabase({ pglite: "memory://" });

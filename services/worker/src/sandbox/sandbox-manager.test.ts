@@ -1,21 +1,22 @@
 import { randomBytes } from "node:crypto";
-import { access, constants, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import path from "node:path";
 import { createLogger, InMemoryEventBus } from "@aetherium/common";
 import type { DomainEvent } from "@aetherium/types";
+import {
+  dockerTestHost,
+  ensureSandboxTestImage,
+  SANDBOX_TEST_IMAGE,
+} from "../testing/sandbox-test-image.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildAgentBundle } from "../image/build-agent.js";
 import { isAgentError, type AgentError } from "../agent-client/agent-errors.js";
-import { detectBackends } from "../backends/detect-backends.js";
 import { DockerBackend } from "../docker/docker-backend.js";
-import { buildBaseImage } from "../image/build-base-image.js";
 import {
   openDatabase,
   type DatabaseHandle,
   Migrator,
   createRepositories,
   type Repositories,
-  DEFAULT_BASE_IMAGE,
 } from "@aetherium/core";
 import { SandboxManager } from "./sandbox-manager.js";
 
@@ -36,22 +37,10 @@ async function waitFor<T>(
 }
 
 // The real thing: the esbuild-bundled agent inside the debootstrapped base image on dockerd.
-const CACHE_DIR = path.resolve(import.meta.dirname, "../../../../.aetherium/cache/image");
-// AETHERIUM_TEST_SANDBOX_IMAGE: a prebuilt image to run instead of building the working tree's
-// agent into the base image (useful while someone reworks the agent).
-const PREBUILT = process.env.AETHERIUM_TEST_SANDBOX_IMAGE;
-const TAG = PREBUILT ?? DEFAULT_BASE_IMAGE;
-const docker = (await detectBackends()).find((b) => b.backend === "docker");
-const debootstrap = await access("/usr/sbin/debootstrap", constants.X_OK).then(
-  () => true,
-  () => false,
-);
-const canRun = docker?.available === true && debootstrap && process.getuid?.() === 0;
-if (!canRun)
-  console.warn(
-    `skipping sandbox manager tests: needs root, debootstrap and dockerd (${docker?.detail})`,
-  );
-
+const TAG = SANDBOX_TEST_IMAGE;
+const host = await dockerTestHost({ needsDebootstrap: true });
+const canRun = host.ok;
+if (!canRun) console.warn(`skipping sandbox manager tests: ${host.detail}`);
 describe.skipIf(!canRun)("SandboxManager on Docker with the real agent", () => {
   const workerId = `test-${randomBytes(4).toString("hex")}`;
   const backend = new DockerBackend();
@@ -62,10 +51,7 @@ describe.skipIf(!canRun)("SandboxManager on Docker with the real agent", () => {
   let manager: SandboxManager;
 
   beforeAll(async () => {
-    if (!PREBUILT) {
-      const agent = await buildAgentBundle();
-      await buildBaseImage({ agentFile: agent.path, cacheDir: CACHE_DIR, tag: TAG });
-    }
+    await ensureSandboxTestImage();
     handle = await openDatabase({ pglite: "memory://" });
     await new Migrator(handle.db).up();
     repos = createRepositories(handle.db);

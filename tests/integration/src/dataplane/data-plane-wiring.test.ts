@@ -1,17 +1,10 @@
 import { randomBytes } from "node:crypto";
-
 import { once } from "node:events";
-
 import { createServer } from "node:net";
-
 import { DataPlaneClient, dataPlaneTargetFor, type Runtime } from "@aetherium/core";
-
 import type { ExecServerMessage, Task } from "@aetherium/types";
-
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-
 import { waitFor } from "../fleet/fleet.js";
-
 import { dockerSandboxesHere, startTestWorker, type TestWorker } from "../fixtures/test-worker.js";
 
 // What `aetherium start` / `aetherium worker` compose (openRuntime, then the worker root): the

@@ -1,19 +1,12 @@
 import { randomBytes } from "node:crypto";
-
 import http from "node:http";
 import { Readable } from "node:stream";
-
 import { createLogger, type Config } from "@aetherium/common";
-
 import { DataPlaneClient, dataPlaneTargetFor, type Runtime } from "@aetherium/core";
 import { useTestDatabase } from "@aetherium/testing";
-
 import { errorResponseSchema } from "@aetherium/types";
-
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-
 import { buildServer, ensureBootstrapKey } from "@aetherium/gateway";
-
 import { dockerSandboxesHere, startTestWorker, type TestWorker } from "../fixtures/test-worker.js";
 
 // `server.maxUploadMb` against uploads that declare no length (chunked): the gateway and the

@@ -1,14 +1,9 @@
 import { readFile } from "node:fs/promises";
-
 import path from "node:path";
 import { DockerBackend, WORKER_ID_FILE, type WorkerProcess } from "@aetherium/worker";
-
 import { type Runtime } from "@aetherium/core";
-
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-
 import { waitFor } from "../fleet/fleet.js";
-
 import { dockerSandboxesHere, startTestWorker, type TestWorker } from "../fixtures/test-worker.js";
 
 // The embedded stack as `aetherium start` wires it, with no worker id configured: the worker

@@ -1,14 +1,9 @@
 import { randomBytes, randomUUID } from "node:crypto";
-
 import { DockerBackend, type SandboxRuntime } from "@aetherium/worker";
-
 import { type Runtime } from "@aetherium/core";
 import type { Task } from "@aetherium/types";
-
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-
 import { waitFor } from "../fleet/fleet.js";
-
 import { dockerSandboxesHere, startTestWorker, type TestWorker } from "../fixtures/test-worker.js";
 
 // The whole embedded chain a user's request takes: row → in-process queue → worker → Docker →
