@@ -9,8 +9,13 @@
  *   FORWARD for traffic in or out of the bridge: replies to VMs accepted, one ACCEPT per
  *   `allow-all` VM out of the uplink (the default route's interface, NATed), DROP for everything
  *   else: VMs to each other, to other sandbox networks, and `allow-list` VMs to anything.
- * - Unbridged TAPs (`deny-all` VMs) reach nothing: INPUT and FORWARD drop whatever comes in on
- *   an interface named `aev+` directly, in iptables and ip6tables.
+ * - Unbridged TAPs (`deny-all` VMs) reach nothing: INPUT and FORWARD send whatever comes in on
+ *   an interface named `aev+` to the shared chain `AETHV-UNBRIDGED`, which drops it. The match is
+ *   by name, and a bridge may be named `aev…` too: traffic of a bridged TAP arrives in iptables
+ *   as the bridge's (with or without `br_netfilter`), so such a bridge would lose its host and
+ *   forwarding rules to a drop that sits above them. Each VM bridge therefore has a RETURN at
+ *   the top of that chain and its traffic goes on to the rules of its own. IPv6 has no
+ *   exemption: VMs get none, so ip6tables drops everything from an `aev+` interface outright.
  *
  * The host itself (INPUT from the bridge) is the shared `host-firewall.ts` chain: only the egress
  * proxy's port. Every step checks before it adds, so it is safe to run again and from several
@@ -21,6 +26,9 @@ import { TAP_PREFIX } from "./network-attachment.js";
 import { mustRun, runCommand } from "./host-command.js";
 
 type Tables = "iptables" | "ip6tables";
+
+/** The chain the host's INPUT and FORWARD send traffic from `aev+` interfaces to (IPv4). */
+const UNBRIDGED_CHAIN = "AETHV-UNBRIDGED";
 
 /** The forwarding chain of `bridge`. */
 export function forwardChainOf(bridge: string): string {
@@ -81,10 +89,14 @@ export async function installBridgeRules(
       "MASQUERADE",
     ]);
   }
-  for (const tables of ["iptables", "ip6tables"] as const) {
-    for (const hook of ["INPUT", "FORWARD"]) {
-      await ensureRule(tables, [hook, "-i", `${TAP_PREFIX}+`, "-j", "DROP"], "1");
-    }
+  await ensureChain("iptables", UNBRIDGED_CHAIN);
+  await ensureRule("iptables", [UNBRIDGED_CHAIN, "-i", bridge, "-j", "RETURN"], "1");
+  await ensureRule("iptables", [UNBRIDGED_CHAIN, "-j", "DROP"]);
+  for (const hook of ["INPUT", "FORWARD"]) {
+    // A plain IPv4 drop of `aev+` would shadow the bridges' exemptions: only the chain may hold it.
+    await deleteRule("iptables", [hook, "-i", `${TAP_PREFIX}+`, "-j", "DROP"]);
+    await ensureRule("iptables", [hook, "-i", `${TAP_PREFIX}+`, "-j", UNBRIDGED_CHAIN], "1");
+    await ensureRule("ip6tables", [hook, "-i", `${TAP_PREFIX}+`, "-j", "DROP"], "1");
   }
 }
 
@@ -99,6 +111,7 @@ export async function removeBridgeRules(
   await deleteRule("iptables", ["FORWARD", "-o", bridge, "-j", chain]);
   await runCommand("iptables", ["-F", chain]);
   await runCommand("iptables", ["-X", chain]);
+  await deleteRule("iptables", [UNBRIDGED_CHAIN, "-i", bridge, "-j", "RETURN"]);
   if (uplink !== undefined) {
     await deleteRule("iptables", [
       "POSTROUTING",
@@ -116,14 +129,17 @@ export async function removeBridgeRules(
 
 /**
  * Removes the drop of unbridged TAPs (tests, once no VM network is left on the host: it is
- * shared by every VM bridge).
+ * shared by every VM bridge). Left in place while a VM bridge still has its exemption in it.
  */
 export async function removeUnbridgedTapDrop(): Promise<void> {
-  for (const tables of ["iptables", "ip6tables"] as const) {
-    for (const hook of ["INPUT", "FORWARD"]) {
-      await deleteRule(tables, [hook, "-i", `${TAP_PREFIX}+`, "-j", "DROP"]);
-    }
+  const listed = await runCommand("iptables", ["-S", UNBRIDGED_CHAIN]);
+  if (listed.ok && /-j RETURN/.test(listed.stdout)) return;
+  for (const hook of ["INPUT", "FORWARD"]) {
+    await deleteRule("iptables", [hook, "-i", `${TAP_PREFIX}+`, "-j", UNBRIDGED_CHAIN]);
+    await deleteRule("ip6tables", [hook, "-i", `${TAP_PREFIX}+`, "-j", "DROP"]);
   }
+  await runCommand("iptables", ["-F", UNBRIDGED_CHAIN]);
+  await runCommand("iptables", ["-X", UNBRIDGED_CHAIN]);
 }
 
 function allowAllRule(bridge: string, ip: string, uplink: string): string[] {
