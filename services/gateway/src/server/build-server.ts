@@ -24,6 +24,7 @@ import { registerApiKeyRoutes } from "../routes/api-keys.js";
 import { registerBackendRoutes } from "../routes/backends.js";
 import { registerClusterRoutes } from "../routes/cluster.js";
 import { registerDashboard } from "../routes/dashboard.js";
+import { registerE2b } from "../e2b/register-e2b.js";
 import { registerEventRoutes } from "../routes/events.js";
 import { registerExecRoutes } from "../routes/exec.js";
 import { registerFileRoutes } from "../routes/files.js";
@@ -155,6 +156,7 @@ export async function buildServer(deps: ServerDeps): Promise<GatewayApp> {
   registerBackendRoutes(api, routeDeps);
   registerApiKeyRoutes(api, routeDeps);
   registerEventRoutes(api, routeDeps);
+  await registerE2b(app, routeDeps);
   app.get("/api/v1/openapi.json", { schema: { hide: true } }, () => app.swagger());
   if (deps.dashboardDir) {
     notFoundPage = (await registerDashboard(app, deps.dashboardDir))?.notFoundPage;
