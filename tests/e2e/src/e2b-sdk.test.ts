@@ -1,0 +1,149 @@
+import { randomBytes } from "node:crypto";
+import { AetheriumClient } from "@aetherium/sdk";
+import * as e2bLatest from "e2b";
+import * as e2b250 from "e2b-2-50";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startAetherium, type StartedAetherium } from "./start-aetherium.js";
+
+/*
+ * The real `e2b` npm package, at two pinned versions (2.50, the last before create and connect
+ * moved to /v2, and 2.51), against a real `aetherium start` with nothing but E2B_API_URL,
+ * E2B_SANDBOX_URL and E2B_API_KEY set: what a user's existing e2b code does, unchanged.
+ */
+
+let app: StartedAetherium;
+const saved = { ...process.env };
+
+beforeAll(async () => {
+  app = await startAetherium({ timeoutMs: 120_000 });
+  if (!/sandboxes:\s+ready on docker/.test(app.stdout())) {
+    throw new Error(`these tests need Docker and the base image:\n${app.stdout()}`);
+  }
+  const admin = new AetheriumClient({ url: app.url, apiKey: app.apiKey });
+  const { secret } = await admin.apiKeys.create({ name: "e2b-sdk", format: "e2b" });
+  expect(secret).toMatch(/^e2b_[0-9a-f]{40}$/);
+  process.env.E2B_API_URL = `${app.url}/e2b`;
+  process.env.E2B_SANDBOX_URL = `${app.url}/e2b`;
+  process.env.E2B_API_KEY = secret;
+}, 150_000);
+
+afterAll(async () => {
+  for (const k of ["E2B_API_URL", "E2B_SANDBOX_URL", "E2B_API_KEY"]) {
+    if (saved[k] === undefined) delete process.env[k];
+    else process.env[k] = saved[k];
+  }
+  await app?.cleanup();
+}, 60_000);
+
+type E2b = typeof e2bLatest;
+
+describe.each([
+  ["2.51.0", e2bLatest],
+  ["2.50.0", e2b250 as unknown as E2b],
+])("e2b %s against Aetherium", (version, sdk) => {
+  const { Sandbox, CommandExitError, NotFoundError, AuthenticationError } = sdk;
+  const suite = `e2b-${version.replace(/\./g, "-")}-${randomBytes(2).toString("hex")}`;
+  let sbx: InstanceType<typeof Sandbox>;
+
+  afterAll(async () => {
+    if (sbx) await Sandbox.kill(sbx.sandboxId).catch(() => undefined);
+  }, 60_000);
+
+  it("creates a sandbox from base that answers at once", async () => {
+    sbx = await Sandbox.create("base", { metadata: { suite }, timeoutMs: 600_000 });
+    expect(sbx.sandboxId).toBeTruthy();
+    expect(await sbx.isRunning()).toBe(true);
+  }, 150_000);
+
+  it("runs commands with stdout, stderr and exit codes", async () => {
+    const ok = await sbx.commands.run("echo out; echo err >&2");
+    expect(ok).toMatchObject({ exitCode: 0, stdout: "out\n", stderr: "err\n" });
+    const env = await sbx.commands.run("echo $GREETING", { envs: { GREETING: "hi" }, cwd: "/tmp" });
+    expect(env.stdout).toBe("hi\n");
+    const failed = await sbx.commands.run("echo bad >&2; exit 3").catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(CommandExitError);
+    expect(failed).toMatchObject({ exitCode: 3, stderr: "bad\n" });
+  });
+
+  it("runs a background command, reconnects to it, feeds its stdin and kills another", async () => {
+    const reader = await sbx.commands.run("read line; echo got:$line", { background: true, stdin: true });
+    const listed = await sbx.commands.list();
+    expect(listed.map((p) => p.pid)).toContain(reader.pid);
+    await sbx.commands.sendStdin(reader.pid, "hello\n");
+    const read = await reader.wait();
+    expect(read.stdout).toBe("got:hello\n");
+
+    const sleeper = await sbx.commands.run("sleep 120", { background: true });
+    const again = await sbx.commands.connect(sleeper.pid);
+    expect(again.pid).toBe(sleeper.pid);
+    expect(await sbx.commands.kill(sleeper.pid)).toBe(true);
+    const killed = await again.wait().catch((e: unknown) => e);
+    expect(killed).toBeInstanceOf(CommandExitError);
+    expect(await sbx.commands.kill(sleeper.pid)).toBe(false);
+  });
+
+  it("writes, reads, lists, renames and removes files", async () => {
+    const dir = `/tmp/${suite}`;
+    expect(await sbx.files.makeDir(dir)).toBe(true);
+    expect(await sbx.files.makeDir(dir)).toBe(false);
+    const info = await sbx.files.write(`${dir}/a.txt`, "hello e2b");
+    expect(info.path).toBe(`${dir}/a.txt`);
+    expect(await sbx.files.read(`${dir}/a.txt`)).toBe("hello e2b");
+    const bytes = randomBytes(256 * 1024);
+    await sbx.files.write(`${dir}/blob.bin`, new Blob([bytes]));
+    const back = await sbx.files.read(`${dir}/blob.bin`, { format: "bytes" });
+    expect(Buffer.from(back).equals(bytes)).toBe(true);
+    const names = (await sbx.files.list(dir)).map((e) => e.name).sort();
+    expect(names).toEqual(["a.txt", "blob.bin"]);
+    expect(await sbx.files.exists(`${dir}/a.txt`)).toBe(true);
+    expect(await sbx.files.exists(`${dir}/nope`)).toBe(false);
+    const moved = await sbx.files.rename(`${dir}/a.txt`, `${dir}/b.txt`);
+    expect(moved.path).toBe(`${dir}/b.txt`);
+    expect(await sbx.files.exists(`${dir}/a.txt`)).toBe(false);
+    await sbx.files.remove(`${dir}/b.txt`);
+    expect(await sbx.files.exists(`${dir}/b.txt`)).toBe(false);
+    await expect(sbx.files.read(`${dir}/gone.txt`)).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  it("describes, lists by metadata and changes the timeout", async () => {
+    const info = await sbx.getInfo();
+    expect(info).toMatchObject({ sandboxId: sbx.sandboxId, templateId: "base", metadata: { suite } });
+    const listed = await Sandbox.list({ query: { metadata: { suite } } }).nextItems();
+    expect(listed.map((s) => s.sandboxId)).toEqual([sbx.sandboxId]);
+    const none = await Sandbox.list({ query: { metadata: { suite: `${suite}-other` } } }).nextItems();
+    expect(none).toEqual([]);
+    await sbx.setTimeout(120_000);
+    const after = await sbx.getInfo();
+    const left = after.endAt.getTime() - Date.now();
+    expect(left).toBeGreaterThan(60_000);
+    expect(left).toBeLessThanOrEqual(125_000);
+    const connected = await Sandbox.connect(sbx.sandboxId);
+    expect((await connected.commands.run("echo again")).stdout).toBe("again\n");
+  });
+
+  it("raises the SDK's own errors for an unknown sandbox and a wrong key", async () => {
+    await expect(Sandbox.getInfo("no-such-sandbox")).rejects.toBeInstanceOf(NotFoundError);
+    expect(await Sandbox.kill("no-such-sandbox")).toBe(false);
+    const wrong = `e2b_${"0".repeat(40)}`;
+    await expect(Sandbox.list({ apiKey: wrong }).nextItems()).rejects.toBeInstanceOf(AuthenticationError);
+    // The in-sandbox API wants the sandbox's own access token, not just its id.
+    const res = await fetch(`${app.url}/e2b/filesystem.Filesystem/Stat`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "e2b-sandbox-id": sbx.sandboxId,
+        "e2b-sandbox-port": "49983",
+        "x-access-token": `${"0".repeat(8)}-0000-0000-0000-${"0".repeat(12)}.${"0".repeat(64)}`,
+      },
+      body: JSON.stringify({ path: "/" }),
+    });
+    expect(res.status).toBe(401);
+    expect(await res.json()).toMatchObject({ code: "unauthenticated" });
+  }, 150_000);
+
+  it("kills the sandbox", async () => {
+    await sbx.kill();
+    expect(await Sandbox.kill(sbx.sandboxId)).toBe(false);
+    await expect(Sandbox.getInfo(sbx.sandboxId)).rejects.toBeInstanceOf(NotFoundError);
+  }, 60_000);
+});
