@@ -66,7 +66,10 @@ describe.each([
   });
 
   it("runs a background command, reconnects to it, feeds its stdin and kills another", async () => {
-    const reader = await sbx.commands.run("read line; echo got:$line", { background: true, stdin: true });
+    const reader = await sbx.commands.run("read line; echo got:$line", {
+      background: true,
+      stdin: true,
+    });
     const listed = await sbx.commands.list();
     expect(listed.map((p) => p.pid)).toContain(reader.pid);
     await sbx.commands.sendStdin(reader.pid, "hello\n");
@@ -107,10 +110,16 @@ describe.each([
 
   it("describes, lists by metadata and changes the timeout", async () => {
     const info = await sbx.getInfo();
-    expect(info).toMatchObject({ sandboxId: sbx.sandboxId, templateId: "base", metadata: { suite } });
+    expect(info).toMatchObject({
+      sandboxId: sbx.sandboxId,
+      templateId: "base",
+      metadata: { suite },
+    });
     const listed = await Sandbox.list({ query: { metadata: { suite } } }).nextItems();
     expect(listed.map((s) => s.sandboxId)).toEqual([sbx.sandboxId]);
-    const none = await Sandbox.list({ query: { metadata: { suite: `${suite}-other` } } }).nextItems();
+    const none = await Sandbox.list({
+      query: { metadata: { suite: `${suite}-other` } },
+    }).nextItems();
     expect(none).toEqual([]);
     await sbx.setTimeout(120_000);
     const after = await sbx.getInfo();
@@ -125,7 +134,9 @@ describe.each([
     await expect(Sandbox.getInfo("no-such-sandbox")).rejects.toBeInstanceOf(NotFoundError);
     expect(await Sandbox.kill("no-such-sandbox")).toBe(false);
     const wrong = `e2b_${"0".repeat(40)}`;
-    await expect(Sandbox.list({ apiKey: wrong }).nextItems()).rejects.toBeInstanceOf(AuthenticationError);
+    await expect(Sandbox.list({ apiKey: wrong }).nextItems()).rejects.toBeInstanceOf(
+      AuthenticationError,
+    );
     // The in-sandbox API wants the sandbox's own access token, not just its id.
     const res = await fetch(`${app.url}/e2b/filesystem.Filesystem/Stat`, {
       method: "POST",

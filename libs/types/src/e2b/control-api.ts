@@ -33,7 +33,11 @@ export const e2bMetadataSchema = z
   .superRefine((meta, ctx) => {
     for (const key of Object.keys(meta)) {
       if (key.startsWith("e2b.")) {
-        ctx.addIssue({ code: "custom", path: [key], message: "metadata keys starting with 'e2b.' are reserved" });
+        ctx.addIssue({
+          code: "custom",
+          path: [key],
+          message: "metadata keys starting with 'e2b.' are reserved",
+        });
       }
     }
   });
@@ -44,7 +48,10 @@ export const e2bMetadataSchema = z
  * never accepted and ignored. `autoPause: true` is refused the same way (pause is not built).
  */
 export const e2bCreateSandboxBodySchema = z.strictObject({
-  templateID: z.string().min(1, "templateID is required").max(255, "templateID is at most 255 characters"),
+  templateID: z
+    .string()
+    .min(1, "templateID is required")
+    .max(255, "templateID is at most 255 characters"),
   timeout: e2bTimeoutSchema.optional(),
   metadata: e2bMetadataSchema.optional(),
   envVars: envVarsSchema.optional(),

@@ -58,7 +58,8 @@ export function httpErrorOf(err: unknown, requestId: string): { status: number; 
   if (err instanceof ConnectError) return { status: STATUS_OF[err.code], message: err.message };
   if (!isAetheriumError(err) && err instanceof Error) {
     const sc = (err as { statusCode?: unknown }).statusCode;
-    if (typeof sc === "number" && sc >= 400 && sc < 500) return { status: sc, message: err.message };
+    if (typeof sc === "number" && sc >= 400 && sc < 500)
+      return { status: sc, message: err.message };
   }
   return { status: httpStatusOf(err), message: toErrorEnvelope(err, requestId).error.message };
 }
@@ -100,9 +101,11 @@ export function requestMessage(body: Buffer, enveloped: boolean): Record<string,
   if (enveloped) {
     if (body.length < 5) throw new ConnectError("invalid_argument", "request envelope is missing");
     const flags = body[0] ?? 0;
-    if (flags & 0x01) throw new ConnectError("invalid_argument", "compressed messages are not supported");
+    if (flags & 0x01)
+      throw new ConnectError("invalid_argument", "compressed messages are not supported");
     const len = body.readUInt32BE(1);
-    if (body.length < 5 + len) throw new ConnectError("invalid_argument", "request envelope is truncated");
+    if (body.length < 5 + len)
+      throw new ConnectError("invalid_argument", "request envelope is truncated");
     json = body.subarray(5, 5 + len);
   }
   let parsed: unknown;

@@ -1,4 +1,9 @@
-import { NotFoundError, UnauthorizedError, UnavailableError, ValidationError } from "@aetherium/common";
+import {
+  NotFoundError,
+  UnauthorizedError,
+  UnavailableError,
+  ValidationError,
+} from "@aetherium/common";
 import {
   E2B_ENVD_VERSION,
   e2bConnectBodySchema,
@@ -152,11 +157,15 @@ export function registerE2bControlRoutes(app: FastifyInstance, deps: RouteDeps):
     detail(await live(req.params.sandboxID)),
   );
 
-  app.delete<{ Params: { sandboxID: string } }>("/e2b/sandboxes/:sandboxID", hidden, async (req, reply) => {
-    await live(req.params.sandboxID);
-    await vms.delete(req.params.sandboxID);
-    return reply.status(204).send();
-  });
+  app.delete<{ Params: { sandboxID: string } }>(
+    "/e2b/sandboxes/:sandboxID",
+    hidden,
+    async (req, reply) => {
+      await live(req.params.sandboxID);
+      await vms.delete(req.params.sandboxID);
+      return reply.status(204).send();
+    },
+  );
 
   app.post<{ Params: { sandboxID: string } }>(
     "/e2b/sandboxes/:sandboxID/timeout",
@@ -169,7 +178,10 @@ export function registerE2bControlRoutes(app: FastifyInstance, deps: RouteDeps):
     },
   );
 
-  const connect = async (req: FastifyRequest<{ Params: { sandboxID: string } }>, reply: FastifyReply) => {
+  const connect = async (
+    req: FastifyRequest<{ Params: { sandboxID: string } }>,
+    reply: FastifyReply,
+  ) => {
     const body = parse(e2bConnectBodySchema, req.body, "request body");
     const vm = await live(req.params.sandboxID);
     const running = vm.status === "running" ? vm : await waitUntilUp(vm.id);

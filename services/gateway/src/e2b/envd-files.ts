@@ -17,7 +17,11 @@ function fileQuery(req: FastifyRequest): { path?: string; username?: string } {
 }
 
 /** envd's error body for its HTTP routes: the status as `code`, and a message. */
-export async function sendEnvdError(req: FastifyRequest, reply: FastifyReply, err: unknown): Promise<void> {
+export async function sendEnvdError(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  err: unknown,
+): Promise<void> {
   const e = toConnectError(err, req.id);
   const status = statusOfCode(e.code);
   if (!req.raw.complete) reply.header("connection", "close");
@@ -55,26 +59,37 @@ export async function uploadFiles(
   const q = fileQuery(req);
   const call = await authorize(q.username);
   const declared = Number(req.headers["content-length"] ?? "0");
-  if (declared > maxUpload) throw new PayloadTooLargeError(`a file upload is at most ${maxUpload} bytes`);
+  if (declared > maxUpload)
+    throw new PayloadTooLargeError(`a file upload is at most ${maxUpload} bytes`);
   const type = String(req.headers["content-type"] ?? "");
-  const raw = req.body instanceof Readable ? req.body : Readable.from(Buffer.isBuffer(req.body) ? [req.body] : []);
+  const raw =
+    req.body instanceof Readable
+      ? req.body
+      : Readable.from(Buffer.isBuffer(req.body) ? [req.body] : []);
   const written: { name: string; type: "file"; path: string }[] = [];
-  const entry = (path: string) => ({ name: path.split("/").pop() ?? path, type: "file" as const, path });
+  const entry = (path: string) => ({
+    name: path.split("/").pop() ?? path,
+    type: "file" as const,
+    path,
+  });
   if (type.startsWith("multipart/form-data")) {
     // The parts are read whole: the SDK sends small files this way and streams big ones as
     // octet-stream, which the branch below passes through without holding it.
     const form = await new Request("http://e2b.invalid/files", {
       method: "POST",
       headers: { "content-type": type },
-      body: Readable.toWeb(raw) as ReadableStream,
+      body: Readable.toWeb(raw),
       duplex: "half",
-    } as RequestInit).formData();
+    }).formData();
     const parts = form.getAll("file");
-    if (parts.length === 0) throw new ConnectError("invalid_argument", "the form has no `file` part");
+    if (parts.length === 0)
+      throw new ConnectError("invalid_argument", "the form has no `file` part");
     for (const part of parts) {
-      if (typeof part === "string") throw new ConnectError("invalid_argument", "a `file` part must be a file");
+      if (typeof part === "string")
+        throw new ConnectError("invalid_argument", "a `file` part must be a file");
       const target = q.path ?? part.name;
-      if (!target) throw new ConnectError("invalid_argument", "path is required (query or part file name)");
+      if (!target)
+        throw new ConnectError("invalid_argument", "path is required (query or part file name)");
       const path = resolvePath(target, call.user);
       await router.writeFile(call.vmId, path, Buffer.from(await part.arrayBuffer()));
       written.push(entry(path));

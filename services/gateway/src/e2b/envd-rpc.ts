@@ -8,7 +8,7 @@ import {
   statusOfCode,
   toConnectError,
 } from "./connect-protocol.js";
-import { FilesystemOps, resolvePath } from "./filesystem-ops.js";
+import { resolvePath, type FilesystemOps } from "./filesystem-ops.js";
 import type { ProcessEvent, ProcessTable, SandboxProcess } from "./process-table.js";
 import type { SandboxCall } from "./sandbox-access.js";
 
@@ -46,7 +46,8 @@ function ptySize(m: Message): { cols: number; rows: number } | undefined {
 function stringMap(v: unknown, field: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, val] of Object.entries(obj(v))) {
-    if (typeof val !== "string") throw new ConnectError("invalid_argument", `${field}.${k} must be a string`);
+    if (typeof val !== "string")
+      throw new ConnectError("invalid_argument", `${field}.${k} must be a string`);
     out[k] = val;
   }
   return out;
@@ -56,8 +57,10 @@ function stringMap(v: unknown, field: string): Record<string, string> {
 function inputData(m: Message): string {
   const input = obj(m.input);
   const data = str(input.stdin) ?? str(input.pty);
-  if (data === undefined) throw new ConnectError("invalid_argument", "input must carry stdin or pty bytes");
-  if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(data)) throw new ConnectError("invalid_argument", "input bytes must be base64");
+  if (data === undefined)
+    throw new ConnectError("invalid_argument", "input must carry stdin or pty bytes");
+  if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(data))
+    throw new ConnectError("invalid_argument", "input bytes must be base64");
   // Connect's JSON accepts both base64 alphabets; the exec protocol takes the standard one.
   return Buffer.from(data, "base64").toString("base64");
 }
@@ -77,7 +80,9 @@ const SIGNALS: Record<string, "SIGKILL" | "SIGTERM"> = {
 function streamEvents(
   req: FastifyRequest,
   reply: FastifyReply,
-  attach: (listener: (e: ProcessEvent) => void) => Promise<{ proc: SandboxProcess; first?: ProcessEvent }>,
+  attach: (
+    listener: (e: ProcessEvent) => void,
+  ) => Promise<{ proc: SandboxProcess; first?: ProcessEvent }>,
 ): Promise<void> {
   return new Promise<void>((resolve) => {
     let stream: ServerStream | undefined;
@@ -104,11 +109,19 @@ function streamEvents(
         if (first) deliver(first);
         for (const e of early.splice(0)) deliver(e);
         if (!stream.open) return;
-        timers.push(setInterval(() => stream?.send({ event: { keepalive: {} } }), keepaliveMs(req.headers["keepalive-ping-interval"])));
+        timers.push(
+          setInterval(
+            () => stream?.send({ event: { keepalive: {} } }),
+            keepaliveMs(req.headers["keepalive-ping-interval"]),
+          ),
+        );
         const deadline = deadlineMs(req.headers["connect-timeout-ms"]);
         if (deadline !== undefined) {
           timers.push(
-            setTimeout(() => finish(new ConnectError("deadline_exceeded", "the call's deadline passed")), deadline),
+            setTimeout(
+              () => finish(new ConnectError("deadline_exceeded", "the call's deadline passed")),
+              deadline,
+            ),
           );
         }
       },
@@ -166,9 +179,9 @@ export async function processRpc(
     }
     case "Connect": {
       const sel = selector(m);
-      await streamEvents(req, reply, async () => {
+      await streamEvents(req, reply, () => {
         const proc = processes.get(call.vmId, sel);
-        return { proc, first: { start: { pid: proc.pid } } };
+        return Promise.resolve({ proc, first: { start: { pid: proc.pid } } });
       });
       return undefined;
     }
@@ -190,7 +203,11 @@ export async function processRpc(
       return {};
     case "SendSignal": {
       const signal = SIGNALS[String(m.signal)];
-      if (!signal) throw new ConnectError("invalid_argument", "signal must be SIGNAL_SIGKILL or SIGNAL_SIGTERM");
+      if (!signal)
+        throw new ConnectError(
+          "invalid_argument",
+          "signal must be SIGNAL_SIGKILL or SIGNAL_SIGTERM",
+        );
       processes.get(call.vmId, selector(m)).send({ type: "signal", signal });
       return {};
     }
@@ -201,7 +218,8 @@ export async function processRpc(
       const size = ptySize(m);
       const proc = processes.get(call.vmId, selector(m));
       if (size) {
-        if (!proc.options.pty) throw new ConnectError("failed_precondition", "the process has no PTY to resize");
+        if (!proc.options.pty)
+          throw new ConnectError("failed_precondition", "the process has no PTY to resize");
         proc.send({ type: "resize", ...size });
       }
       return {};
@@ -238,7 +256,10 @@ export async function filesystemRpc(
       await files.remove(call.vmId, path("path"), call.user);
       return {};
     default:
-      throw new ConnectError("unimplemented", `filesystem.Filesystem/${method} (watching) is not available yet`);
+      throw new ConnectError(
+        "unimplemented",
+        `filesystem.Filesystem/${method} (watching) is not available yet`,
+      );
   }
 }
 
@@ -258,7 +279,8 @@ export async function answerRpc(
     const m = requestMessage(body, streaming);
     const call = await authorize();
     const out = await run(call, m);
-    if (out !== undefined && !reply.sent) await reply.status(200).type("application/json").send(JSON.stringify(out));
+    if (out !== undefined && !reply.sent)
+      await reply.status(200).type("application/json").send(JSON.stringify(out));
   } catch (err) {
     const e = toConnectError(err, req.id);
     if (reply.sent || reply.raw.headersSent) return;

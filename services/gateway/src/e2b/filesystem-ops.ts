@@ -5,7 +5,8 @@ import { ConnectError, type ConnectCode } from "./connect-protocol.js";
 /** E2B's `EntryInfo` in its JSON form. */
 export interface EntryInfo {
   readonly name: string;
-  readonly type: "FILE_TYPE_FILE" | "FILE_TYPE_DIRECTORY" | "FILE_TYPE_SYMLINK" | "FILE_TYPE_UNSPECIFIED";
+  readonly type:
+    "FILE_TYPE_FILE" | "FILE_TYPE_DIRECTORY" | "FILE_TYPE_SYMLINK" | "FILE_TYPE_UNSPECIFIED";
   readonly path: string;
   readonly size: string;
   readonly mode: number;
@@ -82,7 +83,8 @@ export function resolvePath(path: string, user: string | undefined): string {
     throw new ConnectError("invalid_argument", "path is required");
   }
   if (path.includes("\0")) throw new ConnectError("invalid_argument", "path must not contain NUL");
-  if (path.length > 4096) throw new ConnectError("invalid_argument", "path is at most 4096 characters");
+  if (path.length > 4096)
+    throw new ConnectError("invalid_argument", "path is at most 4096 characters");
   const home = homeOf(user);
   const expanded = path === "~" ? home : path.startsWith("~/") ? home + path.slice(1) : path;
   return posix.resolve(home, expanded);
@@ -125,7 +127,10 @@ export class FilesystemOps {
     } catch {
       // The program did not run (no such user, say): what it printed is the reason.
       const why = (result.stderr || result.stdout).trim().slice(0, 500);
-      throw new ConnectError("internal", `file operation failed: ${why || `exit ${result.exitCode}`}`);
+      throw new ConnectError(
+        "internal",
+        `file operation failed: ${why || `exit ${result.exitCode}`}`,
+      );
     }
     if (parsed.err) {
       throw new ConnectError(CODE_OF[parsed.err.errno] ?? "internal", parsed.err.message);

@@ -1,4 +1,8 @@
-import { execStartMessageSchema, type ExecClientMessage, type ExecServerMessage } from "@aetherium/types";
+import {
+  execStartMessageSchema,
+  type ExecClientMessage,
+  type ExecServerMessage,
+} from "@aetherium/types";
 import type { WebSocket } from "ws";
 import type { DataPlaneRouter } from "../data-plane/data-plane-router.js";
 import { ConnectError } from "./connect-protocol.js";
@@ -155,22 +159,37 @@ export class ProcessTable {
           }
           case "error":
             if (!started) {
-              reject(new ConnectError(msg.code === "bad_request" ? "invalid_argument" : "unavailable", msg.message));
+              reject(
+                new ConnectError(
+                  msg.code === "bad_request" ? "invalid_argument" : "unavailable",
+                  msg.message,
+                ),
+              );
               ws.close();
               return;
             }
             this.#byPid.delete(pid);
-            proc.emit({ end: { exitCode: -1, exited: false, status: "error", error: msg.message } });
+            proc.emit({
+              end: { exitCode: -1, exited: false, status: "error", error: msg.message },
+            });
             ws.close();
             break;
         }
       });
       ws.on("close", () => {
-        if (!started) reject(new ConnectError("unavailable", "the sandbox closed the command before it started"));
+        if (!started)
+          reject(
+            new ConnectError("unavailable", "the sandbox closed the command before it started"),
+          );
         else if (!proc.ended) {
           this.#byPid.delete(pid);
           proc.emit({
-            end: { exitCode: -1, exited: false, status: "error", error: "lost the connection to the sandbox" },
+            end: {
+              exitCode: -1,
+              exited: false,
+              status: "error",
+              error: "lost the connection to the sandbox",
+            },
           });
         }
       });

@@ -43,7 +43,8 @@ function registerEnvd(app: FastifyInstance, deps: RouteDeps, rpc: EnvdRpcDeps): 
   const { repos } = deps.runtime;
   const maxUpload = deps.maxUploadBytes ?? 1024 * 1024 * 1024;
   const hidden = { schema: { hide: true } };
-  const authorize = (req: FastifyRequest) => (user?: string) => authorizeSandboxCall(repos, req, user);
+  const authorize = (req: FastifyRequest) => (user?: string) =>
+    authorizeSandboxCall(repos, req, user);
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(
@@ -56,12 +57,21 @@ function registerEnvd(app: FastifyInstance, deps: RouteDeps, rpc: EnvdRpcDeps): 
   app.setErrorHandler((err, req, reply) => sendEnvdError(req, reply, err));
 
   app.post<{ Params: { method: string } }>("/e2b/process.Process/:method", hidden, (req, reply) =>
-    answerRpc(req, reply, authorize(req), (call, m) => processRpc(rpc, call, req.params.method, m, req, reply)),
+    answerRpc(req, reply, authorize(req), (call, m) =>
+      processRpc(rpc, call, req.params.method, m, req, reply),
+    ),
   );
-  app.post<{ Params: { method: string } }>("/e2b/filesystem.Filesystem/:method", hidden, (req, reply) =>
-    answerRpc(req, reply, authorize(req), (call, m) => filesystemRpc(rpc, call, req.params.method, m)),
+  app.post<{ Params: { method: string } }>(
+    "/e2b/filesystem.Filesystem/:method",
+    hidden,
+    (req, reply) =>
+      answerRpc(req, reply, authorize(req), (call, m) =>
+        filesystemRpc(rpc, call, req.params.method, m),
+      ),
   );
-  app.get("/e2b/files", { ...hidden }, (req, reply) => downloadFile(deps.router, req, reply, authorize(req)));
+  app.get("/e2b/files", { ...hidden }, (req, reply) =>
+    downloadFile(deps.router, req, reply, authorize(req)),
+  );
   app.post("/e2b/files", { ...hidden, bodyLimit: maxUpload }, async (req, reply) => {
     try {
       await uploadFiles(deps.router, req, reply, authorize(req), maxUpload);

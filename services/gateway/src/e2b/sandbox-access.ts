@@ -54,7 +54,10 @@ export async function authorizeSandboxCall(
     );
   }
   if (t.port !== E2B_ENVD_PORT) {
-    throw new ConnectError("unimplemented", `port ${t.port}: reaching user ports is not available yet`);
+    throw new ConnectError(
+      "unimplemented",
+      `port ${t.port}: reaching user ports is not available yet`,
+    );
   }
   const token = req.headers["x-access-token"];
   if (typeof token !== "string" || !(await accessTokenOpens(repos, token, t.vmId))) {
