@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { AetheriumClient } from "@aetherium/sdk";
 import * as e2bLatest from "e2b";
 import * as e2b250 from "e2b-2-50";
@@ -85,6 +85,39 @@ describe.each([
     expect(await sbx.commands.kill(sleeper.pid)).toBe(false);
   });
 
+  it("drives a PTY: input, resize and its output", async () => {
+    let out = "";
+    const decoder = new TextDecoder();
+    const term = await sbx.pty.create({
+      cols: 80,
+      rows: 24,
+      onData: (d) => void (out += decoder.decode(d)),
+    });
+    await sbx.pty.resize(term.pid, { cols: 120, rows: 40 });
+    await sbx.pty.sendInput(
+      term.pid,
+      new TextEncoder().encode("stty size; echo pty-$((6*7))\nexit\n"),
+    );
+    const ended = await term.wait().catch((e: unknown) => e);
+    expect(ended).not.toBeInstanceOf(Error);
+    expect(out).toContain("40 120");
+    expect(out).toContain("pty-42");
+  });
+
+  it("uploads and downloads 20 MB with equal checksums", async () => {
+    const data = randomBytes(20 * 1024 * 1024);
+    const path = `/tmp/${suite}-big.bin`;
+    await sbx.files.write(path, new Blob([data]));
+    const back = Buffer.from(await sbx.files.read(path, { format: "bytes" }));
+    expect(back.length).toBe(data.length);
+    expect(createHash("sha256").update(back).digest("hex")).toBe(
+      createHash("sha256").update(data).digest("hex"),
+    );
+    const inside = await sbx.commands.run(`sha256sum ${path}`);
+    expect(inside.stdout.split(" ")[0]).toBe(createHash("sha256").update(data).digest("hex"));
+    await sbx.files.remove(path);
+  }, 120_000);
+
   it("writes, reads, lists, renames and removes files", async () => {
     const dir = `/tmp/${suite}`;
     expect(await sbx.files.makeDir(dir)).toBe(true);
@@ -137,6 +170,21 @@ describe.each([
     await expect(Sandbox.list({ apiKey: wrong }).nextItems()).rejects.toBeInstanceOf(
       AuthenticationError,
     );
+    // A key without `write` may look but not create, as on /api/v1.
+    const admin = new AetheriumClient({ url: app.url, apiKey: app.apiKey });
+    const { secret: readOnly } = await admin.apiKeys.create({
+      name: `${suite}-ro`,
+      scopes: ["read"],
+      format: "e2b",
+    });
+    const seen = await Sandbox.list({
+      apiKey: readOnly,
+      query: { metadata: { suite } },
+    }).nextItems();
+    expect(seen.map((s) => s.sandboxId)).toEqual([sbx.sandboxId]);
+    const refused = await Sandbox.create("base", { apiKey: readOnly }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(sdk.SandboxError);
+    expect(String((refused as Error).message)).toMatch(/needs write/);
     // The in-sandbox API wants the sandbox's own access token, not just its id.
     const res = await fetch(`${app.url}/e2b/filesystem.Filesystem/Stat`, {
       method: "POST",
