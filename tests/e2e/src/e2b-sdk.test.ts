@@ -141,6 +141,47 @@ describe.each([
     await expect(sbx.files.read(`${dir}/gone.txt`)).rejects.toBeInstanceOf(NotFoundError);
   });
 
+  it("watches a directory, streaming and polling", async () => {
+    const dir = `/tmp/${suite}-watch`;
+    await sbx.files.makeDir(dir);
+    const seen: { name: string; type: string }[] = [];
+    const handle = await sbx.files.watchDir(
+      dir,
+      (e) => void seen.push({ name: e.name, type: e.type }),
+    );
+    // The polling watchers, as envd's Connect API offers them (the JS SDK does not use them).
+    const token = (sbx as unknown as { envdAccessToken: string }).envdAccessToken;
+    const rpc = async (method: string, body: unknown) => {
+      const res = await fetch(`${app.url}/e2b/filesystem.Filesystem/${method}`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "e2b-sandbox-id": sbx.sandboxId,
+          "e2b-sandbox-port": "49983",
+          "x-access-token": token,
+        },
+        body: JSON.stringify(body),
+      });
+      expect(res.status).toBe(200);
+      return (await res.json()) as Record<string, unknown>;
+    };
+    const { watcherId } = (await rpc("CreateWatcher", { path: dir })) as { watcherId: string };
+    await sbx.files.write(`${dir}/new.txt`, "content");
+    await sbx.files.remove(`${dir}/new.txt`).catch(() => undefined);
+    await sbx.files.write(`${dir}/kept.txt`, "content");
+    for (let i = 0; i < 100 && !seen.some((e) => e.name === "kept.txt"); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await handle.stop();
+    expect(seen).toContainEqual({ name: "kept.txt", type: "write" });
+    const polled = (await rpc("GetWatcherEvents", { watcherId })) as {
+      events: { name: string; type: string }[];
+    };
+    expect(polled.events).toContainEqual({ name: "kept.txt", type: "EVENT_TYPE_CREATE" });
+    expect((await rpc("GetWatcherEvents", { watcherId })).events ?? []).toEqual([]);
+    await rpc("RemoveWatcher", { watcherId });
+  }, 60_000);
+
   it("describes, lists by metadata and changes the timeout", async () => {
     const info = await sbx.getInfo();
     expect(info).toMatchObject({

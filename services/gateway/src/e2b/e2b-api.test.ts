@@ -160,8 +160,12 @@ describe("the E2B in-sandbox API", () => {
     const unknown = await rpc("process.Process/Teleport", token, "{}");
     expect(unknown.statusCode).toBe(501);
     expect(unknown.json()).toMatchObject({ code: "unimplemented" });
-    const watch = await rpc("filesystem.Filesystem/WatchDir", token, "{}");
-    expect(watch.json()).toMatchObject({ code: "unimplemented" });
+    const watcher = await rpc(
+      "filesystem.Filesystem/GetWatcherEvents",
+      token,
+      '{"watcherId":"w-1"}',
+    );
+    expect(watcher.json()).toMatchObject({ code: "not_found" });
     const gone = await rpc(
       "process.Process/SendInput",
       token,

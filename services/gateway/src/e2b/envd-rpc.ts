@@ -8,6 +8,7 @@ import {
   statusOfCode,
   toConnectError,
 } from "./connect-protocol.js";
+import { diff, type DirWatches, type WatchSpec } from "./dir-watch.js";
 import { resolvePath, type FilesystemOps } from "./filesystem-ops.js";
 import type { ProcessEvent, ProcessTable, SandboxProcess } from "./process-table.js";
 import type { SandboxCall } from "./sandbox-access.js";
@@ -18,6 +19,58 @@ type Message = Record<string, unknown>;
 export interface EnvdRpcDeps {
   readonly processes: ProcessTable;
   readonly files: FilesystemOps;
+  readonly watches: DirWatches;
+}
+
+/** How often a `WatchDir` stream looks at its directory again. */
+const WATCH_POLL_MS = 1000;
+
+/**
+ * Streams a directory's changes (see {@link DirWatches}): the start event once the first look
+ * succeeded, then the events of each later look, until the client leaves or the deadline passes.
+ */
+async function streamWatch(
+  deps: EnvdRpcDeps,
+  spec: WatchSpec,
+  req: FastifyRequest,
+  reply: FastifyReply,
+): Promise<void> {
+  const release = deps.watches.openStream();
+  try {
+    let last = await deps.watches.snapshot(spec);
+    reply.hijack();
+    const stream = new ServerStream(reply.raw);
+    stream.send({ start: {} });
+    const started = Date.now();
+    const deadline = deadlineMs(req.headers["connect-timeout-ms"]);
+    const keepalive = keepaliveMs(req.headers["keepalive-ping-interval"]);
+    let quietSince = Date.now();
+    // Bounded by the deadline when there is one, and by a day's worth of looks regardless.
+    for (let i = 0; i < 86_400_000 / WATCH_POLL_MS && stream.open; i++) {
+      await new Promise((r) => setTimeout(r, WATCH_POLL_MS));
+      if (!stream.open) break;
+      if (deadline !== undefined && Date.now() - started >= deadline) {
+        stream.end(new ConnectError("deadline_exceeded", "the watch's deadline passed"));
+        break;
+      }
+      let now;
+      try {
+        now = await deps.watches.snapshot(spec);
+      } catch (err) {
+        stream.end(toConnectError(err, req.id));
+        break;
+      }
+      for (const e of diff(last, now)) stream.send({ filesystem: e });
+      last = now;
+      if (Date.now() - quietSince >= keepalive) {
+        stream.send({ keepalive: {} });
+        quietSince = Date.now();
+      }
+    }
+    stream.end();
+  } finally {
+    release();
+  }
 }
 
 const obj = (v: unknown): Message =>
@@ -235,8 +288,16 @@ export async function filesystemRpc(
   call: SandboxCall,
   method: string,
   m: Message,
-): Promise<Message> {
-  const { files } = deps;
+  req: FastifyRequest,
+  reply: FastifyReply,
+): Promise<Message | undefined> {
+  const { files, watches } = deps;
+  const spec = (): WatchSpec => ({
+    vmId: call.vmId,
+    path: path("path"),
+    recursive: m.recursive === true,
+    user: call.user,
+  });
   const path = (field: string) => resolvePath(str(m[field]) ?? "", call.user);
   switch (method) {
     case "Stat":
@@ -255,11 +316,18 @@ export async function filesystemRpc(
     case "Remove":
       await files.remove(call.vmId, path("path"), call.user);
       return {};
+    case "WatchDir":
+      await streamWatch(deps, spec(), req, reply);
+      return undefined;
+    case "CreateWatcher":
+      return { watcherId: await watches.create(spec()) };
+    case "GetWatcherEvents":
+      return { events: await watches.events(call.vmId, str(m.watcherId) ?? "") };
+    case "RemoveWatcher":
+      watches.remove(call.vmId, str(m.watcherId) ?? "");
+      return {};
     default:
-      throw new ConnectError(
-        "unimplemented",
-        `filesystem.Filesystem/${method} (watching) is not available yet`,
-      );
+      throw new ConnectError("unimplemented", `filesystem.Filesystem/${method} is not available`);
   }
 }
 

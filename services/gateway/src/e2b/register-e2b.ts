@@ -6,6 +6,7 @@ import { httpErrorOf } from "./connect-protocol.js";
 import { registerE2bControlRoutes } from "./control-routes.js";
 import { answerRpc, filesystemRpc, processRpc, type EnvdRpcDeps } from "./envd-rpc.js";
 import { downloadFile, sendEnvdError, uploadFiles } from "./envd-files.js";
+import { DirWatches } from "./dir-watch.js";
 import { FilesystemOps } from "./filesystem-ops.js";
 import { ProcessTable } from "./process-table.js";
 import { authorizeSandboxCall } from "./sandbox-access.js";
@@ -34,7 +35,8 @@ export async function registerE2b(app: FastifyInstance, deps: RouteDeps): Promis
     done();
   });
   await app.register((scope, _opts, done) => {
-    registerEnvd(scope, deps, { processes, files: new FilesystemOps(deps.router) });
+    const files = new FilesystemOps(deps.router);
+    registerEnvd(scope, deps, { processes, files, watches: new DirWatches(files) });
     done();
   });
 }
@@ -66,7 +68,7 @@ function registerEnvd(app: FastifyInstance, deps: RouteDeps, rpc: EnvdRpcDeps): 
     hidden,
     (req, reply) =>
       answerRpc(req, reply, authorize(req), (call, m) =>
-        filesystemRpc(rpc, call, req.params.method, m),
+        filesystemRpc(rpc, call, req.params.method, m, req, reply),
       ),
   );
   app.get("/e2b/files", { ...hidden }, (req, reply) =>
