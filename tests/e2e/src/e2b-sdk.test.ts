@@ -200,6 +200,9 @@ describe.each([
     const left = after.endAt.getTime() - Date.now();
     expect(left).toBeGreaterThan(60_000);
     expect(left).toBeLessThanOrEqual(125_000);
+    // Not built yet, and said so rather than answered as "not found".
+    await expect(sbx.pause()).rejects.toThrow(/pausing a sandbox is not available yet/);
+    await expect(sbx.getMetrics()).rejects.toThrow(/metrics is not available yet/);
     const connected = await Sandbox.connect(sbx.sandboxId);
     expect((await connected.commands.run("echo again")).stdout).toBe("again\n");
   });

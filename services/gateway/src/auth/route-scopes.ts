@@ -60,6 +60,8 @@ export const ROUTE_SCOPES: Readonly<Record<string, RouteAccess>> = {
   "POST /e2b/sandboxes/:sandboxID/timeout": "write",
   "POST /e2b/sandboxes/:sandboxID/connect": "write",
   "POST /e2b/v2/sandboxes/:sandboxID/connect": "write",
+  "POST /e2b/sandboxes/:sandboxID/pause": "write",
+  "GET /e2b/sandboxes/:sandboxID/metrics": "read",
   // The E2B in-sandbox API carries no API key (the SDK does not send one there): each call must
   // present its sandbox's access token, checked in services/gateway/src/e2b/sandbox-access.ts,
   // which holds only while the key that got it is valid and has `write`.

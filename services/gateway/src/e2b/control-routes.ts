@@ -201,4 +201,14 @@ export function registerE2bControlRoutes(app: FastifyInstance, deps: RouteDeps):
   };
   app.post("/e2b/sandboxes/:sandboxID/connect", hidden, connect);
   app.post("/e2b/v2/sandboxes/:sandboxID/connect", hidden, connect);
+
+  // Named so the SDK hears "not available" instead of "sandbox not found".
+  const notBuilt =
+    (what: string) =>
+    async (req: FastifyRequest<{ Params: { sandboxID: string } }>, reply: FastifyReply) => {
+      await live(req.params.sandboxID);
+      return reply.status(501).send({ code: 501, message: `${what} is not available yet` });
+    };
+  app.post("/e2b/sandboxes/:sandboxID/pause", hidden, notBuilt("pausing a sandbox"));
+  app.get("/e2b/sandboxes/:sandboxID/metrics", hidden, notBuilt("sandbox metrics"));
 }

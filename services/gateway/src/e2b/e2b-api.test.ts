@@ -104,6 +104,8 @@ describe("the E2B control API", () => {
       ["DELETE", "/e2b/sandboxes/nope", undefined],
       ["POST", "/e2b/sandboxes/nope/timeout", { timeout: 30 }],
       ["POST", "/e2b/v2/sandboxes/nope/connect", { timeout: 30 }],
+      ["POST", "/e2b/sandboxes/nope/pause", undefined],
+      ["GET", "/e2b/sandboxes/nope/metrics", undefined],
     ] as const) {
       const r = await call(method, route, { ...e2b(secret), ...(body ? { body } : {}) });
       expect(r.status, route).toBe(404);
