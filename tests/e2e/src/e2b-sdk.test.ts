@@ -2,6 +2,10 @@ import { createHash, randomBytes } from "node:crypto";
 import { AetheriumClient } from "@aetherium/sdk";
 import * as e2bLatest from "e2b";
 import * as e2b250 from "e2b-2-50";
+import { execFile } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAetherium, type StartedAetherium } from "./start-aetherium.js";
 
@@ -11,6 +15,12 @@ import { startAetherium, type StartedAetherium } from "./start-aetherium.js";
  * E2B_SANDBOX_URL and E2B_API_KEY set: what a user's existing e2b code does, unchanged.
  */
 
+const run = promisify(execFile);
+const AETHER = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  "../../../services/cli/dist/main.js",
+);
+
 let app: StartedAetherium;
 const saved = { ...process.env };
 
@@ -19,8 +29,11 @@ beforeAll(async () => {
   if (!/sandboxes:\s+ready on docker/.test(app.stdout())) {
     throw new Error(`these tests need Docker and the base image:\n${app.stdout()}`);
   }
-  const admin = new AetheriumClient({ url: app.url, apiKey: app.apiKey });
-  const { secret } = await admin.apiKeys.create({ name: "e2b-sdk", format: "e2b" });
+  // The key as the README makes it: `aether keys create <name> --e2b` prints the secret alone.
+  const made = await run(process.execPath, [AETHER, "keys", "create", "e2b-sdk", "--e2b"], {
+    env: { ...process.env, AETHERIUM_URL: app.url, AETHERIUM_API_KEY: app.apiKey, NO_COLOR: "1" },
+  });
+  const secret = made.stdout.trim();
   expect(secret).toMatch(/^e2b_[0-9a-f]{40}$/);
   process.env.E2B_API_URL = `${app.url}/e2b`;
   process.env.E2B_SANDBOX_URL = `${app.url}/e2b`;
@@ -75,6 +88,11 @@ describe.each([
     await sbx.commands.sendStdin(reader.pid, "hello\n");
     const read = await reader.wait();
     expect(read.stdout).toBe("got:hello\n");
+
+    const cat = await sbx.commands.run("cat", { background: true, stdin: true });
+    await sbx.commands.sendStdin(cat.pid, "until eof");
+    await sbx.commands.closeStdin(cat.pid);
+    expect((await cat.wait()).stdout).toBe("until eof");
 
     const sleeper = await sbx.commands.run("sleep 120", { background: true });
     const again = await sbx.commands.connect(sleeper.pid);
@@ -131,6 +149,17 @@ describe.each([
     expect(Buffer.from(back).equals(bytes)).toBe(true);
     const names = (await sbx.files.list(dir)).map((e) => e.name).sort();
     expect(names).toEqual(["a.txt", "blob.bin"]);
+    await sbx.files.write(`${dir}/sub/deep.txt`, "deep");
+    expect((await sbx.files.list(dir)).map((e) => e.name).sort()).toEqual([
+      "a.txt",
+      "blob.bin",
+      "sub",
+    ]);
+    const deep = (await sbx.files.list(dir, { depth: 2 })).map((e) => e.path).sort();
+    expect(deep).toContain(`${dir}/sub/deep.txt`);
+    const stat = await sbx.files.getInfo(`${dir}/blob.bin`);
+    expect(stat).toMatchObject({ name: "blob.bin", type: "file", size: bytes.length });
+    await sbx.files.remove(`${dir}/sub`);
     expect(await sbx.files.exists(`${dir}/a.txt`)).toBe(true);
     expect(await sbx.files.exists(`${dir}/nope`)).toBe(false);
     const moved = await sbx.files.rename(`${dir}/a.txt`, `${dir}/b.txt`);

@@ -11,20 +11,16 @@ export interface SandboxCall {
   readonly user: string | undefined;
 }
 
-const HOST_PATTERN = /^(\d{1,5})-([A-Za-z0-9_-]{1,200})\./;
-
 /**
  * The sandbox and port a call names: the `E2b-Sandbox-Id` / `E2b-Sandbox-Port` headers the SDK
- * sends, or a Host of `<port>-<sandboxId>.<domain>` for operators with a wildcard domain.
+ * sends when `E2B_SANDBOX_URL` points here. (A wildcard domain, where the SDK would call
+ * `<port>-<sandboxId>.<domain>` at the root, is not served yet.)
  */
 function target(req: FastifyRequest): { vmId: string; port: number } | undefined {
   const id = req.headers["e2b-sandbox-id"];
-  if (typeof id === "string" && id.length > 0) {
-    const port = Number(req.headers["e2b-sandbox-port"] ?? E2B_ENVD_PORT);
-    return { vmId: id, port };
-  }
-  const m = HOST_PATTERN.exec(req.headers.host ?? "");
-  return m ? { vmId: m[2] as string, port: Number(m[1]) } : undefined;
+  if (typeof id !== "string" || id.length === 0) return undefined;
+  const port = Number(req.headers["e2b-sandbox-port"] ?? E2B_ENVD_PORT);
+  return { vmId: id, port };
 }
 
 /** The user named by `Authorization: Basic base64(user:)`, as the SDK sends it. */
@@ -50,7 +46,7 @@ export async function authorizeSandboxCall(
   if (!t) {
     throw new ConnectError(
       "invalid_argument",
-      "name the sandbox with the E2b-Sandbox-Id header (or a <port>-<sandboxId>.<domain> Host)",
+      "name the sandbox with the E2b-Sandbox-Id header (set E2B_SANDBOX_URL to <server>/e2b)",
     );
   }
   if (t.port !== E2B_ENVD_PORT) {
