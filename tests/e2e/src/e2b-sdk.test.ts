@@ -273,6 +273,25 @@ describe.each([
     expect(await res.json()).toMatchObject({ code: "unauthenticated" });
   }, 150_000);
 
+  it("ends a sandbox at its timeout", async () => {
+    const brief = await Sandbox.create("base", {
+      metadata: { suite: `${suite}-brief` },
+      timeoutMs: 600_000,
+    });
+    await brief.setTimeout(2_000);
+    let gone: unknown;
+    // The reaper sweeps every few seconds; bounded well past that.
+    for (let i = 0; i < 180 && !gone; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      gone = await Sandbox.getInfo(brief.sandboxId).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    }
+    expect(gone).toBeInstanceOf(NotFoundError);
+    expect(await brief.isRunning()).toBe(false);
+  }, 120_000);
+
   it("kills the sandbox", async () => {
     await sbx.kill();
     expect(await Sandbox.kill(sbx.sandboxId)).toBe(false);

@@ -97,6 +97,24 @@ describe("the E2B control API", () => {
     expect(state.body).toMatchObject({ code: 400, message: expect.stringMatching(/state/) });
   });
 
+  it("counts control calls against the key's rate limit, with Retry-After", async () => {
+    const limited = await gw.open({ rateLimit: { max: 2, timeWindowMs: 60_000 } });
+    const { secret } = await e2bKey();
+    const statuses: number[] = [];
+    let last;
+    for (let i = 0; i < 3; i++) {
+      last = await limited.inject({
+        method: "GET",
+        url: "/e2b/v2/sandboxes",
+        headers: { "x-api-key": secret },
+      });
+      statuses.push(last.statusCode);
+    }
+    expect(statuses).toEqual([200, 200, 429]);
+    expect(last?.json()).toMatchObject({ code: 429 });
+    expect(Number(last?.headers["retry-after"])).toBeGreaterThan(0);
+  });
+
   it("answers 404 for a sandbox it does not know", async () => {
     const { secret } = await e2bKey();
     for (const [method, route, body] of [

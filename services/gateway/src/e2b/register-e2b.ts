@@ -29,6 +29,8 @@ export async function registerE2b(app: FastifyInstance, deps: RouteDeps): Promis
     scope.setErrorHandler((err, req, reply) => {
       const { status, message } = httpErrorOf(err, req.id);
       if (status >= 500) req.log.error({ err }, "e2b request failed");
+      const retry = (err as { retryAfterSec?: unknown }).retryAfterSec;
+      if (typeof retry === "number") void reply.header("retry-after", retry);
       void reply.status(status).send({ code: status, message });
     });
     registerE2bControlRoutes(scope, deps);

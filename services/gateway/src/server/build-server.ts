@@ -207,7 +207,10 @@ async function registerRateLimit(
     // one address behind a proxy; one key is one caller).
     hook: "preHandler",
     keyGenerator: (req) => req.principal?.keyId ?? `ip:${req.ip}`,
-    allowList: (req) => !req.url.startsWith("/api/v1/") || req.url.startsWith("/api/v1/health"),
+    // The E2B control API counts like /api/v1; its in-sandbox calls carry no key to count by.
+    allowList: (req) =>
+      !(req.url.startsWith("/api/v1/") || /^\/e2b\/(?:v2\/)?sandboxes/.test(req.url)) ||
+      req.url.startsWith("/api/v1/health"),
     ...(store ? { store } : {}),
     // The plugin throws what this returns; the error handler turns it into the envelope.
     errorResponseBuilder: (_req, ctx) =>
