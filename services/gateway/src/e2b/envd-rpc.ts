@@ -9,8 +9,8 @@ import {
   toConnectError,
 } from "./connect-protocol.js";
 import { diff, type DirWatches, type WatchSpec } from "./dir-watch.js";
-import { resolvePath, type FilesystemOps } from "./filesystem-ops.js";
-import type { ProcessEvent, ProcessTable, SandboxProcess } from "./process-table.js";
+import { homeOf, resolvePath, type FilesystemOps } from "./filesystem-ops.js";
+import type { ProcessEvent, ProcessNews, ProcessTable, SandboxProcess } from "./process-table.js";
 import type { SandboxCall } from "./sandbox-access.js";
 
 type Message = Record<string, unknown>;
@@ -134,22 +134,26 @@ function streamEvents(
   req: FastifyRequest,
   reply: FastifyReply,
   attach: (
-    listener: (e: ProcessEvent) => void,
+    listener: (e: ProcessNews) => void,
   ) => Promise<{ proc: SandboxProcess; first?: ProcessEvent }>,
 ): Promise<void> {
   return new Promise<void>((resolve) => {
     let stream: ServerStream | undefined;
-    const early: ProcessEvent[] = [];
+    const early: ProcessNews[] = [];
     let unsubscribe: (() => void) | undefined;
     const timers: NodeJS.Timeout[] = [];
-    const finish = (err?: ConnectError) => {
+    const finish = (err?: ConnectError, drop = false) => {
       for (const t of timers) clearInterval(t);
       unsubscribe?.();
-      stream?.end(err);
+      if (drop) reply.raw.destroy();
+      else stream?.end(err);
       resolve();
     };
-    const deliver = (e: ProcessEvent) => {
+    const deliver = (e: ProcessNews) => {
       if (!stream) return void early.push(e);
+      // Dropped as the sandbox's own connection was: the SDK then asks /health and tells a
+      // sandbox that is gone (a TimeoutError) from a network hiccup.
+      if ("lost" in e) return finish(undefined, true);
       stream.send({ event: e });
       if ("end" in e) finish();
     };
@@ -218,7 +222,8 @@ export async function processRpc(
               cmd,
               args,
               envs: stringMap(p.envs, "process.envs"),
-              ...(cwd ? { cwd: resolvePath(cwd, call.user) } : {}),
+              // E2B starts commands in the user's home unless told otherwise.
+              cwd: cwd ? resolvePath(cwd, call.user) : homeOf(call.user),
             },
             ...(call.user ? { user: call.user } : {}),
             ...(tag !== undefined ? { tag } : {}),

@@ -36,7 +36,7 @@ function info(p) {
   const l = fs.lstatSync(p);
   let t = l.isSymbolicLink() ? 3 : l.isDirectory() ? 2 : l.isFile() ? 1 : 0;
   const e = { name: path.basename(p), type: TYPES[t], path: p, size: String(l.size), mode: l.mode & 0o7777, permissions: perm(l.mode, t), owner: users.get(l.uid) ?? String(l.uid), group: groups.get(l.gid) ?? String(l.gid), modifiedTime: l.mtime.toISOString() };
-  if (t === 3) e.symlinkTarget = fs.readlinkSync(p);
+  if (t === 3) e.symlinkTarget = path.resolve(path.dirname(p), fs.readlinkSync(p));
   return e;
 }
 function walk(dir, depth, out) {
@@ -54,7 +54,7 @@ try {
   else if (op === "mkdir") { if (fs.existsSync(a)) { const e = new Error("directory already exists: " + a); e.code = "EEXIST"; throw e; } fs.mkdirSync(a, { recursive: true }); ok = info(a); }
   else if (op === "move") { fs.renameSync(a, b); ok = info(b); }
   else if (op === "list") { if (!fs.statSync(a).isDirectory()) { const e = new Error("path is not a directory: " + a); e.code = "ENOTDIR"; throw e; } ok = walk(a, Math.max(1, Number(b) || 1), []); }
-  else if (op === "remove") { fs.lstatSync(a); fs.rmSync(a, { recursive: true, force: true }); ok = {}; }
+  else if (op === "remove") { fs.rmSync(a, { recursive: true, force: true }); ok = {}; }
   process.stdout.write(JSON.stringify({ ok }));
 } catch (e) {
   process.stdout.write(JSON.stringify({ err: { errno: e.code || "EIO", message: e.code === "ENOENT" ? "path not found: " + (e.path || a) : e.message } }));

@@ -22,6 +22,12 @@ export type ProcessEvent =
   | { end: { exitCode: number; exited: boolean; status: string; error?: string } }
   | { keepalive: Record<string, never> };
 
+/**
+ * What listeners of a process hear: its events, or `lost` when the way to it broke before it
+ * ended (the sandbox went away), which a stream reports as `unavailable` rather than as an exit.
+ */
+export type ProcessNews = ProcessEvent | { lost: string };
+
 /** What `start` needs besides the command. */
 export interface StartOptions {
   readonly config: ProcessConfig;
@@ -41,7 +47,7 @@ const MAX_PROCESSES = 10_000;
  * its events (the `Start` call, then any `Connect`).
  */
 export class SandboxProcess {
-  readonly #listeners = new Set<(event: ProcessEvent) => void>();
+  readonly #listeners = new Set<(event: ProcessNews) => void>();
   #ended = false;
 
   constructor(
@@ -56,7 +62,7 @@ export class SandboxProcess {
   }
 
   /** Calls `fn` with every event from now on; returns the unsubscribe. */
-  subscribe(fn: (event: ProcessEvent) => void): () => void {
+  subscribe(fn: (event: ProcessNews) => void): () => void {
     this.#listeners.add(fn);
     return () => this.#listeners.delete(fn);
   }
@@ -67,8 +73,8 @@ export class SandboxProcess {
     this.ws.send(JSON.stringify(message));
   }
 
-  emit(event: ProcessEvent): void {
-    if ("end" in event) this.#ended = true;
+  emit(event: ProcessNews): void {
+    if ("end" in event || "lost" in event) this.#ended = true;
     for (const fn of [...this.#listeners]) fn(event);
   }
 
@@ -98,7 +104,7 @@ export class ProcessTable {
   async start(
     vmId: string,
     options: StartOptions,
-    listener: (event: ProcessEvent) => void,
+    listener: (event: ProcessNews) => void,
   ): Promise<SandboxProcess> {
     if (this.#byPid.size >= MAX_PROCESSES) {
       throw new ConnectError("resource_exhausted", `at most ${MAX_PROCESSES} processes at once`);
@@ -169,9 +175,7 @@ export class ProcessTable {
               return;
             }
             this.#byPid.delete(pid);
-            proc.emit({
-              end: { exitCode: -1, exited: false, status: "error", error: msg.message },
-            });
+            proc.emit({ lost: msg.message });
             ws.close();
             break;
         }
@@ -183,14 +187,7 @@ export class ProcessTable {
           );
         else if (!proc.ended) {
           this.#byPid.delete(pid);
-          proc.emit({
-            end: {
-              exitCode: -1,
-              exited: false,
-              status: "error",
-              error: "lost the connection to the sandbox",
-            },
-          });
+          proc.emit({ lost: "lost the connection to the sandbox" });
         }
       });
       ws.on("error", () => undefined);
