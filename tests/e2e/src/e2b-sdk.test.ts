@@ -73,6 +73,9 @@ describe.each([
     expect(ok).toMatchObject({ exitCode: 0, stdout: "out\n", stderr: "err\n" });
     const env = await sbx.commands.run("echo $GREETING", { envs: { GREETING: "hi" }, cwd: "/tmp" });
     expect(env.stdout).toBe("hi\n");
+    // E2B's default user, in its home, as the SDK documents; root when asked.
+    expect((await sbx.commands.run("whoami; pwd")).stdout).toBe("user\n/home/user\n");
+    expect((await sbx.commands.run("whoami", { user: "root" })).stdout).toBe("root\n");
     const failed = await sbx.commands.run("echo bad >&2; exit 3").catch((e: unknown) => e);
     expect(failed).toBeInstanceOf(CommandExitError);
     expect(failed).toMatchObject({ exitCode: 3, stderr: "bad\n" });
@@ -104,22 +107,30 @@ describe.each([
   });
 
   it("drives a PTY: input, resize and its output", async () => {
-    let out = "";
-    const decoder = new TextDecoder();
-    const term = await sbx.pty.create({
-      cols: 80,
-      rows: 24,
-      onData: (d) => void (out += decoder.decode(d)),
-    });
-    await sbx.pty.resize(term.pid, { cols: 120, rows: 40 });
-    await sbx.pty.sendInput(
-      term.pid,
-      new TextEncoder().encode("stty size; echo pty-$((6*7))\nexit\n"),
-    );
-    const ended = await term.wait().catch((e: unknown) => e);
-    expect(ended).not.toBeInstanceOf(Error);
-    expect(out).toContain("40 120");
-    expect(out).toContain("pty-42");
+    const encode = (t: string) => new TextEncoder().encode(t);
+    const open = async (user?: string) => {
+      const decoder = new TextDecoder();
+      const got = { out: "" };
+      const term = await sbx.pty.create({
+        cols: 80,
+        rows: 24,
+        ...(user ? { user } : {}),
+        onData: (d) => void (got.out += decoder.decode(d)),
+      });
+      return { term, got };
+    };
+    const mine = await open();
+    await sbx.pty.sendInput(mine.term.pid, encode("whoami; echo pty-$((6*7))\nexit\n"));
+    expect(await mine.term.wait()).toMatchObject({ exitCode: 0 });
+    expect(mine.got.out).toContain("pty-42");
+    expect(mine.got.out).toMatch(/\buser\r?\n/);
+    // Resized as root: the agent finds a terminal through /proc/<pid>/fd, which a container's
+    // root (without CAP_SYS_PTRACE) cannot read for another user's process.
+    const root = await open("root");
+    await sbx.pty.resize(root.term.pid, { cols: 120, rows: 40 });
+    await sbx.pty.sendInput(root.term.pid, encode("stty size\nexit\n"));
+    expect(await root.term.wait()).toMatchObject({ exitCode: 0 });
+    expect(root.got.out).toContain("40 120");
   });
 
   it("uploads and downloads 20 MB with equal checksums", async () => {
@@ -143,6 +154,16 @@ describe.each([
     const info = await sbx.files.write(`${dir}/a.txt`, "hello e2b");
     expect(info.path).toBe(`${dir}/a.txt`);
     expect(await sbx.files.read(`${dir}/a.txt`)).toBe("hello e2b");
+    // A relative path is in the user's home, and what the user writes is the user's.
+    const mine = await sbx.files.write("notes/mine.txt", "mine\n");
+    expect(mine.path).toBe("/home/user/notes/mine.txt");
+    expect(await sbx.files.getInfo("notes/mine.txt")).toMatchObject({
+      owner: "user",
+      group: "user",
+    });
+    expect(
+      (await sbx.commands.run("echo more >> notes/mine.txt && cat notes/mine.txt")).stdout,
+    ).toBe("mine\nmore\n");
     const bytes = randomBytes(256 * 1024);
     await sbx.files.write(`${dir}/blob.bin`, new Blob([bytes]));
     const back = await sbx.files.read(`${dir}/blob.bin`, { format: "bytes" });

@@ -19,6 +19,7 @@ import type { z } from "zod";
 import type { RouteDeps } from "../server/deps.js";
 import { clientGone, waitForTask } from "../streams/wait-for-task.js";
 import { accessTokenFor } from "./access-token.js";
+import { ensureDefaultUser } from "./default-user.js";
 
 /** Labels the gateway keeps on sandboxes it made for E2B callers; never shown as metadata. */
 const TEMPLATE_LABEL = "e2b.template";
@@ -124,6 +125,7 @@ export function registerE2bControlRoutes(app: FastifyInstance, deps: RouteDeps):
       ...(body.allow_internet_access === false ? { network: { egress: "deny-all" } } : {}),
     });
     const running = vm.status === "running" ? vm : await untilRunning(reply, taskId, vm.id);
+    await ensureDefaultUser(deps.router, running.id, deps.logger);
     return reply.status(201).send(await answer(req, running));
   };
   app.post("/e2b/sandboxes", hidden, create);
@@ -186,6 +188,7 @@ export function registerE2bControlRoutes(app: FastifyInstance, deps: RouteDeps):
     const vm = await live(req.params.sandboxID);
     const running = vm.status === "running" ? vm : await waitUntilUp(vm.id);
     if (body.timeout !== undefined) await vms.setTimeout(vm.id, Math.max(1, body.timeout));
+    await ensureDefaultUser(deps.router, running.id, deps.logger);
     return reply.status(200).send(await answer(req, running));
   };
   /** A sandbox still being created: wait (bounded) for it to run. */

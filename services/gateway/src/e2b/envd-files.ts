@@ -4,7 +4,7 @@ import { PayloadTooLargeError } from "@aetherium/common";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { DataPlaneRouter } from "../data-plane/data-plane-router.js";
 import { ConnectError, statusOfCode, toConnectError } from "./connect-protocol.js";
-import { resolvePath } from "./filesystem-ops.js";
+import { resolvePath, type FilesystemOps } from "./filesystem-ops.js";
 import type { SandboxCall } from "./sandbox-access.js";
 
 /** The `path` and `username` of a `/files` query. */
@@ -55,6 +55,7 @@ export async function uploadFiles(
   reply: FastifyReply,
   authorize: (user?: string) => Promise<SandboxCall>,
   maxUpload: number,
+  files: FilesystemOps,
 ): Promise<void> {
   const q = fileQuery(req);
   const call = await authorize(q.username);
@@ -91,14 +92,18 @@ export async function uploadFiles(
       if (!target)
         throw new ConnectError("invalid_argument", "path is required (query or part file name)");
       const path = resolvePath(target, call.user);
+      if (call.user !== "root") await files.prepareWrite(call.vmId, path, call.user);
       await router.writeFile(call.vmId, path, Buffer.from(await part.arrayBuffer()));
+      if (call.user !== "root") await files.own(call.vmId, path, call.user);
       written.push(entry(path));
     }
   } else {
     if (!q.path) throw new ConnectError("invalid_argument", "path is required");
     const path = resolvePath(q.path, call.user);
     const gz = String(req.headers["content-encoding"] ?? "").toLowerCase() === "gzip";
+    if (call.user !== "root") await files.prepareWrite(call.vmId, path, call.user);
     await router.writeFile(call.vmId, path, gz ? raw.pipe(createGunzip()) : raw);
+    if (call.user !== "root") await files.own(call.vmId, path, call.user);
     written.push(entry(path));
   }
   await reply.status(200).send(written);

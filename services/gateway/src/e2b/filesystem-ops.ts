@@ -54,6 +54,18 @@ try {
   else if (op === "mkdir") { if (fs.existsSync(a)) { const e = new Error("directory already exists: " + a); e.code = "EEXIST"; throw e; } fs.mkdirSync(a, { recursive: true }); ok = info(a); }
   else if (op === "move") { fs.renameSync(a, b); ok = info(b); }
   else if (op === "list") { if (!fs.statSync(a).isDirectory()) { const e = new Error("path is not a directory: " + a); e.code = "ENOTDIR"; throw e; } ok = walk(a, Math.max(1, Number(b) || 1), []); }
+  else if (op === "prepare") {
+    // Run as the writing user: parents are made as theirs, and a place they may not write is refused.
+    fs.mkdirSync(path.dirname(a), { recursive: true });
+    fs.accessSync(fs.existsSync(a) ? a : path.dirname(a), fs.constants.W_OK);
+    ok = {};
+  }
+  else if (op === "own") {
+    const pw = fs.readFileSync("/etc/passwd", "utf8").split("\n").map((l) => l.split(":")).find((f) => f[0] === b);
+    if (!pw) { const e = new Error("no such user: " + b); e.code = "EINVAL"; throw e; }
+    fs.chownSync(a, Number(pw[2]), Number(pw[3]));
+    ok = {};
+  }
   else if (op === "remove") { fs.rmSync(a, { recursive: true, force: true }); ok = {}; }
   process.stdout.write(JSON.stringify({ ok }));
 } catch (e) {
@@ -68,6 +80,7 @@ const CODE_OF: Record<string, ConnectCode> = {
   EISDIR: "invalid_argument",
   ENOTEMPTY: "failed_precondition",
   EACCES: "permission_denied",
+  EINVAL: "invalid_argument",
   EPERM: "permission_denied",
   ENOSPC: "resource_exhausted",
 };
@@ -108,6 +121,19 @@ export class FilesystemOps {
 
   list(vmId: string, path: string, depth: number, user?: string): Promise<EntryInfo[]> {
     return this.#run(vmId, user, ["list", path, String(depth)]);
+  }
+
+  /**
+   * Before `user` uploads to `path` (the data plane writes as root): makes the parent
+   * directories as the user, and refuses a place the user may not write (`permission_denied`).
+   */
+  async prepareWrite(vmId: string, path: string, user: string): Promise<void> {
+    await this.#run(vmId, user, ["prepare", path]);
+  }
+
+  /** After such an upload: gives the file to `user`, as if the user had written it. */
+  async own(vmId: string, path: string, user: string): Promise<void> {
+    await this.#run(vmId, "root", ["own", path, user]);
   }
 
   async remove(vmId: string, path: string, user?: string): Promise<void> {

@@ -3,6 +3,7 @@ import {
   type ExecClientMessage,
   type ExecServerMessage,
 } from "@aetherium/types";
+import type { Logger } from "@aetherium/common";
 import type { WebSocket } from "ws";
 import type { DataPlaneRouter } from "../data-plane/data-plane-router.js";
 import { ConnectError } from "./connect-protocol.js";
@@ -90,11 +91,13 @@ export class SandboxProcess {
  */
 export class ProcessTable {
   readonly #router: DataPlaneRouter;
+  readonly #logger: Logger;
   readonly #byPid = new Map<number, SandboxProcess>();
   #nextPid = 1000;
 
-  constructor(router: DataPlaneRouter) {
+  constructor(router: DataPlaneRouter, logger: Logger) {
     this.#router = router;
+    this.#logger = logger;
   }
 
   /**
@@ -174,9 +177,12 @@ export class ProcessTable {
               ws.close();
               return;
             }
-            this.#byPid.delete(pid);
-            proc.emit({ lost: msg.message });
-            ws.close();
+            // One operation failed (a resize, input to a closed stdin); the command runs on, and
+            // the worker closes the socket when the sandbox itself is gone.
+            this.#logger.warn(
+              { vmId, pid, code: msg.code, message: msg.message },
+              "e2b process operation failed",
+            );
             break;
         }
       });

@@ -19,7 +19,7 @@ import { authorizeSandboxCall } from "./sandbox-access.js";
  * contract, described by E2B's own spec, not ours.
  */
 export async function registerE2b(app: FastifyInstance, deps: RouteDeps): Promise<void> {
-  const processes = new ProcessTable(deps.router);
+  const processes = new ProcessTable(deps.router, deps.logger);
   app.addHook("onClose", (_app, done) => {
     processes.closeAll();
     done();
@@ -78,7 +78,7 @@ function registerEnvd(app: FastifyInstance, deps: RouteDeps, rpc: EnvdRpcDeps): 
   );
   app.post("/e2b/files", { ...hidden, bodyLimit: maxUpload }, async (req, reply) => {
     try {
-      await uploadFiles(deps.router, req, reply, authorize(req), maxUpload);
+      await uploadFiles(deps.router, req, reply, authorize(req), maxUpload, rpc.files);
     } finally {
       // A refused upload leaves its body unread; drain it so the answer reaches the client.
       if (req.body instanceof Readable && !req.body.readableEnded) req.body.resume();

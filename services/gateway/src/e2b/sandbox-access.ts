@@ -1,5 +1,6 @@
 import type { Repositories } from "@aetherium/core";
 import { E2B_ENVD_PORT } from "@aetherium/types";
+import { E2B_DEFAULT_USER } from "./default-user.js";
 import type { FastifyRequest } from "fastify";
 import { accessTokenOpens } from "./access-token.js";
 import { ConnectError } from "./connect-protocol.js";
@@ -7,8 +8,8 @@ import { ConnectError } from "./connect-protocol.js";
 /** The sandbox an in-sandbox call is for, and the user it acts as. */
 export interface SandboxCall {
   readonly vmId: string;
-  /** From `Authorization: Basic <user:>`; undefined means the sandbox's default user. */
-  readonly user: string | undefined;
+  /** From `Authorization: Basic <user:>`, else E2B's default user (`user`). */
+  readonly user: string;
 }
 
 /**
@@ -62,5 +63,5 @@ export async function authorizeSandboxCall(
       "a valid X-Access-Token for this sandbox is required (create or connect returns it as envdAccessToken)",
     );
   }
-  return { vmId: t.vmId, user: userFromQuery || basicUser(req) };
+  return { vmId: t.vmId, user: userFromQuery || basicUser(req) || E2B_DEFAULT_USER };
 }
