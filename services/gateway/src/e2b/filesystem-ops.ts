@@ -54,16 +54,17 @@ try {
   else if (op === "mkdir") { if (fs.existsSync(a)) { const e = new Error("directory already exists: " + a); e.code = "EEXIST"; throw e; } fs.mkdirSync(a, { recursive: true }); ok = info(a); }
   else if (op === "move") { fs.renameSync(a, b); ok = info(b); }
   else if (op === "list") { if (!fs.statSync(a).isDirectory()) { const e = new Error("path is not a directory: " + a); e.code = "ENOTDIR"; throw e; } ok = walk(a, Math.max(1, Number(b) || 1), []); }
-  else if (op === "prepare") {
-    // Run as the writing user: parents are made as theirs, and a place they may not write is refused.
-    fs.mkdirSync(path.dirname(a), { recursive: true });
-    fs.accessSync(fs.existsSync(a) ? a : path.dirname(a), fs.constants.W_OK);
-    ok = {};
-  }
-  else if (op === "own") {
+  else if (op === "prepare" || op === "own") {
     const pw = fs.readFileSync("/etc/passwd", "utf8").split("\n").map((l) => l.split(":")).find((f) => f[0] === b);
     if (!pw) { const e = new Error("no such user: " + b); e.code = "EINVAL"; throw e; }
-    fs.chownSync(a, Number(pw[2]), Number(pw[3]));
+    const uid = Number(pw[2]), gid = Number(pw[3]);
+    if (op === "own") fs.chownSync(a, uid, gid);
+    else {
+      // As envd does: the parents a write needs are made, and the ones made are the user's.
+      const missing = [];
+      for (let d = path.dirname(a); !fs.existsSync(d); d = path.dirname(d)) missing.unshift(d);
+      for (const d of missing) { fs.mkdirSync(d); fs.chownSync(d, uid, gid); }
+    }
     ok = {};
   }
   else if (op === "remove") { fs.rmSync(a, { recursive: true, force: true }); ok = {}; }
@@ -124,11 +125,11 @@ export class FilesystemOps {
   }
 
   /**
-   * Before `user` uploads to `path` (the data plane writes as root): makes the parent
-   * directories as the user, and refuses a place the user may not write (`permission_denied`).
+   * Before `user` uploads to `path` (the data plane writes as root): makes the missing parent
+   * directories and gives them to the user, as envd does for a write.
    */
   async prepareWrite(vmId: string, path: string, user: string): Promise<void> {
-    await this.#run(vmId, user, ["prepare", path]);
+    await this.#run(vmId, "root", ["prepare", path, user]);
   }
 
   /** After such an upload: gives the file to `user`, as if the user had written it. */
