@@ -73,6 +73,10 @@ describe.each([
     expect(ok).toMatchObject({ exitCode: 0, stdout: "out\n", stderr: "err\n" });
     const env = await sbx.commands.run("echo $GREETING", { envs: { GREETING: "hi" }, cwd: "/tmp" });
     expect(env.stdout).toBe("hi\n");
+    // Large output arrives whole and in order (the stream pauses the command, never drops).
+    const many = await sbx.commands.run("seq 1 400000");
+    expect(many.stdout.length).toBe(2_688_895);
+    expect(many.stdout.endsWith("399999\n400000\n")).toBe(true);
     // E2B's default user, in its home, as the SDK documents; root when asked.
     expect((await sbx.commands.run("whoami; pwd")).stdout).toBe("user\n/home/user\n");
     expect((await sbx.commands.run("whoami", { user: "root" })).stdout).toBe("root\n");

@@ -151,9 +151,10 @@ export class ServerStream {
     return !this.#ended;
   }
 
-  send(message: unknown): void {
-    if (this.#ended) return;
-    this.#res.write(envelope(0, message));
+  /** Writes one message; false when the client is not keeping up (wait for `drain`). */
+  send(message: unknown): boolean {
+    if (this.#ended) return true;
+    return this.#res.write(envelope(0, message));
   }
 
   end(error?: ConnectError): void {

@@ -141,10 +141,14 @@ function streamEvents(
     let stream: ServerStream | undefined;
     const early: ProcessNews[] = [];
     let unsubscribe: (() => void) | undefined;
+    let source: SandboxProcess | undefined;
+    let paused = false;
     const timers: NodeJS.Timeout[] = [];
     const finish = (err?: ConnectError, drop = false) => {
       for (const t of timers) clearInterval(t);
       unsubscribe?.();
+      if (paused) source?.resume();
+      paused = false;
       if (drop) reply.raw.destroy();
       else stream?.end(err);
       resolve();
@@ -154,14 +158,23 @@ function streamEvents(
       // Dropped as the sandbox's own connection was: the SDK then asks /health and tells a
       // sandbox that is gone (a TimeoutError) from a network hiccup.
       if ("lost" in e) return finish(undefined, true);
-      stream.send({ event: e });
-      if ("end" in e) finish();
+      const keptUp = stream.send({ event: e });
+      if ("end" in e) return finish();
+      if (!keptUp && !paused && source) {
+        paused = true;
+        source.pause();
+        reply.raw.once("drain", () => {
+          if (paused) source?.resume();
+          paused = false;
+        });
+      }
     };
     attach(deliver).then(
       ({ proc, first }) => {
         reply.hijack();
         stream = new ServerStream(reply.raw);
         reply.raw.once("close", () => finish());
+        source = proc;
         unsubscribe = proc.subscribe(deliver);
         if (first) deliver(first);
         for (const e of early.splice(0)) deliver(e);

@@ -50,6 +50,7 @@ const MAX_PROCESSES = 10_000;
 export class SandboxProcess {
   readonly #listeners = new Set<(event: ProcessNews) => void>();
   #ended = false;
+  #pausers = 0;
 
   constructor(
     readonly pid: number,
@@ -72,6 +73,19 @@ export class SandboxProcess {
   send(message: ExecClientMessage): void {
     if (this.#ended) throw new ConnectError("not_found", `process ${this.pid} has ended`);
     this.ws.send(JSON.stringify(message));
+  }
+
+  /**
+   * Stops reading the command's output while a listener's client catches up: the worker then
+   * stops reading the sandbox's pipes, so a slow client slows the command instead of making the
+   * gateway buffer. Each `pause` is undone by one `resume`.
+   */
+  pause(): void {
+    if (this.#pausers++ === 0) this.ws.pause();
+  }
+
+  resume(): void {
+    if (this.#pausers > 0 && --this.#pausers === 0) this.ws.resume();
   }
 
   emit(event: ProcessNews): void {
