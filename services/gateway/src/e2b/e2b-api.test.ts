@@ -115,6 +115,53 @@ describe("the E2B control API", () => {
     expect(Number(last?.headers["retry-after"])).toBeGreaterThan(0);
   });
 
+  it("lists by metadata, a page at a time with x-next-token", async () => {
+    const { secret } = await e2bKey();
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await call("POST", "/api/v1/vms", {
+        body: { labels: { suite: "paging", n: String(i) } },
+      });
+      expect(r.status).toBe(202);
+      ids.push(r.body.vm.id as string);
+    }
+    try {
+      const filter = `metadata=${encodeURIComponent("suite=paging")}`;
+      const first = await call("GET", `/e2b/v2/sandboxes?${filter}&limit=2`, e2b(secret));
+      expect(first.status).toBe(200);
+      expect(first.body).toHaveLength(2);
+      const token = first.headers["x-next-token"] as string;
+      expect(token).toBeTruthy();
+      const rest = await call(
+        "GET",
+        `/e2b/v2/sandboxes?${filter}&limit=2&nextToken=${encodeURIComponent(token)}`,
+        e2b(secret),
+      );
+      expect(rest.body).toHaveLength(1);
+      expect(rest.headers["x-next-token"]).toBeUndefined();
+      const all = [
+        ...(first.body as { sandboxID: string }[]),
+        ...(rest.body as { sandboxID: string }[]),
+      ];
+      expect(all.map((s) => s.sandboxID).sort()).toEqual([...ids].sort());
+      expect(all[0]).toMatchObject({
+        state: "running",
+        metadata: { suite: "paging" },
+        envdVersion: "0.5.7",
+      });
+      const one = await call(
+        "GET",
+        `/e2b/v2/sandboxes?metadata=${encodeURIComponent("n=1")}`,
+        e2b(secret),
+      );
+      expect((one.body as { sandboxID: string }[]).map((s) => s.sandboxID)).toEqual([ids[1]]);
+      const paused = await call("GET", `/e2b/v2/sandboxes?${filter}&state=paused`, e2b(secret));
+      expect(paused.body).toEqual([]);
+    } finally {
+      for (const id of ids) await call("DELETE", `/api/v1/vms/${id}`);
+    }
+  });
+
   it("answers 404 for a sandbox it does not know", async () => {
     const { secret } = await e2bKey();
     for (const [method, route, body] of [
