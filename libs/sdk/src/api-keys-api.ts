@@ -18,13 +18,20 @@ export class ApiKeysApi {
     this.#t = transport;
   }
 
-  /** Creates a key; `secret` is shown this one time only. Scopes default to read + write. */
+  /**
+   * Creates a key; `secret` is shown this one time only. Scopes default to read + write;
+   * `format: "e2b"` shapes the secret `e2b_` + hex, as the `e2b` SDKs expect `E2B_API_KEY`.
+   */
   create(
-    body: { name: string; scopes?: readonly ApiKeyScope[] },
+    body: { name: string; scopes?: readonly ApiKeyScope[]; format?: "aetherium" | "e2b" },
     options: { signal?: AbortSignal } = {},
   ): Promise<CreateApiKeyResponse> {
     return this.#t.requestChecked(createApiKeyResponseSchema, "POST", "/api-keys", {
-      body: { name: body.name, ...(body.scopes && { scopes: [...body.scopes] }) },
+      body: {
+        name: body.name,
+        ...(body.scopes && { scopes: [...body.scopes] }),
+        ...(body.format && { format: body.format }),
+      },
       signal: options.signal,
     });
   }

@@ -7,6 +7,7 @@
 export * from "./agent/index.js";
 export * from "./api/index.js";
 export * from "./domain/index.js";
+export * from "./e2b/index.js";
 export * from "./events/index.js";
 export * from "./jobs/index.js";
 export * from "./validation/index.js";

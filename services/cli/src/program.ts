@@ -195,8 +195,9 @@ export async function runAether(argv: readonly string[], io: CliIo): Promise<num
         "read,write",
       ),
     )
+    .option("--e2b", "shape the secret e2b_<hex>, for the e2b SDKs' E2B_API_KEY")
     .action(
-      run("keys create", (ctx, name: string, flags: { scope?: string }) =>
+      run("keys create", (ctx, name: string, flags: { scope?: string; e2b?: boolean }) =>
         keysCreate(ctx, name, flags),
       ),
     );

@@ -10,6 +10,13 @@ export const createApiKeyBodySchema = z.strictObject({
     .min(1, "scopes must not be empty")
     .transform((scopes) => [...new Set(scopes)])
     .default(["read", "write"]),
+  /**
+   * The secret's shape: `aetherium` (`ak_` + base64url) or `e2b` (`e2b_` + 40 hex digits), the
+   * shape the `e2b` SDKs accept as `E2B_API_KEY`. Both work on every route.
+   */
+  format: z
+    .enum(["aetherium", "e2b"], { error: "format must be aetherium or e2b" })
+    .default("aetherium"),
 });
 
 /** A create-API-key body. */

@@ -7,15 +7,19 @@ import type { Context } from "../context.js";
 import { age, table } from "../format/table.js";
 import { parseScopes } from "../parse.js";
 
-/** `aether keys create <name> [--scope read,write,admin]`: prints the secret, once. */
+/**
+ * `aether keys create <name> [--scope read,write,admin] [--e2b]`: prints the secret, once. With
+ * `--e2b` the secret is shaped `e2b_` + hex, for use as `E2B_API_KEY`.
+ */
 export async function keysCreate(
   ctx: Context,
   name: string,
-  flags: { scope?: string },
+  flags: { scope?: string; e2b?: boolean },
 ): Promise<number> {
   const created = await ctx.client.apiKeys.create({
     name,
     ...(flags.scope ? { scopes: parseScopes(flags.scope) } : {}),
+    ...(flags.e2b ? { format: "e2b" as const } : {}),
   });
   if (ctx.json) {
     ctx.printJson(created);

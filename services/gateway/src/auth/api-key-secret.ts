@@ -3,6 +3,9 @@ import { createHash, randomBytes } from "node:crypto";
 /** Every secret starts with this, so a leaked key is recognisable (and greppable) as ours. */
 export const API_KEY_PREFIX = "ak_";
 
+/** The prefix of secrets in the shape the `e2b` SDKs accept (`e2b_` + hex). */
+export const E2B_API_KEY_PREFIX = "e2b_";
+
 /** How many characters of a secret a listing shows, prefix included. */
 const SHOWN_CHARS = 10;
 
@@ -17,8 +20,12 @@ export interface GeneratedApiKey {
  * A new secret: `ak_` + 32 random bytes in base64url. base64url keeps it a valid HTTP token, so
  * browsers can pass it as a WebSocket subprotocol (`bearer.<key>`), where headers are not allowed.
  */
-export function generateApiKey(): GeneratedApiKey {
-  const secret = API_KEY_PREFIX + randomBytes(32).toString("base64url");
+export function generateApiKey(format: "aetherium" | "e2b" = "aetherium"): GeneratedApiKey {
+  // The e2b shape is hex only; 20 bytes (160 bits) as E2B's own keys carry, still unguessable.
+  const secret =
+    format === "e2b"
+      ? E2B_API_KEY_PREFIX + randomBytes(20).toString("hex")
+      : API_KEY_PREFIX + randomBytes(32).toString("base64url");
   return { secret, hash: hashApiKey(secret), prefix: secret.slice(0, SHOWN_CHARS) };
 }
 

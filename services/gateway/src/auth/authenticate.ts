@@ -45,10 +45,13 @@ export const BEARER_SUBPROTOCOL_PREFIX = "bearer.";
 export const API_SUBPROTOCOL = "aetherium.v1";
 
 /**
- * The key a request presents: `Authorization: Bearer <key>`, or on a WebSocket upgrade a
- * `bearer.<key>` entry in `Sec-WebSocket-Protocol`.
+ * The key a request presents: `Authorization: Bearer <key>`, `X-API-KEY: <key>` (the header the
+ * `e2b` SDKs send to the `/e2b` control API), or on a WebSocket upgrade a `bearer.<key>` entry in
+ * `Sec-WebSocket-Protocol`.
  */
 export function presentedKey(req: FastifyRequest): string | undefined {
+  const apiKey = req.headers["x-api-key"];
+  if (typeof apiKey === "string" && !req.headers.authorization) return apiKey.trim() || undefined;
   const auth = req.headers.authorization;
   if (auth) {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);

@@ -49,6 +49,28 @@ export const ROUTE_SCOPES: Readonly<Record<string, RouteAccess>> = {
   "DELETE /api/v1/api-keys/:id": "admin",
 
   "GET /api/v1/events": "read", // WebSocket: domain events
+
+  // The E2B control API: the key comes in X-API-KEY, scopes as on /api/v1.
+  "POST /e2b/sandboxes": "write",
+  "POST /e2b/v2/sandboxes": "write",
+  "GET /e2b/sandboxes": "read",
+  "GET /e2b/v2/sandboxes": "read",
+  "GET /e2b/sandboxes/:sandboxID": "read",
+  "DELETE /e2b/sandboxes/:sandboxID": "write",
+  "POST /e2b/sandboxes/:sandboxID/timeout": "write",
+  "POST /e2b/sandboxes/:sandboxID/connect": "write",
+  "POST /e2b/v2/sandboxes/:sandboxID/connect": "write",
+  "POST /e2b/sandboxes/:sandboxID/pause": "write",
+  "GET /e2b/sandboxes/:sandboxID/metrics": "read",
+  // The E2B in-sandbox API carries no API key (the SDK does not send one there): each call must
+  // present its sandbox's access token, checked in services/gateway/src/e2b/sandbox-access.ts,
+  // which holds only while the key that got it is valid and has `write`.
+  "POST /e2b/process.Process/:method": "public",
+  "POST /e2b/filesystem.Filesystem/:method": "public",
+  "GET /e2b/files": "public",
+  "POST /e2b/files": "public",
+  "GET /e2b/health": "public",
+  "GET /e2b/envs": "public",
 };
 
 /**

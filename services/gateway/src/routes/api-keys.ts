@@ -47,13 +47,13 @@ export function registerApiKeyRoutes(api: Api, deps: RouteDeps): void {
         tags,
         summary: "Create an API key",
         description:
-          "The answer carries `secret`, shown this once. `scopes` defaults to read + write. No `Idempotency-Key` replay here: replaying would mean storing the secret.",
+          'The answer carries `secret`, shown this once. `scopes` defaults to read + write. `format: "e2b"` makes a secret shaped `e2b_` + hex for the `e2b` SDKs. No `Idempotency-Key` replay here: replaying would mean storing the secret.',
         body: createApiKeyBodySchema,
         response: { 201: createApiKeyResponseSchema, ...errorResponses },
       },
     },
     async (req, reply) => {
-      const key = generateApiKey();
+      const key = generateApiKey(req.body.format);
       const row = await repos.apiKeys.create({
         name: req.body.name,
         keyHash: key.hash,

@@ -24,6 +24,7 @@ import { registerApiKeyRoutes } from "../routes/api-keys.js";
 import { registerBackendRoutes } from "../routes/backends.js";
 import { registerClusterRoutes } from "../routes/cluster.js";
 import { registerDashboard } from "../routes/dashboard.js";
+import { registerE2b } from "../e2b/register-e2b.js";
 import { registerEventRoutes } from "../routes/events.js";
 import { registerExecRoutes } from "../routes/exec.js";
 import { registerFileRoutes } from "../routes/files.js";
@@ -155,6 +156,7 @@ export async function buildServer(deps: ServerDeps): Promise<GatewayApp> {
   registerBackendRoutes(api, routeDeps);
   registerApiKeyRoutes(api, routeDeps);
   registerEventRoutes(api, routeDeps);
+  await registerE2b(app, routeDeps);
   app.get("/api/v1/openapi.json", { schema: { hide: true } }, () => app.swagger());
   if (deps.dashboardDir) {
     notFoundPage = (await registerDashboard(app, deps.dashboardDir))?.notFoundPage;
@@ -205,7 +207,10 @@ async function registerRateLimit(
     // one address behind a proxy; one key is one caller).
     hook: "preHandler",
     keyGenerator: (req) => req.principal?.keyId ?? `ip:${req.ip}`,
-    allowList: (req) => !req.url.startsWith("/api/v1/") || req.url.startsWith("/api/v1/health"),
+    // The E2B control API counts like /api/v1; its in-sandbox calls carry no key to count by.
+    allowList: (req) =>
+      !(req.url.startsWith("/api/v1/") || /^\/e2b\/(?:v2\/)?sandboxes/.test(req.url)) ||
+      req.url.startsWith("/api/v1/health"),
     ...(store ? { store } : {}),
     // The plugin throws what this returns; the error handler turns it into the envelope.
     errorResponseBuilder: (_req, ctx) =>

@@ -1,0 +1,110 @@
+import { Readable } from "node:stream";
+import { createGunzip } from "node:zlib";
+import { PayloadTooLargeError } from "@aetherium/common";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import type { DataPlaneRouter } from "../data-plane/data-plane-router.js";
+import { ConnectError, statusOfCode, toConnectError } from "./connect-protocol.js";
+import { resolvePath, type FilesystemOps } from "./filesystem-ops.js";
+import type { SandboxCall } from "./sandbox-access.js";
+
+/** The `path` and `username` of a `/files` query. */
+function fileQuery(req: FastifyRequest): { path?: string; username?: string } {
+  const q = (req.query ?? {}) as Record<string, unknown>;
+  return {
+    ...(typeof q.path === "string" ? { path: q.path } : {}),
+    ...(typeof q.username === "string" && q.username ? { username: q.username } : {}),
+  };
+}
+
+/** envd's error body for its HTTP routes: the status as `code`, and a message. */
+export async function sendEnvdError(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  err: unknown,
+): Promise<void> {
+  const e = toConnectError(err, req.id);
+  const status = statusOfCode(e.code);
+  if (!req.raw.complete) reply.header("connection", "close");
+  await reply.status(status).send({ code: status, message: e.message });
+}
+
+/** `GET /e2b/files?path=`: the file's bytes, streamed from the sandbox. */
+export async function downloadFile(
+  router: DataPlaneRouter,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  authorize: (user?: string) => Promise<SandboxCall>,
+): Promise<void> {
+  const q = fileQuery(req);
+  const call = await authorize(q.username);
+  if (!q.path) throw new ConnectError("invalid_argument", "path is required");
+  const file = await router.readFile(call.vmId, resolvePath(q.path, call.user));
+  reply.header("content-type", "application/octet-stream");
+  if (file.size !== null) reply.header("content-length", file.size);
+  await reply.send(file.body);
+}
+
+/**
+ * `POST /e2b/files`: `application/octet-stream` (gzip allowed) streams to `?path=`;
+ * `multipart/form-data` writes each `file` part to `?path=` or, without it, to the part's file
+ * name. Answers the written entries as envd does.
+ */
+export async function uploadFiles(
+  router: DataPlaneRouter,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  authorize: (user?: string) => Promise<SandboxCall>,
+  maxUpload: number,
+  files: FilesystemOps,
+): Promise<void> {
+  const q = fileQuery(req);
+  const call = await authorize(q.username);
+  const declared = Number(req.headers["content-length"] ?? "0");
+  if (declared > maxUpload)
+    throw new PayloadTooLargeError(`a file upload is at most ${maxUpload} bytes`);
+  const type = String(req.headers["content-type"] ?? "");
+  const raw =
+    req.body instanceof Readable
+      ? req.body
+      : Readable.from(Buffer.isBuffer(req.body) ? [req.body] : []);
+  const written: { name: string; type: "file"; path: string }[] = [];
+  const entry = (path: string) => ({
+    name: path.split("/").pop() ?? path,
+    type: "file" as const,
+    path,
+  });
+  if (type.startsWith("multipart/form-data")) {
+    // The parts are read whole: the SDK sends small files this way and streams big ones as
+    // octet-stream, which the branch below passes through without holding it.
+    const form = await new Request("http://e2b.invalid/files", {
+      method: "POST",
+      headers: { "content-type": type },
+      body: Readable.toWeb(raw),
+      duplex: "half",
+    }).formData();
+    const parts = form.getAll("file");
+    if (parts.length === 0)
+      throw new ConnectError("invalid_argument", "the form has no `file` part");
+    for (const part of parts) {
+      if (typeof part === "string")
+        throw new ConnectError("invalid_argument", "a `file` part must be a file");
+      const target = q.path ?? part.name;
+      if (!target)
+        throw new ConnectError("invalid_argument", "path is required (query or part file name)");
+      const path = resolvePath(target, call.user);
+      if (call.user !== "root") await files.prepareWrite(call.vmId, path, call.user);
+      await router.writeFile(call.vmId, path, Buffer.from(await part.arrayBuffer()));
+      if (call.user !== "root") await files.own(call.vmId, path, call.user);
+      written.push(entry(path));
+    }
+  } else {
+    if (!q.path) throw new ConnectError("invalid_argument", "path is required");
+    const path = resolvePath(q.path, call.user);
+    const gz = String(req.headers["content-encoding"] ?? "").toLowerCase() === "gzip";
+    if (call.user !== "root") await files.prepareWrite(call.vmId, path, call.user);
+    await router.writeFile(call.vmId, path, gz ? raw.pipe(createGunzip()) : raw);
+    if (call.user !== "root") await files.own(call.vmId, path, call.user);
+    written.push(entry(path));
+  }
+  await reply.status(200).send(written);
+}

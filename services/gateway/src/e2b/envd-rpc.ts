@@ -1,0 +1,383 @@
+import type { FastifyReply, FastifyRequest } from "fastify";
+import {
+  ConnectError,
+  ServerStream,
+  deadlineMs,
+  keepaliveMs,
+  requestMessage,
+  statusOfCode,
+  toConnectError,
+} from "./connect-protocol.js";
+import { diff, type DirWatches, type WatchSpec } from "./dir-watch.js";
+import { homeOf, resolvePath, type FilesystemOps } from "./filesystem-ops.js";
+import type { ProcessEvent, ProcessNews, ProcessTable, SandboxProcess } from "./process-table.js";
+import type { SandboxCall } from "./sandbox-access.js";
+
+type Message = Record<string, unknown>;
+
+/** What the in-sandbox RPC handlers reach. */
+export interface EnvdRpcDeps {
+  readonly processes: ProcessTable;
+  readonly files: FilesystemOps;
+  readonly watches: DirWatches;
+}
+
+/** How often a `WatchDir` stream looks at its directory again. */
+const WATCH_POLL_MS = 1000;
+
+/**
+ * Streams a directory's changes (see {@link DirWatches}): the start event once the first look
+ * succeeded, then the events of each later look, until the client leaves or the deadline passes.
+ */
+async function streamWatch(
+  deps: EnvdRpcDeps,
+  spec: WatchSpec,
+  req: FastifyRequest,
+  reply: FastifyReply,
+): Promise<void> {
+  const release = deps.watches.openStream();
+  try {
+    let last = await deps.watches.snapshot(spec);
+    reply.hijack();
+    const stream = new ServerStream(reply.raw);
+    stream.send({ start: {} });
+    const started = Date.now();
+    const deadline = deadlineMs(req.headers["connect-timeout-ms"]);
+    const keepalive = keepaliveMs(req.headers["keepalive-ping-interval"]);
+    let quietSince = Date.now();
+    // Bounded by the deadline when there is one, and by a day's worth of looks regardless.
+    for (let i = 0; i < 86_400_000 / WATCH_POLL_MS && stream.open; i++) {
+      await new Promise((r) => setTimeout(r, WATCH_POLL_MS));
+      if (!stream.open) break;
+      if (deadline !== undefined && Date.now() - started >= deadline) {
+        stream.end(new ConnectError("deadline_exceeded", "the watch's deadline passed"));
+        break;
+      }
+      let now;
+      try {
+        now = await deps.watches.snapshot(spec);
+      } catch (err) {
+        stream.end(toConnectError(err, req.id));
+        break;
+      }
+      for (const e of diff(last, now)) stream.send({ filesystem: e });
+      last = now;
+      if (Date.now() - quietSince >= keepalive) {
+        stream.send({ keepalive: {} });
+        quietSince = Date.now();
+      }
+    }
+    stream.end();
+  } finally {
+    release();
+  }
+}
+
+const obj = (v: unknown): Message =>
+  typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Message) : {};
+const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+
+function selector(m: Message): { pid?: number; tag?: string } {
+  const s = obj(m.process);
+  if (typeof s.pid === "number" && Number.isInteger(s.pid)) return { pid: s.pid };
+  if (typeof s.pid === "string" && /^\d+$/.test(s.pid)) return { pid: Number(s.pid) };
+  if (typeof s.tag === "string") return { tag: s.tag };
+  throw new ConnectError("invalid_argument", "process must name a pid or a tag");
+}
+
+function ptySize(m: Message): { cols: number; rows: number } | undefined {
+  if (m.pty === undefined || m.pty === null) return undefined;
+  const size = obj(obj(m.pty).size);
+  const cols = Number(size.cols ?? 0);
+  const rows = Number(size.rows ?? 0);
+  if (!Number.isInteger(cols) || !Number.isInteger(rows) || cols < 1 || rows < 1) {
+    throw new ConnectError("invalid_argument", "pty.size needs cols and rows of at least 1");
+  }
+  return { cols, rows };
+}
+
+function stringMap(v: unknown, field: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, val] of Object.entries(obj(v))) {
+    if (typeof val !== "string")
+      throw new ConnectError("invalid_argument", `${field}.${k} must be a string`);
+    out[k] = val;
+  }
+  return out;
+}
+
+/** The input bytes of a `ProcessInput` (`stdin` or `pty`, base64 in JSON). */
+function inputData(m: Message): string {
+  const input = obj(m.input);
+  const data = str(input.stdin) ?? str(input.pty);
+  if (data === undefined)
+    throw new ConnectError("invalid_argument", "input must carry stdin or pty bytes");
+  if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(data))
+    throw new ConnectError("invalid_argument", "input bytes must be base64");
+  // Connect's JSON accepts both base64 alphabets; the exec protocol takes the standard one.
+  return Buffer.from(data, "base64").toString("base64");
+}
+
+const SIGNALS: Record<string, "SIGKILL" | "SIGTERM"> = {
+  SIGNAL_SIGKILL: "SIGKILL",
+  SIGNAL_SIGTERM: "SIGTERM",
+  "9": "SIGKILL",
+  "15": "SIGTERM",
+};
+
+/**
+ * Streams a process's events to a server-stream call until it ends, the client leaves or the
+ * call's deadline passes, with keep-alives at the interval the client asked for. The process
+ * itself runs on either way (E2B's background commands).
+ */
+function streamEvents(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  attach: (
+    listener: (e: ProcessNews) => void,
+  ) => Promise<{ proc: SandboxProcess; first?: ProcessEvent }>,
+): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let stream: ServerStream | undefined;
+    const early: ProcessNews[] = [];
+    let unsubscribe: (() => void) | undefined;
+    let source: SandboxProcess | undefined;
+    let paused = false;
+    const timers: NodeJS.Timeout[] = [];
+    const finish = (err?: ConnectError, drop = false) => {
+      for (const t of timers) clearInterval(t);
+      unsubscribe?.();
+      if (paused) source?.resume();
+      paused = false;
+      if (drop) reply.raw.destroy();
+      else stream?.end(err);
+      resolve();
+    };
+    const deliver = (e: ProcessNews) => {
+      if (!stream) return void early.push(e);
+      // Dropped as the sandbox's own connection was: the SDK then asks /health and tells a
+      // sandbox that is gone (a TimeoutError) from a network hiccup.
+      if ("lost" in e) return finish(undefined, true);
+      const keptUp = stream.send({ event: e });
+      if ("end" in e) return finish();
+      if (!keptUp && !paused && source) {
+        paused = true;
+        source.pause();
+        reply.raw.once("drain", () => {
+          if (paused) source?.resume();
+          paused = false;
+        });
+      }
+    };
+    attach(deliver).then(
+      ({ proc, first }) => {
+        reply.hijack();
+        stream = new ServerStream(reply.raw);
+        reply.raw.once("close", () => finish());
+        source = proc;
+        unsubscribe = proc.subscribe(deliver);
+        if (first) deliver(first);
+        for (const e of early.splice(0)) deliver(e);
+        if (!stream.open) return;
+        timers.push(
+          setInterval(
+            () => stream?.send({ event: { keepalive: {} } }),
+            keepaliveMs(req.headers["keepalive-ping-interval"]),
+          ),
+        );
+        const deadline = deadlineMs(req.headers["connect-timeout-ms"]);
+        if (deadline !== undefined) {
+          timers.push(
+            setTimeout(
+              () => finish(new ConnectError("deadline_exceeded", "the call's deadline passed")),
+              deadline,
+            ),
+          );
+        }
+      },
+      (err: unknown) => {
+        const e = toConnectError(err, req.id);
+        reply.hijack();
+        stream = new ServerStream(reply.raw);
+        finish(e);
+      },
+    );
+  });
+}
+
+/** `POST /e2b/process.Process/{method}`. */
+export async function processRpc(
+  deps: EnvdRpcDeps,
+  call: SandboxCall,
+  method: string,
+  m: Message,
+  req: FastifyRequest,
+  reply: FastifyReply,
+): Promise<Message | undefined> {
+  const { processes } = deps;
+  switch (method) {
+    case "Start": {
+      const p = obj(m.process);
+      const cmd = str(p.cmd);
+      if (!cmd) throw new ConnectError("invalid_argument", "process.cmd is required");
+      const args = Array.isArray(p.args) ? p.args : [];
+      if (!args.every((a): a is string => typeof a === "string")) {
+        throw new ConnectError("invalid_argument", "process.args must be strings");
+      }
+      const cwd = str(p.cwd);
+      const pty = ptySize(m);
+      const tag = str(m.tag);
+      await streamEvents(req, reply, async (listener) => ({
+        proc: await processes.start(
+          call.vmId,
+          {
+            config: {
+              cmd,
+              args,
+              envs: stringMap(p.envs, "process.envs"),
+              // E2B starts commands in the user's home unless told otherwise.
+              cwd: cwd ? resolvePath(cwd, call.user) : homeOf(call.user),
+            },
+            ...(call.user ? { user: call.user } : {}),
+            ...(tag !== undefined ? { tag } : {}),
+            ...(pty ? { pty } : {}),
+            stdin: m.stdin === true,
+          },
+          listener,
+        ),
+      }));
+      return undefined;
+    }
+    case "Connect": {
+      const sel = selector(m);
+      await streamEvents(req, reply, () => {
+        const proc = processes.get(call.vmId, sel);
+        return Promise.resolve({ proc, first: { start: { pid: proc.pid } } });
+      });
+      return undefined;
+    }
+    case "List":
+      return {
+        processes: processes.list(call.vmId).map((p) => ({
+          config: {
+            cmd: p.options.config.cmd,
+            args: p.options.config.args,
+            envs: p.options.config.envs,
+            ...(p.options.config.cwd ? { cwd: p.options.config.cwd } : {}),
+          },
+          pid: p.pid,
+          ...(p.options.tag !== undefined ? { tag: p.options.tag } : {}),
+        })),
+      };
+    case "SendInput":
+      processes.get(call.vmId, selector(m)).send({ type: "stdin", data: inputData(m) });
+      return {};
+    case "SendSignal": {
+      const signal = SIGNALS[String(m.signal)];
+      if (!signal)
+        throw new ConnectError(
+          "invalid_argument",
+          "signal must be SIGNAL_SIGKILL or SIGNAL_SIGTERM",
+        );
+      processes.get(call.vmId, selector(m)).send({ type: "signal", signal });
+      return {};
+    }
+    case "CloseStdin":
+      processes.get(call.vmId, selector(m)).send({ type: "closeStdin" });
+      return {};
+    case "Update": {
+      const size = ptySize(m);
+      const proc = processes.get(call.vmId, selector(m));
+      if (size) {
+        if (!proc.options.pty)
+          throw new ConnectError("failed_precondition", "the process has no PTY to resize");
+        proc.send({ type: "resize", ...size });
+      }
+      return {};
+    }
+    default:
+      throw new ConnectError("unimplemented", `process.Process/${method} is not available`);
+  }
+}
+
+/** `POST /e2b/filesystem.Filesystem/{method}`. */
+export async function filesystemRpc(
+  deps: EnvdRpcDeps,
+  call: SandboxCall,
+  method: string,
+  m: Message,
+  req: FastifyRequest,
+  reply: FastifyReply,
+): Promise<Message | undefined> {
+  const { files, watches } = deps;
+  const spec = (): WatchSpec => ({
+    vmId: call.vmId,
+    path: path("path"),
+    recursive: m.recursive === true,
+    user: call.user,
+  });
+  const path = (field: string) => resolvePath(str(m[field]) ?? "", call.user);
+  switch (method) {
+    case "Stat":
+      return { entry: await files.stat(call.vmId, path("path"), call.user) };
+    case "MakeDir":
+      return { entry: await files.makeDir(call.vmId, path("path"), call.user) };
+    case "Move":
+      return { entry: await files.move(call.vmId, path("source"), path("destination"), call.user) };
+    case "ListDir": {
+      const depth = m.depth === undefined ? 1 : Number(m.depth);
+      if (!Number.isInteger(depth) || depth < 0 || depth > 64) {
+        throw new ConnectError("invalid_argument", "depth must be an integer from 0 to 64");
+      }
+      return { entries: await files.list(call.vmId, path("path"), depth || 1, call.user) };
+    }
+    case "Remove":
+      await files.remove(call.vmId, path("path"), call.user);
+      return {};
+    case "WatchDir":
+      await streamWatch(deps, spec(), req, reply);
+      return undefined;
+    case "CreateWatcher":
+      return { watcherId: await watches.create(spec()) };
+    case "GetWatcherEvents":
+      return { events: await watches.events(call.vmId, str(m.watcherId) ?? "") };
+    case "RemoveWatcher":
+      watches.remove(call.vmId, str(m.watcherId) ?? "");
+      return {};
+    default:
+      throw new ConnectError("unimplemented", `filesystem.Filesystem/${method} is not available`);
+  }
+}
+
+/**
+ * Runs one RPC: parses the request (enveloped for streams), authorizes it, and answers a unary
+ * call with JSON or a Connect error; stream calls answer through their own stream.
+ */
+export async function answerRpc(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  authorize: () => Promise<SandboxCall>,
+  run: (call: SandboxCall, m: Message) => Promise<Message | undefined>,
+): Promise<void> {
+  const streaming = String(req.headers["content-type"] ?? "").startsWith("application/connect+");
+  try {
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const m = requestMessage(body, streaming);
+    const call = await authorize();
+    const out = await run(call, m);
+    if (out !== undefined && !reply.sent)
+      await reply.status(200).type("application/json").send(JSON.stringify(out));
+  } catch (err) {
+    const e = toConnectError(err, req.id);
+    if (reply.sent || reply.raw.headersSent) return;
+    if (streaming) {
+      reply.hijack();
+      new ServerStream(reply.raw).end(e);
+      return;
+    }
+    await reply
+      .status(statusOfCode(e.code))
+      .type("application/json")
+      .send(JSON.stringify({ code: e.code, message: e.message }));
+  }
+}

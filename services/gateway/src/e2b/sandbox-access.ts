@@ -1,0 +1,67 @@
+import type { Repositories } from "@aetherium/core";
+import { E2B_ENVD_PORT } from "@aetherium/types";
+import { E2B_DEFAULT_USER } from "./default-user.js";
+import type { FastifyRequest } from "fastify";
+import { accessTokenOpens } from "./access-token.js";
+import { ConnectError } from "./connect-protocol.js";
+
+/** The sandbox an in-sandbox call is for, and the user it acts as. */
+export interface SandboxCall {
+  readonly vmId: string;
+  /** From `Authorization: Basic <user:>`, else E2B's default user (`user`). */
+  readonly user: string;
+}
+
+/**
+ * The sandbox and port a call names: the `E2b-Sandbox-Id` / `E2b-Sandbox-Port` headers the SDK
+ * sends when `E2B_SANDBOX_URL` points here. (A wildcard domain, where the SDK would call
+ * `<port>-<sandboxId>.<domain>` at the root, is not served yet.)
+ */
+function target(req: FastifyRequest): { vmId: string; port: number } | undefined {
+  const id = req.headers["e2b-sandbox-id"];
+  if (typeof id !== "string" || id.length === 0) return undefined;
+  const port = Number(req.headers["e2b-sandbox-port"] ?? E2B_ENVD_PORT);
+  return { vmId: id, port };
+}
+
+/** The user named by `Authorization: Basic base64(user:)`, as the SDK sends it. */
+function basicUser(req: FastifyRequest): string | undefined {
+  const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(req.headers.authorization ?? "");
+  if (!m) return undefined;
+  const decoded = Buffer.from(m[1] as string, "base64").toString("utf8");
+  const user = decoded.split(":")[0];
+  return user ? user : undefined;
+}
+
+/**
+ * Checks an in-sandbox call: it names a sandbox and the envd port, and presents that sandbox's
+ * access token (`X-Access-Token`). Throws `unauthenticated` otherwise; a user port is refused as
+ * `unimplemented` (port forwarding is not built).
+ */
+export async function authorizeSandboxCall(
+  repos: Repositories,
+  req: FastifyRequest,
+  userFromQuery?: string,
+): Promise<SandboxCall> {
+  const t = target(req);
+  if (!t) {
+    throw new ConnectError(
+      "invalid_argument",
+      "name the sandbox with the E2b-Sandbox-Id header (set E2B_SANDBOX_URL to <server>/e2b)",
+    );
+  }
+  if (t.port !== E2B_ENVD_PORT) {
+    throw new ConnectError(
+      "unimplemented",
+      `port ${t.port}: reaching user ports is not available yet`,
+    );
+  }
+  const token = req.headers["x-access-token"];
+  if (typeof token !== "string" || !(await accessTokenOpens(repos, token, t.vmId))) {
+    throw new ConnectError(
+      "unauthenticated",
+      "a valid X-Access-Token for this sandbox is required (create or connect returns it as envdAccessToken)",
+    );
+  }
+  return { vmId: t.vmId, user: userFromQuery || basicUser(req) || E2B_DEFAULT_USER };
+}
