@@ -53,7 +53,10 @@ export class AgentConnections {
       return await waitForAgent(
         backend.agentSocketPath(sandboxId),
         timeoutMs,
-        token === undefined ? {} : { token },
+        {
+          ...(token === undefined ? {} : { token }),
+          ...(backend.agentHandshake === undefined ? {} : { handshake: backend.agentHandshake }),
+        },
       );
     } catch (err) {
       if (err instanceof AgentAuthError || err instanceof AgentSocketRefusedError) {
