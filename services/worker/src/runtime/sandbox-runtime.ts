@@ -9,6 +9,7 @@ import {
 import type { BackendProbe } from "../backends/detect-backends.js";
 import { claimWorkerId, resolveWorkerId } from "../daemon/worker-identity.js";
 import { openDockerBackend } from "../docker/open-docker-backend.js";
+import { openQemuBackend } from "../qemu/open-qemu-backend.js";
 import { sandboxJobHandlers } from "../sandbox/job-handlers.js";
 import { SandboxManager } from "../sandbox/sandbox-manager.js";
 import { SandboxManagers } from "../sandbox/sandbox-managers.js";
@@ -16,6 +17,7 @@ import { SandboxManagers } from "../sandbox/sandbox-managers.js";
 /** The backends a worker knows how to open; a kind missing here is reported as not implemented. */
 export const BACKEND_OPENERS: Partial<Record<VmBackend, BackendOpener>> = {
   docker: openDockerBackend,
+  qemu: openQemuBackend,
 };
 
 /**
