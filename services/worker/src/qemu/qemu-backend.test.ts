@@ -17,6 +17,7 @@ import { buildAgentBundle } from "../image/build-agent.js";
 import { SandboxManager } from "../sandbox/sandbox-manager.js";
 import { buildVmImage, type VmImage } from "../vm-image/build-vm-image.js";
 import { QemuBackend } from "./qemu-backend.js";
+import { qmpCommands } from "./qmp-client.js";
 
 // Same cache as the Docker image tests: the VM image is made of the same rootfs tree.
 const CACHE_DIR = path.resolve(import.meta.dirname, "../../../../.aetherium/cache/image");
@@ -114,6 +115,21 @@ describe.skipIf(missing.length > 0)("QEMU microVM backend (TCG)", () => {
     4 * BOOT_MS,
   );
 
+  it(
+    "kills a guest that does not power off (paused here) when the stop times out",
+    async () => {
+      const id = `vm-${randomBytes(4).toString("hex")}`;
+      await backend.create({ sandboxId: id, workerId, vcpus: 1, memoryMb: 256 });
+      await backend.start(id);
+      await qmpCommands(path.join(backend.runDir(id), "qmp.sock"), [{ execute: "stop" }]);
+      expect((await backend.inspect(id)).state).toBe("paused");
+      await backend.stop(id, { timeoutSec: 1 });
+      expect(await backend.inspect(id)).toMatchObject({ state: "exited", exitCode: 137 });
+      await backend.remove(id);
+    },
+    BOOT_MS,
+  );
+
   describe("through a SandboxManager", () => {
     let handle: DatabaseHandle;
     let repos: Repositories;
@@ -164,6 +180,55 @@ describe.skipIf(missing.length > 0)("QEMU microVM backend (TCG)", () => {
         await manager.delete(row.id);
         expect((await repos.vms.get(row.id))?.status).toBe("deleted");
         expect((await backend.list({ workerId })).map((s) => s.sandboxId)).not.toContain(row.id);
+      },
+      2 * BOOT_MS,
+    );
+
+    it(
+      "after a worker restart finds its running VM and drives it; removes a VM whose sandbox was deleted meanwhile",
+      async () => {
+        const row = await repos.vms.create({
+          name: "qemu-restart",
+          backend: "qemu",
+          image: "aetherium/vm-base",
+          vcpus: 1,
+          memoryMb: 512,
+        });
+        await manager.create(row.id);
+        await manager.exec(row.id, { command: "echo before > /root/restart.txt" });
+        // A VM whose sandbox was deleted while the worker was down.
+        const orphan = (
+          await repos.vms.create({
+            name: "qemu-orphan",
+            backend: "qemu",
+            image: "aetherium/vm-base",
+            vcpus: 1,
+            memoryMb: 256,
+          })
+        ).id;
+        await backend.create({ sandboxId: orphan, workerId, vcpus: 1, memoryMb: 256 });
+        await repos.vms.updateStatus(orphan, ["pending"], "deleted");
+        expect((await repos.vms.get(orphan))?.status).toBe("deleted");
+
+        // The worker goes away (its QEMU processes are daemons and stay) and a new one starts.
+        await manager.close();
+        const reborn = new QemuBackend({ stateDir, image, accel: "tcg" });
+        manager = new SandboxManager({
+          backend: reborn,
+          repos,
+          bus: new InMemoryEventBus(),
+          workerId,
+          logger: createLogger({ service: "test", level: "silent", format: "json" }),
+          agentReadyTimeoutMs: BOOT_MS,
+        });
+        const reconciled = await manager.reconcile();
+        expect(reconciled.orphansRemoved).toEqual([orphan]);
+        expect((await repos.vms.get(row.id))?.status).toBe("running");
+        expect((await manager.exec(row.id, { command: "cat /root/restart.txt" })).stdout).toBe(
+          "before\n",
+        );
+        expect((await reborn.list({ workerId })).map((s) => s.sandboxId)).not.toContain(orphan);
+        await manager.delete(row.id);
       },
       2 * BOOT_MS,
     );
