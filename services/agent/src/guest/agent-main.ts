@@ -1,7 +1,8 @@
 /*
- * The guest agent program. It runs inside every sandbox (a Docker container; the backend contract leaves room for microVMs),
+ * The guest agent program. It runs inside every sandbox (a Docker container or a QEMU microVM),
  * started by a Node binary, and serves the protocol of `spec/agent-protocol.md` on a unix socket in
- * a directory the host bind-mounts, where the worker connects. esbuild bundles this file and
+ * a directory the host bind-mounts, where the worker connects, or in a microVM on a virtio-serial
+ * port (`--serial`, see ./serial-port.ts) whose host side is a unix socket of QEMU's. esbuild bundles this file and
  * everything it imports into one CommonJS script, `agent.cjs` (see ../build-agent.ts), so it may
  * import only node: builtins, vscode-jsonrpc and the protocol schemas of @aetherium/types.
  *

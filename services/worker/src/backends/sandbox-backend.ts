@@ -1,5 +1,5 @@
 /**
- * The contract every sandbox backend implements (Docker is built; Firecracker and QEMU microVMs are planned),
+ * The contract every sandbox backend implements (Docker and QEMU microVMs are built; Firecracker is planned),
  * so the worker provisions a sandbox without knowing what isolates it.
  * @module
  */
