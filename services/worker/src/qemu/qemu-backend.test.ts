@@ -91,6 +91,17 @@ describe.skipIf(missing.length > 0)("QEMU microVM backend (TCG)", () => {
       expect(uname.stdout.trim()).not.toBe(os.release());
       expect((await run(client, "hostname")).stdout.trim()).toBe(id);
       expect((await run(client, "tr a-z A-Z", "piped in\n")).stdout).toBe("PIPED IN\n");
+      // A terminal (devpts is mounted by the guest's init) and a signal to a running process.
+      let tty = "";
+      const withPty = await client.exec(
+        { shell: "tty; stty size", pty: { cols: 100, rows: 30 } },
+        { onStdout: (d) => void (tty += d.toString()) },
+      );
+      expect(withPty.exitCode).toBe(0);
+      expect(tty).toMatch(/^\/dev\/pts\/\d+\r?\n30 100/);
+      const sleeper = await client.startProcess({ command: "sleep", args: ["300"] });
+      await sleeper.signal("SIGTERM");
+      expect((await sleeper.done).signal).toBe("SIGTERM");
       await client.fs.write("/root/kept.txt", "survives a stop\n");
       expect((await client.fs.readFile("/root/kept.txt")).toString()).toBe("survives a stop\n");
 
