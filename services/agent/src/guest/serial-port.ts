@@ -2,7 +2,7 @@ import { open, type FileHandle } from "node:fs/promises";
 import { Duplex } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { AgentLogger } from "./logger.js";
-import { SERIAL_SYNC_PREFIX, serialSyncLine } from "../wire/serial-sync.js";
+import { SERIAL_RESET_BLOCK, SERIAL_SYNC_PREFIX, serialSyncLine } from "../wire/serial-sync.js";
 
 const SYNC_LINE = /^AETHERIUM-SYNC ([0-9a-f]{16,128})$/;
 const MAX_SYNC_LINE = 256;
@@ -60,6 +60,11 @@ export class SerialPortServer {
   /** Opens the port and starts reading; resolves once it is open. */
   async listen(): Promise<void> {
     this.#handle = await open(this.device, "r+");
+    // Not awaited: while no host is connected the write blocks until one is.
+    const handle = this.#handle;
+    this.#writes = this.#writes
+      .then(() => this.#writeAll(handle, Buffer.from(SERIAL_RESET_BLOCK, "latin1")))
+      .catch(() => undefined);
     void this.#readLoop(this.#handle).catch((err: unknown) => {
       this.logger.error("serial port failed", { error: String(err) });
       process.exit(1);

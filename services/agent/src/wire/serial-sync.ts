@@ -11,3 +11,12 @@ export const SERIAL_SYNC_PREFIX = "AETHERIUM-SYNC ";
 export function serialSyncLine(nonce: string): string {
   return `${SERIAL_SYNC_PREFIX}${nonce}\n`;
 }
+
+/**
+ * What an agent writes first when it opens its serial port: a header block that is no valid
+ * message (no `name: value`), so a host still connected to an earlier agent on the same port (one
+ * that died and was restarted by the guest's init) sees its connection break at once and dials
+ * again, instead of waiting for answers that will never come. A host that connects later skips
+ * it with everything else before its sync echo.
+ */
+export const SERIAL_RESET_BLOCK = "AETHERIUM-RESET\r\n\r\n";

@@ -109,6 +109,18 @@ describe.skipIf(missing.length > 0)("QEMU microVM backend (TCG)", () => {
       client.close();
       client = await dial(id);
       expect((await run(client, "echo again")).stdout).toBe("again\n");
+
+      // The agent dies: the guest's init restarts it, and the new agent breaks the connection
+      // the host still holds to the old one, so the host dials again instead of hanging.
+      const before = await client.info();
+      const broken = new Promise<void>((resolve) => client.onClose(resolve));
+      void client
+        .exec({ command: "kill", args: ["-9", String(before.pid)] })
+        .catch(() => undefined);
+      await broken;
+      client = await dial(id);
+      expect((await client.info()).pid).not.toBe(before.pid);
+      expect((await run(client, "echo restarted")).stdout).toBe("restarted\n");
       client.close();
 
       await backend.stop(id, { timeoutSec: 60 });
