@@ -12,7 +12,7 @@
  */
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { access, constants, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { access, constants, link, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -208,13 +208,21 @@ export class QemuBackend implements SandboxBackend {
           createdAt: new Date().toISOString(),
         };
         await writeFile(path.join(dir, "vm.json"), JSON.stringify(record), { mode: 0o600 });
+        // The overlay's backing file is a hard link to the template where the filesystem
+        // allows: a later image build may prune the template from the cache, and a stopped VM
+        // must still start. Elsewhere the overlay points into the cache.
+        const base = path.join(dir, "base.ext4");
+        const backing = await link(this.#opts.image.rootfs, base).then(
+          () => base,
+          () => this.#opts.image.rootfs,
+        );
         await run("qemu-img", [
           "create",
           "-q",
           "-f",
           "qcow2",
           "-b",
-          this.#opts.image.rootfs,
+          backing,
           "-F",
           "raw",
           path.join(dir, "disk.qcow2"),

@@ -12,7 +12,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import {
   agentEntrypoint,
@@ -87,6 +87,21 @@ function sha256(value: string | Buffer): string {
 async function treeSizeMb(dir: string): Promise<number> {
   const out = await runCommand("du", ["-s", "--block-size=1M", dir]);
   return Number(out.split(/\s/)[0]);
+}
+
+/**
+ * Keeps the `keep` newest images besides `current` (each is a disk of ~0.5 GB). VMs are not
+ * affected: their overlays are backed by hard links to their template (see the QEMU backend).
+ */
+async function pruneImages(dir: string, current: string, keep: number): Promise<void> {
+  const names = (await readdir(dir)).filter((n) => n !== current);
+  const dated = await Promise.all(
+    names.map(async (name) => ({ name, mtime: (await stat(path.join(dir, name))).mtimeMs })),
+  );
+  dated.sort((a, b) => b.mtime - a.mtime);
+  for (const { name } of dated.slice(keep)) {
+    await rm(path.join(dir, name), { recursive: true, force: true });
+  }
 }
 
 /**
@@ -206,6 +221,7 @@ export async function buildVmImage(options: VmImageOptions): Promise<VmImage> {
       ]);
       await rm(staging, { recursive: true, force: true });
       await rename(partial, dir);
+      await pruneImages(path.join(vmDir, "images"), key, 2);
       await writeFile(path.join(vmDir, "current.json"), JSON.stringify(image));
       const size = (await stat(image.rootfs)).blocks * 512;
       report({
