@@ -14,7 +14,7 @@ function accelFrom(value: string | undefined): "kvm" | "tcg" | "auto" {
  * The QEMU microVM backend, ready when `qemu-system-x86_64` exists (the probe) and the VM image
  * was built into `<home>/cache/image` ({@link VM_IMAGE_BUILD_COMMAND}). VMs keep their run
  * directories in `<home>/qemu`. `AETHERIUM_QEMU_ACCEL` (`kvm`, `tcg`, default `auto`: KVM when
- * `/dev/kvm` exists) overrides the accelerator, for hosts whose `/dev/kvm` cannot run guests.
+ * `/dev/kvm` runs a guest, see `QemuBackend.accel`) forces the accelerator.
  */
 export const openQemuBackend: BackendOpener = async ({ probe, config, logger }) => {
   const image = await findVmImage(path.resolve(config.home, "cache", "image"));
@@ -34,6 +34,6 @@ export const openQemuBackend: BackendOpener = async ({ probe, config, logger }) 
   return {
     ready: true,
     backend,
-    detail: `${probe.detail}, kernel ${image.kernelRelease}, VM image ${image.key}, accel ${accel}, no VM network yet`,
+    detail: `${probe.detail}, kernel ${image.kernelRelease}, VM image ${image.key}, ${await backend.accel()}, no VM network yet`,
   };
 };

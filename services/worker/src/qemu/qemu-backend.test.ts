@@ -167,8 +167,9 @@ describe.skipIf(missing.length > 0)("QEMU microVM backend (TCG)", () => {
         hostname: "test",
         address: "http://127.0.0.1:1",
       });
+      // The accelerator as a worker picks it (`auto`): KVM only where /dev/kvm runs a guest.
       manager = new SandboxManager({
-        backend,
+        backend: new QemuBackend({ stateDir, image }),
         repos,
         bus: new InMemoryEventBus(),
         workerId,
@@ -235,7 +236,7 @@ describe.skipIf(missing.length > 0)("QEMU microVM backend (TCG)", () => {
 
         // The worker goes away (its QEMU processes are daemons and stay) and a new one starts.
         await manager.close();
-        const reborn = new QemuBackend({ stateDir, image, accel: "tcg" });
+        const reborn = new QemuBackend({ stateDir, image });
         manager = new SandboxManager({
           backend: reborn,
           repos,

@@ -49,7 +49,7 @@ export interface QemuBackendOptions {
   readonly stateDir: string;
   /** The guest image to boot (see `buildVmImage`). */
   readonly image: VmImage;
-  /** `kvm`, `tcg`, or `auto` (default): KVM when `/dev/kvm` exists, TCG otherwise. */
+  /** `kvm`, `tcg`, or `auto` (default): KVM when `/dev/kvm` runs a guest, TCG otherwise. */
   readonly accel?: "kvm" | "tcg" | "auto";
   /** The QEMU binary; default `qemu-system-x86_64` on the PATH. */
   readonly qemuBinary?: string;
@@ -110,6 +110,7 @@ export class QemuBackend implements SandboxBackend {
   readonly #opts: QemuBackendOptions;
   readonly #busy = new Map<string, Promise<unknown>>();
   #warnedNetwork = false;
+  #probedAccel: Promise<"kvm" | "tcg"> | undefined;
 
   constructor(options: QemuBackendOptions) {
     this.#opts = options;
@@ -252,10 +253,35 @@ export class QemuBackend implements SandboxBackend {
     return file;
   }
 
-  async #accel(): Promise<"kvm" | "tcg"> {
+  /**
+   * The accelerator VMs run with. `auto` asks QEMU once: a `/dev/kvm` can exist and still run no
+   * guests (a nested VM whose KVM lacks what `-cpu host` needs makes QEMU abort at start), so
+   * KVM is used only when a paused VM with it starts and quits cleanly; otherwise TCG.
+   */
+  accel(): Promise<"kvm" | "tcg"> {
     const accel = this.#opts.accel ?? "auto";
-    if (accel !== "auto") return accel;
-    return (await exists("/dev/kvm")) ? "kvm" : "tcg";
+    if (accel !== "auto") return Promise.resolve(accel);
+    this.#probedAccel ??= (async () => {
+      if (!(await exists("/dev/kvm"))) return "tcg" as const;
+      const probe = [
+        ...["-M", "microvm", "-accel", "kvm", "-cpu", "host", "-display", "none"],
+        ...["-nodefaults", "-no-user-config", "-S", "-qmp", "stdio"],
+      ];
+      const works = await new Promise<boolean>((resolve) => {
+        const child = execFile(
+          this.#opts.qemuBinary ?? "qemu-system-x86_64",
+          probe,
+          { timeout: 10_000 },
+          (err) => resolve(err === null),
+        );
+        child.stdin?.end('{"execute":"qmp_capabilities"}\n{"execute":"quit"}\n');
+      });
+      if (!works) {
+        this.#opts.logger?.warn("/dev/kvm exists but QEMU cannot run a KVM guest: using TCG");
+      }
+      return works ? ("kvm" as const) : ("tcg" as const);
+    })();
+    return this.#probedAccel;
   }
 
   /** The QEMU command line of a VM. */
@@ -265,7 +291,7 @@ export class QemuBackend implements SandboxBackend {
   ): Promise<string[]> {
     const dir = this.runDir(record.sandboxId);
     const { image } = this.#opts;
-    const accel = await this.#accel();
+    const accel = await this.accel();
     const append = ["console=ttyS0", "reboot=t", "panic=-1", "quiet"];
     // Under TCG the kernel finds no reference to calibrate the TSC against and can stall
     // waiting for timer ticks; a stated frequency and loop count skip both calibrations.

@@ -29,7 +29,6 @@ describe.skipIf(!canRun)("QEMU sandboxes through the gateway", () => {
   const workerId = `qgw-${randomBytes(4).toString("hex")}`;
   const logger = createLogger({ service: "qemu-gw-test", level: "silent", format: "json" });
   const client = new DataPlaneClient({ timeoutMs: 120_000 });
-  const accelBefore = process.env.AETHERIUM_QEMU_ACCEL;
   let home: string;
   let image: VmImage;
   let fixture: TestWorker;
@@ -62,8 +61,6 @@ describe.skipIf(!canRun)("QEMU sandboxes through the gateway", () => {
     home = await mkdtemp(path.join(tmpdir(), "aet-qemu-gw-"));
     await mkdir(path.join(home, "cache"));
     await symlink(CACHE_DIR, path.join(home, "cache", "image"));
-    // This machine's /dev/kvm runs no guests; CI hosts may have none.
-    process.env.AETHERIUM_QEMU_ACCEL = "tcg";
     fixture = await startTestWorker(
       "qemu-gw",
       { AETHERIUM_HOME: home, AETHERIUM_WORKER_ID: workerId },
@@ -88,8 +85,6 @@ describe.skipIf(!canRun)("QEMU sandboxes through the gateway", () => {
     for (const s of await backend.list().catch(() => [])) await backend.remove(s.sandboxId);
     await fixture?.close();
     if (home !== undefined) await rm(home, { recursive: true, force: true });
-    if (accelBefore === undefined) delete process.env.AETHERIUM_QEMU_ACCEL;
-    else process.env.AETHERIUM_QEMU_ACCEL = accelBefore;
   }, 120_000);
 
   it("the worker advertises qemu, and a create naming it boots a microVM that runs commands", async () => {
