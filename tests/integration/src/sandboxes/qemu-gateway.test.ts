@@ -98,7 +98,7 @@ describe.skipIf(!canRun)("QEMU sandboxes through the gateway", () => {
       name: "micro",
       backend: "qemu",
       memoryMb: 512,
-      env: { GREETING: "from the api" },
+      env: { GREETING: "it's from the api" },
     });
     expect(made.status, JSON.stringify(made.body)).toBe(201);
     expect(made.body.vm).toMatchObject({ backend: "qemu", status: "running", workerId });
@@ -108,7 +108,7 @@ describe.skipIf(!canRun)("QEMU sandboxes through the gateway", () => {
     expect(uname.status).toBe(200);
     expect(uname.body.execution).toMatchObject({
       exitCode: 0,
-      stdout: `${image.kernelRelease}\nfrom the api\n`,
+      stdout: `${image.kernelRelease}\nit's from the api\n`,
     });
     const stdin = await api("POST", `/vms/${id}/execute`, { command: "wc -c", stdin: "12345" });
     expect(stdin.body.execution.stdout.trim()).toBe("5");
