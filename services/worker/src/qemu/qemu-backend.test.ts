@@ -79,7 +79,7 @@ describe.skipIf(missing.length > 0)("QEMU microVM backend (TCG)", () => {
     "boots the guest kernel, runs commands and keeps files across stop and start; delete removes everything",
     async () => {
       const id = `vm-${randomBytes(4).toString("hex")}`;
-      const created = await backend.create({ sandboxId: id, workerId, vcpus: 1, memoryMb: 512 });
+      const created = await backend.create({ sandboxId: id, workerId, vcpus: 2, memoryMb: 512 });
       expect(created).toMatchObject({ state: "created", backend: "qemu", workerId });
       await access(path.join(backend.runDir(id), "disk.qcow2"));
 
@@ -90,6 +90,13 @@ describe.skipIf(missing.length > 0)("QEMU microVM backend (TCG)", () => {
       expect(uname.stdout.trim()).toBe(image.kernelRelease);
       expect(uname.stdout.trim()).not.toBe(os.release());
       expect((await run(client, "hostname")).stdout.trim()).toBe(id);
+      // The VM's size is the sandbox's: its vCPUs, and at most its memory.
+      expect((await run(client, "nproc")).stdout.trim()).toBe("2");
+      const memKb = Number(
+        (await run(client, "awk '/MemTotal/ {print $2}' /proc/meminfo")).stdout.trim(),
+      );
+      expect(memKb).toBeGreaterThan(300 * 1024);
+      expect(memKb).toBeLessThanOrEqual(512 * 1024);
       expect((await run(client, "tr a-z A-Z", "piped in\n")).stdout).toBe("PIPED IN\n");
       // A terminal (devpts is mounted by the guest's init) and a signal to a running process.
       let tty = "";
@@ -184,7 +191,7 @@ describe.skipIf(missing.length > 0)("QEMU microVM backend (TCG)", () => {
     });
 
     it(
-      "creates a running sandbox, runs commands with stdin, and deletes it",
+      "creates a running sandbox, runs commands with stdin and a timeout, and deletes it",
       async () => {
         const row = await repos.vms.create({
           name: "qemu-life",
@@ -201,6 +208,8 @@ describe.skipIf(missing.length > 0)("QEMU microVM backend (TCG)", () => {
           stdin: "piped",
         });
         expect(result).toMatchObject({ exitCode: 3, stdout: "hi|piped" });
+        const timedOut = await manager.exec(row.id, { command: "sleep 30", timeoutMs: 500 });
+        expect(timedOut.error).toMatch(/timed out/);
         await manager.delete(row.id);
         expect((await repos.vms.get(row.id))?.status).toBe("deleted");
         expect((await backend.list({ workerId })).map((s) => s.sandboxId)).not.toContain(row.id);
