@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { access, constants, mkdtemp, rm } from "node:fs/promises";
+import { access, constants, mkdir, mkdtemp, rm, utimes } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { createLogger, InMemoryEventBus } from "@aetherium/common";
@@ -159,6 +159,20 @@ describe.skipIf(missing.length > 0)("QEMU microVM backend (TCG)", () => {
     },
     BOOT_MS,
   );
+
+  it("list removes the run directory of a create that died before writing its spec", async () => {
+    const dead = backend.runDir(`vm-${randomBytes(4).toString("hex")}`);
+    const fresh = backend.runDir(`vm-${randomBytes(4).toString("hex")}`);
+    await mkdir(dead);
+    await mkdir(fresh);
+    const old = new Date(Date.now() - 10 * 60_000);
+    await utimes(dead, old, old);
+    expect(await backend.list()).toEqual([]);
+    await expect(access(dead)).rejects.toThrow();
+    // A young one may be a create still under way.
+    await access(fresh);
+    await rm(fresh, { recursive: true });
+  });
 
   describe("through a SandboxManager", () => {
     let handle: DatabaseHandle;

@@ -12,7 +12,17 @@
  */
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { access, constants, link, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import {
+  access,
+  constants,
+  link,
+  mkdir,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  writeFile,
+} from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -75,6 +85,8 @@ interface VmState {
   exitCode?: number;
 }
 
+// How old a run directory without vm.json must be before list() takes it for a dead create.
+const HALF_MADE_GRACE_MS = 60_000;
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -492,6 +504,24 @@ export class QemuBackend implements SandboxBackend {
     return this.#info(validId(sandboxId));
   }
 
+  /**
+   * A run directory without `vm.json` is a create that died before it wrote one: nothing can
+   * use it, so it goes once it is old enough not to be a create still under way.
+   */
+  async #removeIfHalfMade(sandboxId: string): Promise<void> {
+    const dir = this.runDir(sandboxId);
+    if (this.#busy.has(sandboxId) || (await exists(path.join(dir, "vm.json")))) return;
+    const age =
+      Date.now() -
+      (await stat(dir).then(
+        (s) => s.mtimeMs,
+        () => Date.now(),
+      ));
+    if (age < HALF_MADE_GRACE_MS || (await this.#pid(sandboxId)) !== undefined) return;
+    this.#opts.logger?.warn({ sandboxId }, "removing the run directory of an unfinished VM create");
+    await rm(dir, { recursive: true, force: true });
+  }
+
   /** {@inheritDoc SandboxBackend.list} */
   async list(filter: { workerId?: string } = {}): Promise<SandboxInfo[]> {
     const names = await readdir(this.#opts.stateDir).catch(() => [] as string[]);
@@ -499,7 +529,10 @@ export class QemuBackend implements SandboxBackend {
     for (const name of names) {
       if (!ID_PATTERN.test(name)) continue;
       const info = await this.#info(name).catch(() => undefined);
-      if (info === undefined) continue;
+      if (info === undefined) {
+        await this.#removeIfHalfMade(name);
+        continue;
+      }
       if (filter.workerId !== undefined && info.workerId !== filter.workerId) continue;
       out.push(info);
     }
