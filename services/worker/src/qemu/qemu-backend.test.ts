@@ -15,7 +15,7 @@ import type { AgentClient } from "../agent-client/agent-client.js";
 import { waitForAgent } from "../agent-client/wait-for-agent.js";
 import { buildAgentBundle } from "../image/build-agent.js";
 import { SandboxManager } from "../sandbox/sandbox-manager.js";
-import { buildVmImage, type VmImage } from "../vm-image/build-vm-image.js";
+import { buildVmImage, TEMPLATE_HEADROOM_MB, type VmImage } from "../vm-image/build-vm-image.js";
 import { QemuBackend } from "./qemu-backend.js";
 import { qmpCommands } from "./qmp-client.js";
 
@@ -79,7 +79,13 @@ describe.skipIf(missing.length > 0)("QEMU microVM backend (TCG)", () => {
     "boots the guest kernel, runs commands and keeps files across stop and start; delete removes everything",
     async () => {
       const id = `vm-${randomBytes(4).toString("hex")}`;
-      const created = await backend.create({ sandboxId: id, workerId, vcpus: 2, memoryMb: 512 });
+      const created = await backend.create({
+        sandboxId: id,
+        workerId,
+        vcpus: 2,
+        memoryMb: 512,
+        diskMb: 600,
+      });
       expect(created).toMatchObject({ state: "created", backend: "qemu", workerId });
       await access(path.join(backend.runDir(id), "disk.qcow2"));
 
@@ -97,6 +103,10 @@ describe.skipIf(missing.length > 0)("QEMU microVM backend (TCG)", () => {
       );
       expect(memKb).toBeGreaterThan(300 * 1024);
       expect(memKb).toBeLessThanOrEqual(512 * 1024);
+      // Its free disk is the template's headroom plus the sandbox's diskMb (ext4 keeps a share).
+      const freeMb = Number((await run(client, "df -m --output=avail / | tail -1")).stdout.trim());
+      expect(freeMb).toBeGreaterThan(600);
+      expect(freeMb).toBeLessThan(600 + TEMPLATE_HEADROOM_MB + 64);
       expect((await run(client, "tr a-z A-Z", "piped in\n")).stdout).toBe("PIPED IN\n");
       // A terminal (devpts is mounted by the guest's init) and a signal to a running process.
       let tty = "";

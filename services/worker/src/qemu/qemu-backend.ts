@@ -85,6 +85,8 @@ interface VmState {
   exitCode?: number;
 }
 
+// Free space added to a VM's root disk when the sandbox names no disk size.
+const DEFAULT_EXTRA_DISK_MB = 1024;
 // How old a run directory without vm.json must be before list() takes it for a dead create.
 const HALF_MADE_GRACE_MS = 60_000;
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
@@ -210,6 +212,7 @@ export class QemuBackend implements SandboxBackend {
         throw err;
       }
       try {
+        const extraDiskMb = Math.max(0, Math.round(spec.diskMb ?? DEFAULT_EXTRA_DISK_MB));
         const record: VmRecord = {
           sandboxId,
           workerId: spec.workerId,
@@ -239,6 +242,9 @@ export class QemuBackend implements SandboxBackend {
           "-F",
           "raw",
           path.join(dir, "disk.qcow2"),
+          // Grown beyond the template by the sandbox's disk size; the guest's init resizes the
+          // filesystem to it at boot.
+          String((await stat(this.#opts.image.rootfs)).size + extraDiskMb * 2 ** 20),
         ]);
         return await this.#info(sandboxId);
       } catch (err) {

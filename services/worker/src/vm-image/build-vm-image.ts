@@ -8,7 +8,7 @@
  * - initramfs: busybox (from `busybox-static`, fetched the same way), those modules and
  *   {@link INITRAMFS_INIT}, as a cpio archive;
  * - root disk: `mkfs.ext4 -d` of the tree plus `/sbin/aetherium-init`, no loop mounts, sized
- *   from the tree with headroom for what sandboxes write.
+ *   from the tree with a little headroom; each VM's overlay grows it by the sandbox's `diskMb`.
  * @module
  */
 import { createHash } from "node:crypto";
@@ -28,6 +28,12 @@ import { GUEST_MODULES, INITRAMFS_INIT, rootInit } from "./guest-init.js";
 // Bump when the layout of the VM image changes without its inputs changing.
 const VM_IMAGE_LAYOUT_VERSION = 1;
 
+/**
+ * Free space the root disk template keeps: what a VM has before its init grows the filesystem
+ * to the overlay's size (the sandbox's `diskMb` more).
+ */
+export const TEMPLATE_HEADROOM_MB = 256;
+
 /** The default kernel: Debian's cloud flavour, small and made for VMs. */
 export const DEFAULT_KERNEL_PACKAGE = "linux-image-cloud-amd64";
 
@@ -42,7 +48,7 @@ export interface VmImageProgress {
 export interface VmImageOptions extends Omit<RootfsTreeOptions, "onProgress"> {
   /** Kernel metapackage or package; default {@link DEFAULT_KERNEL_PACKAGE}. */
   kernelPackage?: string;
-  /** Free space on the root disk beyond the tree, in MiB; default 1024. */
+  /** Free space on the template beyond the tree, in MiB; default {@link TEMPLATE_HEADROOM_MB}. */
   headroomMb?: number;
   onProgress?: (progress: VmImageProgress) => void;
 }
@@ -153,7 +159,7 @@ export async function buildVmImage(options: VmImageOptions): Promise<VmImage> {
           init,
           initramfs: INITRAMFS_INIT,
           modules: GUEST_MODULES,
-          headroom: options.headroomMb ?? 1024,
+          headroom: options.headroomMb ?? TEMPLATE_HEADROOM_MB,
         }),
       ).slice(0, 32);
       const dir = path.join(vmDir, "images", key);
@@ -205,7 +211,9 @@ export async function buildVmImage(options: VmImageOptions): Promise<VmImage> {
       await rm(initPath, { force: true });
       await writeFile(initPath, init);
       await chmod(initPath, 0o755);
-      const sizeMb = Math.ceil((await treeSizeMb(staging)) * 1.15) + (options.headroomMb ?? 1024);
+      const sizeMb =
+        Math.ceil((await treeSizeMb(staging)) * 1.15) +
+        (options.headroomMb ?? TEMPLATE_HEADROOM_MB);
       report({ step: "disk", message: `mkfs.ext4 -d (${sizeMb} MiB)`, percent: 30 });
       await runCommand("mkfs.ext4", [
         "-q",

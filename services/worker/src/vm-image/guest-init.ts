@@ -89,6 +89,8 @@ mkdir -p /dev/virtio-ports
 for p in /sys/class/virtio-ports/*; do
   [ -f "$p/name" ] && ln -sf "../\${p##*/}" "/dev/virtio-ports/$(cat "$p/name")"
 done
+# The overlay may be larger than the template (the sandbox's diskMb): grow the filesystem online.
+resize2fs /dev/vda > /dev/null 2>&1
 ip_arg=$(tr ' ' '\\n' < /proc/cmdline | sed -n 's/^ip=//p')
 dns=$(echo "$ip_arg" | cut -d: -f8)
 [ -n "$dns" ] && echo "nameserver $dns" > /etc/resolv.conf
