@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 export { isAgentProof } from "./wire/agent-proof.js";
 export { AgentFrameReader, type OutputFrame } from "./wire/frame-reader.js";
 export { SocketMessageWriter } from "./wire/socket-message-writer.js";
+export { SERIAL_SYNC_PREFIX, serialSyncLine } from "./wire/serial-sync.js";
 
 // Runs as src/index.ts (tests, tsx) or dist/index.js (built): the entry has the same extension.
 const ownExt = import.meta.url.endsWith(".ts") ? ".ts" : ".js";

@@ -21,3 +21,5 @@ export {
 export { claimForCreate } from "./sandbox/admission.js";
 export { SandboxManager } from "./sandbox/sandbox-manager.js";
 export { buildBaseImage, type BaseImage } from "./image/build-base-image.js";
+export { buildVmImage, type VmImage } from "./vm-image/build-vm-image.js";
+export { QemuBackend } from "./qemu/qemu-backend.js";

@@ -1,7 +1,8 @@
 /*
- * The guest agent program. It runs inside every sandbox (a Docker container; the backend contract leaves room for microVMs),
+ * The guest agent program. It runs inside every sandbox (a Docker container or a QEMU microVM),
  * started by a Node binary, and serves the protocol of `spec/agent-protocol.md` on a unix socket in
- * a directory the host bind-mounts, where the worker connects. esbuild bundles this file and
+ * a directory the host bind-mounts, where the worker connects, or in a microVM on a virtio-serial
+ * port (`--serial`, see ./serial-port.ts) whose host side is a unix socket of QEMU's. esbuild bundles this file and
  * everything it imports into one CommonJS script, `agent.cjs` (see ../build-agent.ts), so it may
  * import only node: builtins, vscode-jsonrpc and the protocol schemas of @aetherium/types.
  *
@@ -16,6 +17,8 @@
  *
  * Settings (argument, else environment variable, else default):
  *   --socket <path>       AETHERIUM_AGENT_SOCKET       /run/aetherium/agent.sock
+ *   --serial <device>     AETHERIUM_AGENT_SERIAL       none: serve on this virtio-serial port
+ *                                                      instead of the socket (microVMs)
  *   --socket-mode <octal> AETHERIUM_AGENT_SOCKET_MODE  600
  *   --cwd <dir>           AETHERIUM_AGENT_CWD          / (default working directory of processes)
  *   --log-level <level>   AETHERIUM_AGENT_LOG_LEVEL    info
@@ -39,6 +42,7 @@ import {
 import { AgentServer } from "./agent-server.js";
 import { createLogger, isLogLevel } from "./logger.js";
 import { ProcessManager } from "./process-manager.js";
+import { SerialPortServer } from "./serial-port.js";
 import type { AgentStartup } from "./agent-server.js";
 
 const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -47,6 +51,7 @@ async function main(startup: AgentStartup): Promise<void> {
   const { values } = parseArgs({
     options: {
       socket: { type: "string" },
+      serial: { type: "string" },
       "socket-mode": { type: "string" },
       cwd: { type: "string" },
       "log-level": { type: "string" },
@@ -61,6 +66,7 @@ async function main(startup: AgentStartup): Promise<void> {
   }
   const env = process.env;
   const socketPath = values.socket ?? env.AETHERIUM_AGENT_SOCKET ?? DEFAULT_AGENT_SOCKET_PATH;
+  const serial = values.serial ?? env.AETHERIUM_AGENT_SERIAL;
   const socketMode = parseInt(values["socket-mode"] ?? env.AETHERIUM_AGENT_SOCKET_MODE ?? "600", 8);
   const level = values["log-level"] ?? env.AETHERIUM_AGENT_LOG_LEVEL ?? "info";
   // Only from the environment: an argument would show in every `ps` of the sandbox.
@@ -74,6 +80,10 @@ async function main(startup: AgentStartup): Promise<void> {
     if (v !== undefined && !k.startsWith("AETHERIUM_AGENT_")) baseEnv[k] = v;
   }
   baseEnv.PATH ??= DEFAULT_PATH;
+  // The serial port holds one blocking read (and, while no host is connected, a blocked write)
+  // in libuv's thread pool for good: give file operations more than the default four threads.
+  // Set after baseEnv is taken, so sandbox processes do not inherit it.
+  if (serial !== undefined) process.env.UV_THREADPOOL_SIZE ??= "8";
 
   const manager = new ProcessManager({
     baseEnv,
@@ -102,6 +112,11 @@ async function main(startup: AgentStartup): Promise<void> {
     });
   });
 
+  const port =
+    serial === undefined
+      ? undefined
+      : new SerialPortServer(serial, (stream) => server.serve(stream), logger);
+
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -110,6 +125,7 @@ async function main(startup: AgentStartup): Promise<void> {
     // As PID 1 a signal without a handler is ignored: this is also what makes `docker stop` work.
     void (async () => {
       await server.close();
+      await port?.close();
       await manager.shutdown(3000);
       process.exit(0);
     })();
@@ -118,14 +134,15 @@ async function main(startup: AgentStartup): Promise<void> {
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGHUP", () => stop("SIGHUP"));
 
-  await server.listen();
+  if (port === undefined) await server.listen();
+  else await port.listen();
   if (process.pid === 1) {
     logger.warn(
       "running as PID 1 without an init: orphaned processes will not be reaped; start the sandbox with an init (docker --init)",
     );
   }
   logger.info("listening", {
-    socket: socketPath,
+    ...(port === undefined ? { socket: socketPath } : { serial }),
     pid: process.pid,
     version: AETHERIUM_VERSION,
     startup,

@@ -1,5 +1,6 @@
 import { chmod, lstat, mkdir, unlink } from "node:fs/promises";
 import net from "node:net";
+import type { Duplex } from "node:stream";
 import os from "node:os";
 import path from "node:path";
 import {
@@ -60,7 +61,7 @@ class Session implements OutputSink {
   constructor(
     readonly id: number,
     readonly connection: MessageConnection,
-    private readonly socket: net.Socket,
+    private readonly socket: Duplex,
   ) {}
 
   output(processId: string, stream: AgentOutputStream, seq: number, data: Buffer): void {
@@ -125,7 +126,15 @@ export class AgentServer {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  private accept(socket: net.Socket): void {
+  /**
+   * Serves one client on an already connected byte stream: what a unix-socket client gets,
+   * for transports that are not sockets (a virtio-serial port, one session at a time).
+   */
+  serve(stream: Duplex): void {
+    this.accept(stream);
+  }
+
+  private accept(socket: Duplex): void {
     const id = this.nextId++;
     const connection = createMessageConnection(
       new StreamMessageReader(socket),

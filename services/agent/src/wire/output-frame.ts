@@ -1,4 +1,4 @@
-import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import { AGENT_OUTPUT_FRAME, type AgentOutputStream } from "@aetherium/types";
 
 /**
@@ -8,7 +8,7 @@ import { AGENT_OUTPUT_FRAME, type AgentOutputStream } from "@aetherium/types";
  * frames and JSON-RPC messages reach the peer in the order they were written.
  */
 export function writeOutputFrame(
-  socket: Socket,
+  socket: Duplex,
   processId: string,
   stream: AgentOutputStream,
   seq: number,

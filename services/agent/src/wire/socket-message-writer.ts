@@ -1,4 +1,4 @@
-import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import { AbstractMessageWriter, type Message, type MessageWriter } from "vscode-jsonrpc/node";
 
 /**
@@ -15,7 +15,7 @@ import { AbstractMessageWriter, type Message, type MessageWriter } from "vscode-
 export class SocketMessageWriter extends AbstractMessageWriter implements MessageWriter {
   private errorCount = 0;
 
-  constructor(private readonly socket: Socket) {
+  constructor(private readonly socket: Duplex) {
     super();
     socket.on("error", (err) => this.fireError(err));
     socket.on("close", () => this.fireClose());

@@ -2,7 +2,7 @@ import { createLogger, isAetheriumError, loadConfig } from "@aetherium/common";
 import { isMigrateAction, runMigrate } from "@aetherium/core";
 import { runGateway } from "@aetherium/gateway";
 import { runWorker } from "@aetherium/worker";
-import { buildImageWithProgress } from "../start/build-image.js";
+import { buildImageWithProgress, buildVmImageWithProgress } from "../start/build-image.js";
 import { startAetherium } from "../start/start-aetherium.js";
 
 const USAGE = `usage: aetherium <command>
@@ -11,6 +11,7 @@ commands:
   start                 run gateway + worker + dashboard in one process (what \`npm start\` runs)
   gateway               run an API gateway only (distributed setup: needs AETHERIUM_DATABASE_URL and AETHERIUM_REDIS_URL)
   image build           build the sandbox base image from Debian packages (needs root, dockerd)
+  image build --vm      build the microVM guest image: kernel, initramfs, ext4 root disk (needs root, apt-get, mkfs.ext4)
   worker                run this host's worker (needs AETHERIUM_DATABASE_URL and AETHERIUM_REDIS_URL)
   migrate up|down|status  apply, revert (one step) or list database migrations
   help                  show this text
@@ -39,11 +40,12 @@ export async function runCli(argv: readonly string[]): Promise<number> {
         return 0;
       }
       case "image":
-        if (rest[0] !== "build") {
-          console.error("usage: aetherium image build");
+        if (rest[0] !== "build" || (rest.length > 1 && (rest.length > 2 || rest[1] !== "--vm"))) {
+          console.error("usage: aetherium image build [--vm]");
           return 2;
         }
-        await buildImage();
+        if (rest[1] === "--vm") await buildVm();
+        else await buildImage();
         return 0;
       case "migrate": {
         const action = rest[0] ?? "status";
@@ -90,5 +92,15 @@ async function buildImage(): Promise<void> {
   print(
     `${image.tag} ready (${image.imageId.slice(7, 19)}) in ${((Date.now() - started) / 1000).toFixed(1)} s` +
       (cached.length ? `; reused: ${cached.join(", ")}` : ""),
+  );
+}
+
+/** `aetherium image build --vm`: the QEMU backend's kernel, initramfs and root disk, cached. */
+async function buildVm(): Promise<void> {
+  const config = loadConfig({ env: process.env });
+  const started = Date.now();
+  const image = await buildVmImageWithProgress(config, print);
+  print(
+    `VM image ${image.key} ready in ${((Date.now() - started) / 1000).toFixed(1)} s: kernel ${image.kernelRelease}${image.cached ? " (reused)" : ""}`,
   );
 }

@@ -1,6 +1,12 @@
 import path from "node:path";
 import type { Config } from "@aetherium/common";
-import { buildAgentBundle, buildBaseImage, type BaseImage } from "@aetherium/worker";
+import {
+  buildAgentBundle,
+  buildBaseImage,
+  buildVmImage,
+  type BaseImage,
+  type VmImage,
+} from "@aetherium/worker";
 import { DEFAULT_BASE_IMAGE } from "@aetherium/core";
 
 /**
@@ -21,6 +27,27 @@ export async function buildImageWithProgress(
     tag: DEFAULT_BASE_IMAGE,
     onProgress: (p) => {
       const line = `${indent}[${p.step}]${p.percent !== undefined ? ` ${Math.round(p.percent)}%` : ""} ${p.message}`;
+      if (line !== last) print(line);
+      last = line;
+    },
+  });
+}
+
+/**
+ * Builds the microVM guest image (the same rootfs tree as the Docker image, a Debian kernel and
+ * an initramfs; no Docker engine needed), printing progress like {@link buildImageWithProgress}.
+ */
+export async function buildVmImageWithProgress(
+  config: Config,
+  print: (line: string) => void,
+): Promise<VmImage> {
+  const agent = await buildAgentBundle();
+  let last = "";
+  return buildVmImage({
+    agentFile: agent.path,
+    cacheDir: path.resolve(config.home, "cache", "image"),
+    onProgress: (p) => {
+      const line = `[${p.step}]${p.percent !== undefined ? ` ${Math.round(p.percent)}%` : ""} ${p.message}`;
       if (line !== last) print(line);
       last = line;
     },

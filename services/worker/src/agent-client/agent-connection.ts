@@ -39,6 +39,12 @@ export interface AgentClientOptions {
    * gets no command, file or secret.
    */
   token?: string;
+  /**
+   * Runs on the connected socket before any JSON-RPC byte: a transport's own preamble (a
+   * serial port's sync line, a vsock proxy's `CONNECT`). It must leave the bytes after its
+   * preamble readable on the socket (`socket.unshift`).
+   */
+  handshake?: (socket: net.Socket, timeoutMs: number) => Promise<void>;
 }
 
 // Error codes vscode-jsonrpc itself uses when a connection fails (not sent by the agent).
@@ -114,6 +120,14 @@ export class AgentConnection {
         );
       });
     }).finally(() => pinned.release());
+    if (options.handshake !== undefined) {
+      try {
+        await options.handshake(socket, timeoutMs);
+      } catch (err) {
+        socket.destroy();
+        throw err;
+      }
+    }
     const connection = new AgentConnection(socket, options.requestTimeoutMs ?? 60_000);
     if (options.token !== undefined) {
       try {

@@ -1,8 +1,9 @@
 /**
- * The contract every sandbox backend implements (Docker is built; Firecracker and QEMU microVMs are planned),
+ * The contract every sandbox backend implements (Docker and QEMU microVMs are built; Firecracker is planned),
  * so the worker provisions a sandbox without knowing what isolates it.
  * @module
  */
+import type { Socket } from "node:net";
 import type { EgressPolicy, VmBackend } from "@aetherium/types";
 
 /** What a sandbox is created with. Sizes are limits the backend enforces, not hints. */
@@ -95,6 +96,11 @@ export interface SandboxBackend {
   list(filter?: { workerId?: string }): Promise<SandboxInfo[]>;
   /** Host path of the unix socket the sandbox's guest agent listens on. */
   agentSocketPath(sandboxId: string): string;
+  /**
+   * What a client must do on a fresh connection to {@link agentSocketPath} before speaking
+   * JSON-RPC, for transports with a preamble (a virtio-serial port's sync line). Absent: nothing.
+   */
+  readonly agentHandshake?: (socket: Socket, timeoutMs: number) => Promise<void>;
   /**
    * Follows what happens to one worker's sandboxes (deaths, OOM kills, removals), reconnecting
    * by itself; `onResync` runs after each (re)connection, since events in a gap are lost.

@@ -10,6 +10,7 @@ import type { BackendProbe } from "../backends/detect-backends.js";
 import { claimWorkerId, resolveWorkerId } from "../daemon/worker-identity.js";
 import { openDockerBackend } from "../docker/open-docker-backend.js";
 import { openFirecrackerBackend } from "../firecracker/open-firecracker-backend.js";
+import { openQemuBackend } from "../qemu/open-qemu-backend.js";
 import { sandboxJobHandlers } from "../sandbox/job-handlers.js";
 import { SandboxManager } from "../sandbox/sandbox-manager.js";
 import { SandboxManagers } from "../sandbox/sandbox-managers.js";
@@ -18,6 +19,7 @@ import { SandboxManagers } from "../sandbox/sandbox-managers.js";
 export const BACKEND_OPENERS: Partial<Record<VmBackend, BackendOpener>> = {
   docker: openDockerBackend,
   firecracker: openFirecrackerBackend,
+  qemu: openQemuBackend,
 };
 
 /**

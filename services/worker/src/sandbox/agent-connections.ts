@@ -50,11 +50,10 @@ export class AgentConnections {
       );
     });
     try {
-      return await waitForAgent(
-        backend.agentSocketPath(sandboxId),
-        timeoutMs,
-        token === undefined ? {} : { token },
-      );
+      return await waitForAgent(backend.agentSocketPath(sandboxId), timeoutMs, {
+        ...(token === undefined ? {} : { token }),
+        ...(backend.agentHandshake === undefined ? {} : { handshake: backend.agentHandshake }),
+      });
     } catch (err) {
       if (err instanceof AgentAuthError || err instanceof AgentSocketRefusedError) {
         logger.error(

@@ -343,6 +343,9 @@ export class SandboxHousekeeping {
       const client = await waitForAgent(
         this.deps.backend.agentSocketPath(row.id),
         Math.min(this.deps.agentReadyTimeoutMs, REVIVE_AGENT_TIMEOUT_MS),
+        this.deps.backend.agentHandshake === undefined
+          ? {}
+          : { handshake: this.deps.backend.agentHandshake },
       );
       this.deps.agents.keep(row.id, client);
     } catch (err) {

@@ -1,0 +1,39 @@
+import path from "node:path";
+import type { BackendOpener } from "../backends/backend-registry.js";
+import { findVmImage } from "../vm-image/build-vm-image.js";
+import { QemuBackend } from "./qemu-backend.js";
+
+/** The command that builds what the QEMU backend boots. */
+export const VM_IMAGE_BUILD_COMMAND = "aetherium image build --vm";
+
+function accelFrom(value: string | undefined): "kvm" | "tcg" | "auto" {
+  return value === "kvm" || value === "tcg" ? value : "auto";
+}
+
+/**
+ * The QEMU microVM backend, ready when `qemu-system-x86_64` exists (the probe) and the VM image
+ * was built into `<home>/cache/image` ({@link VM_IMAGE_BUILD_COMMAND}). VMs keep their run
+ * directories in `<home>/qemu`. `AETHERIUM_QEMU_ACCEL` (`kvm`, `tcg`, default `auto`: KVM when
+ * `/dev/kvm` runs a guest, see `QemuBackend.accel`) forces the accelerator.
+ */
+export const openQemuBackend: BackendOpener = async ({ probe, config, logger }) => {
+  const image = await findVmImage(path.resolve(config.home, "cache", "image"));
+  if (image === undefined) {
+    return {
+      ready: false,
+      detail: `${probe.detail}, but the VM image is missing: run \`${VM_IMAGE_BUILD_COMMAND}\``,
+    };
+  }
+  const accel = accelFrom(process.env.AETHERIUM_QEMU_ACCEL);
+  const backend = new QemuBackend({
+    stateDir: path.resolve(config.home, "qemu"),
+    image,
+    accel,
+    logger,
+  });
+  return {
+    ready: true,
+    backend,
+    detail: `${probe.detail}, kernel ${image.kernelRelease}, VM image ${image.key}, ${await backend.accel()}, no VM network yet`,
+  };
+};
