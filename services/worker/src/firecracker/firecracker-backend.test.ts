@@ -36,6 +36,25 @@ describe("openFirecrackerBackend", () => {
     expect(opened.detail).toMatch(/sandbox\.firecracker\.kernel is not set/);
     expect(opened.detail).toMatch(/sandbox\.firecracker\.rootfs is not set/);
   });
+
+  it("is not offered while no guest agent serves vsock, even with a kernel and a root filesystem", async () => {
+    const config = loadConfig({
+      env: {
+        AETHERIUM_HOME: "/nonexistent-aetherium-home",
+        AETHERIUM_SANDBOX__FIRECRACKER__KERNEL: "/etc/hostname",
+        AETHERIUM_SANDBOX__FIRECRACKER__ROOTFS: "/etc/hostname",
+      },
+    });
+    const opened = await openFirecrackerBackend({
+      probe: { backend: "firecracker", available: true, detail: "KVM and /usr/bin/firecracker" },
+      config,
+      image: "unused",
+      logger,
+    });
+    expect(opened.ready).toBe(false);
+    expect(opened.detail).not.toMatch(/kernel|rootfs/);
+    expect(opened.detail).toMatch(/agent serves vsock/);
+  });
 });
 
 // Where KVM, the binary and a guest image exist this boots a real VM; here it is skipped with

@@ -10,8 +10,12 @@ const exists = (file: string) =>
     () => false,
   );
 
+/** Why no Firecracker guest can run a command yet; the opener says so instead of offering it. */
+const FIRECRACKER_GUEST_AGENT = "not built yet: planned";
+
 /**
- * The Firecracker backend, ready when the probe found KVM and the binary, the kernel and root
+ * The Firecracker backend, offered once its guest image's agent serves vsock (not built yet); it
+ * will then be ready when the probe found KVM and the binary, the kernel and root
  * filesystem configured in `sandbox.firecracker` exist, and the VM network (bridge, rules, egress
  * proxy) could be set up: a worker that cannot enforce a VM's egress policy takes no VMs.
  */
@@ -31,6 +35,10 @@ export const openFirecrackerBackend: BackendOpener = async ({
       ? `a root filesystem image (sandbox.firecracker.rootfs${fc.rootfs ? `: ${fc.rootfs} is missing` : " is not set"})`
       : undefined,
     repos === undefined || workerId === undefined ? "the control plane's database" : undefined,
+    // The guest image's agent serves virtio-serial (QEMU), not vsock, and nothing hands a
+    // Firecracker guest its agent token yet: offering the backend would accept creates whose
+    // agent never answers.
+    `a guest image whose agent serves vsock (${FIRECRACKER_GUEST_AGENT})`,
   ].filter((m): m is string => m !== undefined);
   if (missing.length > 0 || fc.kernel === undefined || fc.rootfs === undefined) {
     return { ready: false, detail: `${probe.detail}, but it needs ${missing.join(" and ")}` };
