@@ -1,6 +1,7 @@
 import path from "node:path";
 import type { BackendOpener } from "../backends/backend-registry.js";
 import { findVmImage } from "../vm-image/build-vm-image.js";
+import { VmNetwork } from "../vm-network/vm-network.js";
 import { QemuBackend } from "./qemu-backend.js";
 
 /** The command that builds what the QEMU backend boots. */
@@ -11,12 +12,20 @@ function accelFrom(value: string | undefined): "kvm" | "tcg" | "auto" {
 }
 
 /**
- * The QEMU microVM backend, ready when `qemu-system-x86_64` exists (the probe) and the VM image
- * was built into `<home>/cache/image` ({@link VM_IMAGE_BUILD_COMMAND}). VMs keep their run
- * directories in `<home>/qemu`. `AETHERIUM_QEMU_ACCEL` (`kvm`, `tcg`, default `auto`: KVM when
- * `/dev/kvm` runs a guest, see `QemuBackend.accel`) forces the accelerator.
+ * The QEMU microVM backend, ready when `qemu-system-x86_64` exists (the probe), the VM image
+ * was built into `<home>/cache/image` ({@link VM_IMAGE_BUILD_COMMAND}) and the VM network
+ * (`sandbox.vmNetwork`: bridge, rules, egress proxy, addresses leased in the control plane's
+ * database) could be set up: a worker that cannot enforce a VM's egress policy takes no VMs.
+ * VMs keep their run directories in `<home>/qemu`. `AETHERIUM_QEMU_ACCEL` (`kvm`, `tcg`, default
+ * `auto`: KVM when `/dev/kvm` runs a guest, see `QemuBackend.accel`) forces the accelerator.
  */
-export const openQemuBackend: BackendOpener = async ({ probe, config, logger }) => {
+export const openQemuBackend: BackendOpener = async ({
+  probe,
+  config,
+  logger,
+  repos,
+  workerId,
+}) => {
   const image = await findVmImage(path.resolve(config.home, "cache", "image"));
   if (image === undefined) {
     return {
@@ -24,16 +33,54 @@ export const openQemuBackend: BackendOpener = async ({ probe, config, logger }) 
       detail: `${probe.detail}, but the VM image is missing: run \`${VM_IMAGE_BUILD_COMMAND}\``,
     };
   }
+  if (repos === undefined || workerId === undefined) {
+    // VM addresses are leased in the database; without it no VM could get the network its
+    // egress policy asks for.
+    return { ready: false, detail: `${probe.detail}, but it needs the control plane's database` };
+  }
+  const network = new VmNetwork({
+    bridge: config.sandbox.vmNetwork.bridge,
+    subnet: config.sandbox.vmNetwork.subnet,
+    leases: repos.vmNetworkLeases,
+    workerId,
+    proxyPort: config.sandbox.egressProxyPort,
+    logger,
+  });
+  const failed = await network.ready().then(
+    () => undefined,
+    (err: unknown) => (err as Error).message,
+  );
+  if (failed !== undefined) {
+    return {
+      ready: false,
+      detail: `${probe.detail}, but the VM network cannot be set up: ${failed}`,
+      close: () => network.close(),
+    };
+  }
   const accel = accelFrom(process.env.AETHERIUM_QEMU_ACCEL);
   const backend = new QemuBackend({
     stateDir: path.resolve(config.home, "qemu"),
     image,
     accel,
+    attachNetwork: async (sandboxId, egress) => {
+      const a = await network.attach(sandboxId, egress);
+      return {
+        tap: a.tap,
+        mac: a.mac,
+        address: a.guestIp,
+        prefixLength: a.prefix,
+        gateway: a.gateway,
+        ...(a.proxyUrl === undefined ? {} : { proxyUrl: a.proxyUrl }),
+      };
+    },
+    detachNetwork: (sandboxId) => network.detach(sandboxId),
+    reconcileNetwork: (live) => network.reconcile(live),
+    close: () => network.close(),
     logger,
   });
   return {
     ready: true,
     backend,
-    detail: `${probe.detail}, kernel ${image.kernelRelease}, VM image ${image.key}, ${await backend.accel()}, no VM network yet`,
+    detail: `${probe.detail}, kernel ${image.kernelRelease}, VM image ${image.key}, ${await backend.accel()}, VM bridge ${network.bridge} (${network.subnet})`,
   };
 };

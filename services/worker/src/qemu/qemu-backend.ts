@@ -8,6 +8,8 @@
  * `agent.sock`, `control.sock`, `console.log` and `state.json` (start and stop times). QEMU is
  * daemonized, so a worker restart leaves VMs running; `inspect` and `list` rebuild everything from
  * the run directories, the pid files and QMP, which is what reconciliation after a restart reads.
+ * A VM's network (a TAP enforcing its egress policy) comes from `attachNetwork` at each start
+ * and goes at remove; `list` releases those of VMs that no longer exist.
  * @module
  */
 import { execFile } from "node:child_process";
@@ -28,6 +30,7 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { BadRequestError, type Logger } from "@aetherium/common";
+import type { EgressPolicy } from "@aetherium/types";
 import type { SandboxBackend, SandboxInfo, SandboxSpec } from "../backends/sandbox-backend.js";
 import { SandboxConflictError, SandboxNotFoundError } from "../docker/docker-errors.js";
 import type { VmImage } from "../vm-image/build-vm-image.js";
@@ -51,6 +54,29 @@ export interface QemuNetworkAttachment {
   readonly prefixLength: number;
   readonly gateway?: string;
   readonly dns?: string;
+  /**
+   * With an egress allow-list: the egress proxy's URL, the guest's only way out. It reaches the
+   * guest's environment as `HTTP(S)_PROXY` (see {@link proxyEnvironment}).
+   */
+  readonly proxyUrl?: string;
+}
+
+/**
+ * The environment that sends a guest's HTTP clients through the egress proxy at `proxyUrl`:
+ * the variables the Docker backend sets in an allow-list container, so a sandbox behaves the
+ * same on either backend.
+ */
+export function proxyEnvironment(proxyUrl: string): Record<string, string> {
+  return {
+    HTTP_PROXY: proxyUrl,
+    HTTPS_PROXY: proxyUrl,
+    http_proxy: proxyUrl,
+    https_proxy: proxyUrl,
+    NO_PROXY: "localhost,127.0.0.1,::1",
+    no_proxy: "localhost,127.0.0.1,::1",
+    // Node's own fetch honours the variables only when asked to (Node ≥ 22.21 / 24).
+    NODE_USE_ENV_PROXY: "1",
+  };
 }
 
 /** Settings of the {@link QemuBackend}. */
@@ -63,8 +89,25 @@ export interface QemuBackendOptions {
   readonly accel?: "kvm" | "tcg" | "auto";
   /** The QEMU binary; default `qemu-system-x86_64` on the PATH. */
   readonly qemuBinary?: string;
-  /** Gives a VM its network interface when it starts; absent or undefined: none. */
-  readonly attachNetwork?: (sandboxId: string) => Promise<QemuNetworkAttachment | undefined>;
+  /**
+   * Gives a VM its network interface, enforcing the sandbox's egress policy, each time it starts;
+   * absent or undefined: none. Called again for a VM that had one (a restart): it must hand out
+   * a fresh TAP for the same sandbox.
+   */
+  readonly attachNetwork?: (
+    sandboxId: string,
+    egress: EgressPolicy,
+  ) => Promise<QemuNetworkAttachment | undefined>;
+  /** Releases what {@link attachNetwork} made for a VM (its TAP, rules, address); on remove. */
+  readonly detachNetwork?: (sandboxId: string) => Promise<void>;
+  /**
+   * Releases network attachments of VMs other than `live` (every run directory there is):
+   * what a VM removed behind the backend's back, or a crash half-way through a remove, left.
+   * Run by {@link QemuBackend.list}, which is what reconciliation reads.
+   */
+  readonly reconcileNetwork?: (live: readonly string[]) => Promise<unknown>;
+  /** Releases what the network holds open (its egress proxy) when the backend closes. */
+  readonly close?: () => Promise<void>;
   readonly logger?: Logger;
 }
 
@@ -75,6 +118,8 @@ interface VmRecord {
   readonly memoryMb: number;
   readonly labels: Record<string, string>;
   readonly env: Record<string, string>;
+  /** Absent in records written before VMs had networks: the spec's default, `allow-all`. */
+  readonly egress?: EgressPolicy;
   readonly token: string;
   readonly createdAt: string;
 }
@@ -124,6 +169,10 @@ export class QemuBackend implements SandboxBackend {
   readonly #opts: QemuBackendOptions;
   readonly #busy = new Map<string, Promise<unknown>>();
   #warnedNetwork = false;
+  // Attachments under way and the network reconcile pass in flight: a pass must not take a VM
+  // being attached for one that no longer exists, so each waits for the other.
+  readonly #attaching = new Set<Promise<unknown>>();
+  #networkPass: Promise<void> | undefined;
   #probedAccel: Promise<"kvm" | "tcg"> | undefined;
 
   constructor(options: QemuBackendOptions) {
@@ -220,6 +269,7 @@ export class QemuBackend implements SandboxBackend {
           memoryMb: Math.max(128, Math.round(spec.memoryMb)),
           labels: { ...spec.labels },
           env: { ...spec.env },
+          egress: spec.egress ?? "allow-all",
           token: randomBytes(32).toString("hex"),
           createdAt: new Date().toISOString(),
         };
@@ -255,11 +305,18 @@ export class QemuBackend implements SandboxBackend {
   }
 
   /** The config disk: the settings the guest's init reads, as shell assignments, root-only. */
-  async #writeConfigDisk(record: VmRecord): Promise<string> {
+  async #writeConfigDisk(
+    record: VmRecord,
+    network: QemuNetworkAttachment | undefined,
+  ): Promise<string> {
+    const env = {
+      ...record.env,
+      ...(network?.proxyUrl === undefined ? {} : proxyEnvironment(network.proxyUrl)),
+    };
     const lines = [
       `AETHERIUM_AGENT_TOKEN=${shellQuote(record.token)}`,
       `AETHERIUM_HOSTNAME=${shellQuote(record.sandboxId.slice(0, 63))}`,
-      ...Object.entries(record.env).map(([k, v]) => `${k}=${shellQuote(v)}`),
+      ...Object.entries(env).map(([k, v]) => `${k}=${shellQuote(v)}`),
     ];
     const text = Buffer.from(`${lines.join("\n")}\n`);
     if (text.length > 1024 * 1024) throw new BadRequestError("sandbox environment is too large");
@@ -390,8 +447,8 @@ export class QemuBackend implements SandboxBackend {
       for (const name of ["agent.sock", "control.sock", "qmp.sock", "qemu.pid"]) {
         await rm(path.join(dir, name), { force: true });
       }
-      await this.#writeConfigDisk(record);
-      const network = await this.#opts.attachNetwork?.(sandboxId);
+      const network = await this.#attachNetwork(record);
+      await this.#writeConfigDisk(record, network);
       if (network === undefined && !this.#warnedNetwork) {
         this.#warnedNetwork = true;
         this.#opts.logger?.warn(
@@ -411,6 +468,37 @@ export class QemuBackend implements SandboxBackend {
       }
       await this.#writeState(sandboxId, { ...state, startedAt: new Date().toISOString() });
     });
+  }
+
+  async #attachNetwork(record: VmRecord): Promise<QemuNetworkAttachment | undefined> {
+    const attach = this.#opts.attachNetwork;
+    if (attach === undefined) return undefined;
+    while (this.#networkPass !== undefined) await this.#networkPass;
+    const attaching = attach(record.sandboxId, record.egress ?? "allow-all");
+    this.#attaching.add(attaching);
+    try {
+      return await attaching;
+    } finally {
+      this.#attaching.delete(attaching);
+    }
+  }
+
+  /** One network reconcile pass at a time, after the attachments under way (see the option). */
+  #reconcileNetwork(): Promise<void> {
+    const reconcile = this.#opts.reconcileNetwork;
+    if (reconcile === undefined) return Promise.resolve();
+    this.#networkPass ??= (async () => {
+      await Promise.allSettled([...this.#attaching]);
+      const names = await readdir(this.#opts.stateDir).catch(() => [] as string[]);
+      await reconcile(names.filter((name) => ID_PATTERN.test(name)));
+    })()
+      .catch((err: unknown) => {
+        this.#opts.logger?.warn({ err }, "reconciling the VM network failed");
+      })
+      .finally(() => {
+        this.#networkPass = undefined;
+      });
+    return this.#networkPass;
   }
 
   /** Waits until the VM's QEMU has exited, up to `ms`; true if it has. */
@@ -470,6 +558,8 @@ export class QemuBackend implements SandboxBackend {
         process.kill(pid, "SIGKILL");
         await this.#waitExit(sandboxId, 5000);
       }
+      // Before the run directory goes: if this fails, the VM is still listed and removed again.
+      await this.#opts.detachNetwork?.(sandboxId);
       await rm(this.runDir(sandboxId), { recursive: true, force: true });
     });
   }
@@ -528,6 +618,12 @@ export class QemuBackend implements SandboxBackend {
     await rm(dir, { recursive: true, force: true });
   }
 
+  /** {@inheritDoc SandboxBackend.close} */
+  async close(): Promise<void> {
+    await this.#networkPass;
+    await this.#opts.close?.();
+  }
+
   /** {@inheritDoc SandboxBackend.list} */
   async list(filter: { workerId?: string } = {}): Promise<SandboxInfo[]> {
     const names = await readdir(this.#opts.stateDir).catch(() => [] as string[]);
@@ -542,6 +638,7 @@ export class QemuBackend implements SandboxBackend {
       if (filter.workerId !== undefined && info.workerId !== filter.workerId) continue;
       out.push(info);
     }
+    await this.#reconcileNetwork();
     return out;
   }
 }

@@ -11,7 +11,7 @@ import { buildAgentBundle } from "../image/build-agent.js";
 import { buildVmImage } from "../vm-image/build-vm-image.js";
 import { QemuBackend } from "./qemu-backend.js";
 
-// The network seam of the QEMU backend (what the VM networking code will plug into): a TAP
+// The network seam of the QEMU backend (what `vm-network/` plugs into in the opener): a TAP
 // device and an address given by `attachNetwork` reach the guest as a virtio-net interface
 // configured from `ip=…` on the kernel command line. The test makes its own TAP on a subnet no
 // route uses and talks only to an HTTP server it starts on the TAP's host address.
