@@ -23,3 +23,5 @@ export { SandboxManager } from "./sandbox/sandbox-manager.js";
 export { buildBaseImage, type BaseImage } from "./image/build-base-image.js";
 export { buildVmImage, type VmImage } from "./vm-image/build-vm-image.js";
 export { QemuBackend } from "./qemu/qemu-backend.js";
+export { VmNetwork } from "./vm-network/vm-network.js";
+export { removeUnbridgedTapDrop } from "./vm-network/vm-firewall.js";

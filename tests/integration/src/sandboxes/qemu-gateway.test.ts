@@ -1,11 +1,20 @@
-import { randomBytes } from "node:crypto";
+import { execFile } from "node:child_process";
+import { randomBytes, randomInt } from "node:crypto";
 import { access, constants, mkdir, mkdtemp, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { promisify } from "node:util";
 import { createLogger } from "@aetherium/common";
 import { DataPlaneClient } from "@aetherium/core";
 import { buildServer, ensureBootstrapKey } from "@aetherium/gateway";
-import { buildAgentBundle, buildVmImage, QemuBackend, type VmImage } from "@aetherium/worker";
+import {
+  buildAgentBundle,
+  buildVmImage,
+  QemuBackend,
+  removeUnbridgedTapDrop,
+  VmNetwork,
+  type VmImage,
+} from "@aetherium/worker";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dockerSandboxesHere, startTestWorker, type TestWorker } from "../fixtures/test-worker.js";
 
@@ -27,6 +36,12 @@ if (!canRun) {
 
 describe.skipIf(!canRun)("QEMU sandboxes through the gateway", () => {
   const workerId = `qgw-${randomBytes(4).toString("hex")}`;
+  // A VM network of this run only (the worker puts every VM on one), removed at the end.
+  const vmNetwork = {
+    bridge: `aeqg${randomBytes(2).toString("hex")}`,
+    subnet: `10.218.${randomInt(0, 250)}.0/24`,
+    proxyPort: randomInt(40_000, 50_000),
+  };
   const logger = createLogger({ service: "qemu-gw-test", level: "silent", format: "json" });
   const client = new DataPlaneClient({ timeoutMs: 120_000 });
   let home: string;
@@ -63,7 +78,13 @@ describe.skipIf(!canRun)("QEMU sandboxes through the gateway", () => {
     await symlink(CACHE_DIR, path.join(home, "cache", "image"));
     fixture = await startTestWorker(
       "qemu-gw",
-      { AETHERIUM_HOME: home, AETHERIUM_WORKER_ID: workerId },
+      {
+        AETHERIUM_HOME: home,
+        AETHERIUM_WORKER_ID: workerId,
+        AETHERIUM_SANDBOX__VM_NETWORK__BRIDGE: vmNetwork.bridge,
+        AETHERIUM_SANDBOX__VM_NETWORK__SUBNET: vmNetwork.subnet,
+        AETHERIUM_SANDBOX__EGRESS_PROXY_PORT: String(vmNetwork.proxyPort),
+      },
       { internalHost: "127.0.0.1" },
     );
     admin = (await ensureBootstrapKey(fixture.runtime.repos, { home })).secret;
@@ -83,7 +104,21 @@ describe.skipIf(!canRun)("QEMU sandboxes through the gateway", () => {
     client.close();
     const backend = new QemuBackend({ stateDir: path.join(home, "qemu"), image });
     for (const s of await backend.list().catch(() => [])) await backend.remove(s.sandboxId);
-    await fixture?.close();
+    if (fixture !== undefined) {
+      const network = new VmNetwork({
+        ...vmNetwork,
+        leases: fixture.runtime.repos.vmNetworkLeases,
+        workerId,
+      });
+      // Leftover leases go while the database is open; the bridge once the worker is gone.
+      await network.ready().catch(() => {});
+      await network.reconcile([]).catch(() => {});
+      await fixture.close();
+      await network.remove().catch(() => {});
+      // Shared by every VM bridge: removed only when no other VM TAP is on the host.
+      const links = (await promisify(execFile)("ip", ["-o", "link", "show"])).stdout;
+      if (!/: aev[0-9a-f]{12}[@:]/.test(links)) await removeUnbridgedTapDrop();
+    }
     if (home !== undefined) await rm(home, { recursive: true, force: true });
   }, 120_000);
 
