@@ -1,7 +1,7 @@
 import { access, constants } from "node:fs/promises";
 import path from "node:path";
 import type { BackendOpener } from "../backends/backend-registry.js";
-import { VmNetwork } from "../vm-network/vm-network.js";
+import { openVmNetwork } from "../vm-network/open-vm-network.js";
 import { FirecrackerBackend } from "./firecracker-backend.js";
 
 const exists = (file: string) =>
@@ -43,24 +43,15 @@ export const openFirecrackerBackend: BackendOpener = async ({
   if (missing.length > 0 || fc.kernel === undefined || fc.rootfs === undefined) {
     return { ready: false, detail: `${probe.detail}, but it needs ${missing.join(" and ")}` };
   }
-  if (repos === undefined || workerId === undefined) {
-    return { ready: false, detail: `${probe.detail}, but it needs the control plane's database` };
+  const opened = await openVmNetwork({ config, logger, repos, workerId });
+  if ("failed" in opened) {
+    return {
+      ready: false,
+      detail: `${probe.detail}, but ${opened.failed}`,
+      ...(opened.close ? { close: opened.close } : {}),
+    };
   }
-  const network = new VmNetwork({
-    bridge: config.sandbox.vmNetwork.bridge,
-    subnet: config.sandbox.vmNetwork.subnet,
-    leases: repos.vmNetworkLeases,
-    workerId,
-    proxyPort: config.sandbox.egressProxyPort,
-    logger,
-  });
-  const failed = await network.ready().then(
-    () => undefined,
-    (err: unknown) => (err as Error).message,
-  );
-  if (failed !== undefined) {
-    return { ready: false, detail: failed, close: () => network.close() };
-  }
+  const { network } = opened;
   const backend = new FirecrackerBackend({
     binary: fc.binary,
     kernelPath: fc.kernel,

@@ -1,7 +1,7 @@
 import path from "node:path";
 import type { BackendOpener } from "../backends/backend-registry.js";
 import { findVmImage } from "../vm-image/build-vm-image.js";
-import { VmNetwork } from "../vm-network/vm-network.js";
+import { openVmNetwork } from "../vm-network/open-vm-network.js";
 import { QemuBackend } from "./qemu-backend.js";
 
 /** The command that builds what the QEMU backend boots. */
@@ -33,30 +33,15 @@ export const openQemuBackend: BackendOpener = async ({
       detail: `${probe.detail}, but the VM image is missing: run \`${VM_IMAGE_BUILD_COMMAND}\``,
     };
   }
-  if (repos === undefined || workerId === undefined) {
-    // VM addresses are leased in the database; without it no VM could get the network its
-    // egress policy asks for.
-    return { ready: false, detail: `${probe.detail}, but it needs the control plane's database` };
-  }
-  const network = new VmNetwork({
-    bridge: config.sandbox.vmNetwork.bridge,
-    subnet: config.sandbox.vmNetwork.subnet,
-    leases: repos.vmNetworkLeases,
-    workerId,
-    proxyPort: config.sandbox.egressProxyPort,
-    logger,
-  });
-  const failed = await network.ready().then(
-    () => undefined,
-    (err: unknown) => (err as Error).message,
-  );
-  if (failed !== undefined) {
+  const opened = await openVmNetwork({ config, logger, repos, workerId });
+  if ("failed" in opened) {
     return {
       ready: false,
-      detail: `${probe.detail}, but the VM network cannot be set up: ${failed}`,
-      close: () => network.close(),
+      detail: `${probe.detail}, but ${opened.failed}`,
+      ...(opened.close ? { close: opened.close } : {}),
     };
   }
+  const { network } = opened;
   const accel = accelFrom(process.env.AETHERIUM_QEMU_ACCEL);
   const backend = new QemuBackend({
     stateDir: path.resolve(config.home, "qemu"),
