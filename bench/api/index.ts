@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import autocannon from "autocannon";
 import { createLogger, loadConfig } from "@aetherium/common";
-import { openRuntime, type Runtime } from "@aetherium/core";
+import { openControlPlane, type ControlPlane } from "@aetherium/core";
 import { startWorkerProcess } from "@aetherium/worker";
 import { startGatewayProcess } from "@aetherium/gateway";
 import { AetheriumClient } from "@aetherium/sdk";
@@ -61,7 +61,7 @@ async function load(
   };
 }
 
-async function seed(runtime: Runtime): Promise<void> {
+async function seed(runtime: ControlPlane): Promise<void> {
   for (let i = 0; i < ROWS; i += 100) {
     await Promise.all(
       Array.from({ length: Math.min(100, ROWS - i) }, (_, j) =>
@@ -95,7 +95,7 @@ const bench: Benchmark = {
         AETHERIUM_LOG_LEVEL: "silent",
       },
     });
-    const runtime = await openRuntime(config, { logger, migrate: true });
+    const runtime = await openControlPlane(config, { logger, migrate: true });
     const closers: (() => Promise<unknown>)[] = [
       () => runtime.close(),
       () => db.drop(),

@@ -1,7 +1,7 @@
 // bench/queue: no-op tasks end to end through Aetherium (tasks row → BullMQ → worker → row
 // succeeded) against raw BullMQ add→process on the same Redis, side by side in one run.
 import { createLogger, loadConfig } from "@aetherium/common";
-import { openRuntime } from "@aetherium/core";
+import { openControlPlane } from "@aetherium/core";
 import { startWorkerProcess } from "@aetherium/worker";
 import { createTestDatabase, createTestRedis, deleteByPrefix } from "@aetherium/testing";
 import { Queue, Worker } from "bullmq";
@@ -59,7 +59,7 @@ async function ours(databaseUrl: string, redisUrl: string, prefix: string): Prom
       AETHERIUM_QUEUE__CONCURRENCY: String(CONCURRENCY),
     },
   });
-  const rt = await openRuntime(config, { logger, migrate: true });
+  const rt = await openControlPlane(config, { logger, migrate: true });
   // The worker's own root, with a no-op job in place of sandbox backends.
   const worker = await startWorkerProcess(rt, config, {
     logger,

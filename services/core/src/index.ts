@@ -37,7 +37,7 @@ export {
 export { Reaper, REAPER_LOCK_KEY } from "./reaper/reaper.js";
 export { startReaper } from "./reaper/start-reaper.js";
 export { createQueuesFor, workerQueueName } from "./routing/routing.js";
-export { recoverInterruptedWork } from "./runtime/recover-interrupted.js";
+export { recoverInterruptedWork } from "./control-plane/recover-interrupted.js";
 export { advisoryExclusive } from "./storage/advisory-lock.js";
 export { InvalidCursorError } from "./storage/cursor.js";
 export { type DatabaseHandle, type JsonValue, openDatabase } from "./storage/database.js";
@@ -58,7 +58,7 @@ export {
 } from "./storage/repositories/vm-network-leases.js";
 export { type VmRow } from "./storage/repositories/vms.js";
 export { type WorkerRow } from "./storage/repositories/workers.js";
-export { openRuntime, type Runtime } from "./runtime/open-runtime.js";
-export { openSharedRuntime } from "./runtime/open-shared-runtime.js";
+export { openControlPlane, type ControlPlane } from "./control-plane/open-control-plane.js";
+export { openSharedControlPlane } from "./control-plane/open-shared-control-plane.js";
 export { DEFAULT_BASE_IMAGE, DEFAULT_SANDBOX_SHAPE } from "./domain/sandbox-defaults.js";
-export { isMigrateAction, runMigrate } from "./runtime/run-migrate.js";
+export { isMigrateAction, runMigrate } from "./control-plane/run-migrate.js";

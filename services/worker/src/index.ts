@@ -11,7 +11,7 @@ export { SANDBOX_LABELS, SANDBOX_NETWORK } from "./docker/container-spec.js";
 export { EGRESS_NETWORK } from "./docker/docker-egress.js";
 export { buildAgentBundle } from "./image/build-agent.js";
 export { unrestrictBridge } from "./network/host-firewall.js";
-export type { SandboxRuntime } from "./runtime/sandbox-runtime.js";
+export type { WorkerSandboxes } from "./root/worker-sandboxes.js";
 export {
   runWorker,
   startWorkerProcess,

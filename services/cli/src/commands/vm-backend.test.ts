@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createLogger, loadConfig } from "@aetherium/common";
-import { DataPlaneClient, openRuntime, type Runtime } from "@aetherium/core";
+import { DataPlaneClient, openControlPlane, type ControlPlane } from "@aetherium/core";
 import { buildServer, ensureBootstrapKey } from "@aetherium/gateway";
 import { useTestDatabase } from "@aetherium/testing";
 import type { VmBackend } from "@aetherium/types";
@@ -13,7 +13,7 @@ import { runAether } from "../program.js";
 // A real gateway on a real runtime; its workers are registered rows, so sandboxes stay pending.
 const db = useTestDatabase();
 let home: string;
-let runtime: Runtime;
+let runtime: ControlPlane;
 let app: Awaited<ReturnType<typeof buildServer>>;
 let url: string;
 let admin: string;
@@ -24,7 +24,7 @@ beforeAll(async () => {
     env: { AETHERIUM_DATABASE_URL: db.current.url, AETHERIUM_HOME: home },
   });
   const logger = createLogger({ level: "silent", service: "cli-backend-test" });
-  runtime = await openRuntime(config, { logger, migrate: true });
+  runtime = await openControlPlane(config, { logger, migrate: true });
   admin = (await ensureBootstrapKey(runtime.repos, { home })).secret;
   app = await buildServer({
     logger,

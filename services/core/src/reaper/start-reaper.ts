@@ -1,7 +1,7 @@
 import type { Config, Logger } from "@aetherium/common";
 import { advisoryExclusive } from "../storage/advisory-lock.js";
 import { Reaper, REAPER_LOCK_KEY } from "./reaper.js";
-import type { Runtime } from "../runtime/open-runtime.js";
+import type { ControlPlane } from "../control-plane/open-control-plane.js";
 
 /**
  * How often a reaper sweeps: half a heartbeat, at least once a second. A dead worker is therefore
@@ -16,7 +16,7 @@ export function reaperIntervalMs(config: Config): number {
  * found out even when none is left; a PostgreSQL advisory lock lets one sweep at a time across
  * the fleet. Stop it with {@link Reaper.stop}.
  */
-export function startReaper(runtime: Runtime, config: Config, logger: Logger): Reaper {
+export function startReaper(runtime: ControlPlane, config: Config, logger: Logger): Reaper {
   const reaper = new Reaper({
     repos: runtime.repos,
     bus: runtime.bus,

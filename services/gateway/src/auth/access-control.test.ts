@@ -1,4 +1,4 @@
-import type { Repositories, Runtime } from "@aetherium/core";
+import type { Repositories, ControlPlane } from "@aetherium/core";
 import { useTestRedis } from "@aetherium/testing";
 import Fastify from "fastify";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -10,7 +10,7 @@ import { ROUTE_SCOPES, type RouteAccess } from "./route-scopes.js";
 
 const fx = useGatewayFixture({ listen: true });
 const redis = useTestRedis();
-let runtime: Runtime;
+let runtime: ControlPlane;
 let app: GatewayApp;
 let url: string;
 const keys = {} as Record<"read" | "write" | "admin", { id: string; secret: string }>;

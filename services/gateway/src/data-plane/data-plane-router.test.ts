@@ -1,12 +1,12 @@
 import { UnauthorizedError, UnavailableError, createLogger, loadConfig } from "@aetherium/common";
-import { DataPlaneClient, openRuntime, type Runtime } from "@aetherium/core";
+import { DataPlaneClient, openControlPlane, type ControlPlane } from "@aetherium/core";
 import { useTestDatabase } from "@aetherium/testing";
 import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DataPlaneRouter } from "./data-plane-router.js";
 
 const db = useTestDatabase();
-let runtime: Runtime;
+let runtime: ControlPlane;
 let vmId: string;
 const client = new DataPlaneClient();
 const router = () => new DataPlaneRouter(runtime.repos, client);
@@ -21,7 +21,7 @@ const register = (token: string) =>
 
 beforeAll(async () => {
   const config = loadConfig({ env: { AETHERIUM_DATABASE_URL: db.current.url } });
-  runtime = await openRuntime(config, {
+  runtime = await openControlPlane(config, {
     logger: createLogger({ level: "silent", service: "owner-test" }),
     migrate: true,
   });

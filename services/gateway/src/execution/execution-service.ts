@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { BadRequestError, NotFoundError } from "@aetherium/common";
-import { toExecution, type Repositories, type Runtime } from "@aetherium/core";
+import { toExecution, type Repositories, type ControlPlane } from "@aetherium/core";
 import type { ExecuteBody, Execution, ListQuery } from "@aetherium/types";
 import type { DataPlaneRouter } from "../data-plane/data-plane-router.js";
 
@@ -23,11 +23,11 @@ export interface ExecutionPage {
  */
 export class ExecutionService {
   readonly #repos: Repositories;
-  readonly #tasks: Runtime["tasks"];
-  readonly #vms: Runtime["vms"];
+  readonly #tasks: ControlPlane["tasks"];
+  readonly #vms: ControlPlane["vms"];
   readonly #router: DataPlaneRouter;
 
-  constructor(runtime: Pick<Runtime, "repos" | "tasks" | "vms">, router: DataPlaneRouter) {
+  constructor(runtime: Pick<ControlPlane, "repos" | "tasks" | "vms">, router: DataPlaneRouter) {
     this.#repos = runtime.repos;
     this.#tasks = runtime.tasks;
     this.#vms = runtime.vms;

@@ -1,5 +1,5 @@
 import { DependencyUnavailableError } from "@aetherium/common";
-import { type Runtime } from "@aetherium/core";
+import { type ControlPlane } from "@aetherium/core";
 import { AETHERIUM_VERSION } from "@aetherium/types";
 import type { ComponentHealth } from "@aetherium/types";
 import type { HealthReport } from "../server/deps.js";
@@ -23,7 +23,7 @@ export function overallStatus(components: HealthReport["components"]): HealthRep
 }
 
 /** The parts of a runtime the probes look at. */
-export type ProbedRuntime = Pick<Runtime, "db" | "queue" | "bus" | "workers" | "mode">;
+export type ProbedControlPlane = Pick<ControlPlane, "db" | "queue" | "bus" | "workers" | "mode">;
 
 /**
  * Probes the database, the queue and the event bus for real (a query, Redis PINGs), each bounded
@@ -32,7 +32,7 @@ export type ProbedRuntime = Pick<Runtime, "db" | "queue" | "bus" | "workers" | "
  * database error as such, never as "0 of 0 workers healthy".
  */
 export async function probeRuntime(
-  runtime: ProbedRuntime,
+  runtime: ProbedControlPlane,
   options: { timeoutMs: number; workers?: boolean },
 ): Promise<HealthReport["components"]> {
   const { timeoutMs } = options;
@@ -63,7 +63,7 @@ export interface LocalSandboxes {
  * it in this process, which is then the one that matters rather than a fleet count.
  */
 export async function healthReport(
-  runtime: ProbedRuntime,
+  runtime: ProbedControlPlane,
   options: { timeoutMs: number; local?: LocalSandboxes | undefined },
 ): Promise<HealthReport> {
   const { local } = options;
@@ -84,7 +84,10 @@ export async function healthReport(
   return { status: ok ? "ok" : "degraded", version: AETHERIUM_VERSION, components };
 }
 
-async function probeWorkers(runtime: ProbedRuntime, timeoutMs: number): Promise<ComponentHealth> {
+async function probeWorkers(
+  runtime: ProbedControlPlane,
+  timeoutMs: number,
+): Promise<ComponentHealth> {
   try {
     const workers = await withTimeout(runtime.workers.list(), timeoutMs);
     const healthy = workers.filter((w) => w.healthy).length;

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createLogger, loadConfig } from "@aetherium/common";
-import { openRuntime, type Runtime } from "@aetherium/core";
+import { openControlPlane, type ControlPlane } from "@aetherium/core";
 import {
   startPrivateRedis,
   TEST_PG_ADMIN_URL,
@@ -26,7 +26,7 @@ const RECOVERY_BOUND_MS = 20_000;
 const db = useTestDatabase();
 let redis: PrivateRedis;
 let home: string;
-let runtime: Runtime;
+let runtime: ControlPlane;
 let gateway: OpenGateway;
 let vmId: string;
 
@@ -47,7 +47,7 @@ beforeAll(async () => {
     level: process.env.OUTAGE_TEST_LOG ? "warn" : "silent",
     service: "outage-test",
   });
-  runtime = await openRuntime(config, { logger, migrate: true });
+  runtime = await openControlPlane(config, { logger, migrate: true });
   gateway = await openGateway(runtime, config, { logger });
   // No worker consumes: the sandbox stays pending, which is all a read needs.
   const created = await call("POST", "/api/v1/vms", { name: "outage-probe" });

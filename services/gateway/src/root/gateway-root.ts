@@ -1,5 +1,10 @@
 import type { Config, Logger } from "@aetherium/common";
-import { openSharedRuntime, startReaper, type Reaper, type Runtime } from "@aetherium/core";
+import {
+  openSharedControlPlane,
+  startReaper,
+  type Reaper,
+  type ControlPlane,
+} from "@aetherium/core";
 import type { Registry } from "prom-client";
 import type { LocalSandboxes } from "../health/probe-health.js";
 import { openGateway, type OpenGateway } from "./open-gateway.js";
@@ -34,7 +39,7 @@ export interface GatewayProcess {
  * gateway` and `aetherium start` both start their gateway here.
  */
 export async function startGatewayProcess(
-  runtime: Runtime,
+  runtime: ControlPlane,
   config: Config,
   options: GatewayRootOptions,
 ): Promise<GatewayProcess> {
@@ -70,7 +75,7 @@ export async function runGateway(
   logger: Logger,
   print: (line: string) => void,
 ): Promise<void> {
-  const { runtime, shutdown } = await openSharedRuntime(config, { logger, role: "gateway" });
+  const { runtime, shutdown } = await openSharedControlPlane(config, { logger, role: "gateway" });
   const { gateway, close } = await startGatewayProcess(runtime, config, { logger });
   shutdown.register("gateway", close);
   print(`gateway running at ${gateway.url}`);

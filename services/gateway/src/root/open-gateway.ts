@@ -1,7 +1,7 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Config, Logger } from "@aetherium/common";
-import { DataPlaneClient, type Runtime } from "@aetherium/core";
+import { DataPlaneClient, type ControlPlane } from "@aetherium/core";
 import type { Registry } from "prom-client";
 import { ensureBootstrapKey, type BootstrapKey } from "../auth/bootstrap-key.js";
 import { healthReport, type LocalSandboxes } from "../health/probe-health.js";
@@ -28,7 +28,7 @@ export interface OpenGateway {
  * admin key exists, builds the server over `runtime`, and listens on `server.host:port`.
  */
 export async function openGateway(
-  runtime: Runtime,
+  runtime: ControlPlane,
   config: Config,
   options: {
     logger: Logger;

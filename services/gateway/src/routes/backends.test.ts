@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createLogger, loadConfig } from "@aetherium/common";
-import { DataPlaneClient, openRuntime, type Runtime } from "@aetherium/core";
+import { DataPlaneClient, openControlPlane, type ControlPlane } from "@aetherium/core";
 import { AetheriumClient, AuthError } from "@aetherium/sdk";
 import { useTestDatabase } from "@aetherium/testing";
 import { backendsResponseSchema, errorResponseSchema, type VmBackend } from "@aetherium/types";
@@ -13,7 +13,7 @@ import { buildServer, type GatewayApp } from "../server/build-server.js";
 // A real runtime on its own database; the workers are rows only, which is all the route reads.
 const db = useTestDatabase();
 let home: string;
-let runtime: Runtime;
+let runtime: ControlPlane;
 let app: GatewayApp;
 let admin: string;
 
@@ -24,7 +24,7 @@ beforeAll(async () => {
   });
   expect(config.sandbox.defaultBackend).toBe("auto");
   const logger = createLogger({ level: "silent", service: "backends-test" });
-  runtime = await openRuntime(config, { logger, migrate: true });
+  runtime = await openControlPlane(config, { logger, migrate: true });
   admin = (await ensureBootstrapKey(runtime.repos, { home })).secret;
   app = await buildServer({
     logger,

@@ -1,5 +1,5 @@
 import type { Logger } from "@aetherium/common";
-import type { DataPlaneClient, Runtime } from "@aetherium/core";
+import type { DataPlaneClient, ControlPlane } from "@aetherium/core";
 import type { ComponentHealth } from "@aetherium/types";
 import type { Registry } from "prom-client";
 import type { OpenStreams } from "../auth/open-streams.js";
@@ -44,7 +44,7 @@ export interface ServerDeps {
    * view (`AETHERIUM_LOG_LEVEL=debug` shows them again).
    */
   readonly requestLogLevel?: "info" | "debug";
-  readonly runtime: Pick<Runtime, "repos" | "vms" | "tasks" | "workers" | "bus" | "queue">;
+  readonly runtime: Pick<ControlPlane, "repos" | "vms" | "tasks" | "workers" | "bus" | "queue">;
   readonly dataPlane: DataPlaneClient;
   readonly health: () => Promise<HealthReport>;
   /** Largest accepted JSON body. File uploads stream and have their own limit. */

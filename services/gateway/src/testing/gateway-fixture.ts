@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createLogger, loadConfig, type Logger } from "@aetherium/common";
-import { DataPlaneClient, openRuntime, type Runtime } from "@aetherium/core";
+import { DataPlaneClient, openControlPlane, type ControlPlane } from "@aetherium/core";
 import { useTestDatabase } from "@aetherium/testing";
 import { errorResponseSchema, type ApiKeyScope, type ErrorResponse } from "@aetherium/types";
 import { afterAll, beforeAll, expect } from "vitest";
@@ -46,7 +46,7 @@ export type Method = "GET" | "POST" | "PUT" | "DELETE";
 /** What a test file gets: read its fields inside tests and hooks, once `beforeAll` has run. */
 export interface GatewayFixture {
   readonly app: GatewayApp;
-  readonly runtime: Runtime;
+  readonly runtime: ControlPlane;
   /** The admin key's secret (the bootstrap key). */
   readonly admin: string;
   /** A fresh `AETHERIUM_HOME`, removed afterwards. */
@@ -78,9 +78,10 @@ export function useGatewayFixture(options: GatewayFixtureOptions = {}): GatewayF
   const opened: GatewayApp[] = [];
   const clients: DataPlaneClient[] = [];
   let state:
-    { app: GatewayApp; runtime: Runtime; admin: string; home: string; url: string } | undefined;
+    | { app: GatewayApp; runtime: ControlPlane; admin: string; home: string; url: string }
+    | undefined;
   let home: string | undefined;
-  let runtime: Runtime | undefined;
+  let runtime: ControlPlane | undefined;
   const logger = createLogger({
     level: process.env.GW_TEST_LOG ? "error" : "silent",
     service: "gateway-test",
@@ -116,7 +117,7 @@ export function useGatewayFixture(options: GatewayFixtureOptions = {}): GatewayF
     const config = loadConfig({
       env: { AETHERIUM_DATABASE_URL: db.current.url, AETHERIUM_HOME: home },
     });
-    runtime = await openRuntime(config, { logger, migrate: true });
+    runtime = await openControlPlane(config, { logger, migrate: true });
     const admin = (await ensureBootstrapKey(runtime.repos, { home })).secret;
     const app = await open();
     const url = options.listen

@@ -1,7 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { createLogger, createShutdown, type Config, type Logger } from "@aetherium/common";
-import { openRuntime, recoverInterruptedWork } from "@aetherium/core";
+import { openControlPlane, recoverInterruptedWork } from "@aetherium/core";
 import { AETHERIUM_VERSION } from "@aetherium/types";
 import { startGatewayProcess } from "@aetherium/gateway";
 import { startWorkerProcess } from "@aetherium/worker";
@@ -45,7 +45,7 @@ export async function startAetherium(
 
   if (options.buildImage !== false) await prepareDocker(config, print);
 
-  const runtime = await openRuntime(config, { logger });
+  const runtime = await openControlPlane(config, { logger });
   shutdown.register("runtime", () => runtime.close());
   // The in-process queue held the jobs of a process that may have died: settle its leftovers
   // before anything consumes (a shared PostgreSQL and Redis keep their own jobs, and the reaper

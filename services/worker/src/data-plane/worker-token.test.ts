@@ -5,7 +5,12 @@ import path from "node:path";
 import { UnauthorizedError, UnavailableError, createLogger, loadConfig } from "@aetherium/common";
 import { useTestDatabase } from "@aetherium/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openRuntime, type Runtime, DataPlaneClient, dataPlaneTargetFor } from "@aetherium/core";
+import {
+  openControlPlane,
+  type ControlPlane,
+  DataPlaneClient,
+  dataPlaneTargetFor,
+} from "@aetherium/core";
 import { WorkerDaemon } from "../daemon/worker-daemon.js";
 
 // A worker's internal token lets whoever holds it run commands in that worker's sandboxes. The
@@ -15,21 +20,21 @@ const db = useTestDatabase();
 const logger = createLogger({ level: "silent", service: "worker-token-test" });
 const KEY = randomBytes(32).toString("base64");
 const homes: string[] = [];
-const runtimes: Runtime[] = [];
+const runtimes: ControlPlane[] = [];
 const client = new DataPlaneClient({ timeoutMs: 5000 });
 const workerId = `wt-${randomBytes(4).toString("hex")}`;
-let workerSide: Runtime;
-let gatewaySide: Runtime;
+let workerSide: ControlPlane;
+let gatewaySide: ControlPlane;
 let daemon: WorkerDaemon | undefined;
 let vmId: string;
 
-async function runtimeWith(env: Record<string, string>): Promise<Runtime> {
+async function runtimeWith(env: Record<string, string>): Promise<ControlPlane> {
   const home = await mkdtemp(path.join(tmpdir(), "aet-wt-"));
   homes.push(home);
   const config = loadConfig({
     env: { AETHERIUM_DATABASE_URL: db.current.url, AETHERIUM_HOME: home, ...env },
   });
-  const runtime = await openRuntime(config, { logger, migrate: true });
+  const runtime = await openControlPlane(config, { logger, migrate: true });
   runtimes.push(runtime);
   return runtime;
 }

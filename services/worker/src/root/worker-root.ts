@@ -1,20 +1,20 @@
 import { cpus, totalmem } from "node:os";
 import type { Config, Logger } from "@aetherium/common";
 import {
-  openSharedRuntime,
+  openSharedControlPlane,
   startReaper,
   type JobHandlers,
   type Reaper,
-  type Runtime,
+  type ControlPlane,
 } from "@aetherium/core";
 import { AETHERIUM_VERSION, type VmBackend } from "@aetherium/types";
 import { WorkerDaemon } from "../daemon/worker-daemon.js";
 import {
-  openSandboxRuntime,
+  openWorkerSandboxes,
   workerIdFor,
-  type SandboxRuntime,
-  type SandboxRuntimeOptions,
-} from "../runtime/sandbox-runtime.js";
+  type WorkerSandboxes,
+  type WorkerSandboxesOptions,
+} from "./worker-sandboxes.js";
 
 /** What {@link startWorkerProcess} may change from what the config says. */
 export interface WorkerRootOptions {
@@ -29,7 +29,7 @@ export interface WorkerRootOptions {
    */
   readonly reaper?: boolean;
   /** Timings of the sandbox runtime (tests shorten them). */
-  readonly sandbox?: SandboxRuntimeOptions;
+  readonly sandbox?: WorkerSandboxesOptions;
   /**
    * Instead of this host's sandbox backends, consume the queues of `backends` with `handlers`:
    * for fleet tests and queue benchmarks that exercise the daemon without sandboxes.
@@ -41,7 +41,7 @@ export interface WorkerRootOptions {
 export interface WorkerProcess {
   readonly daemon: WorkerDaemon;
   /** Absent when {@link WorkerRootOptions.jobs} replaced the sandbox backends. */
-  readonly sandboxes: SandboxRuntime | undefined;
+  readonly sandboxes: WorkerSandboxes | undefined;
   readonly reaper: Reaper | undefined;
   /** Stops the reaper, the daemon (finishing or handing back its jobs within `graceMs`), then the sandboxes. */
   close(graceMs?: number): Promise<void>;
@@ -55,14 +55,14 @@ export interface WorkerProcess {
  * tests and the benchmarks all start workers here.
  */
 export async function startWorkerProcess(
-  runtime: Runtime,
+  runtime: ControlPlane,
   config: Config,
   options: WorkerRootOptions,
 ): Promise<WorkerProcess> {
   const { logger } = options;
   const sandboxes = options.jobs
     ? undefined
-    : await openSandboxRuntime(runtime, config, logger, options.sandbox);
+    : await openWorkerSandboxes(runtime, config, logger, options.sandbox);
   try {
     const daemon = new WorkerDaemon({
       id: workerIdFor(config),
@@ -129,7 +129,7 @@ export async function runWorker(
   logger: Logger,
   print: (line: string) => void,
 ): Promise<void> {
-  const { runtime, shutdown } = await openSharedRuntime(config, { logger, role: "worker" });
+  const { runtime, shutdown } = await openSharedControlPlane(config, { logger, role: "worker" });
   const worker = await startWorkerProcess(runtime, config, { logger });
   shutdown.register("worker", () => worker.close());
   for (const b of worker.sandboxes?.status ?? [])

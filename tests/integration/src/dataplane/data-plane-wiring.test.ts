@@ -1,13 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { createServer } from "node:net";
-import { DataPlaneClient, dataPlaneTargetFor, type Runtime } from "@aetherium/core";
+import { DataPlaneClient, dataPlaneTargetFor, type ControlPlane } from "@aetherium/core";
 import type { ExecServerMessage, Task } from "@aetherium/types";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../fleet/fleet.js";
 import { dockerSandboxesHere, startTestWorker, type TestWorker } from "../fixtures/test-worker.js";
 
-// What `aetherium start` / `aetherium worker` compose (openRuntime, then the worker root): the
+// What `aetherium start` / `aetherium worker` compose (openControlPlane, then the worker root): the
 // worker's internal port serves the data plane for the sandboxes it runs, at
 // the address it advertises, with the token it registered.
 const here = await dockerSandboxesHere();
@@ -28,7 +28,7 @@ describe.skipIf(!canRun)("the data plane as the worker root serves it", () => {
   const workerId = `dpw-${randomBytes(4).toString("hex")}`;
   const client = new DataPlaneClient();
   let port: number;
-  let runtime: Runtime;
+  let runtime: ControlPlane;
   let fixture: TestWorker;
 
   beforeAll(async () => {

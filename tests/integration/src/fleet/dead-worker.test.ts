@@ -3,11 +3,11 @@ import { createLogger, loadConfig, type Config } from "@aetherium/common";
 import type { DomainEvent } from "@aetherium/types";
 import {
   advisoryExclusive,
-  openRuntime,
+  openControlPlane,
   Reaper,
   REAPER_LOCK_KEY,
   startReaper,
-  type Runtime,
+  type ControlPlane,
 } from "@aetherium/core";
 import { useTestDatabase, useTestRedis } from "@aetherium/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -17,7 +17,7 @@ import { startWorkerProcess, waitFor, type WorkerProcess } from "./fleet.js";
 // SIGKILL, on one PostgreSQL database and one Redis.
 const db = useTestDatabase();
 const redis = useTestRedis();
-let runtime: Runtime;
+let runtime: ControlPlane;
 let config: Config;
 const workers: WorkerProcess[] = [];
 const events: DomainEvent[] = [];
@@ -49,7 +49,7 @@ beforeAll(async () => {
       AETHERIUM_WORKER__OFFLINE_AFTER_MS: "1200",
     },
   });
-  runtime = await openRuntime(config, { logger, migrate: true });
+  runtime = await openControlPlane(config, { logger, migrate: true });
   runtime.bus.subscribe(["task.*", "vm.*", "worker.*"], (e) => {
     events.push(e);
   });

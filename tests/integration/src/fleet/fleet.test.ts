@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { createLogger, loadConfig } from "@aetherium/common";
 import type { DomainEvent } from "@aetherium/types";
-import { Migrator, openRuntime, Reaper, type Runtime } from "@aetherium/core";
+import { Migrator, openControlPlane, Reaper, type ControlPlane } from "@aetherium/core";
 import { useTestDatabase, useTestRedis } from "@aetherium/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWorkerProcess, waitFor, type WorkerProcess } from "./fleet.js";
@@ -9,7 +9,7 @@ import { startWorkerProcess, waitFor, type WorkerProcess } from "./fleet.js";
 // Several real worker processes against one PostgreSQL database and one Redis.
 const db = useTestDatabase();
 const redis = useTestRedis();
-let runtime: Runtime;
+let runtime: ControlPlane;
 const workers = new Map<string, WorkerProcess>();
 const events: DomainEvent[] = [];
 
@@ -47,7 +47,7 @@ beforeAll(async () => {
       AETHERIUM_REDIS__KEY_PREFIX: redis.current.prefix,
     },
   });
-  runtime = await openRuntime(config, { logger, migrate: true });
+  runtime = await openControlPlane(config, { logger, migrate: true });
   runtime.bus.subscribe(["task.*", "vm.*", "worker.*"], (e) => {
     events.push(e);
   });

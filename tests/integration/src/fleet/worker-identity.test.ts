@@ -1,5 +1,5 @@
 import { createLogger, loadConfig } from "@aetherium/common";
-import { openRuntime, type Runtime } from "@aetherium/core";
+import { openControlPlane, type ControlPlane } from "@aetherium/core";
 import { useTestDatabase, useTestRedis } from "@aetherium/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWorkerProcess, type WorkerProcess } from "./fleet.js";
@@ -7,7 +7,7 @@ import { startWorkerProcess, type WorkerProcess } from "./fleet.js";
 // Real worker processes against one PostgreSQL database and one Redis, claiming worker ids.
 const db = useTestDatabase();
 const redis = useTestRedis();
-let runtime: Runtime;
+let runtime: ControlPlane;
 const started: WorkerProcess[] = [];
 
 const start = async (id: string) => {
@@ -29,7 +29,7 @@ beforeAll(async () => {
       AETHERIUM_REDIS__KEY_PREFIX: redis.current.prefix,
     },
   });
-  runtime = await openRuntime(config, {
+  runtime = await openControlPlane(config, {
     logger: createLogger({ level: "silent", format: "json", service: "identity-test" }),
     migrate: true,
   });

@@ -2,14 +2,18 @@
 // Run with: node --conditions=@aetherium/source --import tsx worker-process.ts
 // Configured by AETHERIUM_* (database, redis, worker id/zone/capacity) plus TEST_RUNS_PREFIX.
 import { createLogger, loadConfig } from "@aetherium/common";
-import { openRuntime } from "@aetherium/core";
+import { openControlPlane } from "@aetherium/core";
 import { startWorkerProcess } from "@aetherium/worker";
 import { Redis } from "ioredis";
 import { testHandlers } from "./test-handlers.js";
 
 const config = loadConfig({ env: process.env });
 const logger = createLogger({ level: "warn", format: "json", service: "test-worker" });
-const runtime = await openRuntime(config, { logger, lockDurationMs: 1000, stalledIntervalMs: 500 });
+const runtime = await openControlPlane(config, {
+  logger,
+  lockDurationMs: 1000,
+  stalledIntervalMs: 500,
+});
 const redis = new Redis(config.redis.url ?? "redis://127.0.0.1:6379", {
   maxRetriesPerRequest: null,
 });

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import http from "node:http";
 import { Readable } from "node:stream";
 import { createLogger, type Config } from "@aetherium/common";
-import { DataPlaneClient, dataPlaneTargetFor, type Runtime } from "@aetherium/core";
+import { DataPlaneClient, dataPlaneTargetFor, type ControlPlane } from "@aetherium/core";
 import { useTestDatabase } from "@aetherium/testing";
 import { errorResponseSchema } from "@aetherium/types";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -25,7 +25,7 @@ describe.skipIf(!canRun)("upload limit on chunked uploads", () => {
   const logger = createLogger({ service: "upload-test", level: "silent", format: "json" });
   const client = new DataPlaneClient({ timeoutMs: 20_000 });
   let home: string;
-  let runtime: Runtime;
+  let runtime: ControlPlane;
   let fixture: TestWorker;
   let config: Config;
   let app: Awaited<ReturnType<typeof buildServer>>;

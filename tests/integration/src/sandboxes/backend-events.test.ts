@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { DockerBackend, WORKER_ID_FILE, type WorkerProcess } from "@aetherium/worker";
-import { type Runtime } from "@aetherium/core";
+import { type ControlPlane } from "@aetherium/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../fleet/fleet.js";
 import { dockerSandboxesHere, startTestWorker, type TestWorker } from "../fixtures/test-worker.js";
@@ -15,7 +15,7 @@ if (!canRun) console.warn(`skipping backend event tests: ${here.detail}`);
 describe.skipIf(!canRun)("a worker watching its containers", () => {
   const backend = new DockerBackend();
   let home: string;
-  let runtime: Runtime;
+  let runtime: ControlPlane;
   let worker: WorkerProcess;
   let fixture: TestWorker;
 

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { DockerBackend, type SandboxRuntime } from "@aetherium/worker";
-import { type Runtime } from "@aetherium/core";
+import { DockerBackend, type WorkerSandboxes } from "@aetherium/worker";
+import { type ControlPlane } from "@aetherium/core";
 import type { Task } from "@aetherium/types";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../fleet/fleet.js";
@@ -14,8 +14,8 @@ if (!canRun) console.warn(`skipping sandbox chain tests: ${here.detail}`);
 
 describe.skipIf(!canRun)("sandboxes end to end on the embedded stack", () => {
   const workerId = `chain-${randomBytes(4).toString("hex")}`;
-  let runtime: Runtime;
-  let sandboxes: SandboxRuntime;
+  let runtime: ControlPlane;
+  let sandboxes: WorkerSandboxes;
   let fixture: TestWorker;
 
   const finished = (id: string): Promise<Task> =>

@@ -2,7 +2,7 @@ import type { Logger } from "@aetherium/common";
 import { createEvent, jobCatalog, type JobName, type JobPayload } from "@aetherium/types";
 import { toTask, toVm } from "../domain/mappers.js";
 import type { TaskRow } from "../storage/repositories/tasks.js";
-import type { Runtime } from "./open-runtime.js";
+import type { ControlPlane } from "./open-control-plane.js";
 
 /** What {@link recoverInterruptedWork} did. */
 export interface RecoveryResult {
@@ -29,7 +29,7 @@ const STOPPED = "the process running it stopped before it finished";
  * queue's stalled-job recovery do this job.
  */
 export async function recoverInterruptedWork(
-  runtime: Pick<Runtime, "repos" | "queue" | "bus">,
+  runtime: Pick<ControlPlane, "repos" | "queue" | "bus">,
   logger?: Logger,
 ): Promise<RecoveryResult> {
   const { repos, queue, bus } = runtime;

@@ -23,7 +23,7 @@ import { DEFAULT_SANDBOX_SHAPE } from "../domain/sandbox-defaults.js";
 import { resolveEncryptionKey } from "./encryption-key.js";
 
 /** The state, queue, events and domain services of one process, wired once. */
-export interface Runtime {
+export interface ControlPlane {
   readonly mode: "embedded" | "distributed";
   readonly db: DatabaseHandle;
   readonly repos: Repositories;
@@ -36,8 +36,8 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-/** How {@link openRuntime} runs. */
-export interface RuntimeOptions {
+/** How {@link openControlPlane} runs. */
+export interface ControlPlaneOptions {
   readonly logger: Logger;
   /**
    * Apply pending migrations before anything else. Always on in embedded mode; in distributed
@@ -54,7 +54,10 @@ export interface RuntimeOptions {
  * PostgreSQL + BullMQ + Redis pub/sub when the config names them (distributed), PGlite under
  * `home` + the in-process queue + in-memory events otherwise (embedded, one process).
  */
-export async function openRuntime(config: Config, options: RuntimeOptions): Promise<Runtime> {
+export async function openControlPlane(
+  config: Config,
+  options: ControlPlaneOptions,
+): Promise<ControlPlane> {
   const distributed = Boolean(config.database.url && config.redis.url);
   if (Boolean(config.database.url) !== Boolean(config.redis.url)) {
     options.logger.warn(

@@ -5,17 +5,17 @@ import {
   type Logger,
   type Shutdown,
 } from "@aetherium/common";
-import { openRuntime, type Runtime } from "./open-runtime.js";
+import { openControlPlane, type ControlPlane } from "./open-control-plane.js";
 
 /**
  * The runtime of a process that shares its state with others (`aetherium gateway`, `aetherium
  * worker`): refuses to start without PostgreSQL and Redis, since a second process on an embedded
  * database would see nothing the first one does, and closes the runtime last on SIGTERM/SIGINT.
  */
-export async function openSharedRuntime(
+export async function openSharedControlPlane(
   config: Config,
   options: { readonly logger: Logger; readonly role: "gateway" | "worker" },
-): Promise<{ runtime: Runtime; shutdown: Shutdown }> {
+): Promise<{ runtime: ControlPlane; shutdown: Shutdown }> {
   if (!config.database.url || !config.redis.url) {
     throw new ConfigError([
       {
@@ -25,7 +25,7 @@ export async function openSharedRuntime(
     ]);
   }
   const shutdown = createShutdown({ logger: options.logger });
-  const runtime = await openRuntime(config, { logger: options.logger });
+  const runtime = await openControlPlane(config, { logger: options.logger });
   shutdown.register("runtime", () => runtime.close());
   return { runtime, shutdown };
 }

@@ -1,5 +1,5 @@
 import type { Config, Logger } from "@aetherium/common";
-import { DEFAULT_SANDBOX_SHAPE, type JobHandlers, type Runtime } from "@aetherium/core";
+import { DEFAULT_SANDBOX_SHAPE, type JobHandlers, type ControlPlane } from "@aetherium/core";
 import type { VmBackend } from "@aetherium/types";
 import {
   openBackends,
@@ -32,7 +32,7 @@ export function workerIdFor(config: Config): string {
 }
 
 /** The sandbox side of a worker: which backends it offers and the handlers that drive them. */
-export interface SandboxRuntime {
+export interface WorkerSandboxes {
   /** The backends ready here, one manager each. */
   readonly backends: VmBackend[];
   readonly managers: SandboxManagers;
@@ -44,8 +44,8 @@ export interface SandboxRuntime {
   close(): Promise<void>;
 }
 
-/** Timings and overrides of {@link openSandboxRuntime}. */
-export interface SandboxRuntimeOptions {
+/** Timings and overrides of {@link openWorkerSandboxes}. */
+export interface WorkerSandboxesOptions {
   readonly image?: string;
   readonly expiryIntervalMs?: number;
   readonly poolIntervalMs?: number;
@@ -63,12 +63,12 @@ export interface SandboxRuntimeOptions {
  * `reconcileIntervalMs` in case some are missed); expired and idle sandboxes are swept every few
  * seconds and the warm pool refilled.
  */
-export async function openSandboxRuntime(
-  runtime: Runtime,
+export async function openWorkerSandboxes(
+  runtime: ControlPlane,
   config: Config,
   logger: Logger,
-  options: SandboxRuntimeOptions = {},
-): Promise<SandboxRuntime> {
+  options: WorkerSandboxesOptions = {},
+): Promise<WorkerSandboxes> {
   const image = options.image ?? DEFAULT_SANDBOX_SHAPE.image;
   const workerId = workerIdFor(config);
   const { opened, status, closers } = await openBackends(
