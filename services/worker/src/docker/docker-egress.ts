@@ -16,7 +16,7 @@ import {
   unmapAddress,
   type AddressSet,
 } from "../network/egress-allow-list.js";
-import { EgressProxy, type EgressIdentity } from "../network/egress-proxy.js";
+import { EgressProxy, listenOrRetry, type EgressIdentity } from "../network/egress-proxy.js";
 import { restrictBridgeToProxy, unrestrictBridge } from "../network/host-firewall.js";
 import { engineStatus, mapDockerError } from "./docker-errors.js";
 
@@ -236,15 +236,10 @@ export class DockerEgress {
         throw err;
       }
     };
-    if (await listen()) return;
-    this.#retry ??= setInterval(() => {
-      listen()
-        .then((done) => {
-          if (done && this.#retry) clearInterval(this.#retry);
-        })
-        .catch((err: unknown) => this.#o.logger?.warn({ err }, "egress proxy listen failed"));
-    }, 2000);
-    this.#retry.unref();
+    this.#retry = await listenOrRetry(listen, {
+      retry: this.#retry,
+      onError: (err) => this.#o.logger?.warn({ err }, "egress proxy listen failed"),
+    });
   }
 
   /**

@@ -341,3 +341,25 @@ export class EgressProxy {
     req.pipe(upstream);
   }
 }
+
+/**
+ * Runs `listen` (true once a proxy listens, false while another worker process on this host holds
+ * the port) and, when it could not listen, runs it again every 2 s so this process takes over the
+ * bridge when the other one goes away. Returns the retry timer to clear on close: `retry` when
+ * one is already running, a new one when needed, none when it listened at once.
+ */
+export async function listenOrRetry(
+  listen: () => Promise<boolean>,
+  options: { readonly retry: NodeJS.Timeout | undefined; readonly onError: (err: unknown) => void },
+): Promise<NodeJS.Timeout | undefined> {
+  if ((await listen()) || options.retry) return options.retry;
+  const timer = setInterval(() => {
+    listen()
+      .then((done) => {
+        if (done) clearInterval(timer);
+      })
+      .catch(options.onError);
+  }, 2000);
+  timer.unref();
+  return timer;
+}

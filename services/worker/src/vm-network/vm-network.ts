@@ -25,7 +25,7 @@ import {
 } from "@aetherium/core";
 import type { EgressPolicy } from "@aetherium/types";
 import { compileAddressSet, compileAllowList } from "../network/egress-allow-list.js";
-import { EgressProxy, type EgressIdentity } from "../network/egress-proxy.js";
+import { EgressProxy, listenOrRetry, type EgressIdentity } from "../network/egress-proxy.js";
 import { restrictBridgeToProxy, unrestrictBridge } from "../network/host-firewall.js";
 import { mustRun, runCommand } from "./host-command.js";
 import {
@@ -186,15 +186,10 @@ export class VmNetwork {
         throw err;
       }
     };
-    if (await listen()) return;
-    this.#retry ??= setInterval(() => {
-      listen()
-        .then((done) => {
-          if (done && this.#retry) clearInterval(this.#retry);
-        })
-        .catch((err: unknown) => this.#o.logger?.warn({ err }, "VM egress proxy listen failed"));
-    }, 2000);
-    this.#retry.unref();
+    this.#retry = await listenOrRetry(listen, {
+      retry: this.#retry,
+      onError: (err) => this.#o.logger?.warn({ err }, "VM egress proxy listen failed"),
+    });
   }
 
   async #identify(address: string): Promise<EgressIdentity | undefined> {
