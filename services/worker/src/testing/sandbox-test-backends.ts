@@ -1,7 +1,7 @@
 import { access, constants, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import type { SandboxBackendKind } from "@aetherium/types";
+import type { VmBackend } from "@aetherium/types";
 import type { SandboxBackend } from "../backends/sandbox-backend.js";
 import { DockerBackend } from "../docker/docker-backend.js";
 import { buildAgentBundle } from "../image/build-agent.js";
@@ -27,7 +27,7 @@ export interface OpenedTestBackend {
 
 /** One backend of {@link sandboxTestBackends}: whether this host runs it, and how to open it. */
 export interface SandboxTestBackend {
-  readonly kind: Extract<SandboxBackendKind, "docker" | "qemu">;
+  readonly kind: Extract<VmBackend, "docker" | "qemu">;
   readonly ok: boolean;
   /** Why the host cannot run it, when it cannot. */
   readonly detail: string;

@@ -78,7 +78,7 @@ describe("VM resolver", () => {
 
   async function ask(packet: Buffer): Promise<Reply> {
     const reply = once(client, "message");
-    client.send(packet, server.port!, "127.0.0.1");
+    client.send(packet, server.port, "127.0.0.1");
     const [message] = (await reply) as [Buffer];
     return parseReply(message);
   }
@@ -124,7 +124,7 @@ describe("VM resolver", () => {
     await host.listen("127.0.0.1", 0);
     try {
       const reply = once(client, "message");
-      client.send(query(14, "localhost", 1), host.port!, "127.0.0.1");
+      client.send(query(14, "localhost", 1), host.port, "127.0.0.1");
       const [message] = (await reply) as [Buffer];
       expect(parseReply(message)).toMatchObject({ rcode: 0, answers: ["127.0.0.1"] });
     } finally {
