@@ -195,6 +195,14 @@ describe.skipIf(!haveChromium)("dashboard in a browser", () => {
 
   it("runs echo hello in the terminal and sees hello", async () => {
     await openSandboxDetail();
+    // The sandbox page names the backend the sandbox runs on, as the API records it.
+    const vms = (await (await api("GET", `/vms?label=e2e=${run}`)).json()) as {
+      items: { backend: string }[];
+    };
+    const backendCell = page
+      .locator("dl.kv dt", { hasText: /^Backend$/ })
+      .locator("xpath=following-sibling::dd[1]");
+    expect(await backendCell.textContent()).toBe(vms.items[0]?.backend);
     await shot("06-sandbox-overview");
     await page.getByRole("tab", { name: "Terminal" }).click();
     await page.locator('[data-terminal-state="open"]').waitFor({ timeout: 30_000 });

@@ -193,6 +193,18 @@ const sandboxSchema = z.strictObject({
       rootfs: z.string().min(1).optional(),
       // Per-VM state (disk copy, sockets, logs); absent: `<home>/firecracker`.
       stateDir: z.string().min(1).optional(),
+      // Run each VMM under Firecracker's `jailer` (chroot, cgroup limits, an unprivileged
+      // uid/gid); absent: `firecracker` runs directly as the worker's user.
+      jailer: z
+        .strictObject({
+          binary: z.string().min(1).default("jailer"),
+          uid: intSetting(1),
+          gid: intSetting(1),
+          chrootBaseDir: z.string().min(1).default("/srv/jailer"),
+          cgroupVersion: intSetting(1, 2).default(2),
+          parentCgroup: z.string().min(1).optional(),
+        })
+        .optional(),
     })
     .prefault({}),
 });

@@ -8,7 +8,7 @@
  */
 import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { chown, link, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import type { Logger } from "@aetherium/common";
@@ -22,6 +22,7 @@ import {
   FirecrackerApi,
   type FirecrackerVmConfig,
 } from "./firecracker-api.js";
+import { jailerArgv, jailPaths, type JailerSettings } from "./jailer.js";
 import { relayVsock } from "./vsock-connect.js";
 
 const run = promisify(execFile);
@@ -49,6 +50,8 @@ export interface FirecrackerBackendOptions {
   readonly stateDir: string;
   /** The VM network; absent: VMs get no network interface (as `deny-all`). */
   readonly network?: VmNetwork;
+  /** Run each VMM under the jailer (see `jailer.ts`); absent: `firecracker` directly. */
+  readonly jailer?: JailerSettings;
   /** Longest wait for the API socket after spawning; default 5 s. */
   readonly apiTimeoutMs?: number;
   readonly logger?: Logger;
@@ -88,6 +91,19 @@ async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<
   return check();
 }
 
+/**
+ * Where one VM's VMM-facing files are: the sandbox's directory, or under the jailer its chroot,
+ * whose paths Firecracker sees from its root.
+ */
+interface VmLayout {
+  /** Host directory holding the kernel link, disk, vsock socket and FIFOs the VMM opens. */
+  readonly root: string;
+  /** The API socket, as the host reaches it. */
+  readonly apiSocket: string;
+  /** A file under {@link root} as Firecracker names it. */
+  inVm(hostPath: string): string;
+}
+
 /** See the module comment. */
 export class FirecrackerBackend implements SandboxBackend {
   readonly kind = "firecracker" as const;
@@ -100,6 +116,47 @@ export class FirecrackerBackend implements SandboxBackend {
 
   #dir(sandboxId: string): string {
     return path.join(this.#o.stateDir, validId(sandboxId));
+  }
+
+  #layout(sandboxId: string): VmLayout {
+    const dir = this.#dir(sandboxId);
+    const jailer = this.#o.jailer;
+    if (jailer === undefined) {
+      return { root: dir, apiSocket: path.join(dir, "api.sock"), inVm: (p) => p };
+    }
+    const jail = jailPaths(jailer, this.#jailedVm(sandboxId, { vcpus: 1, memoryMb: 1 }));
+    return {
+      root: jail.root,
+      apiSocket: jail.apiSocket,
+      inVm: (p) => `/${path.relative(jail.root, p)}`,
+    };
+  }
+
+  #jailedVm(sandboxId: string, spec: Pick<SandboxSpec, "vcpus" | "memoryMb" | "pidsLimit">) {
+    return {
+      id: sandboxId,
+      firecrackerBinary: this.#o.binary,
+      vcpus: spec.vcpus,
+      memoryMb: spec.memoryMb,
+      ...(spec.pidsLimit === undefined ? {} : { pidsLimit: spec.pidsLimit }),
+    };
+  }
+
+  /**
+   * Under the jailer: a fresh chroot holding hard links to the kernel and the VM's disk (the
+   * jailer's chroot can see nothing else), owned by the jailed uid.
+   */
+  async #prepareJail(sandboxId: string, layout: VmLayout): Promise<void> {
+    const jailer = this.#o.jailer;
+    if (jailer === undefined) return;
+    await rm(path.dirname(layout.root), { recursive: true, force: true });
+    await mkdir(layout.root, { recursive: true, mode: 0o755 });
+    const disk = path.join(layout.root, "rootfs.ext4");
+    await link(path.join(this.#dir(sandboxId), "rootfs.ext4"), disk);
+    await link(this.#o.kernelPath, path.join(layout.root, "vmlinux")).catch(() =>
+      run("cp", ["--reflink=auto", this.#o.kernelPath, path.join(layout.root, "vmlinux")]),
+    );
+    await chown(disk, jailer.uid, jailer.gid);
   }
 
   async #stored(sandboxId: string): Promise<StoredSandbox> {
@@ -157,16 +214,18 @@ export class FirecrackerBackend implements SandboxBackend {
   /** The VM's configuration, as sent to Firecracker. */
   #vmConfig(sandboxId: string, stored: StoredSandbox): FirecrackerVmConfig {
     const dir = this.#dir(sandboxId);
+    const layout = this.#layout(sandboxId);
+    const at = (name: string) => layout.inVm(path.join(layout.root, name));
     return {
       vcpus: stored.spec.vcpus,
       memoryMib: stored.spec.memoryMb,
-      kernelPath: this.#o.kernelPath,
+      kernelPath: this.#o.jailer ? at("vmlinux") : this.#o.kernelPath,
       bootArgs: bootArgs(stored.network?.kernelIpArg),
-      rootfsPath: path.join(dir, "rootfs.ext4"),
+      rootfsPath: this.#o.jailer ? at("rootfs.ext4") : path.join(dir, "rootfs.ext4"),
       ...(stored.network ? { network: { tap: stored.network.tap, mac: stored.network.mac } } : {}),
-      vsock: { guestCid: GUEST_CID, udsPath: path.join(dir, "vsock.sock") },
-      logPath: path.join(dir, "log.fifo"),
-      metricsPath: path.join(dir, "metrics.fifo"),
+      vsock: { guestCid: GUEST_CID, udsPath: at("vsock.sock") },
+      logPath: at("log.fifo"),
+      metricsPath: at("metrics.fifo"),
     };
   }
 
@@ -175,38 +234,46 @@ export class FirecrackerBackend implements SandboxBackend {
     const stored = await this.#stored(sandboxId);
     if (alive(await this.#pid(sandboxId))) return;
     const dir = this.#dir(sandboxId);
+    const layout = this.#layout(sandboxId);
     for (const f of ["api.sock", "vsock.sock", "log.fifo", "metrics.fifo", "exit"]) {
       await rm(path.join(dir, f), { force: true });
     }
+    await this.#prepareJail(sandboxId, layout);
     // Firecracker writes its log and metrics into FIFOs; a detached `cat` per FIFO copies them
     // to files, so they outlive a worker restart as the VM does.
     for (const [fifo, file] of [
       ["log.fifo", "firecracker.log"],
       ["metrics.fifo", "metrics.jsonl"],
     ] as const) {
-      await run("mkfifo", ["-m", "0600", path.join(dir, fifo)]);
+      await run("mkfifo", ["-m", "0600", path.join(layout.root, fifo)]);
+      if (this.#o.jailer) {
+        await chown(path.join(layout.root, fifo), this.#o.jailer.uid, this.#o.jailer.gid);
+      }
       spawn(
         "sh",
-        ["-c", 'exec cat "$1" >> "$2"', "sh", path.join(dir, fifo), path.join(dir, file)],
+        ["-c", 'exec cat "$1" >> "$2"', "sh", path.join(layout.root, fifo), path.join(dir, file)],
         {
           detached: true,
           stdio: "ignore",
         },
       ).unref();
     }
-    const apiSocket = path.join(dir, "api.sock");
-    // Detached: the VM outlives the worker process; its exit code is kept for inspect.
+    const apiSocket = layout.apiSocket;
+    const jailer = this.#o.jailer;
+    const vmm = jailer
+      ? [jailer.binary, ...jailerArgv(jailer, this.#jailedVm(sandboxId, stored.spec))]
+      : [this.#o.binary, "--api-sock", apiSocket, "--id", sandboxId.slice(0, 60)];
+    // Detached: the VM outlives the worker process; its exit code is kept for inspect. The
+    // jailer execs Firecracker in its own process, so either way the shell's child is the VMM.
     const child = spawn(
       "sh",
       [
         "-c",
-        '"$1" --api-sock "$2" --id "$3" > "$4" 2>&1; echo $? > "$5"',
+        'out=$1 code=$2; shift 2; "$@" > "$out" 2>&1; echo $? > "$code"',
         "sh",
-        this.#o.binary,
-        apiSocket,
-        sandboxId.slice(0, 60),
         path.join(dir, "console.log"),
         path.join(dir, "exit"),
+        ...vmm,
       ],
       { detached: true, stdio: "ignore" },
     );
@@ -258,12 +325,15 @@ export class FirecrackerBackend implements SandboxBackend {
 
   async #ensureRelay(sandboxId: string): Promise<void> {
     if (this.#relays.has(sandboxId)) return;
-    const dir = this.#dir(sandboxId);
     const relayPath = this.agentSocketPath(sandboxId);
     await rm(relayPath, { force: true });
     this.#relays.set(
       sandboxId,
-      await relayVsock(relayPath, path.join(dir, "vsock.sock"), FIRECRACKER_AGENT_PORT),
+      await relayVsock(
+        relayPath,
+        path.join(this.#layout(sandboxId).root, "vsock.sock"),
+        FIRECRACKER_AGENT_PORT,
+      ),
     );
   }
 
@@ -272,7 +342,7 @@ export class FirecrackerBackend implements SandboxBackend {
     await this.#stored(sandboxId);
     const pid = await this.#pid(sandboxId);
     if (!alive(pid)) return;
-    const api = new FirecrackerApi(path.join(this.#dir(sandboxId), "api.sock"));
+    const api = new FirecrackerApi(this.#layout(sandboxId).apiSocket);
     // Ctrl-Alt-Del makes the guest reboot, which `reboot=k` turns into the VMM's exit.
     await api.send(actionRequest("SendCtrlAltDel")).catch(() => {});
     const timeoutMs = (options.timeoutSec ?? 10) * 1000;
@@ -296,6 +366,15 @@ export class FirecrackerBackend implements SandboxBackend {
     await this.#relays.get(sandboxId)?.();
     this.#relays.delete(sandboxId);
     await this.#o.network?.detach(sandboxId);
+    if (this.#o.jailer) {
+      let jail: string | undefined;
+      try {
+        jail = this.#layout(sandboxId).root;
+      } catch {
+        // An id the jailer refuses never had a jail.
+      }
+      if (jail !== undefined) await rm(path.dirname(jail), { recursive: true, force: true });
+    }
     await rm(dir, { recursive: true, force: true });
   }
 

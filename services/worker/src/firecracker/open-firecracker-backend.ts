@@ -57,6 +57,14 @@ export const openFirecrackerBackend: BackendOpener = async ({
     kernelPath: fc.kernel,
     rootfsPath: fc.rootfs,
     stateDir: fc.stateDir ?? path.resolve(config.home, "firecracker"),
+    ...(fc.jailer
+      ? {
+          jailer: {
+            ...fc.jailer,
+            cgroupVersion: fc.jailer.cgroupVersion === 1 ? (1 as const) : (2 as const),
+          },
+        }
+      : {}),
     network,
     logger,
   });

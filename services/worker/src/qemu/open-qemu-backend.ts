@@ -55,6 +55,7 @@ export const openQemuBackend: BackendOpener = async ({
         address: a.guestIp,
         prefixLength: a.prefix,
         gateway: a.gateway,
+        ...(a.dns === undefined ? {} : { dns: a.dns }),
         ...(a.proxyUrl === undefined ? {} : { proxyUrl: a.proxyUrl }),
       };
     },

@@ -85,6 +85,7 @@ describe.skipIf(missing.length > 0)("QEMU microVM backend (TCG)", () => {
         vcpus: 2,
         memoryMb: 512,
         diskMb: 600,
+        pidsLimit: 64,
       });
       expect(created).toMatchObject({ state: "created", backend: "qemu", workerId });
       await access(path.join(backend.runDir(id), "disk.qcow2"));
@@ -103,6 +104,16 @@ describe.skipIf(missing.length > 0)("QEMU microVM backend (TCG)", () => {
       );
       expect(memKb).toBeGreaterThan(300 * 1024);
       expect(memKb).toBeLessThanOrEqual(512 * 1024);
+      // Its process limit is the sandbox's, over everything the agent starts (as Docker's
+      // PidsLimit over a container): forking past it fails.
+      expect((await run(client, "cat /proc/self/cgroup")).stdout.trim()).toBe("0::/sandbox");
+      expect((await run(client, "cat /sys/fs/cgroup/sandbox/pids.max")).stdout.trim()).toBe("64");
+      const bomb = await run(
+        client,
+        "dash -c 'i=0; while [ $i -lt 100 ]; do sleep 60 & i=$((i+1)); done; echo all-started' 2>&1",
+      );
+      expect(bomb.stdout).toMatch(/fork/i);
+      expect(bomb.stdout).not.toContain("all-started");
       // Its free disk is the template's headroom plus the sandbox's diskMb (ext4 keeps a share).
       const freeMb = Number((await run(client, "df -m --output=avail / | tail -1")).stdout.trim());
       expect(freeMb).toBeGreaterThan(600);
@@ -285,6 +296,8 @@ describe.skipIf(missing.length > 0)("QEMU microVM backend (TCG)", () => {
           "before\n",
         );
         expect((await reborn.list({ workerId })).map((s) => s.sandboxId)).not.toContain(orphan);
+        // Its overlay disk went with its run directory.
+        await expect(access(path.join(reborn.runDir(orphan), "disk.qcow2"))).rejects.toThrow();
         await manager.delete(row.id);
       },
       2 * BOOT_MS,

@@ -116,6 +116,8 @@ interface VmRecord {
   readonly workerId: string;
   readonly vcpus: number;
   readonly memoryMb: number;
+  /** Absent in records written before VMs had one: {@link DEFAULT_PIDS_LIMIT}. */
+  readonly pidsLimit?: number;
   readonly labels: Record<string, string>;
   readonly env: Record<string, string>;
   /** Absent in records written before VMs had networks: the spec's default, `allow-all`. */
@@ -130,6 +132,8 @@ interface VmState {
   exitCode?: number;
 }
 
+/** The process limit of a VM's sandbox when its spec names none: the Docker backend's default. */
+const DEFAULT_PIDS_LIMIT = 1024;
 // Free space added to a VM's root disk when the sandbox names no disk size.
 const DEFAULT_EXTRA_DISK_MB = 1024;
 // How old a run directory without vm.json must be before list() takes it for a dead create.
@@ -267,6 +271,7 @@ export class QemuBackend implements SandboxBackend {
           workerId: spec.workerId,
           vcpus: Math.max(1, Math.ceil(spec.vcpus)),
           memoryMb: Math.max(128, Math.round(spec.memoryMb)),
+          pidsLimit: Math.max(1, Math.round(spec.pidsLimit ?? DEFAULT_PIDS_LIMIT)),
           labels: { ...spec.labels },
           env: { ...spec.env },
           egress: spec.egress ?? "allow-all",
@@ -317,6 +322,8 @@ export class QemuBackend implements SandboxBackend {
       `AETHERIUM_AGENT_TOKEN=${shellQuote(record.token)}`,
       `AETHERIUM_HOSTNAME=${shellQuote(record.sandboxId.slice(0, 63))}`,
       ...Object.entries(env).map(([k, v]) => `${k}=${shellQuote(v)}`),
+      // Last: the sandbox's own environment cannot lift its limit.
+      `AETHERIUM_PIDS_LIMIT=${record.pidsLimit ?? DEFAULT_PIDS_LIMIT}`,
     ];
     const text = Buffer.from(`${lines.join("\n")}\n`);
     if (text.length > 1024 * 1024) throw new BadRequestError("sandbox environment is too large");

@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
 import { randomBytes, randomInt } from "node:crypto";
+import { lookup } from "node:dns/promises";
 import { access, constants, mkdir, mkdtemp, readFile, rm, symlink } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -87,6 +88,15 @@ function alive(pid: number): boolean {
 }
 
 const linkExists = (name: string) => ok("ip", ["link", "show", "dev", name]);
+
+/** The names an /etc/hosts file lists. */
+function hostsNames(text: string): string[] {
+  return text
+    .split("\n")
+    .map((line) => line.replace(/#.*/, "").trim().split(/\s+/).slice(1))
+    .flat()
+    .filter(Boolean);
+}
 
 describe.skipIf(missing.length > 0)("QEMU backend on the VM network", () => {
   let handle: DatabaseHandle;
@@ -210,6 +220,27 @@ describe.skipIf(missing.length > 0)("QEMU backend on the VM network", () => {
           `${proxy}|${proxy}`,
         );
         expect((await shell(a, 'printf "%s" "$HTTPS_PROXY"')).stdout).toBe("");
+
+        // Names: the allow-all guest's resolver is the bridge address, which answers as the host
+        // resolves. Asked: a name of the host's /etc/hosts the guest's own does not list, so the
+        // answer can only have come through the resolver, and no name goes off this host.
+        expect((await shell(a, "cat /etc/resolv.conf")).stdout).toContain(`nameserver ${gateway}`);
+        const guestHosts = hostsNames((await shell(a, "cat /etc/hosts")).stdout);
+        const name = hostsNames(await readFile("/etc/hosts", "utf8")).find(
+          (n) => n !== "localhost" && !guestHosts.includes(n),
+        );
+        if (name === undefined) {
+          console.warn(
+            "no name in /etc/hosts beyond the guest's: the resolver's answer is not checked",
+          );
+        } else {
+          const [expected] = (await lookup(name, { all: true, family: 4 })).map((r) => r.address);
+          const resolved = await shell(a, `getent ahostsv4 ${name} | head -1`);
+          expect(resolved.exitCode).toBe(0);
+          expect(resolved.stdout.split(/\s+/)[0]).toBe(expected);
+          // An allow-list guest resolves nothing itself: its proxy does, for allowed names only.
+          expect((await shell(l, `getent hosts ${name}`)).exitCode).not.toBe(0);
+        }
       } finally {
         for (const client of clients) client.close();
       }

@@ -5,8 +5,9 @@
  *   modules, brings up the network from the kernel command line when it names one, mounts the
  *   root disk and hands over to the root filesystem's init;
  * - `/sbin/aetherium-init` (bash, PID 1 of the guest): mounts what a sandbox expects, reads the
- *   sandbox's settings from the config disk, runs the guest agent on the agent port and
- *   restarts it if it dies, and powers off cleanly when the host asks on the control port.
+ *   sandbox's settings from the config disk, runs the guest agent on the agent port in a cgroup
+ *   whose `pids.max` is the sandbox's process limit (as Docker's `PidsLimit` bounds a container)
+ *   and restarts it if it dies, and powers off cleanly when the host asks on the control port.
  * @module
  */
 
@@ -102,6 +103,13 @@ if [ -b /dev/vdb ]; then
 fi
 [ -n "$AETHERIUM_HOSTNAME" ] && echo "$AETHERIUM_HOSTNAME" > /proc/sys/kernel/hostname
 unset AETHERIUM_HOSTNAME
+# The sandbox's processes (the agent and all it starts) share one process limit; init and its
+# control-port reader stay outside, so a fork bomb cannot keep the host from powering it off.
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+echo +pids > /sys/fs/cgroup/cgroup.subtree_control
+mkdir -p /sys/fs/cgroup/sandbox
+[ -n "$AETHERIUM_PIDS_LIMIT" ] && echo "$AETHERIUM_PIDS_LIMIT" > /sys/fs/cgroup/sandbox/pids.max
+unset AETHERIUM_PIDS_LIMIT
 poweroff_now() {
   kill -TERM -1 2>/dev/null; sleep 1; kill -KILL -1 2>/dev/null
   sync; mount -o remount,ro / 2>/dev/null; sync
@@ -117,7 +125,8 @@ trap poweroff_now TERM INT
   done ) &
 cd /
 while :; do
-  ${agent} --serial /dev/virtio-ports/${GUEST_PORTS.agent} &
+  ( echo $BASHPID > /sys/fs/cgroup/sandbox/cgroup.procs
+    exec ${agent} --serial /dev/virtio-ports/${GUEST_PORTS.agent} ) &
   wait $!
   echo "aetherium-init: agent exited ($?), restarting" > /dev/console
   sleep 1

@@ -23,6 +23,11 @@ export interface NetworkAttachment {
    */
   readonly kernelIpArg: string;
   /**
+   * The guest's resolver (the bridge address, see `vm-dns.ts`), for `allow-all` VMs; absent for
+   * the others, which resolve no names themselves.
+   */
+  readonly dns?: string;
+  /**
    * With an allow-list: the egress proxy's URL, for the guest's `HTTP(S)_PROXY` (the only way
    * out it has). Absent otherwise.
    */
@@ -62,8 +67,14 @@ export function netmaskOf(prefix: number): string {
 
 /**
  * The kernel's `ip=` argument (see the kernel's nfsroot documentation: client, server, gateway,
- * netmask, hostname, device, autoconf) for a static `eth0`.
+ * netmask, hostname, device, autoconf, first DNS server) for a static `eth0`.
  */
-export function kernelIpArgument(guestIp: string, gateway: string, prefix: number): string {
-  return `ip=${guestIp}::${gateway}:${netmaskOf(prefix)}::${GUEST_INTERFACE}:off`;
+export function kernelIpArgument(
+  guestIp: string,
+  gateway: string,
+  prefix: number,
+  dns?: string,
+): string {
+  const base = `ip=${guestIp}::${gateway}:${netmaskOf(prefix)}::${GUEST_INTERFACE}:off`;
+  return dns === undefined ? base : `${base}:${dns}`;
 }

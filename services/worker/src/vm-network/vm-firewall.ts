@@ -18,10 +18,12 @@
  *   exemption: VMs get none, so ip6tables drops everything from an `aev+` interface outright.
  *
  * The host itself (INPUT from the bridge) is the shared `host-firewall.ts` chain: only the egress
- * proxy's port. Every step checks before it adds, so it is safe to run again and from several
+ * proxy's port, and UDP 53 on the bridge address (the VM resolver, which answers `allow-all`
+ * VMs only). Every step checks before it adds, so it is safe to run again and from several
  * worker processes.
  * @module
  */
+import { chainOf } from "../network/host-firewall.js";
 import { TAP_PREFIX } from "./network-attachment.js";
 import { mustRun, runCommand } from "./host-command.js";
 
@@ -205,4 +207,21 @@ export async function unpinTap(tap: string): Promise<void> {
       await runCommand("ebtables", ["-D", chain, ...args]);
     }
   }
+}
+
+function dnsRule(bridge: string, gateway: string): string[] {
+  return [chainOf(bridge), "-d", `${gateway}/32`, "-p", "udp", "--dport", "53", "-j", "ACCEPT"];
+}
+
+/**
+ * Lets VMs on `bridge` reach the VM resolver on the bridge address (`gateway`), in the bridge's
+ * host chain (which `restrictBridgeToProxy` made). Idempotent.
+ */
+export async function allowBridgeDns(bridge: string, gateway: string): Promise<void> {
+  await ensureRule("iptables", dnsRule(bridge, gateway), "1");
+}
+
+/** Removes what {@link allowBridgeDns} added (a network taken down). */
+export async function disallowBridgeDns(bridge: string, gateway: string): Promise<void> {
+  await deleteRule("iptables", dnsRule(bridge, gateway));
 }

@@ -78,6 +78,21 @@ async function curlFrom(ns: string, url: string, proxy?: string): Promise<string
   }
 }
 
+/**
+ * Resolves `name` to IPv4 addresses from inside `ns`, asking the VM resolver on the bridge
+ * address as a guest's `resolv.conf` does: the addresses, or the error code (`EREFUSED`,
+ * `ETIMEOUT`).
+ */
+async function resolveFrom(ns: string, name: string): Promise<string> {
+  const script = `const r = new (require("dns").promises.Resolver)({ timeout: 1500, tries: 1 });
+r.setServers(["${gateway}"]);
+r.resolve4("${name}").then((a) => console.log(a.join(",")), (e) => console.log(e.code));`;
+  const out = await run("ip", ["netns", "exec", ns, process.execPath, "-e", script], {
+    timeout: 15_000,
+  });
+  return out.stdout.trim();
+}
+
 async function links(): Promise<string> {
   return (await run("ip", ["-o", "link", "show"])).stdout;
 }
@@ -101,9 +116,11 @@ describe.skipIf(missing !== undefined)("VM network (real bridge, TAP stand-ins i
       workerId,
       proxyPort,
       lookup: (host) =>
-        Promise.resolve(
-          host === "allowed.test" ? [outside.ip] : host === "refused.test" ? [outside.ip] : [],
-        ),
+        host === "svc.test"
+          ? Promise.resolve([gateway])
+          : Promise.resolve(
+              host === "allowed.test" ? [outside.ip] : host === "refused.test" ? [outside.ip] : [],
+            ),
       ...(createLink ? { createLink } : {}),
     });
 
@@ -182,11 +199,17 @@ describe.skipIf(missing !== undefined)("VM network (real bridge, TAP stand-ins i
       expect(ea.guestIp).not.toBe(eb.guestIp);
       expect(ea.mac).not.toBe(eb.mac);
       expect(ea.mac).toMatch(/^02(:[0-9a-f]{2}){5}$/);
-      expect(ea.kernelIpArg).toBe(`ip=${ea.guestIp}::${gateway}:255.255.255.0::eth0:off`);
+      // Its resolver is the bridge address.
+      expect(ea.dns).toBe(gateway);
+      expect(ea.kernelIpArg).toBe(
+        `ip=${ea.guestIp}::${gateway}:255.255.255.0::eth0:off:${gateway}`,
+      );
       await bootGuest(`aev-a-${tag}`, ea);
       await bootGuest(`aev-b-${tag}`, eb);
       expect(await curlFrom(`aev-a-${tag}`, `http://${gateway}:${serverPort}/`)).toBe("bridge-ok");
       expect(await curlFrom(`aev-b-${tag}`, `http://${gateway}:${serverPort}/`)).toBe("bridge-ok");
+      // Names resolve through the resolver on the bridge address.
+      expect(await resolveFrom(`aev-a-${tag}`, "svc.test")).toBe(gateway);
       // The host's other services are refused…
       expect(await curlFrom(`aev-a-${tag}`, `http://${gateway}:${closedPort}/`)).toBeUndefined();
       // …so is another sandbox (b listens on its own address)…
@@ -252,6 +275,8 @@ describe.skipIf(missing !== undefined)("VM network (real bridge, TAP stand-ins i
       expect(await links()).not.toMatch(new RegExp(`${ed.tap}.*master ${bridge}`));
       expect(await curlFrom(ns, `http://${gateway}:${serverPort}/`)).toBeUndefined();
       expect(await curlFrom(ns, `http://${outside.ip}:8080/`)).toBeUndefined();
+      expect(ed.dns).toBeUndefined();
+      expect(await resolveFrom(ns, "svc.test")).toBe("ETIMEOUT");
     } finally {
       await d.detach("sb-net-deny");
     }
@@ -270,6 +295,9 @@ describe.skipIf(missing !== undefined)("VM network (real bridge, TAP stand-ins i
       // Ignoring the proxy: no route, whatever the address.
       expect(await curlFrom(ns, `http://${outside.ip}:8080/`)).toBeUndefined();
       expect(await curlFrom(ns, `http://${gateway}:${closedPort}/`)).toBeUndefined();
+      // No resolver of its own: names are the proxy's business, checked against the list.
+      expect(el.dns).toBeUndefined();
+      expect(await resolveFrom(ns, "svc.test")).toBe("EREFUSED");
     } finally {
       await l.detach("sb-net-list");
     }

@@ -4,8 +4,9 @@
  * every worker process on the host and every restart agrees on who has which), NAT out of the
  * host's default route, and the sandbox's egress policy enforced on the host:
  *
- * - `allow-all`: out of the uplink, NATed; the host (but the egress proxy's port) and the other
- *   sandboxes refused.
+ * - `allow-all`: out of the uplink, NATed; the host (but the egress proxy's port and the VM
+ *   resolver, `vm-dns.ts`, on the bridge address) and the other sandboxes refused. Its guest's
+ *   `nameserver` is the bridge address.
  * - `deny-all`: the TAP exists (the VMM's configuration is the same for every policy) but is on
  *   no bridge, answers no ARP and the host drops everything that comes in on it.
  * - `{allow: [...]}`: no forwarding at all; the only thing the VM reaches is the shared egress
@@ -35,8 +36,11 @@ import {
   tapNameFor,
   type NetworkAttachment,
 } from "./network-attachment.js";
+import { VmDnsServer } from "./vm-dns.js";
 import {
+  allowBridgeDns,
   allowVmEgress,
+  disallowBridgeDns,
   installBridgeRules,
   pinTapSource,
   removeBridgeRules,
@@ -100,6 +104,8 @@ export class VmNetwork {
   #uplink: string | undefined;
   #proxy: EgressProxy | undefined;
   #retry: NodeJS.Timeout | undefined;
+  #dns: VmDnsServer | undefined;
+  #dnsRetry: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(options: VmNetworkOptions) {
@@ -163,8 +169,35 @@ export class VmNetwork {
       this.#o.logger?.warn({ bridge }, "no default route: allow-all VMs have no way out");
     }
     await restrictBridgeToProxy(bridge, this.#o.proxyPort);
+    await allowBridgeDns(bridge, this.gateway);
     await installBridgeRules(bridge, this.#subnet.cidr, this.#uplink);
     await this.#startProxy();
+    await this.#startDns();
+  }
+
+  async #startDns(): Promise<void> {
+    const listen = async (): Promise<boolean> => {
+      if (this.#closed || this.#dns) return true;
+      const dns = new VmDnsServer({
+        allowed: async (address) =>
+          (await this.#o.leases.findByIp(this.#subnet.cidr, address))?.egress === "allow-all",
+        ...(this.#o.lookup ? { lookup: this.#o.lookup } : {}),
+        ...(this.#o.logger ? { logger: this.#o.logger } : {}),
+      });
+      try {
+        await dns.listen(this.gateway, 53);
+        this.#dns = dns;
+        return true;
+      } catch (err) {
+        // Another worker process on this host serves the bridge; take over if it goes away.
+        if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") return false;
+        throw err;
+      }
+    };
+    this.#dnsRetry = await listenOrRetry(listen, {
+      retry: this.#dnsRetry,
+      onError: (err) => this.#o.logger?.warn({ err }, "VM resolver listen failed"),
+    });
   }
 
   async #startProxy(): Promise<void> {
@@ -250,7 +283,13 @@ export class VmNetwork {
       gateway: this.gateway,
       prefix,
       netmask: netmaskOf(prefix),
-      kernelIpArg: kernelIpArgument(lease.ip, this.gateway, prefix),
+      kernelIpArg: kernelIpArgument(
+        lease.ip,
+        this.gateway,
+        prefix,
+        egress === "allow-all" ? this.gateway : undefined,
+      ),
+      ...(egress === "allow-all" ? { dns: this.gateway } : {}),
       ...(typeof egress === "object"
         ? { proxyUrl: `http://${this.gateway}:${this.#o.proxyPort}` }
         : {}),
@@ -312,13 +351,17 @@ export class VmNetwork {
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#retry) clearInterval(this.#retry);
+    if (this.#dnsRetry) clearInterval(this.#dnsRetry);
     await this.#proxy?.close();
     this.#proxy = undefined;
+    await this.#dns?.close();
+    this.#dns = undefined;
   }
 
   /** Removes the bridge and its rules (tests); TAPs must have been detached first. */
   async remove(): Promise<void> {
     await this.close();
+    await disallowBridgeDns(this.#o.bridge, this.gateway);
     await unrestrictBridge(this.#o.bridge, this.#o.proxyPort);
     await removeBridgeRules(this.#o.bridge, this.#subnet.cidr, this.#uplink);
     if (await linkExists(this.#o.bridge))
