@@ -5,7 +5,6 @@ import {
   type Config,
 } from "@aetherium/common";
 import type { ControlPlane } from "@aetherium/core";
-import type { Vm } from "@aetherium/types";
 import type { ExecutionService } from "../execution/execution-service.js";
 import { waitForTask } from "../streams/wait-for-task.js";
 import type {
@@ -167,18 +166,18 @@ export class ActionRunner {
     return { started: { promptId, description: `Prompt sent to ${workspace}` }, result };
   }
 
-  /** The sandbox by id, or by name in the tenant; {@link ActionRefused} when there is none. */
-  async #sandbox(ref: string): Promise<Vm> {
+  /**
+   * The sandbox by name in the tenant, or by id; {@link ActionRefused} when there is none. Read
+   * from its row: the API shape masks the env values the redactor must know.
+   */
+  async #sandbox(ref: string): Promise<{ id: string; name: string; env: Record<string, string> }> {
     const { runtime, config } = this.#deps;
-    const byName = await runtime.repos.vms.getByName(ref, config.tenant);
-    if (byName) return runtime.vms.get(byName.id);
-    try {
-      const vm = await runtime.vms.get(ref);
-      if (vm.status !== "deleted") return vm;
-    } catch (err) {
-      if (!(err instanceof NotFoundError)) throw err;
+    const row =
+      (await runtime.repos.vms.getByName(ref, config.tenant)) ?? (await runtime.repos.vms.get(ref));
+    if (!row || row.status === "deleted" || row.tenant !== config.tenant) {
+      throw new ActionRefused(`sandbox ${ref} does not exist`, 404);
     }
-    throw new ActionRefused(`sandbox ${ref} does not exist`, 404);
+    return { id: row.id, name: row.name, env: row.env };
   }
 
   #secrets(): string[] {
