@@ -229,10 +229,7 @@ const integrationsSchema = z.strictObject({
       // REST API base: `https://api.github.com`, or `https://<host>/api/v3` for GitHub Enterprise.
       apiBaseUrl: urlSetting(["http", "https"]).default("https://api.github.com"),
       // The word a comment starts with to address Aetherium (`/aether run make test`).
-      command: z
-        .string()
-        .regex(/^\S+$/, "expected one word")
-        .default("/aether"),
+      command: z.string().regex(/^\S+$/, "expected one word").default("/aether"),
       // `owner/repo=<sandbox id or name>`: where `/aether run` and checks run for a repository.
       sandboxes: stringMapSetting().default({}),
       // `owner/repo=<workspace>`: where `/aether <prompt>` goes for a repository.

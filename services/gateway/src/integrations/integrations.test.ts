@@ -11,9 +11,10 @@ import {
   type FakeGithubServer,
   type FakeSlackServer,
 } from "@aetherium/testing";
+import type { IntegrationDelivery } from "@aetherium/types";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GatewayApp } from "../server/build-server.js";
-import { expectEnvelope, useGatewayFixture } from "../testing/gateway-fixture.js";
+import { expectEnvelope, useGatewayFixture, type CallAnswer } from "../testing/gateway-fixture.js";
 import { registerDiscordCommands } from "./discord/register-discord-commands.js";
 
 // Every provider's bad input against a real gateway and database, with no worker: whatever a
@@ -61,9 +62,13 @@ afterAll(async () => {
   await discordApi?.close();
 });
 
-async function post(path: string, body: string, headers: Record<string, string>) {
+async function post(
+  path: string,
+  body: string,
+  headers: Record<string, string>,
+): Promise<Pick<CallAnswer, "status" | "body">> {
   const res = await app.inject({ method: "POST", url: path, payload: body, headers });
-  return { status: res.statusCode, body: res.body ? (JSON.parse(res.body) as any) : null };
+  return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : null };
 }
 
 function githubHook(
@@ -173,7 +178,7 @@ describe("GitHub webhooks", () => {
     expect(forged.status).toBe(401);
     expect(forged.body.error.message).toMatch(/does not match/);
     const list = await gw.call("GET", "/api/v1/integrations/deliveries?integration=github&limit=2");
-    expect(list.body.items.map((d: any) => [d.verified, d.outcome])).toEqual([
+    expect((list.body.items as IntegrationDelivery[]).map((d) => [d.verified, d.outcome])).toEqual([
       [false, "refused"],
       [false, "refused"],
     ]);
@@ -206,7 +211,9 @@ describe("GitHub webhooks", () => {
     const posted = await github.waitFor(
       (q) => q.path === `/repos/${REPO}/issues/7/comments` && github.requests.indexOf(q) >= before,
     );
-    expect(String((posted.body as any).body)).toContain("sandbox no-such-sandbox does not exist");
+    expect(String((posted.body as { body: string }).body)).toContain(
+      "sandbox no-such-sandbox does not exist",
+    );
     expect(posted.headers.authorization).toBe(`token ${GITHUB_TOKEN}`);
     await startedNothing();
   });
@@ -303,7 +310,7 @@ describe("Slack", () => {
     expect(r.status).toBe(200);
     const said = await slack.waitFor((q) => q.path === "/api/chat.postMessage");
     expect(said.body).toMatchObject({ channel: "C123", thread_ts: "1700000000.000100" });
-    expect(String((said.body as any).text)).toMatch(/sandbox ghost does not exist/);
+    expect(String((said.body as { text: string }).text)).toMatch(/sandbox ghost does not exist/);
   });
 });
 
@@ -348,7 +355,11 @@ describe("Discord", () => {
     expect(await registerDiscordCommands(config)).toEqual(["aether"]);
     const put = await discordApi.waitFor((q) => q.method === "PUT");
     expect(put.path).toBe("/api/v10/applications/123456789012345678/commands");
-    expect((put.body as any)[0].options.map((o: any) => o.name)).toEqual(["run", "prompt", "ls"]);
+    expect((put.body as { options: { name: string }[] }[])[0]?.options.map((o) => o.name)).toEqual([
+      "run",
+      "prompt",
+      "ls",
+    ]);
     const wrong = loadConfig({
       env: {
         AETHERIUM_DISCORD_APPLICATION_ID: "1",

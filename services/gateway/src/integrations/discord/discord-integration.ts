@@ -50,7 +50,7 @@ export function discordIntegration(config: IntegrationsConfig, logger: Logger): 
   const key = discord.publicKey ? discordPublicKey(discord.publicKey) : undefined;
   const api = discord.apiBaseUrl.replace(/\/+$/, "");
 
-  const handle = async (req: InboundRequest): Promise<Decision> => {
+  const handle = (req: InboundRequest): Decision => {
     const event = "interaction";
     const problem = key
       ? discordVerificationProblem(key, req.headers, req.body)
@@ -133,8 +133,8 @@ export function discordIntegration(config: IntegrationsConfig, logger: Logger): 
     });
     const channel: ReplyChannel = {
       accepted: () => ({ status: 200, body: { type: DEFERRED_CHANNEL_MESSAGE } }),
-      rejected: async (text) => message(`:warning: ${text}`, EPHEMERAL),
-      answered: async (text) => message(text),
+      rejected: (text) => Promise.resolve(message(`:warning: ${text}`, EPHEMERAL)),
+      answered: (text) => Promise.resolve(message(text)),
       deliver: (result) => editOriginal(resultContent(result)),
     };
     const action = commandAction(it.data.name, it.data.options ?? []);
@@ -160,7 +160,7 @@ export function discordIntegration(config: IntegrationsConfig, logger: Logger): 
         summary: "Discord interactions endpoint",
         description:
           "The application's Interactions Endpoint URL. `X-Signature-Ed25519` is verified over `X-Signature-Timestamp` + body with `AETHERIUM_DISCORD_PUBLIC_KEY`; `PING` → `PONG`; `/aether run|prompt|ls` → a deferred response, then the original message edited to the result. The interaction id makes a replay a 409.",
-        handle,
+        handle: (req) => Promise.resolve(handle(req)),
       },
     ],
   };

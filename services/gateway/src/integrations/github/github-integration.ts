@@ -1,4 +1,4 @@
-import { verify } from "@octokit/webhooks-methods";
+import { Webhooks } from "@octokit/webhooks";
 import { Octokit } from "@octokit/rest";
 import type { Logger } from "@aetherium/common";
 import { z } from "zod";
@@ -51,6 +51,8 @@ type Repository = z.infer<typeof repositorySchema>;
  */
 export function githubIntegration(config: IntegrationsConfig, logger: Logger): Integration {
   const gh = config.github;
+  // Only its verification is used: routing events is this module's own switch.
+  const webhooks = gh.webhookSecret ? new Webhooks({ secret: gh.webhookSecret }) : undefined;
   const octokit = new Octokit({
     ...(gh.token ? { auth: gh.token } : {}),
     baseUrl: gh.apiBaseUrl.replace(/\/+$/, ""),
@@ -96,9 +98,9 @@ export function githubIntegration(config: IntegrationsConfig, logger: Logger): I
     }
     const payload = req.body.toString("utf8");
     const valid =
-      gh.webhookSecret !== undefined &&
+      webhooks !== undefined &&
       payload.length > 0 &&
-      (await verify(gh.webhookSecret, payload, signature).catch(() => false));
+      (await webhooks.verify(payload, signature).catch(() => false));
     if (!valid) {
       return refuse(401, "X-Hub-Signature-256 does not match the body", false, event, deliveryId);
     }
@@ -245,7 +247,7 @@ export function githubIntegration(config: IntegrationsConfig, logger: Logger): I
           await status("error", message);
           return envelope(code, message);
         },
-        answered: async () => ({ status: 200, body: { answered: true } }),
+        answered: () => Promise.resolve({ status: 200, body: { answered: true } }),
         started: async (started) => void (await status("pending", started.description)),
         deliver: async (result) =>
           void (await status(result.ok ? "success" : "failure", result.summary)),

@@ -63,7 +63,7 @@ export function slackIntegration(config: IntegrationsConfig, logger: Logger): In
       ? "Slack is not configured on this server"
       : slackVerificationProblem(slack.signingSecret, req.headers, req.body);
 
-  const commands = async (req: InboundRequest): Promise<Decision> => {
+  const commands = (req: InboundRequest): Decision => {
     const event = "slash_command";
     const problem = verify(req);
     if (problem) return { kind: "refuse", status: 401, message: problem, verified: false, event };
@@ -88,8 +88,8 @@ export function slackIntegration(config: IntegrationsConfig, logger: Logger): In
         status: 200,
         body: { response_type: "in_channel", text: `${started.description}…` },
       }),
-      rejected: async (message) => ephemeral(`:warning: ${message}`),
-      answered: async (t) => ({ status: 200, body: { response_type: "ephemeral", text: t } }),
+      rejected: (message) => Promise.resolve(ephemeral(`:warning: ${message}`)),
+      answered: (t) => Promise.resolve(ephemeral(t)),
       deliver: (result) =>
         post(responseUrl, {
           response_type: "in_channel",
@@ -100,7 +100,7 @@ export function slackIntegration(config: IntegrationsConfig, logger: Logger): In
     return decide(event, deliveryId, text, channel);
   };
 
-  const events = async (req: InboundRequest): Promise<Decision> => {
+  const events = (req: InboundRequest): Decision => {
     const problem = verify(req);
     if (problem)
       return { kind: "refuse", status: 401, message: problem, verified: false, event: "event" };
@@ -186,7 +186,7 @@ export function slackIntegration(config: IntegrationsConfig, logger: Logger): In
         summary: "Slack slash command",
         description:
           "The Request URL of the `/aether` slash command. Verified with `X-Slack-Signature` (v0, the signing secret of `AETHERIUM_SLACK_SIGNING_SECRET`) and `X-Slack-Request-Timestamp` (within five minutes). `run <sandbox> <command>`, `prompt <workspace> <text>`, `ls`; answered within three seconds, the result posted to `response_url`. `trigger_id` makes a replay a 409.",
-        handle: commands,
+        handle: (req) => Promise.resolve(commands(req)),
       },
       {
         path: "/api/v1/integrations/slack/events",
@@ -194,7 +194,7 @@ export function slackIntegration(config: IntegrationsConfig, logger: Logger): In
         summary: "Slack Events API",
         description:
           "The Events API Request URL: `url_verification` answered with its challenge; `app_mention` events carrying `run`, `prompt` or `ls` start like the slash command and are answered in the thread with `chat.postMessage` (needs `AETHERIUM_SLACK_BOT_TOKEN`). `event_id` makes Slack's retries a 409.",
-        handle: events,
+        handle: (req) => Promise.resolve(events(req)),
       },
     ],
   };
