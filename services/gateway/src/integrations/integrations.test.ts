@@ -218,6 +218,22 @@ describe("GitHub webhooks", () => {
     await startedNothing();
   });
 
+  it("answers a pull request review comment in its thread", async () => {
+    const [owner, name] = REPO.split("/");
+    const r = await githubHook("pull_request_review_comment", {
+      action: "created",
+      pull_request: { number: 8 },
+      comment: { id: 4242, body: "/aether run npm test" },
+      repository: { full_name: REPO, name, owner: { login: owner } },
+    });
+    expect(r.status).toBe(404);
+    const reply = await github.waitFor(
+      (q) => q.path === `/repos/${REPO}/pulls/8/comments/4242/replies`,
+    );
+    expect(String((reply.body as { body: string }).body)).toMatch(/no-such-sandbox does not exist/);
+    await startedNothing();
+  });
+
   it("says which setting is missing for a repository without a sandbox, and that prompts need workspaces", async () => {
     const r = await githubHook("issue_comment", comment("/aether run ls", "acme/other"));
     expect(r.status).toBe(400);
