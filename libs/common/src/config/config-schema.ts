@@ -248,6 +248,8 @@ const integrationsSchema = z.strictObject({
       apiBaseUrl: urlSetting(["http", "https"]).default("https://slack.com/api"),
       // Incoming webhook that hears about every finished command and prompt an integration started.
       notifyWebhookUrl: urlSetting(["http", "https"]).optional(),
+      // A channel (id) that hears the same through `chat.postMessage`; needs the bot token.
+      notifyChannel: z.string().min(1).optional(),
     })
     .prefault({}),
   discord: z

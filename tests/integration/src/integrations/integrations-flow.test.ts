@@ -33,6 +33,7 @@ describe.skipIf(!here.ok)("integrations drive a real sandbox", () => {
   const GITHUB_SECRET = randomBytes(16).toString("hex");
   const GITHUB_TOKEN = `ghp_${randomBytes(12).toString("hex")}`;
   const SLACK_SECRET = randomBytes(16).toString("hex");
+  const SLACK_BOT = `xoxb-${randomBytes(8).toString("hex")}`;
   // A value the sandbox holds: it must never come back to a provider.
   const DEPLOY_TOKEN = `dt-${randomBytes(12).toString("hex")}`;
   const APP_ID = "223456789012345678";
@@ -49,7 +50,7 @@ describe.skipIf(!here.ok)("integrations drive a real sandbox", () => {
 
   beforeAll(async () => {
     github = await startFakeGithubServer(GITHUB_TOKEN);
-    slack = await startFakeSlackServer("xoxb-unused");
+    slack = await startFakeSlackServer(SLACK_BOT);
     discordApi = await startFakeDiscordServer("unused");
     // Distributed mode does not migrate by itself (that is `aetherium migrate up`).
     const handle = await openDatabase({ url: db.current.url });
@@ -71,6 +72,9 @@ describe.skipIf(!here.ok)("integrations drive a real sandbox", () => {
         AETHERIUM_INTEGRATIONS__GITHUB__CHECKS: `${REPO}=test -f /etc/os-release && echo check-ok`,
         AETHERIUM_SLACK_SIGNING_SECRET: SLACK_SECRET,
         AETHERIUM_SLACK_WEBHOOK_URL: slack.webhookUrl,
+        AETHERIUM_SLACK_BOT_TOKEN: SLACK_BOT,
+        AETHERIUM_INTEGRATIONS__SLACK__API_BASE_URL: slack.apiBaseUrl,
+        AETHERIUM_INTEGRATIONS__SLACK__NOTIFY_CHANNEL: "C0NOTIFY",
         AETHERIUM_DISCORD_PUBLIC_KEY: discord.publicKeyHex,
         AETHERIUM_INTEGRATIONS__DISCORD__API_BASE_URL: discordApi.apiBaseUrl,
         AETHERIUM_INTEGRATIONS__RESULT_MAX_BYTES: "2048",
@@ -161,9 +165,13 @@ describe.skipIf(!here.ok)("integrations drive a real sandbox", () => {
       target: BOX,
       taskId: accepted.taskId,
     });
-    // Announced on the Slack incoming webhook too.
+    // Announced on the Slack incoming webhook and in the notification channel too.
     const note = await slack.waitFor((r) => r.path.startsWith("/webhook/"));
     expect(String((note.body as { text: string }).text)).toMatch(/^\[github\] .* exited 0/);
+    const inChannel = await slack.waitFor((r) => r.path === "/api/chat.postMessage");
+    expect(inChannel.headers.authorization).toBe(`Bearer ${SLACK_BOT}`);
+    expect(inChannel.body).toMatchObject({ channel: "C0NOTIFY" });
+    expect(String((inChannel.body as { text: string }).text)).not.toContain(DEPLOY_TOKEN);
   });
 
   it("runs the check command on a pull request and reports it as a commit status", async () => {
