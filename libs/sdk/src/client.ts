@@ -1,5 +1,6 @@
 import { healthResponseSchema } from "@aetherium/types";
 import { ApiKeysApi } from "./api-keys-api.js";
+import { IntegrationsApi } from "./integrations-api.js";
 import { BackendsApi } from "./backends-api.js";
 import { ClusterApi } from "./cluster-api.js";
 import { EventsApi } from "./events-api.js";
@@ -73,6 +74,8 @@ export class AetheriumClient {
   readonly apiKeys: ApiKeysApi;
   /** The live event stream. */
   readonly events: EventsApi;
+  /** Requests GitHub, Slack and Discord sent. */
+  readonly integrations: IntegrationsApi;
 
   constructor(options: ClientOptions) {
     this.#t = new Transport(options);
@@ -84,6 +87,7 @@ export class AetheriumClient {
     this.backends = new BackendsApi(this.#t);
     this.apiKeys = new ApiKeysApi(this.#t);
     this.events = new EventsApi(this.#t);
+    this.integrations = new IntegrationsApi(this.#t);
   }
 
   /** The gateway's base URL, without trailing slash. */

@@ -13,6 +13,7 @@ export { BackendsApi } from "./backends-api.js";
 export { ClusterApi } from "./cluster-api.js";
 export { EventsApi } from "./events-api.js";
 export { ExecutionsApi } from "./executions-api.js";
+export { IntegrationsApi } from "./integrations-api.js";
 export type { ListOptions } from "./list-options.js";
 export { TasksApi, type ListTasksOptions, type WaitTaskOptions } from "./tasks-api.js";
 export { VmsApi, type CreateVmOptions, type ListVmsOptions } from "./vms-api.js";

@@ -13,3 +13,26 @@ export {
 export { createTestRedis, deleteByPrefix, TEST_REDIS_URL, type TestRedis } from "./redis.js";
 export { useTestDatabase, useTestRedis } from "./fixtures.js";
 export { startPrivateRedis, type PrivateRedis } from "./private-redis.js";
+export {
+  startRecordingServer,
+  type FakeAnswer,
+  type FakeRoute,
+  type RecordedRequest,
+  type RecordingServer,
+} from "./integrations/recording-server.js";
+export {
+  githubSignature,
+  startFakeGithubServer,
+  type FakeGithubServer,
+} from "./integrations/fake-github-server.js";
+export {
+  slackHeaders,
+  startFakeSlackServer,
+  type FakeSlackServer,
+} from "./integrations/fake-slack-server.js";
+export {
+  createDiscordSigner,
+  startFakeDiscordServer,
+  type DiscordSigner,
+  type FakeDiscordServer,
+} from "./integrations/fake-discord-server.js";

@@ -48,6 +48,7 @@ export {
   type Repositories,
 } from "./storage/repositories/create-repositories.js";
 export { type ExecutionRow } from "./storage/repositories/executions.js";
+export { type IntegrationDeliveryRow } from "./storage/repositories/integration-deliveries.js";
 export { type TaskRow } from "./storage/repositories/tasks.js";
 export {
   parseIpv4Subnet,

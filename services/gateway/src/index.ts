@@ -13,3 +13,5 @@ export {
 export type { OpenGateway } from "./root/open-gateway.js";
 export type { LocalSandboxes } from "./health/probe-health.js";
 export { ensureBootstrapKey, type BootstrapKey } from "./auth/bootstrap-key.js";
+export type { PromptSubmitter } from "./integrations/contract.js";
+export { registerDiscordCommands } from "./integrations/discord/register-discord-commands.js";

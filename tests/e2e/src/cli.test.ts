@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { useTestDatabase } from "@aetherium/testing";
+import { startFakeDiscordServer, useTestDatabase } from "@aetherium/testing";
 import { describe, expect, it } from "vitest";
 import { AETHERIUM_MAIN } from "./start-aetherium.js";
 
@@ -27,10 +27,35 @@ describe("aetherium CLI", () => {
     expect(up.stdout).toMatch(/applied initial/);
     expect((await aetherium(["migrate", "up"], env)).stdout).toMatch(/nothing to apply/);
     const down = await aetherium(["migrate", "down"], env);
-    expect(down.stdout).toMatch(/reverted vm_network_leases/);
+    expect(down.stdout).toMatch(/reverted integration_deliveries/);
     const status = await aetherium(["migrate", "status"], env);
     expect(status.stdout).toMatch(/applied\s+initial/);
-    expect(status.stdout).toMatch(/pending\s+vm_network_leases/);
+    expect(status.stdout).toMatch(/pending\s+integration_deliveries/);
+  });
+
+  it("registers the /aether slash command with Discord, and says what to set without a token", async () => {
+    const discord = await startFakeDiscordServer("bot-token-e2e");
+    try {
+      const env = {
+        AETHERIUM_DISCORD_APPLICATION_ID: "323456789012345678",
+        AETHERIUM_DISCORD_BOT_TOKEN: "bot-token-e2e",
+        AETHERIUM_INTEGRATIONS__DISCORD__API_BASE_URL: discord.apiBaseUrl,
+      };
+      const ok = await aetherium(["integrations", "discord", "register"], env);
+      expect(ok.code).toBe(0);
+      expect(ok.stdout).toMatch(/registered: \/aether/);
+      expect(discord.requests[0]?.path).toBe("/api/v10/applications/323456789012345678/commands");
+      const none = await aetherium(["integrations", "discord", "register"], {
+        AETHERIUM_INTEGRATIONS__DISCORD__API_BASE_URL: discord.apiBaseUrl,
+      });
+      expect(none.code).toBe(1);
+      expect(none.stderr).toMatch(
+        /AETHERIUM_DISCORD_APPLICATION_ID and AETHERIUM_DISCORD_BOT_TOKEN/,
+      );
+      expect(discord.requests).toHaveLength(1);
+    } finally {
+      await discord.close();
+    }
   });
 
   it("refuses to run a separate worker without shared state, saying what to set", async () => {

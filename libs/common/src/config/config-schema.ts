@@ -219,6 +219,68 @@ const secretsSchema = z.strictObject({
     .optional(),
 });
 
+// Secrets of the integrations: present means the integration is on; absent, its routes answer 404.
+const optionalSecret = z.string().min(1).optional();
+
+const integrationsSchema = z.strictObject({
+  // Tenant whose sandboxes, workspaces and prompts the integrations act on.
+  tenant: z.string().min(1).default("default"),
+  // Largest request body a provider may send (bytes); larger ones get 413 and start nothing.
+  maxBodyBytes: intSetting(1024, 25 * 1024 * 1024).default(1024 * 1024),
+  // Longest tail of a command's output (bytes of UTF-8) a reply carries; providers' own message
+  // limits may cut it further (Discord: 2000 characters).
+  resultMaxBytes: intSetting(256, 1024 * 1024).default(60 * 1024),
+  // Longest a command started from a provider may run before the reply says it is still running.
+  commandTimeoutSec: intSetting(1, 24 * 3600).default(600),
+  github: z
+    .strictObject({
+      // The webhook's secret (GitHub: Settings → Webhooks → Secret). Absent: GitHub is off.
+      webhookSecret: optionalSecret,
+      // Token that posts comments and commit statuses (a PAT or an installation token).
+      token: optionalSecret,
+      // REST API base: `https://api.github.com`, or `https://<host>/api/v3` for GitHub Enterprise.
+      apiBaseUrl: urlSetting(["http", "https"]).default("https://api.github.com"),
+      // The word a comment starts with to address Aetherium (`/aether run make test`).
+      command: z.string().regex(/^\S+$/, "expected one word").default("/aether"),
+      // `owner/repo=<sandbox id or name>`: where `/aether run` and checks run for a repository.
+      sandboxes: stringMapSetting().default({}),
+      // `owner/repo=<workspace>`: where `/aether <prompt>` goes for a repository.
+      workspaces: stringMapSetting().default({}),
+      // `owner/repo=<command>`: run on pull requests opened or pushed to, reported as a commit status.
+      checks: stringMapSetting().default({}),
+    })
+    .prefault({}),
+  slack: z
+    .strictObject({
+      // The app's signing secret (Slack: Basic Information → App Credentials). Absent: Slack is off.
+      signingSecret: optionalSecret,
+      // Bot token (`xoxb-…`) for answering app mentions with `chat.postMessage`.
+      botToken: optionalSecret,
+      // Slack Web API base.
+      apiBaseUrl: urlSetting(["http", "https"]).default("https://slack.com/api"),
+      // Incoming webhook that hears about every finished command and prompt an integration started.
+      notifyWebhookUrl: urlSetting(["http", "https"]).optional(),
+      // A channel (id) that hears the same through `chat.postMessage`; needs the bot token.
+      notifyChannel: z.string().min(1).optional(),
+    })
+    .prefault({}),
+  discord: z
+    .strictObject({
+      // The application's public key (hex; Developer Portal → General Information). Absent: Discord is off.
+      publicKey: z
+        .string()
+        .regex(/^[0-9a-fA-F]{64}$/, "expected 64 hex characters (an Ed25519 public key)")
+        .optional(),
+      // The application id: where slash commands are registered.
+      applicationId: z.string().regex(/^\d+$/, "expected a numeric id").optional(),
+      // Bot token, only for registering the slash commands.
+      botToken: optionalSecret,
+      // Discord API base (with its version).
+      apiBaseUrl: urlSetting(["http", "https"]).default("https://discord.com/api/v10"),
+    })
+    .prefault({}),
+});
+
 /**
  * The whole platform's configuration. Every field has a default or is optional, so an empty file
  * (or none) gives a working embedded install. See `loadConfig()` for where values come from.
@@ -236,6 +298,8 @@ export const configSchema = z
     worker: workerSchema.prefault({}),
     sandbox: sandboxSchema.prefault({}),
     secrets: secretsSchema.prefault({}),
+    // GitHub, Slack and Discord driving sandboxes and agents.
+    integrations: integrationsSchema.prefault({}),
   })
   .superRefine((config, ctx) => {
     if (config.worker.offlineAfterMs < config.worker.heartbeatMs * 2) {

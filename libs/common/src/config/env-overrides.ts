@@ -22,6 +22,14 @@ export const ENV_ALIASES: Readonly<Record<string, readonly string[]>> = {
   AETHERIUM_WORKER_ID: ["worker", "id"],
   AETHERIUM_DASHBOARD_DIR: ["server", "dashboardDir"],
   AETHERIUM_RATE_LIMIT: ["server", "rateLimitPerMinute"],
+  AETHERIUM_GITHUB_WEBHOOK_SECRET: ["integrations", "github", "webhookSecret"],
+  AETHERIUM_GITHUB_TOKEN: ["integrations", "github", "token"],
+  AETHERIUM_SLACK_SIGNING_SECRET: ["integrations", "slack", "signingSecret"],
+  AETHERIUM_SLACK_BOT_TOKEN: ["integrations", "slack", "botToken"],
+  AETHERIUM_SLACK_WEBHOOK_URL: ["integrations", "slack", "notifyWebhookUrl"],
+  AETHERIUM_DISCORD_PUBLIC_KEY: ["integrations", "discord", "publicKey"],
+  AETHERIUM_DISCORD_APPLICATION_ID: ["integrations", "discord", "applicationId"],
+  AETHERIUM_DISCORD_BOT_TOKEN: ["integrations", "discord", "botToken"],
 };
 
 /** One value an environment variable sets. */

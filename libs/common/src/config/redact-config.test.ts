@@ -35,4 +35,33 @@ describe("redactConfig", () => {
     expect(redacted.auth.apiKey).toBeUndefined();
     expect(redacted.database.url).toBe("postgres://db/aetherium");
   });
+
+  it("hides the integrations' secrets and tokens, named by their environment variables", () => {
+    const env = {
+      AETHERIUM_GITHUB_WEBHOOK_SECRET: "gh-hook-secret",
+      AETHERIUM_GITHUB_TOKEN: "ghp_tokenvalue",
+      AETHERIUM_SLACK_SIGNING_SECRET: "slack-signing",
+      AETHERIUM_SLACK_BOT_TOKEN: "xoxb-bot",
+      AETHERIUM_SLACK_WEBHOOK_URL: "https://hooks.slack.example/services/T0/B0/hookpart",
+      AETHERIUM_DISCORD_PUBLIC_KEY: "ab".repeat(32),
+      AETHERIUM_DISCORD_APPLICATION_ID: "123",
+      AETHERIUM_DISCORD_BOT_TOKEN: "discord-bot",
+    };
+    const config = loadConfig({ cwd: "/tmp", env });
+    expect(config.integrations.github.webhookSecret).toBe("gh-hook-secret");
+    expect(config.integrations.discord.applicationId).toBe("123");
+    const text = JSON.stringify(redactConfig(config));
+    for (const name of [
+      "AETHERIUM_GITHUB_WEBHOOK_SECRET",
+      "AETHERIUM_GITHUB_TOKEN",
+      "AETHERIUM_SLACK_SIGNING_SECRET",
+      "AETHERIUM_SLACK_BOT_TOKEN",
+      "AETHERIUM_SLACK_WEBHOOK_URL",
+      "AETHERIUM_DISCORD_BOT_TOKEN",
+    ] as const) {
+      expect(text).not.toContain(env[name]);
+    }
+    // A public key is not a secret: it stays readable.
+    expect(text).toContain("ab".repeat(32));
+  });
 });

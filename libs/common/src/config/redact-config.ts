@@ -3,8 +3,9 @@ import { isPlainObject } from "./expand-vars.js";
 /** What secrets are replaced with. */
 export const REDACTED = "[redacted]";
 
-// Keys whose values are secrets wherever they appear (apiKey, encryptionKey, password, token…).
-const SECRET_KEY = /(apikey|password|passwd|secret|token|encryptionkey|privatekey)$/i;
+// Keys whose values are secrets wherever they appear (apiKey, encryptionKey, password, token…);
+// an incoming-webhook URL is one too: whoever has it may post.
+const SECRET_KEY = /(apikey|password|passwd|secret|token|encryptionkey|privatekey|webhookurl)$/i;
 // `scheme://user:password@` — the password part of a URL's userinfo.
 const URL_PASSWORD = /^([a-z][a-z0-9+.-]*:\/\/[^/?#@:]*:)([^/?#@]*)(@)/i;
 

@@ -16,6 +16,14 @@ const SECRET_KEYS = [
   "clientSecret",
   "privateKey",
   "encryptionKey",
+  // Integrations: what verifies providers' requests and what answers them.
+  "webhookSecret",
+  "signingSecret",
+  "botToken",
+  "notifyWebhookUrl",
+  "responseUrl",
+  "response_url",
+  "interactionToken",
 ] as const;
 
 function atDepths(key: string): string[] {

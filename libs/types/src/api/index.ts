@@ -7,6 +7,7 @@ export * from "./exec-ws.js";
 export * from "./executions.js";
 export * from "./files.js";
 export * from "./health.js";
+export * from "./integrations.js";
 export * from "./pagination.js";
 export * from "./tasks.js";
 export * from "./vms.js";

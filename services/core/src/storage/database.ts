@@ -347,6 +347,25 @@ export interface AuditLogTable {
   details: JsonWithDefault<JsonObject>;
 }
 
+/** Table `integration_deliveries`: every request GitHub, Slack or Discord sent, and its outcome. */
+export interface IntegrationDeliveriesTable {
+  id: Generated<string>;
+  tenant: TextWithDefault;
+  integration: "github" | "slack" | "discord";
+  event: string;
+  deliveryId: ColumnType<string | null, string | null | undefined, string | null>;
+  verified: boolean;
+  replay: BoolWithDefault;
+  action: ColumnType<string | null, string | null | undefined, string | null>;
+  target: ColumnType<string | null, string | null | undefined, string | null>;
+  taskId: ColumnType<string | null, string | null | undefined, string | null>;
+  promptId: ColumnType<string | null, string | null | undefined, string | null>;
+  outcome: string;
+  detail: ColumnType<string | null, string | null | undefined, string | null>;
+  receivedAt: CreatedAt;
+  finishedAt: NullableTimestamp;
+}
+
 /** Table `schema_migrations`, kept by the migrator. */
 export interface SchemaMigrationsTable {
   version: number;
@@ -371,6 +390,7 @@ export interface Database {
   sessionMessages: SessionMessagesTable;
   apiKeys: ApiKeysTable;
   auditLog: AuditLogTable;
+  integrationDeliveries: IntegrationDeliveriesTable;
   schemaMigrations: SchemaMigrationsTable;
 }
 

@@ -16,6 +16,7 @@ const NAV: { section?: string; href: string; label: string; icon: string }[] = [
   { section: "Agents", href: "/environments/", label: "Environments", icon: "environments" },
   { href: "/workspaces/", label: "Workspaces", icon: "workspaces" },
   { href: "/prompts/", label: "Prompts", icon: "prompts" },
+  { href: "/integrations/", label: "Integrations", icon: "integrations" },
   { section: "Access", href: "/api-keys/", label: "API keys", icon: "keys" },
   { href: "/api-explorer/", label: "API explorer", icon: "api" },
   { href: "/settings/", label: "Settings", icon: "settings" },

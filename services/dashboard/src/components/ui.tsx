@@ -14,6 +14,7 @@ const ICONS: Record<string, string> = {
   environments: "M12 3l9 5-9 5-9-5 9-5zm-9 9l9 5 9-5v2l-9 5-9-5v-2z",
   workspaces: "M3 6a2 2 0 012-2h4l2 2h8a2 2 0 012 2v10a2 2 0 01-2 2H5a2 2 0 01-2-2V6z",
   prompts: "M4 4h16v12H7l-3 3V4zm4 4v2h8V8H8zm0 3v2h5v-2H8z",
+  integrations: "M7 2v6H5v4a7 7 0 006 6.9V22h2v-3.1A7 7 0 0019 12V8h-2V2h-2v6H9V2H7z",
   keys: "M14 3a7 7 0 00-6.7 9L2 17.3V22h4.7v-2.5h2.5V17h2.5l1.3-1.3A7 7 0 1014 3zm2.5 4a1.5 1.5 0 110 3 1.5 1.5 0 010-3z",
   api: "M8 6L2 12l6 6 1.4-1.4L4.8 12l4.6-4.6L8 6zm8 0l-1.4 1.4 4.6 4.6-4.6 4.6L16 18l6-6-6-6z",
   settings:

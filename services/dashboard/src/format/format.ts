@@ -81,6 +81,11 @@ const TONES: Record<string, StatusTone> = {
   lost: "bad",
   offline: "bad",
   deleted: "gone",
+  // Outcomes of integration deliveries.
+  answered: "ok",
+  received: "busy",
+  ignored: "idle",
+  refused: "bad",
 };
 
 /** Maps any sandbox, task or worker status to its tone; unknown statuses are `idle`, not an error. */

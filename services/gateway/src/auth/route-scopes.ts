@@ -50,6 +50,14 @@ export const ROUTE_SCOPES: Readonly<Record<string, RouteAccess>> = {
 
   "GET /api/v1/events": "read", // WebSocket: domain events
 
+  // Integrations: each provider's request is authenticated by its signature (checked in
+  // services/gateway/src/integrations/), not by an API key; the record of them needs `read`.
+  "POST /api/v1/integrations/github/webhook": "public",
+  "POST /api/v1/integrations/slack/commands": "public",
+  "POST /api/v1/integrations/slack/events": "public",
+  "POST /api/v1/integrations/discord/interactions": "public",
+  "GET /api/v1/integrations/deliveries": "read",
+
   // The E2B control API: the key comes in X-API-KEY, scopes as on /api/v1.
   "POST /e2b/sandboxes": "write",
   "POST /e2b/v2/sandboxes": "write",

@@ -42,6 +42,12 @@ export const OPERATION_IDS: Readonly<Record<string, string>> = {
   "DELETE /api/v1/api-keys/{id}": "revokeApiKey",
 
   "GET /api/v1/events": "streamEvents",
+
+  "POST /api/v1/integrations/github/webhook": "receiveGithubWebhook",
+  "POST /api/v1/integrations/slack/commands": "receiveSlackCommand",
+  "POST /api/v1/integrations/slack/events": "receiveSlackEvent",
+  "POST /api/v1/integrations/discord/interactions": "receiveDiscordInteraction",
+  "GET /api/v1/integrations/deliveries": "listIntegrationDeliveries",
 };
 
 /** The operation's id: from the table, else `method` + the path's words in camel case. */

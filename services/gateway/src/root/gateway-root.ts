@@ -7,6 +7,7 @@ import {
 } from "@aetherium/core";
 import type { Registry } from "prom-client";
 import type { LocalSandboxes } from "../health/probe-health.js";
+import type { PromptSubmitter } from "../integrations/contract.js";
 import { openGateway, type OpenGateway } from "./open-gateway.js";
 
 /** What {@link startGatewayProcess} may change from what the config says. */
@@ -23,6 +24,11 @@ export interface GatewayRootOptions {
   readonly requestLogLevel?: "info" | "debug";
   /** More Prometheus registries served on `/metrics` (a worker in this process). */
   readonly metricsRegistries?: readonly Registry[];
+  /**
+   * Prompts to workspaces for the integrations' `prompt` command; without it they answer
+   * "workspaces are not enabled on this server".
+   */
+  readonly prompts?: PromptSubmitter;
 }
 
 /** A listening gateway and the reaper beside it. */
@@ -51,6 +57,7 @@ export async function startGatewayProcess(
       ...(options.requestLogLevel ? { requestLogLevel: options.requestLogLevel } : {}),
       ...(options.local ? { local: options.local } : {}),
       ...(options.metricsRegistries ? { metricsRegistries: options.metricsRegistries } : {}),
+      ...(options.prompts ? { prompts: options.prompts } : {}),
     });
     return {
       gateway,

@@ -5,6 +5,7 @@ import { DataPlaneClient, type ControlPlane } from "@aetherium/core";
 import type { Registry } from "prom-client";
 import { ensureBootstrapKey, type BootstrapKey } from "../auth/bootstrap-key.js";
 import { healthReport, type LocalSandboxes } from "../health/probe-health.js";
+import type { PromptSubmitter } from "../integrations/contract.js";
 import { buildServer, type GatewayApp } from "../server/build-server.js";
 
 /** The dashboard build beside this gateway in a checkout: `services/dashboard/out`. */
@@ -37,6 +38,8 @@ export async function openGateway(
     /** The sandboxes of a worker in this same process, reported by `/health` instead of the fleet. */
     local?: LocalSandboxes;
     metricsRegistries?: readonly Registry[];
+    /** Prompts to workspaces, where the process has them (integrations' `prompt`). */
+    prompts?: PromptSubmitter;
   },
 ): Promise<OpenGateway> {
   const adminKey = await ensureBootstrapKey(runtime.repos, {
@@ -71,6 +74,8 @@ export async function openGateway(
     dashboardDir,
     metricsRegistries: options.metricsRegistries ?? [],
     waitTimeoutMs: config.server.waitTimeoutSec * 1000,
+    integrations: config.integrations,
+    ...(options.prompts ? { prompts: options.prompts } : {}),
   });
   const address = await app.listen({ host: config.server.host, port: config.server.port });
   const dashboard = app.hasRoute({ method: "GET", url: "/*" });

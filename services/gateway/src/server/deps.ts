@@ -5,6 +5,8 @@ import type { Registry } from "prom-client";
 import type { OpenStreams } from "../auth/open-streams.js";
 import type { DataPlaneRouter } from "../data-plane/data-plane-router.js";
 import type { ExecutionService } from "../execution/execution-service.js";
+import type { IntegrationsConfig } from "../integrations/action-runner.js";
+import type { PromptSubmitter } from "../integrations/contract.js";
 
 /** `GET /api/v1/health` body (`healthResponseSchema` in `@aetherium/types`). */
 export interface HealthReport {
@@ -65,6 +67,10 @@ export interface ServerDeps {
   readonly waitTimeoutMs?: number;
   /** How often open streams re-check their key (a revocation on another gateway). */
   readonly streamRecheckMs?: number;
+  /** GitHub, Slack and Discord (`integrations.*` of the config); all off when unset. */
+  readonly integrations?: IntegrationsConfig;
+  /** Prompts to workspaces' agents, where this server has workspaces. */
+  readonly prompts?: PromptSubmitter;
 }
 
 /** What every route module receives. */

@@ -1,6 +1,6 @@
 import { createLogger, isAetheriumError, loadConfig } from "@aetherium/common";
 import { isMigrateAction, runMigrate } from "@aetherium/core";
-import { runGateway } from "@aetherium/gateway";
+import { registerDiscordCommands, runGateway } from "@aetherium/gateway";
 import { runWorker } from "@aetherium/worker";
 import { buildImageWithProgress, buildVmImageWithProgress } from "../start/build-image.js";
 import { startAetherium } from "../start/start-aetherium.js";
@@ -14,6 +14,8 @@ commands:
   image build --vm      build the microVM guest image: kernel, initramfs, ext4 root disk (needs root, apt-get, mkfs.ext4)
   worker                run this host's worker (needs AETHERIUM_DATABASE_URL and AETHERIUM_REDIS_URL)
   migrate up|down|status  apply, revert (one step) or list database migrations
+  integrations discord register  register the /aether slash command with Discord
+                        (needs AETHERIUM_DISCORD_APPLICATION_ID and AETHERIUM_DISCORD_BOT_TOKEN)
   help                  show this text
 
 configuration: a YAML file named by AETHERIUM_CONFIG, overridden by AETHERIUM_* variables
@@ -60,6 +62,19 @@ export async function runCli(argv: readonly string[]): Promise<number> {
           createLogger({ ...config.logging, service: "migrate" }),
           print,
         );
+        return 0;
+      }
+      case "integrations": {
+        if (rest[0] !== "discord" || rest[1] !== "register" || rest.length > 2) {
+          console.error("usage: aetherium integrations discord register");
+          return 2;
+        }
+        const config = loadConfig({ env: process.env });
+        print(
+          `registering the /aether command with Discord at ${config.integrations.discord.apiBaseUrl}…`,
+        );
+        const names = await registerDiscordCommands(config);
+        print(`registered: ${names.map((n) => `/${n}`).join(", ")}`);
         return 0;
       }
       case "help":

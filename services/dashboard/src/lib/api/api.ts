@@ -27,6 +27,8 @@ import type {
   FileListResponse,
   FileWriteResponse,
   HealthResponse,
+  IntegrationDelivery,
+  IntegrationName,
   Page,
   Task,
   TaskStatus,
@@ -254,6 +256,20 @@ export class Api {
   }
   activateWorker(id: string): Promise<Worker> {
     return this.#call((c) => c.workers.activate(id));
+  }
+
+  // Integrations
+  listIntegrationDeliveries(
+    integration?: IntegrationName,
+    cursor?: string,
+  ): Promise<Page<IntegrationDelivery>> {
+    return this.#call((c) =>
+      c.integrations.deliveries({
+        limit: 100,
+        ...(integration ? { integration } : {}),
+        ...(cursor ? { cursor } : {}),
+      }),
+    );
   }
 
   // API keys
