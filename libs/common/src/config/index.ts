@@ -3,4 +3,4 @@ export * from "./config-schema.js";
 export { ENV_ALIASES, ENV_PREFIX } from "./env-overrides.js";
 export type { EnvSource } from "./expand-vars.js";
 export * from "./load-config.js";
-export * from "./redact-config.js";
+export { redactConfig } from "./redact-config.js";
