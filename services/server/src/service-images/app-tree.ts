@@ -14,10 +14,11 @@ import { promisify } from "node:util";
 const run = promisify(execFile);
 
 /**
- * Packages in the closure that only build images (the sandbox image's mise binary, the agent
- * bundler): images are built on the host, never inside a service container, so they stay out.
+ * Packages in the closure that only build the sandbox image (its mise binary, 150 MB): images are
+ * built on the host, never inside a service container, and nothing imports it (it is found by
+ * path when an image is built), so it stays out.
  */
-const HOST_ONLY_PACKAGES: readonly string[] = ["@jdxcode/mise-linux-x64", "esbuild", "@esbuild/"];
+const HOST_ONLY_PACKAGES: readonly string[] = ["@jdxcode/mise-linux-x64"];
 
 /** Per workspace package, what besides `package.json` it needs at run time. */
 const RUNTIME_PATHS = ["dist", "bin", "migrations", "out"] as const;
@@ -66,8 +67,7 @@ export async function planAppTree(root: string): Promise<AppTreePlan> {
       continue;
     }
     const name = rel.replace(/^.*node_modules\//, "");
-    if (HOST_ONLY_PACKAGES.some((p) => (p.endsWith("/") ? name.startsWith(p) : name === p)))
-      continue;
+    if (HOST_ONLY_PACKAGES.includes(name)) continue;
     packages.add(rel);
   }
   // A nested package is copied with its parent; listing it again would copy it twice.

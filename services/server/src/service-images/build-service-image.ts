@@ -138,6 +138,7 @@ export async function buildServiceImage(
   const rootfs = await buildBaseRootfs({
     cacheDir: path.join(cacheRoot, spec.rootfs.name),
     packages: spec.rootfs.packages,
+    packageCacheDir: path.join(cacheRoot, "debs"),
     onProgress: (p) => report(p),
   });
   const nodeBinary = options.nodeBinary ?? process.execPath;
