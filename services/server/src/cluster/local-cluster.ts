@@ -12,6 +12,7 @@ import Docker from "dockerode";
 import { AETHERIUM_VERSION } from "@aetherium/types";
 import {
   CLUSTER_LABEL,
+  DEFAULT_CLUSTER_PORT,
   clusterPlan,
   clusterPorts,
   clusterVolumes,
@@ -54,7 +55,7 @@ export async function loadClusterSettings(
   const secret = () => randomBytes(24).toString("base64url");
   const settings: ClusterSettings = {
     name,
-    port: overrides.port ?? kept?.port ?? 8090,
+    port: overrides.port ?? kept?.port ?? DEFAULT_CLUSTER_PORT,
     version: AETHERIUM_VERSION,
     apiKey: overrides.apiKey ?? kept?.apiKey ?? `ak_${randomBytes(32).toString("base64url")}`,
     encryptionKey: kept?.encryptionKey ?? randomBytes(32).toString("base64"),
