@@ -4,6 +4,7 @@ import { access } from "node:fs/promises";
 import { createServer } from "node:net";
 import path from "node:path";
 import { promisify } from "node:util";
+import { DEFAULT_BASE_IMAGE } from "@aetherium/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AETHERIUM_MAIN } from "./start-aetherium.js";
 
@@ -64,6 +65,7 @@ interface Vm {
   id: string;
   status: string;
   workerId: string | null;
+  image: string;
 }
 
 async function call(method: string, route: string, body?: unknown) {
@@ -130,7 +132,7 @@ describe.skipIf(!canRun)("aetherium cluster (make docker-up)", () => {
     const health = await fetch(`${url}/api/v1/health`);
     expect(health.status).toBe(200);
     const workers = await call("GET", "/workers?limit=100");
-    const active = (workers.json.workers as { id: string; status: string }[])
+    const active = (workers.json.items as { id: string; status: string }[])
       .filter((w) => w.status === "active")
       .map((w) => w.id)
       .sort();
@@ -172,7 +174,11 @@ describe.skipIf(!canRun)("aetherium cluster (make docker-up)", () => {
       const onB = made.filter((v) => v.workerId === workerB);
       expect(onA.length).toBeGreaterThan(0);
       expect(onB.length).toBeGreaterThan(0);
-      for (const vm of made) expect(vm.status).toBe("running");
+      for (const vm of made) {
+        expect(vm.status).toBe("running");
+        // The sandbox image this run built, as the gateways and workers were told.
+        expect(vm.image).toBe(DEFAULT_BASE_IMAGE);
+      }
 
       // A command runs through the balancer on a sandbox of each worker (the data plane).
       for (const vm of [onA[0]!, onB[0]!]) {
@@ -195,7 +201,7 @@ describe.skipIf(!canRun)("aetherium cluster (make docker-up)", () => {
       }
       expect(statuses).toEqual(onA.map(() => "lost"));
       const workers = await call("GET", "/workers?limit=100");
-      const a = (workers.json.workers as { id: string; status: string }[]).find(
+      const a = (workers.json.items as { id: string; status: string }[]).find(
         (w) => w.id === workerA,
       );
       expect(a?.status).toBe("offline");

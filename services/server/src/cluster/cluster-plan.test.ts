@@ -59,6 +59,7 @@ describe("clusterPlan", () => {
       expect(c.env.AETHERIUM_DATABASE_URL).toBe(urls.database);
       expect(c.env.AETHERIUM_REDIS_URL).toBe(urls.redis);
       expect(c.env.AETHERIUM_WORKER__OFFLINE_AFTER_MS).toBe("4000");
+      expect(c.env.AETHERIUM_BASE_IMAGE_TAG).toBe("aetherium/base:0.1.0");
     }
     expect(byName("demo-gateway-1").env.AETHERIUM_API_KEY).toBe("ak_test");
     // Workers never get the admin key.
@@ -67,14 +68,14 @@ describe("clusterPlan", () => {
 
   it("mounts the run directory at the same path in the workers, with shared propagation", () => {
     const w = byName("demo-worker-2");
-    expect(w.privileged).toBe(true);
+    expect(w.capAdd).toEqual(["SYS_ADMIN", "NET_ADMIN"]);
     expect(w.binds).toContain("/var/run/docker.sock:/var/run/docker.sock");
     expect(w.binds).toContain("/run/aetherium/clusters/demo:/run/aetherium/clusters/demo:rshared");
     expect(w.env.AETHERIUM_SANDBOX__RUN_DIR).toBe("/run/aetherium/clusters/demo");
     expect(w.env.AETHERIUM_WORKER_ID).toBe("demo-worker-2");
     expect(w.env.AETHERIUM_WORKER__INTERNAL_PORT).toBe("8094");
     expect(w.env.AETHERIUM_BASE_IMAGE_TAG).toBe("aetherium/base:0.1.0");
-    for (const c of plan.filter((c) => c.role !== "worker")) expect(c.privileged).toBe(false);
+    for (const c of plan.filter((c) => c.role !== "worker")) expect(c.capAdd).toEqual([]);
   });
 
   it("runs the migrations from the gateway image", () => {

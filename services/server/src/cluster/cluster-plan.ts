@@ -64,7 +64,12 @@ export interface ContainerPlan {
   readonly env: Readonly<Record<string, string>>;
   /** `host:container[:options]` bind mounts and `volume:path` mounts. */
   readonly binds: readonly string[];
-  readonly privileged: boolean;
+  /**
+   * Capabilities beyond the engine's default set, and seccomp/AppArmor left unconfined (the
+   * default profiles refuse `mount`). Not `--privileged`: it adds every capability, more than
+   * the worker needs, and engines that run without some themselves refuse it.
+   */
+  readonly capAdd: readonly string[];
   /** The URL that answers 200 once it is up, when it serves HTTP. */
   readonly health?: string;
 }
@@ -110,6 +115,8 @@ export function clusterPlan(s: ClusterSettings, run: ClusterRunOptions): Contain
     AETHERIUM_REDIS_URL: urls.redis,
     AETHERIUM_ENCRYPTION_KEY: s.encryptionKey,
     AETHERIUM_HOST: "127.0.0.1",
+    // Gateways name the image in each create; workers check they have it.
+    AETHERIUM_BASE_IMAGE_TAG: run.sandboxImage,
     ...(run.heartbeatMs !== undefined
       ? { AETHERIUM_WORKER__HEARTBEAT_MS: String(run.heartbeatMs) }
       : {}),
@@ -130,7 +137,7 @@ export function clusterPlan(s: ClusterSettings, run: ClusterRunOptions): Contain
         PGLISTEN: "127.0.0.1",
       },
       binds: [`${volumes.postgres}:/var/lib/aetherium/postgres`],
-      privileged: false,
+      capAdd: [],
     },
     {
       name: `${s.name}-redis`,
@@ -143,7 +150,7 @@ export function clusterPlan(s: ClusterSettings, run: ClusterRunOptions): Contain
         REDIS_BIND: "127.0.0.1",
       },
       binds: [`${volumes.redis}:/var/lib/aetherium/redis`],
-      privileged: false,
+      capAdd: [],
     },
     {
       name: `${s.name}-migrate`,
@@ -153,7 +160,7 @@ export function clusterPlan(s: ClusterSettings, run: ClusterRunOptions): Contain
       cmd: ["migrate", "up"],
       env: { AETHERIUM_DATABASE_URL: urls.database },
       binds: [],
-      privileged: false,
+      capAdd: [],
     },
   ];
   workerIds.forEach((id, i) => {
@@ -167,7 +174,6 @@ export function clusterPlan(s: ClusterSettings, run: ClusterRunOptions): Contain
         AETHERIUM_WORKER_ID: id,
         AETHERIUM_WORKER__INTERNAL_PORT: String(ports.workers[i]),
         AETHERIUM_SANDBOX__RUN_DIR: run.runDir,
-        AETHERIUM_BASE_IMAGE_TAG: run.sandboxImage,
       },
       binds: [
         "/var/run/docker.sock:/var/run/docker.sock",
@@ -175,7 +181,8 @@ export function clusterPlan(s: ClusterSettings, run: ClusterRunOptions): Contain
         // rshared: the tmpfs the worker mounts on each must be the one the engine binds.
         `${run.runDir}:${run.runDir}:rshared`,
       ],
-      privileged: true,
+      // SYS_ADMIN: a tmpfs per run directory; NET_ADMIN: the sandbox firewall.
+      capAdd: ["SYS_ADMIN", "NET_ADMIN"],
       health: `http://127.0.0.1:${ports.workers[i]}/healthz`,
     });
   });
@@ -187,7 +194,7 @@ export function clusterPlan(s: ClusterSettings, run: ClusterRunOptions): Contain
       image: image("gateway"),
       env: { ...shared, AETHERIUM_PORT: String(port), AETHERIUM_API_KEY: s.apiKey },
       binds: [],
-      privileged: false,
+      capAdd: [],
       health: `http://127.0.0.1:${port}/api/v1/health`,
     });
   });
@@ -201,7 +208,7 @@ export function clusterPlan(s: ClusterSettings, run: ClusterRunOptions): Contain
       LB_UPSTREAMS: ports.gateways.map((p) => `127.0.0.1:${p}`).join(","),
     },
     binds: [],
-    privileged: false,
+    capAdd: [],
     health: `http://127.0.0.1:${ports.lb}/api/v1/health`,
   });
   return plan;

@@ -136,7 +136,12 @@ async function startContainer(docker: Docker, c: ContainerPlan, cluster: string)
     HostConfig: {
       NetworkMode: "host",
       Binds: [...c.binds],
-      Privileged: c.privileged,
+      ...(c.capAdd.length > 0
+        ? {
+            CapAdd: [...c.capAdd],
+            SecurityOpt: ["seccomp=unconfined", "apparmor=unconfined"],
+          }
+        : {}),
       Init: true,
       LogConfig: { Type: "json-file", Config: { "max-size": "10m", "max-file": "2" } },
     },
@@ -266,8 +271,8 @@ export async function clusterUp(options: ClusterUpOptions): Promise<ClusterInfo>
       headers: { authorization: `Bearer ${s.apiKey}` },
       signal: AbortSignal.timeout(2000),
     });
-    const body = (await res.json()) as { workers?: { id: string; status: string }[] };
-    const active = (body.workers ?? []).filter(
+    const body = (await res.json()) as { items?: { id: string; status: string }[] };
+    const active = (body.items ?? []).filter(
       (w) => workerIds.includes(w.id) && w.status === "active",
     );
     return active.length === workerIds.length;

@@ -215,7 +215,7 @@ export const SERVICE_IMAGES: Readonly<Record<ServiceName, ServiceImageSpec>> = {
     why:
       "the Docker backend drives the host's engine (its socket), mounts a bounded tmpfs per " +
       "sandbox run directory and installs iptables rules that shut the sandbox bridges out of " +
-      "the host: root, the host's network namespace and a privileged container",
+      "the host: root, the host's network namespace, CAP_SYS_ADMIN and CAP_NET_ADMIN",
     prune: [],
   },
   postgres: {
