@@ -1,6 +1,7 @@
 # Thin wrappers: npm scripts are the source of truth (see package.json).
 .PHONY: help deps build build-ui test test-core test-coverage lint typecheck fmt clean run \
-	image migrate-up migrate-status bench
+	image migrate-up migrate-status bench \
+	docker-build docker-up docker-down docker-status
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -40,6 +41,18 @@ run: deps ## Install and start Aetherium (embedded mode) on http://127.0.0.1:808
 
 image: build ## Build the sandbox base image (root, dockerd)
 	npx aetherium image build
+
+docker-build: build-ui ## Build the service images aetherium/<service>:<version> (root, dockerd)
+	npx aetherium image build --service all
+
+docker-up: build-ui ## Start a local cluster: 2 gateways behind a load balancer on :8090 (AETHERIUM_CLUSTER_PORT), 2 workers
+	npx aetherium cluster up
+
+docker-down: ## Stop the local cluster (its data stays; PURGE=1 removes volumes and keys too)
+	npx aetherium cluster down $(if $(PURGE),--purge)
+
+docker-status: ## List the local cluster's containers
+	npx aetherium cluster status
 
 migrate-up: build ## Apply database migrations (AETHERIUM_DATABASE_URL, else the embedded database)
 	npx aetherium migrate up

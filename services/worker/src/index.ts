@@ -20,7 +20,13 @@ export {
 } from "./root/worker-root.js";
 export { claimForCreate } from "./sandbox/admission.js";
 export { SandboxManager } from "./sandbox/sandbox-manager.js";
-export { buildBaseImage, type BaseImage } from "./image/build-base-image.js";
+export {
+  buildBaseImage,
+  buildBaseRootfs,
+  type BaseImage,
+  type ImageBuildProgress,
+} from "./image/build-base-image.js";
+export { BASE_SUITE } from "./image/image-layout.js";
 export { buildVmImage, type VmImage } from "./vm-image/build-vm-image.js";
 export { QemuBackend } from "./qemu/qemu-backend.js";
 export { VmNetwork } from "./vm-network/vm-network.js";

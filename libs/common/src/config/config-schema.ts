@@ -162,6 +162,10 @@ const sandboxSchema = z.strictObject({
   // Port of the egress proxy that enforces allow-lists, on the host address of the allow-list
   // bridge. Every worker on a host uses the same one (one serves, the others stand by).
   egressProxyPort: intSetting(1, 65_535).default(3128),
+  // Host directory under which the Docker backend makes each sandbox's run directory (its agent
+  // socket), bind-mounted into the sandbox by the engine. A worker that runs in a container sees
+  // it at the same path as the host, so the engine and the worker name the same directory.
+  runDir: z.string().startsWith("/", "expected an absolute path").default("/run/aetherium/sandboxes"),
   // Networking of microVM sandboxes (Firecracker, QEMU): one TAP per VM on a host bridge.
   vmNetwork: z
     .strictObject({

@@ -2,6 +2,9 @@ import { createLogger, isAetheriumError, loadConfig } from "@aetherium/common";
 import { isMigrateAction, runMigrate } from "@aetherium/core";
 import { registerDiscordCommands, runGateway } from "@aetherium/gateway";
 import { runWorker } from "@aetherium/worker";
+import { runClusterCommand } from "../cluster/cluster-command.js";
+import { buildServiceImagesWithProgress } from "../service-images/build-with-progress.js";
+import { isServiceName, SERVICE_NAMES } from "../service-images/service-catalog.js";
 import { buildImageWithProgress, buildVmImageWithProgress } from "../start/build-image.js";
 import { startAetherium } from "../start/start-aetherium.js";
 
@@ -12,6 +15,11 @@ commands:
   gateway               run an API gateway only (distributed setup: needs AETHERIUM_DATABASE_URL and AETHERIUM_REDIS_URL)
   image build           build the sandbox base image from Debian packages (needs root, dockerd)
   image build --vm      build the microVM guest image: kernel, initramfs, ext4 root disk (needs root, apt-get, mkfs.ext4)
+  image build --service <name>|all
+                        build a service image aetherium/<name>:<version> (${SERVICE_NAMES.join(", ")}; needs root, dockerd)
+  cluster up|down|status [--name <name>]
+                        a local cluster on this host's engine: PostgreSQL, Redis, migrations, two gateways
+                        behind a load balancer on AETHERIUM_CLUSTER_PORT (8090), two workers
   worker                run this host's worker (needs AETHERIUM_DATABASE_URL and AETHERIUM_REDIS_URL)
   migrate up|down|status  apply, revert (one step) or list database migrations
   integrations discord register  register the /aether slash command with Discord
@@ -42,13 +50,31 @@ export async function runCli(argv: readonly string[]): Promise<number> {
         return 0;
       }
       case "image":
+        if (rest[0] === "build" && rest[1] === "--service" && rest.length === 3) {
+          const names = rest[2] === "all" ? [...SERVICE_NAMES] : [rest[2] ?? ""];
+          const unknown = names.filter((n) => !isServiceName(n));
+          if (unknown.length > 0) {
+            console.error(
+              `aetherium image build: unknown service '${unknown.join(", ")}' (use ${SERVICE_NAMES.join(", ")} or all)`,
+            );
+            return 2;
+          }
+          await buildServiceImagesWithProgress(
+            loadConfig({ env: process.env }),
+            names.filter(isServiceName),
+            print,
+          );
+          return 0;
+        }
         if (rest[0] !== "build" || (rest.length > 1 && (rest.length > 2 || rest[1] !== "--vm"))) {
-          console.error("usage: aetherium image build [--vm]");
+          console.error("usage: aetherium image build [--vm | --service <name>|all]");
           return 2;
         }
         if (rest[1] === "--vm") await buildVm();
         else await buildImage();
         return 0;
+      case "cluster":
+        return await runClusterCommand(rest, process.env, print);
       case "migrate": {
         const action = rest[0] ?? "status";
         if (!isMigrateAction(action)) {

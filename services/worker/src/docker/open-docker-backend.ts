@@ -10,6 +10,7 @@ export const openDockerBackend: BackendOpener = async ({ probe, config, image, l
   const backend = new DockerBackend({
     defaultImage: image,
     egressProxyPort: config.sandbox.egressProxyPort,
+    socketRoot: config.sandbox.runDir,
     logger,
   });
   const notReady = (detail: string) => ({

@@ -65,6 +65,11 @@ export interface BaseRootfsOptions {
   mirror?: string;
   /** Packages to include; default {@link BASE_PACKAGES}. */
   packages?: readonly string[];
+  /**
+   * Where debootstrap keeps the packages it downloads (`--cache-dir`), so rootfs trees of other
+   * package sets fetch only what they add. Default: none, each build downloads everything.
+   */
+  packageCacheDir?: string;
   onProgress?: (progress: ImageBuildProgress) => void;
 }
 
@@ -226,8 +231,14 @@ export async function buildBaseRootfs(options: BaseRootfsOptions): Promise<Built
   await mkdir(baseDir, { recursive: true });
   report({ step: "rootfs", message: `debootstrap ${BASE_SUITE} from ${mirror}`, percent: 0 });
   let percent = 0;
+  if (options.packageCacheDir !== undefined) {
+    await mkdir(options.packageCacheDir, { recursive: true });
+  }
   const args = [
     "--variant=minbase",
+    ...(options.packageCacheDir !== undefined
+      ? [`--cache-dir=${path.resolve(options.packageCacheDir)}`]
+      : []),
     `--include=${packages.join(",")}`,
     BASE_SUITE,
     partial,
