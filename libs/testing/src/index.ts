@@ -13,3 +13,11 @@ export {
 export { createTestRedis, deleteByPrefix, TEST_REDIS_URL, type TestRedis } from "./redis.js";
 export { useTestDatabase, useTestRedis } from "./fixtures.js";
 export { startPrivateRedis, type PrivateRedis } from "./private-redis.js";
+export {
+  startFakeKubernetesApiServer,
+  type FakeKubernetesApiServer,
+  type FakeObject,
+  type FakeObjectMeta,
+  type FakePodChange,
+  type FakeRequestRecord,
+} from "./fake-kubernetes-api-server.js";
