@@ -277,6 +277,7 @@ export async function startFakeKubernetesApiServer(): Promise<FakeKubernetesApiS
     if (path === "/api/v1/nodes" && method === "GET") {
       if (url.searchParams.get("watch") === "true") {
         res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
+        res.flushHeaders();
         // A watch from an old resourceVersion replays the current state first, as ADDED.
         for (const n of nodes.values()) res.write(`${JSON.stringify({ type: "ADDED", object: n })}\n`);
         nodeWatchers.add(res);
