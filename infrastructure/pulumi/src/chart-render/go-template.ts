@@ -348,29 +348,32 @@ export class ChartTemplates {
         }
         if (!done) out += this.#exec(n.otherwise, dot, new Map(scope), root);
       } else {
-        const v = this.#pipe({ ...n.pipe, decl: [] }, dot, scope, root);
-        const entries: [Value, Value][] = Array.isArray(v)
-          ? v.map((x, i) => [i, x])
-          : v && typeof v === "object"
-            ? Object.keys(v)
-                .sort()
-                .map((k) => [k, (v as Record<string, Value>)[k]])
-            : isEmpty(v)
-              ? []
-              : (() => {
-                  throw new TemplateError(`range over ${typeof v}`);
-                })();
-        if (entries.length === 0) out += this.#exec(n.otherwise, dot, new Map(scope), root);
-        for (const [k, x] of entries) {
-          const s = new Map(scope);
-          if (n.pipe.decl.length === 1) s.set(n.pipe.decl[0]!, x);
-          if (n.pipe.decl.length === 2) {
-            s.set(n.pipe.decl[0]!, k);
-            s.set(n.pipe.decl[1]!, x);
-          }
-          out += this.#exec(n.body, x, s, root);
-        }
+        out += this.#range(n as RangeNode, dot, scope, root);
       }
+    }
+    return out;
+  }
+
+  #range(n: RangeNode, dot: Value, scope: Scope, root: Value): string {
+    const v = this.#pipe({ ...n.pipe, decl: [] }, dot, scope, root);
+    let entries: [Value, Value][];
+    if (Array.isArray(v)) entries = v.map((x, i) => [i, x]);
+    else if (v && typeof v === "object") {
+      entries = Object.keys(v)
+        .sort()
+        .map((k) => [k, (v as Record<string, Value>)[k]]);
+    } else if (isEmpty(v)) entries = [];
+    else throw new TemplateError(`range over ${typeof v}`);
+    if (entries.length === 0) return this.#exec(n.otherwise, dot, new Map(scope), root);
+    let out = "";
+    for (const [k, x] of entries) {
+      const s = new Map(scope);
+      if (n.pipe.decl.length === 1) s.set(n.pipe.decl[0]!, x);
+      if (n.pipe.decl.length === 2) {
+        s.set(n.pipe.decl[0]!, k);
+        s.set(n.pipe.decl[1]!, x);
+      }
+      out += this.#exec(n.body, x, s, root);
     }
     return out;
   }
