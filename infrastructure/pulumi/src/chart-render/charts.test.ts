@@ -1,5 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { DaemonSet, Deployment } from "kubernetes-models/apps/v1";
+import { Job } from "kubernetes-models/batch/v1";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
 import { ClusterRole, ClusterRoleBinding, Role, RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1";
 import { Service, ServiceAccount } from "kubernetes-models/v1";
@@ -14,6 +15,7 @@ const release = { name: "aet", namespace: "aetherium" };
 const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   "apps/v1/Deployment": Deployment,
   "apps/v1/DaemonSet": DaemonSet,
+  "batch/v1/Job": Job,
   "v1/Service": Service,
   "v1/ServiceAccount": ServiceAccount,
   "policy/v1/PodDisruptionBudget": PodDisruptionBudget,
@@ -90,6 +92,7 @@ describe("the umbrella chart", () => {
       "Deployment/aet-gateway",
       "Deployment/aet-k8s-manager",
       "Deployment/aet-worker",
+      "Job/aet-gateway-migrate",
       "PodDisruptionBudget/aet-gateway",
       "PodDisruptionBudget/aet-k8s-manager",
       "PodDisruptionBudget/aet-worker",
@@ -131,6 +134,13 @@ describe("the umbrella chart", () => {
     expect(manager.readinessProbe?.httpGet).toEqual({ path: "/readyz", port: "metrics" });
     expect(manager.livenessProbe?.httpGet).toEqual({ path: "/healthz", port: "metrics" });
     for (const c of [gw, worker, manager]) expect(c.resources?.requests).toBeDefined();
+    // Migrations run once per install/upgrade as a hook, with the same image and database.
+    const job = find(objects, "Job", "aet-gateway-migrate");
+    expect(job.metadata).toMatchObject({ annotations: { "helm.sh/hook": "pre-install,pre-upgrade" } });
+    const migrate = pod(job).spec.containers[0] as Container & { args: string[]; image: string };
+    expect(migrate.args).toEqual(["migrate", "up"]);
+    expect(migrate.image).toBe((gw as unknown as { image: string }).image);
+    expect(env(migrate, "AETHERIUM_DATABASE_URL")?.valueFrom?.secretKeyRef?.key).toBe("database-url");
   });
 
   it("references secrets from the Secret and never inlines a value", () => {

@@ -26,7 +26,7 @@ beforeEach(async () => {
   const api = new KubeApi({ kind: "server", server: fake.url, token: fake.token });
   labeler = new KvmNodeLabeler(
     api,
-    { label: "aetherium.dev/kvm", resource: "devices.kubevirt.io/kvm", rewatchDelayMs: 50 },
+    { label: "aetherium.dev/kvm", resource: "devices.kubevirt.io/kvm", rewatchDelayMs: 50, eventNamespace: "aet" },
     logger,
     metrics,
   );
@@ -48,6 +48,10 @@ describe("KvmNodeLabeler", () => {
     expect(label("cloud-2")).toBeUndefined();
     expect(labeler.kvmNodes).toEqual(["metal-1"]);
     expect(metrics.value("aetherium_manager_kvm_nodes")).toBe(1);
+    expect(fake.events("aet").map((e) => [e.reason, (e.involvedObject as { name: string }).name])).toEqual([
+      ["KvmLabelled", "metal-1"],
+      ["KvmUnlabelled", "cloud-2"],
+    ]);
     // Labels are written as JSON merge patches on the node.
     expect(fake.requests.filter((r) => r.method === "PATCH").map((r) => r.contentType)).toEqual([
       "application/merge-patch+json",

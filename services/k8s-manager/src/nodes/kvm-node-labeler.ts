@@ -9,6 +9,8 @@ export interface KvmLabelerOptions {
   readonly label: string;
   /** Extended resource a KVM device plugin advertises per node (`devices.kubevirt.io/kvm`). */
   readonly resource: string;
+  /** Namespace the label changes are recorded in as Events; none: not recorded. */
+  readonly eventNamespace?: string;
   /** Pause before re-listing after a watch ends, in ms. */
   readonly rewatchDelayMs?: number;
 }
@@ -100,6 +102,19 @@ export class KvmNodeLabeler {
     this.#metrics.set("aetherium_manager_kvm_nodes", this.#kvm.size);
     if (has === labelled) return;
     await this.#api.labelNode(name, this.#o.label, has ? "true" : null);
-    this.#logger.info({ node: name, kvm: has }, has ? "labelled KVM node" : "removed KVM label");
+    const message = has
+      ? `node offers ${this.#o.resource}: labelled ${this.#o.label}=true for VM workers`
+      : `node no longer offers ${this.#o.resource}: removed ${this.#o.label}`;
+    this.#logger.info({ node: name, kvm: has }, message);
+    if (this.#o.eventNamespace) {
+      await this.#api
+        .recordEvent(this.#o.eventNamespace, {
+          involved: { apiVersion: "v1", kind: "Node", name, namespace: "", ...(node.metadata?.uid ? { uid: node.metadata.uid } : {}) },
+          type: "Normal",
+          reason: has ? "KvmLabelled" : "KvmUnlabelled",
+          message,
+        })
+        .catch((err: unknown) => this.#logger.warn({ err, node: name }, "could not record event"));
+    }
   }
 }

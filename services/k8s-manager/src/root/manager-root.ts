@@ -48,7 +48,7 @@ export async function openManager(config: ManagerConfig, deps: ManagerDeps): Pro
   const api = new KubeApi(deps.kube ?? { kind: config.kube });
   const client = new AetheriumClient({ url: config.gatewayUrl, apiKey: config.apiKey });
   const metrics = new ManagerMetrics();
-  const labeler = new KvmNodeLabeler(api, { label: config.kvm.label, resource: config.kvm.resource }, logger, metrics);
+  const labeler = new KvmNodeLabeler(api, { label: config.kvm.label, resource: config.kvm.resource, eventNamespace: config.namespace }, logger, metrics);
   let labelling = false;
   const elector = new LeaseElector(api, {
     namespace: config.namespace,
