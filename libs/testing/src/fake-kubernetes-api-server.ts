@@ -43,12 +43,21 @@ export interface FakeKubernetesApiServer {
   /** Every request so far. */
   readonly requests: readonly FakeRequestRecord[];
   /** Adds or replaces a node; open node watches see ADDED or MODIFIED. */
-  putNode(node: { name: string; labels?: Record<string, string>; allocatable?: Record<string, string> }): FakeObject;
+  putNode(node: {
+    name: string;
+    labels?: Record<string, string>;
+    allocatable?: Record<string, string>;
+  }): FakeObject;
   /** Removes a node; open node watches see DELETED. */
   deleteNode(name: string): void;
   node(name: string): FakeObject | undefined;
   /** Adds a Deployment whose pods the fake creates and deletes as its scale changes. */
-  putDeployment(d: { namespace: string; name: string; replicas: number; matchLabels: Record<string, string> }): FakeObject;
+  putDeployment(d: {
+    namespace: string;
+    name: string;
+    replicas: number;
+    matchLabels: Record<string, string>;
+  }): FakeObject;
   deployment(namespace: string, name: string): FakeObject | undefined;
   /** Adds a DaemonSet; the fake runs one pod per node whose labels match its node selector. */
   putDaemonSet(d: {
@@ -65,7 +74,11 @@ export interface FakeKubernetesApiServer {
   /** Ends every open watch stream, as an API server does when a watch times out. */
   endWatches(): void;
   /** Changes a node without telling open watches (what a client misses while its watch is down). */
-  putNodeQuietly(node: { name: string; labels?: Record<string, string>; allocatable?: Record<string, string> }): void;
+  putNodeQuietly(node: {
+    name: string;
+    labels?: Record<string, string>;
+    allocatable?: Record<string, string>;
+  }): void;
   /** Makes the next `n` requests matching `method` and a path prefix fail with `status`. */
   failNext(method: string, pathPrefix: string, status: number, n?: number): void;
   close(): Promise<void>;
@@ -100,7 +113,15 @@ function matches(labels: Record<string, string> | undefined, selector: string | 
 }
 
 function status(code: number, reason: string, message: string): Json {
-  return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason, code };
+  return {
+    kind: "Status",
+    apiVersion: "v1",
+    metadata: {},
+    status: "Failure",
+    message,
+    reason,
+    code,
+  };
 }
 
 /**
@@ -164,7 +185,9 @@ export async function startFakeKubernetesApiServer(): Promise<FakeKubernetesApiS
   };
   const ownedPods = (ns: string, owner: string) =>
     [...pods.values()].filter(
-      (p) => p.metadata.namespace === ns && p.metadata.annotations?.["fake.aetherium.dev/owner"] === owner,
+      (p) =>
+        p.metadata.namespace === ns &&
+        p.metadata.annotations?.["fake.aetherium.dev/owner"] === owner,
     );
 
   /** The ReplicaSet controller's part: pods follow spec.replicas. */
@@ -172,11 +195,14 @@ export async function startFakeKubernetesApiServer(): Promise<FakeKubernetesApiS
     const ns = d.metadata.namespace!;
     const spec = d.spec as { replicas: number; selector: { matchLabels: Record<string, string> } };
     const owned = ownedPods(ns, d.metadata.name);
-    for (let i = owned.length; i < spec.replicas; i++) addPod(ns, d.metadata.name, spec.selector.matchLabels);
+    for (let i = owned.length; i < spec.replicas; i++)
+      addPod(ns, d.metadata.name, spec.selector.matchLabels);
     if (owned.length > spec.replicas) {
       const cost = (p: FakeObject) =>
         Number(p.metadata.annotations?.["controller.kubernetes.io/pod-deletion-cost"] ?? 0);
-      const victims = [...owned].sort((a, b) => cost(a) - cost(b)).slice(0, owned.length - spec.replicas);
+      const victims = [...owned]
+        .sort((a, b) => cost(a) - cost(b))
+        .slice(0, owned.length - spec.replicas);
       for (const p of victims) deletePod(p);
     }
     d.status = { replicas: spec.replicas, readyReplicas: spec.replicas };
@@ -258,7 +284,9 @@ export async function startFakeKubernetesApiServer(): Promise<FakeKubernetesApiS
     if (req.headers.authorization !== `Bearer ${token}`) {
       return send(res, 401, status(401, "Unauthorized", "Unauthorized"));
     }
-    const failure = failures.find((f) => f.method === method && path.startsWith(f.prefix) && f.left > 0);
+    const failure = failures.find(
+      (f) => f.method === method && path.startsWith(f.prefix) && f.left > 0,
+    );
     if (failure) {
       failure.left--;
       return send(res, failure.status, status(failure.status, "InternalError", "injected failure"));
@@ -268,7 +296,11 @@ export async function startFakeKubernetesApiServer(): Promise<FakeKubernetesApiS
       return send(
         res,
         415,
-        status(415, "UnsupportedMediaType", `the fake accepts merge patches only, not ${contentType}`),
+        status(
+          415,
+          "UnsupportedMediaType",
+          `the fake accepts merge patches only, not ${contentType}`,
+        ),
       );
     }
     const labelSelector = url.searchParams.get("labelSelector");
@@ -279,7 +311,8 @@ export async function startFakeKubernetesApiServer(): Promise<FakeKubernetesApiS
         res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
         res.flushHeaders();
         // A watch from an old resourceVersion replays the current state first, as ADDED.
-        for (const n of nodes.values()) res.write(`${JSON.stringify({ type: "ADDED", object: n })}\n`);
+        for (const n of nodes.values())
+          res.write(`${JSON.stringify({ type: "ADDED", object: n })}\n`);
         nodeWatchers.add(res);
         res.on("close", () => nodeWatchers.delete(res));
         return;
@@ -300,12 +333,20 @@ export async function startFakeKubernetesApiServer(): Promise<FakeKubernetesApiS
         return send(res, 200, patched);
       }
     }
-    if ((m = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/(deployments|daemonsets)\/([^/]+)(\/scale)?$/.exec(path))) {
+    if (
+      (m =
+        /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/(deployments|daemonsets)\/([^/]+)(\/scale)?$/.exec(
+          path,
+        ))
+    ) {
       const [, ns, resource, name, scale] = m;
       const store = resource === "deployments" ? deployments : daemonSets;
       const obj = store.get(key(ns!, name!));
       if (!obj) return send(res, 404, status(404, "NotFound", `${resource} "${name}" not found`));
-      const spec = obj.spec as { replicas: number; selector: { matchLabels: Record<string, string> } };
+      const spec = obj.spec as {
+        replicas: number;
+        selector: { matchLabels: Record<string, string> };
+      };
       const asScale = () => ({
         apiVersion: "autoscaling/v1",
         kind: "Scale",
@@ -323,7 +364,11 @@ export async function startFakeKubernetesApiServer(): Promise<FakeKubernetesApiS
         if (method === "PATCH") {
           const replicas = (body as { spec?: { replicas?: unknown } } | undefined)?.spec?.replicas;
           if (typeof replicas !== "number" || !Number.isInteger(replicas) || replicas < 0) {
-            return send(res, 422, status(422, "Invalid", "spec.replicas must be a non-negative integer"));
+            return send(
+              res,
+              422,
+              status(422, "Invalid", "spec.replicas must be a non-negative integer"),
+            );
           }
           spec.replicas = replicas;
           obj.metadata.resourceVersion = nextVersion();
@@ -350,21 +395,34 @@ export async function startFakeKubernetesApiServer(): Promise<FakeKubernetesApiS
         return send(res, 200, patched);
       }
     }
-    if ((m = /^\/apis\/coordination\.k8s\.io\/v1\/namespaces\/([^/]+)\/leases(?:\/([^/]+))?$/.exec(path))) {
+    if (
+      (m = /^\/apis\/coordination\.k8s\.io\/v1\/namespaces\/([^/]+)\/leases(?:\/([^/]+))?$/.exec(
+        path,
+      ))
+    ) {
       const [, ns, name] = m;
       if (method === "POST" && !name) {
         const lease = body as FakeObject;
         const k = key(ns!, lease.metadata.name);
         if (leases.has(k)) {
-          return send(res, 409, status(409, "AlreadyExists", `leases "${lease.metadata.name}" already exists`));
+          return send(
+            res,
+            409,
+            status(409, "AlreadyExists", `leases "${lease.metadata.name}" already exists`),
+          );
         }
-        const stored = { ...lease, metadata: { ...lease.metadata, namespace: ns, resourceVersion: nextVersion() } };
+        const stored = {
+          ...lease,
+          metadata: { ...lease.metadata, namespace: ns, resourceVersion: nextVersion() },
+        };
         leases.set(k, stored);
         return send(res, 201, stored);
       }
       const existing = name ? leases.get(key(ns!, name)) : undefined;
       if (name && method === "GET") {
-        return existing ? send(res, 200, existing) : send(res, 404, status(404, "NotFound", `leases "${name}" not found`));
+        return existing
+          ? send(res, 200, existing)
+          : send(res, 404, status(404, "NotFound", `leases "${name}" not found`));
       }
       if (name && method === "PUT") {
         if (!existing) return send(res, 404, status(404, "NotFound", `leases "${name}" not found`));
@@ -373,17 +431,27 @@ export async function startFakeKubernetesApiServer(): Promise<FakeKubernetesApiS
           return send(
             res,
             409,
-            status(409, "Conflict", "the object has been modified; please apply your changes to the latest version"),
+            status(
+              409,
+              "Conflict",
+              "the object has been modified; please apply your changes to the latest version",
+            ),
           );
         }
-        const stored = { ...lease, metadata: { ...lease.metadata, namespace: ns, resourceVersion: nextVersion() } };
+        const stored = {
+          ...lease,
+          metadata: { ...lease.metadata, namespace: ns, resourceVersion: nextVersion() },
+        };
         leases.set(key(ns!, name), stored);
         return send(res, 200, stored);
       }
     }
     if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/events$/.exec(path)) && method === "POST") {
       const event = body as FakeObject;
-      const stored = { ...event, metadata: { ...event.metadata, namespace: m[1], resourceVersion: nextVersion() } };
+      const stored = {
+        ...event,
+        metadata: { ...event.metadata, namespace: m[1], resourceVersion: nextVersion() },
+      };
       events.push(stored);
       return send(res, 201, stored);
     }
@@ -427,8 +495,17 @@ export async function startFakeKubernetesApiServer(): Promise<FakeKubernetesApiS
       const d: FakeObject = {
         apiVersion: "apps/v1",
         kind: "Deployment",
-        metadata: { name, namespace, uid: randomBytes(8).toString("hex"), resourceVersion: nextVersion() },
-        spec: { replicas, selector: { matchLabels }, template: { metadata: { labels: matchLabels } } },
+        metadata: {
+          name,
+          namespace,
+          uid: randomBytes(8).toString("hex"),
+          resourceVersion: nextVersion(),
+        },
+        spec: {
+          replicas,
+          selector: { matchLabels },
+          template: { metadata: { labels: matchLabels } },
+        },
       };
       deployments.set(key(namespace, name), d);
       reconcileDeployment(d);
@@ -439,8 +516,16 @@ export async function startFakeKubernetesApiServer(): Promise<FakeKubernetesApiS
       const ds: FakeObject = {
         apiVersion: "apps/v1",
         kind: "DaemonSet",
-        metadata: { name, namespace, uid: randomBytes(8).toString("hex"), resourceVersion: nextVersion() },
-        spec: { selector: { matchLabels }, template: { metadata: { labels: matchLabels }, spec: { nodeSelector } } },
+        metadata: {
+          name,
+          namespace,
+          uid: randomBytes(8).toString("hex"),
+          resourceVersion: nextVersion(),
+        },
+        spec: {
+          selector: { matchLabels },
+          template: { metadata: { labels: matchLabels }, spec: { nodeSelector } },
+        },
       };
       daemonSets.set(key(namespace, name), ds);
       reconcileDaemonSets();

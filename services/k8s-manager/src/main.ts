@@ -13,7 +13,10 @@ async function main(): Promise<void> {
   }
   const logger = createLogger({ service: "k8s-manager", level: config.logLevel });
   const manager = await openManager(config, { logger });
-  logger.info({ namespace: config.namespace, workers: config.workers, port: config.port }, "k8s-manager started");
+  logger.info(
+    { namespace: config.namespace, workers: config.workers, port: config.port },
+    "k8s-manager started",
+  );
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -155,7 +155,8 @@ function parsePipeline(src: string, name: string): Pipeline {
   if (assign > 0) {
     for (const t of toks.slice(0, assign)) {
       if (t.k === "var") decl.push(t.v);
-      else if (!(t.k === "punct" && t.v === ",")) throw new TemplateError(`${name}: bad declaration in "${src}"`);
+      else if (!(t.k === "punct" && t.v === ","))
+        throw new TemplateError(`${name}: bad declaration in "${src}"`);
     }
     p = assign + 1;
   }
@@ -165,7 +166,8 @@ function parsePipeline(src: string, name: string): Pipeline {
     let fn: string | undefined;
     const flush = () => {
       if (!fn && cur.length === 0) throw new TemplateError(`${name}: empty command in "${src}"`);
-      if (!fn && cur.length > 1) throw new TemplateError(`${name}: "${src}" has arguments but no function`);
+      if (!fn && cur.length > 1)
+        throw new TemplateError(`${name}: "${src}" has arguments but no function`);
       cmds.push({ ...(fn ? { fn } : {}), args: cur });
       cur = [];
       fn = undefined;
@@ -193,7 +195,8 @@ function parsePipeline(src: string, name: string): Pipeline {
         continue;
       }
       if (t.k === "str" || t.k === "num") cur.push({ k: "lit", v: t.v });
-      else if (t.k === "field") cur.push({ k: "field", base: "dot", path: t.v.split(".").filter(Boolean) });
+      else if (t.k === "field")
+        cur.push({ k: "field", base: "dot", path: t.v.split(".").filter(Boolean) });
       else if (t.k === "var") {
         const [base, ...path] = t.v.split(".");
         cur.push({ k: "field", base: base!, path });
@@ -226,7 +229,9 @@ function parse(src: string, name: string, defines: Map<string, Node[]>): Node[] 
         return { nodes, end: body };
       }
       if (word === "if" || word === "with") {
-        const branches = [{ cond: parsePipeline(body.slice(word.length), name), body: [] as Node[] }];
+        const branches = [
+          { cond: parsePipeline(body.slice(word.length), name), body: [] as Node[] },
+        ];
         let otherwise: Node[] = [];
         for (;;) {
           const r = block(["end", "else"]);
@@ -283,7 +288,9 @@ function toText(v: Value): string {
   if (v === undefined || v === null) return "";
   if (typeof v === "string") return v;
   if (typeof v === "number" || typeof v === "boolean") return String(v);
-  throw new TemplateError(`cannot print a ${Array.isArray(v) ? "list" : "map"} directly; use toYaml`);
+  throw new TemplateError(
+    `cannot print a ${Array.isArray(v) ? "list" : "map"} directly; use toYaml`,
+  );
 }
 
 function indent(n: number, s: string): string {
@@ -386,9 +393,12 @@ export class ChartTemplates {
       if (!first) args.push(acc);
       first = false;
       if (!c.fn) {
-        acc = args.length === 1 ? args[0] : (() => {
-          throw new TemplateError(`"${p.src}": a value cannot take arguments`);
-        })();
+        acc =
+          args.length === 1
+            ? args[0]
+            : (() => {
+                throw new TemplateError(`"${p.src}": a value cannot take arguments`);
+              })();
       } else acc = this.#call(c.fn, args, root);
     }
     if (p.decl.length === 1) scope.set(p.decl[0]!, acc);

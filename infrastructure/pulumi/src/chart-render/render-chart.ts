@@ -45,17 +45,24 @@ const ajv = new Ajv({ allErrors: true, strict: false });
 
 /** Checks values against the chart's `values.schema.json`, as `helm install` does. */
 export function validateValues(chartDir: string, values: Values): void {
-  const schema = JSON.parse(readFileSync(path.join(chartDir, "values.schema.json"), "utf8")) as object;
+  const schema = JSON.parse(
+    readFileSync(path.join(chartDir, "values.schema.json"), "utf8"),
+  ) as object;
   const check = ajv.compile(schema);
   if (!check(values)) {
-    const lines = (check.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message ?? "is invalid"}`);
-    throw new ValuesSchemaError(`${path.basename(chartDir)}: values do not match values.schema.json:\n  ${lines.join("\n  ")}`);
+    const lines = (check.errors ?? []).map(
+      (e) => `${e.instancePath || "/"} ${e.message ?? "is invalid"}`,
+    );
+    throw new ValuesSchemaError(
+      `${path.basename(chartDir)}: values do not match values.schema.json:\n  ${lines.join("\n  ")}`,
+    );
   }
 }
 
 /** The chart's values.yaml, merged with `overrides`. */
 export function chartValues(chartDir: string, overrides: Values = {}): Values {
-  const defaults = (parse(readFileSync(path.join(chartDir, "values.yaml"), "utf8")) ?? {}) as Values;
+  const defaults = (parse(readFileSync(path.join(chartDir, "values.yaml"), "utf8")) ??
+    {}) as Values;
   return mergeValues(defaults, overrides);
 }
 
@@ -78,7 +85,11 @@ function meta(chartDir: string): ChartMeta {
  * are merged over values.yaml, checked against values.schema.json, rendered, and each YAML
  * document parsed (empty documents dropped, as Helm drops them).
  */
-export function renderChart(chartDir: string, release: ReleaseInfo, overrides: Values = {}): RenderedObject[] {
+export function renderChart(
+  chartDir: string,
+  release: ReleaseInfo,
+  overrides: Values = {},
+): RenderedObject[] {
   const chart = meta(chartDir);
   const values = chartValues(chartDir, overrides);
   validateValues(chartDir, values);
@@ -90,7 +101,8 @@ export function renderChart(chartDir: string, release: ReleaseInfo, overrides: V
   const out: RenderedObject[] = [];
   for (const [source, text] of readTemplates(chartDir).render(root)) {
     for (const doc of parseAllDocuments(text)) {
-      if (doc.errors.length) throw new Error(`${chart.name}/${source}: ${doc.errors[0]!.message}\n${text}`);
+      if (doc.errors.length)
+        throw new Error(`${chart.name}/${source}: ${doc.errors[0]!.message}\n${text}`);
       const object = doc.toJS() as RenderedObject["object"] | null;
       if (object) out.push({ source: `${chart.name}/${source}`, object });
     }
@@ -103,7 +115,11 @@ export function renderChart(chartDir: string, release: ReleaseInfo, overrides: V
  * dependency whose condition holds, with the umbrella's section for it merged over the
  * subchart's values.yaml and `global` handed down, as Helm coalesces them.
  */
-export function renderUmbrella(chartDir: string, release: ReleaseInfo, overrides: Values = {}): RenderedObject[] {
+export function renderUmbrella(
+  chartDir: string,
+  release: ReleaseInfo,
+  overrides: Values = {},
+): RenderedObject[] {
   const chart = meta(chartDir);
   const values = chartValues(chartDir, overrides);
   validateValues(chartDir, values);
@@ -111,10 +127,14 @@ export function renderUmbrella(chartDir: string, release: ReleaseInfo, overrides
   for (const dep of chart.dependencies ?? []) {
     const section = isMap(values[dep.name]) ? (values[dep.name] as Values) : {};
     if (dep.condition && section.enabled === false) continue;
-    if (!dep.repository.startsWith("file://")) throw new Error(`${dep.name}: only file:// dependencies render here`);
+    if (!dep.repository.startsWith("file://"))
+      throw new Error(`${dep.name}: only file:// dependencies render here`);
     const subDir = path.resolve(chartDir, dep.repository.slice("file://".length));
     const subDefaults = chartValues(subDir);
-    const global = mergeValues(isMap(subDefaults.global) ? subDefaults.global : {}, isMap(values.global) ? values.global : {});
+    const global = mergeValues(
+      isMap(subDefaults.global) ? subDefaults.global : {},
+      isMap(values.global) ? values.global : {},
+    );
     out.push(...renderChart(subDir, release, { ...section, global }));
   }
   return out;

@@ -21,7 +21,11 @@ beforeAll(async () => {
   await pulumi.runtime.setMocks(
     {
       newResource: (args) => {
-        registered.push({ type: args.type, name: args.name, inputs: args.inputs as Record<string, unknown> });
+        registered.push({
+          type: args.type,
+          name: args.name,
+          inputs: args.inputs as Record<string, unknown>,
+        });
         return { id: `${args.name}-id`, state: args.inputs as Record<string, unknown> };
       },
       call: (args) => args.inputs as Record<string, unknown>,
@@ -43,7 +47,9 @@ const SECRETS = {
 
 /** A stack's config as `pulumi.Config("aetherium")` would read it, secrets set as secrets. */
 function stackSource(stack: string, extra: Record<string, string> = {}): ConfigSource {
-  const file = parse(readFileSync(`${pulumiDir}Pulumi.${stack}.yaml`, "utf8")) as { config: Record<string, unknown> };
+  const file = parse(readFileSync(`${pulumiDir}Pulumi.${stack}.yaml`, "utf8")) as {
+    config: Record<string, unknown>;
+  };
   const plain: Record<string, string> = {};
   for (const [k, v] of Object.entries(file.config)) plain[k.replace(/^aetherium:/, "")] = String(v);
   Object.assign(plain, extra);
@@ -95,10 +101,21 @@ describe.each(["dev", "prod"])("the %s stack", (stack) => {
       dependencyUpdate: boolean;
       values: Record<string, Record<string, unknown>>;
     };
-    expect(release).toMatchObject({ name: `aet-${stack}`, chart: chartPath, namespace: config.namespace, dependencyUpdate: true });
-    expect(release.values.global).toMatchObject({ secretName: `aet-${stack}-secrets`, imageTag: config.imageTag });
+    expect(release).toMatchObject({
+      name: `aet-${stack}`,
+      chart: chartPath,
+      namespace: config.namespace,
+      dependencyUpdate: true,
+    });
+    expect(release.values.global).toMatchObject({
+      secretName: `aet-${stack}-secrets`,
+      imageTag: config.imageTag,
+    });
     expect(release.values.gateway).toMatchObject({ replicaCount: config.gatewayReplicas });
-    expect(release.values.worker).toMatchObject({ kind: config.workerKind, nodeSelector: config.workerNodeSelector });
+    expect(release.values.worker).toMatchObject({
+      kind: config.workerKind,
+      nodeSelector: config.workerNodeSelector,
+    });
     // No secret value travels through Helm values; the charts read the Secret by name.
     const text = JSON.stringify(release.values);
     for (const s of Object.values(SECRETS)) expect(text).not.toContain(s);
@@ -106,15 +123,23 @@ describe.each(["dev", "prod"])("the %s stack", (stack) => {
 
     // The values the program passes are ones the chart accepts and renders into valid objects.
     validateValues(chartPath, release.values);
-    const objects = renderUmbrella(chartPath, { name: `aet-${stack}`, namespace: config.namespace }, release.values);
+    const objects = renderUmbrella(
+      chartPath,
+      { name: `aet-${stack}`, namespace: config.namespace },
+      release.values,
+    );
     const workers = objects.find((o) => o.source === "worker/templates/workload.yaml")!.object;
     expect(workers.metadata.name).toBe(`aet-${stack}-worker`);
     expect(workers.kind).toBe(config.workerKind);
     const Model = workers.kind === "DaemonSet" ? DaemonSet : Deployment;
     expect(() => new Model(workers as never).validate()).not.toThrow();
-    const podSpec = (workers.spec as { template: { spec: { nodeSelector?: Record<string, string> } } }).template.spec;
+    const podSpec = (
+      workers.spec as { template: { spec: { nodeSelector?: Record<string, string> } } }
+    ).template.spec;
     expect(podSpec.nodeSelector ?? {}).toEqual(config.workerNodeSelector);
-    const gateway = objects.find((o) => o.object.metadata.name === `aet-${stack}-gateway` && o.object.kind === "Deployment")!;
+    const gateway = objects.find(
+      (o) => o.object.metadata.name === `aet-${stack}-gateway` && o.object.kind === "Deployment",
+    )!;
     expect((gateway.object.spec as { replicas: number }).replicas).toBe(config.gatewayReplicas);
   });
 });
@@ -132,13 +157,23 @@ describe("stack configuration", () => {
   });
 
   it("refuses a bad stack before anything is declared, naming the key", () => {
-    expect(() => readStackConfig(stackSource("dev", { namespace: "Aetherium_Dev" }))).toThrow(/aetherium:namespace/);
-    expect(() => readStackConfig(stackSource("dev", { workerKind: "StatefulSet" }))).toThrow(/aetherium:workerKind/);
-    expect(() => readStackConfig(stackSource("dev", { workerKind: "DaemonSet" }))).toThrow(/exactly one label/);
-    expect(() => readStackConfig(stackSource("dev", { minWorkers: "5", maxWorkers: "2" }))).toThrow(/minWorkers/);
-    expect(() => readStackConfig(stackSource("dev", { gatewayReplicas: "0" }))).toThrow(/gatewayReplicas/);
-    expect(() => readStackConfig(stackSource("dev", { workerNodeSelector: '{"bad key!":"x"}' }))).toThrow(
-      /workerNodeSelector/,
+    expect(() => readStackConfig(stackSource("dev", { namespace: "Aetherium_Dev" }))).toThrow(
+      /aetherium:namespace/,
     );
+    expect(() => readStackConfig(stackSource("dev", { workerKind: "StatefulSet" }))).toThrow(
+      /aetherium:workerKind/,
+    );
+    expect(() => readStackConfig(stackSource("dev", { workerKind: "DaemonSet" }))).toThrow(
+      /exactly one label/,
+    );
+    expect(() => readStackConfig(stackSource("dev", { minWorkers: "5", maxWorkers: "2" }))).toThrow(
+      /minWorkers/,
+    );
+    expect(() => readStackConfig(stackSource("dev", { gatewayReplicas: "0" }))).toThrow(
+      /gatewayReplicas/,
+    );
+    expect(() =>
+      readStackConfig(stackSource("dev", { workerNodeSelector: '{"bad key!":"x"}' })),
+    ).toThrow(/workerNodeSelector/);
   });
 });

@@ -36,7 +36,8 @@ function int(source: ConfigSource, key: string, fallback: number, min: number): 
   const raw = source.get(key);
   if (raw === undefined) return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new Error(`aetherium:${key} must be an integer of at least ${min}, not "${raw}"`);
+  if (!Number.isInteger(n) || n < min)
+    throw new Error(`aetherium:${key} must be an integer of at least ${min}, not "${raw}"`);
   return n;
 }
 
@@ -68,11 +69,14 @@ export function readStackConfig(source: ConfigSource): StackConfig {
     workerNodeSelector = parsed as Record<string, string>;
   }
   if (workerKind === "DaemonSet" && Object.keys(workerNodeSelector).length !== 1) {
-    throw new Error("aetherium:workerNodeSelector needs exactly one label when workerKind is DaemonSet");
+    throw new Error(
+      "aetherium:workerNodeSelector needs exactly one label when workerKind is DaemonSet",
+    );
   }
   const minWorkers = int(source, "minWorkers", 1, 0);
   const maxWorkers = int(source, "maxWorkers", 10, 1);
-  if (minWorkers > maxWorkers) throw new Error("aetherium:minWorkers must not exceed aetherium:maxWorkers");
+  if (minWorkers > maxWorkers)
+    throw new Error("aetherium:minWorkers must not exceed aetherium:maxWorkers");
   return {
     namespace,
     imageTag: source.get("imageTag") ?? "",

@@ -12,7 +12,10 @@ export const SECRET_KEYS = {
  * The umbrella chart's values for a stack. Secrets are not values: the charts reference the
  * Secret named `secretName` by key, so no connection string or key passes through Helm.
  */
-export function umbrellaValues(config: Omit<StackConfig, "databaseUrl" | "redisUrl" | "apiKey" | "encryptionKey">, secretName: string) {
+export function umbrellaValues(
+  config: Omit<StackConfig, "databaseUrl" | "redisUrl" | "apiKey" | "encryptionKey">,
+  secretName: string,
+) {
   return {
     global: {
       imageRegistry: config.imageRegistry,
@@ -34,7 +37,9 @@ export function umbrellaValues(config: Omit<StackConfig, "databaseUrl" | "redisU
         kind: config.workerKind,
         min: config.minWorkers,
         max: config.maxWorkers,
-        ...(config.workerKind === "DaemonSet" && config.workerKvm ? { candidateNodes: "aetherium.dev/kvm=true" } : {}),
+        ...(config.workerKind === "DaemonSet" && config.workerKvm
+          ? { candidateNodes: "aetherium.dev/kvm=true" }
+          : {}),
       },
     },
   };

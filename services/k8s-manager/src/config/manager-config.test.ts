@@ -26,7 +26,13 @@ describe("loadManagerConfig", () => {
     expect(c).toMatchObject({
       namespace: "aetherium",
       identity: "aet-k8s-manager-7d9-x2",
-      workers: { kind: "DaemonSet", name: "aet-worker", min: 2, max: 20, candidateNodes: "aetherium.dev/kvm=true" },
+      workers: {
+        kind: "DaemonSet",
+        name: "aet-worker",
+        min: 2,
+        max: 20,
+        candidateNodes: "aetherium.dev/kvm=true",
+      },
       lease: { name: "aetherium-k8s-manager", durationSeconds: 15 },
       kvm: { enabled: true, label: "aetherium.dev/kvm" },
       port: 9090,
@@ -41,9 +47,15 @@ describe("loadManagerConfig", () => {
         AETHERIUM_MANAGER_WORKER_KIND: "StatefulSet",
         AETHERIUM_MANAGER_HEADROOM: "2",
       }),
-    ).toThrow(/AETHERIUM_URL[\s\S]*AETHERIUM_API_KEY[\s\S]*AETHERIUM_MANAGER_WORKER_KIND[\s\S]*AETHERIUM_MANAGER_HEADROOM/);
+    ).toThrow(
+      /AETHERIUM_URL[\s\S]*AETHERIUM_API_KEY[\s\S]*AETHERIUM_MANAGER_WORKER_KIND[\s\S]*AETHERIUM_MANAGER_HEADROOM/,
+    );
     expect(() =>
-      loadManagerConfig({ ...base, AETHERIUM_MANAGER_MIN_WORKERS: "5", AETHERIUM_MANAGER_MAX_WORKERS: "2" }),
+      loadManagerConfig({
+        ...base,
+        AETHERIUM_MANAGER_MIN_WORKERS: "5",
+        AETHERIUM_MANAGER_MAX_WORKERS: "2",
+      }),
     ).toThrow(/MIN_WORKERS must not exceed/);
   });
 });

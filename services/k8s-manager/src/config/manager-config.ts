@@ -1,13 +1,18 @@
 import { hostname } from "node:os";
 import { z } from "zod";
 
-const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number().int().min(min).max(max);
 
 /** The manager's environment, validated at start; every variable is listed in the README. */
 const envSchema = z
   .object({
-    AETHERIUM_URL: z.url({ error: "AETHERIUM_URL must be the gateway's URL (http://aetherium-gateway:8080)" }),
-    AETHERIUM_API_KEY: z.string().min(1, "AETHERIUM_API_KEY (an admin key: draining needs it) is required"),
+    AETHERIUM_URL: z.url({
+      error: "AETHERIUM_URL must be the gateway's URL (http://aetherium-gateway:8080)",
+    }),
+    AETHERIUM_API_KEY: z
+      .string()
+      .min(1, "AETHERIUM_API_KEY (an admin key: draining needs it) is required"),
     AETHERIUM_MANAGER_KUBE: z.enum(["in-cluster", "kubeconfig"]).default("in-cluster"),
     AETHERIUM_MANAGER_NAMESPACE: z.string().min(1).optional(),
     POD_NAMESPACE: z.string().min(1).optional(),
@@ -26,7 +31,9 @@ const envSchema = z
     AETHERIUM_MANAGER_KVM_LABEL: z.string().min(1).default("aetherium.dev/kvm"),
     AETHERIUM_MANAGER_KVM_RESOURCE: z.string().min(1).default("devices.kubevirt.io/kvm"),
     AETHERIUM_MANAGER_LABEL_KVM_NODES: z.enum(["true", "false"]).default("true"),
-    AETHERIUM_LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+    AETHERIUM_LOG_LEVEL: z
+      .enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"])
+      .default("info"),
   })
   .refine((e) => e.AETHERIUM_MANAGER_MIN_WORKERS <= e.AETHERIUM_MANAGER_MAX_WORKERS, {
     message: "AETHERIUM_MANAGER_MIN_WORKERS must not exceed AETHERIUM_MANAGER_MAX_WORKERS",
@@ -61,10 +68,14 @@ export interface ManagerConfig {
 
 /** Reads the manager's settings; throws one message listing every bad variable. */
 export function loadManagerConfig(env: Record<string, string | undefined>): ManagerConfig {
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const cleaned = Object.fromEntries(
+    Object.entries(env).filter(([, v]) => v !== undefined && v !== ""),
+  );
   const parsed = envSchema.safeParse(cleaned);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `${i.path.join(".") || "environment"}: ${i.message}`);
+    const lines = parsed.error.issues.map(
+      (i) => `${i.path.join(".") || "environment"}: ${i.message}`,
+    );
     throw new Error(`invalid k8s-manager settings:\n  ${lines.join("\n  ")}`);
   }
   const e = parsed.data;
@@ -84,7 +95,10 @@ export function loadManagerConfig(env: Record<string, string | undefined>): Mana
       headroom: e.AETHERIUM_MANAGER_HEADROOM,
     },
     intervalMs: e.AETHERIUM_MANAGER_INTERVAL_MS,
-    lease: { name: e.AETHERIUM_MANAGER_LEASE_NAME, durationSeconds: e.AETHERIUM_MANAGER_LEASE_SECONDS },
+    lease: {
+      name: e.AETHERIUM_MANAGER_LEASE_NAME,
+      durationSeconds: e.AETHERIUM_MANAGER_LEASE_SECONDS,
+    },
     port: e.AETHERIUM_MANAGER_PORT,
     kvm: {
       enabled: e.AETHERIUM_MANAGER_LABEL_KVM_NODES === "true",

@@ -36,7 +36,13 @@ export interface LeaseRecord {
 
 /** An Event the manager records against an object it acted on. */
 export interface EventInput {
-  readonly involved: { kind: string; name: string; namespace: string; apiVersion: string; uid?: string };
+  readonly involved: {
+    kind: string;
+    name: string;
+    namespace: string;
+    apiVersion: string;
+    uid?: string;
+  };
   readonly type: "Normal" | "Warning";
   readonly reason: string;
   readonly message: string;
@@ -68,7 +74,13 @@ export class KubeApi {
     else {
       kc.loadFromOptions({
         // client-node refuses plain http unless TLS checks are off; an https server keeps them.
-        clusters: [{ name: "target", server: target.server, skipTLSVerify: target.server.startsWith("http:") }],
+        clusters: [
+          {
+            name: "target",
+            server: target.server,
+            skipTLSVerify: target.server.startsWith("http:"),
+          },
+        ],
         users: [{ name: "manager", token: target.token }],
         contexts: [{ name: "target", cluster: "target", user: "manager" }],
         currentContext: "target",
@@ -108,7 +120,10 @@ export class KubeApi {
 
   /** Sets (`value` a string) or removes (`null`) one label of a node. */
   async labelNode(name: string, label: string, value: string | null): Promise<void> {
-    await this.#core.patchNode({ name, body: { metadata: { labels: { [label]: value } } } }, mergePatch);
+    await this.#core.patchNode(
+      { name, body: { metadata: { labels: { [label]: value } } } },
+      mergePatch,
+    );
   }
 
   /** Labels of all nodes matching `labelSelector`. */
@@ -166,7 +181,10 @@ export class KubeApi {
     name: string,
     annotations: Record<string, string | null>,
   ): Promise<void> {
-    await this.#core.patchNamespacedPod({ namespace, name, body: { metadata: { annotations } } }, mergePatch);
+    await this.#core.patchNamespacedPod(
+      { namespace, name, body: { metadata: { annotations } } },
+      mergePatch,
+    );
   }
 
   /** The Lease, or undefined when there is none yet. */
@@ -180,7 +198,12 @@ export class KubeApi {
   }
 
   /** Creates the Lease held by `holder`; fails with 409 when another replica created it first. */
-  async createLease(namespace: string, name: string, holder: string, durationSeconds: number): Promise<LeaseRecord> {
+  async createLease(
+    namespace: string,
+    name: string,
+    holder: string,
+    durationSeconds: number,
+  ): Promise<LeaseRecord> {
     const now = new V1MicroTime();
     return toLeaseRecord(
       await this.#coordination.createNamespacedLease({
@@ -223,7 +246,9 @@ export class KubeApi {
           spec: {
             holderIdentity: next.holder,
             leaseDurationSeconds: next.durationSeconds,
-            acquireTime: next.acquired ? now : previous.acquireTime && new V1MicroTime(previous.acquireTime),
+            acquireTime: next.acquired
+              ? now
+              : previous.acquireTime && new V1MicroTime(previous.acquireTime),
             renewTime: now,
             leaseTransitions: previous.transitions + (next.acquired ? 1 : 0),
           },

@@ -87,14 +87,22 @@ export class LeaseElector {
     }
     if (current.holder === identity) {
       return this.#write(() =>
-        this.#api.replaceLease(namespace, name, current, { holder: identity, durationSeconds, acquired: false }),
+        this.#api.replaceLease(namespace, name, current, {
+          holder: identity,
+          durationSeconds,
+          acquired: false,
+        }),
       );
     }
     const held = Boolean(current.holder);
     const expired = now - this.#observed.at > current.durationSeconds * 1000;
     if (held && !expired) return false;
     return this.#write(() =>
-      this.#api.replaceLease(namespace, name, current, { holder: identity, durationSeconds, acquired: true }),
+      this.#api.replaceLease(namespace, name, current, {
+        holder: identity,
+        durationSeconds,
+        acquired: true,
+      }),
     );
   }
 

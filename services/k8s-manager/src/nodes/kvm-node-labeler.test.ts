@@ -26,7 +26,12 @@ beforeEach(async () => {
   const api = new KubeApi({ kind: "server", server: fake.url, token: fake.token });
   labeler = new KvmNodeLabeler(
     api,
-    { label: "aetherium.dev/kvm", resource: "devices.kubevirt.io/kvm", rewatchDelayMs: 50, eventNamespace: "aet" },
+    {
+      label: "aetherium.dev/kvm",
+      resource: "devices.kubevirt.io/kvm",
+      rewatchDelayMs: 50,
+      eventNamespace: "aet",
+    },
     logger,
     metrics,
   );
@@ -48,7 +53,9 @@ describe("KvmNodeLabeler", () => {
     expect(label("cloud-2")).toBeUndefined();
     expect(labeler.kvmNodes).toEqual(["metal-1"]);
     expect(metrics.value("aetherium_manager_kvm_nodes")).toBe(1);
-    expect(fake.events("aet").map((e) => [e.reason, (e.involvedObject as { name: string }).name])).toEqual([
+    expect(
+      fake.events("aet").map((e) => [e.reason, (e.involvedObject as { name: string }).name]),
+    ).toEqual([
       ["KvmLabelled", "metal-1"],
       ["KvmUnlabelled", "cloud-2"],
     ]);

@@ -86,7 +86,9 @@ export class KvmNodeLabeler {
         if (!this.#running) return;
         if (err) this.#logger.warn({ err }, "node watch ended; listing again");
         this.#timer = setTimeout(() => {
-          this.#listAndWatch().catch((e: unknown) => this.#logger.error({ err: e }, "node list failed"));
+          this.#listAndWatch().catch((e: unknown) =>
+            this.#logger.error({ err: e }, "node list failed"),
+          );
         }, this.#o.rewatchDelayMs ?? 1000);
       },
     );
@@ -109,7 +111,13 @@ export class KvmNodeLabeler {
     if (this.#o.eventNamespace) {
       await this.#api
         .recordEvent(this.#o.eventNamespace, {
-          involved: { apiVersion: "v1", kind: "Node", name, namespace: "", ...(node.metadata?.uid ? { uid: node.metadata.uid } : {}) },
+          involved: {
+            apiVersion: "v1",
+            kind: "Node",
+            name,
+            namespace: "",
+            ...(node.metadata?.uid ? { uid: node.metadata.uid } : {}),
+          },
           type: "Normal",
           reason: has ? "KvmLabelled" : "KvmUnlabelled",
           message,

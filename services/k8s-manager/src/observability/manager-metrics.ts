@@ -6,7 +6,8 @@ interface Family {
   readonly values: Map<string, { labels: Labels; value: number }>;
 }
 
-const escapeLabel = (v: string) => v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
+const escapeLabel = (v: string) =>
+  v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
 
 /**
  * The manager's metrics in the Prometheus text exposition format (version 0.0.4): what it
@@ -18,12 +19,32 @@ export class ManagerMetrics {
   constructor() {
     this.#define("aetherium_manager_leader", "gauge", "1 while this replica holds the Lease.");
     this.#define("aetherium_manager_workers_desired", "gauge", "Workers the scaling policy wants.");
-    this.#define("aetherium_manager_workers_current", "gauge", "Workers the cluster runs (replicas or labelled nodes).");
-    this.#define("aetherium_manager_workers_draining", "gauge", "Workers drained and waiting to empty before removal.");
-    this.#define("aetherium_manager_queue_depth", "gauge", "Sandbox creations waiting in Aetherium's queues.");
+    this.#define(
+      "aetherium_manager_workers_current",
+      "gauge",
+      "Workers the cluster runs (replicas or labelled nodes).",
+    );
+    this.#define(
+      "aetherium_manager_workers_draining",
+      "gauge",
+      "Workers drained and waiting to empty before removal.",
+    );
+    this.#define(
+      "aetherium_manager_queue_depth",
+      "gauge",
+      "Sandbox creations waiting in Aetherium's queues.",
+    );
     this.#define("aetherium_manager_sandboxes_running", "gauge", "Sandboxes the workers hold.");
-    this.#define("aetherium_manager_scale_events_total", "counter", "Scaling actions taken, by direction.");
-    this.#define("aetherium_manager_reconcile_errors_total", "counter", "Reconcile rounds that failed.");
+    this.#define(
+      "aetherium_manager_scale_events_total",
+      "counter",
+      "Scaling actions taken, by direction.",
+    );
+    this.#define(
+      "aetherium_manager_reconcile_errors_total",
+      "counter",
+      "Reconcile rounds that failed.",
+    );
     this.#define("aetherium_manager_kvm_nodes", "gauge", "Nodes labelled as offering /dev/kvm.");
   }
 

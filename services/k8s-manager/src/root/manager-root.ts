@@ -48,7 +48,12 @@ export async function openManager(config: ManagerConfig, deps: ManagerDeps): Pro
   const api = new KubeApi(deps.kube ?? { kind: config.kube });
   const client = new AetheriumClient({ url: config.gatewayUrl, apiKey: config.apiKey });
   const metrics = new ManagerMetrics();
-  const labeler = new KvmNodeLabeler(api, { label: config.kvm.label, resource: config.kvm.resource, eventNamespace: config.namespace }, logger, metrics);
+  const labeler = new KvmNodeLabeler(
+    api,
+    { label: config.kvm.label, resource: config.kvm.resource, eventNamespace: config.namespace },
+    logger,
+    metrics,
+  );
   let labelling = false;
   const elector = new LeaseElector(api, {
     namespace: config.namespace,
@@ -82,7 +87,9 @@ export async function openManager(config: ManagerConfig, deps: ManagerDeps): Pro
       minWorkers: config.workers.min,
       maxWorkers: config.workers.max,
       headroom: config.workers.headroom,
-      ...(config.workers.sandboxesPerWorker ? { sandboxesPerWorker: config.workers.sandboxesPerWorker } : {}),
+      ...(config.workers.sandboxesPerWorker
+        ? { sandboxesPerWorker: config.workers.sandboxesPerWorker }
+        : {}),
     },
   });
 
@@ -131,7 +138,9 @@ export async function openManager(config: ManagerConfig, deps: ManagerDeps): Pro
   const loop = () => {
     timer = setTimeout(() => {
       round()
-        .then((action) => action && action.kind !== "hold" && logger.debug({ action }, "reconciled"))
+        .then(
+          (action) => action && action.kind !== "hold" && logger.debug({ action }, "reconciled"),
+        )
         .catch((err: unknown) => logger.error({ err }, "reconcile failed"))
         .finally(() => {
           if (!closed) loop();
@@ -154,7 +163,9 @@ export async function openManager(config: ManagerConfig, deps: ManagerDeps): Pro
       closed = true;
       clearTimeout(timer);
       labeler.stop();
-      await elector.release().catch((err: unknown) => logger.warn({ err }, "could not release the Lease"));
+      await elector
+        .release()
+        .catch((err: unknown) => logger.warn({ err }, "could not release the Lease"));
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

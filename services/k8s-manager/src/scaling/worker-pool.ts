@@ -58,7 +58,13 @@ export class DeploymentPool implements WorkerPool {
 
   async involved(): Promise<EventInput["involved"]> {
     const { uid } = await this.#api.deploymentScale(this.#namespace, this.#name);
-    return { apiVersion: "apps/v1", kind: "Deployment", name: this.#name, namespace: this.#namespace, ...(uid ? { uid } : {}) };
+    return {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      name: this.#name,
+      namespace: this.#namespace,
+      ...(uid ? { uid } : {}),
+    };
   }
 
   async wanted(): Promise<number> {
@@ -76,7 +82,9 @@ export class DeploymentPool implements WorkerPool {
   }
 
   async remove(member: PoolMember): Promise<void> {
-    await this.#api.annotatePod(this.#namespace, member.pod, { [DELETION_COST_ANNOTATION]: "-2147483647" });
+    await this.#api.annotatePod(this.#namespace, member.pod, {
+      [DELETION_COST_ANNOTATION]: "-2147483647",
+    });
     const replicas = await this.wanted();
     await this.#api.scaleDeployment(this.#namespace, this.#name, Math.max(0, replicas - 1));
   }
@@ -116,7 +124,13 @@ export class DaemonSetPool implements WorkerPool {
 
   async involved(): Promise<EventInput["involved"]> {
     const { uid } = await this.#api.daemonSet(this.#namespace, this.#name);
-    return { apiVersion: "apps/v1", kind: "DaemonSet", name: this.#name, namespace: this.#namespace, ...(uid ? { uid } : {}) };
+    return {
+      apiVersion: "apps/v1",
+      kind: "DaemonSet",
+      name: this.#name,
+      namespace: this.#namespace,
+      ...(uid ? { uid } : {}),
+    };
   }
 
   async #workerLabel(): Promise<[string, string]> {
@@ -147,7 +161,8 @@ export class DaemonSetPool implements WorkerPool {
     const free = candidates
       .filter((n) => n.metadata?.labels?.[k] !== v && !n.spec?.unschedulable)
       .sort((a, b) => {
-        const p = (n: typeof a) => (this.#preferLabel && n.metadata?.labels?.[this.#preferLabel] === "true" ? 0 : 1);
+        const p = (n: typeof a) =>
+          this.#preferLabel && n.metadata?.labels?.[this.#preferLabel] === "true" ? 0 : 1;
         return p(a) - p(b) || (a.metadata?.name ?? "").localeCompare(b.metadata?.name ?? "");
       });
     const add = free.slice(0, Math.max(0, count - labelled.length));

@@ -20,7 +20,12 @@ export interface ScalerOptions {
 /** What one reconcile round did, for logs, tests and the caller. */
 export type ScalerAction =
   | { readonly kind: "hold"; readonly desired: number; readonly reason: string }
-  | { readonly kind: "scale-up"; readonly from: number; readonly to: number; readonly reason: string }
+  | {
+      readonly kind: "scale-up";
+      readonly from: number;
+      readonly to: number;
+      readonly reason: string;
+    }
   | { readonly kind: "drain"; readonly worker: string; readonly reason: string }
   | { readonly kind: "wait-drain"; readonly worker: string; readonly sandboxes: number }
   | { readonly kind: "remove"; readonly worker: string; readonly from: number; readonly to: number }
@@ -172,7 +177,10 @@ function perWorker(stats: ClusterStats, workers: readonly Worker[]): number {
 }
 
 /** The member whose loss costs least: a pod with no live worker, else the fewest sandboxes. */
-function pickVictim(members: readonly PoolMember[], byPod: ReadonlyMap<string, Worker>): PoolMember {
+function pickVictim(
+  members: readonly PoolMember[],
+  byPod: ReadonlyMap<string, Worker>,
+): PoolMember {
   const load = (m: PoolMember) => {
     const w = byPod.get(m.pod);
     return !w || w.status === "offline" ? -1 : w.used.vms;

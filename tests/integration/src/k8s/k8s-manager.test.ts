@@ -59,7 +59,8 @@ const pods = () =>
     .pods(NS)
     .map((p) => p.metadata.name)
     .sort();
-const replicas = () => (fake.deployment(NS, "aetherium-worker")?.spec as { replicas: number }).replicas;
+const replicas = () =>
+  (fake.deployment(NS, "aetherium-worker")?.spec as { replicas: number }).replicas;
 const reasons = () => fake.events(NS).map((e) => e.reason as string);
 const holds = (worker: string, vms: number) =>
   runtime.repos.workers.heartbeat(worker, { vcpus: vms, memoryMb: vms * 512, vms });
@@ -224,7 +225,10 @@ describe("the k8s manager on a Deployment of workers", () => {
 describe("the k8s manager on a DaemonSet on labelled nodes", () => {
   it("gives more nodes the worker label when demand grows, KVM nodes first", async () => {
     const ns = "aet-k8s-ds";
-    fake.putNode({ name: "ds-a", labels: { "aetherium.dev/pool": "workers", "aetherium.dev/worker": "true" } });
+    fake.putNode({
+      name: "ds-a",
+      labels: { "aetherium.dev/pool": "workers", "aetherium.dev/worker": "true" },
+    });
     fake.putNode({ name: "ds-b", labels: { "aetherium.dev/pool": "workers" } });
     fake.putNode({
       name: "ds-c",
