@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { REDACTED, createSecretRedactor, createStreamRedactor } from "./secret-redactor.js";
+import { REDACTED } from "../config/redact-config.js";
+import { createSecretRedactor, createStreamRedactor } from "./secret-redactor.js";
 
 const SECRET = "sk-live/abc+def?x=1";
 

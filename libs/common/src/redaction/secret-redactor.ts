@@ -1,5 +1,4 @@
-/** What a redacted secret is replaced with in stored and streamed text. */
-export const REDACTED = "[REDACTED]";
+import { REDACTED } from "../config/redact-config.js";
 
 // Values shorter than this would blank out ordinary words ("a", "on"): they are not redacted, and
 // the secret routes should refuse them; see MIN_REDACTABLE_SECRET_LENGTH.

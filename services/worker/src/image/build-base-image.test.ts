@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { detectBackends } from "../backends/detect-backends.js";
 import { AETHERIUM_VERSION } from "@aetherium/types";
 import { buildBaseImage, importChanges } from "./build-base-image.js";
-import { IMAGE_PATHS, INPUT_HASH_LABEL } from "./image-layout.js";
+import { IMAGE_PATHS, INPUT_HASH_LABEL, SANDBOX_USER } from "./image-layout.js";
 
 // Shared with docker-backend.test.ts: same inputs, same cache, so whichever file runs first builds
 // and the other reuses (the cache lock serialises them).
@@ -75,6 +75,19 @@ describe.skipIf(!canBuild)("buildBaseImage (real debootstrap + dockerd)", () => 
       await readFile(STUB_AGENT, "utf8"),
     );
     expect((await stat(path.join(second.rootfsDir, "usr/bin/git"))).isFile()).toBe(true);
+    expect((await stat(path.join(second.rootfsDir, "usr/bin/python3"))).isFile()).toBe(true);
+    // The unprivileged account, its home, and passwordless sudo for it.
+    const passwd = await readFile(path.join(second.rootfsDir, "etc/passwd"), "utf8");
+    expect(passwd).toContain(
+      `${SANDBOX_USER.name}:x:${SANDBOX_USER.uid}:${SANDBOX_USER.uid}::${SANDBOX_USER.home}:/bin/bash`,
+    );
+    const home = await stat(path.join(second.rootfsDir, SANDBOX_USER.home));
+    expect([home.isDirectory(), home.uid]).toEqual([true, SANDBOX_USER.uid]);
+    const sudoers = path.join(second.rootfsDir, "etc/sudoers.d", SANDBOX_USER.name);
+    expect(await readFile(sudoers, "utf8")).toBe(
+      `${SANDBOX_USER.name} ALL=(ALL:ALL) NOPASSWD:ALL\n`,
+    );
+    expect((await stat(sudoers)).mode & 0o777).toBe(0o440);
     // A stub is no agent bundle: no snapshot is built of it (that would run it), so the image
     // starts it as a plain script.
     expect(await exists(path.join(second.rootfsDir, IMAGE_PATHS.agentSnapshot))).toBe(false);

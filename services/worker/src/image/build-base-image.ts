@@ -37,10 +37,16 @@ import { buildAgentSnapshot, isSnapshotCapableBundle } from "./build-agent.js";
 import { mapDockerError } from "../docker/docker-errors.js";
 import { detectDebianMirror } from "./debian-mirror.js";
 import { withDirLock } from "./dir-lock.js";
-import { BASE_PACKAGES, BASE_SUITE, IMAGE_PATHS, INPUT_HASH_LABEL } from "./image-layout.js";
+import {
+  BASE_PACKAGES,
+  BASE_SUITE,
+  IMAGE_PATHS,
+  INPUT_HASH_LABEL,
+  SANDBOX_USER,
+} from "./image-layout.js";
 
 // Bump when the layout of a layer changes without its inputs changing, to invalidate caches.
-const BASE_LAYOUT_VERSION = 1;
+const BASE_LAYOUT_VERSION = 2;
 // 2: the agent is a CommonJS script (agent.cjs) with a startup snapshot beside it.
 const TREE_LAYOUT_VERSION = 2;
 
@@ -252,10 +258,32 @@ export async function buildBaseRootfs(options: BaseRootfsOptions): Promise<Built
   // The build host's resolver config has no business in a sandbox; Docker and the VM agent
   // provide their own.
   await writeFile(path.join(partial, "etc/resolv.conf"), "");
+  await addSandboxUser(partial);
   await rename(partial, dir);
   await prune(baseDir, dir, 1);
   report({ step: "rootfs", message: `rootfs ${key} built`, percent: 100 });
   return { dir, key, cached: false };
+}
+
+/** Creates {@link SANDBOX_USER} in the tree at `root`, with passwordless sudo. */
+async function addSandboxUser(root: string): Promise<void> {
+  const { name, uid, home } = SANDBOX_USER;
+  await run("chroot", [
+    root,
+    "/usr/sbin/useradd",
+    "--create-home",
+    "--home-dir",
+    home,
+    "--uid",
+    String(uid),
+    "--user-group",
+    "--shell",
+    "/bin/bash",
+    name,
+  ]);
+  const sudoers = path.join(root, "etc/sudoers.d", name);
+  await writeFile(sudoers, `${name} ALL=(ALL:ALL) NOPASSWD:ALL\n`);
+  await chmod(sudoers, 0o440);
 }
 
 async function copyInto(root: string, source: string, target: string, mode: number) {

@@ -11,7 +11,16 @@ export const BASE_PACKAGES: readonly string[] = [
   "curl",
   "procps",
   "util-linux",
+  // The unprivileged account below gets root through sudo, as E2B's base image does.
+  "sudo",
+  "python3",
 ];
+
+/**
+ * The unprivileged account every image has: AI agents and the e2b SDK's default user run as it.
+ * Its home is where agent configuration (MCP servers, tool shims) is written.
+ */
+export const SANDBOX_USER = { name: "user", uid: 1000, home: "/home/user" } as const;
 
 /** The Debian release the image is built from. */
 export const BASE_SUITE = "bookworm";
