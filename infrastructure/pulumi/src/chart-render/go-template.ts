@@ -36,7 +36,8 @@ type Node = TextNode | ActionNode | IfNode | RangeNode;
 
 type Operand =
   | { k: "lit"; v: Value }
-  | { k: "field"; base: "dot" | string; path: string[] }
+  // base: "dot" for `.x.y`, else a variable's name (`$`, `$v`).
+  | { k: "field"; base: string; path: string[] }
   | { k: "pipe"; pipe: Pipeline };
 interface Command {
   readonly fn?: string;
@@ -474,7 +475,7 @@ export class ChartTemplates {
         return s.endsWith(suffix) ? s.slice(0, s.length - suffix.length) : s;
       }
       case "hasKey":
-        return Boolean(a[0] && typeof a[0] === "object" && (a[1] as string) in (a[0] as object));
+        return Boolean(a[0] && typeof a[0] === "object" && (a[1] as string) in a[0]);
       default:
         throw new TemplateError(`function "${fn}" is outside the supported subset`);
     }

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createLogger, loadConfig } from "@aetherium/common";
 import { DataPlaneClient, openControlPlane, type ControlPlane } from "@aetherium/core";
-import { buildServer, ensureBootstrapKey, type GatewayApp } from "@aetherium/gateway";
+import { buildServer, ensureBootstrapKey } from "@aetherium/gateway";
 import { loadManagerConfig, openManager, type Manager } from "@aetherium/k8s-manager";
 import { AetheriumClient } from "@aetherium/sdk";
 import {
@@ -24,7 +24,7 @@ const logger = createLogger({ level: "silent", service: "k8s-manager-test" });
 const NS = "aet-k8s";
 let home: string;
 let runtime: ControlPlane;
-let app: GatewayApp;
+let app: Awaited<ReturnType<typeof buildServer>>;
 let gatewayUrl: string;
 let admin: string;
 let client: AetheriumClient;
