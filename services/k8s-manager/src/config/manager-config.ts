@@ -8,11 +8,11 @@ const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
 const envSchema = z
   .object({
     AETHERIUM_URL: z.url({
-      error: "AETHERIUM_URL must be the gateway's URL (http://aetherium-gateway:8080)",
+      error: "required: the gateway's URL (http://aetherium-gateway:8080)",
     }),
     AETHERIUM_API_KEY: z
-      .string()
-      .min(1, "AETHERIUM_API_KEY (an admin key: draining needs it) is required"),
+      .string({ error: "required: an admin API key (draining a worker needs admin)" })
+      .min(1, "required: an admin API key (draining a worker needs admin)"),
     AETHERIUM_MANAGER_KUBE: z.enum(["in-cluster", "kubeconfig"]).default("in-cluster"),
     AETHERIUM_MANAGER_NAMESPACE: z.string().min(1).optional(),
     POD_NAMESPACE: z.string().min(1).optional(),
