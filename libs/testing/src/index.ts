@@ -36,3 +36,11 @@ export {
   type DiscordSigner,
   type FakeDiscordServer,
 } from "./integrations/fake-discord-server.js";
+export {
+  startFakeKubernetesApiServer,
+  type FakeKubernetesApiServer,
+  type FakeObject,
+  type FakeObjectMeta,
+  type FakePodChange,
+  type FakeRequestRecord,
+} from "./fake-kubernetes-api-server.js";
