@@ -8,6 +8,7 @@ export * from "./executions.js";
 export * from "./files.js";
 export * from "./health.js";
 export * from "./pagination.js";
+export * from "./prompts.js";
 export * from "./tasks.js";
 export * from "./vms.js";
 export * from "./workers.js";
