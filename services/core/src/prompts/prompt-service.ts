@@ -235,6 +235,7 @@ export class PromptService {
           };
           options.signal?.addEventListener("abort", wake, { once: true });
         });
+        if (wake) options.signal?.removeEventListener("abort", wake);
         wake = undefined;
       }
     } finally {
@@ -305,7 +306,9 @@ export class PromptService {
       }
       const started = await trx
         .updateTable("promptTasks")
-        .set({ status: "running", startedAt: sql<Date>`now()` })
+        // The clock now, not the transaction's start: a claim that waited on a lock must not
+        // appear to start before the prompt it waited for ended.
+        .set({ status: "running", startedAt: sql<Date>`clock_timestamp()` })
         .where("id", "=", row.id)
         .returningAll()
         .executeTakeFirstOrThrow();

@@ -159,7 +159,11 @@ export function registerPromptSessionRoute(api: Api, deps: RouteDeps): void {
         }
         const parsed = sessionClientMessageSchema.safeParse(raw);
         if (!parsed.success) {
-          send({ type: "error", code: "bad_request", message: formatZodError(parsed.error) });
+          const message = formatZodError(parsed.error);
+          send({ type: "error", code: "bad_request", message });
+          await prompts
+            .addSessionMessage(session.id, { type: "error", content: message })
+            .catch(() => undefined);
           return;
         }
         const msg = parsed.data;
