@@ -3,6 +3,7 @@ import { ApiKeysApi } from "./api-keys-api.js";
 import { BackendsApi } from "./backends-api.js";
 import { ClusterApi } from "./cluster-api.js";
 import { EventsApi } from "./events-api.js";
+import { PromptsApi } from "./prompts-api.js";
 import { ExecutionsApi } from "./executions-api.js";
 import { TasksApi } from "./tasks-api.js";
 import { Transport, type RequestOptions } from "./transport.js";
@@ -73,6 +74,8 @@ export class AetheriumClient {
   readonly apiKeys: ApiKeysApi;
   /** The live event stream. */
   readonly events: EventsApi;
+  /** Prompts to workspaces' agents, their live sessions and history. */
+  readonly prompts: PromptsApi;
 
   constructor(options: ClientOptions) {
     this.#t = new Transport(options);
@@ -84,6 +87,7 @@ export class AetheriumClient {
     this.backends = new BackendsApi(this.#t);
     this.apiKeys = new ApiKeysApi(this.#t);
     this.events = new EventsApi(this.#t);
+    this.prompts = new PromptsApi(this.#t);
   }
 
   /** The gateway's base URL, without trailing slash. */

@@ -348,7 +348,7 @@ describe.skipIf(!here.ok)("prompts to a workspace's agent", () => {
       (await api("GET", `/api/v1/workspaces/${workspaceId}/prompts/${second.id}`)).body.prompt
         .startedAt,
     ).toBeNull();
-    const left = await sandboxExec("pgrep -f 'stand-in-agent' || true");
+    const left = await sandboxExec("pgrep -f '[s]tand-in-agent' || true");
     expect(left.stdout).toBe("");
 
     // Finished prompts cannot be cancelled; mistakes are 4xx.
