@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { Writable } from "node:stream";
+import { runAether } from "@aetherium/cli";
 import { createLogger } from "@aetherium/common";
 import {
   DataPlaneClient,
@@ -372,6 +373,33 @@ describe.skipIf(!here.ok)("prompts to a workspace's agent", () => {
         .status,
     ).toBe(404);
   }, 120_000);
+
+  it("streams the answer through `aether prompt`, which exits with the agent's exit code", async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = {
+      stdout: { write: (c: string | Uint8Array) => out.push(Buffer.from(c).toString("utf8")) },
+      stderr: { write: (c: string | Uint8Array) => err.push(Buffer.from(c).toString("utf8")) },
+      stdin: { isTTY: true, async *[Symbol.asyncIterator]() {} },
+      env: {},
+      cwd: fixture.home,
+    };
+    const code = await runAether(
+      ["--url", url, "--api-key", admin, "prompt", workspaceId, "hello", "there"].concat([
+        "--env",
+        "EXIT_CODE=4",
+        "--env",
+        "STEPS=1",
+      ]),
+      io,
+    );
+    expect(code).toBe(4);
+    expect(out.join("")).toContain("prompt(stdin): hello there\n");
+    expect(out.join("")).toContain("secret: [redacted]\n");
+    expect(err.join("")).toContain("done with [redacted]\n");
+    expect(err.join("")).toContain("the agent exited with code 4");
+    expect(out.join("") + err.join("")).not.toContain(SECRET);
+  }, 60_000);
 
   it("lets a prompt run past 60 s and answers ?wait=true when it is done", async () => {
     const r = await api("POST", `/api/v1/workspaces/${workspaceId}/prompts?wait=true`, {
