@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { access, readFile } from "node:fs/promises";
 import path from "node:path";
 import { Writable } from "node:stream";
 import { runAether } from "@aetherium/cli";
@@ -16,6 +16,7 @@ import { useTestDatabase, useTestRedis } from "@aetherium/testing";
 import type { DomainEvent, Prompt, SessionServerMessage, Task } from "@aetherium/types";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { chromium } from "playwright-core";
 import WebSocket from "ws";
 import { waitFor } from "../fleet/fleet.js";
 import { dockerSandboxesHere, startTestWorker, type TestWorker } from "../fixtures/test-worker.js";
@@ -30,6 +31,15 @@ const db = useTestDatabase();
 const redis = useTestRedis();
 const SECRET = `tok-${randomBytes(12).toString("hex")}`;
 const ENCRYPTION_KEY = randomBytes(32).toString("base64");
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const DASHBOARD_DIR = path.resolve(import.meta.dirname, "../../../../services/dashboard/out");
+const haveBrowser = await Promise.all([
+  access(CHROMIUM),
+  access(path.join(DASHBOARD_DIR, "index.html")),
+]).then(
+  () => true,
+  () => false,
+);
 
 describe.skipIf(!here.ok)("prompts to a workspace's agent", () => {
   let fixture: TestWorker;
@@ -109,6 +119,7 @@ describe.skipIf(!here.ok)("prompts to a workspace's agent", () => {
       dataPlane,
       health: async () => ({ status: "ok", version: "test", components: {} }),
       waitTimeoutMs: 2000,
+      dashboardDir: DASHBOARD_DIR,
     });
     url = (await app.listen({ host: "127.0.0.1", port: 0 })).replace("[::1]", "localhost");
     admin = (await ensureBootstrapKey(runtime.repos, { home: fixture.home })).secret;
@@ -400,6 +411,51 @@ describe.skipIf(!here.ok)("prompts to a workspace's agent", () => {
     expect(err.join("")).toContain("the agent exited with code 4");
     expect(out.join("") + err.join("")).not.toContain(SECRET);
   }, 60_000);
+
+  it.skipIf(!haveBrowser)(
+    "sends a prompt from the dashboard's Prompts page and streams the answer into its terminal",
+    async () => {
+      const browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+      });
+      try {
+        const page = await (
+          await browser.newContext({ viewport: { width: 1280, height: 900 } })
+        ).newPage();
+        const problems: string[] = [];
+        page.on("pageerror", (e) => problems.push(e.message));
+        await page.goto(`${url}/`);
+        await page.getByLabel("API key", { exact: true }).fill(admin);
+        await page.getByRole("button", { name: "Sign in" }).click();
+        await page.getByRole("heading", { name: "Overview" }).waitFor();
+        await page.goto(`${url}/prompts/?workspace=${workspaceId}`);
+        await page.getByRole("heading", { name: "Prompts" }).waitFor();
+        await page.getByLabel("Prompt", { exact: true }).fill("from the browser");
+        await page.getByRole("button", { name: "Send prompt" }).click();
+        const terminal = page.getByRole("log", { name: "Agent output" });
+        await expect
+          .poll(() => terminal.textContent(), { timeout: 30_000 })
+          .toContain("prompt(stdin): from the browser");
+        await expect
+          .poll(() => page.getByTestId("prompt-state").textContent(), { timeout: 30_000 })
+          .toMatch(/^completed · exit 0 · \d+\.\d s$/);
+        const shown = (await terminal.textContent()) ?? "";
+        expect(shown).toContain("whoami: user");
+        expect(shown).toContain("step 1");
+        expect(shown).toContain("secret: [redacted]");
+        expect(shown).not.toContain(SECRET);
+        const history = page.getByRole("table", { name: "Prompts" });
+        await expect
+          .poll(() => history.locator("tbody tr").first().textContent(), { timeout: 10_000 })
+          .toContain("from the browser");
+        expect(problems).toEqual([]);
+      } finally {
+        await browser.close();
+      }
+    },
+    90_000,
+  );
 
   it("lets a prompt run past 60 s and answers ?wait=true when it is done", async () => {
     const r = await api("POST", `/api/v1/workspaces/${workspaceId}/prompts?wait=true`, {
