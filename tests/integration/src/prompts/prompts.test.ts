@@ -430,7 +430,7 @@ describe.skipIf(!here.ok)("prompts to a workspace's agent", () => {
         await page.getByRole("button", { name: "Sign in" }).click();
         await page.getByRole("heading", { name: "Overview" }).waitFor();
         await page.goto(`${url}/prompts/?workspace=${workspaceId}`);
-        await page.getByRole("heading", { name: "Prompts" }).waitFor();
+        await page.getByRole("heading", { name: "Prompts", exact: true }).waitFor();
         await page.getByLabel("Prompt", { exact: true }).fill("from the browser");
         await page.getByRole("button", { name: "Send prompt" }).click();
         const terminal = page.getByRole("log", { name: "Agent output" });
