@@ -22,14 +22,6 @@ export { explainWait } from "./domain/admission.js";
 export { toExecution, toTask, toVm, toWorker } from "./domain/mappers.js";
 export { TaskService } from "./domain/task-service.js";
 export { VmService } from "./domain/vm-service.js";
-export {
-  AGENT_USER,
-  agentInvocation,
-  agentOutputParser,
-  type AgentInvocation,
-  type AgentKind,
-  type AgentSettings,
-} from "./prompts/agent-adapters.js";
 export { PromptService } from "./prompts/prompt-service.js";
 export {
   runPrompt,
@@ -39,7 +31,6 @@ export {
 } from "./prompts/prompt-runner.js";
 export {
   SecretBox,
-  TablePromptWorkspaces,
   type PromptWorkspace,
   type PromptWorkspaces,
 } from "./prompts/prompt-workspaces.js";
