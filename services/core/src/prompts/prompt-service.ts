@@ -10,7 +10,6 @@ import {
   type PromptStatus,
   type SessionMessage,
   type SubmitPromptBody,
-  type TaskStatus,
   type WorkspaceSession,
 } from "@aetherium/types";
 import { sql, type Kysely, type Selectable, type Transaction } from "kysely";
@@ -280,7 +279,7 @@ export class PromptService {
         .execute();
       let stale: Selectable<PromptTasksTable> | undefined;
       for (const r of running) {
-        if (r.taskStatus && !isTerminalTaskStatus(r.taskStatus as TaskStatus)) {
+        if (r.taskStatus && !isTerminalTaskStatus(r.taskStatus)) {
           throw new HandBackError(
             "another prompt of this workspace is running",
             PROMPT_TURN_RECHECK_MS,

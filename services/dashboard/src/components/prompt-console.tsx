@@ -4,10 +4,9 @@ import "@xterm/xterm/css/xterm.css";
 import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import type { Prompt } from "@aetherium/types";
+import type { Terminal as XTerm } from "@xterm/xterm";
 import { errorMessage } from "../lib/api/api.js";
 import { useApi } from "./providers.js";
-
-type XTerm = import("@xterm/xterm").Terminal;
 
 /** The state line under the terminal. */
 function describe(prompt: Prompt): string {

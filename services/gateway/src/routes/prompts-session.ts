@@ -3,7 +3,6 @@ import {
   formatZodError,
   sessionClientMessageSchema,
   type DomainEvent,
-  type Prompt,
   type SessionServerMessage,
 } from "@aetherium/types";
 import type { WebSocket } from "ws";
@@ -88,13 +87,13 @@ export function registerPromptSessionRoute(api: Api, deps: RouteDeps): void {
           event.type === "prompt.output"
             ? event.data.promptId
             : "prompt" in event.data
-              ? (event.data.prompt as Prompt).id
+              ? event.data.prompt.id
               : undefined;
         const workspaceId =
           event.type === "prompt.output"
             ? event.data.workspaceId
             : "prompt" in event.data
-              ? (event.data.prompt as Prompt).workspaceId
+              ? event.data.prompt.workspaceId
               : undefined;
         if (!promptId || workspaceId !== workspace.id) return;
         if (!mine.has(promptId)) {

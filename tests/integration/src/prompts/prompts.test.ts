@@ -13,7 +13,13 @@ import {
 } from "@aetherium/core";
 import { buildServer, ensureBootstrapKey } from "@aetherium/gateway";
 import { useTestDatabase, useTestRedis } from "@aetherium/testing";
-import type { DomainEvent, Prompt, SessionServerMessage, Task } from "@aetherium/types";
+import type {
+  DomainEvent,
+  Prompt,
+  SessionMessagesResponse,
+  SessionServerMessage,
+  Task,
+} from "@aetherium/types";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium } from "playwright-core";
@@ -62,7 +68,7 @@ describe.skipIf(!here.ok)("prompts to a workspace's agent", () => {
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
     const text = await res.text();
-    return { status: res.status, text, body: text ? (JSON.parse(text) as any) : null }; // eslint-disable-line @typescript-eslint/no-explicit-any
+    return { status: res.status, text, body: text ? JSON.parse(text) : null };
   };
   const sandboxExec = (command: string, stdin?: string) =>
     fixture.sandboxes.managers
@@ -117,7 +123,7 @@ describe.skipIf(!here.ok)("prompts to a workspace's agent", () => {
       logger,
       runtime,
       dataPlane,
-      health: async () => ({ status: "ok", version: "test", components: {} }),
+      health: () => Promise.resolve({ status: "ok", version: "test", components: {} }),
       waitTimeoutMs: 2000,
       dashboardDir: DASHBOARD_DIR,
     });
@@ -264,16 +270,13 @@ describe.skipIf(!here.ok)("prompts to a workspace's agent", () => {
     const history = await waitFor(
       async () => {
         const h = await api("GET", `/api/v1/workspaces/${workspaceId}/sessions/${sessionId}`);
-        return h.body.messages.length >= 3 && h.body;
+        const body = h.body as SessionMessagesResponse;
+        return body.messages.length >= 3 && body;
       },
       "the session history",
       10_000,
     );
-    expect(history.messages.map((m: { type: string }) => m.type)).toEqual([
-      "error",
-      "prompt",
-      "response",
-    ]);
+    expect(history.messages.map((m) => m.type)).toEqual(["error", "prompt", "response"]);
     expect(history.messages[2]).toMatchObject({ promptId: prompt.id, exitCode: 3 });
     expect(history.messages[2].content).toContain("secret: [redacted]");
 
