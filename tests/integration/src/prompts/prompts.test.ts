@@ -278,7 +278,7 @@ describe.skipIf(!here.ok)("prompts to a workspace's agent", () => {
     );
     expect(history.messages.map((m) => m.type)).toEqual(["error", "prompt", "response"]);
     expect(history.messages[2]).toMatchObject({ promptId: prompt.id, exitCode: 3 });
-    expect(history.messages[2].content).toContain("secret: [redacted]");
+    expect(history.messages[2]!.content).toContain("secret: [redacted]");
 
     // The secret is nowhere a user or operator can read it: API answers, events, logs, the disk.
     const answers = [
