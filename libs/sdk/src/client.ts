@@ -4,6 +4,7 @@ import { IntegrationsApi } from "./integrations-api.js";
 import { BackendsApi } from "./backends-api.js";
 import { ClusterApi } from "./cluster-api.js";
 import { EventsApi } from "./events-api.js";
+import { PromptsApi } from "./prompts-api.js";
 import { ExecutionsApi } from "./executions-api.js";
 import { TasksApi } from "./tasks-api.js";
 import { Transport, type RequestOptions } from "./transport.js";
@@ -76,6 +77,8 @@ export class AetheriumClient {
   readonly events: EventsApi;
   /** Requests GitHub, Slack and Discord sent. */
   readonly integrations: IntegrationsApi;
+  /** Prompts to workspaces' agents, their live sessions and history. */
+  readonly prompts: PromptsApi;
 
   constructor(options: ClientOptions) {
     this.#t = new Transport(options);
@@ -88,6 +91,7 @@ export class AetheriumClient {
     this.apiKeys = new ApiKeysApi(this.#t);
     this.events = new EventsApi(this.#t);
     this.integrations = new IntegrationsApi(this.#t);
+    this.prompts = new PromptsApi(this.#t);
   }
 
   /** The gateway's base URL, without trailing slash. */

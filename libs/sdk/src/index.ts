@@ -15,6 +15,12 @@ export { EventsApi } from "./events-api.js";
 export { ExecutionsApi } from "./executions-api.js";
 export { IntegrationsApi } from "./integrations-api.js";
 export type { ListOptions } from "./list-options.js";
+export {
+  PromptSession,
+  PromptsApi,
+  type ListPromptsOptions,
+  type RunPromptOptions,
+} from "./prompts-api.js";
 export { TasksApi, type ListTasksOptions, type WaitTaskOptions } from "./tasks-api.js";
 export { VmsApi, type CreateVmOptions, type ListVmsOptions } from "./vms-api.js";
 export { WorkersApi, type ListWorkersOptions } from "./workers-api.js";

@@ -7,6 +7,7 @@ import { cpCommand } from "./commands/cp.js";
 import { execCommand, shellCommand } from "./commands/exec.js";
 import { healthCommand } from "./commands/health.js";
 import { keysCreate, keysList, keysRevoke } from "./commands/keys.js";
+import { promptCommand, type PromptFlags } from "./commands/prompt.js";
 import { taskCancel, taskGet, taskList } from "./commands/task.js";
 import { vmCreate, vmGet, vmList, vmRemove, vmStopStart } from "./commands/vm.js";
 import { workerGet, workerList, workerSetStatus } from "./commands/worker.js";
@@ -146,6 +147,22 @@ export async function runAether(argv: readonly string[], io: CliIo): Promise<num
     .command("cp <from> <to>")
     .description("copy a file: aether cp <vm>:/path ./local  or  aether cp ./local <vm>:/path")
     .action(run("cp", (ctx, from: string, to: string) => cpCommand(ctx, from, to)));
+
+  program
+    .command("prompt <workspace> [text...]")
+    .description(
+      "send a prompt to a workspace's agent and stream its answer; exits with the agent's exit code\n" +
+        '(aether prompt <workspace-id> "fix the failing test"; with no text, the prompt is read from stdin)',
+    )
+    .option("--env <K=V>", "environment variable for this run (repeatable)", collect)
+    .option("--system <text>", "system prompt for this run (instead of the workspace's)")
+    .option("--cwd <dir>", "working directory (absolute; default the workspace's)")
+    .option("--priority <n>", "queue priority 0-10 (default 5; higher runs first)")
+    .action(
+      run("prompt", (ctx, ref: string, words: string[], flags: PromptFlags) =>
+        promptCommand(ctx, ref, words, flags),
+      ),
+    );
 
   const task = program.command("task").description("durable tasks (create, stop, delete…)");
   task

@@ -22,6 +22,18 @@ export { explainWait } from "./domain/admission.js";
 export { toExecution, toTask, toVm, toWorker } from "./domain/mappers.js";
 export { TaskService } from "./domain/task-service.js";
 export { VmService } from "./domain/vm-service.js";
+export { PromptService } from "./prompts/prompt-service.js";
+export {
+  runPrompt,
+  type AgentProcessSpec,
+  type AgentProcessStarter,
+  type StartedAgentProcess,
+} from "./prompts/prompt-runner.js";
+export {
+  SecretBox,
+  type PromptWorkspace,
+  type PromptWorkspaces,
+} from "./prompts/prompt-workspaces.js";
 export { InProcessJobQueue } from "./queue/in-process-queue.js";
 export {
   type Consumer,

@@ -9,6 +9,7 @@ export * from "./files.js";
 export * from "./health.js";
 export * from "./integrations.js";
 export * from "./pagination.js";
+export * from "./prompts.js";
 export * from "./tasks.js";
 export * from "./vms.js";
 export * from "./workers.js";

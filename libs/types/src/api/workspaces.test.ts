@@ -1,11 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { createApiKeyBodySchema } from "./api-keys.js";
 import { createEnvironmentBodySchema, updateEnvironmentBodySchema } from "./environments.js";
-import {
-  createSecretBodySchema,
-  createWorkspaceBodySchema,
-  submitPromptBodySchema,
-} from "./workspaces.js";
+import { submitPromptBodySchema } from "./prompts.js";
+import { createSecretBodySchema, createWorkspaceBodySchema } from "./workspaces.js";
 
 describe("environments", () => {
   it("fills the original's defaults on create", () => {

@@ -1,8 +1,7 @@
 import { z } from "zod";
-import { environmentIdSchema, promptIdSchema, taskIdSchema } from "../domain/ids.js";
+import { environmentIdSchema, taskIdSchema } from "../domain/ids.js";
 import { networkPolicySchema } from "../domain/network-policy.js";
 import { absolutePathSchema, envNameSchema, resourceNameSchema } from "../domain/primitives.js";
-import { promptPrioritySchema, promptSchema, promptStatusSchema } from "../domain/prompt.js";
 import { secretMetadataSchema, secretScopeSchema, secretTypeSchema } from "../domain/secret.js";
 import { toolsSchema } from "../domain/tool-spec.js";
 import { vmBackendSchema } from "../domain/vm.js";
@@ -95,107 +94,3 @@ export const listWorkspacesQuerySchema = z.object({
 
 /** A parsed workspace list query. */
 export type ListWorkspacesQuery = z.infer<typeof listWorkspacesQuerySchema>;
-
-/**
- * Body of `POST /api/v1/workspaces/{id}/prompts`. `systemPrompt` and `environment` are applied to
- * this run (the original stored and ignored them). A workspace that is `idle` gets a new sandbox
- * first; one that is `creating`/`preparing` queues the prompt until it is ready.
- */
-export const submitPromptBodySchema = z.strictObject({
-  prompt: z.string().trim().min(1, "prompt is required").max(1_048_576, "prompt is at most 1 MiB"),
-  systemPrompt: z.string().max(1_048_576).optional(),
-  workingDirectory: absolutePathSchema.optional(),
-  environment: z.record(z.string(), z.string()).optional(),
-  priority: promptPrioritySchema.default(5),
-});
-
-/** A submit-prompt body. */
-export type SubmitPromptBody = z.infer<typeof submitPromptBodySchema>;
-
-/** `202` answer of submitting a prompt. */
-export const submitPromptAcceptedResponseSchema = z.object({
-  prompt: promptSchema,
-  taskId: taskIdSchema,
-});
-
-/** `202` answer of submitting a prompt. */
-export type SubmitPromptAcceptedResponse = z.infer<typeof submitPromptAcceptedResponseSchema>;
-
-/** `{prompt}`: answer of getting or cancelling a prompt. */
-export const promptResponseSchema = z.object({ prompt: promptSchema });
-
-/** `{prompt}` response. */
-export type PromptResponse = z.infer<typeof promptResponseSchema>;
-
-/** Query of `GET /api/v1/workspaces/{id}/prompts`: `?limit&cursor`, `?status=`. Newest first. */
-export const listPromptsQuerySchema = z.object({
-  limit: limitSchema,
-  cursor: cursorSchema.optional(),
-  status: repeatableQueryParamSchema.pipe(z.array(promptStatusSchema)).optional(),
-});
-
-/** A parsed prompt list query. */
-export type ListPromptsQuery = z.infer<typeof listPromptsQuerySchema>;
-
-/* Workspace session WebSocket (`GET /api/v1/workspaces/{id}/ws`): prompt output as it is produced. */
-
-/** Client asks to run a prompt; same fields as {@link submitPromptBodySchema}. */
-export const sessionPromptMessageSchema = z.object({
-  type: z.literal("prompt"),
-  ...submitPromptBodySchema.shape,
-});
-
-/** Client asks to cancel a running prompt of this workspace. */
-export const sessionCancelMessageSchema = z.object({
-  type: z.literal("cancel"),
-  promptId: promptIdSchema,
-});
-
-/** Client keep-alive; answered by `pong`. */
-export const sessionPingMessageSchema = z.object({ type: z.literal("ping") });
-
-/** Messages a client sends on the workspace session WebSocket. */
-export const sessionClientMessageSchema = z.discriminatedUnion(
-  "type",
-  [sessionPromptMessageSchema, sessionCancelMessageSchema, sessionPingMessageSchema],
-  { error: "type must be one of prompt, cancel, ping" },
-);
-
-/** A client → server session message. */
-export type SessionClientMessage = z.infer<typeof sessionClientMessageSchema>;
-
-/**
- * Messages the server sends on the workspace session WebSocket: `status` (workspace state or a
- * note), `accepted` (prompt recorded), `output` (a chunk of the assistant's output, UTF-8 text —
- * the assistant emits text, unlike raw exec output), `completed` (final prompt record), `error`
- * (API error code + message) and `pong`.
- */
-export const sessionServerMessageSchema = z.discriminatedUnion(
-  "type",
-  [
-    z.object({
-      type: z.literal("status"),
-      status: workspaceStatusSchema,
-      message: z.string().optional(),
-    }),
-    z.object({ type: z.literal("accepted"), promptId: promptIdSchema, taskId: taskIdSchema }),
-    z.object({
-      type: z.literal("output"),
-      promptId: promptIdSchema,
-      stream: z.enum(["stdout", "stderr"]),
-      text: z.string(),
-    }),
-    z.object({ type: z.literal("completed"), prompt: promptSchema }),
-    z.object({
-      type: z.literal("error"),
-      code: z.string(),
-      message: z.string(),
-      promptId: promptIdSchema.optional(),
-    }),
-    z.object({ type: z.literal("pong") }),
-  ],
-  { error: "type must be one of status, accepted, output, completed, error, pong" },
-);
-
-/** A server → client session message. */
-export type SessionServerMessage = z.infer<typeof sessionServerMessageSchema>;

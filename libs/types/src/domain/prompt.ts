@@ -20,9 +20,18 @@ export const promptPrioritySchema = z
   .min(0, "priority must be between 0 and 10")
   .max(10, "priority must be between 0 and 10");
 
+/** Where a prompt came from: the REST API or a session WebSocket. */
+export const promptSourceSchema = z.enum(["api", "session"]);
+
+/** A prompt's source. */
+export type PromptSource = z.infer<typeof promptSourceSchema>;
+
 /**
- * A prompt run by a workspace's AI assistant, as `GET /api/v1/workspaces/{id}/prompts/{promptId}`
- * returns it. `environment` holds extra variables for that run only.
+ * A prompt run by a workspace's agent, as `GET /api/v1/workspaces/{id}/prompts/{promptId}`
+ * returns it. `env` holds extra variables for that run only. `position` is its place in the
+ * workspace's queue while it is `pending` (1 = next), null otherwise. `stdout` is the agent's
+ * answer as text (parsed from its stream for Claude Code and Amp), bounded and with the
+ * workspace's secrets redacted; `stdoutTruncated` says whether the bound cut it.
  */
 export const promptSchema = z.object({
   id: promptIdSchema,
@@ -31,12 +40,15 @@ export const promptSchema = z.object({
   prompt: z.string(),
   systemPrompt: z.string().nullable(),
   workingDirectory: absolutePathSchema.nullable(),
-  environment: z.record(z.string(), z.string()),
+  env: z.record(z.string(), z.string()),
   priority: promptPrioritySchema,
+  source: promptSourceSchema,
   status: promptStatusSchema,
+  position: z.number().int().positive().nullable(),
   exitCode: z.number().int().nullable(),
   stdout: z.string(),
   stderr: z.string(),
+  stdoutTruncated: z.boolean(),
   error: z.string().nullable(),
   createdAt: timestampSchema,
   startedAt: timestampSchema.nullable(),
@@ -46,3 +58,8 @@ export const promptSchema = z.object({
 
 /** A prompt (see {@link promptSchema}). */
 export type Prompt = z.infer<typeof promptSchema>;
+
+/** True once a prompt can no longer change: completed, failed or cancelled. */
+export function isTerminalPromptStatus(status: PromptStatus): boolean {
+  return status === "completed" || status === "failed" || status === "cancelled";
+}

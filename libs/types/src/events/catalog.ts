@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { promptIdSchema, workspaceIdSchema } from "../domain/ids.js";
 import { promptSchema } from "../domain/prompt.js";
 import { taskSchema } from "../domain/task.js";
 import { vmSchema, vmStatusSchema, type VmStatus } from "../domain/vm.js";
@@ -105,6 +106,17 @@ export const eventCatalog = {
   "prompt.failed": promptEventData,
   /** The prompt was cancelled. */
   "prompt.cancelled": promptEventData,
+  /**
+   * A piece of a running prompt's answer (text, the workspace's secrets redacted), in order per
+   * prompt (`seq` from 0). Sent as produced; the prompt's record holds the whole answer.
+   */
+  "prompt.output": z.object({
+    promptId: promptIdSchema,
+    workspaceId: workspaceIdSchema,
+    stream: z.enum(["stdout", "stderr"]),
+    seq: z.number().int().nonnegative(),
+    text: z.string(),
+  }),
 } as const satisfies Record<string, z.ZodType>;
 
 /** A domain event type, e.g. `vm.running`. */

@@ -20,6 +20,8 @@ import {
   type Repositories,
 } from "../storage/repositories/create-repositories.js";
 import { DEFAULT_SANDBOX_SHAPE } from "../domain/sandbox-defaults.js";
+import { PromptService } from "../prompts/prompt-service.js";
+import { TablePromptWorkspaces } from "../prompts/prompt-workspaces.js";
 import { resolveEncryptionKey } from "./encryption-key.js";
 
 /** The state, queue, events and domain services of one process, wired once. */
@@ -32,6 +34,8 @@ export interface ControlPlane {
   readonly tasks: TaskService;
   readonly vms: VmService;
   readonly workers: WorkerService;
+  /** Prompts to workspaces' agents and the sessions that send them. */
+  readonly prompts: PromptService;
   /** Closes queue, bus and database, in that order. */
   close(): Promise<void>;
 }
@@ -121,6 +125,13 @@ export async function openControlPlane(
       options.logger,
     );
     const workers = new WorkerService(repos, queue, bus);
+    const prompts = new PromptService(
+      db.db,
+      tasks,
+      bus,
+      new TablePromptWorkspaces(db.db, encryptionKey),
+      options.logger,
+    );
     return {
       mode: distributed ? "distributed" : "embedded",
       db,
@@ -130,6 +141,7 @@ export async function openControlPlane(
       tasks,
       vms,
       workers,
+      prompts,
       async close() {
         await queue.close();
         await bus.close();

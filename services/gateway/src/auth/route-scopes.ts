@@ -57,6 +57,14 @@ export const ROUTE_SCOPES: Readonly<Record<string, RouteAccess>> = {
   "POST /api/v1/integrations/slack/events": "public",
   "POST /api/v1/integrations/discord/interactions": "public",
   "GET /api/v1/integrations/deliveries": "read",
+  // Prompts to a workspace's agent and its sessions.
+  "POST /api/v1/workspaces/:id/prompts": "write",
+  "GET /api/v1/workspaces/:id/prompts": "read",
+  "GET /api/v1/workspaces/:id/prompts/:promptId": "read",
+  "POST /api/v1/workspaces/:id/prompts/:promptId/cancel": "write",
+  "GET /api/v1/workspaces/:id/sessions": "read",
+  "GET /api/v1/workspaces/:id/sessions/:sessionId": "read",
+  "GET /api/v1/workspaces/:id/ws": "write", // WebSocket: sends prompts
 
   // The E2B control API: the key comes in X-API-KEY, scopes as on /api/v1.
   "POST /e2b/sandboxes": "write",

@@ -26,6 +26,10 @@ const TAGS = [
   { name: "workers", description: "The fleet of worker hosts, their capacity and state." },
   { name: "api keys", description: "Keys and their scopes (admin)." },
   { name: "events", description: "Live domain events over a WebSocket." },
+  {
+    name: "prompts",
+    description: "Prompts to a workspace's agent, its session WebSocket and session history.",
+  },
   { name: "metrics", description: "Prometheus metrics (no key needed)." },
 ];
 

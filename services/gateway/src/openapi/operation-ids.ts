@@ -37,6 +37,14 @@ export const OPERATION_IDS: Readonly<Record<string, string>> = {
   "GET /api/v1/cluster/stats": "getClusterStats",
   "GET /api/v1/backends": "listBackends",
 
+  "POST /api/v1/workspaces/{id}/prompts": "submitPrompt",
+  "GET /api/v1/workspaces/{id}/prompts": "listPrompts",
+  "GET /api/v1/workspaces/{id}/prompts/{promptId}": "getPrompt",
+  "POST /api/v1/workspaces/{id}/prompts/{promptId}/cancel": "cancelPrompt",
+  "GET /api/v1/workspaces/{id}/sessions": "listWorkspaceSessions",
+  "GET /api/v1/workspaces/{id}/sessions/{sessionId}": "getWorkspaceSession",
+  "GET /api/v1/workspaces/{id}/ws": "openWorkspaceSession",
+
   "POST /api/v1/api-keys": "createApiKey",
   "GET /api/v1/api-keys": "listApiKeys",
   "DELETE /api/v1/api-keys/{id}": "revokeApiKey",

@@ -30,6 +30,7 @@ import { registerExecRoutes } from "../routes/exec.js";
 import { registerFileRoutes } from "../routes/files.js";
 import { registerHealthRoutes } from "../routes/health.js";
 import { registerIntegrations } from "../integrations/register-integrations.js";
+import { registerPromptRoutes } from "../routes/prompts.js";
 import { registerTaskRoutes } from "../routes/tasks.js";
 import { registerVmRoutes } from "../routes/vms.js";
 import { registerWorkerRoutes } from "../routes/workers.js";
@@ -157,6 +158,7 @@ export async function buildServer(deps: ServerDeps): Promise<GatewayApp> {
   registerBackendRoutes(api, routeDeps);
   registerApiKeyRoutes(api, routeDeps);
   registerEventRoutes(api, routeDeps);
+  registerPromptRoutes(api, routeDeps);
   await registerE2b(app, routeDeps);
   await registerIntegrations(app, routeDeps);
   app.get("/api/v1/openapi.json", { schema: { hide: true } }, () => app.swagger());

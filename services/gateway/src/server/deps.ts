@@ -46,7 +46,10 @@ export interface ServerDeps {
    * view (`AETHERIUM_LOG_LEVEL=debug` shows them again).
    */
   readonly requestLogLevel?: "info" | "debug";
-  readonly runtime: Pick<ControlPlane, "repos" | "vms" | "tasks" | "workers" | "bus" | "queue">;
+  readonly runtime: Pick<
+    ControlPlane,
+    "repos" | "vms" | "tasks" | "workers" | "bus" | "queue" | "prompts"
+  >;
   readonly dataPlane: DataPlaneClient;
   readonly health: () => Promise<HealthReport>;
   /** Largest accepted JSON body. File uploads stream and have their own limit. */
@@ -65,6 +68,8 @@ export interface ServerDeps {
   readonly metricsRegistries?: readonly Registry[];
   /** Longest a `?wait=true` request waits before answering with the state so far. */
   readonly waitTimeoutMs?: number;
+  /** Longest a prompt's `?wait=true` waits (default: an hour, as long as a prompt may run). */
+  readonly promptWaitTimeoutMs?: number;
   /** How often open streams re-check their key (a revocation on another gateway). */
   readonly streamRecheckMs?: number;
   /** GitHub, Slack and Discord (`integrations.*` of the config); all off when unset. */

@@ -144,7 +144,9 @@ export async function openWorkerSandboxes(
     backends: managers.backends,
     managers,
     ready: managers.ready,
-    handlers: managers.ready ? sandboxJobHandlers(managers) : {},
+    handlers: managers.ready
+      ? sandboxJobHandlers(managers, { prompts: runtime.prompts, logger })
+      : {},
     status,
     async close() {
       for (const stop of stops) stop();

@@ -1,5 +1,6 @@
-import type { JobHandlers } from "@aetherium/core";
-import { toExecution } from "@aetherium/core";
+import type { Logger } from "@aetherium/common";
+import type { AgentProcessStarter, JobHandlers, PromptService } from "@aetherium/core";
+import { runPrompt, toExecution } from "@aetherium/core";
 import type { ExecuteBody } from "@aetherium/types";
 import type { SandboxManagers } from "./sandbox-managers.js";
 
@@ -7,8 +8,18 @@ import type { SandboxManagers } from "./sandbox-managers.js";
  * The worker's handlers for sandbox jobs. Results become the task's `result`; a command's
  * non-zero exit code is part of a successful result, never a reason to retry.
  */
-export function sandboxJobHandlers(managers: SandboxManagers): JobHandlers {
+export function sandboxJobHandlers(
+  managers: SandboxManagers,
+  options: { prompts?: PromptService; logger?: Logger } = {},
+): JobHandlers {
+  const { prompts, logger } = options;
   return {
+    ...(prompts && logger
+      ? {
+          "prompt:execute": (ctx) =>
+            runPrompt(prompts, agentStarter(managers), ctx.payload.promptId, ctx.signal, logger),
+        }
+      : {}),
     "vm:create": async (ctx) => {
       const vm = await (await managers.for(ctx.payload.vmId)).create(ctx.payload.vmId, ctx.signal);
       return { vmId: vm.id, status: vm.status };
@@ -45,6 +56,33 @@ export function sandboxJobHandlers(managers: SandboxManagers): JobHandlers {
         stdoutTruncated: execution.stdoutTruncated,
         stderrTruncated: execution.stderrTruncated,
         error: execution.error,
+      };
+    },
+  };
+}
+
+/** Starts a prompt's agent through the guest agent of the sandbox, unrecorded (see runPrompt). */
+function agentStarter(managers: SandboxManagers): AgentProcessStarter {
+  return {
+    async start(sandboxId, spec, handlers) {
+      const manager = await managers.for(sandboxId);
+      const proc = await manager.startProcess(
+        sandboxId,
+        {
+          ...(spec.args
+            ? { command: spec.command, args: [...spec.args] }
+            : { shell: spec.command }),
+          env: { ...spec.env },
+          cwd: spec.cwd,
+          user: spec.user,
+          stdin: spec.stdin,
+          openStdin: false,
+        },
+        handlers,
+      );
+      return {
+        kill: () => proc.kill(),
+        done: proc.done.then((r) => ({ exitCode: r.exitCode, signal: r.signal })),
       };
     },
   };

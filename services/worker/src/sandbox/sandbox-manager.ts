@@ -1,7 +1,12 @@
 import type { EventBus, Logger } from "@aetherium/common";
 import type { VmBackend } from "@aetherium/types";
 import type { ExecutionRow, Repositories, VmRow } from "@aetherium/core";
-import type { AgentClient } from "../agent-client/agent-client.js";
+import type {
+  AgentClient,
+  AgentExecSpec,
+  AgentProcess,
+  ExecOutputHandlers,
+} from "../agent-client/agent-client.js";
 import type { SandboxBackend } from "../backends/sandbox-backend.js";
 import { AgentConnections } from "./agent-connections.js";
 import { SandboxActivity } from "./sandbox-activity.js";
@@ -165,6 +170,27 @@ export class SandboxManager {
     await this.#records.running(sandboxId);
     this.#activity.touch(sandboxId);
     return this.#agents.get(sandboxId);
+  }
+
+  /**
+   * Starts a process in a running sandbox of this worker without an `executions` record, for a
+   * caller that keeps its own (a prompt stores its answer redacted; the raw output must not be
+   * stored). It counts as activity while it runs, so idle stop leaves the sandbox alone.
+   */
+  async startProcess(
+    sandboxId: string,
+    spec: AgentExecSpec,
+    handlers: ExecOutputHandlers,
+  ): Promise<AgentProcess> {
+    await this.#records.running(sandboxId);
+    const client = await this.#agents.get(sandboxId);
+    const proc = await client.startProcess(spec, handlers);
+    this.#activity.begin(sandboxId);
+    proc.done.then(
+      () => this.#activity.end(sandboxId),
+      () => this.#activity.end(sandboxId),
+    );
+    return proc;
   }
 
   /** A connected agent client for a running sandbox of this worker (cached). */

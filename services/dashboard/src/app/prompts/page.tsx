@@ -1,52 +1,156 @@
 "use client";
+import { useQuery } from "@tanstack/react-query";
+import { useRouter, useSearchParams } from "next/navigation";
+import { Suspense, useState, type FormEvent } from "react";
 import { useTitle } from "../../components/hooks.js";
+import { PromptConsole } from "../../components/prompt-console.js";
 import { useApi } from "../../components/providers.js";
-import { EmptyState, PageHead } from "../../components/ui.js";
+import {
+  Card,
+  EmptyState,
+  ErrorState,
+  Loading,
+  PageHead,
+  RelTime,
+  StatusBadge,
+} from "../../components/ui.js";
 import { UpcomingList } from "../../components/upcoming-list.js";
 
 type Row = Record<string, unknown>;
 const str = (v: unknown) => (typeof v === "string" ? v : "");
 
-export default function PromptsPage() {
+/** The workspace's latest prompts. */
+function PromptHistory({ workspaceId }: { workspaceId: string }) {
+  const api = useApi();
+  const q = useQuery({
+    queryKey: ["prompts", workspaceId],
+    queryFn: () => api.listPrompts(workspaceId),
+    refetchInterval: 5000,
+  });
+  if (q.isPending) return <Loading rows={3} />;
+  if (q.isError) return <ErrorState error={q.error} retry={() => void q.refetch()} />;
+  if (q.data.items.length === 0)
+    return <EmptyState title="No prompts yet">Send one above to see it here.</EmptyState>;
+  return (
+    <table className="table" aria-label="Prompts">
+      <thead>
+        <tr>
+          <th>Prompt</th>
+          <th>Status</th>
+          <th>Exit</th>
+          <th>Duration</th>
+          <th>Sent</th>
+        </tr>
+      </thead>
+      <tbody>
+        {q.data.items.map((p) => (
+          <tr key={p.id}>
+            <td title={p.prompt}>
+              {p.prompt.length > 80 ? `${p.prompt.slice(0, 80)}…` : p.prompt}
+            </td>
+            <td>
+              <StatusBadge status={p.status} />
+              {p.position !== null && <span className="muted"> #{p.position}</span>}
+            </td>
+            <td className="mono">{p.exitCode ?? "-"}</td>
+            <td className="mono">
+              {p.durationMs === null ? "-" : `${(p.durationMs / 1000).toFixed(1)} s`}
+            </td>
+            <td>
+              <RelTime iso={p.createdAt} />
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function Prompts() {
   useTitle("Prompts");
   const api = useApi();
+  const router = useRouter();
+  const params = useSearchParams();
+  const workspaceId = params.get("workspace") ?? "";
+  const [typed, setTyped] = useState(workspaceId);
+  const choose = (e: FormEvent) => {
+    e.preventDefault();
+    if (typed.trim()) router.push(`/prompts/?workspace=${encodeURIComponent(typed.trim())}`);
+  };
   return (
     <>
       <PageHead
         title="Prompts"
-        subtitle="What was asked of the agents in each workspace, and how it went."
+        subtitle="Ask a workspace's agent and watch the answer stream; see what was asked before."
       />
-      <div className="card">
-        <UpcomingList<Row>
-          queryKey={["workspaces"]}
-          load={() => api.listWorkspaces()}
-          what="Prompts"
-          route="GET /api/v1/workspaces/{id}/prompts"
-          empty={
-            <EmptyState title="No prompts yet">
-              Prompts belong to workspaces; create a workspace and submit one to see it here.
-            </EmptyState>
-          }
-          render={(items) => (
-            <table className="table" aria-label="Workspaces with prompts">
-              <thead>
-                <tr>
-                  <th>Workspace</th>
-                  <th>Status</th>
-                </tr>
-              </thead>
-              <tbody>
-                {items.map((w) => (
-                  <tr key={str(w.id)}>
-                    <td>{str(w.name)}</td>
-                    <td>{str(w.status)}</td>
+      <form className="row" style={{ gap: 8, marginBottom: 16 }} onSubmit={choose}>
+        <label className="field">
+          <span>Workspace id</span>
+          <input
+            name="workspace"
+            className="mono"
+            value={typed}
+            onChange={(e) => setTyped(e.target.value)}
+          />
+        </label>
+        <button type="submit" className="btn">
+          Open
+        </button>
+      </form>
+      {workspaceId ? (
+        <div className="stack" style={{ gap: 16 }}>
+          <Card title="Session">
+            <PromptConsole key={workspaceId} workspaceId={workspaceId} />
+          </Card>
+          <Card title="Recent prompts">
+            <PromptHistory workspaceId={workspaceId} />
+          </Card>
+        </div>
+      ) : (
+        <div className="card">
+          <UpcomingList<Row>
+            queryKey={["workspaces"]}
+            load={() => api.listWorkspaces()}
+            what="Workspaces"
+            route="GET /api/v1/workspaces"
+            empty={
+              <EmptyState title="No workspaces yet">
+                Prompts go to a workspace's agent; create a workspace first.
+              </EmptyState>
+            }
+            render={(items) => (
+              <table className="table" aria-label="Workspaces">
+                <thead>
+                  <tr>
+                    <th>Workspace</th>
+                    <th>Status</th>
                   </tr>
-                ))}
-              </tbody>
-            </table>
-          )}
-        />
-      </div>
+                </thead>
+                <tbody>
+                  {items.map((w) => (
+                    <tr key={str(w.id)}>
+                      <td>
+                        <a href={`/prompts/?workspace=${encodeURIComponent(str(w.id))}`}>
+                          {str(w.name)}
+                        </a>
+                      </td>
+                      <td>{str(w.status)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )}
+          />
+        </div>
+      )}
     </>
+  );
+}
+
+export default function PromptsPage() {
+  return (
+    <Suspense fallback={<Loading rows={6} />}>
+      <Prompts />
+    </Suspense>
   );
 }

@@ -10,6 +10,7 @@ import {
   AuthError,
   type EventSubscription,
   type ExecSession,
+  type RunPromptOptions,
   type Sandbox,
   type SpawnOptions,
   type SubscribeOptions,
@@ -30,6 +31,8 @@ import type {
   IntegrationDelivery,
   IntegrationName,
   Page,
+  Prompt,
+  SubmitPromptInput,
   Task,
   TaskStatus,
   TaskType,
@@ -283,16 +286,25 @@ export class Api {
     return this.#call((c) => c.apiKeys.revoke(id));
   }
 
-  // Environments, workspaces, prompts: the gateway does not serve these routes yet (planned), so
-  // the pages that call them show that they are not available.
+  // Environments and workspaces: pages show when the gateway does not serve these routes.
   listEnvironments(): Promise<Page<Environment>> {
     return this.request("GET", `/environments${queryString({ limit: 200 })}`);
   }
   listWorkspaces(): Promise<Page<Record<string, unknown>>> {
     return this.request("GET", `/workspaces${queryString({ limit: 200 })}`);
   }
-  listPrompts(workspaceId: string): Promise<Page<Record<string, unknown>>> {
-    return this.request("GET", `/workspaces/${encodeURIComponent(workspaceId)}/prompts`);
+
+  // Prompts to a workspace's agent.
+  listPrompts(workspaceId: string): Promise<Page<Prompt>> {
+    return this.#call((c) => c.prompts.list(workspaceId, { limit: 20 }));
+  }
+  /** Sends a prompt over the workspace's session and streams its answer; resolves when it ends. */
+  runPrompt(
+    workspaceId: string,
+    input: SubmitPromptInput,
+    options: RunPromptOptions,
+  ): Promise<Prompt> {
+    return this.#call((c) => c.prompts.run(workspaceId, input, options));
   }
 
   // OpenAPI and the explorer
