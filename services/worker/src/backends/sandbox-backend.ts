@@ -82,6 +82,11 @@ export interface SandboxEventWatch {
 export interface SandboxBackend {
   /** Which backend this is. */
   readonly kind: VmBackend;
+  /**
+   * How long a started sandbox's agent may take to answer before the start counts as failed;
+   * absent: the manager's default (30 s). A VM under emulation boots far slower than a container.
+   */
+  readonly agentReadyTimeoutMs?: number;
   /** Creates (does not start) the sandbox; fails with a conflict if it already exists. */
   create(spec: SandboxSpec): Promise<SandboxInfo>;
   /** Starts a created or stopped sandbox; a running one is left as is. */

@@ -169,6 +169,11 @@ async function exists(file: string): Promise<boolean> {
 /** Runs QEMU microVMs as sandboxes. See the module comment for the on-disk layout. */
 export class QemuBackend implements SandboxBackend {
   readonly kind = "qemu" as const;
+  /**
+   * Under KVM a guest answers in well under a second; under TCG on a busy host a boot has taken
+   * most of a minute. A hung guest is only found later for it, which is the cheaper mistake.
+   */
+  readonly agentReadyTimeoutMs = 180_000;
   readonly agentHandshake = serialHandshake;
   readonly #opts: QemuBackendOptions;
   readonly #busy = new Map<string, Promise<unknown>>();

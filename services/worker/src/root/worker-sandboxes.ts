@@ -96,6 +96,9 @@ export async function openWorkerSandboxes(
         bus: runtime.bus,
         workerId,
         logger,
+        ...(backend.agentReadyTimeoutMs === undefined
+          ? {}
+          : { agentReadyTimeoutMs: backend.agentReadyTimeoutMs }),
       });
       list.push(manager);
       await manager.reconcile();
