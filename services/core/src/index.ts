@@ -20,6 +20,7 @@ export {
 } from "./http/error-handling.js";
 export { explainWait } from "./domain/admission.js";
 export { toExecution, toTask, toVm, toWorker } from "./domain/mappers.js";
+export { EnvironmentService } from "./domain/environment-service.js";
 export { TaskService } from "./domain/task-service.js";
 export { VmService } from "./domain/vm-service.js";
 export { InProcessJobQueue } from "./queue/in-process-queue.js";

@@ -27,10 +27,10 @@ describe("aetherium CLI", () => {
     expect(up.stdout).toMatch(/applied initial/);
     expect((await aetherium(["migrate", "up"], env)).stdout).toMatch(/nothing to apply/);
     const down = await aetherium(["migrate", "down"], env);
-    expect(down.stdout).toMatch(/reverted vm_network_leases/);
+    expect(down.stdout).toMatch(/reverted environment_spec/);
     const status = await aetherium(["migrate", "status"], env);
     expect(status.stdout).toMatch(/applied\s+initial/);
-    expect(status.stdout).toMatch(/pending\s+vm_network_leases/);
+    expect(status.stdout).toMatch(/pending\s+environment_spec/);
   });
 
   it("refuses to run a separate worker without shared state, saying what to set", async () => {

@@ -6,6 +6,7 @@ import {
   type EventBus,
   type Logger,
 } from "@aetherium/common";
+import { EnvironmentService } from "../domain/environment-service.js";
 import { TaskService } from "../domain/task-service.js";
 import { VmService } from "../domain/vm-service.js";
 import { WorkerService } from "../domain/worker-service.js";
@@ -32,6 +33,7 @@ export interface ControlPlane {
   readonly tasks: TaskService;
   readonly vms: VmService;
   readonly workers: WorkerService;
+  readonly environments: EnvironmentService;
   /** Closes queue, bus and database, in that order. */
   close(): Promise<void>;
 }
@@ -130,6 +132,7 @@ export async function openControlPlane(
       tasks,
       vms,
       workers,
+      environments: new EnvironmentService(repos),
       async close() {
         await queue.close();
         await bus.close();

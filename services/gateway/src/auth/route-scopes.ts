@@ -50,6 +50,13 @@ export const ROUTE_SCOPES: Readonly<Record<string, RouteAccess>> = {
 
   "GET /api/v1/events": "read", // WebSocket: domain events
 
+  // Environments, workspaces and secrets. Secret values are write-only: no route returns one.
+  "GET /api/v1/environments": "read",
+  "GET /api/v1/environments/:id": "read",
+  "POST /api/v1/environments": "write",
+  "PUT /api/v1/environments/:id": "write",
+  "DELETE /api/v1/environments/:id": "write",
+
   // The E2B control API: the key comes in X-API-KEY, scopes as on /api/v1.
   "POST /e2b/sandboxes": "write",
   "POST /e2b/v2/sandboxes": "write",

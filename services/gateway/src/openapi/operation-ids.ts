@@ -42,6 +42,12 @@ export const OPERATION_IDS: Readonly<Record<string, string>> = {
   "DELETE /api/v1/api-keys/{id}": "revokeApiKey",
 
   "GET /api/v1/events": "streamEvents",
+
+  "POST /api/v1/environments": "createEnvironment",
+  "GET /api/v1/environments": "listEnvironments",
+  "GET /api/v1/environments/{id}": "getEnvironment",
+  "PUT /api/v1/environments/{id}": "updateEnvironment",
+  "DELETE /api/v1/environments/{id}": "deleteEnvironment",
 };
 
 /** The operation's id: from the table, else `method` + the path's words in camel case. */

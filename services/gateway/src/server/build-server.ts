@@ -25,6 +25,7 @@ import { registerBackendRoutes } from "../routes/backends.js";
 import { registerClusterRoutes } from "../routes/cluster.js";
 import { registerDashboard } from "../routes/dashboard.js";
 import { registerE2b } from "../e2b/register-e2b.js";
+import { registerEnvironmentRoutes } from "../routes/environments.js";
 import { registerEventRoutes } from "../routes/events.js";
 import { registerExecRoutes } from "../routes/exec.js";
 import { registerFileRoutes } from "../routes/files.js";
@@ -156,6 +157,7 @@ export async function buildServer(deps: ServerDeps): Promise<GatewayApp> {
   registerBackendRoutes(api, routeDeps);
   registerApiKeyRoutes(api, routeDeps);
   registerEventRoutes(api, routeDeps);
+  registerEnvironmentRoutes(api, routeDeps);
   await registerE2b(app, routeDeps);
   app.get("/api/v1/openapi.json", { schema: { hide: true } }, () => app.swagger());
   if (deps.dashboardDir) {

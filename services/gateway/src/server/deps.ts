@@ -44,7 +44,10 @@ export interface ServerDeps {
    * view (`AETHERIUM_LOG_LEVEL=debug` shows them again).
    */
   readonly requestLogLevel?: "info" | "debug";
-  readonly runtime: Pick<ControlPlane, "repos" | "vms" | "tasks" | "workers" | "bus" | "queue">;
+  readonly runtime: Pick<
+    ControlPlane,
+    "repos" | "vms" | "tasks" | "workers" | "bus" | "queue" | "environments"
+  >;
   readonly dataPlane: DataPlaneClient;
   readonly health: () => Promise<HealthReport>;
   /** Largest accepted JSON body. File uploads stream and have their own limit. */

@@ -3,6 +3,7 @@ import type { Database } from "../database.js";
 import type { TokenSealer } from "../token-sealer.js";
 import { ApiKeyRepository } from "./api-keys.js";
 import { AuditLogRepository } from "./audit-log.js";
+import { EnvironmentRepository } from "./environments.js";
 import { ExecutionRepository } from "./executions.js";
 import { TaskRepository } from "./tasks.js";
 import { VmNetworkLeaseRepository } from "./vm-network-leases.js";
@@ -18,6 +19,7 @@ export interface Repositories {
   readonly apiKeys: ApiKeyRepository;
   readonly auditLog: AuditLogRepository;
   readonly vmNetworkLeases: VmNetworkLeaseRepository;
+  readonly environments: EnvironmentRepository;
 }
 
 /** How {@link createRepositories} binds. */
@@ -45,5 +47,6 @@ export function createRepositories(
     apiKeys: new ApiKeyRepository(db),
     auditLog: new AuditLogRepository(db),
     vmNetworkLeases: new VmNetworkLeaseRepository(db),
+    environments: new EnvironmentRepository(db),
   };
 }

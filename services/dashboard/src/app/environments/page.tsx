@@ -51,7 +51,7 @@ export default function EnvironmentsPage() {
                         </span>
                       ))}
                     </td>
-                    <td className="hide-narrow mono small">{e.gitRepoUrl ?? "—"}</td>
+                    <td className="hide-narrow mono small">{e.repo?.url ?? "—"}</td>
                     <td>
                       <RelTime iso={e.createdAt} />
                     </td>
