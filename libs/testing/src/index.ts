@@ -13,3 +13,4 @@ export {
 export { createTestRedis, deleteByPrefix, TEST_REDIS_URL, type TestRedis } from "./redis.js";
 export { useTestDatabase, useTestRedis } from "./fixtures.js";
 export { startPrivateRedis, type PrivateRedis } from "./private-redis.js";
+export { TEST_ENCRYPTION_KEY } from "./encryption-key.js";

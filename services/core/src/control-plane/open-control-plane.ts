@@ -7,6 +7,8 @@ import {
   type Logger,
 } from "@aetherium/common";
 import { EnvironmentService } from "../domain/environment-service.js";
+import { SecretService } from "../domain/secret-service.js";
+import { SecretCipher } from "../storage/secret-cipher.js";
 import { TaskService } from "../domain/task-service.js";
 import { VmService } from "../domain/vm-service.js";
 import { WorkerService } from "../domain/worker-service.js";
@@ -34,6 +36,7 @@ export interface ControlPlane {
   readonly vms: VmService;
   readonly workers: WorkerService;
   readonly environments: EnvironmentService;
+  readonly secrets: SecretService;
   /** Closes queue, bus and database, in that order. */
   close(): Promise<void>;
 }
@@ -133,6 +136,7 @@ export async function openControlPlane(
       vms,
       workers,
       environments: new EnvironmentService(repos),
+      secrets: new SecretService(repos, new SecretCipher(encryptionKey), options.logger),
       async close() {
         await queue.close();
         await bus.close();

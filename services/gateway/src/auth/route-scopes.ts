@@ -56,6 +56,9 @@ export const ROUTE_SCOPES: Readonly<Record<string, RouteAccess>> = {
   "POST /api/v1/environments": "write",
   "PUT /api/v1/environments/:id": "write",
   "DELETE /api/v1/environments/:id": "write",
+  "GET /api/v1/secrets": "read",
+  "POST /api/v1/secrets": "write",
+  "DELETE /api/v1/secrets/:name": "write",
 
   // The E2B control API: the key comes in X-API-KEY, scopes as on /api/v1.
   "POST /e2b/sandboxes": "write",

@@ -27,6 +27,7 @@ import { registerDashboard } from "../routes/dashboard.js";
 import { registerE2b } from "../e2b/register-e2b.js";
 import { registerEnvironmentRoutes } from "../routes/environments.js";
 import { registerEventRoutes } from "../routes/events.js";
+import { registerSecretRoutes } from "../routes/secrets.js";
 import { registerExecRoutes } from "../routes/exec.js";
 import { registerFileRoutes } from "../routes/files.js";
 import { registerHealthRoutes } from "../routes/health.js";
@@ -158,6 +159,7 @@ export async function buildServer(deps: ServerDeps): Promise<GatewayApp> {
   registerApiKeyRoutes(api, routeDeps);
   registerEventRoutes(api, routeDeps);
   registerEnvironmentRoutes(api, routeDeps);
+  registerSecretRoutes(api, routeDeps);
   await registerE2b(app, routeDeps);
   app.get("/api/v1/openapi.json", { schema: { hide: true } }, () => app.swagger());
   if (deps.dashboardDir) {

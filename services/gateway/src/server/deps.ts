@@ -46,7 +46,7 @@ export interface ServerDeps {
   readonly requestLogLevel?: "info" | "debug";
   readonly runtime: Pick<
     ControlPlane,
-    "repos" | "vms" | "tasks" | "workers" | "bus" | "queue" | "environments"
+    "repos" | "vms" | "tasks" | "workers" | "bus" | "queue" | "environments" | "secrets"
   >;
   readonly dataPlane: DataPlaneClient;
   readonly health: () => Promise<HealthReport>;

@@ -4,6 +4,7 @@ import type { TokenSealer } from "../token-sealer.js";
 import { ApiKeyRepository } from "./api-keys.js";
 import { AuditLogRepository } from "./audit-log.js";
 import { EnvironmentRepository } from "./environments.js";
+import { SecretRepository } from "./secrets.js";
 import { ExecutionRepository } from "./executions.js";
 import { TaskRepository } from "./tasks.js";
 import { VmNetworkLeaseRepository } from "./vm-network-leases.js";
@@ -20,6 +21,7 @@ export interface Repositories {
   readonly auditLog: AuditLogRepository;
   readonly vmNetworkLeases: VmNetworkLeaseRepository;
   readonly environments: EnvironmentRepository;
+  readonly secrets: SecretRepository;
 }
 
 /** How {@link createRepositories} binds. */
@@ -41,12 +43,13 @@ export function createRepositories(
 ): Repositories {
   return {
     tasks: new TaskRepository(db),
-    vms: new VmRepository(db),
+    vms: new VmRepository(db, options.sealer),
     workers: new WorkerRepository(db, options.sealer),
     executions: new ExecutionRepository(db),
     apiKeys: new ApiKeyRepository(db),
     auditLog: new AuditLogRepository(db),
     vmNetworkLeases: new VmNetworkLeaseRepository(db),
     environments: new EnvironmentRepository(db),
+    secrets: new SecretRepository(db),
   };
 }
