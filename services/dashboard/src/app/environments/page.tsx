@@ -22,7 +22,8 @@ export default function EnvironmentsPage() {
           route="GET /api/v1/environments"
           empty={
             <EmptyState title="No environments yet">
-              Create one through the API; it will show here.
+              Create one with <code>aether env create</code> or{" "}
+              <code>POST /api/v1/environments</code>; it will show here.
             </EmptyState>
           }
           render={(items) => (

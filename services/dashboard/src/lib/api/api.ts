@@ -267,8 +267,8 @@ export class Api {
     return this.#call((c) => c.apiKeys.revoke(id));
   }
 
-  // Environments, workspaces, prompts: the gateway does not serve these routes yet (planned), so
-  // the pages that call them show that they are not available.
+  // Environments are served; workspaces and prompts may not be on every gateway yet, and the
+  // pages that call them say so when they are not.
   listEnvironments(): Promise<Page<Environment>> {
     return this.request("GET", `/environments${queryString({ limit: 200 })}`);
   }
