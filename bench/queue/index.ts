@@ -1,5 +1,6 @@
 // bench/queue: no-op tasks end to end through Aetherium (tasks row → BullMQ → worker → row
 // succeeded) against raw BullMQ add→process on the same Redis, side by side in one run.
+import { randomBytes } from "node:crypto";
 import { createLogger, loadConfig } from "@aetherium/common";
 import { openControlPlane } from "@aetherium/core";
 import { startWorkerProcess } from "@aetherium/worker";
@@ -50,6 +51,7 @@ async function ours(databaseUrl: string, redisUrl: string, prefix: string): Prom
     env: {
       AETHERIUM_DATABASE_URL: databaseUrl,
       AETHERIUM_REDIS_URL: redisUrl,
+      AETHERIUM_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
       AETHERIUM_REDIS__KEY_PREFIX: prefix,
       AETHERIUM_WORKER_ID: "bench-worker",
       AETHERIUM_WORKER__CAPACITY__VCPUS: "8",

@@ -1,6 +1,8 @@
 import { healthResponseSchema } from "@aetherium/types";
 import { ApiKeysApi } from "./api-keys-api.js";
 import { IntegrationsApi } from "./integrations-api.js";
+import { EnvironmentsApi } from "./environments-api.js";
+import { SecretsApi } from "./secrets-api.js";
 import { BackendsApi } from "./backends-api.js";
 import { ClusterApi } from "./cluster-api.js";
 import { EventsApi } from "./events-api.js";
@@ -79,6 +81,10 @@ export class AetheriumClient {
   readonly integrations: IntegrationsApi;
   /** Prompts to workspaces' agents, their live sessions and history. */
   readonly prompts: PromptsApi;
+  /** Environments (workspace templates). */
+  readonly environments: EnvironmentsApi;
+  /** Global secrets (write-only values). */
+  readonly secrets: SecretsApi;
 
   constructor(options: ClientOptions) {
     this.#t = new Transport(options);
@@ -92,6 +98,8 @@ export class AetheriumClient {
     this.events = new EventsApi(this.#t);
     this.integrations = new IntegrationsApi(this.#t);
     this.prompts = new PromptsApi(this.#t);
+    this.environments = new EnvironmentsApi(this.#t);
+    this.secrets = new SecretsApi(this.#t);
   }
 
   /** The gateway's base URL, without trailing slash. */

@@ -44,3 +44,4 @@ export {
   type FakePodChange,
   type FakeRequestRecord,
 } from "./fake-kubernetes-api-server.js";
+export { TEST_ENCRYPTION_KEY } from "./encryption-key.js";

@@ -1,18 +1,22 @@
 import { z } from "zod";
-import { environmentSchema, mcpServerSchema } from "../domain/environment.js";
+import {
+  agentSpecSchema,
+  environmentSchema,
+  mcpServerSchema,
+  repoSpecSchema,
+  setupStepSchema,
+} from "../domain/environment.js";
 import { networkPolicySchema } from "../domain/network-policy.js";
-import { absolutePathSchema, envVarsSchema, resourceNameSchema } from "../domain/primitives.js";
+import { envNameSchema, envVarsSchema, resourceNameSchema } from "../domain/primitives.js";
 import { toolsSchema } from "../domain/tool-spec.js";
 import { vmBackendSchema } from "../domain/vm.js";
-import { imageRefSchema, memoryMbSchema, vcpusSchema } from "./vms.js";
+import { diskMbSchema, imageRefSchema, memoryMbSchema, vcpusSchema } from "./vms.js";
 
-/** Defaults an environment gets for fields its create request leaves out (the original's, repaired). */
+/** Defaults an environment gets for fields its create request leaves out. */
 export const ENVIRONMENT_DEFAULTS = {
   vcpus: 2,
   memoryMb: 2048,
-  gitBranch: "main",
   workingDirectory: "/workspace",
-  tools: ["git", "node@20"],
   idleTimeoutSec: 1800,
 } as const;
 
@@ -31,31 +35,46 @@ const environmentFields = z.strictObject({
   image: imageRefSchema.nullable(),
   vcpus: vcpusSchema,
   memoryMb: memoryMbSchema,
-  gitRepoUrl: z.string().min(1).max(2000).nullable(),
-  gitBranch: z.string().min(1).max(255),
-  workingDirectory: absolutePathSchema,
+  diskMb: diskMbSchema.nullable(),
+  repo: repoSpecSchema.nullable(),
   tools: toolsSchema,
-  envVars: envVarsSchema,
-  mcpServers: z.array(mcpServerSchema).max(32, "at most 32 MCP servers"),
-  network: networkPolicySchema,
+  env: envVarsSchema,
+  secrets: z
+    .array(envNameSchema)
+    .max(64, "at most 64 secrets")
+    .refine((names) => new Set(names).size === names.length, "secret names must be unique"),
+  mcpServers: z
+    .array(mcpServerSchema)
+    .max(32, "at most 32 MCP servers")
+    .refine(
+      (servers) => new Set(servers.map((s) => s.name)).size === servers.length,
+      "MCP server names must be unique",
+    ),
+  setup: z.array(setupStepSchema).max(64, "at most 64 setup steps"),
+  agent: agentSpecSchema,
   idleTimeoutSec: idleTimeoutSecSchema,
+  network: networkPolicySchema,
 });
 
-/** Body of `POST /api/v1/environments`: `name` is required, the rest default ({@link ENVIRONMENT_DEFAULTS}). */
+/**
+ * Body of `POST /api/v1/environments`: `name` and `agent` are required, the rest default
+ * ({@link ENVIRONMENT_DEFAULTS}; no repository, tools, setup or MCP servers; allow-all egress).
+ */
 export const createEnvironmentBodySchema = environmentFields.extend({
   description: environmentFields.shape.description.default(""),
   backend: environmentFields.shape.backend.default(null),
   image: environmentFields.shape.image.default(null),
   vcpus: vcpusSchema.default(ENVIRONMENT_DEFAULTS.vcpus),
   memoryMb: memoryMbSchema.default(ENVIRONMENT_DEFAULTS.memoryMb),
-  gitRepoUrl: environmentFields.shape.gitRepoUrl.default(null),
-  gitBranch: environmentFields.shape.gitBranch.default(ENVIRONMENT_DEFAULTS.gitBranch),
-  workingDirectory: absolutePathSchema.default(ENVIRONMENT_DEFAULTS.workingDirectory),
-  tools: toolsSchema.default(() => [...ENVIRONMENT_DEFAULTS.tools]),
-  envVars: envVarsSchema.default(() => ({})),
+  diskMb: environmentFields.shape.diskMb.default(null),
+  repo: environmentFields.shape.repo.default(null),
+  tools: toolsSchema.default(() => []),
+  env: envVarsSchema.default(() => ({})),
+  secrets: environmentFields.shape.secrets.default(() => []),
   mcpServers: environmentFields.shape.mcpServers.default(() => []),
-  network: networkPolicySchema.default(() => ({ egress: "allow-all" as const })),
+  setup: environmentFields.shape.setup.default(() => []),
   idleTimeoutSec: idleTimeoutSecSchema.default(ENVIRONMENT_DEFAULTS.idleTimeoutSec),
+  network: networkPolicySchema.default(() => ({ egress: "allow-all" as const })),
 });
 
 /** A create-environment body. */
@@ -63,8 +82,8 @@ export type CreateEnvironmentBody = z.infer<typeof createEnvironmentBodySchema>;
 
 /**
  * Body of `PUT /api/v1/environments/{id}`: a partial update. Given fields replace stored ones
- * (lists and maps as a whole); `null` clears a nullable field. Unlike the original, `0` or `""` are
- * not silently ignored: they are validated like any value.
+ * (lists and maps as a whole); `null` clears a nullable field. Workspaces already made keep the
+ * environment they were made from.
  */
 export const updateEnvironmentBodySchema = environmentFields.partial();
 

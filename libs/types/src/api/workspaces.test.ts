@@ -5,21 +5,22 @@ import { submitPromptBodySchema } from "./prompts.js";
 import { createSecretBodySchema, createWorkspaceBodySchema } from "./workspaces.js";
 
 describe("environments", () => {
-  it("fills the original's defaults on create", () => {
-    const env = createEnvironmentBodySchema.parse({ name: "py-agent" });
+  it("fills defaults on create and requires an agent", () => {
+    const env = createEnvironmentBodySchema.parse({ name: "py-agent", agent: { type: "amp" } });
     expect(env).toMatchObject({
       vcpus: 2,
       memoryMb: 2048,
-      gitBranch: "main",
-      workingDirectory: "/workspace",
+      repo: null,
+      tools: [],
       idleTimeoutSec: 1800,
     });
-    expect(env.tools).toContain("node@20");
+    expect(createEnvironmentBodySchema.safeParse({ name: "py-agent" }).success).toBe(false);
   });
 
   it("validates MCP servers by type", () => {
     const ok = createEnvironmentBodySchema.safeParse({
       name: "e",
+      agent: { type: "claude-code" },
       mcpServers: [
         { name: "playwright", type: "stdio", command: "npx", args: ["@playwright/mcp@latest"] },
         { name: "docs", type: "http", url: "https://mcp.example.com/${TOKEN}" },
@@ -29,6 +30,7 @@ describe("environments", () => {
     expect(
       createEnvironmentBodySchema.safeParse({
         name: "e",
+        agent: { type: "claude-code" },
         mcpServers: [{ name: "x", type: "http" }],
       }).success,
     ).toBe(false);
@@ -41,24 +43,14 @@ describe("environments", () => {
 });
 
 describe("workspaces, prompts, secrets", () => {
-  it("creates a workspace with prep steps and secrets", () => {
+  it("creates a workspace from an environment, with initial secrets", () => {
     const ws = createWorkspaceBodySchema.parse({
       name: "ws-1",
+      environment: "py-agent",
       secrets: [{ name: "ANTHROPIC_API_KEY", value: "sk-ant-x" }],
-      prepSteps: [
-        { type: "git_clone", config: { url: "https://github.com/a/b", branch: "main" } },
-        { type: "script", order: 2, config: { content: "npm ci" } },
-      ],
-      tools: ["node@20"],
     });
-    expect(ws.aiAssistant).toBe("claude-code");
-    expect(ws.secrets?.[0]?.type).toBe("api_key");
-    expect(
-      createWorkspaceBodySchema.safeParse({
-        name: "w",
-        prepSteps: [{ type: "script", config: {} }],
-      }).success,
-    ).toBe(false);
+    expect(ws.secrets?.[0]?.name).toBe("ANTHROPIC_API_KEY");
+    expect(createWorkspaceBodySchema.safeParse({ name: "w" }).success).toBe(false);
   });
 
   it("defaults prompt priority to 5 and bounds it", () => {
@@ -69,7 +61,6 @@ describe("workspaces, prompts, secrets", () => {
 
   it("requires secret names usable as environment variables", () => {
     expect(createSecretBodySchema.parse({ name: "GH_TOKEN", value: "x" })).toMatchObject({
-      scope: "workspace",
       type: "api_key",
     });
     expect(createSecretBodySchema.safeParse({ name: "gh-token", value: "x" }).success).toBe(false);

@@ -1,18 +1,9 @@
 import { z } from "zod";
 import { environmentIdSchema, taskIdSchema } from "../domain/ids.js";
-import { networkPolicySchema } from "../domain/network-policy.js";
-import { absolutePathSchema, envNameSchema, resourceNameSchema } from "../domain/primitives.js";
-import { secretMetadataSchema, secretScopeSchema, secretTypeSchema } from "../domain/secret.js";
-import { toolsSchema } from "../domain/tool-spec.js";
-import { vmBackendSchema } from "../domain/vm.js";
-import {
-  aiAssistantSchema,
-  prepStepSpecSchema,
-  workspaceSchema,
-  workspaceStatusSchema,
-} from "../domain/workspace.js";
+import { envNameSchema, resourceNameSchema } from "../domain/primitives.js";
+import { secretMetadataSchema, secretTypeSchema } from "../domain/secret.js";
+import { workspaceSchema, workspaceStatusSchema } from "../domain/workspace.js";
 import { cursorSchema, limitSchema, repeatableQueryParamSchema } from "./pagination.js";
-import { imageRefSchema, memoryMbSchema, vcpusSchema } from "./vms.js";
 
 /** A secret value: 1 byte to 64 KiB of text. */
 export const secretValueSchema = z
@@ -21,15 +12,15 @@ export const secretValueSchema = z
   .max(65_536, "value is at most 64 KiB");
 
 /**
- * Body of `POST /api/v1/workspaces/{id}/secrets` (and one entry of a workspace's initial secrets).
- * `name` is the environment variable the value is injected as, so it must be a POSIX name.
+ * Body of `POST /api/v1/workspaces/{id}/secrets` and `POST /api/v1/secrets` (global). `name` is
+ * the environment variable the value is delivered as, so it must be a POSIX name. Adding a name
+ * that exists replaces its value.
  */
 export const createSecretBodySchema = z.strictObject({
   name: envNameSchema,
   value: secretValueSchema,
   type: secretTypeSchema.default("api_key"),
   description: z.string().max(2000).default(""),
-  scope: secretScopeSchema.default("workspace"),
 });
 
 /** A create-secret body. */
@@ -42,32 +33,20 @@ export const secretResponseSchema = z.object({ secret: secretMetadataSchema });
 export type SecretResponse = z.infer<typeof secretResponseSchema>;
 
 /**
- * Body of `POST /api/v1/workspaces`. With `environmentId` the environment supplies defaults (size,
- * tools, repository, MCP servers) that fields given here override. `tools` take specs such as
- * `node@20` (no separate version map).
+ * Body of `POST /api/v1/workspaces`: a workspace made from an environment (by id or name).
+ * `secrets` are stored (encrypted) before preparation starts, so a repository's `tokenSecret` or
+ * a setup step may use them.
  */
 export const createWorkspaceBodySchema = z.strictObject({
   name: resourceNameSchema,
+  environment: z.string().min(1, "environment is required (an environment's id or name)").max(200),
   description: z.string().max(2000).optional(),
-  environmentId: environmentIdSchema.optional(),
-  backend: vmBackendSchema.optional(),
-  image: imageRefSchema.optional(),
-  vcpus: vcpusSchema.optional(),
-  memoryMb: memoryMbSchema.optional(),
-  aiAssistant: aiAssistantSchema.default("claude-code"),
-  aiAssistantConfig: z.record(z.string(), z.unknown()).optional(),
-  workingDirectory: absolutePathSchema.optional(),
   secrets: z
-    .array(createSecretBodySchema.omit({ scope: true }))
+    .array(z.strictObject({ name: envNameSchema, value: secretValueSchema }))
     .max(64, "at most 64 secrets")
+    .refine((s) => new Set(s.map((x) => x.name)).size === s.length, "secret names must be unique")
     .optional(),
-  prepSteps: z.array(prepStepSpecSchema).max(64, "at most 64 prep steps").optional(),
-  tools: toolsSchema.optional(),
-  network: networkPolicySchema.optional(),
 });
-
-/** A create-workspace body. */
-export type CreateWorkspaceBody = z.infer<typeof createWorkspaceBodySchema>;
 
 /** `202` answer of `POST /workspaces`: the workspace (status `creating`) and the task preparing it. */
 export const createWorkspaceAcceptedResponseSchema = z.object({

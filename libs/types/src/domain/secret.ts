@@ -19,9 +19,9 @@ export const secretScopeSchema = z.enum(["workspace", "global"], {
 export type SecretScope = z.infer<typeof secretScopeSchema>;
 
 /**
- * A secret's metadata. There is deliberately no value field: values are encrypted at rest,
- * injected into the sandbox as environment variables named `name`, and never returned by the API.
- * `workspaceId` is null for global secrets.
+ * A secret's metadata. There is deliberately no value field: values are encrypted at rest
+ * (AES-256-GCM, `keyId` names the key), delivered to the agent's process environment as `name`,
+ * and never returned by the API. `workspaceId` is null for global secrets.
  */
 export const secretMetadataSchema = z.object({
   id: secretIdSchema,
@@ -30,6 +30,7 @@ export const secretMetadataSchema = z.object({
   type: secretTypeSchema,
   description: z.string(),
   scope: secretScopeSchema,
+  keyId: z.string(),
   createdAt: timestampSchema,
   updatedAt: timestampSchema,
 });

@@ -5,6 +5,7 @@ import { taskSchema } from "../domain/task.js";
 import { vmSchema, vmStatusSchema, type VmStatus } from "../domain/vm.js";
 import { workerSchema } from "../domain/worker.js";
 import {
+  prepStepSchema,
   workspaceSchema,
   workspaceStatusSchema,
   type WorkspaceStatus,
@@ -79,22 +80,20 @@ export const eventCatalog = {
   /** A worker stopped sending heartbeats or shut down; its sandboxes become `lost`. */
   "worker.offline": workerEventData,
 
-  /** A workspace was recorded (status `creating`). */
+  /** A workspace was recorded (status `creating`); its sandbox is being made. */
   "workspace.created": workspaceEventData,
-  /** A worker is installing tools and running prep steps. */
+  /** Its sandbox runs; the preparation steps are running. */
   "workspace.preparing": workspaceEventData,
-  /** A sandbox is being made for an idle workspace. */
-  "workspace.spawning": workspaceEventData,
-  /** The workspace accepts prompts. */
+  /** The workspace accepts prompts (prepared, or resumed after an idle stop). */
   "workspace.ready": workspaceEventData,
-  /** The workspace's sandbox was removed after inactivity; the workspace is kept. */
+  /** The workspace's sandbox was stopped after inactivity; its files are kept. */
   "workspace.idle": workspaceEventData,
-  /** Preparing the workspace failed. */
+  /** Preparing the workspace failed; `workspace.failedStep` names the step. */
   "workspace.failed": workspaceEventData,
-  /** The workspace is being deleted. */
-  "workspace.deleting": workspaceEventData,
-  /** The workspace is gone. */
+  /** The workspace and its sandbox were deleted. */
   "workspace.deleted": workspaceEventData,
+  /** A preparation step started, finished or was skipped; `step.output` is redacted. */
+  "workspace.step": z.object({ workspaceId: z.string(), step: prepStepSchema }),
 
   /** A prompt was submitted. */
   "prompt.created": promptEventData,

@@ -7,16 +7,18 @@ import type { Config, Logger } from "@aetherium/common";
 export const ENCRYPTION_KEY_FILE = "encryption.key";
 
 /**
- * The installation's encryption key: `secrets.encryptionKey` when configured, else the one kept
- * in `<home>/encryption.key`, else a new one written there (mode 0600). Processes sharing a home
- * share it; gateways and workers on different machines must be given the same configured key,
- * or a gateway cannot open the tokens its workers registered (it then says so per request).
+ * The installation's encryption key: `secrets.encryptionKey` when configured. Embedded (one
+ * process) it may be left out: then the one kept in `<home>/encryption.key` is used, or a new
+ * one written there (mode 0600). Distributed, a missing key is refused: gateways and workers
+ * must share one, or what one process sealed (workspace secrets, sandbox env, worker tokens)
+ * would not open in another.
  */
 export async function resolveEncryptionKey(
   config: Config,
   options: { logger: Logger; distributed: boolean },
 ): Promise<string> {
   if (config.secrets.encryptionKey) return config.secrets.encryptionKey;
+  if (options.distributed) throw new MissingEncryptionKeyError();
   const file = path.resolve(config.home, ENCRYPTION_KEY_FILE);
   let key = (await readFile(file, "utf8").catch(() => "")).trim();
   if (!key) {
@@ -33,13 +35,18 @@ export async function resolveEncryptionKey(
     if (wrote) await chmod(file, 0o600);
     else key = await readWhenWritten(file);
   }
-  if (options.distributed) {
-    options.logger.warn(
-      { file },
-      "secrets.encryptionKey is not set: using the key kept under home; every gateway and worker must share it (set AETHERIUM_ENCRYPTION_KEY to the same value everywhere)",
-    );
-  }
+  options.logger.debug({ file }, "using the encryption key kept under home");
   return key;
+}
+
+/** A distributed process was started without `secrets.encryptionKey`. */
+export class MissingEncryptionKeyError extends Error {
+  constructor() {
+    super(
+      "secrets.encryptionKey is not set: with a shared database and Redis every gateway and worker needs the same key (set AETHERIUM_ENCRYPTION_KEY, e.g. to the output of `openssl rand -base64 32`)",
+    );
+    this.name = "MissingEncryptionKeyError";
+  }
 }
 
 // Another process created the file a moment ago and may not have written it yet.

@@ -6,6 +6,9 @@ import {
   type EventBus,
   type Logger,
 } from "@aetherium/common";
+import { EnvironmentService } from "../domain/environment-service.js";
+import { SecretService } from "../domain/secret-service.js";
+import { SecretCipher } from "../storage/secret-cipher.js";
 import { TaskService } from "../domain/task-service.js";
 import { VmService } from "../domain/vm-service.js";
 import { WorkerService } from "../domain/worker-service.js";
@@ -36,6 +39,8 @@ export interface ControlPlane {
   readonly workers: WorkerService;
   /** Prompts to workspaces' agents and the sessions that send them. */
   readonly prompts: PromptService;
+  readonly environments: EnvironmentService;
+  readonly secrets: SecretService;
   /** Closes queue, bus and database, in that order. */
   close(): Promise<void>;
 }
@@ -142,6 +147,8 @@ export async function openControlPlane(
       vms,
       workers,
       prompts,
+      environments: new EnvironmentService(repos),
+      secrets: new SecretService(repos, new SecretCipher(encryptionKey), options.logger),
       async close() {
         await queue.close();
         await bus.close();

@@ -206,12 +206,18 @@ export interface EnvironmentsTable {
   memoryMb: IntWithDefault;
   diskMb: ColumnType<number | null, number | null | undefined, number | null>;
   gitRepoUrl: ColumnType<string | null, string | null | undefined, string | null>;
-  gitBranch: TextWithDefault;
+  gitBranch: ColumnType<string | null, string | null | undefined, string | null>;
+  gitTokenSecret: ColumnType<string | null, string | null | undefined, string | null>;
   workingDirectory: TextWithDefault;
   tools: JsonWithDefault<string[]>;
   envVars: JsonWithDefault<Record<string, string>>;
   mcpServers: JsonWithDefault<JsonValue[]>;
   idleTimeoutSec: IntWithDefault;
+  backend: ColumnType<string | null, string | null | undefined, string | null>;
+  network: JsonWithDefault<JsonObject>;
+  secretNames: JsonWithDefault<string[]>;
+  setup: JsonWithDefault<JsonValue[]>;
+  agent: JsonWithDefault<JsonObject>;
   createdAt: CreatedAt;
   updatedAt: CreatedAt;
 }
@@ -234,6 +240,10 @@ export interface WorkspacesTable {
   readyAt: NullableTimestamp;
   stoppedAt: NullableTimestamp;
   metadata: JsonWithDefault<JsonObject>;
+  /** The environment the workspace was made from, as it was then (an `Environment`). */
+  spec: JsonWithDefault<JsonObject>;
+  error: ColumnType<string | null, string | null | undefined, string | null>;
+  failedStep: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /** Table `workspace_secrets`: encrypted secrets of a workspace, or tenant-wide when global. */
@@ -257,6 +267,7 @@ export interface WorkspacePrepStepsTable {
   id: Generated<string>;
   workspaceId: string;
   stepType: string;
+  name: TextWithDefault;
   stepOrder: IntWithDefault;
   config: JsonWithDefault<JsonObject>;
   status: TextWithDefault;

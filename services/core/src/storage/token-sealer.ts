@@ -12,15 +12,28 @@ const TAG_BYTES = 16;
  * another row does not open there.
  */
 export class TokenSealer {
+  readonly #secret: string | Buffer;
   readonly #key: Buffer;
 
-  /** `secret`: the installation's encryption key (`secrets.encryptionKey`), as configured. */
-  constructor(secret: string | Buffer) {
+  /**
+   * `secret`: the installation's encryption key (`secrets.encryptionKey`), as configured.
+   * `purpose` picks a key of its own derived from it, so a value sealed for one use does not
+   * open as another.
+   */
+  constructor(secret: string | Buffer, purpose = "aetherium worker internal token") {
     if (secret.length === 0) throw new Error("TokenSealer needs a non-empty key");
-    // A key of its own for this use, so the same configured key can serve other purposes.
-    this.#key = Buffer.from(
-      hkdfSync("sha256", secret, Buffer.alloc(0), "aetherium worker internal token", 32),
-    );
+    this.#secret = secret;
+    this.#key = Buffer.from(hkdfSync("sha256", secret, Buffer.alloc(0), purpose, 32));
+  }
+
+  /** A sealer on the same configured key for another purpose. */
+  forPurpose(purpose: string): TokenSealer {
+    return new TokenSealer(this.#secret, purpose);
+  }
+
+  /** True when `stored` looks sealed (it may still not open here). */
+  static isSealed(stored: string): boolean {
+    return stored.startsWith(SEALED_PREFIX);
   }
 
   /**

@@ -65,6 +65,15 @@ export const ROUTE_SCOPES: Readonly<Record<string, RouteAccess>> = {
   "GET /api/v1/workspaces/:id/sessions": "read",
   "GET /api/v1/workspaces/:id/sessions/:sessionId": "read",
   "GET /api/v1/workspaces/:id/ws": "write", // WebSocket: sends prompts
+  // Environments, workspaces and secrets. Secret values are write-only: no route returns one.
+  "GET /api/v1/environments": "read",
+  "GET /api/v1/environments/:id": "read",
+  "POST /api/v1/environments": "write",
+  "PUT /api/v1/environments/:id": "write",
+  "DELETE /api/v1/environments/:id": "write",
+  "GET /api/v1/secrets": "read",
+  "POST /api/v1/secrets": "write",
+  "DELETE /api/v1/secrets/:name": "write",
 
   // The E2B control API: the key comes in X-API-KEY, scopes as on /api/v1.
   "POST /e2b/sandboxes": "write",

@@ -56,6 +56,15 @@ export const OPERATION_IDS: Readonly<Record<string, string>> = {
   "POST /api/v1/integrations/slack/events": "receiveSlackEvent",
   "POST /api/v1/integrations/discord/interactions": "receiveDiscordInteraction",
   "GET /api/v1/integrations/deliveries": "listIntegrationDeliveries",
+  "POST /api/v1/environments": "createEnvironment",
+  "GET /api/v1/environments": "listEnvironments",
+  "GET /api/v1/environments/{id}": "getEnvironment",
+  "PUT /api/v1/environments/{id}": "updateEnvironment",
+  "DELETE /api/v1/environments/{id}": "deleteEnvironment",
+
+  "POST /api/v1/secrets": "setGlobalSecret",
+  "GET /api/v1/secrets": "listGlobalSecrets",
+  "DELETE /api/v1/secrets/{name}": "deleteGlobalSecret",
 };
 
 /** The operation's id: from the table, else `method` + the path's words in camel case. */

@@ -8,6 +8,7 @@ import {
   TEST_PG_ADMIN_URL,
   useTestDatabase,
   type PrivateRedis,
+  TEST_ENCRYPTION_KEY,
 } from "@aetherium/testing";
 import { errorResponseSchema, healthResponseSchema } from "@aetherium/types";
 import pg from "pg";
@@ -37,6 +38,7 @@ beforeAll(async () => {
     env: {
       AETHERIUM_DATABASE_URL: db.current.url,
       AETHERIUM_REDIS_URL: redis.url,
+      AETHERIUM_ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
       AETHERIUM_HOME: home,
       AETHERIUM_HOST: "127.0.0.1",
       AETHERIUM_PORT: "0",

@@ -25,7 +25,9 @@ import { registerBackendRoutes } from "../routes/backends.js";
 import { registerClusterRoutes } from "../routes/cluster.js";
 import { registerDashboard } from "../routes/dashboard.js";
 import { registerE2b } from "../e2b/register-e2b.js";
+import { registerEnvironmentRoutes } from "../routes/environments.js";
 import { registerEventRoutes } from "../routes/events.js";
+import { registerSecretRoutes } from "../routes/secrets.js";
 import { registerExecRoutes } from "../routes/exec.js";
 import { registerFileRoutes } from "../routes/files.js";
 import { registerHealthRoutes } from "../routes/health.js";
@@ -159,6 +161,8 @@ export async function buildServer(deps: ServerDeps): Promise<GatewayApp> {
   registerApiKeyRoutes(api, routeDeps);
   registerEventRoutes(api, routeDeps);
   registerPromptRoutes(api, routeDeps);
+  registerEnvironmentRoutes(api, routeDeps);
+  registerSecretRoutes(api, routeDeps);
   await registerE2b(app, routeDeps);
   await registerIntegrations(app, routeDeps);
   app.get("/api/v1/openapi.json", { schema: { hide: true } }, () => app.swagger());

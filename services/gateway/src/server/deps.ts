@@ -48,7 +48,7 @@ export interface ServerDeps {
   readonly requestLogLevel?: "info" | "debug";
   readonly runtime: Pick<
     ControlPlane,
-    "repos" | "vms" | "tasks" | "workers" | "bus" | "queue" | "prompts"
+    "repos" | "vms" | "tasks" | "workers" | "bus" | "queue" | "prompts" | "environments" | "secrets"
   >;
   readonly dataPlane: DataPlaneClient;
   readonly health: () => Promise<HealthReport>;

@@ -207,7 +207,7 @@ export class ExecRecorder {
       ...(req.args ? { command: req.command, args: [...req.args] } : { shell: req.command }),
       // The row's env applies to every command: a sandbox claimed from the warm pool was
       // booted before its owner's env was known.
-      env: { ...row.env, ...req.env },
+      env: { ...repos.vms.openEnv(row), ...req.env },
       ...(req.cwd ? { cwd: req.cwd } : {}),
       ...(req.user ? { user: req.user } : {}),
       ...(req.stdin !== undefined ? { stdin: req.stdin } : {}),

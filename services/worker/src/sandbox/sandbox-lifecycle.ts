@@ -49,7 +49,7 @@ export class SandboxLifecycle {
         memoryMb: claimed.memoryMb,
         ...(claimed.diskMb ? { diskMb: claimed.diskMb } : {}),
         egress: egressOf(claimed.network),
-        env: claimed.env,
+        env: repos.vms.openEnv(claimed),
         labels: { "aetherium.vm-name": claimed.name },
       };
       try {

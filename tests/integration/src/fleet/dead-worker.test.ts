@@ -9,7 +9,7 @@ import {
   startReaper,
   type ControlPlane,
 } from "@aetherium/core";
-import { useTestDatabase, useTestRedis } from "@aetherium/testing";
+import { useTestDatabase, useTestRedis, TEST_ENCRYPTION_KEY } from "@aetherium/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWorkerProcess, waitFor, type WorkerProcess } from "./fleet.js";
 
@@ -43,6 +43,7 @@ beforeAll(async () => {
     env: {
       AETHERIUM_DATABASE_URL: db.current.url,
       AETHERIUM_REDIS_URL: redis.current.url,
+      AETHERIUM_ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
       AETHERIUM_REDIS__KEY_PREFIX: redis.current.prefix,
       // What the worker processes use (fleet.ts): a dead one is offline after 1.2 s.
       AETHERIUM_WORKER__HEARTBEAT_MS: "300",

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { createLogger, loadConfig } from "@aetherium/common";
 import type { DomainEvent } from "@aetherium/types";
 import { Migrator, openControlPlane, Reaper, type ControlPlane } from "@aetherium/core";
-import { useTestDatabase, useTestRedis } from "@aetherium/testing";
+import { useTestDatabase, useTestRedis, TEST_ENCRYPTION_KEY } from "@aetherium/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWorkerProcess, waitFor, type WorkerProcess } from "./fleet.js";
 
@@ -44,6 +44,7 @@ beforeAll(async () => {
     env: {
       AETHERIUM_DATABASE_URL: db.current.url,
       AETHERIUM_REDIS_URL: redis.current.url,
+      AETHERIUM_ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
       AETHERIUM_REDIS__KEY_PREFIX: redis.current.prefix,
     },
   });

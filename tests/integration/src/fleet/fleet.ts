@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { TEST_ENCRYPTION_KEY } from "@aetherium/testing";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, "../../../..");
@@ -37,6 +38,7 @@ export async function startWorkerProcess(options: {
         ...process.env,
         AETHERIUM_DATABASE_URL: options.databaseUrl,
         AETHERIUM_REDIS_URL: options.redisUrl,
+        AETHERIUM_ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
         AETHERIUM_REDIS__KEY_PREFIX: options.keyPrefix,
         AETHERIUM_WORKER_ID: options.id,
         AETHERIUM_WORKER__ZONE: options.zone ?? "default",

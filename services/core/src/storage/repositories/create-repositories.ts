@@ -3,6 +3,8 @@ import type { Database } from "../database.js";
 import type { TokenSealer } from "../token-sealer.js";
 import { ApiKeyRepository } from "./api-keys.js";
 import { AuditLogRepository } from "./audit-log.js";
+import { EnvironmentRepository } from "./environments.js";
+import { SecretRepository } from "./secrets.js";
 import { ExecutionRepository } from "./executions.js";
 import { IntegrationDeliveryRepository } from "./integration-deliveries.js";
 import { TaskRepository } from "./tasks.js";
@@ -20,6 +22,8 @@ export interface Repositories {
   readonly auditLog: AuditLogRepository;
   readonly vmNetworkLeases: VmNetworkLeaseRepository;
   readonly integrationDeliveries: IntegrationDeliveryRepository;
+  readonly environments: EnvironmentRepository;
+  readonly secrets: SecretRepository;
 }
 
 /** How {@link createRepositories} binds. */
@@ -41,12 +45,14 @@ export function createRepositories(
 ): Repositories {
   return {
     tasks: new TaskRepository(db),
-    vms: new VmRepository(db),
+    vms: new VmRepository(db, options.sealer),
     workers: new WorkerRepository(db, options.sealer),
     executions: new ExecutionRepository(db),
     apiKeys: new ApiKeyRepository(db),
     auditLog: new AuditLogRepository(db),
     vmNetworkLeases: new VmNetworkLeaseRepository(db),
     integrationDeliveries: new IntegrationDeliveryRepository(db),
+    environments: new EnvironmentRepository(db),
+    secrets: new SecretRepository(db),
   };
 }

@@ -1,8 +1,10 @@
+import { sql } from "kysely";
 import { useTestDatabase } from "@aetherium/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InvalidCursorError, encodeCursor } from "../cursor.js";
 import { openDatabase, type DatabaseHandle } from "../database.js";
 import { Migrator } from "../migrator.js";
+import { TokenSealer } from "../token-sealer.js";
 import { VmRepository, type VmRow } from "./vms.js";
 import { WorkerRepository } from "./workers.js";
 
@@ -43,13 +45,32 @@ describe.each([["postgres"], ["pglite"]] as const)("VmRepository on %s", (engine
       backend: null,
       workerId: null,
       labels: { team: "core", "app.kubernetes.io/name": "x" },
-      env: { SOME_VAR: "1" },
       tools: ["node@20", "python@3.12"],
       network: { egress: { allow: ["example.com"] } },
       metadata: {},
       readyAt: null,
       deletedAt: null,
     });
+  });
+
+  it("keeps env values sealed at rest, names in clear, and opens them only with its key", async () => {
+    const secret = "s3cr3t-env-value-\u00e9";
+    const vm = await vms.create({ name: "sealed-env", env: { API_TOKEN: secret, EMPTY: "" } });
+    const raw = await sql<{ env: string }>`select env::text as env from vms where id = ${vm.id}`
+      .execute(handle.db)
+      .then((r) => r.rows[0]!.env);
+    expect(raw).toContain("API_TOKEN");
+    expect(raw).not.toContain("s3cr3t");
+    expect(Object.keys(vm.env).sort()).toEqual(["API_TOKEN", "EMPTY"]);
+    expect(vms.openEnv(vm)).toEqual({ API_TOKEN: secret, EMPTY: "" });
+    // Another process with another key: a clear error naming the variable, not a wrong value.
+    const elsewhere = new VmRepository(handle.db, new TokenSealer("another-key".repeat(4)));
+    expect(() => elsewhere.openEnv(vm)).toThrow(
+      /env (API_TOKEN|EMPTY) of sandbox .* does not open/,
+    );
+    // A value moved to another name does not open there.
+    const swapped = { id: vm.id, env: { OTHER: vm.env.API_TOKEN! } };
+    expect(() => vms.openEnv(swapped)).toThrow(/env OTHER/);
   });
 
   it("updates status optimistically", async () => {

@@ -8,6 +8,7 @@ import {
   type PageOptions,
 } from "../cursor.js";
 import type { Database, JsonObject, VmStatus, VmsTable } from "../database.js";
+import { TokenSealer } from "../token-sealer.js";
 
 /** A row of `vms`. */
 export type VmRow = Selectable<VmsTable>;
@@ -68,9 +69,48 @@ const LOSABLE: readonly VmStatus[] = [
 /** Sandbox records. Deleted sandboxes keep their row (status `deleted`, `deletedAt` set). */
 export class VmRepository {
   readonly #db: Kysely<Database>;
+  readonly #envSealer: TokenSealer;
 
-  constructor(db: Kysely<Database>) {
+  /**
+   * `sealer`: seals env values at rest (a key of their own derived from it); the process-local
+   * key when left out.
+   */
+  constructor(db: Kysely<Database>, sealer?: TokenSealer) {
     this.#db = db;
+    this.#envSealer = (sealer ?? TokenSealer.processLocal()).forPurpose("aetherium sandbox env");
+  }
+
+  /**
+   * Env values as stored: each sealed (AES-256-GCM), bound to its variable name. Names stay in
+   * clear: the API shows them (values masked).
+   */
+  sealEnv(env: Readonly<Record<string, string>>): Record<string, string> {
+    return Object.fromEntries(
+      Object.entries(env).map(([name, value]) => [
+        name,
+        this.#envSealer.seal(value, `env:${name}`),
+      ]),
+    );
+  }
+
+  /**
+   * The env of a row, opened. A value written before values were sealed is returned as it is;
+   * one that does not open here (another key) is an error naming the variable, never a silent
+   * empty value.
+   */
+  openEnv(row: Pick<VmRow, "id" | "env">): Record<string, string> {
+    return Object.fromEntries(
+      Object.entries(row.env).map(([name, stored]) => {
+        if (!TokenSealer.isSealed(stored)) return [name, stored];
+        const value = this.#envSealer.open(stored, `env:${name}`);
+        if (value === undefined) {
+          throw new Error(
+            `env ${name} of sandbox ${row.id} does not open with this process's encryption key (give every gateway and worker the same AETHERIUM_ENCRYPTION_KEY)`,
+          );
+        }
+        return [name, value];
+      }),
+    );
   }
 
   /**
@@ -91,7 +131,7 @@ export class VmRepository {
         diskMb: input.diskMb,
         workerId: input.workerId,
         labels: json(input.labels),
-        env: json(input.env),
+        env: json(input.env && this.sealEnv(input.env)),
         network: json(input.network),
         tools: json(input.tools),
         timeoutSec: input.timeoutSec,
@@ -335,7 +375,7 @@ export class VmRepository {
         name = ${claim.name},
         tenant = ${claim.tenant ?? "default"},
         labels = ${JSON.stringify(claim.labels)}::jsonb,
-        env = ${JSON.stringify(claim.env)}::jsonb,
+        env = ${JSON.stringify(this.sealEnv(claim.env))}::jsonb,
         timeout_sec = ${claim.timeoutSec},
         expires_at = ${claim.expiresAt},
         metadata = (metadata - 'pool') || '{"fromPool": true}'::jsonb

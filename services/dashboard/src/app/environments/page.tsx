@@ -22,7 +22,8 @@ export default function EnvironmentsPage() {
           route="GET /api/v1/environments"
           empty={
             <EmptyState title="No environments yet">
-              Create one through the API; it will show here.
+              Create one with <code>aether env create</code> or{" "}
+              <code>POST /api/v1/environments</code>; it will show here.
             </EmptyState>
           }
           render={(items) => (
@@ -51,7 +52,7 @@ export default function EnvironmentsPage() {
                         </span>
                       ))}
                     </td>
-                    <td className="hide-narrow mono small">{e.gitRepoUrl ?? "—"}</td>
+                    <td className="hide-narrow mono small">{e.repo?.url ?? "—"}</td>
                     <td>
                       <RelTime iso={e.createdAt} />
                     </td>

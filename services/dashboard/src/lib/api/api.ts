@@ -286,7 +286,8 @@ export class Api {
     return this.#call((c) => c.apiKeys.revoke(id));
   }
 
-  // Environments and workspaces: pages show when the gateway does not serve these routes.
+  // Environments are served; workspaces and prompts may not be on every gateway yet, and the
+  // pages that call them say so when they are not.
   listEnvironments(): Promise<Page<Environment>> {
     return this.request("GET", `/environments${queryString({ limit: 200 })}`);
   }
