@@ -165,7 +165,10 @@ const sandboxSchema = z.strictObject({
   // Host directory under which the Docker backend makes each sandbox's run directory (its agent
   // socket), bind-mounted into the sandbox by the engine. A worker that runs in a container sees
   // it at the same path as the host, so the engine and the worker name the same directory.
-  runDir: z.string().startsWith("/", "expected an absolute path").default("/run/aetherium/sandboxes"),
+  runDir: z
+    .string()
+    .startsWith("/", "expected an absolute path")
+    .default("/run/aetherium/sandboxes"),
   // Networking of microVM sandboxes (Firecracker, QEMU): one TAP per VM on a host bridge.
   vmNetwork: z
     .strictObject({
