@@ -56,6 +56,7 @@ const env = () => ({
   AETHERIUM_API_KEY: adminKey,
   AETHERIUM_WORKER__HEARTBEAT_MS: "500",
   AETHERIUM_WORKER__OFFLINE_AFTER_MS: "4000",
+  AETHERIUM_WORKER__CAPACITY__VCPUS: "2",
   AETHERIUM_LOG_LEVEL: "warn",
 });
 const workerA = `${name}-worker-1`;
@@ -164,9 +165,10 @@ describe.skipIf(!canRun)("aetherium cluster (make docker-up)", () => {
     "spreads sandboxes over both workers; a killed worker's turn lost and new ones go to the other",
     async () => {
       const made: Vm[] = [];
-      // Creates run four at a time so both workers take some; bounded at 24.
-      for (let round = 0; round < 6; round++) {
-        made.push(...(await Promise.all([createVm(), createVm(), createVm(), createVm()])));
+      // Two creates at a time; each worker offers two vCPUs and a sandbox takes one, so a full
+      // worker leaves the next ones to the other. Bounded at 8.
+      for (let round = 0; round < 4; round++) {
+        made.push(...(await Promise.all([createVm(), createVm()])));
         const owners = new Set(made.map((v) => v.workerId));
         if (owners.has(workerA) && owners.has(workerB)) break;
       }
@@ -210,7 +212,12 @@ describe.skipIf(!canRun)("aetherium cluster (make docker-up)", () => {
         expect(((await call("GET", `/vms/${v.id}`)).json.vm as Vm).status).toBe("running");
       }
 
-      const after = await Promise.all([createVm(), createVm(), createVm()]);
+      // B is full (two vCPUs): make room, deleting through the balancer too.
+      for (const v of onB) {
+        const gone = await call("DELETE", `/vms/${v.id}?wait=true`);
+        expect(gone.status).toBe(204);
+      }
+      const after = await Promise.all(onB.map(() => createVm()));
       for (const vm of after) {
         expect(vm.workerId).toBe(workerB);
         expect(vm.status).toBe("running");

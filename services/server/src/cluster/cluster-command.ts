@@ -23,8 +23,8 @@ const USAGE = `usage: aetherium cluster up|down|status [--name <name>] [--purge]
 
 --name (default aetherium) prefixes every container and volume. AETHERIUM_API_KEY sets the admin
 key; otherwise one is generated and kept in <home>/clusters/<name>/admin.key.
-Test settings: AETHERIUM_WORKER__HEARTBEAT_MS and AETHERIUM_WORKER__OFFLINE_AFTER_MS reach the
-workers and gateways.`;
+AETHERIUM_WORKER__HEARTBEAT_MS, AETHERIUM_WORKER__OFFLINE_AFTER_MS (workers and gateways) and
+AETHERIUM_WORKER__CAPACITY__VCPUS (workers) are passed on.`;
 
 function parsePort(value: string | undefined): number | undefined | Error {
   if (value === undefined || value === "") return undefined;
@@ -90,12 +90,14 @@ export async function runClusterCommand(
       await buildImageWithProgress(config, print, "  ");
       const heartbeatMs = intEnv(env.AETHERIUM_WORKER__HEARTBEAT_MS);
       const offlineAfterMs = intEnv(env.AETHERIUM_WORKER__OFFLINE_AFTER_MS);
+      const workerVcpus = intEnv(env.AETHERIUM_WORKER__CAPACITY__VCPUS);
       const info = await clusterUp({
         settings,
         sandboxImage: DEFAULT_BASE_IMAGE,
         print,
         ...(heartbeatMs !== undefined ? { heartbeatMs } : {}),
         ...(offlineAfterMs !== undefined ? { offlineAfterMs } : {}),
+        ...(workerVcpus !== undefined ? { workerVcpus } : {}),
       });
       const keyFile = path.join(clusterStateDir(config.home, name), "admin.key");
       print(
