@@ -226,3 +226,36 @@ describe.skipIf(!canRun)("aetherium cluster (make docker-up)", () => {
     10 * 60_000,
   );
 });
+
+describe("aetherium cluster and image build: a user's mistakes", () => {
+  async function aetherium(args: string[], extra: Record<string, string> = {}) {
+    return run(process.execPath, [AETHERIUM_MAIN, ...args], {
+      env: { ...process.env, AETHERIUM_HOME: path.join(repo, ".aetherium"), ...extra },
+      cwd: repo,
+      timeout: 60_000,
+    }).then(
+      (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+      (err: { code: number; stdout: string; stderr: string }) => err,
+    );
+  }
+
+  it("refuses an unknown service, a bad cluster name or port, an unknown action", async () => {
+    const service = await aetherium(["image", "build", "--service", "nope"]);
+    expect(service.code).toBe(2);
+    expect(service.stderr).toContain("unknown service 'nope'");
+    expect(service.stderr).toContain("gateway, worker, postgres, redis, lb");
+
+    const name = await aetherium(["cluster", "status", "--name", "Bad_Name"]);
+    expect(name.code).toBe(2);
+    expect(name.stderr).toContain("--name must be 1-24 characters");
+
+    const port = await aetherium(["cluster", "up"], { AETHERIUM_CLUSTER_PORT: "80" });
+    expect(port.code).toBe(2);
+    expect(port.stderr).toContain("AETHERIUM_CLUSTER_PORT must be an integer from 1024 to 65529");
+
+    const action = await aetherium(["cluster", "sideways"]);
+    expect(action.code).toBe(2);
+    expect(action.stderr).toContain("usage: aetherium cluster up|down|status");
+    for (const r of [service, name, port, action]) expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
+  });
+});

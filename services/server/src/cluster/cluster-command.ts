@@ -1,5 +1,5 @@
 import path from "node:path";
-import { loadConfig } from "@aetherium/common";
+import { isAetheriumError, loadConfig, type Config } from "@aetherium/common";
 import { DEFAULT_BASE_IMAGE } from "@aetherium/core";
 import { buildServiceImagesWithProgress } from "../service-images/build-with-progress.js";
 import { SERVICE_NAMES } from "../service-images/service-catalog.js";
@@ -71,6 +71,25 @@ export async function runClusterCommand(
     return 2;
   }
   const config = loadConfig({ env });
+  try {
+    return await dispatch(action, name, purge, port, config, env, print);
+  } catch (err) {
+    // An engine, build or start-up failure reads as what failed, not as a stack trace.
+    if (isAetheriumError(err)) throw err;
+    console.error(`aetherium cluster ${action}: ${(err as Error).message}`);
+    return 1;
+  }
+}
+
+async function dispatch(
+  action: string | undefined,
+  name: string,
+  purge: boolean,
+  port: number | undefined,
+  config: Config,
+  env: NodeJS.ProcessEnv,
+  print: (line: string) => void,
+): Promise<number> {
   switch (action) {
     case "up": {
       if (process.getuid?.() !== 0) {
