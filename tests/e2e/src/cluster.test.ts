@@ -240,22 +240,25 @@ describe("aetherium cluster and image build: a user's mistakes", () => {
   }
 
   it("refuses an unknown service, a bad cluster name or port, an unknown action", async () => {
-    const service = await aetherium(["image", "build", "--service", "nope"]);
+    // Each starts the whole server command: run them side by side.
+    const [service, name, port, action] = await Promise.all([
+      aetherium(["image", "build", "--service", "nope"]),
+      aetherium(["cluster", "status", "--name", "Bad_Name"]),
+      aetherium(["cluster", "up"], { AETHERIUM_CLUSTER_PORT: "80" }),
+      aetherium(["cluster", "sideways"]),
+    ]);
     expect(service.code).toBe(2);
     expect(service.stderr).toContain("unknown service 'nope'");
     expect(service.stderr).toContain("gateway, worker, postgres, redis, lb");
 
-    const name = await aetherium(["cluster", "status", "--name", "Bad_Name"]);
     expect(name.code).toBe(2);
     expect(name.stderr).toContain("--name must be 1-24 characters");
 
-    const port = await aetherium(["cluster", "up"], { AETHERIUM_CLUSTER_PORT: "80" });
     expect(port.code).toBe(2);
     expect(port.stderr).toContain("AETHERIUM_CLUSTER_PORT must be an integer from 1024 to 65529");
 
-    const action = await aetherium(["cluster", "sideways"]);
     expect(action.code).toBe(2);
     expect(action.stderr).toContain("usage: aetherium cluster up|down|status");
     for (const r of [service, name, port, action]) expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
-  });
+  }, 240_000);
 });
