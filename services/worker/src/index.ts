@@ -26,7 +26,6 @@ export {
   type BaseImage,
   type ImageBuildProgress,
 } from "./image/build-base-image.js";
-export { BASE_SUITE } from "./image/image-layout.js";
 export { buildVmImage, type VmImage } from "./vm-image/build-vm-image.js";
 export { QemuBackend } from "./qemu/qemu-backend.js";
 export { VmNetwork } from "./vm-network/vm-network.js";

@@ -56,6 +56,7 @@ const env = () => ({
   AETHERIUM_API_KEY: adminKey,
   AETHERIUM_WORKER__HEARTBEAT_MS: "500",
   AETHERIUM_WORKER__OFFLINE_AFTER_MS: "4000",
+  AETHERIUM_WORKER__CAPACITY__VCPUS: "2",
   AETHERIUM_LOG_LEVEL: "warn",
 });
 const workerA = `${name}-worker-1`;
@@ -164,9 +165,10 @@ describe.skipIf(!canRun)("aetherium cluster (make docker-up)", () => {
     "spreads sandboxes over both workers; a killed worker's turn lost and new ones go to the other",
     async () => {
       const made: Vm[] = [];
-      // Creates run four at a time so both workers take some; bounded at 24.
-      for (let round = 0; round < 6; round++) {
-        made.push(...(await Promise.all([createVm(), createVm(), createVm(), createVm()])));
+      // Two creates at a time; each worker offers two vCPUs and a sandbox takes one, so a full
+      // worker leaves the next ones to the other. Bounded at 8.
+      for (let round = 0; round < 4; round++) {
+        made.push(...(await Promise.all([createVm(), createVm()])));
         const owners = new Set(made.map((v) => v.workerId));
         if (owners.has(workerA) && owners.has(workerB)) break;
       }
@@ -210,7 +212,12 @@ describe.skipIf(!canRun)("aetherium cluster (make docker-up)", () => {
         expect(((await call("GET", `/vms/${v.id}`)).json.vm as Vm).status).toBe("running");
       }
 
-      const after = await Promise.all([createVm(), createVm(), createVm()]);
+      // B is full (two vCPUs): make room, deleting through the balancer too.
+      for (const v of onB) {
+        const gone = await call("DELETE", `/vms/${v.id}?wait=true`);
+        expect(gone.status).toBe(204);
+      }
+      const after = await Promise.all(onB.map(() => createVm()));
       for (const vm of after) {
         expect(vm.workerId).toBe(workerB);
         expect(vm.status).toBe("running");
@@ -218,4 +225,40 @@ describe.skipIf(!canRun)("aetherium cluster (make docker-up)", () => {
     },
     10 * 60_000,
   );
+});
+
+describe("aetherium cluster and image build: a user's mistakes", () => {
+  async function aetherium(args: string[], extra: Record<string, string> = {}) {
+    return run(process.execPath, [AETHERIUM_MAIN, ...args], {
+      env: { ...process.env, AETHERIUM_HOME: path.join(repo, ".aetherium"), ...extra },
+      cwd: repo,
+      timeout: 60_000,
+    }).then(
+      (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+      (err: { code: number; stdout: string; stderr: string }) => err,
+    );
+  }
+
+  it("refuses an unknown service, a bad cluster name or port, an unknown action", async () => {
+    // Each starts the whole server command: run them side by side.
+    const [service, name, port, action] = await Promise.all([
+      aetherium(["image", "build", "--service", "nope"]),
+      aetherium(["cluster", "status", "--name", "Bad_Name"]),
+      aetherium(["cluster", "up"], { AETHERIUM_CLUSTER_PORT: "80" }),
+      aetherium(["cluster", "sideways"]),
+    ]);
+    expect(service.code).toBe(2);
+    expect(service.stderr).toContain("unknown service 'nope'");
+    expect(service.stderr).toContain("gateway, worker, postgres, redis, lb");
+
+    expect(name.code).toBe(2);
+    expect(name.stderr).toContain("--name must be 1-24 characters");
+
+    expect(port.code).toBe(2);
+    expect(port.stderr).toContain("AETHERIUM_CLUSTER_PORT must be an integer from 1024 to 65529");
+
+    expect(action.code).toBe(2);
+    expect(action.stderr).toContain("usage: aetherium cluster up|down|status");
+    for (const r of [service, name, port, action]) expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
+  }, 240_000);
 });

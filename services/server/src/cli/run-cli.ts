@@ -59,11 +59,14 @@ export async function runCli(argv: readonly string[]): Promise<number> {
             );
             return 2;
           }
-          await buildServiceImagesWithProgress(
-            loadConfig({ env: process.env }),
-            names.filter(isServiceName),
-            print,
-          );
+          const config = loadConfig({ env: process.env });
+          try {
+            await buildServiceImagesWithProgress(config, names.filter(isServiceName), print);
+          } catch (err) {
+            // debootstrap, the engine or a missing build: one line saying which.
+            console.error(`aetherium image build: ${(err as Error).message}`);
+            return 1;
+          }
           return 0;
         }
         if (rest[0] !== "build" || (rest.length > 1 && (rest.length > 2 || rest[1] !== "--vm"))) {

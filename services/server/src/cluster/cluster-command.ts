@@ -1,5 +1,5 @@
 import path from "node:path";
-import { loadConfig } from "@aetherium/common";
+import { isAetheriumError, loadConfig, type Config } from "@aetherium/common";
 import { DEFAULT_BASE_IMAGE } from "@aetherium/core";
 import { buildServiceImagesWithProgress } from "../service-images/build-with-progress.js";
 import { SERVICE_NAMES } from "../service-images/service-catalog.js";
@@ -23,8 +23,8 @@ const USAGE = `usage: aetherium cluster up|down|status [--name <name>] [--purge]
 
 --name (default aetherium) prefixes every container and volume. AETHERIUM_API_KEY sets the admin
 key; otherwise one is generated and kept in <home>/clusters/<name>/admin.key.
-Test settings: AETHERIUM_WORKER__HEARTBEAT_MS and AETHERIUM_WORKER__OFFLINE_AFTER_MS reach the
-workers and gateways.`;
+AETHERIUM_WORKER__HEARTBEAT_MS, AETHERIUM_WORKER__OFFLINE_AFTER_MS (workers and gateways) and
+AETHERIUM_WORKER__CAPACITY__VCPUS (workers) are passed on.`;
 
 function parsePort(value: string | undefined): number | undefined | Error {
   if (value === undefined || value === "") return undefined;
@@ -71,6 +71,25 @@ export async function runClusterCommand(
     return 2;
   }
   const config = loadConfig({ env });
+  try {
+    return await dispatch(action, name, purge, port, config, env, print);
+  } catch (err) {
+    // An engine, build or start-up failure reads as what failed, not as a stack trace.
+    if (isAetheriumError(err)) throw err;
+    console.error(`aetherium cluster ${action}: ${(err as Error).message}`);
+    return 1;
+  }
+}
+
+async function dispatch(
+  action: string | undefined,
+  name: string,
+  purge: boolean,
+  port: number | undefined,
+  config: Config,
+  env: NodeJS.ProcessEnv,
+  print: (line: string) => void,
+): Promise<number> {
   switch (action) {
     case "up": {
       if (process.getuid?.() !== 0) {
@@ -90,12 +109,14 @@ export async function runClusterCommand(
       await buildImageWithProgress(config, print, "  ");
       const heartbeatMs = intEnv(env.AETHERIUM_WORKER__HEARTBEAT_MS);
       const offlineAfterMs = intEnv(env.AETHERIUM_WORKER__OFFLINE_AFTER_MS);
+      const workerVcpus = intEnv(env.AETHERIUM_WORKER__CAPACITY__VCPUS);
       const info = await clusterUp({
         settings,
         sandboxImage: DEFAULT_BASE_IMAGE,
         print,
         ...(heartbeatMs !== undefined ? { heartbeatMs } : {}),
         ...(offlineAfterMs !== undefined ? { offlineAfterMs } : {}),
+        ...(workerVcpus !== undefined ? { workerVcpus } : {}),
       });
       const keyFile = path.join(clusterStateDir(config.home, name), "admin.key");
       print(

@@ -43,6 +43,8 @@ export interface ClusterRunOptions {
   readonly runDir: string;
   readonly heartbeatMs?: number;
   readonly offlineAfterMs?: number;
+  /** vCPUs each worker offers; default the host's CPU count. */
+  readonly workerVcpus?: number;
 }
 
 /** The ports of a cluster, all on 127.0.0.1. */
@@ -174,6 +176,9 @@ export function clusterPlan(s: ClusterSettings, run: ClusterRunOptions): Contain
         AETHERIUM_WORKER_ID: id,
         AETHERIUM_WORKER__INTERNAL_PORT: String(ports.workers[i]),
         AETHERIUM_SANDBOX__RUN_DIR: run.runDir,
+        ...(run.workerVcpus !== undefined
+          ? { AETHERIUM_WORKER__CAPACITY__VCPUS: String(run.workerVcpus) }
+          : {}),
       },
       binds: [
         "/var/run/docker.sock:/var/run/docker.sock",

@@ -100,7 +100,7 @@ export type ClusterPrint = (line: string) => void;
 
 /** Options for {@link clusterUp}. */
 export interface ClusterUpOptions extends Partial<
-  Pick<ClusterRunOptions, "heartbeatMs" | "offlineAfterMs">
+  Pick<ClusterRunOptions, "heartbeatMs" | "offlineAfterMs" | "workerVcpus">
 > {
   readonly settings: ClusterSettings;
   readonly sandboxImage: string;
@@ -205,6 +205,7 @@ export async function clusterUp(options: ClusterUpOptions): Promise<ClusterInfo>
     runDir,
     ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}),
     ...(options.offlineAfterMs !== undefined ? { offlineAfterMs: options.offlineAfterMs } : {}),
+    ...(options.workerVcpus !== undefined ? { workerVcpus: options.workerVcpus } : {}),
   });
   const volumes = clusterVolumes(s.name);
   await ensureVolume(docker, volumes.postgres, s.name);
