@@ -255,11 +255,69 @@ describe.each([
     expect(left).toBeGreaterThan(60_000);
     expect(left).toBeLessThanOrEqual(125_000);
     // Not built yet, and said so rather than answered as "not found".
-    await expect(sbx.pause()).rejects.toThrow(/pausing a sandbox is not available yet/);
     await expect(sbx.getMetrics()).rejects.toThrow(/metrics is not available yet/);
     const connected = await Sandbox.connect(sbx.sandboxId);
     expect((await connected.commands.run("echo again")).stdout).toBe("again\n");
   });
+
+  it("pauses and resumes through connect, keeping a running process and its files", async () => {
+    const count = `/tmp/${suite}-count`;
+    const counter = await sbx.commands.run(
+      `i=0; while true; do i=$((i+1)); echo $i > ${count}; sleep 0.1; done`,
+      { background: true },
+    );
+    await sbx.files.write(`/tmp/${suite}-kept.txt`, "kept");
+    expect(await sbx.pause()).toBe(true);
+    expect(await sbx.pause()).toBe(false); // paused already, as E2B answers it
+    expect((await Sandbox.getInfo(sbx.sandboxId)).state).toBe("paused");
+    expect(await sbx.isRunning()).toBe(false);
+    const paused = await Sandbox.list({
+      query: { metadata: { suite }, state: ["paused"] },
+    }).nextItems();
+    expect(paused.map((s) => s.sandboxId)).toEqual([sbx.sandboxId]);
+    const running = await Sandbox.list({
+      query: { metadata: { suite }, state: ["running"] },
+    }).nextItems();
+    expect(running).toEqual([]);
+    // Refused, not accepted and ignored: a pause here always keeps memory.
+    await expect(sbx.pause({ keepMemory: false } as never)).rejects.toThrow(/memory/);
+
+    const back = await Sandbox.connect(sbx.sandboxId);
+    expect((await back.getInfo()).state).toBe("running");
+    expect((await back.commands.list()).map((p) => p.pid)).toContain(counter.pid);
+    expect(await back.files.read(`/tmp/${suite}-kept.txt`)).toBe("kept");
+    const read = async () => Number((await back.commands.run(`cat ${count}`)).stdout.trim());
+    const first = await read();
+    let later = first;
+    for (let i = 0; i < 50 && later === first; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      later = await read();
+    }
+    expect(later).toBeGreaterThan(first);
+    expect(await back.commands.kill(counter.pid)).toBe(true);
+  }, 120_000);
+
+  it("pauses at the timeout when created to (autoPause), and resumes on connect", async () => {
+    const brief = await Sandbox.create("base", {
+      metadata: { suite: `${suite}-auto` },
+      timeoutMs: 600_000,
+      lifecycle: { onTimeout: "pause" },
+    });
+    try {
+      await brief.commands.run("echo kept > /tmp/kept");
+      await brief.setTimeout(2_000);
+      let state: string | undefined;
+      for (let i = 0; i < 120 && state !== "paused"; i++) {
+        await new Promise((r) => setTimeout(r, 500));
+        state = (await Sandbox.getInfo(brief.sandboxId)).state;
+      }
+      expect(state).toBe("paused");
+      const back = await Sandbox.connect(brief.sandboxId, { timeoutMs: 60_000 });
+      expect((await back.commands.run("cat /tmp/kept")).stdout).toBe("kept\n");
+    } finally {
+      await Sandbox.kill(brief.sandboxId).catch(() => undefined);
+    }
+  }, 150_000);
 
   it("raises the SDK's own errors for an unknown sandbox and a wrong key", async () => {
     await expect(Sandbox.getInfo("no-such-sandbox")).rejects.toBeInstanceOf(NotFoundError);

@@ -9,6 +9,7 @@ import {
   e2bConnectBodySchema,
   e2bCreateSandboxBodySchema,
   e2bListQuerySchema,
+  e2bPauseBodySchema,
   e2bSetTimeoutBodySchema,
   type E2bSandbox,
   type E2bSandboxDetail,
@@ -30,6 +31,8 @@ const DEFAULT_TIMEOUT_SEC = 300;
 const CLIENT_ID = "aetherium";
 /** Statuses listed as E2B's `running`: on their way up, or up. */
 const LIVE = ["pending", "creating", "running"] as const;
+/** Statuses the E2B API shows at all. */
+const SHOWN = [...LIVE, "paused"] as const;
 
 function parse<S extends z.ZodType>(schema: S, value: unknown, where: string): z.infer<S> {
   const r = schema.safeParse(value ?? {});
@@ -57,10 +60,11 @@ function detail(vm: Vm): E2bSandboxDetail {
     memoryMB: vm.memoryMb,
     diskSizeMB: vm.diskMb,
     metadata: metadataOf(vm),
-    state: "running",
+    state: vm.status === "paused" ? "paused" : "running",
     envdVersion: E2B_ENVD_VERSION,
     allowInternetAccess: vm.network.egress !== "deny-all",
     domain: null,
+    lifecycle: { onTimeout: vm.onTimeout === "pause" ? "pause" : "kill", autoResume: false },
   };
 }
 
@@ -74,10 +78,10 @@ export function registerE2bControlRoutes(app: FastifyInstance, deps: RouteDeps):
   const { vms } = deps.runtime;
   const hidden = { schema: { hide: true } };
 
-  /** A sandbox the E2B API shows: deleted and failed ones are gone to it. */
+  /** A sandbox the E2B API shows: deleted, stopped and failed ones are gone to it. */
   const live = async (id: string): Promise<Vm> => {
     const vm = await vms.get(id);
-    if (!(LIVE as readonly string[]).includes(vm.status)) throw new NotFoundError("sandbox", id);
+    if (!(SHOWN as readonly string[]).includes(vm.status)) throw new NotFoundError("sandbox", id);
     return vm;
   };
 
@@ -122,6 +126,7 @@ export function registerE2bControlRoutes(app: FastifyInstance, deps: RouteDeps):
       labels,
       ...(body.envVars ? { env: body.envVars } : {}),
       timeoutSec: Math.max(1, body.timeout ?? DEFAULT_TIMEOUT_SEC),
+      ...(body.autoPause ? { onTimeout: "pause" } : {}),
       ...(body.allow_internet_access === false ? { network: { egress: "deny-all" } } : {}),
     });
     const running = vm.status === "running" ? vm : await untilRunning(reply, taskId, vm.id);
@@ -141,10 +146,12 @@ export function registerE2bControlRoutes(app: FastifyInstance, deps: RouteDeps):
         labels[k] = v;
       }
     }
-    // Nothing is ever paused here, so a list of paused sandboxes is empty.
-    if (q.state && !q.state.includes("running")) return reply.send([]);
+    const states = q.state ?? ["running", "paused"];
     const page = await vms.list({
-      status: [...LIVE],
+      status: [
+        ...(states.includes("running") ? LIVE : []),
+        ...(states.includes("paused") ? (["paused"] as const) : []),
+      ],
       ...(Object.keys(labels).length > 0 ? { labels } : {}),
       limit: paged ? q.limit : 100,
       ...(paged && q.nextToken ? { cursor: q.nextToken } : {}),
@@ -186,7 +193,12 @@ export function registerE2bControlRoutes(app: FastifyInstance, deps: RouteDeps):
   ) => {
     const body = parse(e2bConnectBodySchema, req.body, "request body");
     const vm = await live(req.params.sandboxID);
-    const running = vm.status === "running" ? vm : await waitUntilUp(vm.id);
+    const running =
+      vm.status === "running"
+        ? vm
+        : vm.status === "paused"
+          ? await resumed(reply, vm.id)
+          : await waitUntilUp(vm.id);
     if (body.timeout !== undefined) await vms.setTimeout(vm.id, Math.max(1, body.timeout));
     await ensureDefaultUser(deps.router, running.id, deps.logger);
     return reply.status(200).send(await answer(req, running));
@@ -202,6 +214,11 @@ export function registerE2bControlRoutes(app: FastifyInstance, deps: RouteDeps):
     }
     throw new UnavailableError(`sandbox ${id} is not running`);
   };
+  /** Resumes a paused sandbox and waits (bounded) until it runs again. */
+  const resumed = async (reply: FastifyReply, id: string): Promise<Vm> => {
+    const task = await vms.resume(id);
+    return untilRunning(reply, task.id, id);
+  };
   app.post("/e2b/sandboxes/:sandboxID/connect", hidden, connect);
   app.post("/e2b/v2/sandboxes/:sandboxID/connect", hidden, connect);
 
@@ -212,6 +229,29 @@ export function registerE2bControlRoutes(app: FastifyInstance, deps: RouteDeps):
       await live(req.params.sandboxID);
       return reply.status(501).send({ code: 501, message: `${what} is not available yet` });
     };
-  app.post("/e2b/sandboxes/:sandboxID/pause", hidden, notBuilt("pausing a sandbox"));
+  // 409 for one paused already: the SDK's pause then answers false.
+  app.post<{ Params: { sandboxID: string } }>(
+    "/e2b/sandboxes/:sandboxID/pause",
+    hidden,
+    async (req, reply) => {
+      parse(e2bPauseBodySchema, req.body, "request body");
+      const vm = await live(req.params.sandboxID);
+      if (vm.status === "paused") {
+        return reply.status(409).send({ code: 409, message: `sandbox ${vm.id} is already paused` });
+      }
+      const running = vm.status === "running" ? vm : await waitUntilUp(vm.id);
+      const task = await vms.pause(running.id);
+      const done = await waitForTask(deps.runtime, task.id, {
+        timeoutMs: deps.waitTimeoutMs,
+        signal: clientGone(reply.raw),
+      });
+      if (done.status !== "succeeded") {
+        throw new UnavailableError(
+          `sandbox ${vm.id} could not be paused: ${done.error ?? "it took too long"}`,
+        );
+      }
+      return reply.status(204).send();
+    },
+  );
   app.get("/e2b/sandboxes/:sandboxID/metrics", hidden, notBuilt("sandbox metrics"));
 }
