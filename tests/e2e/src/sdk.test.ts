@@ -172,13 +172,21 @@ describe("the SDK against a real platform", () => {
   });
 
   it("pauses (frozen, no commands) and resumes with its processes intact", async () => {
-    await sandbox.exec(
-      "nohup sh -c 'echo $$ > /tmp/counter.pid; i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.1; done' >/dev/null 2>&1 &",
-    );
+    // A command that runs through the pause: its session stays open across it.
+    const loop = await sandbox.spawn("sh", {
+      args: [
+        "-c",
+        "echo $$ > /tmp/counter.pid; i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.1; done",
+      ],
+    });
+    await loop.started();
     const pid = async () => (await sandbox.exec("cat /tmp/counter.pid")).stdout.trim();
-    for (let i = 0; i < 50 && !/^\d+$/.test(await pid()); i++) {
+    const alive = async () =>
+      (await sandbox.exec("kill -0 $(cat /tmp/counter.pid) && echo alive")).stdout.trim();
+    for (let i = 0; i < 50 && (await alive()) !== "alive"; i++) {
       await new Promise((r) => setTimeout(r, 100));
     }
+    expect(await alive()).toBe("alive");
     const before = await pid();
     await sandbox.pause({ wait: true });
     expect(sandbox.status).toBe("paused");
@@ -197,6 +205,7 @@ describe("the SDK against a real platform", () => {
     await sandbox.resume({ wait: true });
     expect(sandbox.status).toBe("running");
     expect(await pid()).toBe(before);
+    expect(await alive()).toBe("alive");
     const count = async () => Number((await sandbox.exec("cat /tmp/count")).stdout.trim());
     const first = await count();
     let later = first;
@@ -205,7 +214,8 @@ describe("the SDK against a real platform", () => {
       later = await count();
     }
     expect(later).toBeGreaterThan(first);
-    await sandbox.exec(`kill ${before}`);
+    loop.signal("SIGKILL");
+    expect((await loop.wait()).exitCode).not.toBe(0);
     await eventually(() => eventsFor(sandbox.id).includes("vm.paused"));
     expect(eventsFor(sandbox.id)).toContain("vm.paused");
   });
