@@ -58,6 +58,17 @@ export const e2bCreateSandboxBodySchema = z.strictObject({
   /** Aetherium always issues an envd access token: `secure: false` still gets one. */
   secure: z.boolean().optional(),
   allow_internet_access: z.boolean().optional(),
+  /**
+   * `allowPublicTraffic: false`: the sandbox's ports answer only requests that carry its
+   * `trafficAccessToken`. Egress rules here (`allowOut`, `denyOut`, …) are refused: use
+   * `allow_internet_access`.
+   */
+  network: z
+    .strictObject(
+      { allowPublicTraffic: z.boolean().optional() },
+      { error: "network takes only allowPublicTraffic here" },
+    )
+    .optional(),
   /** At its timeout the sandbox is paused (memory kept) instead of killed. */
   autoPause: z.boolean().optional(),
   /** A pause always keeps memory here: `false` (a filesystem-only snapshot) is refused. */
@@ -153,9 +164,7 @@ export const e2bSandboxDetailSchema = z.object({
   allowInternetAccess: z.boolean().optional(),
   domain: z.string().nullable(),
   /** What its timeout does; traffic never resumes a paused sandbox here (`autoResume: false`). */
-  lifecycle: z
-    .object({ onTimeout: z.enum(["kill", "pause"]), autoResume: z.boolean() })
-    .optional(),
+  lifecycle: z.object({ onTimeout: z.enum(["kill", "pause"]), autoResume: z.boolean() }).optional(),
 });
 
 /** A described sandbox. */

@@ -19,7 +19,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { z } from "zod";
 import type { RouteDeps } from "../server/deps.js";
 import { clientGone, waitForTask } from "../streams/wait-for-task.js";
-import { accessTokenFor } from "./access-token.js";
+import { accessTokenFor, trafficTokenFor } from "./access-token.js";
+import { PRIVATE_TRAFFIC_LABEL } from "./user-ports.js";
 import { ensureDefaultUser } from "./default-user.js";
 
 /** Labels the gateway keeps on sandboxes it made for E2B callers; never shown as metadata. */
@@ -85,23 +86,29 @@ export function registerE2bControlRoutes(app: FastifyInstance, deps: RouteDeps):
     return vm;
   };
 
-  const tokenFor = async (req: FastifyRequest, vmId: string): Promise<string> => {
+  const keyOf = async (req: FastifyRequest) => {
     const keyId = req.principal?.keyId;
     const row = keyId ? await deps.runtime.repos.apiKeys.get(keyId) : undefined;
     if (!row) throw new UnauthorizedError("the API key is not valid or has been revoked");
-    return accessTokenFor(row.id, row.keyHash, vmId);
+    return row;
   };
 
-  const answer = async (req: FastifyRequest, vm: Vm): Promise<E2bSandbox> => ({
-    sandboxID: vm.id,
-    templateID: templateOf(vm),
-    clientID: CLIENT_ID,
-    envdVersion: E2B_ENVD_VERSION,
-    envdAccessToken: await tokenFor(req, vm.id),
-    trafficAccessToken: null,
-    domain: null,
-    alias: vm.name,
-  });
+  const answer = async (req: FastifyRequest, vm: Vm): Promise<E2bSandbox> => {
+    const key = await keyOf(req);
+    return {
+      sandboxID: vm.id,
+      templateID: templateOf(vm),
+      clientID: CLIENT_ID,
+      envdVersion: E2B_ENVD_VERSION,
+      envdAccessToken: accessTokenFor(key.id, key.keyHash, vm.id),
+      trafficAccessToken:
+        vm.labels[PRIVATE_TRAFFIC_LABEL] === "private"
+          ? trafficTokenFor(key.id, key.keyHash, vm.id)
+          : null,
+      domain: null,
+      alias: vm.name,
+    };
+  };
 
   /** Waits until a sandbox task finished and the sandbox runs with its agent answering. */
   const untilRunning = async (reply: FastifyReply, taskId: string, vmId: string): Promise<Vm> => {
@@ -120,7 +127,11 @@ export function registerE2bControlRoutes(app: FastifyInstance, deps: RouteDeps):
 
   const create = async (req: FastifyRequest, reply: FastifyReply) => {
     const body = parse(e2bCreateSandboxBodySchema, req.body, "request body");
-    const labels: Record<string, string> = { ...body.metadata, [TEMPLATE_LABEL]: body.templateID };
+    const labels: Record<string, string> = {
+      ...body.metadata,
+      [TEMPLATE_LABEL]: body.templateID,
+      ...(body.network?.allowPublicTraffic === false ? { [PRIVATE_TRAFFIC_LABEL]: "private" } : {}),
+    };
     const { vm, taskId } = await vms.create({
       ...(body.templateID === "base" ? {} : { image: body.templateID }),
       labels,
