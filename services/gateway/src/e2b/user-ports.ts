@@ -22,7 +22,9 @@ const NOT_OPEN = 97;
  * through the agent, never through a host network path. It ends when the server closes.
  */
 const relay = (port: number): string =>
-  `exec 3<>/dev/tcp/127.0.0.1/${port} 2>/dev/null || exit ${NOT_OPEN}; cat >&3 & cat <&3; kill $! 2>/dev/null; exit 0`;
+  `exec 3<>/dev/tcp/127.0.0.1/${port} 2>/dev/null || exit ${NOT_OPEN}; ` +
+  // A background job's stdin is /dev/null unless given: hand it the exec's own (fd 4).
+  `exec 4<&0; cat <&4 >&3 & cat <&3; kill $! 2>/dev/null; exit 0`;
 
 /** Headers that name the sandbox to the gateway; the server inside never sees them. */
 const OWN_HEADERS = new Set(["e2b-sandbox-id", "e2b-sandbox-port", "e2b-traffic-access-token"]);
