@@ -355,7 +355,7 @@ describe.each([
     }).nextItems();
     expect(running).toEqual([]);
     // Refused, not accepted and ignored: a pause here always keeps memory.
-    await expect(sbx.pause({ keepMemory: false } as never)).rejects.toThrow(/memory/);
+    await expect(sbx.pause({ keepMemory: false })).rejects.toThrow(/memory/);
 
     const back = await Sandbox.connect(sbx.sandboxId);
     expect((await back.getInfo()).state).toBe("running");
@@ -432,7 +432,7 @@ describe.each([
     }
     expect(socket).toBeDefined();
     const reply = new Promise<string>((resolve) =>
-      socket!.once("message", (d) => resolve(String(d))),
+      socket!.once("message", (d: Buffer) => resolve(d.toString("utf8"))),
     );
     socket!.send("ping through the gateway");
     expect(await reply).toBe("ping through the gateway");
