@@ -79,7 +79,7 @@ describe.each([["postgres"], ["pglite"]] as const)("Migrator on %s", (engine) =>
   it("goes up, all the way down and up again to the same schema", async () => {
     const migrator = new Migrator(handle.db);
     const files = await migrator.migrations();
-    expect(files.map((m) => m.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(files.map((m) => m.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 11]);
 
     const fresh = await migrator.status();
     expect(fresh.applied).toEqual([]);
@@ -92,10 +92,11 @@ describe.each([["postgres"], ["pglite"]] as const)("Migrator on %s", (engine) =>
       "vm_pending_reason",
       "execution_pty",
       "vm_network_leases",
+      "vm_pause",
     ]);
 
     const applied = await migrator.up();
-    expect(applied.map((m) => m.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(applied.map((m) => m.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 11]);
     expect(await tableNames(handle.db)).toEqual(ALL_TABLES);
     const first = await schemaSnapshot(handle.db);
 
@@ -110,19 +111,21 @@ describe.each([["postgres"], ["pglite"]] as const)("Migrator on %s", (engine) =>
       [6, "vm_pending_reason"],
       [7, "execution_pty"],
       [8, "vm_network_leases"],
+      [11, "vm_pause"],
     ]);
     expect(after.applied[0]?.appliedAt).toBeInstanceOf(Date);
     expect(await migrator.up()).toEqual([]);
 
+    expect((await migrator.down()).map((m) => m.version)).toEqual([11]);
     const one = await migrator.down();
     expect(one.map((m) => m.version)).toEqual([8]);
     expect(await tableNames(handle.db)).toContain("ip_allocations");
     expect((await migrator.down()).map((m) => m.version)).toEqual([7]);
-    expect((await migrator.status()).pending.map((m) => m.version)).toEqual([7, 8]);
+    expect((await migrator.status()).pending.map((m) => m.version)).toEqual([7, 8, 11]);
     expect((await migrator.down(2)).map((m) => m.version)).toEqual([6, 5]);
     const two = await migrator.down(2);
     expect(two.map((m) => m.version)).toEqual([4, 3]);
-    expect((await migrator.status()).pending.map((m) => m.version)).toEqual([3, 4, 5, 6, 7, 8]);
+    expect((await migrator.status()).pending.map((m) => m.version)).toEqual([3, 4, 5, 6, 7, 8, 11]);
     expect(await tableNames(handle.db)).not.toContain("api_keys");
 
     const rest = await migrator.down(Infinity);
@@ -134,7 +137,7 @@ describe.each([["postgres"], ["pglite"]] as const)("Migrator on %s", (engine) =>
     expect(empty.triggers).toEqual([]);
     expect((await migrator.status()).applied).toEqual([]);
 
-    expect((await migrator.up()).length).toBe(8);
+    expect((await migrator.up()).length).toBe(9);
     expect(await schemaSnapshot(handle.db)).toEqual(first);
   });
 
@@ -174,14 +177,14 @@ describe("Migrator concurrency on postgres", () => {
     const b = await openDatabase({ url: target.url });
     try {
       const [ranA, ranB] = await Promise.all([new Migrator(a.db).up(), new Migrator(b.db).up()]);
-      const versions = [...ranA, ...ranB].map((m) => m.version).sort();
-      expect(versions).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+      const versions = [...ranA, ...ranB].map((m) => m.version).sort((x, y) => x - y);
+      expect(versions).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 11]);
       // One of them did all the work; the other found nothing left once it got the lock.
-      expect([ranA.length, ranB.length].sort()).toEqual([0, 8]);
+      expect([ranA.length, ranB.length].sort()).toEqual([0, 9]);
       const { rows } = await sql<{
         version: number;
       }>`select version from schema_migrations order by version`.execute(a.db);
-      expect(rows.map((r) => r.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+      expect(rows.map((r) => r.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 11]);
     } finally {
       await a.close();
       await b.close();
