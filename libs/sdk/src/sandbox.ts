@@ -63,7 +63,7 @@ export interface WaitOptions {
   readonly signal?: AbortSignal;
 }
 
-/** Options of {@link Sandbox.stop}, {@link Sandbox.start} and {@link Sandbox.delete}. */
+/** Options of {@link Sandbox.stop}, {@link Sandbox.start}, {@link Sandbox.pause}, {@link Sandbox.resume} and {@link Sandbox.delete}. */
 export interface ActionOptions {
   /** Answer once done (`?wait=true`) instead of as soon as the task is queued. */
   readonly wait?: boolean;
@@ -80,6 +80,7 @@ export interface ActionResult {
 // Statuses from which a sandbox cannot reach a given live status any more.
 const DEAD_ENDS: Readonly<Partial<Record<VmStatus, readonly VmStatus[]>>> = {
   running: ["failed", "lost", "deleting", "deleted", "stopped"],
+  paused: ["failed", "lost", "deleting", "deleted"],
   stopped: ["failed", "lost", "deleting", "deleted"],
   deleted: [],
 };
@@ -365,6 +366,23 @@ export class Sandbox {
   /** Starts a stopped sandbox again. */
   async start(options: ActionOptions = {}): Promise<ActionResult> {
     const result = await this.#action("POST", "/start", options);
+    if (options.wait) await this.refresh({ signal: options.signal });
+    return result;
+  }
+
+  /**
+   * Pauses the sandbox: frozen in place, its processes and memory kept, no CPU used, and no
+   * automatic deletion while paused. {@link resume} brings it back as it was.
+   */
+  async pause(options: ActionOptions = {}): Promise<ActionResult> {
+    const result = await this.#action("POST", "/pause", options);
+    if (options.wait) await this.refresh({ signal: options.signal });
+    return result;
+  }
+
+  /** Resumes a paused sandbox; its processes carry on, and its timeout counts from now. */
+  async resume(options: ActionOptions = {}): Promise<ActionResult> {
+    const result = await this.#action("POST", "/resume", options);
     if (options.wait) await this.refresh({ signal: options.signal });
     return result;
   }

@@ -127,6 +127,22 @@ export async function runAether(argv: readonly string[], io: CliIo): Promise<num
         vmStopStart(ctx, "start", ref, flags),
       ),
     );
+  vm.command("pause <vm>")
+    .description("pause a sandbox (frozen in place: processes and memory kept, no CPU)")
+    .option("--no-wait", "answer at once")
+    .action(
+      run("vm pause", (ctx, ref: string, flags: { wait?: boolean }) =>
+        vmStopStart(ctx, "pause", ref, flags),
+      ),
+    );
+  vm.command("resume <vm>")
+    .description("resume a paused sandbox")
+    .option("--no-wait", "answer at once")
+    .action(
+      run("vm resume", (ctx, ref: string, flags: { wait?: boolean }) =>
+        vmStopStart(ctx, "resume", ref, flags),
+      ),
+    );
 
   program
     .command("exec <vm> [command...]")

@@ -27,10 +27,10 @@ describe("aetherium CLI", () => {
     expect(up.stdout).toMatch(/applied initial/);
     expect((await aetherium(["migrate", "up"], env)).stdout).toMatch(/nothing to apply/);
     const down = await aetherium(["migrate", "down"], env);
-    expect(down.stdout).toMatch(/reverted integration_deliveries/);
+    expect(down.stdout).toMatch(/reverted vm_pause/);
     const status = await aetherium(["migrate", "status"], env);
     expect(status.stdout).toMatch(/applied\s+initial/);
-    expect(status.stdout).toMatch(/pending\s+integration_deliveries/);
+    expect(status.stdout).toMatch(/pending\s+vm_pause/);
   });
 
   it("registers the /aether slash command with Discord, and says what to set without a token", async () => {

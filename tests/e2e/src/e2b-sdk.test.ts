@@ -3,10 +3,12 @@ import { AetheriumClient } from "@aetherium/sdk";
 import * as e2bLatest from "e2b";
 import * as e2b250 from "e2b-2-50";
 import { execFile } from "node:child_process";
+import http from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { WebSocket } from "ws";
 import { startAetherium, type StartedAetherium } from "./start-aetherium.js";
 
 /*
@@ -49,6 +51,79 @@ afterAll(async () => {
 }, 60_000);
 
 type E2b = typeof e2bLatest;
+
+/** A plain HTTP request with headers fetch() would not let a client set (Host). */
+function get(
+  base: string,
+  path: string,
+  headers: Record<string, string>,
+  method = "GET",
+  body?: string,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(new URL(path, base), { method, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () =>
+        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }),
+      );
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.setTimeout(30_000, () => req.destroy(new Error(`${method} ${path}: no answer`)));
+    req.end(body);
+  });
+}
+
+/** Opens a WebSocket whose Host header names a sandbox port. */
+function openWs(url: string, host: string): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { headers: { host } });
+    ws.once("open", () => resolve(ws));
+    ws.once("error", reject);
+    ws.once("unexpected-response", (_req, res) => reject(new Error(`status ${res.statusCode}`)));
+  });
+}
+
+/** A WebSocket echo server in Python's standard library: the handshake and text frames. */
+const WS_ECHO_SERVER = String.raw`
+import base64, hashlib, socket, struct, sys, threading
+def serve(c):
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += c.recv(1024)
+    key = [l.split(b":", 1)[1].strip() for l in head.split(b"\r\n") if l.lower().startswith(b"sec-websocket-key")][0]
+    acc = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+    c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + acc + b"\r\n\r\n")
+    def read(n):
+        b = b""
+        while len(b) < n:
+            more = c.recv(n - len(b))
+            if not more: raise EOFError
+            b += more
+        return b
+    try:
+        while True:
+            b1, b2 = read(2)
+            n = b2 & 127
+            if n == 126: n = struct.unpack(">H", read(2))[0]
+            elif n == 127: n = struct.unpack(">Q", read(8))[0]
+            mask = read(4) if b2 & 128 else b"\0\0\0\0"
+            data = bytes(x ^ mask[i % 4] for i, x in enumerate(read(n)))
+            if b1 & 15 == 8: break
+            hdr = bytes([0x81, n]) if n < 126 else bytes([0x81, 126]) + struct.pack(">H", n)
+            c.sendall(hdr + data)
+    except EOFError:
+        pass
+    c.close()
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(8)
+while True:
+    conn, _ = s.accept()
+    threading.Thread(target=serve, args=(conn,), daemon=True).start()
+`;
 
 describe.each([
   ["2.51.0", e2bLatest],
@@ -255,11 +330,141 @@ describe.each([
     expect(left).toBeGreaterThan(60_000);
     expect(left).toBeLessThanOrEqual(125_000);
     // Not built yet, and said so rather than answered as "not found".
-    await expect(sbx.pause()).rejects.toThrow(/pausing a sandbox is not available yet/);
     await expect(sbx.getMetrics()).rejects.toThrow(/metrics is not available yet/);
     const connected = await Sandbox.connect(sbx.sandboxId);
     expect((await connected.commands.run("echo again")).stdout).toBe("again\n");
   });
+
+  it("pauses and resumes through connect, keeping a running process and its files", async () => {
+    const count = `/tmp/${suite}-count`;
+    const counter = await sbx.commands.run(
+      `i=0; while true; do i=$((i+1)); echo $i > ${count}; sleep 0.1; done`,
+      { background: true },
+    );
+    await sbx.files.write(`/tmp/${suite}-kept.txt`, "kept");
+    expect(await sbx.pause()).toBe(true);
+    expect(await sbx.pause()).toBe(false); // paused already, as E2B answers it
+    expect((await Sandbox.getInfo(sbx.sandboxId)).state).toBe("paused");
+    expect(await sbx.isRunning()).toBe(false);
+    const paused = await Sandbox.list({
+      query: { metadata: { suite }, state: ["paused"] },
+    }).nextItems();
+    expect(paused.map((s) => s.sandboxId)).toEqual([sbx.sandboxId]);
+    const running = await Sandbox.list({
+      query: { metadata: { suite }, state: ["running"] },
+    }).nextItems();
+    expect(running).toEqual([]);
+    // Refused, not accepted and ignored: a pause here always keeps memory.
+    await expect(sbx.pause({ keepMemory: false })).rejects.toThrow(/memory/);
+
+    const back = await Sandbox.connect(sbx.sandboxId);
+    expect((await back.getInfo()).state).toBe("running");
+    expect((await back.commands.list()).map((p) => p.pid)).toContain(counter.pid);
+    expect(await back.files.read(`/tmp/${suite}-kept.txt`)).toBe("kept");
+    const read = async () => Number((await back.commands.run(`cat ${count}`)).stdout.trim());
+    const first = await read();
+    let later = first;
+    for (let i = 0; i < 50 && later === first; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      later = await read();
+    }
+    expect(later).toBeGreaterThan(first);
+    expect(await back.commands.kill(counter.pid)).toBe(true);
+  }, 120_000);
+
+  it("pauses at the timeout when created to (autoPause), and resumes on connect", async () => {
+    const brief = await Sandbox.create("base", {
+      metadata: { suite: `${suite}-auto` },
+      timeoutMs: 600_000,
+      lifecycle: { onTimeout: "pause" },
+    });
+    try {
+      await brief.commands.run("echo kept > /tmp/kept");
+      await brief.setTimeout(2_000);
+      let state: string | undefined;
+      for (let i = 0; i < 120 && state !== "paused"; i++) {
+        await new Promise((r) => setTimeout(r, 500));
+        state = (await Sandbox.getInfo(brief.sandboxId)).state;
+      }
+      expect(state).toBe("paused");
+      const back = await Sandbox.connect(brief.sandboxId, { timeoutMs: 60_000 });
+      expect((await back.commands.run("cat /tmp/kept")).stdout).toBe("kept\n");
+    } finally {
+      await Sandbox.kill(brief.sandboxId).catch(() => undefined);
+    }
+  }, 150_000);
+
+  it("reaches HTTP and WebSocket servers inside the sandbox through getHost and the port header", async () => {
+    await sbx.files.write(`/tmp/${suite}-web/index.txt`, "hello from inside\n");
+    await sbx.files.write(`/tmp/${suite}-ws.py`, WS_ECHO_SERVER);
+    const web = await sbx.commands.run(`cd /tmp/${suite}-web && python3 -m http.server 8765`, {
+      background: true,
+    });
+    const echo = await sbx.commands.run(`python3 /tmp/${suite}-ws.py 8766`, { background: true });
+    const host = sbx.getHost(8765);
+    expect(host.startsWith(`8765-${sbx.sandboxId}.`)).toBe(true);
+    // Wildcard mode: the gateway is the wildcard domain's address; only the Host header says where.
+    let res = await get(app.url, "/index.txt", { host });
+    for (let i = 0; i < 50 && res.status !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      res = await get(app.url, "/index.txt", { host });
+    }
+    expect(res).toMatchObject({ status: 200, body: "hello from inside\n" });
+    // Header mode, on the /e2b base the SDK already knows.
+    const byHeader = await get(app.url, "/e2b/index.txt", {
+      "e2b-sandbox-id": sbx.sandboxId,
+      "e2b-sandbox-port": "8765",
+    });
+    expect(byHeader).toMatchObject({ status: 200, body: "hello from inside\n" });
+    const posted = await get(app.url, "/nope", { host }, "POST", "x".repeat(1000));
+    expect(posted.status).toBe(501); // http.server has no POST: its own answer, relayed
+    const closed = await get(app.url, "/", { host: sbx.getHost(8799) });
+    expect(closed.status).toBe(502);
+    expect(JSON.parse(closed.body)).toMatchObject({ sandboxId: sbx.sandboxId, port: 8799 });
+
+    const wsHost = sbx.getHost(8766);
+    let socket: WebSocket | undefined;
+    for (let i = 0; i < 50 && !socket; i++) {
+      socket = await openWs(app.url.replace(/^http/, "ws") + "/echo", wsHost).catch(
+        () => undefined,
+      );
+      if (!socket) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(socket).toBeDefined();
+    const reply = new Promise<string>((resolve) =>
+      socket!.once("message", (d: Buffer) => resolve(d.toString("utf8"))),
+    );
+    socket!.send("ping through the gateway");
+    expect(await reply).toBe("ping through the gateway");
+    socket!.close();
+    await sbx.commands.kill(web.pid);
+    await sbx.commands.kill(echo.pid);
+  }, 120_000);
+
+  it("keeps the ports of a sandbox without public traffic to holders of its traffic token", async () => {
+    const closed = await Sandbox.create("base", {
+      metadata: { suite: `${suite}-private` },
+      network: { allowPublicTraffic: false },
+    });
+    try {
+      expect(closed.trafficAccessToken).toMatch(/\./);
+      await closed.files.write("/tmp/web/index.txt", "private\n");
+      await closed.commands.run("cd /tmp/web && python3 -m http.server 8765", { background: true });
+      const host = closed.getHost(8765);
+      const withToken = { host, "e2b-traffic-access-token": closed.trafficAccessToken as string };
+      let res = await get(app.url, "/index.txt", withToken);
+      for (let i = 0; i < 50 && res.status !== 200; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        res = await get(app.url, "/index.txt", withToken);
+      }
+      expect(res).toMatchObject({ status: 200, body: "private\n" });
+      expect((await get(app.url, "/index.txt", { host })).status).toBe(403);
+      const wrong = { host, "e2b-traffic-access-token": sbx.sandboxId };
+      expect((await get(app.url, "/index.txt", wrong)).status).toBe(403);
+    } finally {
+      await closed.kill();
+    }
+  }, 150_000);
 
   it("raises the SDK's own errors for an unknown sandbox and a wrong key", async () => {
     await expect(Sandbox.getInfo("no-such-sandbox")).rejects.toBeInstanceOf(NotFoundError);

@@ -1,8 +1,11 @@
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { promisify } from "node:util";
 import {
   AetheriumClient,
   AuthError,
   BadRequestError,
+  ConflictError,
   NotFoundError,
   type EventSubscription,
   type Sandbox,
@@ -167,6 +170,69 @@ describe("the SDK against a real platform", () => {
     const stats = await client.cluster.stats();
     expect(stats.workers.total).toBeGreaterThan(0);
   });
+
+  it("pauses (frozen, no commands) and resumes with its processes intact", async () => {
+    // A command that runs through the pause: its session stays open across it.
+    const loop = await sandbox.spawn("sh", {
+      args: [
+        "-c",
+        "echo $$ > /tmp/counter.pid; i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.1; done",
+      ],
+    });
+    await loop.started();
+    const pid = async () => (await sandbox.exec("cat /tmp/counter.pid")).stdout.trim();
+    const alive = async () =>
+      (await sandbox.exec("kill -0 $(cat /tmp/counter.pid) && echo alive")).stdout.trim();
+    for (let i = 0; i < 50 && (await alive()) !== "alive"; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(await alive()).toBe("alive");
+    const before = await pid();
+    await sandbox.pause({ wait: true });
+    expect(sandbox.status).toBe("paused");
+    expect(sandbox.vm.expiresAt).toBeNull();
+    // Frozen by the engine, not just marked: Docker's freezer holds the container.
+    const docker = await promisify(execFile)("docker", [
+      "inspect",
+      "--format",
+      "{{.State.Paused}}",
+      `aetherium-${sandbox.id}`,
+    ]);
+    expect(docker.stdout.trim()).toBe("true");
+    await expect(sandbox.exec("true")).rejects.toBeInstanceOf(ConflictError);
+    await sandbox.pause({ wait: true }); // pausing a paused sandbox changes nothing
+    expect(sandbox.status).toBe("paused");
+    await sandbox.resume({ wait: true });
+    expect(sandbox.status).toBe("running");
+    expect(await pid()).toBe(before);
+    expect(await alive()).toBe("alive");
+    const count = async () => Number((await sandbox.exec("cat /tmp/count")).stdout.trim());
+    const first = await count();
+    let later = first;
+    for (let i = 0; i < 50 && later === first; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      later = await count();
+    }
+    expect(later).toBeGreaterThan(first);
+    loop.signal("SIGKILL");
+    expect((await loop.wait()).exitCode).not.toBe(0);
+    await eventually(() => eventsFor(sandbox.id).includes("vm.paused"));
+    expect(eventsFor(sandbox.id)).toContain("vm.paused");
+  });
+
+  it("pauses instead of deleting at the timeout when created with onTimeout: pause", async () => {
+    const brief = await client.vms.create(
+      { labels: { suite: "sdk" }, timeoutSec: 2, onTimeout: "pause" },
+      { wait: true },
+    );
+    created.push(brief.id);
+    await brief.exec("echo kept > /tmp/kept");
+    await brief.waitUntil("paused", { timeoutMs: 60_000 });
+    await brief.resume({ wait: true });
+    expect(brief.status).toBe("running");
+    await expect(brief.exec("cat /tmp/kept")).resolves.toMatchObject({ stdout: "kept\n" });
+    await brief.delete({ wait: true });
+  }, 90_000);
 
   it("stops and starts with wait, and runs commands again after", async () => {
     await sandbox.stop({ wait: true });

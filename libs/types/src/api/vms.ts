@@ -69,6 +69,13 @@ export const createVmBodySchema = z.strictObject({
   env: envVarsSchema.optional(),
   labels: labelsSchema.optional(),
   timeoutSec: timeoutSecSchema.optional(),
+  /**
+   * At `timeoutSec`, pause the sandbox (processes frozen, memory and files kept) instead of
+   * deleting it; `POST /vms/{id}/resume` brings it back.
+   */
+  onTimeout: z
+    .enum(["delete", "pause"], { error: 'onTimeout must be "delete" or "pause"' })
+    .optional(),
   tools: toolsSchema
     .refine((tools) => tools.length === 0, { message: TOOLS_UNAVAILABLE_MESSAGE })
     .optional(),

@@ -17,6 +17,8 @@ export const taskTypeSchema = z.enum(
     "vm:create",
     "vm:start",
     "vm:stop",
+    "vm:pause",
+    "vm:resume",
     "vm:delete",
     "vm:execute",
     "workspace:create",
@@ -25,7 +27,7 @@ export const taskTypeSchema = z.enum(
   ],
   {
     error:
-      "must be a task type (vm:create, vm:start, vm:stop, vm:delete, vm:execute, workspace:create, workspace:delete, prompt:execute)",
+      "must be a task type (vm:create, vm:start, vm:stop, vm:pause, vm:resume, vm:delete, vm:execute, workspace:create, workspace:delete, prompt:execute)",
   },
 );
 

@@ -37,7 +37,8 @@ export type VmBackendSetting = z.infer<typeof vmBackendSettingSchema>;
 /**
  * Lifecycle of a sandbox.
  * - `pending`: recorded, waiting for a worker; `creating`: a worker is building/booting it;
- * - `running`: its agent answers; `stopping` / `stopped`: halted, disk kept, can be started again;
+ * - `running`: its agent answers; `paused`: frozen (its processes keep their memory but get no CPU),
+ *   resumed as it was; `stopping` / `stopped`: halted, disk kept, can be started again;
  * - `deleting` / `deleted`: being / been removed (the row stays for history);
  * - `failed`: an infrastructure step failed; `lost`: its worker vanished or no longer lists it.
  */
@@ -46,6 +47,7 @@ export const vmStatusSchema = z.enum(
     "pending",
     "creating",
     "running",
+    "paused",
     "stopping",
     "stopped",
     "deleting",
@@ -55,7 +57,7 @@ export const vmStatusSchema = z.enum(
   ],
   {
     error:
-      "must be a sandbox status (pending, creating, running, stopping, stopped, deleting, deleted, failed, lost)",
+      "must be a sandbox status (pending, creating, running, paused, stopping, stopped, deleting, deleted, failed, lost)",
   },
 );
 
@@ -70,6 +72,7 @@ export type VmStatus = z.infer<typeof vmStatusSchema>;
  *   container at once.
  * - every live status → `failed | lost | deleting`: infrastructure can fail at any step, a worker can
  *   vanish at any time, and a user can delete at any time.
+ * - `running ⇄ paused`: pause freezes the sandbox in place; resume thaws it, processes intact.
  * - `lost → running | stopped`: the worker came back and its backend still lists the sandbox
  *   (reconciliation); `lost → failed`: it came back and the sandbox is broken.
  * - `failed | lost → deleted`: nothing is left to clean up, e.g. the worker is gone for good.
@@ -79,7 +82,8 @@ export type VmStatus = z.infer<typeof vmStatusSchema>;
 export const VM_STATUS_TRANSITIONS = {
   pending: ["creating", "failed", "deleting"],
   creating: ["running", "failed", "lost", "deleting"],
-  running: ["stopping", "failed", "lost", "deleting"],
+  running: ["paused", "stopping", "failed", "lost", "deleting"],
+  paused: ["running", "failed", "lost", "deleting"],
   stopping: ["stopped", "failed", "lost", "deleting"],
   stopped: ["creating", "running", "failed", "lost", "deleting"],
   deleting: ["deleted", "failed", "lost"],
@@ -134,6 +138,11 @@ export const vmSchema = z.object({
   createdAt: timestampSchema,
   readyAt: timestampSchema.nullable(),
   expiresAt: timestampSchema.nullable(),
+  /**
+   * What happens at `expiresAt`: `delete` (the default) or `pause`. Optional so that older
+   * servers' answers still parse.
+   */
+  onTimeout: z.enum(["delete", "pause"]).optional(),
   stoppedAt: timestampSchema.nullable(),
   error: z.string().nullable(),
   /**

@@ -45,7 +45,7 @@ export const e2bMetadataSchema = z
 /**
  * Body of `POST /e2b/sandboxes` and `POST /e2b/v2/sandboxes`. Strict: a field the SDK may send
  * and Aetherium does not implement (`mcp`, `volumeMounts`, `autoResume`, …) is a 400 naming it,
- * never accepted and ignored. `autoPause: true` is refused the same way (pause is not built).
+ * never accepted and ignored.
  */
 export const e2bCreateSandboxBodySchema = z.strictObject({
   templateID: z
@@ -58,9 +58,31 @@ export const e2bCreateSandboxBodySchema = z.strictObject({
   /** Aetherium always issues an envd access token: `secure: false` still gets one. */
   secure: z.boolean().optional(),
   allow_internet_access: z.boolean().optional(),
-  autoPause: z
+  /**
+   * `allowPublicTraffic: false`: the sandbox's ports answer only requests that carry its
+   * `trafficAccessToken`. Egress rules here (`allowOut`, `denyOut`, …) are refused: use
+   * `allow_internet_access`.
+   */
+  network: z
+    .strictObject(
+      { allowPublicTraffic: z.boolean().optional() },
+      { error: "network takes only allowPublicTraffic here" },
+    )
+    .optional(),
+  /** At its timeout the sandbox is paused (memory kept) instead of killed. */
+  autoPause: z.boolean().optional(),
+  /** A pause always keeps memory here: `false` (a filesystem-only snapshot) is refused. */
+  autoPauseMemory: z
     .boolean()
-    .refine((v) => !v, "autoPause is not available yet: sandboxes are killed at their timeout")
+    .refine((v) => v, "autoPauseMemory: false is not available: a paused sandbox keeps its memory")
+    .optional(),
+});
+
+/** Body of `POST /e2b/sandboxes/{id}/pause`: `memory: false` (drop memory) is refused. */
+export const e2bPauseBodySchema = z.strictObject({
+  memory: z
+    .boolean()
+    .refine((v) => v, "memory: false is not available: a paused sandbox keeps its memory")
     .optional(),
 });
 
@@ -75,11 +97,11 @@ export const e2bConnectBodySchema = z.strictObject({
   timeout: e2bTimeoutSchema.optional(),
   memory: z
     .boolean()
-    .refine((v) => v, "resuming without memory is not available: sandboxes are not paused")
+    .refine((v) => v, "resuming without memory is not available: a paused sandbox keeps its memory")
     .optional(),
 });
 
-/** The states E2B lists. Aetherium has no paused sandboxes, so `paused` lists none. */
+/** The states E2B lists. */
 export const e2bSandboxStateSchema = z.enum(["running", "paused"], {
   error: "state must be running or paused",
 });
@@ -141,6 +163,8 @@ export const e2bSandboxDetailSchema = z.object({
   envdVersion: z.string(),
   allowInternetAccess: z.boolean().optional(),
   domain: z.string().nullable(),
+  /** What its timeout does; traffic never resumes a paused sandbox here (`autoResume: false`). */
+  lifecycle: z.object({ onTimeout: z.enum(["kill", "pause"]), autoResume: z.boolean() }).optional(),
 });
 
 /** A described sandbox. */

@@ -3,6 +3,7 @@ export {
   E2B_ENVD_VERSION,
   e2bConnectBodySchema,
   e2bCreateSandboxBodySchema,
+  e2bPauseBodySchema,
   e2bErrorSchema,
   e2bListQuerySchema,
   e2bMetadataSchema,

@@ -37,6 +37,8 @@ export const eventCatalog = {
   "vm.creating": vmEventData,
   /** The sandbox's agent answers; it accepts commands. */
   "vm.running": vmEventData,
+  /** The sandbox is frozen: no CPU, its memory and processes kept until it is resumed. */
+  "vm.paused": vmEventData,
   /** The sandbox is being stopped. */
   "vm.stopping": vmEventData,
   /** The sandbox is stopped; its disk is kept. */

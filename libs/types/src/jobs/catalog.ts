@@ -64,6 +64,12 @@ export const vmStopJobPayloadSchema = z.object({
   force: z.boolean().optional(),
 });
 
+/** Payload of `vm:pause`: freeze the running sandbox `vmId` in place. */
+export const vmPauseJobPayloadSchema = z.object({ taskId: taskIdSchema, vmId: vmIdSchema });
+
+/** Payload of `vm:resume`: thaw the paused sandbox `vmId`. */
+export const vmResumeJobPayloadSchema = z.object({ taskId: taskIdSchema, vmId: vmIdSchema });
+
 /** Payload of `vm:delete`: remove the sandbox `vmId` and everything it holds. */
 export const vmDeleteJobPayloadSchema = z.object({ taskId: taskIdSchema, vmId: vmIdSchema });
 
@@ -124,6 +130,18 @@ export const jobCatalog = {
   },
   "vm:stop": {
     payload: vmStopJobPayloadSchema,
+    timeoutMs: 2 * MINUTE,
+    retry: { attempts: 3, backoff: { type: "exponential", delayMs: 1_000 } },
+    routing: "owner",
+  },
+  "vm:pause": {
+    payload: vmPauseJobPayloadSchema,
+    timeoutMs: 2 * MINUTE,
+    retry: { attempts: 3, backoff: { type: "exponential", delayMs: 1_000 } },
+    routing: "owner",
+  },
+  "vm:resume": {
+    payload: vmResumeJobPayloadSchema,
     timeoutMs: 2 * MINUTE,
     retry: { attempts: 3, backoff: { type: "exponential", delayMs: 1_000 } },
     routing: "owner",

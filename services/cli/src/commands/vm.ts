@@ -1,5 +1,5 @@
 /**
- * `aether vm …`: create, list, show, stop, start and remove sandboxes.
+ * `aether vm …`: create, list, show, stop, start, pause, resume and remove sandboxes.
  * @module
  */
 import type { CreateVmBody, Vm, VmStatus } from "@aetherium/types";
@@ -177,10 +177,10 @@ export async function vmRemove(
   return 0;
 }
 
-/** `aether vm stop|start <id|name>`: waits for the new state unless `--no-wait`. */
+/** `aether vm stop|start|pause|resume <id|name>`: waits for the new state unless `--no-wait`. */
 export async function vmStopStart(
   ctx: Context,
-  action: "stop" | "start",
+  action: "stop" | "start" | "pause" | "resume",
   ref: string,
   flags: { wait?: boolean; force?: boolean },
 ): Promise<number> {
@@ -189,11 +189,12 @@ export async function vmStopStart(
   const result =
     action === "stop"
       ? await sandbox.stop({ wait, ...(flags.force ? { force: true } : {}) })
-      : await sandbox.start({ wait });
+      : await sandbox[action]({ wait });
+  const doing = { stop: "stopping", start: "starting", pause: "pausing", resume: "resuming" };
   ctx.output({ vm: sandbox.vm, taskId: result.taskId }, () =>
     wait
       ? `${sandbox.name} is ${sandbox.status}`
-      : `${action === "stop" ? "stopping" : "starting"} ${sandbox.name} (task ${result.taskId ?? "-"})`,
+      : `${doing[action]} ${sandbox.name} (task ${result.taskId ?? "-"})`,
   );
   return 0;
 }

@@ -43,6 +43,7 @@ export function toVm(row: VmRow): Vm {
     createdAt: row.createdAt.toISOString(),
     readyAt: iso(row.readyAt),
     expiresAt: iso(row.expiresAt),
+    onTimeout: row.onTimeout,
     stoppedAt: iso(row.stoppedAt),
     error: row.error,
     pendingReason: row.status === "pending" ? (row.pendingReason ?? null) : null,

@@ -119,6 +119,7 @@ export class VmService {
         network: req.network ?? DEFAULT_NETWORK_POLICY,
         tools: req.tools ?? [],
         timeoutSec,
+        onTimeout: req.onTimeout ?? "delete",
         expiresAt: timeoutSec ? new Date(Date.now() + timeoutSec * 1000) : null,
         pendingReason,
       });
@@ -214,6 +215,7 @@ export class VmService {
           labels: req.labels ?? {},
           env: req.env ?? {},
           timeoutSec,
+          onTimeout: req.onTimeout ?? "delete",
           expiresAt: timeoutSec ? new Date(Date.now() + timeoutSec * 1000) : null,
         },
       );
@@ -279,7 +281,7 @@ export class VmService {
     const row = await this.#row(id);
     const updated = await this.repos.vms.setExpiry(
       id,
-      ["pending", "creating", "running", "stopping", "stopped"],
+      ["pending", "creating", "running", "paused", "stopping", "stopped"],
       new Date(Date.now() + parsed.data.timeoutSec * 1000),
       parsed.data.timeoutSec,
     );
@@ -312,6 +314,24 @@ export class VmService {
       { vmId: id, force },
       { vmId: id, ownerWorkerId: row.workerId },
     );
+  }
+
+  /**
+   * Queues a pause on the owning worker: the sandbox is frozen in place (its processes keep
+   * their memory, get no CPU) until {@link resume}. A paused sandbox does not expire.
+   */
+  async pause(id: string): Promise<Task> {
+    const row = await this.#owned(id, ["running", "paused"], "pause");
+    return this.tasks.submit("vm:pause", { vmId: id }, { vmId: id, ownerWorkerId: row.workerId });
+  }
+
+  /**
+   * Queues a resume of a paused sandbox on its worker; its processes carry on where they were.
+   * Its timeout (if it has one) counts again from the resume.
+   */
+  async resume(id: string): Promise<Task> {
+    const row = await this.#owned(id, ["paused", "running"], "resume");
+    return this.tasks.submit("vm:resume", { vmId: id }, { vmId: id, ownerWorkerId: row.workerId });
   }
 
   /** Queues a start of a stopped sandbox on its worker. */

@@ -46,6 +46,7 @@ export type VmStatus =
   | "pending"
   | "creating"
   | "running"
+  | "paused"
   | "stopping"
   | "stopped"
   | "deleting"
@@ -106,6 +107,8 @@ export interface VmsTable {
   /** Why a `pending` sandbox is not placed yet; null once claimed. */
   pendingReason: ColumnType<string | null, string | null | undefined, string | null>;
   timeoutSec: ColumnType<number | null, number | null | undefined, number | null>;
+  /** What `expiresAt` does: delete the sandbox, or pause it. */
+  onTimeout: ColumnType<VmOnTimeout, VmOnTimeout | undefined, VmOnTimeout>;
   createdAt: CreatedAt;
   updatedAt: CreatedAt;
   readyAt: NullableTimestamp;
@@ -114,6 +117,9 @@ export interface VmsTable {
   deletedAt: NullableTimestamp;
   metadata: JsonWithDefault<JsonObject>;
 }
+
+/** What a sandbox's timeout does. */
+export type VmOnTimeout = "delete" | "pause";
 
 /** Table `tasks`: the durable record of every control-plane operation. */
 export interface TasksTable {

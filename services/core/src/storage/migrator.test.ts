@@ -80,7 +80,7 @@ describe.each([["postgres"], ["pglite"]] as const)("Migrator on %s", (engine) =>
   it("goes up, all the way down and up again to the same schema", async () => {
     const migrator = new Migrator(handle.db);
     const files = await migrator.migrations();
-    expect(files.map((m) => m.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(files.map((m) => m.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
 
     const fresh = await migrator.status();
     expect(fresh.applied).toEqual([]);
@@ -95,10 +95,11 @@ describe.each([["postgres"], ["pglite"]] as const)("Migrator on %s", (engine) =>
       "vm_network_leases",
       "environment_spec",
       "integration_deliveries",
+      "vm_pause",
     ]);
 
     const applied = await migrator.up();
-    expect(applied.map((m) => m.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(applied.map((m) => m.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
     expect(await tableNames(handle.db)).toEqual(ALL_TABLES);
     const first = await schemaSnapshot(handle.db);
 
@@ -115,22 +116,26 @@ describe.each([["postgres"], ["pglite"]] as const)("Migrator on %s", (engine) =>
       [8, "vm_network_leases"],
       [9, "environment_spec"],
       [10, "integration_deliveries"],
+      [11, "vm_pause"],
     ]);
     expect(after.applied[0]?.appliedAt).toBeInstanceOf(Date);
     expect(await migrator.up()).toEqual([]);
 
-    expect((await migrator.down()).map((m) => m.version)).toEqual([12]);
+    expect((await migrator.down()).map((m) => m.version)).toEqual([11]);
+    expect((await migrator.down()).map((m) => m.version)).toEqual([10]);
     expect(await tableNames(handle.db)).not.toContain("integration_deliveries");
     const one = await migrator.down();
     expect(one.map((m) => m.version)).toEqual([9]);
     expect((await migrator.down()).map((m) => m.version)).toEqual([8]);
     expect(await tableNames(handle.db)).toContain("ip_allocations");
     expect((await migrator.down()).map((m) => m.version)).toEqual([7]);
-    expect((await migrator.status()).pending.map((m) => m.version)).toEqual([7, 8, 9, 10]);
+    expect((await migrator.status()).pending.map((m) => m.version)).toEqual([7, 8, 9, 10, 11]);
     expect((await migrator.down(2)).map((m) => m.version)).toEqual([6, 5]);
     const two = await migrator.down(2);
     expect(two.map((m) => m.version)).toEqual([4, 3]);
-    expect((await migrator.status()).pending.map((m) => m.version)).toEqual([3, 4, 5, 6, 7, 8, 9, 10]);
+    expect((await migrator.status()).pending.map((m) => m.version)).toEqual([
+      3, 4, 5, 6, 7, 8, 9, 10, 11,
+    ]);
     expect(await tableNames(handle.db)).not.toContain("api_keys");
 
     const rest = await migrator.down(Infinity);
@@ -183,13 +188,13 @@ describe("Migrator concurrency on postgres", () => {
     try {
       const [ranA, ranB] = await Promise.all([new Migrator(a.db).up(), new Migrator(b.db).up()]);
       const versions = [...ranA, ...ranB].map((m) => m.version).sort((x, y) => x - y);
-      expect(versions).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      expect(versions).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
       // One of them did all the work; the other found nothing left once it got the lock.
       expect([ranA.length, ranB.length].sort()).toEqual([0, 9]);
       const { rows } = await sql<{
         version: number;
       }>`select version from schema_migrations order by version`.execute(a.db);
-      expect(rows.map((r) => r.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      expect(rows.map((r) => r.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
     } finally {
       await a.close();
       await b.close();

@@ -75,6 +75,7 @@ const TONES: Record<string, StatusTone> = {
   stopping: "busy",
   deleting: "busy",
   draining: "busy",
+  paused: "idle",
   stopped: "idle",
   cancelled: "idle",
   failed: "bad",

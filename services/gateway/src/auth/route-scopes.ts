@@ -21,6 +21,8 @@ export const ROUTE_SCOPES: Readonly<Record<string, RouteAccess>> = {
   "DELETE /api/v1/vms/:id": "write",
   "POST /api/v1/vms/:id/stop": "write",
   "POST /api/v1/vms/:id/start": "write",
+  "POST /api/v1/vms/:id/pause": "write",
+  "POST /api/v1/vms/:id/resume": "write",
   "POST /api/v1/vms/:id/timeout": "write",
 
   "POST /api/v1/vms/:id/execute": "write",

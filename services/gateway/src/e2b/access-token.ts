@@ -14,8 +14,31 @@ export function accessTokenFor(keyId: string, keyHash: string, sandboxId: string
   return `${keyId}.${mac(keyHash, sandboxId)}`;
 }
 
-function mac(keyHash: string, sandboxId: string): string {
-  return createHmac("sha256", keyHash).update(`e2b-envd:${sandboxId}`).digest("hex");
+/**
+ * The traffic access token of a sandbox created with `allowPublicTraffic: false`: made like the
+ * envd token, for another purpose, so neither opens what the other does.
+ */
+export function trafficTokenFor(keyId: string, keyHash: string, sandboxId: string): string {
+  return `${keyId}.${mac(keyHash, sandboxId, "e2b-traffic")}`;
+}
+
+function mac(keyHash: string, sandboxId: string, purpose = "e2b-envd"): string {
+  return createHmac("sha256", keyHash).update(`${purpose}:${sandboxId}`).digest("hex");
+}
+
+/** Whether `token` is the traffic access token of `sandboxId` from a key still valid. */
+export async function trafficTokenOpens(
+  repos: Repositories,
+  token: string,
+  sandboxId: string,
+): Promise<boolean> {
+  const m = /^([0-9a-f-]{36})\.([0-9a-f]{64})$/.exec(token);
+  if (!m) return false;
+  const [, keyId, given] = m as unknown as [string, string, string];
+  const row = await repos.apiKeys.get(keyId);
+  if (!row || row.revokedAt) return false;
+  const want = Buffer.from(mac(row.keyHash, sandboxId, "e2b-traffic"), "hex");
+  return timingSafeEqual(want, Buffer.from(given, "hex"));
 }
 
 /**

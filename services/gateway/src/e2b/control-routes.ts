@@ -9,6 +9,7 @@ import {
   e2bConnectBodySchema,
   e2bCreateSandboxBodySchema,
   e2bListQuerySchema,
+  e2bPauseBodySchema,
   e2bSetTimeoutBodySchema,
   type E2bSandbox,
   type E2bSandboxDetail,
@@ -18,7 +19,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { z } from "zod";
 import type { RouteDeps } from "../server/deps.js";
 import { clientGone, waitForTask } from "../streams/wait-for-task.js";
-import { accessTokenFor } from "./access-token.js";
+import { accessTokenFor, trafficTokenFor } from "./access-token.js";
+import { PRIVATE_TRAFFIC_LABEL } from "./user-ports.js";
 import { ensureDefaultUser } from "./default-user.js";
 
 /** Labels the gateway keeps on sandboxes it made for E2B callers; never shown as metadata. */
@@ -30,6 +32,8 @@ const DEFAULT_TIMEOUT_SEC = 300;
 const CLIENT_ID = "aetherium";
 /** Statuses listed as E2B's `running`: on their way up, or up. */
 const LIVE = ["pending", "creating", "running"] as const;
+/** Statuses the E2B API shows at all. */
+const SHOWN = [...LIVE, "paused"] as const;
 
 function parse<S extends z.ZodType>(schema: S, value: unknown, where: string): z.infer<S> {
   const r = schema.safeParse(value ?? {});
@@ -57,10 +61,11 @@ function detail(vm: Vm): E2bSandboxDetail {
     memoryMB: vm.memoryMb,
     diskSizeMB: vm.diskMb,
     metadata: metadataOf(vm),
-    state: "running",
+    state: vm.status === "paused" ? "paused" : "running",
     envdVersion: E2B_ENVD_VERSION,
     allowInternetAccess: vm.network.egress !== "deny-all",
     domain: null,
+    lifecycle: { onTimeout: vm.onTimeout === "pause" ? "pause" : "kill", autoResume: false },
   };
 }
 
@@ -74,30 +79,36 @@ export function registerE2bControlRoutes(app: FastifyInstance, deps: RouteDeps):
   const { vms } = deps.runtime;
   const hidden = { schema: { hide: true } };
 
-  /** A sandbox the E2B API shows: deleted and failed ones are gone to it. */
+  /** A sandbox the E2B API shows: deleted, stopped and failed ones are gone to it. */
   const live = async (id: string): Promise<Vm> => {
     const vm = await vms.get(id);
-    if (!(LIVE as readonly string[]).includes(vm.status)) throw new NotFoundError("sandbox", id);
+    if (!(SHOWN as readonly string[]).includes(vm.status)) throw new NotFoundError("sandbox", id);
     return vm;
   };
 
-  const tokenFor = async (req: FastifyRequest, vmId: string): Promise<string> => {
+  const keyOf = async (req: FastifyRequest) => {
     const keyId = req.principal?.keyId;
     const row = keyId ? await deps.runtime.repos.apiKeys.get(keyId) : undefined;
     if (!row) throw new UnauthorizedError("the API key is not valid or has been revoked");
-    return accessTokenFor(row.id, row.keyHash, vmId);
+    return row;
   };
 
-  const answer = async (req: FastifyRequest, vm: Vm): Promise<E2bSandbox> => ({
-    sandboxID: vm.id,
-    templateID: templateOf(vm),
-    clientID: CLIENT_ID,
-    envdVersion: E2B_ENVD_VERSION,
-    envdAccessToken: await tokenFor(req, vm.id),
-    trafficAccessToken: null,
-    domain: null,
-    alias: vm.name,
-  });
+  const answer = async (req: FastifyRequest, vm: Vm): Promise<E2bSandbox> => {
+    const key = await keyOf(req);
+    return {
+      sandboxID: vm.id,
+      templateID: templateOf(vm),
+      clientID: CLIENT_ID,
+      envdVersion: E2B_ENVD_VERSION,
+      envdAccessToken: accessTokenFor(key.id, key.keyHash, vm.id),
+      trafficAccessToken:
+        vm.labels[PRIVATE_TRAFFIC_LABEL] === "private"
+          ? trafficTokenFor(key.id, key.keyHash, vm.id)
+          : null,
+      domain: null,
+      alias: vm.name,
+    };
+  };
 
   /** Waits until a sandbox task finished and the sandbox runs with its agent answering. */
   const untilRunning = async (reply: FastifyReply, taskId: string, vmId: string): Promise<Vm> => {
@@ -116,12 +127,17 @@ export function registerE2bControlRoutes(app: FastifyInstance, deps: RouteDeps):
 
   const create = async (req: FastifyRequest, reply: FastifyReply) => {
     const body = parse(e2bCreateSandboxBodySchema, req.body, "request body");
-    const labels: Record<string, string> = { ...body.metadata, [TEMPLATE_LABEL]: body.templateID };
+    const labels: Record<string, string> = {
+      ...body.metadata,
+      [TEMPLATE_LABEL]: body.templateID,
+      ...(body.network?.allowPublicTraffic === false ? { [PRIVATE_TRAFFIC_LABEL]: "private" } : {}),
+    };
     const { vm, taskId } = await vms.create({
       ...(body.templateID === "base" ? {} : { image: body.templateID }),
       labels,
       ...(body.envVars ? { env: body.envVars } : {}),
       timeoutSec: Math.max(1, body.timeout ?? DEFAULT_TIMEOUT_SEC),
+      ...(body.autoPause ? { onTimeout: "pause" } : {}),
       ...(body.allow_internet_access === false ? { network: { egress: "deny-all" } } : {}),
     });
     const running = vm.status === "running" ? vm : await untilRunning(reply, taskId, vm.id);
@@ -141,10 +157,12 @@ export function registerE2bControlRoutes(app: FastifyInstance, deps: RouteDeps):
         labels[k] = v;
       }
     }
-    // Nothing is ever paused here, so a list of paused sandboxes is empty.
-    if (q.state && !q.state.includes("running")) return reply.send([]);
+    const states = q.state ?? ["running", "paused"];
     const page = await vms.list({
-      status: [...LIVE],
+      status: [
+        ...(states.includes("running") ? LIVE : []),
+        ...(states.includes("paused") ? (["paused"] as const) : []),
+      ],
       ...(Object.keys(labels).length > 0 ? { labels } : {}),
       limit: paged ? q.limit : 100,
       ...(paged && q.nextToken ? { cursor: q.nextToken } : {}),
@@ -186,7 +204,12 @@ export function registerE2bControlRoutes(app: FastifyInstance, deps: RouteDeps):
   ) => {
     const body = parse(e2bConnectBodySchema, req.body, "request body");
     const vm = await live(req.params.sandboxID);
-    const running = vm.status === "running" ? vm : await waitUntilUp(vm.id);
+    const running =
+      vm.status === "running"
+        ? vm
+        : vm.status === "paused"
+          ? await resumed(reply, vm.id)
+          : await waitUntilUp(vm.id);
     if (body.timeout !== undefined) await vms.setTimeout(vm.id, Math.max(1, body.timeout));
     await ensureDefaultUser(deps.router, running.id, deps.logger);
     return reply.status(200).send(await answer(req, running));
@@ -202,6 +225,11 @@ export function registerE2bControlRoutes(app: FastifyInstance, deps: RouteDeps):
     }
     throw new UnavailableError(`sandbox ${id} is not running`);
   };
+  /** Resumes a paused sandbox and waits (bounded) until it runs again. */
+  const resumed = async (reply: FastifyReply, id: string): Promise<Vm> => {
+    const task = await vms.resume(id);
+    return untilRunning(reply, task.id, id);
+  };
   app.post("/e2b/sandboxes/:sandboxID/connect", hidden, connect);
   app.post("/e2b/v2/sandboxes/:sandboxID/connect", hidden, connect);
 
@@ -212,6 +240,29 @@ export function registerE2bControlRoutes(app: FastifyInstance, deps: RouteDeps):
       await live(req.params.sandboxID);
       return reply.status(501).send({ code: 501, message: `${what} is not available yet` });
     };
-  app.post("/e2b/sandboxes/:sandboxID/pause", hidden, notBuilt("pausing a sandbox"));
+  // 409 for one paused already: the SDK's pause then answers false.
+  app.post<{ Params: { sandboxID: string } }>(
+    "/e2b/sandboxes/:sandboxID/pause",
+    hidden,
+    async (req, reply) => {
+      parse(e2bPauseBodySchema, req.body, "request body");
+      const vm = await live(req.params.sandboxID);
+      if (vm.status === "paused") {
+        return reply.status(409).send({ code: 409, message: `sandbox ${vm.id} is already paused` });
+      }
+      const running = vm.status === "running" ? vm : await waitUntilUp(vm.id);
+      const task = await vms.pause(running.id);
+      const done = await waitForTask(deps.runtime, task.id, {
+        timeoutMs: deps.waitTimeoutMs,
+        signal: clientGone(reply.raw),
+      });
+      if (done.status !== "succeeded") {
+        throw new UnavailableError(
+          `sandbox ${vm.id} could not be paused: ${done.error ?? "it took too long"}`,
+        );
+      }
+      return reply.status(204).send();
+    },
+  );
   app.get("/e2b/sandboxes/:sandboxID/metrics", hidden, notBuilt("sandbox metrics"));
 }

@@ -83,9 +83,14 @@ describe("the E2B control API", () => {
     expect(bad.body).toMatchObject({ code: 400, message: expect.stringMatching(/templateID/) });
     const pause = await call("POST", "/e2b/sandboxes", {
       ...e2b(secret),
-      body: { templateID: "base", autoPause: true },
+      body: { templateID: "base", autoPause: true, autoPauseMemory: false },
     });
-    expect(pause.body).toMatchObject({ code: 400, message: expect.stringMatching(/autoPause/) });
+    expect(pause.body).toMatchObject({ code: 400, message: expect.stringMatching(/memory/) });
+    const rules = await call("POST", "/e2b/sandboxes", {
+      ...e2b(secret),
+      body: { templateID: "base", network: { allowOut: ["1.1.1.1"] } },
+    });
+    expect(rules.body).toMatchObject({ code: 400, message: expect.stringMatching(/network/) });
     const extra = await call("POST", "/e2b/v2/sandboxes", {
       ...e2b(secret),
       body: { templateID: "base", mcp: {} },
@@ -263,7 +268,7 @@ describe("the E2B in-sandbox API", () => {
     });
   });
 
-  it("refuses a call that names no sandbox, or a user port", async () => {
+  it("refuses a call that names no sandbox; a user port of no sandbox is a 502", async () => {
     const r = await gw.app.inject({ method: "GET", url: "/e2b/files?path=/etc/hostname" });
     expect(r.statusCode).toBe(400);
     expect(r.json()).toMatchObject({ code: 400, message: expect.stringMatching(/E2b-Sandbox-Id/) });
@@ -272,6 +277,17 @@ describe("the E2B in-sandbox API", () => {
       url: "/e2b/health",
       headers: { "e2b-sandbox-id": "vm-nope", "e2b-sandbox-port": "8080" },
     });
-    expect(port.json()).toMatchObject({ code: 501, message: expect.stringMatching(/port 8080/) });
+    expect(port.statusCode).toBe(502);
+    expect(port.json()).toMatchObject({ code: 502, sandboxId: "vm-nope", port: 8080 });
+    const byHost = await gw.app.inject({
+      method: "GET",
+      url: "/",
+      headers: { host: "3000-00000000-0000-4000-8000-000000000000.sandboxes.example.com" },
+    });
+    expect(byHost.statusCode).toBe(502);
+    expect(byHost.json()).toMatchObject({
+      port: 3000,
+      message: expect.stringMatching(/not found/),
+    });
   });
 });

@@ -14,8 +14,8 @@ export interface SandboxCall {
 
 /**
  * The sandbox and port a call names: the `E2b-Sandbox-Id` / `E2b-Sandbox-Port` headers the SDK
- * sends when `E2B_SANDBOX_URL` points here. (A wildcard domain, where the SDK would call
- * `<port>-<sandboxId>.<domain>` at the root, is not served yet.)
+ * sends when `E2B_SANDBOX_URL` points here. (User ports, and the wildcard-domain form, are relayed
+ * before this: see `installE2bUserPorts`.)
  */
 function target(req: FastifyRequest): { vmId: string; port: number } | undefined {
   const id = req.headers["e2b-sandbox-id"];
@@ -35,8 +35,8 @@ function basicUser(req: FastifyRequest): string | undefined {
 
 /**
  * Checks an in-sandbox call: it names a sandbox and the envd port, and presents that sandbox's
- * access token (`X-Access-Token`). Throws `unauthenticated` otherwise; a user port is refused as
- * `unimplemented` (port forwarding is not built).
+ * access token (`X-Access-Token`). Throws `unauthenticated` otherwise; a port other than envd's
+ * never gets here (the user-port relay takes it first), and is refused should it.
  */
 export async function authorizeSandboxCall(
   repos: Repositories,
@@ -53,7 +53,7 @@ export async function authorizeSandboxCall(
   if (t.port !== E2B_ENVD_PORT) {
     throw new ConnectError(
       "unimplemented",
-      `port ${t.port}: reaching user ports is not available yet`,
+      `port ${t.port} is not envd's: user ports are served by Host or outside the envd paths`,
     );
   }
   const token = req.headers["x-access-token"];

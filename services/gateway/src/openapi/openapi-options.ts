@@ -19,7 +19,10 @@ const ERROR_SCHEMA_NAME = "ErrorEnvelope";
 /** Tag descriptions shown by API reference viewers, in the order they list them. */
 const TAGS = [
   { name: "health", description: "Liveness and what works (no key needed)." },
-  { name: "sandboxes", description: "Create, list, stop, start and delete sandboxes." },
+  {
+    name: "sandboxes",
+    description: "Create, list, stop, start, pause, resume and delete sandboxes.",
+  },
   { name: "exec", description: "Run commands in a sandbox and read what they did." },
   { name: "files", description: "Read, write, list and delete files inside a sandbox." },
   { name: "tasks", description: "The queued work behind every state change." },
@@ -52,6 +55,8 @@ const RESPONSE_DESCRIPTIONS: Readonly<Record<string, string>> = {
   "DELETE /api/v1/vms/{id} 204": "Gone (`?wait=true`, or it had never been placed on a worker).",
   "POST /api/v1/vms/{id}/stop 200": "`?wait=true`: stopped.",
   "POST /api/v1/vms/{id}/start 200": "`?wait=true`: running again.",
+  "POST /api/v1/vms/{id}/pause 200": "`?wait=true`: paused.",
+  "POST /api/v1/vms/{id}/resume 200": "`?wait=true`: running again, its processes intact.",
   "POST /api/v1/vms/{id}/execute 200":
     "The command ran; a non-zero `exitCode` is a normal answer, not an error.",
   "POST /api/v1/vms/{id}/execute 202": "`?async=true`: queued; read it at `/executions/{id}`.",

@@ -14,6 +14,8 @@ export const OPERATION_IDS: Readonly<Record<string, string>> = {
   "DELETE /api/v1/vms/{id}": "deleteVm",
   "POST /api/v1/vms/{id}/stop": "stopVm",
   "POST /api/v1/vms/{id}/start": "startVm",
+  "POST /api/v1/vms/{id}/pause": "pauseVm",
+  "POST /api/v1/vms/{id}/resume": "resumeVm",
   "POST /api/v1/vms/{id}/timeout": "setVmTimeout",
 
   "POST /api/v1/vms/{id}/execute": "executeCommand",

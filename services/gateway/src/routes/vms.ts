@@ -23,7 +23,7 @@ import { errorResponses, idParams, type Api } from "./api.js";
 const tags = ["sandboxes"];
 const idempotencyHeaders = z.object({ "idempotency-key": idempotencyKeySchema.optional() });
 
-/** Sandboxes: `POST/GET /vms`, `GET/DELETE /vms/{id}`, stop, start and timeout. */
+/** Sandboxes: `POST/GET /vms`, `GET/DELETE /vms/{id}`, stop, start, pause, resume and timeout. */
 export function registerVmRoutes(api: Api, deps: RouteDeps): void {
   const { vms } = deps.runtime;
 
@@ -162,6 +162,31 @@ export function registerVmRoutes(api: Api, deps: RouteDeps): void {
           action === "stop"
             ? await vms.stop(req.params.id, body.force ?? false)
             : await vms.start(req.params.id);
+        if (!req.query.wait) return reply.status(202).send({ taskId: task.id });
+        return finish(reply, task.id, req.params.id, (vm) => reply.status(200).send({ vm }));
+      },
+    );
+  }
+
+  for (const action of ["pause", "resume"] as const) {
+    api.post(
+      `/api/v1/vms/:id/${action}`,
+      {
+        schema: {
+          tags,
+          summary:
+            action === "pause"
+              ? "Pause a sandbox (frozen in place, memory and processes kept)"
+              : "Resume a paused sandbox",
+          params: idParams,
+          querystring: waitQuerySchema,
+          body: z.strictObject({}).nullish(),
+          response: { 200: vmResponseSchema, 202: taskAcceptedResponseSchema, ...errorResponses },
+        },
+      },
+      async (req, reply) => {
+        const task =
+          action === "pause" ? await vms.pause(req.params.id) : await vms.resume(req.params.id);
         if (!req.query.wait) return reply.status(202).send({ taskId: task.id });
         return finish(reply, task.id, req.params.id, (vm) => reply.status(200).send({ vm }));
       },

@@ -26,6 +26,7 @@ import { registerClusterRoutes } from "../routes/cluster.js";
 import { registerDashboard } from "../routes/dashboard.js";
 import { registerE2b } from "../e2b/register-e2b.js";
 import { registerEnvironmentRoutes } from "../routes/environments.js";
+import { installE2bUserPorts } from "../e2b/user-ports.js";
 import { registerEventRoutes } from "../routes/events.js";
 import { registerSecretRoutes } from "../routes/secrets.js";
 import { registerExecRoutes } from "../routes/exec.js";
@@ -88,6 +89,9 @@ export async function buildServer(deps: ServerDeps): Promise<GatewayApp> {
   // Before any route (plugins' included), so every route gets its access from the one table.
   installRouteScopes(app);
   installWebSocketOnly(app);
+  const router = new DataPlaneRouter(deps.runtime.repos, deps.dataPlane);
+  // Before authentication: a sandbox's own ports answer without an API key, as E2B's do.
+  installE2bUserPorts(app, { repos: deps.runtime.repos, router, logger: deps.logger });
   const redisFor = sharedRedis(app, deps);
 
   app.addHook("onSend", async (req, reply) => {
@@ -130,7 +134,6 @@ export async function buildServer(deps: ServerDeps): Promise<GatewayApp> {
   });
   installAuditTrail(app, { repos: deps.runtime.repos, logger: deps.logger });
 
-  const router = new DataPlaneRouter(deps.runtime.repos, deps.dataPlane);
   const routeDeps: RouteDeps = {
     ...deps,
     waitTimeoutMs: deps.waitTimeoutMs ?? 120_000,

@@ -93,6 +93,12 @@ export interface SandboxBackend {
   start(sandboxId: string): Promise<void>;
   /** Stops it, killing whatever still runs after `timeoutSec` (default 10). */
   stop(sandboxId: string, options?: { timeoutSec?: number }): Promise<void>;
+  /**
+   * Freezes (`paused: true`) or thaws a running sandbox in place: its processes keep their
+   * memory and open files but get no CPU while frozen. Idempotent both ways. Backends that
+   * cannot freeze leave it out.
+   */
+  setPaused?(sandboxId: string, paused: boolean): Promise<void>;
   /** Removes it and everything it left on the host; succeeds when it is already gone. */
   remove(sandboxId: string): Promise<void>;
   /** Its current state. Throws a not-found error when it does not exist. */

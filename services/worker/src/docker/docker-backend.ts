@@ -365,6 +365,20 @@ export class DockerBackend implements SandboxBackend {
     });
   }
 
+  /**
+   * {@inheritDoc SandboxBackend.setPaused}
+   * The cgroup freezer: memory stays allocated (Docker cannot checkpoint without CRIU).
+   */
+  async setPaused(sandboxId: string, paused: boolean): Promise<void> {
+    const container = this.docker.getContainer(containerName(validId(sandboxId)));
+    const operation = paused ? "pause container" : "unpause container";
+    await this.call({ operation, sandboxId }, async () => {
+      const info = await container.inspect();
+      if (info.State.Paused === paused) return;
+      await (paused ? container.pause() : container.unpause());
+    });
+  }
+
   /** {@inheritDoc SandboxBackend.remove} */
   async remove(sandboxId: string): Promise<void> {
     const container = this.docker.getContainer(containerName(validId(sandboxId)));

@@ -562,6 +562,24 @@ export class QemuBackend implements SandboxBackend {
     });
   }
 
+  /**
+   * {@inheritDoc SandboxBackend.setPaused}
+   * QMP `stop`/`cont`: the vCPUs halt, the guest's memory stays in the QEMU process.
+   */
+  setPaused(sandboxId: string, paused: boolean): Promise<void> {
+    return this.#serial(validId(sandboxId), async () => {
+      await this.#record(sandboxId);
+      if ((await this.#pid(sandboxId)) === undefined) {
+        throw new Error(
+          `sandbox ${sandboxId} is not running; it cannot be ${paused ? "paused" : "resumed"}`,
+        );
+      }
+      await qmpCommands(path.join(this.runDir(sandboxId), "qmp.sock"), [
+        { execute: paused ? "stop" : "cont" },
+      ]);
+    });
+  }
+
   /** {@inheritDoc SandboxBackend.remove} */
   remove(sandboxId: string): Promise<void> {
     return this.#serial(sandboxId, async () => {

@@ -34,6 +34,14 @@ export function sandboxJobHandlers(
       ).stop(ctx.payload.vmId, ctx.payload.force ?? false);
       return { vmId: vm.id, status: vm.status };
     },
+    "vm:pause": async (ctx) => {
+      const vm = await (await managers.for(ctx.payload.vmId)).pause(ctx.payload.vmId);
+      return { vmId: vm.id, status: vm.status };
+    },
+    "vm:resume": async (ctx) => {
+      const vm = await (await managers.for(ctx.payload.vmId)).resume(ctx.payload.vmId);
+      return { vmId: vm.id, status: vm.status };
+    },
     "vm:delete": async (ctx) => {
       const vm = await (await managers.for(ctx.payload.vmId)).delete(ctx.payload.vmId);
       return { vmId: ctx.payload.vmId, status: vm?.status ?? "deleted" };

@@ -51,7 +51,14 @@ export interface SandboxHousekeepingDeps {
 }
 
 // Statuses whose record says the sandbox's container exists on its worker.
-const HOSTED: readonly VmStatus[] = ["creating", "running", "stopping", "stopped", "lost"];
+const HOSTED: readonly VmStatus[] = [
+  "creating",
+  "running",
+  "paused",
+  "stopping",
+  "stopped",
+  "lost",
+];
 // A container of these is unwanted: nothing will run in it again.
 const UNWANTED: readonly VmStatus[] = ["pending", "deleting", "deleted", "failed"];
 // How long a `lost` sandbox's agent gets to answer before reconcile leaves it lost.
@@ -125,7 +132,7 @@ export class SandboxHousekeeping {
     for (const row of rows) {
       if (present.has(row.id) || !HOSTED.includes(row.status) || row.status === "lost") continue;
       // In flight now: the create, stop or delete under way settles it.
-      if (!atStartup && row.status !== "running" && row.status !== "stopped") continue;
+      if (!atStartup && !["running", "paused", "stopped"].includes(row.status)) continue;
       if (!atStartup && (await this.#exists(row.id))) continue;
       const lost = await records.move(row, [row.status], "lost", {
         error: atStartup
@@ -194,16 +201,27 @@ export class SandboxHousekeeping {
     for (const stop of [...this.#watches]) stop();
   }
 
-  /** Deletes this worker's sandboxes whose `expiresAt` has passed; returns their ids. */
+  /**
+   * Deletes this worker's sandboxes whose `expiresAt` has passed, or pauses those created to
+   * pause at their timeout (a paused sandbox has no expiry until it is resumed); returns their ids.
+   */
   async expire(now: Date = new Date()): Promise<string[]> {
     const rows = await this.deps.records.listHere();
-    const due = rows.filter((r) => r.expiresAt && r.expiresAt <= now && r.status !== "deleting");
-    for (const r of due)
-      await this.deps.lifecycle
-        .delete(r.id)
-        .catch((err: unknown) =>
+    const due = rows.filter(
+      (r) =>
+        r.expiresAt &&
+        r.expiresAt <= now &&
+        r.status !== "deleting" &&
+        // One to pause is left alone while it is not running (being created, stopped…).
+        (r.onTimeout !== "pause" || r.status === "running"),
+    );
+    for (const r of due) {
+      const pause = r.onTimeout === "pause";
+      await (pause ? this.deps.lifecycle.pause(r.id) : this.deps.lifecycle.delete(r.id)).catch(
+        (err: unknown) =>
           this.deps.logger.warn({ err, sandboxId: r.id }, "expiring sandbox failed"),
-        );
+      );
+    }
     return due.map((r) => r.id);
   }
 
@@ -296,7 +314,7 @@ export class SandboxHousekeeping {
       await this.#markExited(row, { exitCode: code, oomKilled: oom });
     } else if (
       event.action === "destroy" &&
-      (row.status === "running" || row.status === "stopped")
+      (row.status === "running" || row.status === "paused" || row.status === "stopped")
     ) {
       this.#oomKilled.delete(row.id);
       await this.deps.agents.drop(row.id);

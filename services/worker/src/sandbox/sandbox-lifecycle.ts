@@ -108,6 +108,40 @@ export class SandboxLifecycle {
     return (await records.move(stopping, ["stopping"], "stopped"))!;
   }
 
+  /**
+   * Freezes a running sandbox in place (its processes keep their memory and get no CPU). A
+   * paused sandbox does not expire: its clock starts again at {@link resume}.
+   */
+  async pause(sandboxId: string): Promise<VmRow> {
+    const { records, backend } = this.deps;
+    const row = await records.own(sandboxId);
+    if (row.status === "paused") return row;
+    if (row.status !== "running")
+      throw new Error(`sandbox ${sandboxId} is ${row.status}; cannot pause it`);
+    if (!backend.setPaused) throw new Error(`the ${backend.kind} backend cannot pause sandboxes`);
+    await backend.setPaused(sandboxId, true);
+    const paused = await records.move(row, ["running"], "paused", { expiresAt: null });
+    if (paused) return paused;
+    // Something else moved it meanwhile (a delete, a loss): leave it as that made it.
+    await backend.setPaused(sandboxId, false).catch(() => undefined);
+    throw new Error(`sandbox ${sandboxId} changed state while it was paused`);
+  }
+
+  /** Thaws a paused sandbox; its processes carry on, and its timeout counts from now. */
+  async resume(sandboxId: string): Promise<VmRow> {
+    const { records, backend } = this.deps;
+    const row = await records.own(sandboxId);
+    if (row.status === "running") return row;
+    if (row.status !== "paused")
+      throw new Error(`sandbox ${sandboxId} is ${row.status}; cannot resume it`);
+    if (!backend.setPaused) throw new Error(`the ${backend.kind} backend cannot pause sandboxes`);
+    await backend.setPaused(sandboxId, false);
+    const expiresAt = row.timeoutSec ? new Date(Date.now() + row.timeoutSec * 1000) : null;
+    const running = await records.move(row, ["paused"], "running", { expiresAt });
+    if (!running) throw new Error(`sandbox ${sandboxId} changed state while it was resumed`);
+    return running;
+  }
+
   /** Starts a stopped sandbox again; running once its agent answers. */
   async start(sandboxId: string): Promise<VmRow> {
     const { records, agents } = this.deps;

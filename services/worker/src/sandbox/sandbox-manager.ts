@@ -122,6 +122,16 @@ export class SandboxManager {
     return this.#lifecycle.stop(sandboxId, force);
   }
 
+  /** Freezes a running sandbox in place; see {@link SandboxLifecycle.pause}. */
+  pause(sandboxId: string): Promise<VmRow> {
+    return this.#lifecycle.pause(sandboxId);
+  }
+
+  /** Thaws a paused sandbox; see {@link SandboxLifecycle.resume}. */
+  resume(sandboxId: string): Promise<VmRow> {
+    return this.#lifecycle.resume(sandboxId);
+  }
+
   /** Starts a stopped sandbox again; running once its agent answers. */
   start(sandboxId: string): Promise<VmRow> {
     return this.#lifecycle.start(sandboxId);

@@ -13,6 +13,7 @@ import type { Repositories, VmRow } from "@aetherium/core";
 export interface StatusChanges {
   readonly error?: string | null;
   readonly workerId?: string;
+  readonly expiresAt?: Date | null;
 }
 
 /**

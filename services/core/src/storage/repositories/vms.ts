@@ -7,7 +7,7 @@ import {
   type Page,
   type PageOptions,
 } from "../cursor.js";
-import type { Database, JsonObject, VmStatus, VmsTable } from "../database.js";
+import type { Database, JsonObject, VmOnTimeout, VmStatus, VmsTable } from "../database.js";
 import { TokenSealer } from "../token-sealer.js";
 
 /** A row of `vms`. */
@@ -29,6 +29,7 @@ export interface NewVm {
   readonly network?: JsonObject;
   readonly tools?: readonly string[];
   readonly timeoutSec?: number | null;
+  readonly onTimeout?: VmOnTimeout;
   readonly expiresAt?: Date | null;
   readonly metadata?: JsonObject;
   /** Why it waits to be placed, when it is known at once (every worker full). */
@@ -61,6 +62,7 @@ const LOSABLE: readonly VmStatus[] = [
   "pending",
   "creating",
   "running",
+  "paused",
   "stopping",
   "stopped",
   "deleting",
@@ -135,6 +137,7 @@ export class VmRepository {
         network: json(input.network),
         tools: json(input.tools),
         timeoutSec: input.timeoutSec,
+        onTimeout: input.onTimeout,
         expiresAt: input.expiresAt,
         metadata: json(input.metadata),
         pendingReason: input.pendingReason ?? null,
@@ -367,6 +370,7 @@ export class VmRepository {
       readonly labels: Record<string, string>;
       readonly env: Record<string, string>;
       readonly timeoutSec: number | null;
+      readonly onTimeout?: VmOnTimeout;
       readonly expiresAt: Date | null;
     },
   ): Promise<VmRow | undefined> {
@@ -377,6 +381,7 @@ export class VmRepository {
         labels = ${JSON.stringify(claim.labels)}::jsonb,
         env = ${JSON.stringify(this.sealEnv(claim.env))}::jsonb,
         timeout_sec = ${claim.timeoutSec},
+        on_timeout = ${claim.onTimeout ?? "delete"},
         expires_at = ${claim.expiresAt},
         metadata = (metadata - 'pool') || '{"fromPool": true}'::jsonb
       WHERE id = (
@@ -504,8 +509,8 @@ export interface WorkerCapacityView {
 }
 
 // Sandboxes that hold their worker's resources: everything until it is stopped, deleted,
-// failed or lost.
-const HOLDING: readonly VmStatus[] = ["pending", "creating", "running", "stopping"];
+// failed or lost. A paused one keeps its memory (and the vCPUs it resumes with).
+const HOLDING: readonly VmStatus[] = ["pending", "creating", "running", "paused", "stopping"];
 
 async function liveUsage(
   db: Kysely<Database>,
