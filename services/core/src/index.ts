@@ -30,7 +30,6 @@ export {
   type StartedAgentProcess,
 } from "./prompts/prompt-runner.js";
 export {
-  SecretBox,
   type PromptWorkspace,
   type PromptWorkspaces,
 } from "./prompts/prompt-workspaces.js";

@@ -130,11 +130,12 @@ export async function openControlPlane(
       options.logger,
     );
     const workers = new WorkerService(repos, queue, bus);
+    const secrets = new SecretService(repos, new SecretCipher(encryptionKey), options.logger);
     const prompts = new PromptService(
       db.db,
       tasks,
       bus,
-      new TablePromptWorkspaces(db.db, encryptionKey),
+      new TablePromptWorkspaces(db.db, secrets),
       options.logger,
     );
     return {
@@ -148,7 +149,7 @@ export async function openControlPlane(
       workers,
       prompts,
       environments: new EnvironmentService(repos),
-      secrets: new SecretService(repos, new SecretCipher(encryptionKey), options.logger),
+      secrets,
       async close() {
         await queue.close();
         await bus.close();

@@ -1,7 +1,7 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
 import { ConflictError, NotFoundError } from "@aetherium/common";
 import { sql, type Kysely } from "kysely";
 import { isUuid } from "../storage/cursor.js";
+import type { SecretService } from "../domain/secret-service.js";
 import type { Database } from "../storage/database.js";
 
 /** What the prompt code reads of a workspace. */
@@ -33,62 +33,18 @@ export interface PromptWorkspaces {
   secretValues(tenant: string, workspaceId: string): Promise<Record<string, string>>;
 }
 
-const IV_BYTES = 12;
-const TAG_BYTES = 16;
-
-/**
- * AES-256-GCM for `workspace_secrets` rows under a key derived from the installation's
- * encryption key: `encrypted_value` is ciphertext and tag, `nonce` the IV, and the row's id is
- * bound in as associated data so a value copied into another row does not open.
- */
-export class SecretBox {
-  readonly #key: Buffer;
-
-  /** `secret`: the installation's encryption key. */
-  constructor(secret: string | Buffer) {
-    this.#key = Buffer.from(
-      hkdfSync("sha256", secret, Buffer.alloc(0), "aetherium workspace secret", 32),
-    );
-  }
-
-  /** Encrypts `value` for row `rowId`. */
-  seal(value: string, rowId: string): { encryptedValue: Buffer; nonce: Buffer } {
-    const nonce = randomBytes(IV_BYTES);
-    const cipher = createCipheriv("aes-256-gcm", this.#key, nonce);
-    cipher.setAAD(Buffer.from(rowId, "utf8"));
-    const body = Buffer.concat([cipher.update(value, "utf8"), cipher.final()]);
-    return { encryptedValue: Buffer.concat([body, cipher.getAuthTag()]), nonce };
-  }
-
-  /** The value of row `rowId`, or undefined when it does not open under this key. */
-  open(encryptedValue: Uint8Array, nonce: Uint8Array, rowId: string): string | undefined {
-    const raw = Buffer.from(encryptedValue);
-    if (raw.length < TAG_BYTES) return undefined;
-    try {
-      const decipher = createDecipheriv("aes-256-gcm", this.#key, Buffer.from(nonce));
-      decipher.setAAD(Buffer.from(rowId, "utf8"));
-      decipher.setAuthTag(raw.subarray(raw.length - TAG_BYTES));
-      return Buffer.concat([
-        decipher.update(raw.subarray(0, raw.length - TAG_BYTES)),
-        decipher.final(),
-      ]).toString("utf8");
-    } catch {
-      return undefined;
-    }
-  }
-}
-
 /**
  * {@link PromptWorkspaces} over the `workspaces`, `vms` and `workspace_secrets` tables: a
  * workspace takes prompts while it is `ready` and its sandbox runs.
  */
 export class TablePromptWorkspaces implements PromptWorkspaces {
   readonly #db: Kysely<Database>;
-  readonly #box: SecretBox;
+  readonly #secrets: Pick<SecretService, "values">;
 
-  constructor(db: Kysely<Database>, encryptionKey: string | Buffer) {
+  /** `secrets` decrypts (and audits) what a prompt's agent is given. */
+  constructor(db: Kysely<Database>, secrets: Pick<SecretService, "values">) {
     this.#db = db;
-    this.#box = new SecretBox(encryptionKey);
+    this.#secrets = secrets;
   }
 
   async get(tenant: string, id: string): Promise<PromptWorkspace> {
@@ -140,25 +96,7 @@ export class TablePromptWorkspaces implements PromptWorkspaces {
   }
 
   async secretValues(tenant: string, workspaceId: string): Promise<Record<string, string>> {
-    const rows = await this.#db
-      .selectFrom("workspaceSecrets")
-      .select(["id", "name", "workspaceId", "encryptedValue", "nonce"])
-      .where("tenant", "=", tenant)
-      .where((eb) => eb.or([eb("workspaceId", "=", workspaceId), eb("workspaceId", "is", null)]))
-      .execute();
-    const out: Record<string, string> = {};
-    // Globals first, so a workspace's own secret of the same name wins.
-    for (const row of [...rows].sort(
-      (a, b) => Number(a.workspaceId !== null) - Number(b.workspaceId !== null),
-    )) {
-      const value = this.#box.open(row.encryptedValue, row.nonce, row.id);
-      if (value === undefined) {
-        throw new ConflictError(
-          `secret ${row.name} does not open with this installation's encryption key`,
-        );
-      }
-      out[row.name] = value;
-    }
-    return out;
+    // Global secrets, overridden by the workspace's own of the same name; each use audited.
+    return this.#secrets.values(tenant, workspaceId, "prompt");
   }
 }

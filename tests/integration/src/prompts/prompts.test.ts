@@ -4,13 +4,7 @@ import path from "node:path";
 import { Writable } from "node:stream";
 import { runAether } from "@aetherium/cli";
 import { createLogger } from "@aetherium/common";
-import {
-  DataPlaneClient,
-  Migrator,
-  openDatabase,
-  SecretBox,
-  type ControlPlane,
-} from "@aetherium/core";
+import { DataPlaneClient, Migrator, openDatabase, type ControlPlane } from "@aetherium/core";
 import { buildServer, ensureBootstrapKey } from "@aetherium/gateway";
 import { useTestDatabase, useTestRedis } from "@aetherium/testing";
 import type {
@@ -20,7 +14,6 @@ import type {
   SessionServerMessage,
   Task,
 } from "@aetherium/types";
-import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium } from "playwright-core";
 import WebSocket from "ws";
@@ -172,13 +165,10 @@ describe.skipIf(!here.ok)("prompts to a workspace's agent", () => {
       .returning("id")
       .executeTakeFirstOrThrow();
     workspaceId = ws.id;
-    const secretId = (await sql<{ id: string }>`SELECT gen_random_uuid() AS id`.execute(kdb))
-      .rows[0]!.id;
-    const sealed = new SecretBox(ENCRYPTION_KEY).seal(SECRET, secretId);
-    await kdb
-      .insertInto("workspaceSecrets")
-      .values({ id: secretId, workspaceId, name: "API_TOKEN", ...sealed })
-      .execute();
+    await runtime.secrets.set(
+      { tenant: "default", workspaceId },
+      { name: "API_TOKEN", value: SECRET },
+    );
   }, 300_000);
 
   afterAll(async () => {
