@@ -22,6 +22,7 @@ import type {
   CreateApiKeyResponse,
   CreateVmAcceptedResponse,
   CreateVmBody,
+  CreateEnvironmentBody,
   Environment,
   Execution,
   FileListResponse,
@@ -34,6 +35,7 @@ import type {
   Vm,
   VmStatus,
   Worker,
+  Workspace,
 } from "@aetherium/types";
 
 export type QueryValue = string | number | boolean | readonly string[] | undefined | null;
@@ -74,6 +76,13 @@ export interface TaskListQuery {
   readonly workerId?: string;
   readonly limit?: number;
   readonly cursor?: string;
+}
+
+/** Body of `POST /workspaces`: a name and the environment (id or name) it is made from. */
+export interface CreateWorkspaceBody {
+  readonly name: string;
+  readonly environment: string;
+  readonly description?: string;
 }
 
 /** A raw answer, for the API explorer. */
@@ -267,14 +276,43 @@ export class Api {
     return this.#call((c) => c.apiKeys.revoke(id));
   }
 
-  // Environments, workspaces, prompts: the gateway does not serve these routes yet (planned), so
-  // the pages that call them show that they are not available.
+  // Environments and workspaces
   listEnvironments(): Promise<Page<Environment>> {
     return this.request("GET", `/environments${queryString({ limit: 200 })}`);
   }
-  listWorkspaces(): Promise<Page<Record<string, unknown>>> {
+  async getEnvironment(id: string): Promise<Environment> {
+    const r = await this.request<{ environment: Environment }>(
+      "GET",
+      `/environments/${encodeURIComponent(id)}`,
+    );
+    return r.environment;
+  }
+  async createEnvironment(body: CreateEnvironmentBody): Promise<Environment> {
+    const r = await this.request<{ environment: Environment }>("POST", "/environments", body);
+    return r.environment;
+  }
+  async deleteEnvironment(id: string): Promise<void> {
+    await this.request("DELETE", `/environments/${encodeURIComponent(id)}`);
+  }
+  listWorkspaces(): Promise<Page<Workspace>> {
     return this.request("GET", `/workspaces${queryString({ limit: 200 })}`);
   }
+  async getWorkspace(id: string): Promise<Workspace> {
+    const r = await this.request<{ workspace: Workspace }>(
+      "GET",
+      `/workspaces/${encodeURIComponent(id)}`,
+    );
+    return r.workspace;
+  }
+  async createWorkspace(body: CreateWorkspaceBody): Promise<Workspace> {
+    const r = await this.request<{ workspace: Workspace }>("POST", "/workspaces", body);
+    return r.workspace;
+  }
+  async deleteWorkspace(id: string): Promise<void> {
+    await this.request("DELETE", `/workspaces/${encodeURIComponent(id)}`);
+  }
+
+  // Prompts: the gateway does not serve these routes yet, so that page says it is not available.
   listPrompts(workspaceId: string): Promise<Page<Record<string, unknown>>> {
     return this.request("GET", `/workspaces/${encodeURIComponent(workspaceId)}/prompts`);
   }
