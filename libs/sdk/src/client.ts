@@ -1,5 +1,7 @@
 import { healthResponseSchema } from "@aetherium/types";
 import { ApiKeysApi } from "./api-keys-api.js";
+import { EnvironmentsApi } from "./environments-api.js";
+import { SecretsApi } from "./secrets-api.js";
 import { BackendsApi } from "./backends-api.js";
 import { ClusterApi } from "./cluster-api.js";
 import { EventsApi } from "./events-api.js";
@@ -73,6 +75,10 @@ export class AetheriumClient {
   readonly apiKeys: ApiKeysApi;
   /** The live event stream. */
   readonly events: EventsApi;
+  /** Environments (workspace templates). */
+  readonly environments: EnvironmentsApi;
+  /** Global secrets (write-only values). */
+  readonly secrets: SecretsApi;
 
   constructor(options: ClientOptions) {
     this.#t = new Transport(options);
@@ -84,6 +90,8 @@ export class AetheriumClient {
     this.backends = new BackendsApi(this.#t);
     this.apiKeys = new ApiKeysApi(this.#t);
     this.events = new EventsApi(this.#t);
+    this.environments = new EnvironmentsApi(this.#t);
+    this.secrets = new SecretsApi(this.#t);
   }
 
   /** The gateway's base URL, without trailing slash. */

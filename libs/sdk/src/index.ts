@@ -9,6 +9,8 @@ export {
   type HealthResponse,
 } from "./client.js";
 export { ApiKeysApi } from "./api-keys-api.js";
+export { EnvironmentsApi, type CreateEnvironmentRequest } from "./environments-api.js";
+export { SecretsApi, type SetSecretRequest } from "./secrets-api.js";
 export { BackendsApi } from "./backends-api.js";
 export { ClusterApi } from "./cluster-api.js";
 export { EventsApi } from "./events-api.js";

@@ -6,7 +6,9 @@ import { Command, CommanderError, Option } from "commander";
 import { cpCommand } from "./commands/cp.js";
 import { execCommand, shellCommand } from "./commands/exec.js";
 import { healthCommand } from "./commands/health.js";
+import { envCreate, envGet, envList, envRemove, type EnvCreateFlags } from "./commands/env.js";
 import { keysCreate, keysList, keysRevoke } from "./commands/keys.js";
+import { secretList, secretRemove, secretSet } from "./commands/secret.js";
 import { taskCancel, taskGet, taskList } from "./commands/task.js";
 import { vmCreate, vmGet, vmList, vmRemove, vmStopStart } from "./commands/vm.js";
 import { workerGet, workerList, workerSetStatus } from "./commands/worker.js";
@@ -33,7 +35,9 @@ export async function runAether(argv: readonly string[], io: CliIo): Promise<num
   let usageMessage: string | undefined;
 
   const program = new Command("aether")
-    .description("Drive an Aetherium platform: sandboxes, commands, files, tasks, workers, keys.")
+    .description(
+      "Drive an Aetherium platform: sandboxes, commands, files, tasks, workers, environments, secrets, keys.",
+    )
     .option("--json", "machine-readable output: one JSON document on stdout")
     .option("--url <url>", `gateway address (env AETHERIUM_URL, default ${DEFAULT_URL})`)
     .option(
@@ -184,6 +188,71 @@ export async function runAether(argv: readonly string[], io: CliIo): Promise<num
     .command("activate <id>")
     .description("let a draining worker take sandboxes again (admin)")
     .action(run("worker activate", (ctx, id: string) => workerSetStatus(ctx, "activate", id)));
+
+  const env = program.command("env").description("environments: templates for workspaces");
+  env
+    .command("create <name>")
+    .description(
+      "create an environment (flags on top of --file, a JSON body of POST /environments)",
+    )
+    .option("--file <json>", "the environment as JSON (every field of POST /environments)")
+    .option("--agent <type>", "claude-code, amp or custom")
+    .option("--command <command>", "the agent's command (required for custom)")
+    .option("--system-prompt <text>", "the agent's system prompt")
+    .option("--model <model>", "the agent's model")
+    .option("--repo <url>", "repository to clone")
+    .option("--branch <branch>", "branch to clone (default: the repository's)")
+    .option("--dir <path>", "where to clone it, also the agent's working directory")
+    .option("--token-secret <NAME>", "secret holding an HTTPS token for the clone")
+    .option("--tool <spec>", "a tool to install with mise, e.g. node@20 (repeatable)", collect)
+    .option("--env <K=V>", "plain environment variable (repeatable)", collect)
+    .option("--secret <NAME>", "a secret the agent gets (repeatable)", collect)
+    .option("--setup <script>", "a setup script, run in order (repeatable)", collect)
+    .option("--image <image>", "sandbox image")
+    .option("--backend <backend>", "docker, firecracker or qemu")
+    .option("--vcpus <n>", "vCPUs")
+    .option("--memory <size>", "memory, e.g. 2g")
+    .option("--disk <size>", "disk, e.g. 10g")
+    .option("--idle-timeout <duration>", "stop the sandbox after this long idle, e.g. 30m")
+    .action(
+      run("env create", (ctx, name: string, flags: EnvCreateFlags) => envCreate(ctx, name, flags)),
+    );
+  env
+    .command("ls")
+    .alias("list")
+    .description("list environments")
+    .action(run("env ls", (ctx) => envList(ctx)));
+  env
+    .command("get <env>")
+    .description("show an environment (by id or name)")
+    .action(run("env get", (ctx, ref: string) => envGet(ctx, ref)));
+  env
+    .command("rm <env...>")
+    .alias("delete")
+    .description("delete environments (workspaces made from them keep working)")
+    .action(run("env rm", (ctx, refs: string[]) => envRemove(ctx, refs)));
+
+  const secret = program.command("secret").description("global secrets (values are write-only)");
+  secret
+    .command("set <NAME>")
+    .description("add or replace a global secret; the value comes from stdin unless --value")
+    .option("--value <value>", "the value (visible in shell history: prefer stdin)")
+    .option("--description <text>", "what it is for")
+    .action(
+      run("secret set", (ctx, name: string, flags: { value?: string; description?: string }) =>
+        secretSet(ctx, name, flags),
+      ),
+    );
+  secret
+    .command("ls")
+    .alias("list")
+    .description("list global secrets (names, never values)")
+    .action(run("secret ls", (ctx) => secretList(ctx)));
+  secret
+    .command("rm <NAME...>")
+    .alias("delete")
+    .description("delete global secrets")
+    .action(run("secret rm", (ctx, names: string[]) => secretRemove(ctx, names)));
 
   const keys = program.command("keys").description("API keys (admin)");
   keys
