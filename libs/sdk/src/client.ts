@@ -2,6 +2,7 @@ import { healthResponseSchema } from "@aetherium/types";
 import { ApiKeysApi } from "./api-keys-api.js";
 import { EnvironmentsApi } from "./environments-api.js";
 import { SecretsApi } from "./secrets-api.js";
+import { WorkspacesApi } from "./workspaces-api.js";
 import { BackendsApi } from "./backends-api.js";
 import { ClusterApi } from "./cluster-api.js";
 import { EventsApi } from "./events-api.js";
@@ -79,6 +80,8 @@ export class AetheriumClient {
   readonly environments: EnvironmentsApi;
   /** Global secrets (write-only values). */
   readonly secrets: SecretsApi;
+  /** Workspaces for coding agents, their preparation steps and their own secrets. */
+  readonly workspaces: WorkspacesApi;
 
   constructor(options: ClientOptions) {
     this.#t = new Transport(options);
@@ -92,6 +95,7 @@ export class AetheriumClient {
     this.events = new EventsApi(this.#t);
     this.environments = new EnvironmentsApi(this.#t);
     this.secrets = new SecretsApi(this.#t);
+    this.workspaces = new WorkspacesApi(this.#t);
   }
 
   /** The gateway's base URL, without trailing slash. */
