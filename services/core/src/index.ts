@@ -20,8 +20,6 @@ export {
 } from "./http/error-handling.js";
 export { explainWait } from "./domain/admission.js";
 export { toExecution, toTask, toVm, toWorker } from "./domain/mappers.js";
-export { EnvironmentService } from "./domain/environment-service.js";
-export { SecretService, type SecretActor } from "./domain/secret-service.js";
 export { TaskService } from "./domain/task-service.js";
 export { VmService } from "./domain/vm-service.js";
 export { InProcessJobQueue } from "./queue/in-process-queue.js";
@@ -61,7 +59,6 @@ export {
 export { type VmRow } from "./storage/repositories/vms.js";
 export { type WorkerRow } from "./storage/repositories/workers.js";
 export { openControlPlane, type ControlPlane } from "./control-plane/open-control-plane.js";
-export { MissingEncryptionKeyError } from "./control-plane/encryption-key.js";
 export { openSharedControlPlane } from "./control-plane/open-shared-control-plane.js";
 export { DEFAULT_BASE_IMAGE, DEFAULT_SANDBOX_SHAPE } from "./domain/sandbox-defaults.js";
 export { isMigrateAction, runMigrate } from "./control-plane/run-migrate.js";

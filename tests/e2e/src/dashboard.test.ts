@@ -46,10 +46,14 @@ interface PageGlobals {
   document: { querySelectorAll(selector: string): ArrayLike<{ textContent: string | null }> };
 }
 
-async function api(method: string, route: string): Promise<Response> {
+async function api(method: string, route: string, body?: unknown): Promise<Response> {
   return fetch(`${app.url}/api/v1${route}`, {
     method,
-    headers: { authorization: `Bearer ${app.apiKey}` },
+    headers: {
+      authorization: `Bearer ${app.apiKey}`,
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
 }
 
@@ -362,8 +366,23 @@ describe.skipIf(!haveChromium)("dashboard in a browser", () => {
     await page.locator("[data-worker-id]").first().waitFor();
     await page.getByRole("link", { name: new RegExp(`^${sandboxName}`) }).waitFor();
     await shot("13-workers");
+    const envName = `e2e-env-${run}`;
+    const made = await api("POST", "/environments", {
+      name: envName,
+      repo: { url: "https://git.example.test/acme/app.git" },
+      tools: ["node@20"],
+      agent: { type: "claude-code" },
+    });
+    expect(made.status).toBe(201);
+    await nav("Environments");
+    const row = page
+      .getByRole("table", { name: "Environments" })
+      .getByRole("row", { name: new RegExp(envName) });
+    await row.waitFor({ timeout: 10_000 });
+    expect(await row.textContent()).toContain("https://git.example.test/acme/app.git");
+    await shot("14-environments");
+    expect((await api("DELETE", `/environments/${envName}`)).status).toBe(204);
     for (const [label, file] of [
-      ["Environments", "14-environments"],
       ["Workspaces", "15-workspaces"],
       ["Prompts", "16-prompts"],
     ] as const) {

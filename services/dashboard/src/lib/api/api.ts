@@ -276,7 +276,8 @@ export class Api {
     return this.#call((c) => c.apiKeys.revoke(id));
   }
 
-  // Environments and workspaces
+  // Environments and workspaces; a gateway without the workspace routes answers 404, and the
+  // pages that call them say so.
   listEnvironments(): Promise<Page<Environment>> {
     return this.request("GET", `/environments${queryString({ limit: 200 })}`);
   }
