@@ -194,9 +194,12 @@ export async function runAether(argv: readonly string[], io: CliIo): Promise<num
   env
     .command("create <name>")
     .description(
-      "create an environment (flags on top of --file, a JSON body of POST /environments)",
+      "create an environment (flags on top of --file, a JSON or YAML body of POST /environments)",
     )
-    .option("--file <json>", "the environment as JSON (every field of POST /environments)")
+    .option(
+      "--file <file>",
+      "the environment as JSON, or YAML for .yaml/.yml (every field of POST /environments)",
+    )
     .option("--agent <type>", "claude-code, amp or custom")
     .option("--command <command>", "the agent's command (required for custom)")
     .option("--system-prompt <text>", "the agent's system prompt")

@@ -103,7 +103,14 @@ export async function resolveWorkspace(ctx: Context, ref: string): Promise<Works
   }
   let cursor: string | undefined;
   for (let page = 0; page < 100; page++) {
-    const res = await ctx.client.workspaces.list({ limit: 200, ...(cursor ? { cursor } : {}) });
+    const res = await ctx.client.workspaces
+      .list({ limit: 200, ...(cursor ? { cursor } : {}) })
+      .catch((err: unknown) => {
+        // No list route at all: a gateway without workspaces, which has none called `ref` either.
+        if (err instanceof NotFoundError) return undefined;
+        throw err;
+      });
+    if (!res) break;
     const hit = res.items.find((w) => w.name === ref);
     if (hit) return hit;
     if (!res.nextCursor) break;
