@@ -9,6 +9,7 @@ import {
   AetheriumClient,
   AuthError,
   type EventSubscription,
+  type CreateWorkspaceRequest,
   type ExecSession,
   type Sandbox,
   type SpawnOptions,
@@ -76,13 +77,6 @@ export interface TaskListQuery {
   readonly workerId?: string;
   readonly limit?: number;
   readonly cursor?: string;
-}
-
-/** Body of `POST /workspaces`: a name and the environment (id or name) it is made from. */
-export interface CreateWorkspaceBody {
-  readonly name: string;
-  readonly environment: string;
-  readonly description?: string;
 }
 
 /** A raw answer, for the API explorer. */
@@ -279,38 +273,26 @@ export class Api {
   // Environments and workspaces; a gateway without the workspace routes answers 404, and the
   // pages that call them say so.
   listEnvironments(): Promise<Page<Environment>> {
-    return this.request("GET", `/environments${queryString({ limit: 200 })}`);
+    return this.#call((c) => c.environments.list({ limit: 200 }));
   }
-  async getEnvironment(id: string): Promise<Environment> {
-    const r = await this.request<{ environment: Environment }>(
-      "GET",
-      `/environments/${encodeURIComponent(id)}`,
-    );
-    return r.environment;
+  createEnvironment(body: CreateEnvironmentBody): Promise<Environment> {
+    return this.#call((c) => c.environments.create(body));
   }
-  async createEnvironment(body: CreateEnvironmentBody): Promise<Environment> {
-    const r = await this.request<{ environment: Environment }>("POST", "/environments", body);
-    return r.environment;
-  }
-  async deleteEnvironment(id: string): Promise<void> {
-    await this.request("DELETE", `/environments/${encodeURIComponent(id)}`);
+  deleteEnvironment(id: string): Promise<void> {
+    return this.#call((c) => c.environments.delete(id));
   }
   listWorkspaces(): Promise<Page<Workspace>> {
-    return this.request("GET", `/workspaces${queryString({ limit: 200 })}`);
+    return this.#call((c) => c.workspaces.list({ limit: 200 }));
   }
-  async getWorkspace(id: string): Promise<Workspace> {
-    const r = await this.request<{ workspace: Workspace }>(
-      "GET",
-      `/workspaces/${encodeURIComponent(id)}`,
-    );
-    return r.workspace;
+  getWorkspace(id: string): Promise<Workspace> {
+    return this.#call((c) => c.workspaces.get(id));
   }
-  async createWorkspace(body: CreateWorkspaceBody): Promise<Workspace> {
-    const r = await this.request<{ workspace: Workspace }>("POST", "/workspaces", body);
-    return r.workspace;
+  /** Answers at once (status `creating`): the detail page follows the preparation steps. */
+  createWorkspace(body: CreateWorkspaceRequest): Promise<Workspace> {
+    return this.#call((c) => c.workspaces.create(body));
   }
-  async deleteWorkspace(id: string): Promise<void> {
-    await this.request("DELETE", `/workspaces/${encodeURIComponent(id)}`);
+  deleteWorkspace(id: string): Promise<void> {
+    return this.#call((c) => c.workspaces.delete(id));
   }
 
   // Prompts: the gateway does not serve these routes yet, so that page says it is not available.
