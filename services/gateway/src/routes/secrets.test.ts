@@ -1,4 +1,3 @@
-import { sql } from "kysely";
 import { describe, expect, it } from "vitest";
 import { useGatewayFixture } from "../testing/gateway-fixture.js";
 
@@ -27,16 +26,17 @@ describe("global secrets", () => {
 
     // Replacing keeps one secret of that name.
     const again = await call("POST", "/api/v1/secrets", {
-      body: { name: "GH_TOKEN", value: "v2" },
+      body: { name: "GH_TOKEN", value: "second-value-xyz" },
     });
     expect(again.status).toBe(201);
     expect((await call("GET", "/api/v1/secrets")).body.items).toHaveLength(1);
 
     const db = gw.runtime.db.db;
-    const raw = await sql<{ dump: string }>`select (t.*)::text as dump from workspace_secrets t`
-      .execute(db)
-      .then((r) => r.rows.map((x) => x.dump).join("\n"));
-    expect(raw).not.toContain("v2");
+    const rows = await db.selectFrom("workspaceSecrets").selectAll().execute();
+    const raw = rows
+      .map((r) => `${JSON.stringify(r)} ${r.encryptedValue.toString("latin1")}`)
+      .join("\n");
+    expect(raw).not.toContain("second-value");
     expect(raw).not.toContain("Secr3t");
 
     const audit = await gw.runtime.repos.auditLog.list({ action: "secret.set" });
@@ -93,12 +93,22 @@ describe("global secrets", () => {
     ]);
     expect(JSON.stringify(uses.items)).not.toContain("workspace-one");
     // A ciphertext copied to another row does not open there.
-    await sql`update workspace_secrets set (encrypted_value, nonce) =
-      (select encrypted_value, nonce from workspace_secrets where name = 'SHARED' and workspace_id is null)
-      where workspace_id = ${ws.id} and name = 'SHARED'`.execute(gw.runtime.db.db);
+    const db = gw.runtime.db.db;
+    const global = await db
+      .selectFrom("workspaceSecrets")
+      .select(["encryptedValue", "nonce"])
+      .where("name", "=", "SHARED")
+      .where("workspaceId", "is", null)
+      .executeTakeFirstOrThrow();
+    await db
+      .updateTable("workspaceSecrets")
+      .set({ encryptedValue: global.encryptedValue, nonce: global.nonce })
+      .where("workspaceId", "=", ws.id)
+      .where("name", "=", "SHARED")
+      .execute();
     await expect(secrets.values("default", ws.id, "test")).rejects.toThrow(
       /secret SHARED cannot be read/,
     );
-    await gw.runtime.db.db.deleteFrom("workspaces").where("id", "=", ws.id).execute();
+    await db.deleteFrom("workspaces").where("id", "=", ws.id).execute();
   });
 });
