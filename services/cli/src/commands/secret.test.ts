@@ -10,8 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CliIo, InStream } from "../io.js";
 import { runAether } from "../program.js";
 
-// A real gateway on a real runtime (no worker): secrets typed at a hidden prompt, per-workspace
-// secrets naming an unknown workspace, and environments from a YAML file.
+// A real gateway on a real runtime (no worker): secrets typed at a hidden prompt, and environments
+// from a YAML file.
 const db = useTestDatabase();
 let home: string;
 let runtime: ControlPlane;
@@ -98,15 +98,6 @@ describe("aether secret on a terminal", () => {
     expect(r.stderr).toMatch(/cancelled/);
     expect(modes).toEqual([true, false]);
     expect((await aether(["secret", "ls"])).stdout).not.toMatch(/NEVER_SET/);
-  });
-});
-
-describe("aether secret --workspace", () => {
-  it("fails clearly for a workspace it cannot find, and sets nothing", async () => {
-    const r = await aether(["secret", "set", "WS_KEY", "--workspace", "nope", "--value", "v"]);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/no workspace with id or name "nope"/);
-    expect((await aether(["secret", "ls"])).stdout).not.toMatch(/WS_KEY/);
   });
 });
 

@@ -1,44 +1,30 @@
 "use client";
-import Link from "next/link";
-import { useSearchParams } from "next/navigation";
-import { Suspense, useState } from "react";
-import type { Workspace } from "@aetherium/types";
-import { CreateWorkspaceDialog } from "../../components/create-workspace-dialog.js";
 import { useTitle } from "../../components/hooks.js";
 import { useApi } from "../../components/providers.js";
-import { EmptyState, Loading, PageHead, RelTime, StatusBadge } from "../../components/ui.js";
+import { EmptyState, PageHead, RelTime, StatusBadge } from "../../components/ui.js";
 import { UpcomingList } from "../../components/upcoming-list.js";
 
-/** While any workspace is being made, the list refreshes itself. */
-const BUSY = new Set(["creating", "preparing"]);
+type Row = Record<string, unknown>;
+const str = (v: unknown) => (typeof v === "string" ? v : "");
 
-function Workspaces() {
+export default function WorkspacesPage() {
   useTitle("Workspaces");
   const api = useApi();
-  const preselected = useSearchParams().get("environment") ?? undefined;
-  const [creating, setCreating] = useState(preselected !== undefined);
   return (
     <>
       <PageHead
         title="Workspaces"
-        subtitle="Prepared sandboxes for coding agents, made from an environment, with their secrets and prompt history."
-        actions={
-          <button type="button" className="btn primary" onClick={() => setCreating(true)}>
-            New workspace
-          </button>
-        }
+        subtitle="Long-lived agent workspaces with their sandbox, secrets and prompt history."
       />
       <div className="card">
-        <UpcomingList<Workspace>
+        <UpcomingList<Row>
           queryKey={["workspaces"]}
           load={() => api.listWorkspaces()}
-          refetchInterval={(items) => (items.some((w) => BUSY.has(w.status)) ? 2000 : false)}
           what="Workspaces"
           route="GET /api/v1/workspaces"
           empty={
             <EmptyState title="No workspaces yet">
-              Create one from an environment with New workspace, the CLI (
-              <code>aether ws create</code>) or the API.
+              Create one through the API; it will show here.
             </EmptyState>
           }
           render={(items) => (
@@ -47,30 +33,23 @@ function Workspaces() {
                 <tr>
                   <th>Name</th>
                   <th>Status</th>
-                  <th className="hide-narrow">Agent</th>
-                  <th className="hide-narrow">Steps</th>
+                  <th className="hide-narrow">Assistant</th>
                   <th>Created</th>
                 </tr>
               </thead>
               <tbody>
                 {items.map((w) => (
-                  <tr key={w.id} data-ws-name={w.name}>
+                  <tr key={str(w.id)}>
                     <td>
-                      <Link href={`/workspaces/detail/?id=${encodeURIComponent(w.id)}`}>
-                        <strong>{w.name}</strong>
-                      </Link>
-                      <div className="faint mono small">{w.id}</div>
+                      <strong>{str(w.name)}</strong>
+                      <div className="faint mono small">{str(w.id)}</div>
                     </td>
                     <td>
-                      <StatusBadge status={w.status} />
+                      <StatusBadge status={str(w.status)} />
                     </td>
-                    <td className="hide-narrow">{w.agent.type}</td>
-                    <td className="hide-narrow small">
-                      {w.prepSteps.filter((s) => s.status === "succeeded").length}/
-                      {w.prepSteps.length}
-                    </td>
+                    <td className="hide-narrow">{str(w.aiAssistant) || "—"}</td>
                     <td>
-                      <RelTime iso={w.createdAt} />
+                      <RelTime iso={str(w.createdAt)} />
                     </td>
                   </tr>
                 ))}
@@ -79,17 +58,6 @@ function Workspaces() {
           )}
         />
       </div>
-      {creating && (
-        <CreateWorkspaceDialog environment={preselected} onClose={() => setCreating(false)} />
-      )}
     </>
-  );
-}
-
-export default function WorkspacesPage() {
-  return (
-    <Suspense fallback={<Loading rows={4} />}>
-      <Workspaces />
-    </Suspense>
   );
 }

@@ -9,7 +9,6 @@ import {
   AetheriumClient,
   AuthError,
   type EventSubscription,
-  type CreateWorkspaceRequest,
   type ExecSession,
   type Sandbox,
   type SpawnOptions,
@@ -270,8 +269,7 @@ export class Api {
     return this.#call((c) => c.apiKeys.revoke(id));
   }
 
-  // Environments and workspaces; a gateway without the workspace routes answers 404, and the
-  // pages that call them say so.
+  // Environments are served; workspaces and prompts are not yet (404), and their pages say so.
   listEnvironments(): Promise<Page<Environment>> {
     return this.#call((c) => c.environments.list({ limit: 200 }));
   }
@@ -284,18 +282,7 @@ export class Api {
   listWorkspaces(): Promise<Page<Workspace>> {
     return this.#call((c) => c.workspaces.list({ limit: 200 }));
   }
-  getWorkspace(id: string): Promise<Workspace> {
-    return this.#call((c) => c.workspaces.get(id));
-  }
-  /** Answers at once (status `creating`): the detail page follows the preparation steps. */
-  createWorkspace(body: CreateWorkspaceRequest): Promise<Workspace> {
-    return this.#call((c) => c.workspaces.create(body));
-  }
-  deleteWorkspace(id: string): Promise<void> {
-    return this.#call((c) => c.workspaces.delete(id));
-  }
 
-  // Prompts: the gateway does not serve these routes yet, so that page says it is not available.
   listPrompts(workspaceId: string): Promise<Page<Record<string, unknown>>> {
     return this.request("GET", `/workspaces/${encodeURIComponent(workspaceId)}/prompts`);
   }

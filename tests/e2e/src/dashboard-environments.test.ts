@@ -1,9 +1,9 @@
 /**
  * The dashboard's Environments and Workspaces pages in a real browser (Debian's Chromium through
  * playwright-core) against a real `aetherium start`: create an environment from the form (its
- * validation errors shown next to the fields first), open it, make a workspace from it and watch
- * its preparation steps turn green without a reload, delete both. Screenshots go to a folder it
- * prints; everything it creates is deleted, even on failure.
+ * validation errors shown next to the fields first, then a taken name's 409), open it, delete
+ * it; the Workspaces page says the gateway does not serve workspaces yet. Screenshots go to a
+ * folder it prints; everything it creates is deleted, even on failure.
  */
 import { randomBytes } from "node:crypto";
 import { access, mkdir } from "node:fs/promises";
@@ -18,7 +18,6 @@ const run = randomBytes(3).toString("hex");
 const shotsDir =
   process.env.DASHBOARD_SCREENSHOTS_DIR ?? path.join(tmpdir(), `aetherium-dash-ws-${run}`);
 const envName = `e2e-envui-${run}`;
-const wsName = `e2e-wsui-${run}`;
 
 let app: StartedAetherium;
 let browser: Browser;
@@ -52,7 +51,7 @@ const haveChromium = await access(CHROMIUM).then(
   () => false,
 );
 
-describe.skipIf(!haveChromium)("dashboard: environments and workspaces", () => {
+describe.skipIf(!haveChromium)("dashboard: environments", () => {
   beforeAll(async () => {
     const built = path.resolve(import.meta.dirname, "../../../services/dashboard/out/index.html");
     if (
@@ -80,13 +79,6 @@ describe.skipIf(!haveChromium)("dashboard: environments and workspaces", () => {
 
   afterAll(async () => {
     if (app?.apiKey) {
-      const list = await api("GET", "/workspaces?limit=200").catch(() => null);
-      const body = list?.ok
-        ? ((await list.json()) as { items: { id: string; name: string }[] })
-        : null;
-      for (const w of body?.items ?? []) {
-        if (w.name === wsName) await api("DELETE", `/workspaces/${w.id}`).catch(() => null);
-      }
       await api("DELETE", `/environments/${envName}`).catch(() => null);
     }
     await browser?.close();
@@ -159,57 +151,12 @@ describe.skipIf(!haveChromium)("dashboard: environments and workspaces", () => {
     expect(problems).toEqual([]);
   }, 60_000);
 
-  it("makes a workspace from it and shows its preparation steps live, then deletes it", async (ctx) => {
-    const served = await api("GET", "/workspaces");
-    if (served.status === 404) {
-      // The gateway has no workspace routes yet: the page says so instead of failing.
-      await nav("Workspaces");
-      await page.getByText("Workspaces are not available on this gateway yet").waitFor();
-      await shot("04-workspaces-not-served");
-      ctx.skip();
-      return;
-    }
+  it("says honestly that workspaces are not served yet", async () => {
+    expect((await api("GET", "/workspaces")).status).toBe(404);
     await nav("Workspaces");
-    await page.evaluate(() => ((globalThis as unknown as { __noReload?: number }).__noReload = 7));
-    await page.getByRole("button", { name: "New workspace" }).click();
-    const dialog = page.getByRole("dialog", { name: "New workspace" });
-    await dialog.getByRole("button", { name: "Create workspace" }).click();
-    await dialog.locator("#ws-name-error").waitFor();
-    await dialog.locator('input[name="name"]').fill(wsName);
-    await dialog.locator('select[name="environment"]').selectOption(envName);
-    await dialog.getByRole("button", { name: "Create workspace" }).click();
-    // The detail page opens and follows preparation to ready, no reload.
-    await page.getByRole("heading", { name: new RegExp(wsName) }).waitFor({ timeout: 10_000 });
-    await shot("04-workspace-preparing");
-    await page.locator('h1 [data-status="ready"]').waitFor({ timeout: 180_000 });
-    const steps = page.getByRole("list", { name: "Preparation steps" });
-    await steps.locator('[data-step-status="succeeded"]').first().waitFor();
-    expect(await steps.locator('[data-step-status="failed"]').count()).toBe(0);
-    await steps.locator("summary").first().click();
-    await expect.poll(() => steps.textContent()).toContain("setup-done");
-    expect(
-      await page.evaluate(() => (globalThis as unknown as { __noReload?: number }).__noReload),
-    ).toBe(7);
-    await shot("05-workspace-ready");
-
-    await nav("Workspaces");
-    await page.locator(`[data-ws-name="${wsName}"] [data-status="ready"]`).waitFor();
-    await page.getByRole("link", { name: wsName }).click();
-    await page.getByRole("button", { name: "Delete workspace" }).click();
-    await page
-      .getByRole("dialog", { name: `Delete ${wsName}?` })
-      .getByRole("button", { name: "Delete workspace" })
-      .click();
-    await page
-      .getByRole("table", { name: "Workspaces" })
-      .or(page.locator(".card .state"))
-      .first()
-      .waitFor();
-    await expect
-      .poll(async () => page.locator(`[data-ws-name="${wsName}"]`).count(), { timeout: 30_000 })
-      .toBe(0);
-    expect(problems).toEqual([]);
-  }, 240_000);
+    await page.getByText("Workspaces are not available on this gateway yet").waitFor();
+    await shot("04-workspaces-not-served");
+  }, 30_000);
 
   it("deletes the environment from its row", async () => {
     await nav("Environments");
