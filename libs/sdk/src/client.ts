@@ -3,6 +3,7 @@ import { ApiKeysApi } from "./api-keys-api.js";
 import { IntegrationsApi } from "./integrations-api.js";
 import { EnvironmentsApi } from "./environments-api.js";
 import { SecretsApi } from "./secrets-api.js";
+import { WorkspacesApi } from "./workspaces-api.js";
 import { BackendsApi } from "./backends-api.js";
 import { ClusterApi } from "./cluster-api.js";
 import { EventsApi } from "./events-api.js";
@@ -85,6 +86,8 @@ export class AetheriumClient {
   readonly environments: EnvironmentsApi;
   /** Global secrets (write-only values). */
   readonly secrets: SecretsApi;
+  /** Workspaces for coding agents, their preparation steps and their own secrets. */
+  readonly workspaces: WorkspacesApi;
 
   constructor(options: ClientOptions) {
     this.#t = new Transport(options);
@@ -100,6 +103,7 @@ export class AetheriumClient {
     this.prompts = new PromptsApi(this.#t);
     this.environments = new EnvironmentsApi(this.#t);
     this.secrets = new SecretsApi(this.#t);
+    this.workspaces = new WorkspacesApi(this.#t);
   }
 
   /** The gateway's base URL, without trailing slash. */

@@ -11,6 +11,14 @@ export {
 export { ApiKeysApi } from "./api-keys-api.js";
 export { EnvironmentsApi, type CreateEnvironmentRequest } from "./environments-api.js";
 export { SecretsApi, type SetSecretRequest } from "./secrets-api.js";
+export {
+  WorkspaceError,
+  WorkspacesApi,
+  type CreateWorkspaceOptions,
+  type CreateWorkspaceRequest,
+  type ListWorkspacesOptions,
+  type WorkspaceWaitOptions,
+} from "./workspaces-api.js";
 export { BackendsApi } from "./backends-api.js";
 export { ClusterApi } from "./cluster-api.js";
 export { EventsApi } from "./events-api.js";

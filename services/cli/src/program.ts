@@ -9,7 +9,7 @@ import { healthCommand } from "./commands/health.js";
 import { envCreate, envGet, envList, envRemove, type EnvCreateFlags } from "./commands/env.js";
 import { keysCreate, keysList, keysRevoke } from "./commands/keys.js";
 import { promptCommand, type PromptFlags } from "./commands/prompt.js";
-import { secretList, secretRemove, secretSet } from "./commands/secret.js";
+import { secretList, secretRemove, secretSet, type SecretSetFlags } from "./commands/secret.js";
 import { taskCancel, taskGet, taskList } from "./commands/task.js";
 import { vmCreate, vmGet, vmList, vmRemove, vmStopStart } from "./commands/vm.js";
 import { workerGet, workerList, workerSetStatus } from "./commands/worker.js";
@@ -226,9 +226,12 @@ export async function runAether(argv: readonly string[], io: CliIo): Promise<num
   env
     .command("create <name>")
     .description(
-      "create an environment (flags on top of --file, a JSON body of POST /environments)",
+      "create an environment (flags on top of --file, a JSON or YAML body of POST /environments)",
     )
-    .option("--file <json>", "the environment as JSON (every field of POST /environments)")
+    .option(
+      "--file <file>",
+      "the environment as JSON, or YAML for .yaml/.yml (every field of POST /environments)",
+    )
     .option("--agent <type>", "claude-code, amp or custom")
     .option("--command <command>", "the agent's command (required for custom)")
     .option("--system-prompt <text>", "the agent's system prompt")
@@ -268,13 +271,13 @@ export async function runAether(argv: readonly string[], io: CliIo): Promise<num
   const secret = program.command("secret").description("global secrets (values are write-only)");
   secret
     .command("set <NAME>")
-    .description("add or replace a global secret; the value comes from stdin unless --value")
+    .description(
+      "add or replace a global secret; the value comes from stdin (or a hidden prompt on a terminal) unless --value",
+    )
     .option("--value <value>", "the value (visible in shell history: prefer stdin)")
     .option("--description <text>", "what it is for")
     .action(
-      run("secret set", (ctx, name: string, flags: { value?: string; description?: string }) =>
-        secretSet(ctx, name, flags),
-      ),
+      run("secret set", (ctx, name: string, flags: SecretSetFlags) => secretSet(ctx, name, flags)),
     );
   secret
     .command("ls")

@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { CreateEnvironmentRequest } from "@aetherium/sdk";
+import { parse as parseYaml } from "yaml";
 import type { Environment } from "@aetherium/types";
 import type { Context } from "../context.js";
 import { age, table } from "../format/table.js";
@@ -51,12 +52,17 @@ export function envCreateBody(
   let base: Record<string, unknown> = {};
   if (flags.file) {
     try {
-      base = JSON.parse(readFile(flags.file)) as Record<string, unknown>;
+      const text = readFile(flags.file);
+      // YAML for .yaml/.yml files (a superset of JSON, so either reads the same there).
+      base = (/\.ya?ml$/i.test(flags.file) ? parseYaml(text) : JSON.parse(text)) as Record<
+        string,
+        unknown
+      >;
     } catch (err) {
       throw new UsageError(`--file ${flags.file}: ${(err as Error).message}`);
     }
     if (typeof base !== "object" || base === null || Array.isArray(base)) {
-      throw new UsageError(`--file ${flags.file} must hold a JSON object`);
+      throw new UsageError(`--file ${flags.file} must hold an object (JSON or YAML)`);
     }
   }
   const body: Record<string, unknown> = { ...base, name };

@@ -3,39 +3,93 @@
  * @module
  */
 import type { Context } from "../context.js";
+import type { InStream, OutStream } from "../io.js";
 import { age, table } from "../format/table.js";
 import { UsageError } from "../parse.js";
 
+/** Flags of `aether secret set`. */
+export interface SecretSetFlags {
+  readonly value?: string;
+  readonly description?: string;
+}
+
+/** How long a hidden prompt waits for the value before giving up. */
+const PROMPT_TIMEOUT_MS = 10 * 60_000;
+
 /**
- * `aether secret set <NAME> [--value v]`: without `--value` the value is read from stdin (so it
- * stays out of shell history and process listings); one trailing newline is dropped.
+ * Reads one line from a terminal without echoing it: raw mode, keys as they are typed, Enter
+ * ends it, Backspace edits, Ctrl-C or Ctrl-D cancels.
+ */
+export async function promptHidden(
+  stdin: InStream,
+  stderr: OutStream,
+  question: string,
+): Promise<string> {
+  if (!stdin.setRawMode || !stdin.on || !stdin.off) {
+    throw new UsageError(
+      "this terminal cannot read a hidden value: pipe it on stdin or use --value",
+    );
+  }
+  stderr.write(question);
+  stdin.setRawMode(true);
+  stdin.resume?.();
+  let value = "";
+  let listener: ((chunk: string | Uint8Array) => void) | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      timer = setTimeout(() => reject(new UsageError("no value typed in time")), PROMPT_TIMEOUT_MS);
+      listener = (chunk) => {
+        const text = typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8");
+        for (const ch of text) {
+          if (ch === "\r" || ch === "\n") return resolve(value);
+          if (ch === "\u0003" || ch === "\u0004") return reject(new UsageError("cancelled"));
+          if (ch === "\u007f" || ch === "\b") value = value.slice(0, -1);
+          else value += ch;
+        }
+      };
+      stdin.on!("data", listener);
+    });
+  } finally {
+    clearTimeout(timer);
+    if (listener) stdin.off("data", listener);
+    stdin.setRawMode(false);
+    stdin.pause?.();
+    stderr.write("\n");
+  }
+}
+
+/**
+ * `aether secret set <NAME> [--value v]`: without `--value` the value is read
+ * from stdin (so it stays out of shell history and process listings), or typed at a hidden
+ * prompt when stdin is a terminal; one trailing newline is dropped.
  */
 export async function secretSet(
   ctx: Context,
   name: string,
-  flags: { value?: string; description?: string },
+  flags: SecretSetFlags,
 ): Promise<number> {
   let value = flags.value;
   if (value === undefined) {
     if (ctx.io.stdin.isTTY) {
-      throw new UsageError(
-        "give the value on stdin (echo -n … | aether secret set NAME) or --value",
-      );
+      value = await promptHidden(ctx.io.stdin, ctx.io.stderr, `value of ${name} (hidden): `);
+    } else {
+      const chunks: Buffer[] = [];
+      for await (const chunk of ctx.io.stdin) {
+        chunks.push(typeof chunk === "string" ? Buffer.from(chunk, "utf8") : Buffer.from(chunk));
+      }
+      value = Buffer.concat(chunks)
+        .toString("utf8")
+        .replace(/\r?\n$/, "");
     }
-    const chunks: Buffer[] = [];
-    for await (const chunk of ctx.io.stdin) {
-      chunks.push(typeof chunk === "string" ? Buffer.from(chunk, "utf8") : Buffer.from(chunk));
-    }
-    value = Buffer.concat(chunks)
-      .toString("utf8")
-      .replace(/\r?\n$/, "");
   }
   if (value === "") throw new UsageError("the secret's value is empty");
-  const secret = await ctx.client.secrets.set({
+  const body = {
     name,
     value,
     ...(flags.description ? { description: flags.description } : {}),
-  });
+  };
+  const secret = await ctx.client.secrets.set(body);
   ctx.output(secret, () => `set global secret ${secret.name} (key ${secret.keyId})`);
   return 0;
 }

@@ -23,6 +23,7 @@ import type {
   CreateApiKeyResponse,
   CreateVmAcceptedResponse,
   CreateVmBody,
+  CreateEnvironmentBody,
   Environment,
   Execution,
   FileListResponse,
@@ -39,6 +40,7 @@ import type {
   Vm,
   VmStatus,
   Worker,
+  Workspace,
 } from "@aetherium/types";
 
 export type QueryValue = string | number | boolean | readonly string[] | undefined | null;
@@ -286,13 +288,18 @@ export class Api {
     return this.#call((c) => c.apiKeys.revoke(id));
   }
 
-  // Environments are served; workspaces and prompts may not be on every gateway yet, and the
-  // pages that call them say so when they are not.
+  // Environments are served; workspaces and prompts are not yet (404), and their pages say so.
   listEnvironments(): Promise<Page<Environment>> {
-    return this.request("GET", `/environments${queryString({ limit: 200 })}`);
+    return this.#call((c) => c.environments.list({ limit: 200 }));
   }
-  listWorkspaces(): Promise<Page<Record<string, unknown>>> {
-    return this.request("GET", `/workspaces${queryString({ limit: 200 })}`);
+  createEnvironment(body: CreateEnvironmentBody): Promise<Environment> {
+    return this.#call((c) => c.environments.create(body));
+  }
+  deleteEnvironment(id: string): Promise<void> {
+    return this.#call((c) => c.environments.delete(id));
+  }
+  listWorkspaces(): Promise<Page<Workspace>> {
+    return this.#call((c) => c.workspaces.list({ limit: 200 }));
   }
 
   // Prompts to a workspace's agent.
