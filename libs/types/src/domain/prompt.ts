@@ -20,8 +20,8 @@ export const promptPrioritySchema = z
   .min(0, "priority must be between 0 and 10")
   .max(10, "priority must be between 0 and 10");
 
-/** Where a prompt came from: the REST API or a session WebSocket. */
-export const promptSourceSchema = z.enum(["api", "session"]);
+/** Where a prompt came from: the REST API, a session WebSocket, or an integration (GitHub, Slack, Discord). */
+export const promptSourceSchema = z.enum(["api", "session", "integration"]);
 
 /** A prompt's source. */
 export type PromptSource = z.infer<typeof promptSourceSchema>;

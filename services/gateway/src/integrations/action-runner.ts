@@ -39,12 +39,10 @@ export interface RunningAction {
 export interface ActionRunnerDeps {
   readonly runtime: Pick<ControlPlane, "repos" | "vms" | "tasks" | "bus">;
   readonly executions: ExecutionService;
-  readonly prompts?: PromptSubmitter;
+  /** Where `prompt <workspace> <text>` goes: the workspaces' prompt queue. */
+  readonly prompts: PromptSubmitter;
   readonly config: IntegrationsConfig;
 }
-
-/** Said when a prompt arrives and the root wired no {@link PromptSubmitter}. */
-export const WORKSPACES_DISABLED = "workspaces are not enabled on this server";
 
 /**
  * Starts what a provider asked for through the platform's own paths: a command is queued as the
@@ -134,7 +132,6 @@ export class ActionRunner {
 
   async #prompt(workspace: string, text: string): Promise<RunningAction> {
     const prompts = this.#deps.prompts;
-    if (!prompts) throw new ActionRefused(WORKSPACES_DISABLED, 503);
     let submitted: Awaited<ReturnType<PromptSubmitter["submit"]>>;
     try {
       submitted = await prompts.submit(this.#deps.config.tenant, workspace, text);

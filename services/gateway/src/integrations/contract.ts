@@ -122,9 +122,8 @@ export interface Integration {
 }
 
 /**
- * Prompts to workspaces' AI agents, supplied by the composition root where workspaces exist.
- * Without it, a prompt from a provider is answered with "workspaces are not enabled on this
- * server".
+ * Prompts to workspaces' AI agents: by default the control plane's prompt queue
+ * (`promptSubmitterFor` in `prompt-submitter.ts`); a root may pass another.
  */
 export interface PromptSubmitter {
   /**

@@ -269,14 +269,14 @@ describe("Slack", () => {
     await startedNothing();
   });
 
-  it("answers unknown commands, unknown sandboxes and prompts without workspaces in the channel", async () => {
+  it("answers unknown commands, unknown sandboxes and unknown workspaces in the channel", async () => {
     const unknown = await slackCommand("deploy prod");
     expect(unknown).toMatchObject({ status: 200, body: { response_type: "ephemeral" } });
     expect(unknown.body.text).toMatch(/unknown command "deploy"/);
     const missing = await slackCommand("run ghost echo hi");
     expect(missing.body.text).toMatch(/sandbox ghost does not exist/);
     const prompt = await slackCommand("prompt my-ws write tests");
-    expect(prompt.body.text).toMatch(/workspaces are not enabled on this server/);
+    expect(prompt.body.text).toMatch(/workspace my-ws does not exist/);
     await startedNothing();
   });
 
@@ -363,7 +363,7 @@ describe("Discord", () => {
     expect(r.body.data.content).toMatch(/sandbox ghost does not exist/);
     expect((await interaction(ghost)).status).toBe(409);
     const prompt = await interaction(aether("prompt", { workspace: "ws", text: "hi" }));
-    expect(prompt.body.data.content).toMatch(/workspaces are not enabled on this server/);
+    expect(prompt.body.data.content).toMatch(/workspace ws does not exist/);
     await startedNothing();
   });
 

@@ -19,6 +19,7 @@ import { z } from "zod";
 import { errorResponses } from "../routes/api.js";
 import type { RouteDeps } from "../server/deps.js";
 import { ActionRefused, ActionRunner, type IntegrationsConfig } from "./action-runner.js";
+import { promptSubmitterFor } from "./prompt-submitter.js";
 import type { Decision, InboundRequest, Integration, IntegrationRoute } from "./contract.js";
 import { discordIntegration } from "./discord/discord-integration.js";
 import { githubIntegration } from "./github/github-integration.js";
@@ -57,7 +58,8 @@ export async function registerIntegrations(app: FastifyInstance, deps: RouteDeps
     runtime: deps.runtime,
     executions: deps.executions,
     config,
-    ...(deps.prompts ? { prompts: deps.prompts } : {}),
+    // Prompts go to the workspaces' queue unless the root passed its own submitter.
+    prompts: deps.prompts ?? promptSubmitterFor(deps.runtime.prompts),
   });
   const notify = slackNotifier(config, logger);
   const background = new Set<Promise<void>>();

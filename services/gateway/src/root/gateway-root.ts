@@ -25,8 +25,8 @@ export interface GatewayRootOptions {
   /** More Prometheus registries served on `/metrics` (a worker in this process). */
   readonly metricsRegistries?: readonly Registry[];
   /**
-   * Prompts to workspaces for the integrations' `prompt` command; without it they answer
-   * "workspaces are not enabled on this server".
+   * Where the integrations' `prompt` command sends prompts; by default the control plane's
+   * prompt queue.
    */
   readonly prompts?: PromptSubmitter;
 }

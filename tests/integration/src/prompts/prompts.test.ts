@@ -3,10 +3,16 @@ import { access, readFile } from "node:fs/promises";
 import path from "node:path";
 import { Writable } from "node:stream";
 import { runAether } from "@aetherium/cli";
-import { createLogger } from "@aetherium/common";
+import { createLogger, loadConfig } from "@aetherium/common";
 import { DataPlaneClient, Migrator, openDatabase, type ControlPlane } from "@aetherium/core";
 import { buildServer, ensureBootstrapKey } from "@aetherium/gateway";
-import { useTestDatabase, useTestRedis } from "@aetherium/testing";
+import {
+  slackHeaders,
+  startFakeSlackServer,
+  useTestDatabase,
+  useTestRedis,
+  type FakeSlackServer,
+} from "@aetherium/testing";
 import type {
   DomainEvent,
   Prompt,
@@ -29,6 +35,7 @@ if (!here.ok) console.warn(`skipping prompt tests: ${here.detail}`);
 const db = useTestDatabase();
 const redis = useTestRedis();
 const SECRET = `tok-${randomBytes(12).toString("hex")}`;
+const SLACK_SECRET = `slack-${randomBytes(12).toString("hex")}`;
 const ENCRYPTION_KEY = randomBytes(32).toString("base64");
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const DASHBOARD_DIR = path.resolve(import.meta.dirname, "../../../../services/dashboard/out");
@@ -48,6 +55,7 @@ describe.skipIf(!here.ok)("prompts to a workspace's agent", () => {
   let close: () => Promise<void>;
   let vmId: string;
   let workspaceId: string;
+  let slack: FakeSlackServer;
   const events: DomainEvent[] = [];
   const logs: string[] = [];
 
@@ -112,7 +120,14 @@ describe.skipIf(!here.ok)("prompts to a workspace's agent", () => {
       }),
     });
     const dataPlane = new DataPlaneClient({ timeoutMs: 2000 });
+    // Slack (a local server speaking its response_url format) can send prompts too.
+    slack = await startFakeSlackServer(`xoxb-${randomBytes(6).toString("hex")}`);
+    const { integrations } = loadConfig({
+      env: { AETHERIUM_SLACK_SIGNING_SECRET: SLACK_SECRET },
+      cwd: fixture.home,
+    });
     const app = await buildServer({
+      integrations,
       logger,
       runtime,
       dataPlane,
@@ -173,6 +188,7 @@ describe.skipIf(!here.ok)("prompts to a workspace's agent", () => {
 
   afterAll(async () => {
     await close?.();
+    await slack?.close();
     await fixture?.close();
   }, 60_000);
 
@@ -449,6 +465,34 @@ describe.skipIf(!here.ok)("prompts to a workspace's agent", () => {
     },
     90_000,
   );
+
+  it("takes a prompt from a signed Slack command and posts the agent's answer, redacted, to its response_url", async () => {
+    const responseUrl = slack.responseUrl();
+    const body = new URLSearchParams({
+      command: "/aether",
+      text: `prompt ${workspaceId} from slack`,
+      response_url: responseUrl,
+      trigger_id: `${Date.now()}.${randomBytes(4).toString("hex")}`,
+    }).toString();
+    const res = await fetch(`${url}/api/v1/integrations/slack/commands`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/x-www-form-urlencoded",
+        ...slackHeaders(SLACK_SECRET, body),
+      },
+      body,
+    });
+    expect(res.status).toBe(200);
+    const result = await slack.waitFor((r) => r.path === new URL(responseUrl).pathname, 120_000);
+    const text = String((result.body as { text: string }).text);
+    expect(text).toMatch(/finished with 0/);
+    expect(text).toContain("secret: [redacted]");
+    expect(text).toContain("from slack");
+    expect(text).not.toContain(SECRET);
+    const listed = await api("GET", `/api/v1/workspaces/${workspaceId}/prompts?limit=50`);
+    const fromSlack = (listed.body.items as Prompt[]).find((p) => p.prompt === "from slack");
+    expect(fromSlack).toMatchObject({ source: "integration", status: "completed", exitCode: 0 });
+  }, 180_000);
 
   it("lets a prompt run past 60 s and answers ?wait=true when it is done", async () => {
     const r = await api("POST", `/api/v1/workspaces/${workspaceId}/prompts?wait=true`, {
