@@ -1,66 +1,16 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import path from "node:path";
-import { Readable } from "node:stream";
-import { createLogger, loadConfig } from "@aetherium/common";
-import { DataPlaneClient, openControlPlane, type ControlPlane } from "@aetherium/core";
-import { buildServer, ensureBootstrapKey } from "@aetherium/gateway";
-import { useTestDatabase } from "@aetherium/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { CliIo } from "../io.js";
-import { runAether } from "../program.js";
+import { describe, expect, it } from "vitest";
+import { useCliTestGateway } from "../testing/cli-test-gateway.js";
 
 // A real gateway on a real runtime (no worker: environments and secrets need none).
-const db = useTestDatabase();
-let home: string;
-let runtime: ControlPlane;
-let app: Awaited<ReturnType<typeof buildServer>>;
-let url: string;
-let admin: string;
-
-beforeAll(async () => {
-  home = await mkdtemp(path.join(tmpdir(), "aether-env-"));
-  const config = loadConfig({
-    env: { AETHERIUM_DATABASE_URL: db.current.url, AETHERIUM_HOME: home },
-  });
-  const logger = createLogger({ level: "silent", service: "cli-env-test" });
-  runtime = await openControlPlane(config, { logger, migrate: true });
-  admin = (await ensureBootstrapKey(runtime.repos, { home })).secret;
-  app = await buildServer({
-    logger,
-    runtime,
-    dataPlane: new DataPlaneClient(),
-    health: () => Promise.resolve({ status: "ok", version: "test", components: {} }),
-    waitTimeoutMs: 500,
-  });
-  url = (await app.listen({ host: "127.0.0.1", port: 0 })).replace("[::1]", "localhost");
-});
-
-afterAll(async () => {
-  await app?.close();
-  await runtime?.close();
-  if (home) await rm(home, { recursive: true, force: true });
-});
-
-/** Runs one command line against the gateway, with `stdin` piped in, capturing its output. */
-async function aether(argv: string[], stdin = "") {
-  let stdout = "";
-  let stderr = "";
-  const io: CliIo = {
-    stdout: { write: (c) => (stdout += typeof c === "string" ? c : Buffer.from(c).toString()) },
-    stderr: { write: (c) => (stderr += typeof c === "string" ? c : Buffer.from(c).toString()) },
-    stdin: Readable.from(stdin ? [stdin] : []),
-    env: { AETHERIUM_URL: url, AETHERIUM_API_KEY: admin },
-    cwd: home,
-  };
-  const code = await runAether(argv, io);
-  return { code, stdout, stderr };
-}
+const gw = useCliTestGateway("env");
+const aether = gw.aether;
 
 describe("aether env", () => {
   it("creates from flags over a JSON file, lists, shows and deletes", async () => {
     await writeFile(
-      path.join(home, "env.json"),
+      path.join(gw.home, "env.json"),
       JSON.stringify({
         mcpServers: [{ name: "fs", type: "stdio", command: "mcp-fs" }],
         agent: { type: "amp" },
@@ -96,7 +46,7 @@ describe("aether env", () => {
     expect(made.code, made.stderr).toBe(0);
     expect(made.stdout).toMatch(/agent:\s+claude-code, model sonnet/);
     expect(made.stdout).toMatch(/mcp servers: fs \(stdio\)/);
-    const stored = await runtime.environments.get("web-agent");
+    const stored = await gw.runtime.environments.get("web-agent");
     expect(stored).toMatchObject({
       tools: ["node@20", "npm:prettier"],
       env: { CI: "1" },
@@ -133,7 +83,7 @@ describe("aether secret", () => {
     const set = await aether(["secret", "set", "API_TOKEN", "--description", "CI"], "tok-s3cr3t\n");
     expect(set.code, set.stderr).toBe(0);
     expect(set.stdout).toMatch(/set global secret API_TOKEN/);
-    expect(await runtime.secrets.values("default", crypto.randomUUID(), "test")).toEqual({
+    expect(await gw.runtime.secrets.values("default", crypto.randomUUID(), "test")).toEqual({
       API_TOKEN: "tok-s3cr3t",
     });
     const ls = await aether(["secret", "ls"]);

@@ -1,62 +1,13 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { PassThrough } from "node:stream";
-import { createLogger, loadConfig } from "@aetherium/common";
-import { DataPlaneClient, openControlPlane, type ControlPlane } from "@aetherium/core";
-import { buildServer, ensureBootstrapKey } from "@aetherium/gateway";
-import { useTestDatabase } from "@aetherium/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { CliIo, InStream } from "../io.js";
-import { runAether } from "../program.js";
+import { describe, expect, it } from "vitest";
+import { useCliTestGateway } from "../testing/cli-test-gateway.js";
 
 // A real gateway on a real runtime (no worker): secrets typed at a hidden prompt, and environments
 // from a YAML file.
-const db = useTestDatabase();
-let home: string;
-let runtime: ControlPlane;
-let app: Awaited<ReturnType<typeof buildServer>>;
-let url: string;
-let admin: string;
-
-beforeAll(async () => {
-  home = await mkdtemp(path.join(tmpdir(), "aether-secret-"));
-  const config = loadConfig({
-    env: { AETHERIUM_DATABASE_URL: db.current.url, AETHERIUM_HOME: home },
-  });
-  const logger = createLogger({ level: "silent", service: "cli-secret-test" });
-  runtime = await openControlPlane(config, { logger, migrate: true });
-  admin = (await ensureBootstrapKey(runtime.repos, { home })).secret;
-  app = await buildServer({
-    logger,
-    runtime,
-    dataPlane: new DataPlaneClient(),
-    health: () => Promise.resolve({ status: "ok", version: "test", components: {} }),
-    waitTimeoutMs: 500,
-  });
-  url = (await app.listen({ host: "127.0.0.1", port: 0 })).replace("[::1]", "localhost");
-});
-
-afterAll(async () => {
-  await app?.close();
-  await runtime?.close();
-  if (home) await rm(home, { recursive: true, force: true });
-});
-
-/** Runs one command line against the gateway with `stdin`, capturing its output. */
-async function aether(argv: string[], stdin: InStream = new PassThrough({ objectMode: false })) {
-  let stdout = "";
-  let stderr = "";
-  const io: CliIo = {
-    stdout: { write: (c) => (stdout += typeof c === "string" ? c : Buffer.from(c).toString()) },
-    stderr: { write: (c) => (stderr += typeof c === "string" ? c : Buffer.from(c).toString()) },
-    stdin,
-    env: { AETHERIUM_URL: url, AETHERIUM_API_KEY: admin },
-    cwd: home,
-  };
-  const code = await runAether(argv, io);
-  return { code, stdout, stderr };
-}
+const gw = useCliTestGateway("secret");
+const aether = gw.aether;
 
 /** A terminal's stdin: raw mode is recorded, keys are written by the test. */
 function fakeTerminal() {
@@ -83,7 +34,7 @@ describe("aether secret on a terminal", () => {
     expect(set.stderr).toContain("value of TYPED_KEY (hidden): ");
     expect(set.stderr + set.stdout).not.toContain("s3cr3t");
     expect(modes).toEqual([true, false]);
-    expect(await runtime.secrets.values("default", crypto.randomUUID(), "test")).toEqual({
+    expect(await gw.runtime.secrets.values("default", crypto.randomUUID(), "test")).toEqual({
       TYPED_KEY: "s3cr3t",
     });
   });
@@ -104,7 +55,7 @@ describe("aether secret on a terminal", () => {
 describe("aether env create --file", () => {
   it("reads YAML files, with flags on top", async () => {
     await writeFile(
-      path.join(home, "env.yaml"),
+      path.join(gw.home, "env.yaml"),
       [
         "agent:",
         "  type: custom",
@@ -140,7 +91,7 @@ describe("aether env create --file", () => {
       setup: [{ type: "script", run: "npm ci" }],
       mcpServers: [{ name: "fs", type: "stdio", command: "mcp-fs", args: ["/workspace"] }],
     });
-    await writeFile(path.join(home, "bad.yml"), "agent: [unclosed");
+    await writeFile(path.join(gw.home, "bad.yml"), "agent: [unclosed");
     const bad = await aether(["env", "create", "bad", "--file", "bad.yml"]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--file bad\.yml/);
