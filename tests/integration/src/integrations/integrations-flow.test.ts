@@ -14,6 +14,7 @@ import {
   type FakeDiscordServer,
   type FakeGithubServer,
   type FakeSlackServer,
+  TEST_ENCRYPTION_KEY,
 } from "@aetherium/testing";
 import type { IntegrationDelivery, Task } from "@aetherium/types";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -62,6 +63,7 @@ describe.skipIf(!here.ok)("integrations drive a real sandbox", () => {
         AETHERIUM_WORKER_ID: `integ-${randomBytes(4).toString("hex")}`,
         AETHERIUM_DATABASE_URL: db.current.url,
         AETHERIUM_REDIS_URL: redis.current.url,
+        AETHERIUM_ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
         AETHERIUM_REDIS__KEY_PREFIX: redis.current.prefix,
         AETHERIUM_HOST: "127.0.0.1",
         AETHERIUM_PORT: "0",
@@ -150,7 +152,7 @@ describe.skipIf(!here.ok)("integrations drive a real sandbox", () => {
     const comment = String((posted.body as { body: string }).body);
     expect(comment).toMatch(/exited 0/);
     // The tail of the output, bounded, with the sandbox's secret redacted.
-    expect(comment).toContain("\n3000\ntoken=[REDACTED]\n");
+    expect(comment).toContain("\n3000\ntoken=[redacted]\n");
     expect(comment).not.toContain("first-42");
     expect(comment).toMatch(/earlier bytes not shown/);
     expect(comment.length).toBeLessThan(2600);

@@ -11,6 +11,7 @@ import {
   useTestDatabase,
   useTestRedis,
   type FakeKubernetesApiServer,
+  TEST_ENCRYPTION_KEY,
 } from "@aetherium/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -72,6 +73,7 @@ beforeAll(async () => {
     env: {
       AETHERIUM_DATABASE_URL: db.current.url,
       AETHERIUM_REDIS_URL: redis.current.url,
+      AETHERIUM_ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
       AETHERIUM_REDIS__KEY_PREFIX: redis.current.prefix,
       AETHERIUM_HOME: home,
     },
