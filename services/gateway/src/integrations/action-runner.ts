@@ -174,7 +174,7 @@ export class ActionRunner {
     if (!row || row.status === "deleted" || row.tenant !== config.tenant) {
       throw new ActionRefused(`sandbox ${ref} does not exist`, 404);
     }
-    return { id: row.id, name: row.name, env: row.env };
+    return { id: row.id, name: row.name, env: runtime.repos.vms.openEnv(row) };
   }
 
   #secrets(): string[] {
