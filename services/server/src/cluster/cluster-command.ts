@@ -2,7 +2,7 @@ import path from "node:path";
 import { isAetheriumError, loadConfig, type Config } from "@aetherium/common";
 import { DEFAULT_BASE_IMAGE } from "@aetherium/core";
 import { buildServiceImagesWithProgress } from "../service-images/build-with-progress.js";
-import { SERVICE_NAMES } from "../service-images/service-catalog.js";
+import { CLUSTER_SERVICE_NAMES } from "../service-images/service-catalog.js";
 import { buildImageWithProgress } from "../start/build-image.js";
 import { CLUSTER_NAME_PATTERN, DEFAULT_CLUSTER_PORT } from "./cluster-plan.js";
 import {
@@ -104,7 +104,7 @@ async function dispatch(
         ...(env.AETHERIUM_API_KEY ? { apiKey: env.AETHERIUM_API_KEY } : {}),
       });
       print(`[cluster] building images`);
-      await buildServiceImagesWithProgress(config, SERVICE_NAMES, (l) => print(`  ${l}`));
+      await buildServiceImagesWithProgress(config, CLUSTER_SERVICE_NAMES, (l) => print(`  ${l}`));
       print(`[cluster] building the sandbox image ${DEFAULT_BASE_IMAGE}`);
       await buildImageWithProgress(config, print, "  ");
       const heartbeatMs = intEnv(env.AETHERIUM_WORKER__HEARTBEAT_MS);

@@ -52,4 +52,28 @@ describe("the Node images' application tree", () => {
     expect(stdout).toContain("usage: aetherium <command>");
     expect(stdout).toContain("cluster up|down|status");
   }, 120_000);
+
+  it("for the manager holds its own closure, and its copied entry starts and checks its settings", async () => {
+    const plan = await planAppTree(root, "services/k8s-manager");
+    expect(plan.workspaces).toEqual(
+      expect.arrayContaining(["services/k8s-manager", "libs/sdk", "libs/types"]),
+    );
+    expect(plan.workspaces).not.toContain("services/server");
+    expect(plan.workspaces).not.toContain("services/dashboard");
+    expect(plan.packages).toContain("node_modules/@kubernetes/client-node");
+    expect(plan.packages).not.toContain("node_modules/dockerode");
+    const target = await mkdtemp(path.join(tmpdir(), "aeth-mgr-"));
+    dirs.push(target);
+    await copyAppTree(plan, target);
+    const failed = await run(
+      process.execPath,
+      [path.join(target, "services/k8s-manager/dist/main.js")],
+      { cwd: target, env: { PATH: process.env.PATH ?? "" }, timeout: 60_000 },
+    ).then(
+      () => undefined,
+      (err: { code?: number; stderr?: string }) => err,
+    );
+    expect(failed?.code).toBe(2);
+    expect(failed?.stderr).toMatch(/invalid k8s-manager settings:\n\s+AETHERIUM_URL: required/);
+  }, 120_000);
 });

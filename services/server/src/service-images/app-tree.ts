@@ -20,6 +20,9 @@ const run = promisify(execFile);
  */
 const HOST_ONLY_PACKAGES: readonly string[] = ["@jdxcode/mise-linux-x64"];
 
+/** The workspace packages an image is built around: the `aetherium` command, or the manager. */
+export type AppEntry = "services/server" | "services/k8s-manager";
+
 /** Per workspace package, what besides `package.json` it needs at run time. */
 const RUNTIME_PATHS = ["dist", "bin", "migrations", "out"] as const;
 
@@ -41,21 +44,26 @@ async function exists(file: string): Promise<boolean> {
 }
 
 /**
- * Lists the production dependency closure of `services/server` from npm's own view of the
- * installed tree (`npm ls --omit=dev --all --parseable`), split into workspace packages and
- * third-party ones. The dashboard's static build rides along: the gateway serves it.
+ * Lists the production dependency closure of the workspace `entry` (default `services/server`)
+ * from npm's own view of the installed tree (`npm ls --omit=dev --all --parseable`), split into
+ * workspace packages and third-party ones. With the server, the dashboard's static build rides
+ * along: the gateway serves it.
  */
-export async function planAppTree(root: string): Promise<AppTreePlan> {
-  const { stdout } = await run(
-    "npm",
-    ["ls", "--omit=dev", "--all", "--parseable", "-w", "services/server"],
-    { cwd: root, maxBuffer: 16 * 1024 * 1024 },
-  ).catch((err: { stdout?: string; message: string }) => {
+export async function planAppTree(
+  root: string,
+  entry: AppEntry = "services/server",
+): Promise<AppTreePlan> {
+  const { stdout } = await run("npm", ["ls", "--omit=dev", "--all", "--parseable", "-w", entry], {
+    cwd: root,
+    maxBuffer: 16 * 1024 * 1024,
+  }).catch((err: { stdout?: string; message: string }) => {
     // npm ls exits 1 on extraneous or missing optional packages yet still lists the tree.
     if (typeof err.stdout === "string" && err.stdout.length > 0) return { stdout: err.stdout };
     throw new Error(`cannot list the production dependencies: ${err.message}`);
   });
-  const workspaces = new Set<string>(["services/server", "services/dashboard"]);
+  const workspaces = new Set<string>(
+    entry === "services/server" ? [entry, "services/dashboard"] : [entry],
+  );
   const packages = new Set<string>();
   for (const line of stdout.split("\n")) {
     if (line.trim() === "" || path.resolve(line) === path.resolve(root)) continue;

@@ -142,7 +142,7 @@ export async function buildServiceImage(
     onProgress: (p) => report(p),
   });
   const nodeBinary = options.nodeBinary ?? process.execPath;
-  const plan = spec.app ? await planAppTree(options.root) : undefined;
+  const plan = spec.app ? await planAppTree(options.root, spec.app) : undefined;
   report({ step: "app", message: "hashing inputs" });
   const inputHash = sha256(
     JSON.stringify({

@@ -10,9 +10,9 @@ import {
 describe("service images", () => {
   it("are tagged aetherium/<service>:<version>", () => {
     expect(serviceImageTag("gateway", "0.1.0")).toBe("aetherium/gateway:0.1.0");
-    expect(SERVICE_NAMES).toEqual(["gateway", "worker", "postgres", "redis", "lb"]);
+    expect(SERVICE_NAMES).toEqual(["gateway", "worker", "postgres", "redis", "lb", "k8s-manager"]);
     expect(isServiceName("worker")).toBe(true);
-    expect(isServiceName("k8s-manager")).toBe(false);
+    expect(isServiceName("dashboard")).toBe(false);
   });
 
   it("run as non-root users except the worker, which says why", () => {
@@ -37,5 +37,9 @@ describe("service images", () => {
     expect(changes).toContain("ENV AETHERIUM_HOME=/var/lib/aetherium");
     expect(changes.some((c) => c.startsWith("LABEL aetherium.service-input-hash=abc "))).toBe(true);
     expect(serviceImportChanges("worker", "abc")).toContain('CMD ["worker"]');
+    // The manager's image starts its own entry, the one its Helm chart names.
+    expect(serviceImportChanges("k8s-manager", "abc")).toContain(
+      'ENTRYPOINT ["/usr/local/bin/node","/app/services/k8s-manager/dist/main.js"]',
+    );
   });
 });

@@ -6,6 +6,7 @@
  * @module
  */
 import { AETHERIUM_VERSION } from "@aetherium/types";
+import type { AppEntry } from "./app-tree.js";
 
 /** A Debian root filesystem several images share (one debootstrap each, cached). */
 export interface RootfsVariant {
@@ -49,8 +50,8 @@ export interface ServiceImageSpec {
   /** `aetherium image build --service <name>` and the image's repository `aetherium/<name>`. */
   readonly name: ServiceName;
   readonly rootfs: RootfsVariant;
-  /** Whether the checkout's application tree (Node, the server package, its prod deps) is added. */
-  readonly app: boolean;
+  /** The workspace whose application tree (Node, the package, its prod deps) is added, if any. */
+  readonly app: AppEntry | null;
   /** `USER` of the image; `root` where the process needs it (see {@link ServiceImageSpec.why}). */
   readonly user: string;
   readonly entrypoint: readonly string[];
@@ -68,7 +69,17 @@ export interface ServiceImageSpec {
 }
 
 /** The buildable images. */
-export const SERVICE_NAMES = ["gateway", "worker", "postgres", "redis", "lb"] as const;
+export const SERVICE_NAMES = [
+  "gateway",
+  "worker",
+  "postgres",
+  "redis",
+  "lb",
+  "k8s-manager",
+] as const;
+
+/** What `aetherium cluster up` runs (the manager is for Kubernetes, not the local cluster). */
+export const CLUSTER_SERVICE_NAMES = ["gateway", "worker", "postgres", "redis", "lb"] as const;
 
 /** A name from {@link SERVICE_NAMES}. */
 export type ServiceName = (typeof SERVICE_NAMES)[number];
@@ -193,7 +204,7 @@ export const SERVICE_IMAGES: Readonly<Record<ServiceName, ServiceImageSpec>> = {
   gateway: {
     name: "gateway",
     rootfs: ROOTFS_VARIANTS.node,
-    app: true,
+    app: "services/server",
     user: SERVICE_USER.name,
     entrypoint: NODE_ENTRY,
     cmd: ["gateway"],
@@ -205,7 +216,7 @@ export const SERVICE_IMAGES: Readonly<Record<ServiceName, ServiceImageSpec>> = {
   worker: {
     name: "worker",
     rootfs: ROOTFS_VARIANTS.node,
-    app: true,
+    app: "services/server",
     user: "root",
     entrypoint: NODE_ENTRY,
     cmd: ["worker"],
@@ -221,7 +232,7 @@ export const SERVICE_IMAGES: Readonly<Record<ServiceName, ServiceImageSpec>> = {
   postgres: {
     name: "postgres",
     rootfs: ROOTFS_VARIANTS.postgres,
-    app: false,
+    app: null,
     user: "postgres",
     entrypoint: ["/usr/local/bin/aetherium-postgres"],
     cmd: [],
@@ -243,7 +254,7 @@ export const SERVICE_IMAGES: Readonly<Record<ServiceName, ServiceImageSpec>> = {
   redis: {
     name: "redis",
     rootfs: ROOTFS_VARIANTS.redis,
-    app: false,
+    app: null,
     user: "redis",
     entrypoint: ["/usr/local/bin/aetherium-redis"],
     cmd: [],
@@ -256,13 +267,25 @@ export const SERVICE_IMAGES: Readonly<Record<ServiceName, ServiceImageSpec>> = {
   lb: {
     name: "lb",
     rootfs: ROOTFS_VARIANTS.lb,
-    app: false,
+    app: null,
     user: "www-data",
     entrypoint: ["/usr/local/bin/aetherium-lb"],
     cmd: [],
     env: {},
     exposedPorts: [8090],
     script: { path: "/usr/local/bin/aetherium-lb", text: LB_SCRIPT },
+    stateDirs: [],
+    prune: [],
+  },
+  "k8s-manager": {
+    name: "k8s-manager",
+    rootfs: ROOTFS_VARIANTS.node,
+    app: "services/k8s-manager",
+    user: SERVICE_USER.name,
+    entrypoint: ["/usr/local/bin/node", `${APP_DIR}/services/k8s-manager/dist/main.js`],
+    cmd: [],
+    env: { NODE_ENV: "production" },
+    exposedPorts: [9090],
     stateDirs: [],
     prune: [],
   },
