@@ -70,6 +70,11 @@ export interface BaseRootfsOptions {
    * package sets fetch only what they add. Default: none, each build downloads everything.
    */
   packageCacheDir?: string;
+  /**
+   * Whether the tree gets {@link SANDBOX_USER} with passwordless sudo (needs `sudo` among the
+   * packages). Default: only with the default packages, i.e. for the sandbox image.
+   */
+  sandboxUser?: boolean;
   onProgress?: (progress: ImageBuildProgress) => void;
 }
 
@@ -205,6 +210,7 @@ const DEBOOTSTRAP_PHASES: readonly [RegExp, number][] = [
 export async function buildBaseRootfs(options: BaseRootfsOptions): Promise<BuiltLayer> {
   const report = options.onProgress ?? (() => {});
   const packages = [...(options.packages ?? BASE_PACKAGES)].sort();
+  const sandboxUser = options.sandboxUser ?? options.packages === undefined;
   const mirror = options.mirror ?? (await detectDebianMirror(BASE_SUITE));
   report({ step: "mirror", message: `Debian mirror ${mirror}` });
   const key = sha256(
@@ -215,6 +221,7 @@ export async function buildBaseRootfs(options: BaseRootfsOptions): Promise<Built
       arch: process.arch,
       packages,
       mirror,
+      ...(sandboxUser ? { sandboxUser } : {}),
     }),
   ).slice(0, 32);
   const baseDir = path.join(options.cacheDir, "base");
@@ -269,7 +276,7 @@ export async function buildBaseRootfs(options: BaseRootfsOptions): Promise<Built
   // The build host's resolver config has no business in a sandbox; Docker and the VM agent
   // provide their own.
   await writeFile(path.join(partial, "etc/resolv.conf"), "");
-  await addSandboxUser(partial);
+  if (sandboxUser) await addSandboxUser(partial);
   await rename(partial, dir);
   await prune(baseDir, dir, 1);
   report({ step: "rootfs", message: `rootfs ${key} built`, percent: 100 });
