@@ -49,7 +49,7 @@ module.exports = {
       severity: "error",
       comment:
         "The aether CLI is a client like any other: it reaches the platform through @aetherium/sdk only.",
-      from: { path: "^services/cli/src/", pathNot: "\\.test\\.ts$" },
+      from: { path: "^services/cli/src/", pathNot: "(\\.test\\.ts$|^services/cli/src/testing/)" },
       to: { path: "^(services/(?!cli/)|libs/(common|testing)/)" },
     },
     {
