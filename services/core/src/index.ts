@@ -29,10 +29,7 @@ export {
   type AgentProcessStarter,
   type StartedAgentProcess,
 } from "./prompts/prompt-runner.js";
-export {
-  type PromptWorkspace,
-  type PromptWorkspaces,
-} from "./prompts/prompt-workspaces.js";
+export { type PromptWorkspace, type PromptWorkspaces } from "./prompts/prompt-workspaces.js";
 export { InProcessJobQueue } from "./queue/in-process-queue.js";
 export {
   type Consumer,
