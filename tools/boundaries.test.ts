@@ -19,6 +19,7 @@ const workspaces = [
   "services/worker",
   "services/gateway",
   "services/server",
+  "services/cli",
   "services/k8s-manager",
   "services/dashboard",
   "infrastructure/pulumi",
