@@ -30,6 +30,18 @@ export {
   type StartedAgentProcess,
 } from "./prompts/prompt-runner.js";
 export { type PromptWorkspace, type PromptWorkspaces } from "./prompts/prompt-workspaces.js";
+export {
+  installTools,
+  ToolInstallError,
+  type InstallToolsOptions,
+  type ToolInstallResult,
+  type ToolInstallStep,
+} from "./tools/install-tools.js";
+export type {
+  SandboxCommand,
+  SandboxCommandResult,
+  SandboxCommandRunner,
+} from "./tools/sandbox-command-runner.js";
 export { InProcessJobQueue } from "./queue/in-process-queue.js";
 export {
   type Consumer,
