@@ -22,6 +22,7 @@ export { explainWait } from "./domain/admission.js";
 export { toExecution, toTask, toVm, toWorker } from "./domain/mappers.js";
 export { TaskService } from "./domain/task-service.js";
 export { VmService } from "./domain/vm-service.js";
+export { AGENT_PATH } from "./prompts/agent-adapters.js";
 export { PromptService } from "./prompts/prompt-service.js";
 export {
   runPrompt,
