@@ -52,3 +52,4 @@ export {
   type FakeMisePlugin,
   type FakeMisePluginBehaviour,
 } from "./mise/fake-mise-plugin.js";
+export { buildFakeMisePluginImage } from "./mise/plugin-image.js";

@@ -1,7 +1,7 @@
 /**
  * What a local asdf-style plugin installs, so tests of tool installation run offline with mise's
  * real plugin machinery: `succeed` writes an executable that prints `<name> <version>`, `fail`
- * prints {@link FAKE_TOOL_FAILURE} and exits 1, `hang` prints that it started and sleeps for an
+ * prints the value of `FAKE_TOOL_ECHO` and {@link FAKE_TOOL_FAILURE} and exits 1, `hang` prints that it started and sleeps for an
  * hour (for timeouts).
  */
 export type FakeMisePluginBehaviour = "succeed" | "fail" | "hang";
@@ -40,7 +40,8 @@ function installScript(name: string, behaviour: FakeMisePluginBehaviour): string
     case "fail":
       return [
         "#!/bin/sh",
-        `echo "compiling ${name} $ASDF_INSTALL_VERSION"`,
+        // Echoes FAKE_TOOL_ECHO so a test can check what reaches stored output (redaction).
+        `echo "compiling ${name} $ASDF_INSTALL_VERSION \${FAKE_TOOL_ECHO:-}"`,
         `echo "${FAKE_TOOL_FAILURE} ${name}" >&2`,
         "exit 1",
       ].join("\n");
