@@ -19,3 +19,14 @@ export {
   type E2bSandboxDetail,
   type E2bSandboxState,
 } from "./control-api.js";
+export {
+  heldProcessControlBodySchema,
+  heldProcessListSchema,
+  heldProcessOpenMessageSchema,
+  heldProcessServerMessageSchema,
+  type HeldProcessControlBody,
+  type HeldProcessInfo,
+  type HeldProcessOpenMessage,
+  type HeldProcessSelector,
+  type HeldProcessServerMessage,
+} from "./held-processes.js";

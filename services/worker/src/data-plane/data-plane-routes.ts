@@ -10,6 +10,7 @@ import { BufferWatermark, DEFAULT_MAX_BUFFERED_BYTES, toExecution } from "@aethe
 import {
   executeBodySchema,
   filePathQuerySchema,
+  heldProcessControlBodySchema,
   fileRemoveQuerySchema,
   fileWriteQuerySchema,
   vmIdSchema,
@@ -17,6 +18,7 @@ import {
   type FileEntry,
   type FileListResponse,
   type FileWriteResponse,
+  type HeldProcessInfo,
 } from "@aetherium/types";
 import type {
   FastifyBaseLogger,
@@ -34,6 +36,7 @@ import type { AgentClient, AgentReadChunk } from "../agent-client/agent-client.j
 import type { SandboxManager } from "../sandbox/sandbox-manager.js";
 import type { SandboxManagers } from "../sandbox/sandbox-managers.js";
 import { runExecSession } from "./exec-session.js";
+import { HeldProcesses } from "./held-processes.js";
 
 /** Prefix of every data-plane route on the worker's internal port. */
 export const DATA_PLANE_PREFIX = "/internal/v1";
@@ -78,8 +81,14 @@ type Api = FastifyInstance<
 
 const params = z.object({ id: vmIdSchema });
 
-/** The exec WebSocket's route: the only route of the internal port that takes an upgrade. */
-export const EXEC_ROUTE = `${DATA_PLANE_PREFIX}/vms/:id/exec`;
+const EXEC_ROUTE = `${DATA_PLANE_PREFIX}/vms/:id/exec`;
+const PROCESS_STREAM_ROUTE = `${DATA_PLANE_PREFIX}/vms/:id/processes/stream`;
+
+/**
+ * The routes of the internal port that take an upgrade: the exec WebSocket and the held
+ * processes' stream (see {@link HeldProcesses}).
+ */
+export const WEBSOCKET_ROUTES: readonly string[] = [EXEC_ROUTE, PROCESS_STREAM_ROUTE];
 
 /**
  * The worker's data plane, served on its internal port beside `/healthz` and `/metrics`: the
@@ -88,7 +97,10 @@ export const EXEC_ROUTE = `${DATA_PLANE_PREFIX}/vms/:id/exec`;
  * - `POST /internal/v1/vms/:id/execute` (spec/api.md execute body) → `{execution}`, recorded;
  * - `GET|PUT|DELETE /internal/v1/vms/:id/files?path=` (file bytes streamed in chunks both
  *   ways; `PUT ?mode=` octal; `DELETE ?recursive=`) and `GET …/files/list?path=`;
- * - WebSocket `GET /internal/v1/vms/:id/exec`, the public exec protocol unchanged.
+ * - WebSocket `GET /internal/v1/vms/:id/exec`, the public exec protocol unchanged;
+ * - held processes, which outlive the stream that started them and are reached by pid or tag
+ *   from any gateway: WebSocket `GET …/processes/stream` (start or attach), `GET …/processes`
+ *   and `POST …/processes/control` (see {@link HeldProcesses}).
  *
  * Every request under {@link DATA_PLANE_PREFIX} carries `Authorization: Bearer <token>`, checked
  * before anything else of it is read; errors are spec/api.md's envelope.
@@ -100,11 +112,17 @@ export class DataPlane {
   readonly #sessions = new Set<Promise<void>>();
   readonly #watermark = new BufferWatermark();
   readonly #maxBuffered: number;
+  readonly #held: HeldProcesses;
 
   constructor(options: DataPlaneOptions) {
     this.#options = options;
     this.#tokenDigest = digest(options.token);
     this.#maxBuffered = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+    this.#held = new HeldProcesses({
+      managers: options.managers,
+      logger: options.logger,
+      maxBufferedBytes: this.#maxBuffered,
+    });
   }
 
   /** Current sessions and the buffering high-water mark. */
@@ -183,6 +201,33 @@ export class DataPlane {
       },
       wsHandler: (socket, req) => this.#serveExec(socket, req.params.id),
     });
+    api.route({
+      method: "GET",
+      url: PROCESS_STREAM_ROUTE,
+      schema: { params },
+      preHandler: runningSandbox,
+      handler: () => {
+        throw new BadRequestError("the process stream is a WebSocket: send an upgrade request");
+      },
+      wsHandler: (socket, req) => this.#held.serve(socket, req.params.id),
+    });
+    api.get(
+      `${DATA_PLANE_PREFIX}/vms/:id/processes`,
+      { schema: { params } },
+      async (req): Promise<{ processes: HeldProcessInfo[] }> => {
+        await this.#running(req.params.id);
+        return { processes: this.#held.list(req.params.id) };
+      },
+    );
+    api.post(
+      `${DATA_PLANE_PREFIX}/vms/:id/processes/control`,
+      { schema: { params, body: heldProcessControlBodySchema } },
+      async (req, reply) => {
+        await this.#running(req.params.id);
+        await this.#held.control(req.params.id, req.body);
+        return reply.status(204).send();
+      },
+    );
 
     // Their own scope: the raw-body parser of uploads must not apply to the execute route.
     await app.register((files, _opts, done) => {
@@ -193,6 +238,7 @@ export class DataPlane {
 
   /** Closes every exec socket (their commands are killed) and waits for them to be recorded. */
   async close(): Promise<void> {
+    this.#held.close();
     for (const ws of this.#sockets) ws.terminate();
     await Promise.allSettled([...this.#sessions]);
   }
