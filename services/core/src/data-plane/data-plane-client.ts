@@ -9,12 +9,14 @@ import {
   fileWriteResponseSchema,
   heldProcessListSchema,
   servingWorker,
+  vmMetricsResponseSchema,
   type ExecuteBody,
   type Execution,
   type FileListResponse,
   type FileWriteResponse,
   type HeldProcessControlBody,
   type HeldProcessInfo,
+  type VmMetrics,
 } from "@aetherium/types";
 import { WebSocket } from "ws";
 import type { Repositories } from "../storage/repositories/create-repositories.js";
@@ -173,6 +175,12 @@ export class DataPlaneClient {
   async listProcesses(target: DataPlaneTarget, vmId: string): Promise<HeldProcessInfo[]> {
     const res = await this.#request(target, "GET", vmPath(vmId, "processes"));
     return heldProcessListSchema.parse(await readJson(res, target)).processes;
+  }
+
+  /** One sample of a running sandbox's CPU, memory and disk use, taken now. */
+  async metrics(target: DataPlaneTarget, vmId: string): Promise<VmMetrics> {
+    const res = await this.#request(target, "GET", vmPath(vmId, "metrics"));
+    return vmMetricsResponseSchema.parse(await readJson(res, target)).metrics;
   }
 
   /** Feeds, signals, resizes or closes the input of a held process. */

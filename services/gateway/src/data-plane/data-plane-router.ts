@@ -13,6 +13,7 @@ import type {
   FileWriteResponse,
   HeldProcessControlBody,
   HeldProcessInfo,
+  VmMetrics,
 } from "@aetherium/types";
 import type { WebSocket } from "ws";
 
@@ -86,6 +87,11 @@ export class DataPlaneRouter {
   /** Feeds, signals, resizes or closes the input of a held process. */
   controlProcess(vmId: string, body: HeldProcessControlBody): Promise<void> {
     return this.withOwner(vmId, (t) => this.#client.controlProcess(t, vmId, body));
+  }
+
+  /** One sample of the sandbox's CPU, memory and disk use, taken now. */
+  metrics(vmId: string): Promise<VmMetrics> {
+    return this.withOwner(vmId, (t) => this.#client.metrics(t, vmId));
   }
 
   /** Streams a file out of the sandbox. */

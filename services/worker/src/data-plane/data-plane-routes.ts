@@ -19,6 +19,7 @@ import {
   type FileListResponse,
   type FileWriteResponse,
   type HeldProcessInfo,
+  type VmMetrics,
 } from "@aetherium/types";
 import type {
   FastifyBaseLogger,
@@ -37,6 +38,7 @@ import type { SandboxManager } from "../sandbox/sandbox-manager.js";
 import type { SandboxManagers } from "../sandbox/sandbox-managers.js";
 import { runExecSession } from "./exec-session.js";
 import { HeldProcesses } from "./held-processes.js";
+import { sampleSandboxMetrics } from "../sandbox/sandbox-metrics.js";
 
 /** Prefix of every data-plane route on the worker's internal port. */
 export const DATA_PLANE_PREFIX = "/internal/v1";
@@ -100,7 +102,8 @@ export const WEBSOCKET_ROUTES: readonly string[] = [EXEC_ROUTE, PROCESS_STREAM_R
  * - WebSocket `GET /internal/v1/vms/:id/exec`, the public exec protocol unchanged;
  * - held processes, which outlive the stream that started them and are reached by pid or tag
  *   from any gateway: WebSocket `GET …/processes/stream` (start or attach), `GET …/processes`
- *   and `POST …/processes/control` (see {@link HeldProcesses}).
+ *   and `POST …/processes/control` (see {@link HeldProcesses});
+ * - `GET /internal/v1/vms/:id/metrics`: one sample of the sandbox's CPU, memory and disk use.
  *
  * Every request under {@link DATA_PLANE_PREFIX} carries `Authorization: Bearer <token>`, checked
  * before anything else of it is read; errors are spec/api.md's envelope.
@@ -217,6 +220,14 @@ export class DataPlane {
       async (req): Promise<{ processes: HeldProcessInfo[] }> => {
         await this.#running(req.params.id);
         return { processes: this.#held.list(req.params.id) };
+      },
+    );
+    api.get(
+      `${DATA_PLANE_PREFIX}/vms/:id/metrics`,
+      { schema: { params } },
+      async (req): Promise<{ metrics: VmMetrics }> => {
+        const manager = await this.#manager(req.params.id);
+        return { metrics: await sampleSandboxMetrics(manager, req.params.id) };
       },
     );
     api.post(
