@@ -116,6 +116,8 @@ export class DataPlane {
   readonly #watermark = new BufferWatermark();
   readonly #maxBuffered: number;
   readonly #held: HeldProcesses;
+  /** The manager each upgrade's pre-handler found, for its socket handler. */
+  readonly #upgrades = new WeakMap<object, SandboxManager>();
 
   constructor(options: DataPlaneOptions) {
     this.#options = options;
@@ -189,10 +191,15 @@ export class DataPlane {
 
     // Refused before the upgrade (unknown, elsewhere, stopped, agent down) so the caller gets a
     // status and an envelope instead of a socket that errors at once.
+    // The manager found here is handed to the socket's handler, which must listen at once: a
+    // client sends `start` as soon as the socket opens, and a message that comes while the
+    // handler still looks the manager up (a query, on a worker with several backends) is lost.
     const runningSandbox: preHandlerAsyncHookHandler = async (req) => {
       if (!req.ws) return;
       const { id } = req.params as { id: string };
-      await (await this.#manager(id)).runningClient(id);
+      const manager = await this.#manager(id);
+      await manager.runningClient(id);
+      this.#upgrades.set(req, manager);
     };
     api.route({
       method: "GET",
@@ -202,7 +209,7 @@ export class DataPlane {
       handler: () => {
         throw new BadRequestError("the exec route is a WebSocket: send an upgrade request");
       },
-      wsHandler: (socket, req) => this.#serveExec(socket, req.params.id),
+      wsHandler: (socket, req) => this.#serveExec(socket, req.params.id, this.#upgrades.get(req)),
     });
     api.route({
       method: "GET",
@@ -254,23 +261,21 @@ export class DataPlane {
     await Promise.allSettled([...this.#sessions]);
   }
 
-  #serveExec(ws: WebSocket, vmId: string): void {
+  #serveExec(ws: WebSocket, vmId: string, manager: SandboxManager | undefined): void {
     this.#sockets.add(ws);
     ws.once("close", () => this.#sockets.delete(ws));
-    const session = this.#manager(vmId).then(
-      (manager) =>
-        runExecSession(ws, {
-          manager,
-          vmId,
-          logger: this.#options.logger,
-          maxBufferedBytes: this.#maxBuffered,
-          watermark: this.#watermark,
-        }),
-      (err: unknown) => {
-        this.#options.logger.error({ err, vmId }, "exec session could not start");
-        ws.terminate();
-      },
-    );
+    if (!manager) {
+      this.#options.logger.error({ vmId }, "exec session without a sandbox manager");
+      ws.terminate();
+      return;
+    }
+    const session = runExecSession(ws, {
+      manager,
+      vmId,
+      logger: this.#options.logger,
+      maxBufferedBytes: this.#maxBuffered,
+      watermark: this.#watermark,
+    });
     this.#sessions.add(session);
     void session.finally(() => this.#sessions.delete(session));
   }
