@@ -185,7 +185,7 @@ export class HeldProcesses {
     };
     const held: Held = { vmId, info, handle, watchers };
     let procs = this.#byVm.get(vmId);
-    if (!procs) this.#byVm.set(vmId, (procs = new Map()));
+    if (!procs) this.#byVm.set(vmId, (procs = new Map<number, Held>()));
     procs.set(info.pid, held);
     this.#count++;
     const forget = () => {
