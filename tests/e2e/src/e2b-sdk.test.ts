@@ -329,7 +329,6 @@ describe.each([
     const left = after.endAt.getTime() - Date.now();
     expect(left).toBeGreaterThan(60_000);
     expect(left).toBeLessThanOrEqual(125_000);
-    const info = await sbx.getInfo();
     const [sample, ...more] = await sbx.getMetrics();
     expect(more).toEqual([]);
     expect(sample).toMatchObject({
