@@ -9,12 +9,14 @@ import {
   fileListResponseSchema,
   fileWriteResponseSchema,
   taskAcceptedResponseSchema,
+  vmMetricsResponseSchema,
   vmResponseSchema,
   type Execution,
   type Page,
   type FileEntry,
   type FileWriteResponse,
   type Vm,
+  type VmMetrics,
   type VmStatus,
 } from "@aetherium/types";
 import { concatBytes, toBytes, utf8Decode } from "./base64.js";
@@ -193,6 +195,20 @@ export class Sandbox {
   /** Plain data for `JSON.stringify`: the snapshot. */
   toJSON(): Vm {
     return this.#vm;
+  }
+
+  /**
+   * Measures the running sandbox now: CPUs, CPU use over half a second, memory and disk (see
+   * `VmMetrics`). A sandbox that is not running answers 409.
+   */
+  async metrics(options: { signal?: AbortSignal } = {}): Promise<VmMetrics> {
+    const body = await this.#transport.requestChecked(
+      vmMetricsResponseSchema,
+      "GET",
+      `/vms/${seg(this.id)}/metrics`,
+      { signal: options.signal },
+    );
+    return body.metrics;
   }
 
   /** Fetches the current state. */

@@ -11,7 +11,7 @@ import { keysCreate, keysList, keysRevoke } from "./commands/keys.js";
 import { promptCommand, type PromptFlags } from "./commands/prompt.js";
 import { secretList, secretRemove, secretSet, type SecretSetFlags } from "./commands/secret.js";
 import { taskCancel, taskGet, taskList } from "./commands/task.js";
-import { vmCreate, vmGet, vmList, vmRemove, vmStopStart } from "./commands/vm.js";
+import { vmCreate, vmGet, vmList, vmMetrics, vmRemove, vmStopStart } from "./commands/vm.js";
 import { workerGet, workerList, workerSetStatus } from "./commands/worker.js";
 import { Context, DEFAULT_URL, type GlobalOptions } from "./context.js";
 import { describeError, exitCodeFor, jsonError, type ErrorContext } from "./format/errors.js";
@@ -106,6 +106,9 @@ export async function runAether(argv: readonly string[], io: CliIo): Promise<num
   vm.command("get <vm>")
     .description("show a sandbox (by id or name)")
     .action(run("vm get", (ctx, ref: string) => vmGet(ctx, ref)));
+  vm.command("metrics <vm>")
+    .description("measure a running sandbox now: CPU, memory and disk use")
+    .action(run("vm metrics", (ctx, ref: string) => vmMetrics(ctx, ref)));
   vm.command("rm <vm...>")
     .alias("delete")
     .description("delete sandboxes (by id or name)")

@@ -165,6 +165,24 @@ describe("aether against a real platform", () => {
     expect((JSON.parse(json.stdout) as { vm: { id: string } }).vm.id).toBe(vmId);
   });
 
+  it("vm metrics measures it: CPU, memory against its limit, disk", async () => {
+    const json = await aether(["vm", "metrics", name, "--json"]);
+    expect(json.code, json.stderr).toBe(0);
+    const { metrics } = JSON.parse(json.stdout) as {
+      metrics: { cpuCount: number; memUsed: number; memTotal: number; diskTotal: number };
+    };
+    const vm = JSON.parse((await aether(["vm", "get", name, "--json"])).stdout) as {
+      vm: { vcpus: number; memoryMb: number };
+    };
+    expect(metrics.cpuCount).toBe(vm.vm.vcpus);
+    expect(metrics.memTotal).toBe(vm.vm.memoryMb * 1024 * 1024);
+    expect(metrics.memUsed).toBeGreaterThan(0);
+    expect(metrics.diskTotal).toBeGreaterThan(0);
+    const text = await aether(["vm", "metrics", name]);
+    expect(text.stdout).toMatch(/^cpu\s+[\d.]+% of \d+$/m);
+    expect(text.stdout).toMatch(/^memory\s+\S+ of \S+ \(cache \S+\)$/m);
+  });
+
   it("a bad key gives one helpful line and exit code 1", async () => {
     const r = await aether(["vm", "ls"], { env: { AETHERIUM_API_KEY: "ak_wrong" } });
     expect(r.code).toBe(1);

@@ -329,8 +329,14 @@ describe.each([
     const left = after.endAt.getTime() - Date.now();
     expect(left).toBeGreaterThan(60_000);
     expect(left).toBeLessThanOrEqual(125_000);
-    // Not built yet, and said so rather than answered as "not found".
-    await expect(sbx.getMetrics()).rejects.toThrow(/metrics is not available yet/);
+    const [sample, ...more] = await sbx.getMetrics();
+    expect(more).toEqual([]);
+    expect(sample).toMatchObject({
+      cpuCount: info.cpuCount,
+      memTotal: info.memoryMB * 1024 * 1024,
+    });
+    expect(sample!.memUsed).toBeGreaterThan(0);
+    expect(sample!.diskTotal).toBeGreaterThan(0);
     const connected = await Sandbox.connect(sbx.sandboxId);
     expect((await connected.commands.run("echo again")).stdout).toBe("again\n");
   });
@@ -354,6 +360,8 @@ describe.each([
       query: { metadata: { suite }, state: ["running"] },
     }).nextItems();
     expect(running).toEqual([]);
+    // A frozen sandbox is not measured: no sample, as for a time E2B has none of.
+    expect(await sbx.getMetrics()).toEqual([]);
     // Refused, not accepted and ignored: a pause here always keeps memory.
     await expect(sbx.pause({ keepMemory: false })).rejects.toThrow(/memory/);
 

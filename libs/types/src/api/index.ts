@@ -11,6 +11,7 @@ export * from "./integrations.js";
 export * from "./pagination.js";
 export * from "./prompts.js";
 export * from "./tasks.js";
+export * from "./vm-metrics.js";
 export * from "./vms.js";
 export * from "./workers.js";
 export * from "./workspaces.js";

@@ -129,6 +129,41 @@ export const e2bListQuerySchema = z.object({
   nextToken: z.string().max(500, "nextToken is at most 500 characters").optional(),
 });
 
+/** Query of `GET /sandboxes/{id}/metrics`: the interval, in Unix seconds, samples must fall in. */
+export const e2bMetricsQuerySchema = z
+  .object({
+    start: z.coerce
+      .number({ error: "start must be a number" })
+      .int("start must be an integer")
+      .min(0, "start must be at least 0")
+      .optional(),
+    end: z.coerce
+      .number({ error: "end must be a number" })
+      .int("end must be an integer")
+      .min(0, "end must be at least 0")
+      .optional(),
+  })
+  .refine((q) => q.start === undefined || q.end === undefined || q.start <= q.end, {
+    message: "start must not be after end",
+    path: ["start"],
+  });
+
+/** E2B's `SandboxMetric`. */
+export const e2bSandboxMetricSchema = z.object({
+  timestamp: z.string(),
+  timestampUnix: z.number().int(),
+  cpuCount: z.number().int(),
+  cpuUsedPct: z.number(),
+  memUsed: z.number().int(),
+  memTotal: z.number().int(),
+  memCache: z.number().int(),
+  diskUsed: z.number().int(),
+  diskTotal: z.number().int(),
+});
+
+/** One E2B metrics sample. */
+export type E2bSandboxMetric = z.infer<typeof e2bSandboxMetricSchema>;
+
 /** A parsed E2B list query. */
 export type E2bListQuery = z.infer<typeof e2bListQuerySchema>;
 

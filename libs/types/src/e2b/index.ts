@@ -7,6 +7,7 @@ export {
   e2bErrorSchema,
   e2bListQuerySchema,
   e2bMetadataSchema,
+  e2bMetricsQuerySchema,
   e2bSandboxDetailSchema,
   e2bSandboxSchema,
   e2bSandboxStateSchema,
@@ -17,5 +18,17 @@ export {
   type E2bListQuery,
   type E2bSandbox,
   type E2bSandboxDetail,
+  type E2bSandboxMetric,
   type E2bSandboxState,
 } from "./control-api.js";
+export {
+  heldProcessControlBodySchema,
+  heldProcessListSchema,
+  heldProcessOpenMessageSchema,
+  heldProcessServerMessageSchema,
+  type HeldProcessControlBody,
+  type HeldProcessInfo,
+  type HeldProcessOpenMessage,
+  type HeldProcessSelector,
+  type HeldProcessServerMessage,
+} from "./held-processes.js";

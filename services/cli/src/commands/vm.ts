@@ -1,11 +1,12 @@
 /**
- * `aether vm …`: create, list, show, stop, start, pause, resume and remove sandboxes.
+ * `aether vm …`: create, list, show, stop, start, pause, resume, measure and remove sandboxes.
  * @module
  */
 import type { CreateVmBody, DomainEvent, EventData, Vm, VmStatus } from "@aetherium/types";
 import { vmStatusSchema } from "@aetherium/types";
 import type { Context } from "../context.js";
 import { StatusLine } from "../format/progress.js";
+import { keyValues, mib } from "../format/table.js";
 import { vmDetails, vmTable } from "../format/vm.js";
 import {
   UsageError,
@@ -235,6 +236,22 @@ export async function vmList(ctx: Context, flags: VmListFlags): Promise<number> 
 export async function vmGet(ctx: Context, ref: string): Promise<number> {
   const sandbox = await ctx.sandbox(ref);
   ctx.output({ vm: sandbox.vm }, () => vmDetails(sandbox.vm));
+  return 0;
+}
+
+/** `aether vm metrics <id|name>`: one sample of a running sandbox's CPU, memory and disk use. */
+export async function vmMetrics(ctx: Context, ref: string): Promise<number> {
+  const sandbox = await ctx.sandbox(ref);
+  const m = await sandbox.metrics();
+  const mb = (bytes: number) => mib(Math.round(bytes / (1024 * 1024)));
+  ctx.output({ metrics: m }, () =>
+    keyValues([
+      ["cpu", `${m.cpuUsedPct.toFixed(1)}% of ${m.cpuCount}`],
+      ["memory", `${mb(m.memUsed)} of ${mb(m.memTotal)} (cache ${mb(m.memCache)})`],
+      ["disk", `${mb(m.diskUsed)} of ${mb(m.diskTotal)}`],
+      ["at", m.timestamp],
+    ]),
+  );
   return 0;
 }
 

@@ -7,11 +7,16 @@ import {
   executeResponseSchema,
   fileListResponseSchema,
   fileWriteResponseSchema,
+  heldProcessListSchema,
   servingWorker,
+  vmMetricsResponseSchema,
   type ExecuteBody,
   type Execution,
   type FileListResponse,
   type FileWriteResponse,
+  type HeldProcessControlBody,
+  type HeldProcessInfo,
+  type VmMetrics,
 } from "@aetherium/types";
 import { WebSocket } from "ws";
 import type { Repositories } from "../storage/repositories/create-repositories.js";
@@ -154,7 +159,45 @@ export class DataPlaneClient {
    * bad token) rejects with the worker's error.
    */
   openExec(target: DataPlaneTarget, vmId: string): Promise<WebSocket> {
-    const url = new URL(vmPath(vmId, "exec"), baseUrl(target));
+    return this.#openSocket(target, vmPath(vmId, "exec"));
+  }
+
+  /**
+   * Opens the stream of the worker's held processes (already open): send one `start` or
+   * `attach` message (`heldProcessOpenMessageSchema`), then read `heldProcessServerMessageSchema`
+   * messages. Closing it leaves the process running.
+   */
+  openProcessStream(target: DataPlaneTarget, vmId: string): Promise<WebSocket> {
+    return this.#openSocket(target, vmPath(vmId, "processes/stream"));
+  }
+
+  /** The running held processes of a sandbox. */
+  async listProcesses(target: DataPlaneTarget, vmId: string): Promise<HeldProcessInfo[]> {
+    const res = await this.#request(target, "GET", vmPath(vmId, "processes"));
+    return heldProcessListSchema.parse(await readJson(res, target)).processes;
+  }
+
+  /** One sample of a running sandbox's CPU, memory and disk use, taken now. */
+  async metrics(target: DataPlaneTarget, vmId: string): Promise<VmMetrics> {
+    const res = await this.#request(target, "GET", vmPath(vmId, "metrics"));
+    return vmMetricsResponseSchema.parse(await readJson(res, target)).metrics;
+  }
+
+  /** Feeds, signals, resizes or closes the input of a held process. */
+  async controlProcess(
+    target: DataPlaneTarget,
+    vmId: string,
+    body: HeldProcessControlBody,
+  ): Promise<void> {
+    const res = await this.#request(target, "POST", vmPath(vmId, "processes/control"), {
+      body: Buffer.from(JSON.stringify(body)),
+      contentType: "application/json",
+    });
+    res.resume();
+  }
+
+  #openSocket(target: DataPlaneTarget, path: string): Promise<WebSocket> {
+    const url = new URL(path, baseUrl(target));
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     const ws = new WebSocket(url, {
       headers: { authorization: `Bearer ${target.token}` },

@@ -24,6 +24,7 @@ export const ROUTE_SCOPES: Readonly<Record<string, RouteAccess>> = {
   "POST /api/v1/vms/:id/pause": "write",
   "POST /api/v1/vms/:id/resume": "write",
   "POST /api/v1/vms/:id/timeout": "write",
+  "GET /api/v1/vms/:id/metrics": "read",
 
   "POST /api/v1/vms/:id/execute": "write",
   "GET /api/v1/vms/:id/exec": "write", // WebSocket: runs commands

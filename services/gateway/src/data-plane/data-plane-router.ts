@@ -6,7 +6,15 @@ import {
   type DataPlaneTarget,
   type Repositories,
 } from "@aetherium/core";
-import type { ExecuteBody, Execution, FileListResponse, FileWriteResponse } from "@aetherium/types";
+import type {
+  ExecuteBody,
+  Execution,
+  FileListResponse,
+  FileWriteResponse,
+  HeldProcessControlBody,
+  HeldProcessInfo,
+  VmMetrics,
+} from "@aetherium/types";
 import type { WebSocket } from "ws";
 
 /** Options of {@link DataPlaneRouter}. */
@@ -64,6 +72,26 @@ export class DataPlaneRouter {
   /** Opens the worker's exec WebSocket for the sandbox (see `DataPlaneClient.openExec`). */
   openExec(vmId: string): Promise<WebSocket> {
     return this.withOwner(vmId, (t) => this.#client.openExec(t, vmId));
+  }
+
+  /** Opens the stream of the worker's held processes (see `DataPlaneClient.openProcessStream`). */
+  openProcessStream(vmId: string): Promise<WebSocket> {
+    return this.withOwner(vmId, (t) => this.#client.openProcessStream(t, vmId));
+  }
+
+  /** The running held processes of a sandbox, whichever gateway started them. */
+  listProcesses(vmId: string): Promise<HeldProcessInfo[]> {
+    return this.withOwner(vmId, (t) => this.#client.listProcesses(t, vmId));
+  }
+
+  /** Feeds, signals, resizes or closes the input of a held process. */
+  controlProcess(vmId: string, body: HeldProcessControlBody): Promise<void> {
+    return this.withOwner(vmId, (t) => this.#client.controlProcess(t, vmId, body));
+  }
+
+  /** One sample of the sandbox's CPU, memory and disk use, taken now. */
+  metrics(vmId: string): Promise<VmMetrics> {
+    return this.withOwner(vmId, (t) => this.#client.metrics(t, vmId));
   }
 
   /** Streams a file out of the sandbox. */

@@ -9,10 +9,12 @@ import {
   e2bConnectBodySchema,
   e2bCreateSandboxBodySchema,
   e2bListQuerySchema,
+  e2bMetricsQuerySchema,
   e2bPauseBodySchema,
   e2bSetTimeoutBodySchema,
   type E2bSandbox,
   type E2bSandboxDetail,
+  type E2bSandboxMetric,
   type Vm,
 } from "@aetherium/types";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
@@ -233,13 +235,6 @@ export function registerE2bControlRoutes(app: FastifyInstance, deps: RouteDeps):
   app.post("/e2b/sandboxes/:sandboxID/connect", hidden, connect);
   app.post("/e2b/v2/sandboxes/:sandboxID/connect", hidden, connect);
 
-  // Named so the SDK hears "not available" instead of "sandbox not found".
-  const notBuilt =
-    (what: string) =>
-    async (req: FastifyRequest<{ Params: { sandboxID: string } }>, reply: FastifyReply) => {
-      await live(req.params.sandboxID);
-      return reply.status(501).send({ code: 501, message: `${what} is not available yet` });
-    };
   // 409 for one paused already: the SDK's pause then answers false.
   app.post<{ Params: { sandboxID: string } }>(
     "/e2b/sandboxes/:sandboxID/pause",
@@ -264,5 +259,33 @@ export function registerE2bControlRoutes(app: FastifyInstance, deps: RouteDeps):
       return reply.status(204).send();
     },
   );
-  app.get("/e2b/sandboxes/:sandboxID/metrics", hidden, notBuilt("sandbox metrics"));
+  // One sample taken now, when now is in the interval asked for: Aetherium keeps no history of
+  // samples. A paused sandbox is not measured (its agent is frozen): an empty list, as E2B
+  // answers for a time it has no samples of.
+  app.get<{ Params: { sandboxID: string } }>(
+    "/e2b/sandboxes/:sandboxID/metrics",
+    hidden,
+    async (req): Promise<E2bSandboxMetric[]> => {
+      const q = parse(e2bMetricsQuerySchema, req.query, "query");
+      const vm = await live(req.params.sandboxID);
+      const now = Math.floor(Date.now() / 1000);
+      if ((q.start !== undefined && q.start > now + 1) || (q.end !== undefined && q.end < now - 1))
+        return [];
+      if (vm.status !== "running") return [];
+      const m = await deps.router.metrics(vm.id);
+      return [
+        {
+          timestamp: m.timestamp,
+          timestampUnix: Math.floor(Date.parse(m.timestamp) / 1000),
+          cpuCount: m.cpuCount,
+          cpuUsedPct: m.cpuUsedPct,
+          memUsed: m.memUsed,
+          memTotal: m.memTotal,
+          memCache: m.memCache,
+          diskUsed: m.diskUsed,
+          diskTotal: m.diskTotal,
+        },
+      ];
+    },
+  );
 }

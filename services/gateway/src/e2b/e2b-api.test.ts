@@ -182,6 +182,15 @@ describe("the E2B control API", () => {
       expect(r.body).toMatchObject({ code: 404 });
     }
   });
+
+  it("refuses a metrics interval that is not one", async () => {
+    const { secret } = await e2bKey();
+    for (const query of ["start=soon", "start=20&end=10", "end=-1"]) {
+      const r = await call("GET", `/e2b/sandboxes/nope/metrics?${query}`, e2b(secret));
+      expect(r.status, query).toBe(400);
+      expect(r.body).toMatchObject({ code: 400 });
+    }
+  });
 });
 
 describe("the E2B in-sandbox API", () => {

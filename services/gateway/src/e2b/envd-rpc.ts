@@ -10,7 +10,7 @@ import {
 } from "./connect-protocol.js";
 import { diff, type DirWatches, type WatchSpec } from "./dir-watch.js";
 import { homeOf, resolvePath, type FilesystemOps } from "./filesystem-ops.js";
-import type { ProcessEvent, ProcessNews, ProcessTable, SandboxProcess } from "./process-table.js";
+import type { ProcessNews, ProcessTable, ProcessWatch } from "./process-table.js";
 import type { SandboxCall } from "./sandbox-access.js";
 
 type Message = Record<string, unknown>;
@@ -118,6 +118,10 @@ function inputData(m: Message): string {
   return Buffer.from(data, "base64").toString("base64");
 }
 
+function matches(p: { pid: number; tag?: string }, sel: { pid?: number; tag?: string }): boolean {
+  return sel.pid !== undefined ? p.pid === sel.pid : p.tag === sel.tag;
+}
+
 const SIGNALS: Record<string, "SIGKILL" | "SIGTERM"> = {
   SIGNAL_SIGKILL: "SIGKILL",
   SIGNAL_SIGTERM: "SIGTERM",
@@ -127,33 +131,34 @@ const SIGNALS: Record<string, "SIGKILL" | "SIGTERM"> = {
 
 /**
  * Streams a process's events to a server-stream call until it ends, the client leaves or the
- * call's deadline passes, with keep-alives at the interval the client asked for. The process
- * itself runs on either way (E2B's background commands).
+ * call's deadline passes, with keep-alives at the interval the client asked for. Leaving closes
+ * only this watch: the process runs on (E2B's background commands).
  */
 function streamEvents(
   req: FastifyRequest,
   reply: FastifyReply,
-  attach: (
-    listener: (e: ProcessNews) => void,
-  ) => Promise<{ proc: SandboxProcess; first?: ProcessEvent }>,
+  watch: (listener: (e: ProcessNews) => void) => Promise<ProcessWatch>,
 ): Promise<void> {
   return new Promise<void>((resolve) => {
     let stream: ServerStream | undefined;
     const early: ProcessNews[] = [];
-    let unsubscribe: (() => void) | undefined;
-    let source: SandboxProcess | undefined;
+    let source: ProcessWatch | undefined;
     let paused = false;
+    let finished = false;
     const timers: NodeJS.Timeout[] = [];
     const finish = (err?: ConnectError, drop = false) => {
+      if (finished) return;
+      finished = true;
       for (const t of timers) clearInterval(t);
-      unsubscribe?.();
       if (paused) source?.resume();
       paused = false;
+      source?.close();
       if (drop) reply.raw.destroy();
       else stream?.end(err);
       resolve();
     };
     const deliver = (e: ProcessNews) => {
+      if (finished) return;
       if (!stream) return void early.push(e);
       // Dropped as the sandbox's own connection was: the SDK then asks /health and tells a
       // sandbox that is gone (a TimeoutError) from a network hiccup.
@@ -169,16 +174,14 @@ function streamEvents(
         });
       }
     };
-    attach(deliver).then(
-      ({ proc, first }) => {
+    watch(deliver).then(
+      (proc) => {
         reply.hijack();
         stream = new ServerStream(reply.raw);
         reply.raw.once("close", () => finish());
         source = proc;
-        unsubscribe = proc.subscribe(deliver);
-        if (first) deliver(first);
         for (const e of early.splice(0)) deliver(e);
-        if (!stream.open) return;
+        if (!stream.open || finished) return;
         timers.push(
           setInterval(
             () => stream?.send({ event: { keepalive: {} } }),
@@ -227,8 +230,8 @@ export async function processRpc(
       const cwd = str(p.cwd);
       const pty = ptySize(m);
       const tag = str(m.tag);
-      await streamEvents(req, reply, async (listener) => ({
-        proc: await processes.start(
+      await streamEvents(req, reply, (listener) =>
+        processes.start(
           call.vmId,
           {
             config: {
@@ -245,32 +248,29 @@ export async function processRpc(
           },
           listener,
         ),
-      }));
+      );
       return undefined;
     }
     case "Connect": {
       const sel = selector(m);
-      await streamEvents(req, reply, () => {
-        const proc = processes.get(call.vmId, sel);
-        return Promise.resolve({ proc, first: { start: { pid: proc.pid } } });
-      });
+      await streamEvents(req, reply, (listener) => processes.attach(call.vmId, sel, listener));
       return undefined;
     }
     case "List":
       return {
-        processes: processes.list(call.vmId).map((p) => ({
+        processes: (await processes.list(call.vmId)).map((p) => ({
           config: {
-            cmd: p.options.config.cmd,
-            args: p.options.config.args,
-            envs: p.options.config.envs,
-            ...(p.options.config.cwd ? { cwd: p.options.config.cwd } : {}),
+            cmd: p.command,
+            args: p.args,
+            envs: p.env,
+            ...(p.cwd ? { cwd: p.cwd } : {}),
           },
           pid: p.pid,
-          ...(p.options.tag !== undefined ? { tag: p.options.tag } : {}),
+          ...(p.tag !== undefined ? { tag: p.tag } : {}),
         })),
       };
     case "SendInput":
-      processes.get(call.vmId, selector(m)).send({ type: "stdin", data: inputData(m) });
+      await processes.control(call.vmId, selector(m), { type: "stdin", data: inputData(m) });
       return {};
     case "SendSignal": {
       const signal = SIGNALS[String(m.signal)];
@@ -279,19 +279,18 @@ export async function processRpc(
           "invalid_argument",
           "signal must be SIGNAL_SIGKILL or SIGNAL_SIGTERM",
         );
-      processes.get(call.vmId, selector(m)).send({ type: "signal", signal });
+      await processes.control(call.vmId, selector(m), { type: "signal", signal });
       return {};
     }
     case "CloseStdin":
-      processes.get(call.vmId, selector(m)).send({ type: "closeStdin" });
+      await processes.control(call.vmId, selector(m), { type: "closeStdin" });
       return {};
     case "Update": {
       const size = ptySize(m);
-      const proc = processes.get(call.vmId, selector(m));
-      if (size) {
-        if (!proc.options.pty)
-          throw new ConnectError("failed_precondition", "the process has no PTY to resize");
-        proc.send({ type: "resize", ...size });
+      const sel = selector(m);
+      if (size) await processes.control(call.vmId, sel, { type: "resize", ...size });
+      else if (!(await processes.list(call.vmId)).some((p) => matches(p, sel))) {
+        throw new ConnectError("not_found", "no such process");
       }
       return {};
     }

@@ -1,9 +1,11 @@
 import {
-  execStartMessageSchema,
-  type ExecClientMessage,
-  type ExecServerMessage,
+  heldProcessOpenMessageSchema,
+  heldProcessServerMessageSchema,
+  type HeldProcessControlBody,
+  type HeldProcessInfo,
+  type HeldProcessOpenMessage,
+  type HeldProcessSelector,
 } from "@aetherium/types";
-import type { Logger } from "@aetherium/common";
 import type { WebSocket } from "ws";
 import type { DataPlaneRouter } from "../data-plane/data-plane-router.js";
 import { ConnectError } from "./connect-protocol.js";
@@ -39,46 +41,30 @@ export interface StartOptions {
   readonly stdin: boolean;
 }
 
-/** Most processes one gateway tracks at once, over all sandboxes. */
-const MAX_PROCESSES = 10_000;
+/** A pid or a tag, as the in-sandbox API names a process. */
+export interface ProcessSelector {
+  readonly pid?: number;
+  readonly tag?: string;
+}
+
+/** One input, signal, resize or end of input, as the worker takes it. */
+export type ProcessAction = HeldProcessControlBody["action"];
 
 /**
- * One running process: the exec WebSocket to the worker that runs it, held by the gateway so the
- * process outlives the call that started it (E2B's background commands), and the listeners of
- * its events (the `Start` call, then any `Connect`).
+ * One stream watching a process: the WebSocket to the worker that holds it. Closing it stops
+ * the watching; the process runs on.
  */
-export class SandboxProcess {
-  readonly #listeners = new Set<(event: ProcessNews) => void>();
-  #ended = false;
+export class ProcessWatch {
   #pausers = 0;
 
   constructor(
     readonly pid: number,
-    readonly vmId: string,
-    readonly options: StartOptions,
     private readonly ws: WebSocket,
   ) {}
 
-  get ended(): boolean {
-    return this.#ended;
-  }
-
-  /** Calls `fn` with every event from now on; returns the unsubscribe. */
-  subscribe(fn: (event: ProcessNews) => void): () => void {
-    this.#listeners.add(fn);
-    return () => this.#listeners.delete(fn);
-  }
-
-  /** Sends a message to the running command; `not_found` once it ended. */
-  send(message: ExecClientMessage): void {
-    if (this.#ended) throw new ConnectError("not_found", `process ${this.pid} has ended`);
-    this.ws.send(JSON.stringify(message));
-  }
-
   /**
-   * Stops reading the command's output while a listener's client catches up: the worker then
-   * stops reading the sandbox's pipes, so a slow client slows the command instead of making the
-   * gateway buffer. Each `pause` is undone by one `resume`.
+   * Stops reading the process's output while the client catches up: the worker then holds the
+   * command back instead of the gateway buffering. Each `pause` is undone by one `resume`.
    */
   pause(): void {
     if (this.#pausers++ === 0) this.ws.pause();
@@ -88,55 +74,46 @@ export class SandboxProcess {
     if (this.#pausers > 0 && --this.#pausers === 0) this.ws.resume();
   }
 
-  emit(event: ProcessNews): void {
-    if ("end" in event || "lost" in event) this.#ended = true;
-    for (const fn of [...this.#listeners]) fn(event);
-  }
-
+  /** Stops watching; the process keeps running. */
   close(): void {
     this.ws.close();
   }
 }
 
 /**
- * The processes started through `/e2b`, per sandbox, in this gateway's memory. Each runs over
- * the worker's exec WebSocket (the data plane every other command uses); pids are this table's
- * own numbers, unique per gateway. A process started through another gateway is not seen here.
+ * The in-sandbox API's way to processes. They are held by the worker that runs the sandbox (its
+ * held processes), not by this gateway: any gateway starts, lists, watches, feeds and signals
+ * them, pids are the processes' own pids in the sandbox, and a gateway restart only ends the
+ * streams that were watching through it.
  */
 export class ProcessTable {
   readonly #router: DataPlaneRouter;
-  readonly #logger: Logger;
-  readonly #byPid = new Map<number, SandboxProcess>();
-  #nextPid = 1000;
+  readonly #open = new Set<WebSocket>();
 
-  constructor(router: DataPlaneRouter, logger: Logger) {
+  constructor(router: DataPlaneRouter) {
     this.#router = router;
-    this.#logger = logger;
   }
 
   /**
    * Starts a command and resolves once the worker reports it started; `listener` hears every
    * event from the `start` on, so no output is lost between the two.
    */
-  async start(
+  start(
     vmId: string,
     options: StartOptions,
     listener: (event: ProcessNews) => void,
-  ): Promise<SandboxProcess> {
-    if (this.#byPid.size >= MAX_PROCESSES) {
-      throw new ConnectError("resource_exhausted", `at most ${MAX_PROCESSES} processes at once`);
-    }
-    if (options.tag !== undefined && this.#find(vmId, { tag: options.tag })) {
-      throw new ConnectError("already_exists", `a process tagged ${options.tag} is running`);
-    }
-    const parsed = execStartMessageSchema.safeParse({
+  ): Promise<ProcessWatch> {
+    const { config } = options;
+    const parsed = heldProcessOpenMessageSchema.safeParse({
       type: "start",
-      command: options.config.cmd,
-      args: [...options.config.args],
-      ...(Object.keys(options.config.envs).length > 0 ? { env: options.config.envs } : {}),
-      ...(options.config.cwd ? { cwd: options.config.cwd } : {}),
+      command: config.cmd,
+      args: [...config.args],
+      ...(Object.keys(config.envs).length > 0 ? { env: config.envs } : {}),
+      ...(config.cwd ? { cwd: config.cwd } : {}),
       ...(options.user ? { user: options.user } : {}),
       ...(options.pty ? { pty: options.pty } : {}),
+      ...(options.tag !== undefined ? { tag: options.tag } : {}),
+      openStdin: options.stdin,
     });
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
@@ -145,106 +122,115 @@ export class ProcessTable {
         `${issue?.path.join(".") || "process"}: ${issue?.message ?? "invalid"}`,
       );
     }
-    const ws = await this.#router.openExec(vmId);
-    const pid = this.#nextPid++;
-    const proc = new SandboxProcess(pid, vmId, options, ws);
-    proc.subscribe(listener);
-    await new Promise<void>((resolve, reject) => {
-      let started = false;
+    return this.#watch(vmId, parsed.data, options.pty !== undefined, listener);
+  }
+
+  /** Watches a running process from now on: its `start` event, then its output and end. */
+  attach(
+    vmId: string,
+    selector: ProcessSelector,
+    listener: (event: ProcessNews) => void,
+  ): Promise<ProcessWatch> {
+    return this.#watch(vmId, { type: "attach", process: held(selector) }, false, listener);
+  }
+
+  /** The running processes of `vmId`, whichever gateway started them. */
+  list(vmId: string): Promise<HeldProcessInfo[]> {
+    return this.#router.listProcesses(vmId);
+  }
+
+  /** Feeds, signals, resizes or closes the input of the process `selector` names. */
+  control(vmId: string, selector: ProcessSelector, action: ProcessAction): Promise<void> {
+    return this.#router.controlProcess(vmId, { process: held(selector), action });
+  }
+
+  /** Closes every stream watching through this gateway (it is shutting down). */
+  closeAll(): void {
+    for (const ws of this.#open) ws.close();
+    this.#open.clear();
+  }
+
+  async #watch(
+    vmId: string,
+    open: HeldProcessOpenMessage,
+    pty: boolean,
+    listener: (event: ProcessNews) => void,
+  ): Promise<ProcessWatch> {
+    const ws = await this.#router.openProcessStream(vmId);
+    this.#open.add(ws);
+    return new Promise<ProcessWatch>((resolve, reject) => {
+      let watch: ProcessWatch | undefined;
+      let ended = false;
       ws.on("message", (raw: Buffer) => {
-        let msg: ExecServerMessage;
+        let value: unknown;
         try {
-          msg = JSON.parse(raw.toString("utf8")) as ExecServerMessage;
+          value = JSON.parse(raw.toString("utf8"));
         } catch {
           return;
         }
+        const parsed = heldProcessServerMessageSchema.safeParse(value);
+        if (!parsed.success) return;
+        const msg = parsed.data;
         switch (msg.type) {
           case "started":
-            started = true;
-            this.#byPid.set(pid, proc);
-            proc.emit({ start: { pid } });
-            // E2B gives a command no stdin unless asked; a PTY keeps its input either way.
-            if (!options.stdin && !options.pty) proc.send({ type: "closeStdin" });
-            resolve();
+            watch = new ProcessWatch(msg.pid, ws);
+            listener({ start: { pid: msg.pid } });
+            resolve(watch);
             break;
           case "stdout":
-            proc.emit({ data: options.pty ? { pty: msg.data } : { stdout: msg.data } });
+            listener({ data: pty ? { pty: msg.data } : { stdout: msg.data } });
             break;
           case "stderr":
-            proc.emit({ data: { stderr: msg.data } });
+            listener({ data: { stderr: msg.data } });
             break;
           case "exit": {
             const status = msg.signal ? `signal: ${msg.signal}` : `exit status ${msg.exitCode}`;
-            this.#byPid.delete(pid);
-            proc.emit({ end: { exitCode: msg.exitCode, exited: !msg.signal, status } });
+            ended = true;
+            listener({ end: { exitCode: msg.exitCode, exited: !msg.signal, status } });
             ws.close();
             break;
           }
           case "error":
-            if (!started) {
-              reject(
-                new ConnectError(
-                  msg.code === "bad_request" ? "invalid_argument" : "unavailable",
-                  msg.message,
-                ),
-              );
+            if (!watch) {
+              reject(startError(msg.code, msg.message));
               ws.close();
-              return;
             }
-            // One operation failed (a resize, input to a closed stdin); the command runs on, and
-            // the worker closes the socket when the sandbox itself is gone.
-            this.#logger.warn(
-              { vmId, pid, code: msg.code, message: msg.message },
-              "e2b process operation failed",
-            );
             break;
         }
       });
       ws.on("close", () => {
-        if (!started)
-          reject(
-            new ConnectError("unavailable", "the sandbox closed the command before it started"),
-          );
-        else if (!proc.ended) {
-          this.#byPid.delete(pid);
-          proc.emit({ lost: "lost the connection to the sandbox" });
+        this.#open.delete(ws);
+        if (!watch) {
+          reject(new ConnectError("unavailable", "the sandbox closed the process stream"));
+        } else if (!ended) {
+          ended = true;
+          listener({ lost: "lost the connection to the sandbox" });
         }
       });
       ws.on("error", () => undefined);
-      ws.send(JSON.stringify(parsed.data));
+      ws.send(JSON.stringify(open));
     });
-    return proc;
   }
+}
 
-  /** The running process of `vmId` that `selector` names, or `not_found`. */
-  get(vmId: string, selector: { pid?: number; tag?: string }): SandboxProcess {
-    const found = this.#find(vmId, selector);
-    if (!found) {
-      const what = selector.tag !== undefined ? `tag ${selector.tag}` : `pid ${selector.pid}`;
-      throw new ConnectError("not_found", `process with ${what} not found`);
-    }
-    return found;
-  }
+function held(selector: ProcessSelector): HeldProcessSelector {
+  if (selector.pid !== undefined) return { pid: selector.pid };
+  if (selector.tag !== undefined) return { tag: selector.tag };
+  throw new ConnectError("invalid_argument", "process must name a pid or a tag");
+}
 
-  /** The running processes of `vmId`. */
-  list(vmId: string): SandboxProcess[] {
-    return [...this.#byPid.values()].filter((p) => p.vmId === vmId && !p.ended);
-  }
-
-  /** Closes every process's connection (the gateway is shutting down). */
-  closeAll(): void {
-    for (const p of this.#byPid.values()) p.close();
-    this.#byPid.clear();
-  }
-
-  #find(vmId: string, selector: { pid?: number; tag?: string }): SandboxProcess | undefined {
-    if (selector.pid !== undefined) {
-      const p = this.#byPid.get(selector.pid);
-      return p && p.vmId === vmId && !p.ended ? p : undefined;
-    }
-    if (selector.tag !== undefined) {
-      return this.list(vmId).find((p) => p.options.tag === selector.tag);
-    }
-    return undefined;
+/** The Connect error for a process stream the worker refused before the process ran. */
+function startError(code: string, message: string): ConnectError {
+  switch (code) {
+    case "bad_request":
+      return new ConnectError("invalid_argument", message);
+    case "not_found":
+      return new ConnectError("not_found", message);
+    case "conflict":
+      return new ConnectError("already_exists", message);
+    case "rate_limited":
+      return new ConnectError("resource_exhausted", message);
+    default:
+      return new ConnectError("unavailable", message);
   }
 }

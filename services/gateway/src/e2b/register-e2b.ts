@@ -19,7 +19,7 @@ import { authorizeSandboxCall } from "./sandbox-access.js";
  * contract, described by E2B's own spec, not ours.
  */
 export async function registerE2b(app: FastifyInstance, deps: RouteDeps): Promise<void> {
-  const processes = new ProcessTable(deps.router, deps.logger);
+  const processes = new ProcessTable(deps.router);
   app.addHook("onClose", (_app, done) => {
     processes.closeAll();
     done();

@@ -9,6 +9,7 @@ import {
   stopVmBodySchema,
   taskAcceptedResponseSchema,
   vmResponseSchema,
+  vmMetricsResponseSchema,
   vmSchema,
   waitQuerySchema,
   type Task,
@@ -23,7 +24,7 @@ import { errorResponses, idParams, type Api } from "./api.js";
 const tags = ["sandboxes"];
 const idempotencyHeaders = z.object({ "idempotency-key": idempotencyKeySchema.optional() });
 
-/** Sandboxes: `POST/GET /vms`, `GET/DELETE /vms/{id}`, stop, start, pause, resume and timeout. */
+/** Sandboxes: `POST/GET /vms`, `GET/DELETE /vms/{id}`, stop, start, pause, resume, timeout and metrics. */
 export function registerVmRoutes(api: Api, deps: RouteDeps): void {
   const { vms } = deps.runtime;
 
@@ -205,5 +206,20 @@ export function registerVmRoutes(api: Api, deps: RouteDeps): void {
       },
     },
     async (req) => ({ vm: await vms.setTimeout(req.params.id, req.body.timeoutSec) }),
+  );
+
+  api.get(
+    "/api/v1/vms/:id/metrics",
+    {
+      schema: {
+        tags,
+        summary: "Measure a running sandbox's CPU, memory and disk use",
+        description:
+          "One sample, taken inside the sandbox when asked (about half a second: CPU is measured over that time). 409 unless the sandbox is running.",
+        params: idParams,
+        response: { 200: vmMetricsResponseSchema, ...errorResponses },
+      },
+    },
+    async (req) => ({ metrics: await deps.router.metrics(req.params.id) }),
   );
 }

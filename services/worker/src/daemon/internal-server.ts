@@ -10,7 +10,7 @@ import {
 } from "@aetherium/core";
 import Fastify, { LogController, type FastifyInstance } from "fastify";
 import { validatorCompiler } from "fastify-type-provider-zod";
-import { EXEC_ROUTE, type DataPlane } from "../data-plane/data-plane-routes.js";
+import { WEBSOCKET_ROUTES, type DataPlane } from "../data-plane/data-plane-routes.js";
 import type { WorkerMetrics } from "./worker-metrics.js";
 
 /** What `/healthz` reports, computed on each probe. */
@@ -78,10 +78,10 @@ export async function startInternalServer(options: {
     return reply.type(options.metrics.registry.contentType).send(text);
   });
   await options.dataPlane.register(app);
-  // Only the exec route takes an upgrade; elsewhere one is refused like an unknown route, with
+  // Only the exec and process stream routes take an upgrade; elsewhere one is refused like an unknown route, with
   // the envelope, instead of a socket that opens and closes at once.
   app.addHook("onRequest", (req, _reply, done) => {
-    if (req.ws && req.routeOptions.url !== EXEC_ROUTE) {
+    if (req.ws && !WEBSOCKET_ROUTES.includes(req.routeOptions.url ?? "")) {
       done(new NotFoundError("route", `websocket ${req.url.split("?")[0]}`));
       return;
     }

@@ -10,6 +10,7 @@ import { BufferWatermark, DEFAULT_MAX_BUFFERED_BYTES, toExecution } from "@aethe
 import {
   executeBodySchema,
   filePathQuerySchema,
+  heldProcessControlBodySchema,
   fileRemoveQuerySchema,
   fileWriteQuerySchema,
   vmIdSchema,
@@ -17,6 +18,8 @@ import {
   type FileEntry,
   type FileListResponse,
   type FileWriteResponse,
+  type HeldProcessInfo,
+  type VmMetrics,
 } from "@aetherium/types";
 import type {
   FastifyBaseLogger,
@@ -34,6 +37,8 @@ import type { AgentClient, AgentReadChunk } from "../agent-client/agent-client.j
 import type { SandboxManager } from "../sandbox/sandbox-manager.js";
 import type { SandboxManagers } from "../sandbox/sandbox-managers.js";
 import { runExecSession } from "./exec-session.js";
+import { HeldProcesses } from "./held-processes.js";
+import { sampleSandboxMetrics } from "../sandbox/sandbox-metrics.js";
 
 /** Prefix of every data-plane route on the worker's internal port. */
 export const DATA_PLANE_PREFIX = "/internal/v1";
@@ -78,8 +83,14 @@ type Api = FastifyInstance<
 
 const params = z.object({ id: vmIdSchema });
 
-/** The exec WebSocket's route: the only route of the internal port that takes an upgrade. */
-export const EXEC_ROUTE = `${DATA_PLANE_PREFIX}/vms/:id/exec`;
+const EXEC_ROUTE = `${DATA_PLANE_PREFIX}/vms/:id/exec`;
+const PROCESS_STREAM_ROUTE = `${DATA_PLANE_PREFIX}/vms/:id/processes/stream`;
+
+/**
+ * The routes of the internal port that take an upgrade: the exec WebSocket and the held
+ * processes' stream (see {@link HeldProcesses}).
+ */
+export const WEBSOCKET_ROUTES: readonly string[] = [EXEC_ROUTE, PROCESS_STREAM_ROUTE];
 
 /**
  * The worker's data plane, served on its internal port beside `/healthz` and `/metrics`: the
@@ -88,7 +99,11 @@ export const EXEC_ROUTE = `${DATA_PLANE_PREFIX}/vms/:id/exec`;
  * - `POST /internal/v1/vms/:id/execute` (spec/api.md execute body) → `{execution}`, recorded;
  * - `GET|PUT|DELETE /internal/v1/vms/:id/files?path=` (file bytes streamed in chunks both
  *   ways; `PUT ?mode=` octal; `DELETE ?recursive=`) and `GET …/files/list?path=`;
- * - WebSocket `GET /internal/v1/vms/:id/exec`, the public exec protocol unchanged.
+ * - WebSocket `GET /internal/v1/vms/:id/exec`, the public exec protocol unchanged;
+ * - held processes, which outlive the stream that started them and are reached by pid or tag
+ *   from any gateway: WebSocket `GET …/processes/stream` (start or attach), `GET …/processes`
+ *   and `POST …/processes/control` (see {@link HeldProcesses});
+ * - `GET /internal/v1/vms/:id/metrics`: one sample of the sandbox's CPU, memory and disk use.
  *
  * Every request under {@link DATA_PLANE_PREFIX} carries `Authorization: Bearer <token>`, checked
  * before anything else of it is read; errors are spec/api.md's envelope.
@@ -100,11 +115,19 @@ export class DataPlane {
   readonly #sessions = new Set<Promise<void>>();
   readonly #watermark = new BufferWatermark();
   readonly #maxBuffered: number;
+  readonly #held: HeldProcesses;
+  /** The manager each upgrade's pre-handler found, for its socket handler. */
+  readonly #upgrades = new WeakMap<object, SandboxManager>();
 
   constructor(options: DataPlaneOptions) {
     this.#options = options;
     this.#tokenDigest = digest(options.token);
     this.#maxBuffered = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+    this.#held = new HeldProcesses({
+      managers: options.managers,
+      logger: options.logger,
+      maxBufferedBytes: this.#maxBuffered,
+    });
   }
 
   /** Current sessions and the buffering high-water mark. */
@@ -168,10 +191,15 @@ export class DataPlane {
 
     // Refused before the upgrade (unknown, elsewhere, stopped, agent down) so the caller gets a
     // status and an envelope instead of a socket that errors at once.
+    // The manager found here is handed to the socket's handler, which must listen at once: a
+    // client sends `start` as soon as the socket opens, and a message that comes while the
+    // handler still looks the manager up (a query, on a worker with several backends) is lost.
     const runningSandbox: preHandlerAsyncHookHandler = async (req) => {
       if (!req.ws) return;
       const { id } = req.params as { id: string };
-      await (await this.#manager(id)).runningClient(id);
+      const manager = await this.#manager(id);
+      await manager.runningClient(id);
+      this.#upgrades.set(req, manager);
     };
     api.route({
       method: "GET",
@@ -181,8 +209,43 @@ export class DataPlane {
       handler: () => {
         throw new BadRequestError("the exec route is a WebSocket: send an upgrade request");
       },
-      wsHandler: (socket, req) => this.#serveExec(socket, req.params.id),
+      wsHandler: (socket, req) => this.#serveExec(socket, req.params.id, this.#upgrades.get(req)),
     });
+    api.route({
+      method: "GET",
+      url: PROCESS_STREAM_ROUTE,
+      schema: { params },
+      preHandler: runningSandbox,
+      handler: () => {
+        throw new BadRequestError("the process stream is a WebSocket: send an upgrade request");
+      },
+      wsHandler: (socket, req) => this.#held.serve(socket, req.params.id),
+    });
+    api.get(
+      `${DATA_PLANE_PREFIX}/vms/:id/processes`,
+      { schema: { params } },
+      async (req): Promise<{ processes: HeldProcessInfo[] }> => {
+        await this.#running(req.params.id);
+        return { processes: this.#held.list(req.params.id) };
+      },
+    );
+    api.get(
+      `${DATA_PLANE_PREFIX}/vms/:id/metrics`,
+      { schema: { params } },
+      async (req): Promise<{ metrics: VmMetrics }> => {
+        const manager = await this.#manager(req.params.id);
+        return { metrics: await sampleSandboxMetrics(manager, req.params.id) };
+      },
+    );
+    api.post(
+      `${DATA_PLANE_PREFIX}/vms/:id/processes/control`,
+      { schema: { params, body: heldProcessControlBodySchema } },
+      async (req, reply) => {
+        await this.#running(req.params.id);
+        await this.#held.control(req.params.id, req.body);
+        return reply.status(204).send();
+      },
+    );
 
     // Their own scope: the raw-body parser of uploads must not apply to the execute route.
     await app.register((files, _opts, done) => {
@@ -193,27 +256,26 @@ export class DataPlane {
 
   /** Closes every exec socket (their commands are killed) and waits for them to be recorded. */
   async close(): Promise<void> {
+    this.#held.close();
     for (const ws of this.#sockets) ws.terminate();
     await Promise.allSettled([...this.#sessions]);
   }
 
-  #serveExec(ws: WebSocket, vmId: string): void {
+  #serveExec(ws: WebSocket, vmId: string, manager: SandboxManager | undefined): void {
     this.#sockets.add(ws);
     ws.once("close", () => this.#sockets.delete(ws));
-    const session = this.#manager(vmId).then(
-      (manager) =>
-        runExecSession(ws, {
-          manager,
-          vmId,
-          logger: this.#options.logger,
-          maxBufferedBytes: this.#maxBuffered,
-          watermark: this.#watermark,
-        }),
-      (err: unknown) => {
-        this.#options.logger.error({ err, vmId }, "exec session could not start");
-        ws.terminate();
-      },
-    );
+    if (!manager) {
+      this.#options.logger.error({ vmId }, "exec session without a sandbox manager");
+      ws.terminate();
+      return;
+    }
+    const session = runExecSession(ws, {
+      manager,
+      vmId,
+      logger: this.#options.logger,
+      maxBufferedBytes: this.#maxBuffered,
+      watermark: this.#watermark,
+    });
     this.#sessions.add(session);
     void session.finally(() => this.#sessions.delete(session));
   }

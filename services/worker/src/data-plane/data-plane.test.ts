@@ -406,6 +406,60 @@ function dataPlaneSuite(backendCase: SandboxTestBackend): void {
     expect(row).toMatchObject({ vmId, exitCode: 4, stdout: "line one\nline two\ndone\n" });
   });
 
+  it("holds processes past their stream: attached by tag from another, listed, fed, refused what does not apply", async () => {
+    const first = await client.openProcessStream(target, vmId);
+    const a = collect(first);
+    send(first, {
+      type: "start",
+      command: "/bin/sh",
+      args: ["-c", "read l; echo got:$l; sleep 300"],
+      tag: "held-1",
+      openStdin: true,
+    });
+    const { pid } = (await a.next("started")) as unknown as { pid: number };
+    // Leaving the stream leaves the process running.
+    first.close();
+    await a.closed;
+    expect(await client.listProcesses(target, vmId)).toContainEqual(
+      expect.objectContaining({ pid, tag: "held-1", command: "/bin/sh", pty: false }),
+    );
+    const dup = await client.openProcessStream(target, vmId);
+    const d = collect(dup);
+    send(dup, { type: "start", command: "true", tag: "held-1", openStdin: false });
+    expect(await d.next("error")).toMatchObject({ code: "conflict" });
+    await d.closed;
+
+    const second = await client.openProcessStream(target, vmId);
+    const b = collect(second);
+    send(second, { type: "attach", process: { tag: "held-1" } });
+    expect(await b.next("started")).toEqual({ type: "started", pid });
+    await client.controlProcess(target, vmId, {
+      process: { pid },
+      action: { type: "stdin", data: b64("hi\n") },
+    });
+    await waitUntil(() => b.stdout().includes("got:hi\n"), "the process's answer");
+    await expect(
+      client.controlProcess(target, vmId, {
+        process: { pid },
+        action: { type: "resize", cols: 10, rows: 10 },
+      }),
+    ).rejects.toBeInstanceOf(ConflictError);
+    await client.controlProcess(target, vmId, {
+      process: { tag: "held-1" },
+      action: { type: "signal", signal: "SIGKILL" },
+    });
+    expect(await b.next("exit")).toMatchObject({ signal: "SIGKILL" });
+    await b.closed;
+    expect((await client.listProcesses(target, vmId)).map((p) => p.pid)).not.toContain(pid);
+    await expect(
+      client.controlProcess(target, vmId, { process: { pid }, action: { type: "closeStdin" } }),
+    ).rejects.toBeInstanceOf(NotFoundError);
+    const gone = await client.openProcessStream(target, vmId);
+    const g = collect(gone);
+    send(gone, { type: "attach", process: { pid } });
+    expect(await g.next("error")).toMatchObject({ code: "not_found" });
+  });
+
   it("kills on signal, reports errors for bad messages, and runs a PTY that resizes", async () => {
     const ws = await client.openExec(target, vmId);
     const c = collect(ws);
