@@ -7,13 +7,10 @@ import { ConnectError, statusOfCode, toConnectError } from "./connect-protocol.j
 import { resolvePath, type FilesystemOps } from "./filesystem-ops.js";
 import type { SandboxCall } from "./sandbox-access.js";
 
-/** The `path` and `username` of a `/files` query. */
-function fileQuery(req: FastifyRequest): { path?: string; username?: string } {
+/** The `path` of a `/files` query (the user is the authorized call's). */
+function fileQuery(req: FastifyRequest): { path?: string } {
   const q = (req.query ?? {}) as Record<string, unknown>;
-  return {
-    ...(typeof q.path === "string" ? { path: q.path } : {}),
-    ...(typeof q.username === "string" && q.username ? { username: q.username } : {}),
-  };
+  return typeof q.path === "string" ? { path: q.path } : {};
 }
 
 /** envd's error body for its HTTP routes: the status as `code`, and a message. */
@@ -33,10 +30,10 @@ export async function downloadFile(
   router: DataPlaneRouter,
   req: FastifyRequest,
   reply: FastifyReply,
-  authorize: (user?: string) => Promise<SandboxCall>,
+  authorize: () => Promise<SandboxCall>,
 ): Promise<void> {
   const q = fileQuery(req);
-  const call = await authorize(q.username);
+  const call = await authorize();
   if (!q.path) throw new ConnectError("invalid_argument", "path is required");
   const file = await router.readFile(call.vmId, resolvePath(q.path, call.user));
   reply.header("content-type", "application/octet-stream");
@@ -53,12 +50,12 @@ export async function uploadFiles(
   router: DataPlaneRouter,
   req: FastifyRequest,
   reply: FastifyReply,
-  authorize: (user?: string) => Promise<SandboxCall>,
+  authorize: () => Promise<SandboxCall>,
   maxUpload: number,
   files: FilesystemOps,
 ): Promise<void> {
   const q = fileQuery(req);
-  const call = await authorize(q.username);
+  const call = await authorize();
   const declared = Number(req.headers["content-length"] ?? "0");
   if (declared > maxUpload)
     throw new PayloadTooLargeError(`a file upload is at most ${maxUpload} bytes`);
