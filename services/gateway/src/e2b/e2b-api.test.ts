@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { E2B_ENVD_VERSION } from "@aetherium/types";
 import { useGatewayFixture } from "../testing/gateway-fixture.js";
 import { accessTokenFor } from "./access-token.js";
 import { fileSignature } from "./signed-urls.js";
@@ -153,7 +154,7 @@ describe("the E2B control API", () => {
       expect(all[0]).toMatchObject({
         state: "running",
         metadata: { suite: "paging" },
-        envdVersion: "0.5.7",
+        envdVersion: E2B_ENVD_VERSION,
       });
       const one = await call(
         "GET",
