@@ -146,14 +146,15 @@ export async function uploadFiles(
     if (parts.length === 0)
       throw new ConnectError("invalid_argument", "the form has no `file` part");
     for (const part of parts) {
-      if (typeof part === "string")
-        throw new ConnectError("invalid_argument", "a `file` part must be a file");
-      const target = q.path ?? part.name;
+      // A plain field is the content itself, as envd takes it (a browser form's text field).
+      const target = q.path ?? (typeof part === "string" ? undefined : part.name);
       if (!target)
         throw new ConnectError("invalid_argument", "path is required (query or part file name)");
       const path = resolvePath(target, call.user);
+      const content =
+        typeof part === "string" ? Buffer.from(part) : Buffer.from(await part.arrayBuffer());
       if (call.user !== "root") await files.prepareWrite(call.vmId, path, call.user);
-      await router.writeFile(call.vmId, path, Buffer.from(await part.arrayBuffer()));
+      await router.writeFile(call.vmId, path, content);
       await finish(path);
     }
   } else {
