@@ -113,8 +113,17 @@ delete env.E2B_DEBUG;
 const vitest = path.join(path.dirname(require.resolve("vitest/package.json")), "vitest.mjs");
 const run = spawnSync(
   process.execPath,
-  [vitest, "run", "--config", config, "--reporter=json", `--outputFile=${results}`],
-  { cwd: sdkRoot, env, stdio: ["ignore", "ignore", "inherit"], timeout: 40 * 60_000 },
+  [
+    vitest,
+    "run",
+    "--config",
+    config,
+    "--reporter=json",
+    `--outputFile.json=${results}`,
+    // vitest's own progress goes to stderr; the summary below is stdout.
+    "--reporter=dot",
+  ],
+  { cwd: sdkRoot, env, stdio: ["ignore", 2, "inherit"], timeout: 40 * 60_000 },
 );
 
 let report;
