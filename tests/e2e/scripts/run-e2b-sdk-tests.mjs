@@ -6,7 +6,10 @@
  * per test, then the counts.
  *
  *   E2B_API_KEY=e2b_… node tests/e2e/scripts/run-e2b-sdk-tests.mjs <E2B checkout> [--url <server>]
+ *     [--package e2b-2-50]
  *
+ * `--package` names the installed package to test with (`e2b`, 2.51.0, by default; `e2b-2-50`
+ * is 2.50.0, both pinned in tests/e2e/package.json).
  * The checkout is fetched by hand and never committed; CI does not run this (it may download only
  * npm and Debian packages). The key is an Aetherium key in E2B's shape (`aether keys create
  * <name> --e2b`). Nothing in the checkout is changed: the imports of its `src/` are redirected by
@@ -25,12 +28,16 @@ const repo = path.resolve(here, "../../..");
 const require = createRequire(path.join(repo, "tests/e2e/package.json"));
 
 const args = process.argv.slice(2);
-const urlAt = args.indexOf("--url");
-const url = urlAt >= 0 ? args[urlAt + 1] : (process.env.AETHERIUM_URL ?? "http://127.0.0.1:8080");
-const checkout = args.find((a, i) => !a.startsWith("--") && i !== urlAt + 1);
+const option = (name, fallback) => {
+  const at = args.indexOf(name);
+  return at >= 0 ? args[at + 1] : fallback;
+};
+const url = option("--url", process.env.AETHERIUM_URL ?? "http://127.0.0.1:8080");
+const pkg = option("--package", "e2b");
+const checkout = args.find((a, i) => !a.startsWith("--") && !args[i - 1]?.startsWith("--"));
 if (!checkout || !process.env.E2B_API_KEY) {
   console.error(
-    "usage: E2B_API_KEY=e2b_… node tests/e2e/scripts/run-e2b-sdk-tests.mjs <E2B checkout> [--url <server>]",
+    "usage: E2B_API_KEY=e2b_… node tests/e2e/scripts/run-e2b-sdk-tests.mjs <E2B checkout> [--url <server>] [--package e2b-2-50]",
   );
   process.exit(2);
 }
@@ -77,7 +84,7 @@ for (const dir of groups) {
 }
 
 // The package's ES module build: what `import … from "e2b"` gives a user.
-const e2bPackage = require.resolve("e2b/package.json");
+const e2bPackage = require.resolve(`${pkg}/package.json`);
 const e2bMeta = JSON.parse(readFileSync(e2bPackage, "utf8"));
 const e2bEntry = path.join(path.dirname(e2bPackage), e2bMeta.module ?? e2bMeta.main);
 const tmp = mkdtempSync(path.join(tmpdir(), "e2b-sdk-tests-"));
