@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { createLogger } from "@aetherium/common";
 import { E2B_ENVD_VERSION } from "@aetherium/types";
 import { useGatewayFixture } from "../testing/gateway-fixture.js";
 import { accessTokenFor } from "./access-token.js";
@@ -346,6 +347,25 @@ describe("the E2B in-sandbox API", () => {
     await call("DELETE", `/api/v1/api-keys/${key.apiKey.id}`);
     const revoked = await get(`path=a.txt&signature=${sign("a.txt", "read")}`, named);
     expect(revoked.json()).toMatchObject({ code: 401, message: "invalid signature" });
+  });
+
+  it("keeps a signed URL's signature out of the request log", async () => {
+    const lines: string[] = [];
+    const logger = createLogger({
+      service: "gateway-test",
+      level: "info",
+      format: "json",
+      destination: { write: (line: string) => void lines.push(line) },
+    });
+    const app = await gw.open({ logger });
+    const secret = "v1_SECRETsignatureVALUE";
+    await app.inject({
+      method: "GET",
+      url: `/files?path=a.txt&signature=${secret}&signature_expiration=99`,
+    });
+    const incoming = lines.find((l) => l.includes("incoming request"));
+    expect(incoming).toContain("signature=[redacted]&signature_expiration=99");
+    expect(lines.join("")).not.toContain(secret);
   });
 
   it("serves envd itself, not a relay, on the wildcard host of envd's port", async () => {

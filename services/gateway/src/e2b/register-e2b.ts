@@ -9,6 +9,7 @@ import { downloadFile, sendEnvdError, uploadFiles } from "./envd-files.js";
 import { DirWatches } from "./dir-watch.js";
 import { FilesystemOps } from "./filesystem-ops.js";
 import { ProcessTable } from "./process-table.js";
+import { logRequestWithoutSignature } from "./signed-urls.js";
 import { authorizeFileCall, authorizeSandboxCall } from "./sandbox-access.js";
 
 /**
@@ -89,10 +90,12 @@ function registerEnvdRoutes(
         filesystemRpc(rpc, call, req.params.method, m, req, reply),
       ),
   );
-  app.get(`${prefix}/files`, { ...hidden }, (req, reply) =>
+  // The request log would print a signed URL's signature with the URL: hidden there.
+  const files = { ...hidden, logSerializers: { req: logRequestWithoutSignature } };
+  app.get(`${prefix}/files`, files, (req, reply) =>
     downloadFile(deps.router, req, reply, () => authorizeFileCall(repos, req, "read")),
   );
-  app.post(`${prefix}/files`, { ...hidden, bodyLimit: maxUpload }, async (req, reply) => {
+  app.post(`${prefix}/files`, { ...files, bodyLimit: maxUpload }, async (req, reply) => {
     try {
       await uploadFiles(
         deps.router,

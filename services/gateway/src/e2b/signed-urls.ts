@@ -98,3 +98,21 @@ export async function sandboxOfSignature(
   }
   throw new ConnectError("unauthenticated", "invalid signature");
 }
+
+/**
+ * A request as the request log shows it, with a signed URL's signature hidden: the signature
+ * opens a file to whoever holds it until it expires, so it is a credential like the token.
+ */
+export function logRequestWithoutSignature(req: {
+  method: string;
+  url: string;
+  host?: string;
+  ip?: string;
+}): Record<string, unknown> {
+  return {
+    method: req.method,
+    url: req.url.replace(/([?&]signature=)[^&]*/g, "$1[redacted]"),
+    host: req.host,
+    remoteAddress: req.ip,
+  };
+}
