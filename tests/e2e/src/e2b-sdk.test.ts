@@ -185,7 +185,7 @@ describe.each([
     expect(await sbx.commands.kill(sleeper.pid)).toBe(false);
   });
 
-  it("drives a PTY: input, resize and its output", async () => {
+  it("drives a PTY: input, resize and its output, as the default user and as root", async () => {
     const encode = (t: string) => new TextEncoder().encode(t);
     const open = async (user?: string) => {
       const decoder = new TextDecoder();
@@ -198,19 +198,144 @@ describe.each([
       });
       return { term, got };
     };
+    // The default user's terminal, resized: the agent keeps the terminal's `script` as root, so
+    // it can find the terminal even where a container's root cannot read a user's /proc/<pid>/fd.
     const mine = await open();
-    await sbx.pty.sendInput(mine.term.pid, encode("whoami; echo pty-$((6*7))\nexit\n"));
+    await sbx.pty.resize(mine.term.pid, { cols: 100, rows: 30 });
+    await sbx.pty.sendInput(
+      mine.term.pid,
+      encode('whoami; echo pty-$((6*7)); echo "size=$(stty size) cols=$(tput cols)"\nexit\n'),
+    );
     expect(await mine.term.wait()).toMatchObject({ exitCode: 0 });
     expect(mine.got.out).toContain("pty-42");
     expect(mine.got.out).toMatch(/\buser\r?\n/);
-    // Resized as root: the agent finds a terminal through /proc/<pid>/fd, which a container's
-    // root (without CAP_SYS_PTRACE) cannot read for another user's process.
+    expect(mine.got.out).toContain("size=30 100 cols=100");
     const root = await open("root");
     await sbx.pty.resize(root.term.pid, { cols: 120, rows: 40 });
     await sbx.pty.sendInput(root.term.pid, encode("stty size\nexit\n"));
     expect(await root.term.wait()).toMatchObject({ exitCode: 0 });
     expect(root.got.out).toContain("40 120");
   });
+
+  it("keeps user metadata on files and shows their mode, owner and link target", async () => {
+    const dir = `/tmp/${suite}-meta`;
+    await sbx.files.makeDir(dir);
+    const tagged = await sbx.files.write(`${dir}/m.txt`, "x", {
+      metadata: { author: "ada", purpose: "test" },
+    });
+    expect(tagged).toMatchObject({ metadata: { author: "ada", purpose: "test" } });
+    expect((await sbx.files.getInfo(`${dir}/m.txt`)).metadata).toEqual({
+      author: "ada",
+      purpose: "test",
+    });
+    // Streamed (octet-stream) uploads carry it too, and listings and renames show it.
+    await sbx.files.write(`${dir}/o.txt`, "y", { metadata: { k: "v" }, useOctetStream: true });
+    const listed = await sbx.files.list(dir);
+    expect(listed.find((e) => e.name === "o.txt")?.metadata).toEqual({ k: "v" });
+    expect((await sbx.files.rename(`${dir}/o.txt`, `${dir}/p.txt`)).metadata).toEqual({ k: "v" });
+    // It is the file's extended attributes, under user.e2b., as on E2B.
+    const attr = await sbx.commands.run(
+      `python3 -c "import os; print(os.getxattr('${dir}/m.txt', 'user.e2b.author').decode())"`,
+    );
+    expect(attr.stdout).toBe("ada\n");
+    // An upload without metadata clears what the last one stored.
+    const plain = await sbx.files.write(`${dir}/m.txt`, "z");
+    expect(plain.metadata).toBeUndefined();
+    expect((await sbx.files.getInfo(`${dir}/m.txt`)).metadata).toBeUndefined();
+    await expect(
+      sbx.files.write(`${dir}/bad.txt`, "x", { metadata: { "bad key": "v" } }),
+    ).rejects.toBeInstanceOf(sdk.InvalidArgumentError);
+    expect(await sbx.files.exists(`${dir}/bad.txt`)).toBe(false);
+    // A header the SDK would not send is refused by the gateway, before anything is written.
+    const token = (sbx as unknown as { envdAccessToken: string }).envdAccessToken;
+    const refused = await fetch(`${app.url}/e2b/files?path=${dir}/long.txt`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/octet-stream",
+        "e2b-sandbox-id": sbx.sandboxId,
+        "e2b-sandbox-port": "49983",
+        "x-access-token": token,
+        "x-metadata-big": "v".repeat(5000),
+      },
+      body: "x",
+    });
+    expect(refused.status).toBe(400);
+    expect(await sbx.files.exists(`${dir}/long.txt`)).toBe(false);
+    // The entry info of envd 0.6.2: mode, permissions, owner, group, time, link target.
+    await sbx.commands.run(`chmod 640 ${dir}/m.txt && ln -s m.txt ${dir}/link`);
+    const info = await sbx.files.getInfo(`${dir}/m.txt`);
+    expect(info).toMatchObject({ mode: 0o640, permissions: "-rw-r-----", owner: "user" });
+    expect(info.modifiedTime).toBeInstanceOf(Date);
+    expect((await sbx.files.getInfo(`${dir}/link`)).symlinkTarget).toBe(`${dir}/m.txt`);
+    await sbx.files.remove(dir);
+  }, 60_000);
+
+  it("watches with entry info and with network mounts allowed", async () => {
+    const dir = `/tmp/${suite}-watch-entry`;
+    await sbx.files.makeDir(dir);
+    const seen: { name: string; type: string; path?: string; size?: number }[] = [];
+    const handle = await sbx.files.watchDir(
+      dir,
+      (e) =>
+        void seen.push({ name: e.name, type: e.type, path: e.entry?.path, size: e.entry?.size }),
+      { includeEntry: true, allowNetworkMounts: true },
+    );
+    await sbx.files.write(`${dir}/e.txt`, "12345");
+    for (let i = 0; i < 100 && !seen.some((e) => e.name === "e.txt"); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await handle.stop();
+    expect(seen).toContainEqual({ name: "e.txt", type: "write", path: `${dir}/e.txt`, size: 5 });
+    await sbx.files.remove(dir);
+  }, 60_000);
+
+  it("serves signed download and upload URLs of a secure sandbox, and refuses expired ones", async () => {
+    const secure = await Sandbox.create("base", {
+      secure: true,
+      metadata: { suite: `${suite}-secure` },
+      timeoutMs: 300_000,
+    });
+    try {
+      await secure.files.write("hello.txt", "hello world");
+      expect(await secure.files.read("hello.txt")).toBe("hello world");
+      // The URL the SDK builds from E2B_SANDBOX_URL names no sandbox: the signature finds it.
+      const url = await secure.downloadUrl("hello.txt", { useSignatureExpiration: 10_000 });
+      expect(url.startsWith(`${app.url}/files?`)).toBe(true);
+      expect(url).toContain("signature=v1_");
+      const ok = await fetch(url);
+      expect(ok.status).toBe(200);
+      expect(await ok.text()).toBe("hello world");
+      // Without an expiration, and as root.
+      await secure.files.write("/root/r.txt", "root's", { user: "root" });
+      const asRoot = await fetch(await secure.downloadUrl("/root/r.txt", { user: "root" }));
+      expect(await asRoot.text()).toBe("root's");
+      const expired = await fetch(
+        await secure.downloadUrl("hello.txt", { useSignatureExpiration: -10_000 }),
+      );
+      expect(expired.status).toBe(401);
+      expect(await expired.json()).toEqual({ code: 401, message: "signature is already expired" });
+      // Signed for one path, used for another: refused.
+      const other = new URL(url);
+      other.searchParams.set("path", "/etc/passwd");
+      const forged = await fetch(other);
+      expect(forged.status).toBe(401);
+      expect(await forged.json()).toEqual({ code: 401, message: "invalid signature" });
+      // A signed upload, as a browser form would send it.
+      const form = new FormData();
+      form.append("file", "file content");
+      const up = await fetch(await secure.uploadUrl("up.txt", { useSignatureExpiration: 10_000 }), {
+        method: "POST",
+        body: form,
+      });
+      expect(up.status).toBe(200);
+      expect(await up.json()).toEqual([
+        { name: "up.txt", path: "/home/user/up.txt", type: "file" },
+      ]);
+      expect(await secure.files.read("up.txt")).toBe("file content");
+    } finally {
+      await secure.kill();
+    }
+  }, 150_000);
 
   it("uploads and downloads 20 MB with equal checksums", async () => {
     const data = randomBytes(20 * 1024 * 1024);

@@ -9,7 +9,7 @@ import { envVarsSchema } from "../domain/primitives.js";
  */
 
 /** The lowest envd version whose features the `/e2b` in-sandbox API really implements. */
-export const E2B_ENVD_VERSION = "0.5.7";
+export const E2B_ENVD_VERSION = "0.6.4";
 
 /** The envd port the SDK names in `E2b-Sandbox-Port`; any other port is a user port. */
 export const E2B_ENVD_PORT = 49983;

@@ -149,3 +149,44 @@ describe("a spawn that cannot start", () => {
     expect((await withTimeout(exit, 20_000, "the exit")).exitCode).toBe(127);
   });
 });
+
+describe("a terminal for another user", () => {
+  it.skipIf(process.getuid?.() !== 0)(
+    "runs the command as that user, on a terminal it owns, and resizes it",
+    async () => {
+      let out = "";
+      let resolveExit!: (e: ExecExitInfo) => void;
+      const exit = new Promise<ExecExitInfo>((r) => (resolveExit = r));
+      const sink: OutputSink = {
+        id: 6,
+        notify: (method, params) => {
+          if (method === "exec.exit") resolveExit(params as ExecExitInfo);
+          if (method === "exec.output") {
+            const p = params as { data?: string };
+            if (p.data) out += Buffer.from(p.data, "base64").toString();
+          }
+        },
+        output: (_id, _stream, _seq, data) => (out += data.toString()),
+      };
+      // `nobody` as a user with no shell of its own: the terminal runs sh for it.
+      await manager.start(
+        {
+          processId: "pty-nobody",
+          command: "/bin/sh",
+          user: "nobody",
+          cwd: "/",
+          pty: { cols: 80, rows: 24 },
+        },
+        sink,
+      );
+      const proc = manager.get("pty-nobody");
+      await proc.resize({ cols: 123, rows: 45 });
+      await proc.writeStdin(
+        Buffer.from('echo "id=$(id -u) size=$(stty size) own=$(stat -c %u "$(tty)")"; exit\n'),
+      );
+      const info = await withTimeout(exit, 20_000, "the exit");
+      expect(info.exitCode).toBe(0);
+      expect(out).toContain("id=65534 size=45 123 own=65534");
+    },
+  );
+});

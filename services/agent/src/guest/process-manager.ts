@@ -96,13 +96,20 @@ export class ProcessManager {
           ? [params.command, ...(params.args ?? [])]
           : ["/bin/sh", "-c", params.shell ?? ""];
       const pty = params.pty;
-      const spawnArgv = pty === undefined ? argv : ptyArgv(argv, pty, env.SHELL);
+      // Switching to our own uid needs no privilege, and a non-root agent could not do it anyway.
+      const switchUser = user !== undefined && user.uid !== process.getuid?.();
+      // A terminal's `script` stays ours and only the command switches (see ptyArgv): the resize
+      // must be able to find the terminal through `script`'s /proc entries.
+      const ptyUser =
+        pty !== undefined && switchUser
+          ? { uid: user.uid, gid: user.gid, named: user.name !== undefined }
+          : undefined;
+      const spawnArgv = pty === undefined ? argv : ptyArgv(argv, pty, env.SHELL, ptyUser);
       const execMarker = `${this.instance}:${processId}`;
       if (pty !== undefined) env.SHELL = "/bin/sh";
       // Set last: a request's env must not be able to untag its processes.
       env[EXEC_MARKER_ENV] = execMarker;
-      // Switching to our own uid needs no privilege, and a non-root agent could not do it anyway.
-      const switchUser = user !== undefined && user.uid !== process.getuid?.();
+      const spawnAs = switchUser && ptyUser === undefined;
 
       const proc = await ManagedProcess.start(
         {
@@ -112,8 +119,8 @@ export class ProcessManager {
           env,
           execMarker,
           cwd,
-          uid: switchUser ? user.uid : undefined,
-          gid: switchUser ? user.gid : undefined,
+          uid: spawnAs ? user.uid : undefined,
+          gid: spawnAs ? user.gid : undefined,
           pty,
           stdin: params.stdin === undefined ? undefined : Buffer.from(params.stdin, "base64"),
           openStdin: params.openStdin ?? pty !== undefined,

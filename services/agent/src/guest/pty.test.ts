@@ -18,4 +18,20 @@ describe("pty command line", () => {
     expect(argv[7]).toBe("/dev/null");
     expect(ptyArgv(["true"], { cols: 1, rows: 1 }, undefined)[6]).toContain("unset SHELL; ");
   });
+
+  it("for another user, gives the terminal to the user and drops only the command", () => {
+    const named = ptyArgv(["id"], { cols: 80, rows: 24 }, undefined, {
+      uid: 1000,
+      gid: 1001,
+      named: true,
+    })[6];
+    expect(named).toContain(`chown 1000:1001 "$(tty)" 2>/dev/null; `);
+    expect(named).toMatch(/exec setpriv --reuid=1000 --regid=1001 --init-groups -- 'id'$/);
+    const numeric = ptyArgv(["id"], { cols: 80, rows: 24 }, undefined, {
+      uid: 4242,
+      gid: 4242,
+      named: false,
+    })[6];
+    expect(numeric).toContain("--clear-groups -- 'id'");
+  });
 });

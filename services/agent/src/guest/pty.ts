@@ -14,6 +14,13 @@ import { childPids, fdTarget, openFds, readProcStat } from "./proc.js";
  * emulator's resize does. The slave is found through the `tty-index` the kernel reports for the
  * ptmx fd that `script` holds (/proc/<pid>/fdinfo, Linux ≥ 4.14), or else through the stdin of
  * `script`'s child.
+ *
+ * A terminal for another user is made by root, not by that user: the agent keeps `script` (the
+ * holder of the master) its own, and the setup shell drops to the user (util-linux `setpriv`)
+ * just before it execs the command. Root without CAP_SYS_PTRACE (a container's) cannot read the
+ * /proc/<pid>/fd of another user's process, so a `script` run as the user would hide its terminal
+ * from the resize; run as root it does not. The setup shell gives the slave to the user, as a
+ * login does, so the user's programs may open it again.
  */
 
 /** The program that provides the pseudo-terminal. */
@@ -31,20 +38,38 @@ export function shQuote(word: string): string {
   return `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
+/** The user a terminal's command runs as, when not the agent's own. */
+export interface PtyUser {
+  readonly uid: number;
+  readonly gid: number;
+  /** In the passwd file: its supplementary groups are looked up; else it gets none. */
+  readonly named: boolean;
+}
+
 /**
  * The argv that runs `argv` in a new pseudo-terminal of `size`. The size is set inside the session
  * before the command starts, so it sees the right size from its first ioctl. `script` runs its
  * `-c` string with `$SHELL -c`; `SHELL` is forced to /bin/sh for that and restored (or unset) for
- * the command itself.
+ * the command itself. With `asUser`, `script` stays the caller's and only the command becomes
+ * that user's.
  */
 export function ptyArgv(
   argv: readonly string[],
   size: AgentPtySize,
   shellEnv: string | undefined,
+  asUser?: PtyUser,
 ): string[] {
   const restore =
     shellEnv === undefined ? "unset SHELL; " : `SHELL=${shQuote(shellEnv)}; export SHELL; `;
-  const inner = `${PTY_SETUP_MARK} stty rows ${size.rows} cols ${size.cols} 2>/dev/null; ${restore}exec ${argv
+  const drop =
+    asUser === undefined
+      ? ""
+      : `setpriv --reuid=${asUser.uid} --regid=${asUser.gid} ${
+          asUser.named ? "--init-groups" : "--clear-groups"
+        } -- `;
+  const give =
+    asUser === undefined ? "" : `chown ${asUser.uid}:${asUser.gid} "$(tty)" 2>/dev/null; `;
+  const inner = `${PTY_SETUP_MARK} stty rows ${size.rows} cols ${size.cols} 2>/dev/null; ${give}${restore}exec ${drop}${argv
     .map(shQuote)
     .join(" ")}`;
   // -q: no banner; -e: exit with the child's status; -E always: echo input like a terminal does;

@@ -99,6 +99,14 @@ export const ROUTE_SCOPES: Readonly<Record<string, RouteAccess>> = {
   "POST /e2b/files": "public",
   "GET /e2b/health": "public",
   "GET /e2b/envs": "public",
+  // The same at the root: for the wildcard-domain Host (`49983-<id>.<domain>`), and for the
+  // signed file URLs the SDK builds (`/files?…&signature=`), checked by their signature.
+  "POST /process.Process/:method": "public",
+  "POST /filesystem.Filesystem/:method": "public",
+  "GET /files": "public",
+  "POST /files": "public",
+  "GET /health": "public",
+  "GET /envs": "public",
 };
 
 /**

@@ -30,4 +30,32 @@ describe("directory watch differences", () => {
     ]);
     expect(diff(after, after)).toEqual([]);
   });
+
+  it("carries each entry as it is now when the looks kept entries, none for a removal", () => {
+    const entry = (name: string, size: string) => ({
+      name,
+      type: "FILE_TYPE_FILE" as const,
+      path: `/w/${name}`,
+      size,
+      mode: 0o644,
+      permissions: "-rw-r--r--",
+      owner: "user",
+      group: "user",
+      modifiedTime: "t2",
+    });
+    const kept = (size: string, name: string) => ({ ...f(size, "t2"), entry: entry(name, size) });
+    const before = new Map([
+      ["a", kept("1", "a")],
+      ["b", kept("1", "b")],
+    ]);
+    const after = new Map([
+      ["a", kept("5", "a")],
+      ["c", kept("0", "c")],
+    ]);
+    expect(diff(before, after)).toEqual([
+      { name: "a", type: "EVENT_TYPE_WRITE", entry: entry("a", "5") },
+      { name: "c", type: "EVENT_TYPE_CREATE", entry: entry("c", "0") },
+      { name: "b", type: "EVENT_TYPE_REMOVE" },
+    ]);
+  });
 });

@@ -3,11 +3,15 @@ import { posix } from "node:path";
 import { ConnectError } from "./connect-protocol.js";
 import type { EntryInfo, FilesystemOps } from "./filesystem-ops.js";
 
-/** E2B's `FilesystemEvent` in its JSON form: `name` is relative to the watched directory. */
+/**
+ * E2B's `FilesystemEvent` in its JSON form: `name` is relative to the watched directory; `entry`
+ * (asked for with `includeEntry`) is what the entry is after the change, absent for a removal.
+ */
 export interface FilesystemEvent {
   readonly name: string;
   readonly type:
     "EVENT_TYPE_CREATE" | "EVENT_TYPE_WRITE" | "EVENT_TYPE_REMOVE" | "EVENT_TYPE_CHMOD";
+  readonly entry?: EntryInfo;
 }
 
 /** How deep a recursive watch looks. */
@@ -17,8 +21,17 @@ const MAX_WATCHERS = 1000;
 /** A polling watcher nobody asked for events within this long is dropped. */
 const IDLE_MS = 10 * 60_000;
 
-/** What a directory held at one moment: relative name → what a change would alter. */
-type Snapshot = Map<string, { mode: number; size: string; mtime: string; dir: boolean }>;
+/** What one entry was at one look: what a change would alter, and the entry itself. */
+interface Seen {
+  readonly mode: number;
+  readonly size: string;
+  readonly mtime: string;
+  readonly dir: boolean;
+  readonly entry?: EntryInfo;
+}
+
+/** What a directory held at one moment: relative name → what it was. */
+type Snapshot = Map<string, Seen>;
 
 /** One watch: what to look at, and what it held the last time. */
 export interface WatchSpec {
@@ -26,13 +39,17 @@ export interface WatchSpec {
   readonly path: string;
   readonly recursive: boolean;
   readonly user: string | undefined;
+  /** `includeEntry`: each event carries the entry's info (envd 0.6.3). */
+  readonly includeEntry: boolean;
 }
 
 /**
  * Directory watching for E2B's `WatchDir` and its polling watchers, built on listings rather
  * than on inotify (the agent has no watch message): each look lists the directory and compares
  * it with the previous look. So a file created and removed between two looks goes unseen, a
- * rename shows as a remove and a create, and events come at the pace of the looks.
+ * rename shows as a remove and a create, and events come at the pace of the looks. Looking works
+ * on any filesystem, network mounts (NFS, CIFS, FUSE) included, where inotify sees nothing: so
+ * `allowNetworkMounts` (envd 0.6.4) is accepted and every watch behaves as if it were set.
  */
 export class DirWatches {
   readonly #files: FilesystemOps;
@@ -58,6 +75,7 @@ export class DirWatches {
         size: e.size,
         mtime: e.modifiedTime,
         dir: e.type === "FILE_TYPE_DIRECTORY",
+        ...(spec.includeEntry ? { entry: e } : {}),
       });
     return snap;
   }
@@ -116,18 +134,23 @@ function relative(root: string, e: EntryInfo): string {
   return posix.relative(root, e.path) || e.name;
 }
 
-/** The events that turn `before` into `after`, creations first, in name order. */
+/**
+ * The events that turn `before` into `after`, creations first, in name order; each carries the
+ * entry as `after` saw it when the looks kept entries (`includeEntry`).
+ */
 export function diff(before: Snapshot, after: Snapshot): FilesystemEvent[] {
   const out: FilesystemEvent[] = [];
+  const event = (name: string, type: FilesystemEvent["type"], now?: Seen): FilesystemEvent =>
+    now?.entry ? { name, type, entry: now.entry } : { name, type };
   for (const [name, now] of [...after].sort(([a], [b]) => a.localeCompare(b))) {
     const was = before.get(name);
     if (!was) {
-      out.push({ name, type: "EVENT_TYPE_CREATE" });
+      out.push(event(name, "EVENT_TYPE_CREATE", now));
       // A file that has content was written too: inotify would have said both.
-      if (now.size !== "0" && !now.dir) out.push({ name, type: "EVENT_TYPE_WRITE" });
+      if (now.size !== "0" && !now.dir) out.push(event(name, "EVENT_TYPE_WRITE", now));
     } else if (was.size !== now.size || was.mtime !== now.mtime)
-      out.push({ name, type: "EVENT_TYPE_WRITE" });
-    else if (was.mode !== now.mode) out.push({ name, type: "EVENT_TYPE_CHMOD" });
+      out.push(event(name, "EVENT_TYPE_WRITE", now));
+    else if (was.mode !== now.mode) out.push(event(name, "EVENT_TYPE_CHMOD", now));
   }
   for (const name of [...before.keys()].sort()) {
     if (!after.has(name)) out.push({ name, type: "EVENT_TYPE_REMOVE" });

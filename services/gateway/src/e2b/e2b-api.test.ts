@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { createLogger } from "@aetherium/common";
+import { E2B_ENVD_VERSION } from "@aetherium/types";
 import { useGatewayFixture } from "../testing/gateway-fixture.js";
 import { accessTokenFor } from "./access-token.js";
+import { fileSignature } from "./signed-urls.js";
 
 /*
  * The `/e2b` surface's edges, on a gateway with no worker: keys, scopes, bad input and the
@@ -152,7 +155,7 @@ describe("the E2B control API", () => {
       expect(all[0]).toMatchObject({
         state: "running",
         metadata: { suite: "paging" },
-        envdVersion: "0.5.7",
+        envdVersion: E2B_ENVD_VERSION,
       });
       const one = await call(
         "GET",
@@ -298,5 +301,89 @@ describe("the E2B in-sandbox API", () => {
       port: 3000,
       message: expect.stringMatching(/not found/),
     });
+  });
+
+  it("checks signed file URLs as envd does: wrong, expired, malformed, and by the named sandbox", async () => {
+    const key = await e2bKey();
+    const row = (await gw.runtime.repos.apiKeys.get(key.apiKey.id))!;
+    const token = accessTokenFor(row.id, row.keyHash, "vm-nope");
+    const sign = (path: string, operation: "read" | "write", expiration?: number) =>
+      encodeURIComponent(fileSignature({ path, operation, user: "", expiration }, token));
+    const get = (query: string, headers: Record<string, string> = {}) =>
+      gw.app.inject({ method: "GET", url: `/files?${query}`, headers });
+    const named = { "e2b-sandbox-id": "vm-nope", "e2b-sandbox-port": "49983" };
+    const soon = Math.floor(Date.now() / 1000) + 60;
+
+    // Signed for another operation, or tampered with: refused, with envd's body.
+    const wrongOp = await get(
+      `path=a.txt&signature=${sign("a.txt", "write", soon)}&signature_expiration=${soon}`,
+      named,
+    );
+    expect(wrongOp.statusCode).toBe(401);
+    expect(wrongOp.json()).toEqual({ code: 401, message: "invalid signature" });
+    // The right signature, past its expiration.
+    const past = soon - 3600;
+    const expired = await get(
+      `path=a.txt&signature=${sign("a.txt", "read", past)}&signature_expiration=${past}`,
+      named,
+    );
+    expect(expired.json()).toEqual({ code: 401, message: "signature is already expired" });
+    // A later expiration than the one signed is a different signature.
+    const stretched = await get(
+      `path=a.txt&signature=${sign("a.txt", "read", soon)}&signature_expiration=${soon + 1}`,
+      named,
+    );
+    expect(stretched.json()).toMatchObject({ message: "invalid signature" });
+    const malformed = await get(`path=a.txt&signature=v1_x&signature_expiration=soon`, named);
+    expect(malformed.statusCode).toBe(400);
+    // A good signature opens the call without a token: the sandbox is then not there.
+    const ok = await get(
+      `path=a.txt&signature=${sign("a.txt", "read", soon)}&signature_expiration=${soon}`,
+      named,
+    );
+    expect(ok.statusCode).toBe(404);
+    // Under /e2b too, and without an expiration.
+    const e2bPath = await gw.app.inject({
+      method: "GET",
+      url: `/e2b/files?path=a.txt&signature=${sign("a.txt", "read")}`,
+      headers: named,
+    });
+    expect(e2bPath.statusCode).toBe(404);
+    // Naming no sandbox, the signature must be one of a running sandbox's: none runs here.
+    const unnamed = await get(`path=a.txt&signature=${sign("a.txt", "read")}`);
+    expect(unnamed.json()).toEqual({ code: 401, message: "invalid signature" });
+    // Revoking the key ends its signatures as it ends its tokens.
+    await call("DELETE", `/api/v1/api-keys/${key.apiKey.id}`);
+    const revoked = await get(`path=a.txt&signature=${sign("a.txt", "read")}`, named);
+    expect(revoked.json()).toMatchObject({ code: 401, message: "invalid signature" });
+  });
+
+  it("keeps a signed URL's signature out of the request log", async () => {
+    const lines: string[] = [];
+    const logger = createLogger({
+      service: "gateway-test",
+      level: "info",
+      format: "json",
+      destination: { write: (line: string) => void lines.push(line) },
+    });
+    const app = await gw.open({ logger });
+    const secret = "v1_SECRETsignatureVALUE";
+    await app.inject({
+      method: "GET",
+      url: `/files?path=a.txt&signature=${secret}&signature_expiration=99`,
+    });
+    const incoming = lines.find((l) => l.includes("incoming request"));
+    expect(incoming).toContain("signature=[redacted]&signature_expiration=99");
+    expect(lines.join("")).not.toContain(secret);
+  });
+
+  it("serves envd itself, not a relay, on the wildcard host of envd's port", async () => {
+    const r = await gw.app.inject({
+      method: "GET",
+      url: "/envs",
+      headers: { host: "49983-00000000-0000-4000-8000-000000000000.sandboxes.example.com" },
+    });
+    expect(r.statusCode).toBe(401);
+    expect(r.json()).toMatchObject({ code: 401, message: expect.stringMatching(/X-Access-Token/) });
   });
 });

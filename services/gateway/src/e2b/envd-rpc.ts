@@ -314,6 +314,8 @@ export async function filesystemRpc(
     path: path("path"),
     recursive: m.recursive === true,
     user: call.user,
+    // `allowNetworkMounts` needs nothing: the watch lists, which works on any mount.
+    includeEntry: m.includeEntry === true,
   });
   const path = (field: string) => resolvePath(str(m[field]) ?? "", call.user);
   switch (method) {

@@ -9,7 +9,8 @@ import { downloadFile, sendEnvdError, uploadFiles } from "./envd-files.js";
 import { DirWatches } from "./dir-watch.js";
 import { FilesystemOps } from "./filesystem-ops.js";
 import { ProcessTable } from "./process-table.js";
-import { authorizeSandboxCall } from "./sandbox-access.js";
+import { logRequestWithoutSignature } from "./signed-urls.js";
+import { authorizeFileCall, authorizeSandboxCall } from "./sandbox-access.js";
 
 /**
  * The E2B-compatible API under `/e2b`, so the `e2b` SDKs work unchanged with
@@ -44,11 +45,7 @@ export async function registerE2b(app: FastifyInstance, deps: RouteDeps): Promis
 }
 
 function registerEnvd(app: FastifyInstance, deps: RouteDeps, rpc: EnvdRpcDeps): void {
-  const { repos } = deps.runtime;
   const maxUpload = deps.maxUploadBytes ?? 1024 * 1024 * 1024;
-  const hidden = { schema: { hide: true } };
-  const authorize = (req: FastifyRequest) => (user?: string) =>
-    authorizeSandboxCall(repos, req, user);
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(
@@ -60,32 +57,61 @@ function registerEnvd(app: FastifyInstance, deps: RouteDeps, rpc: EnvdRpcDeps): 
   app.addContentTypeParser("*", (_req, payload, done) => done(null, payload));
   app.setErrorHandler((err, req, reply) => sendEnvdError(req, reply, err));
 
-  app.post<{ Params: { method: string } }>("/e2b/process.Process/:method", hidden, (req, reply) =>
-    answerRpc(req, reply, authorize(req), (call, m) =>
-      processRpc(rpc, call, req.params.method, m, req, reply),
-    ),
+  // Under `/e2b` for header mode (`E2B_SANDBOX_URL=<server>/e2b`), and at the root for the
+  // wildcard-domain Host `49983-<id>.<domain>` and for the signed URLs the SDK builds in header
+  // mode (`new URL("/files", sandboxUrl)` drops the `/e2b`).
+  for (const prefix of ["/e2b", ""]) registerEnvdRoutes(app, deps, rpc, prefix, maxUpload);
+}
+
+function registerEnvdRoutes(
+  app: FastifyInstance,
+  deps: RouteDeps,
+  rpc: EnvdRpcDeps,
+  prefix: string,
+  maxUpload: number,
+): void {
+  const { repos } = deps.runtime;
+  const hidden = { schema: { hide: true } };
+  const authorize = (req: FastifyRequest) => (user?: string) =>
+    authorizeSandboxCall(repos, req, user);
+  app.post<{ Params: { method: string } }>(
+    `${prefix}/process.Process/:method`,
+    hidden,
+    (req, reply) =>
+      answerRpc(req, reply, authorize(req), (call, m) =>
+        processRpc(rpc, call, req.params.method, m, req, reply),
+      ),
   );
   app.post<{ Params: { method: string } }>(
-    "/e2b/filesystem.Filesystem/:method",
+    `${prefix}/filesystem.Filesystem/:method`,
     hidden,
     (req, reply) =>
       answerRpc(req, reply, authorize(req), (call, m) =>
         filesystemRpc(rpc, call, req.params.method, m, req, reply),
       ),
   );
-  app.get("/e2b/files", { ...hidden }, (req, reply) =>
-    downloadFile(deps.router, req, reply, authorize(req)),
+  // The request log would print a signed URL's signature with the URL: hidden there.
+  const files = { ...hidden, logSerializers: { req: logRequestWithoutSignature } };
+  app.get(`${prefix}/files`, files, (req, reply) =>
+    downloadFile(deps.router, req, reply, () => authorizeFileCall(repos, req, "read")),
   );
-  app.post("/e2b/files", { ...hidden, bodyLimit: maxUpload }, async (req, reply) => {
+  app.post(`${prefix}/files`, { ...files, bodyLimit: maxUpload }, async (req, reply) => {
     try {
-      await uploadFiles(deps.router, req, reply, authorize(req), maxUpload, rpc.files);
+      await uploadFiles(
+        deps.router,
+        req,
+        reply,
+        () => authorizeFileCall(repos, req, "write"),
+        maxUpload,
+        rpc.files,
+      );
     } finally {
       // A refused upload leaves its body unread; drain it so the answer reaches the client.
       if (req.body instanceof Readable && !req.body.readableEnded) req.body.resume();
     }
   });
   // 204 while the sandbox runs, 502 once it does not: how the SDK tells a dead sandbox.
-  app.get("/e2b/health", hidden, async (req, reply) => {
+  app.get(`${prefix}/health`, hidden, async (req, reply) => {
     const call = await authorize(req)();
     const vm = await deps.runtime.vms.get(call.vmId).catch(() => undefined);
     if (vm?.status !== "running") {
@@ -93,7 +119,7 @@ function registerEnvd(app: FastifyInstance, deps: RouteDeps, rpc: EnvdRpcDeps): 
     }
     return reply.status(204).header("x-envd-version", E2B_ENVD_VERSION).send();
   });
-  app.get("/e2b/envs", hidden, async (req, reply) => {
+  app.get(`${prefix}/envs`, hidden, async (req, reply) => {
     const call = await authorize(req)();
     const vm = await deps.runtime.vms.get(call.vmId);
     return reply.send(vm.env);

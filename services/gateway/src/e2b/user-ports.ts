@@ -42,6 +42,8 @@ interface Target {
  */
 function targetOf(req: FastifyRequest): Target | undefined {
   const host = HOST.exec(req.headers.host ?? "");
+  // envd's port is the in-sandbox API, served by the gateway's own routes, not relayed.
+  if (host && Number(host[1]) === E2B_ENVD_PORT) return undefined;
   if (host)
     return { port: Number(host[1]), vmId: (host[2] as string).toLowerCase(), path: req.url };
   const id = req.headers["e2b-sandbox-id"];
