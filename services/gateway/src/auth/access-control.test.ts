@@ -248,6 +248,26 @@ describe("wrong keys from one address", () => {
     expect((await get(gw, keys.read.secret, "10.0.0.8")).statusCode).toBe(200);
   });
 
+  it("counts wrong signed-URL signatures too, and stops searching sandboxes for them", async () => {
+    const gw = await open(serverDeps({ failedAuthLimit: { max: 3, windowMs: 60_000 } }));
+    const signed = (n: number) =>
+      gw.inject({
+        method: "GET",
+        url: `/files?path=a.txt&signature=v1_guess${n}`,
+        remoteAddress: "10.0.2.1",
+      });
+    for (let i = 0; i < 3; i++) {
+      const wrong = await signed(i);
+      expect(wrong.statusCode).toBe(401);
+      expect(wrong.json()).toEqual({ code: 401, message: "invalid signature" });
+    }
+    const limited = await signed(3);
+    expect(limited.statusCode).toBe(429);
+    expect(limited.json().message).toMatch(/too many wrong keys or signatures/);
+    // The same address is now refused a key lookup as well: one count for both.
+    expect((await get(gw, keys.read.secret, "10.0.2.1")).statusCode).toBe(429);
+  });
+
   it("shares the count between gateways through Redis", async () => {
     const shared = {
       max: 3,

@@ -93,7 +93,7 @@ function registerEnvdRoutes(
   // The request log would print a signed URL's signature with the URL: hidden there.
   const files = { ...hidden, logSerializers: { req: logRequestWithoutSignature } };
   app.get(`${prefix}/files`, files, (req, reply) =>
-    downloadFile(deps.router, req, reply, () => authorizeFileCall(repos, req, "read")),
+    downloadFile(deps.router, req, reply, () => authorizeFileCall(repos, req, "read", deps.failedAuth)),
   );
   app.post(`${prefix}/files`, { ...files, bodyLimit: maxUpload }, async (req, reply) => {
     try {
@@ -101,7 +101,7 @@ function registerEnvdRoutes(
         deps.router,
         req,
         reply,
-        () => authorizeFileCall(repos, req, "write"),
+        () => authorizeFileCall(repos, req, "write", deps.failedAuth),
         maxUpload,
         rpc.files,
       );

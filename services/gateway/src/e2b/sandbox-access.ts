@@ -2,6 +2,7 @@ import type { Repositories } from "@aetherium/core";
 import { E2B_ENVD_PORT } from "@aetherium/types";
 import { E2B_DEFAULT_USER } from "./default-user.js";
 import type { FastifyRequest } from "fastify";
+import type { FailedAuthLimiter } from "../auth/failed-auth-limiter.js";
 import { accessTokenOpens } from "./access-token.js";
 import { ConnectError } from "./connect-protocol.js";
 import { sandboxOfSignature, signedFileRequest } from "./signed-urls.js";
@@ -95,11 +96,15 @@ async function runningSandboxes(repos: Repositories): Promise<string[]> {
  * `downloadUrl`/`uploadUrl`) is checked as envd checks it, and may name no sandbox at all (the
  * URL the SDK builds in header mode is `<server>/files?…`); anything else needs the access token
  * as every in-sandbox call does. The user is `username` from the query, else the default user.
+ * A wrong signature counts as a wrong key for its address (`failedAuth`): finding a URL's sandbox
+ * by its signature tries every running sandbox's tokens, so guessing must be bounded before it
+ * costs that search.
  */
 export async function authorizeFileCall(
   repos: Repositories,
   req: FastifyRequest,
   operation: "read" | "write",
+  failedAuth?: Pick<FailedAuthLimiter, "blockedForMs" | "recordFailure">,
 ): Promise<SandboxCall> {
   const query = (req.query ?? {}) as Record<string, unknown>;
   const username =
@@ -110,10 +115,24 @@ export async function authorizeFileCall(
   if (t && t.port !== E2B_ENVD_PORT) {
     throw new ConnectError("unimplemented", `port ${t.port} is not envd's`);
   }
-  const vmId = await sandboxOfSignature(
-    repos,
-    signed,
-    t ? [t.vmId] : await runningSandboxes(repos),
-  );
-  return { vmId, user: username ?? E2B_DEFAULT_USER };
+  const blockedMs = (await failedAuth?.blockedForMs(req.ip)) ?? 0;
+  if (blockedMs > 0) {
+    throw new ConnectError(
+      "resource_exhausted",
+      `too many wrong keys or signatures from this address; try again in ${Math.ceil(blockedMs / 1000)} s`,
+    );
+  }
+  try {
+    const vmId = await sandboxOfSignature(
+      repos,
+      signed,
+      t ? [t.vmId] : await runningSandboxes(repos),
+    );
+    return { vmId, user: username ?? E2B_DEFAULT_USER };
+  } catch (err) {
+    if (err instanceof ConnectError && err.code === "unauthenticated") {
+      await failedAuth?.recordFailure(req.ip);
+    }
+    throw err;
+  }
 }

@@ -116,21 +116,22 @@ export async function buildServer(deps: ServerDeps): Promise<GatewayApp> {
   await app.register(swagger, openApiOptions());
   await app.register(swaggerUi, { routePrefix: "/api/v1/docs", uiConfig: { deepLinking: true } });
   const failures = deps.failedAuthLimit;
+  // One count per address for wrong keys and wrong signed-URL signatures alike.
+  const failedAuth =
+    failures && failures.max > 0
+      ? new FailedAuthLimiter({
+          max: failures.max,
+          windowMs: failures.windowMs,
+          logger: deps.logger,
+          ...(failures.redisUrl
+            ? { redis: redisFor(failures.redisUrl), keyPrefix: failures.keyPrefix }
+            : {}),
+        })
+      : undefined;
   installAuth(app, {
     repos: deps.runtime.repos,
     logger: deps.logger,
-    ...(failures && failures.max > 0
-      ? {
-          failedAuth: new FailedAuthLimiter({
-            max: failures.max,
-            windowMs: failures.windowMs,
-            logger: deps.logger,
-            ...(failures.redisUrl
-              ? { redis: redisFor(failures.redisUrl), keyPrefix: failures.keyPrefix }
-              : {}),
-          }),
-        }
-      : {}),
+    ...(failedAuth ? { failedAuth } : {}),
   });
   installAuditTrail(app, { repos: deps.runtime.repos, logger: deps.logger });
 
@@ -138,6 +139,7 @@ export async function buildServer(deps: ServerDeps): Promise<GatewayApp> {
     ...deps,
     waitTimeoutMs: deps.waitTimeoutMs ?? 120_000,
     router,
+    ...(failedAuth ? { failedAuth } : {}),
     executions: new ExecutionService(deps.runtime, router),
     streams: new OpenStreams(
       { repos: deps.runtime.repos, logger: deps.logger },

@@ -3,6 +3,7 @@ import type { DataPlaneClient, ControlPlane } from "@aetherium/core";
 import type { ComponentHealth } from "@aetherium/types";
 import type { Registry } from "prom-client";
 import type { OpenStreams } from "../auth/open-streams.js";
+import type { FailedAuthLimiter } from "../auth/failed-auth-limiter.js";
 import type { DataPlaneRouter } from "../data-plane/data-plane-router.js";
 import type { ExecutionService } from "../execution/execution-service.js";
 import type { IntegrationsConfig } from "../integrations/action-runner.js";
@@ -87,4 +88,6 @@ export type RouteDeps = ServerDeps & {
   readonly executions: ExecutionService;
   /** Open WebSocket streams by key, closed when their key is revoked. */
   readonly streams: OpenStreams;
+  /** Wrong keys and signatures per address (absent when the limit is off). */
+  readonly failedAuth?: FailedAuthLimiter;
 };
