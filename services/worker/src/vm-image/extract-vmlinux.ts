@@ -132,7 +132,7 @@ function offsetsOf(image: Buffer, magic: Buffer): number[] {
 }
 
 /** The kernel's `Linux version <release> …` banner in an uncompressed kernel. */
-export function kernelBanner(elf: Buffer): { banner: string; release: string } | undefined {
+function kernelBanner(elf: Buffer): { banner: string; release: string } | undefined {
   // The banner is the one that ends in a newline; `Linux version ` also prefixes shorter
   // strings (e.g. the build's version without the compiler).
   const marker = Buffer.from("Linux version ", "latin1");
