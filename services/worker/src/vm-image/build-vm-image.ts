@@ -122,6 +122,24 @@ export async function firecrackerUnsupported(
     : `the kernel lacks ${missing.join(", ")} (built in, or as a module the initramfs loads)`;
 }
 
+/** Extracts `vmlinux` from `vmlinuz` unless done before; checks it is the package's release. */
+async function ensureVmlinux(
+  vmlinuz: string,
+  vmlinux: string,
+  release: string,
+  report: (progress: VmImageProgress) => void,
+): Promise<undefined> {
+  if (await exists(vmlinux)) return undefined;
+  report({ step: "kernel", message: "extracting vmlinux for Firecracker" });
+  const found = await extractVmlinux(vmlinuz, vmlinux);
+  if (found.release !== release) {
+    await rm(vmlinux, { force: true });
+    throw new Error(`${vmlinuz} holds kernel ${found.release}, not ${release}`);
+  }
+  report({ step: "kernel", message: `vmlinux extracted (${found.compression} payload)` });
+  return undefined;
+}
+
 /** Where {@link buildVmImage} keeps its output for a cache dir: `<cacheDir>/vm`. */
 export function vmImageDir(cacheDir: string): string {
   return path.join(path.resolve(cacheDir), "vm");
@@ -204,20 +222,18 @@ export async function buildVmImage(options: VmImageOptions): Promise<VmImage> {
         path.join(kernel.dir, "root", "boot", `config-${release}`),
         "utf8",
       ).catch(() => "");
-      const unsupported = await firecrackerUnsupported(kernelConfig, modulesDir);
+      let unsupported = await firecrackerUnsupported(kernelConfig, modulesDir);
       let vmlinux: string | undefined;
       if (unsupported === undefined) {
         vmlinux = path.join(kernel.dir, "vmlinux");
-        if (!(await exists(vmlinux))) {
-          report({ step: "kernel", message: "extracting vmlinux for Firecracker" });
-          const found = await extractVmlinux(vmlinuz, vmlinux);
-          if (found.release !== release) {
-            await rm(vmlinux, { force: true });
-            throw new Error(`${vmlinuz} holds kernel ${found.release}, not ${release}`);
-          }
-          report({ step: "kernel", message: `vmlinux extracted (${found.compression} payload)` });
-        }
-      } else {
+        // QEMU needs no vmlinux: a failed extraction (a decompressor not installed) leaves the
+        // image for QEMU, with the reason Firecracker cannot boot it.
+        unsupported = await ensureVmlinux(vmlinuz, vmlinux, release, report).catch(
+          (err: unknown) => `extracting vmlinux failed: ${(err as Error).message}`,
+        );
+        if (unsupported !== undefined) vmlinux = undefined;
+      }
+      if (unsupported !== undefined) {
         report({ step: "kernel", message: `no Firecracker kernel: ${unsupported}` });
       }
 

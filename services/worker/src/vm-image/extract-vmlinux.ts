@@ -145,6 +145,9 @@ function kernelBanner(elf: Buffer): { banner: string; release: string } | undefi
   return undefined;
 }
 
+// Decompressors found missing while searching, named in the error when nothing was found.
+const unavailable = new Set<string>();
+
 /** Decompresses the payload in `image` at `start`, trying each format whose magic is there. */
 async function tryAt(
   image: Buffer,
@@ -155,8 +158,11 @@ async function tryAt(
 ): Promise<{ elf: Buffer; entry: bigint; compression: string } | undefined> {
   for (const format of formats) {
     if (!image.subarray(start, start + format.magic.length).equals(format.magic)) continue;
-    const elf = await decompress(format.command, image.subarray(start, end)).catch(() =>
-      Buffer.alloc(0),
+    const elf = await decompress(format.command, image.subarray(start, end)).catch(
+      (err: NodeJS.ErrnoException) => {
+        if (err.code === "ENOENT") unavailable.add(format.command[0]);
+        return Buffer.alloc(0);
+      },
     );
     const entry = checkElf(elf);
     if (entry === undefined) continue;
@@ -191,7 +197,7 @@ export async function vmlinuxFrom(
   throw new Error(
     `no compressed kernel ELF found (tried ${FORMATS.map((f) => f.name).join(", ")}${
       payload === undefined ? "; the file has no bzImage setup header" : ""
-    })`,
+    }${unavailable.size > 0 ? `; not installed: ${[...unavailable].join(", ")}` : ""})`,
   );
 }
 
