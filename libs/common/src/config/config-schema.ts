@@ -191,14 +191,16 @@ const sandboxSchema = z.strictObject({
         .default("10.213.0.0/20"),
     })
     .prefault({}),
-  // The Firecracker backend, opened only where KVM, the binary, the kernel and the root
-  // filesystem all exist.
+  // The Firecracker backend, opened only where KVM, the binary and its guest (the VM image of
+  // `aetherium image build --vm`, or the kernel and root filesystem below) all exist.
   firecracker: z
     .strictObject({
       // The `firecracker` binary, by name on PATH or by path.
       binary: z.string().min(1).default("firecracker"),
-      // Uncompressed guest kernel (`vmlinux`) and ext4 root filesystem template. Absent: the
-      // backend reports what is missing and takes no sandboxes.
+      // Uncompressed guest kernel (`vmlinux`) and ext4 root filesystem template, instead of the
+      // VM image's. A kernel named here boots without the image's initramfs, so it needs the
+      // virtio-mmio, virtio-blk, virtio-net and vsock drivers built in; the root filesystem must
+      // hold the image's init (`/sbin/aetherium-init`), which bridges vsock to the agent.
       kernel: z.string().min(1).optional(),
       rootfs: z.string().min(1).optional(),
       // Per-VM state (disk copy, sockets, logs); absent: `<home>/firecracker`.

@@ -48,7 +48,11 @@ class SerialSession extends Duplex {
 export class SerialPortServer {
   #handle: FileHandle | undefined;
   #session: SerialSession | undefined;
-  #writes: Promise<void> = Promise.resolve();
+  // Chunks waiting for the port, written together: every JSON-RPC message is two stream writes
+  // (header, body), and each write to the port is a trip through libuv's thread pool and a
+  // notification to the VMM, which under TCG costs far more than the bytes.
+  #pending: { chunk: Buffer; session?: SerialSession; done: (err?: Error) => void }[] = [];
+  #flushing = false;
   #closed = false;
 
   constructor(
@@ -61,10 +65,7 @@ export class SerialPortServer {
   async listen(): Promise<void> {
     this.#handle = await open(this.device, "r+");
     // Not awaited: while no host is connected the write blocks until one is.
-    const handle = this.#handle;
-    this.#writes = this.#writes
-      .then(() => this.#writeAll(handle, Buffer.from(SERIAL_RESET_BLOCK, "latin1")))
-      .catch(() => undefined);
+    this.#queue(Buffer.from(SERIAL_RESET_BLOCK, "latin1")).catch(() => undefined);
     void this.#readLoop(this.#handle).catch((err: unknown) => {
       this.logger.error("serial port failed", { error: String(err) });
       process.exit(1);
@@ -80,12 +81,44 @@ export class SerialPortServer {
 
   /** Writes `chunk` for `session`, in order with every other write, unless it has ended by then. */
   enqueue(session: SerialSession, chunk: Buffer): Promise<void> {
-    const next = this.#writes.then(async () => {
-      if (!session.alive || this.#handle === undefined) return;
-      await this.#writeAll(this.#handle, chunk);
+    return this.#queue(chunk, session);
+  }
+
+  #queue(chunk: Buffer, session?: SerialSession): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#pending.push({
+        chunk,
+        ...(session === undefined ? {} : { session }),
+        done: (err) => (err === undefined ? resolve() : reject(err)),
+      });
+      void this.#flush();
     });
-    this.#writes = next.catch(() => undefined);
-    return next;
+  }
+
+  /**
+   * Writes what is pending, in order, as one write per turn: what queued up while the previous
+   * write was under way goes out together. A chunk whose session ended before its turn is dropped.
+   */
+  async #flush(): Promise<void> {
+    if (this.#flushing) return;
+    this.#flushing = true;
+    try {
+      while (this.#pending.length > 0) {
+        const batch = this.#pending.splice(0);
+        const live = batch.filter((p) => p.session === undefined || p.session.alive);
+        try {
+          if (this.#handle !== undefined && live.length > 0) {
+            await this.#writeAll(this.#handle, Buffer.concat(live.map((p) => p.chunk)));
+          }
+          for (const p of batch) p.done();
+        } catch (err) {
+          const error = err instanceof Error ? err : new Error(String(err));
+          for (const p of batch) p.done(error);
+        }
+      }
+    } finally {
+      this.#flushing = false;
+    }
   }
 
   async #writeAll(handle: FileHandle, data: Buffer): Promise<void> {

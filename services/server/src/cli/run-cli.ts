@@ -139,12 +139,20 @@ async function buildImage(): Promise<void> {
   );
 }
 
-/** `aetherium image build --vm`: the QEMU backend's kernel, initramfs and root disk, cached. */
+/**
+ * `aetherium image build --vm`: the microVM backends' kernel (and, for Firecracker, its
+ * uncompressed `vmlinux`), initramfs and root disk, cached.
+ */
 async function buildVm(): Promise<void> {
   const config = loadConfig({ env: process.env });
   const started = Date.now();
   const image = await buildVmImageWithProgress(config, print);
   print(
     `VM image ${image.key} ready in ${((Date.now() - started) / 1000).toFixed(1)} s: kernel ${image.kernelRelease}${image.cached ? " (reused)" : ""}`,
+  );
+  print(
+    image.vmlinux === undefined
+      ? `Firecracker cannot boot it: ${image.firecrackerUnsupported ?? "no vmlinux"}`
+      : `Firecracker kernel: ${image.vmlinux}`,
   );
 }

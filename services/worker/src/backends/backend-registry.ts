@@ -48,7 +48,10 @@ export async function openBackends(
   const opened: SandboxBackend[] = [];
   const status: BackendStatus[] = [];
   const closers: (() => Promise<void>)[] = [];
-  for (const probe of probes ?? (await detectBackends())) {
+  const detected =
+    probes ??
+    (await detectBackends({ firecrackerBinary: context.config.sandbox.firecracker.binary }));
+  for (const probe of detected) {
     const open = openers[probe.backend];
     if (!open) {
       status.push({

@@ -71,6 +71,7 @@ export async function detectBackends(options: DetectOptions = {}): Promise<Backe
   const kvmDevice = options.kvmDevice ?? "/dev/kvm";
   const searchPath = options.searchPath ?? process.env.PATH ?? "";
   const timeoutMs = options.timeoutMs ?? 1000;
+  const firecrackerName = options.firecrackerBinary ?? "firecracker";
 
   const [dockerApi, kvm, firecracker, qemu] = await Promise.all([
     pingDocker(dockerSocket, timeoutMs),
@@ -78,7 +79,7 @@ export async function detectBackends(options: DetectOptions = {}): Promise<Backe
       () => true,
       () => false,
     ),
-    findBinary(options.firecrackerBinary ?? "firecracker", searchPath),
+    findBinary(firecrackerName, searchPath),
     findBinary(options.qemuBinary ?? "qemu-system-x86_64", searchPath),
   ]);
 
@@ -94,11 +95,21 @@ export async function detectBackends(options: DetectOptions = {}): Promise<Backe
     {
       backend: "firecracker",
       available: kvm && firecracker !== undefined,
-      detail: !kvm
-        ? `${kvmDevice} is missing: Firecracker needs KVM`
-        : firecracker === undefined
-          ? "firecracker binary not found on PATH"
-          : `KVM and ${firecracker}`,
+      detail:
+        kvm && firecracker !== undefined
+          ? `KVM and ${firecracker}`
+          : [
+              ...(kvm
+                ? []
+                : [`${kvmDevice} is missing or not readable and writable: Firecracker needs KVM`]),
+              ...(firecracker !== undefined
+                ? []
+                : [
+                    `firecracker binary ${firecrackerName} not found${
+                      firecrackerName.includes("/") ? "" : " on PATH"
+                    } (sandbox.firecracker.binary)`,
+                  ]),
+            ].join("; "),
     },
     {
       backend: "qemu",

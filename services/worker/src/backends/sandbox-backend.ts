@@ -1,5 +1,5 @@
 /**
- * The contract every sandbox backend implements (Docker and QEMU microVMs are built; Firecracker is planned),
+ * The contract every sandbox backend implements (Docker, QEMU microVMs and Firecracker microVMs),
  * so the worker provisions a sandbox without knowing what isolates it.
  * @module
  */

@@ -116,8 +116,10 @@ const config = {
   vcpus: 1.5,
   memoryMib: 512,
   kernelPath: "/var/lib/aetherium/vm/vmlinux",
+  initrdPath: "/var/lib/aetherium/vm/initrd.cpio",
   bootArgs: bootArgs("ip=10.213.0.2::10.213.0.1:255.255.240.0::eth0:off"),
   rootfsPath: "/run/aetherium/fc/sb-1/rootfs.ext4",
+  configDrivePath: "/run/aetherium/fc/sb-1/config.img",
   network: { tap: "aev0123456789ab", mac: "02:ab:cd:ef:01:23" },
   vsock: { guestCid: 3, udsPath: "/run/aetherium/fc/sb-1/vsock.sock" },
   logPath: "/run/aetherium/fc/sb-1/log.fifo",
@@ -133,6 +135,7 @@ describe.skipIf(specText === undefined)(
       const all = [
         ...configurationRequests(config),
         ...configurationRequests({ ...config, network: undefined }),
+        ...configurationRequests({ ...config, initrdPath: undefined, configDrivePath: undefined }),
       ];
       expect(all.map((r) => r.definition)).toEqual(
         expect.arrayContaining([
@@ -149,6 +152,16 @@ describe.skipIf(specText === undefined)(
       expect(
         configurationRequests({ ...config, network: undefined }).map((r) => r.path),
       ).not.toContain("/network-interfaces/eth0");
+    });
+
+    it("the config disk is a read-only second drive, after the root drive", () => {
+      const drives = configurationRequests(config).filter((r) => r.definition === "Drive");
+      expect(drives.map((d) => [d.path, d.body.is_root_device, d.body.is_read_only])).toEqual([
+        ["/drives/rootfs", true, false],
+        ["/drives/config", false, true],
+      ]);
+      const boot = configurationRequests(config).find((r) => r.definition === "BootSource");
+      expect(boot?.body.initrd_path).toBe(config.initrdPath);
     });
 
     it("every action it sends is one the specification lists", () => {

@@ -23,10 +23,20 @@ export interface FirecrackerVmConfig {
   readonly vcpus: number;
   readonly memoryMib: number;
   readonly kernelPath: string;
+  /**
+   * The initramfs (it loads the virtio and vsock modules a distribution kernel has as modules,
+   * then mounts the root disk); absent: the kernel must have them built in.
+   */
+  readonly initrdPath?: string;
   /** The kernel command line, whole (see {@link bootArgs}). */
   readonly bootArgs: string;
   /** The VM's own copy of the root filesystem image (ext4). */
   readonly rootfsPath: string;
+  /**
+   * The read-only config disk (`guest-config.ts`: the agent token and the sandbox's environment),
+   * the guest's second disk, as under QEMU.
+   */
+  readonly configDrivePath?: string;
   /** Host TAP and guest MAC; absent: no network interface at all. */
   readonly network?: { readonly tap: string; readonly mac: string };
   /** Guest CID (≥ 3) and the host-side unix socket of the vsock device. */
@@ -90,7 +100,11 @@ export function configurationRequests(config: FirecrackerVmConfig): FirecrackerR
       path: "/boot-source",
       specPath: "/boot-source",
       definition: "BootSource",
-      body: { kernel_image_path: config.kernelPath, boot_args: config.bootArgs },
+      body: {
+        kernel_image_path: config.kernelPath,
+        ...(config.initrdPath === undefined ? {} : { initrd_path: config.initrdPath }),
+        boot_args: config.bootArgs,
+      },
     },
     {
       method: "PUT",
@@ -107,6 +121,21 @@ export function configurationRequests(config: FirecrackerVmConfig): FirecrackerR
       },
     },
   ];
+  // After the root drive: the guest sees it as /dev/vdb, where its init looks.
+  if (config.configDrivePath !== undefined) {
+    requests.push({
+      method: "PUT",
+      path: "/drives/config",
+      specPath: "/drives/{drive_id}",
+      definition: "Drive",
+      body: {
+        drive_id: "config",
+        path_on_host: config.configDrivePath,
+        is_root_device: false,
+        is_read_only: true,
+      },
+    });
+  }
   if (config.network) {
     requests.push({
       method: "PUT",

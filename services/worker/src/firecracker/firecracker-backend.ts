@@ -1,18 +1,35 @@
 /**
  * The Firecracker backend: one `firecracker` process per sandbox, configured over its API socket
- * (see `firecracker-api.ts`), with its own sparse (or reflinked) copy of the template root
- * filesystem, a TAP from the VM network and a vsock device the guest agent listens on. Each
- * sandbox's state is a directory under `stateDir` (its spec, disk, sockets, pid, logs), so a
- * restarted worker finds its VMs again.
+ * (see `firecracker-api.ts`), booting the same guest image as QEMU (`vm-image/`: the kernel as an
+ * uncompressed `vmlinux`, the initramfs, and its own sparse or reflinked copy of the template root
+ * filesystem, grown by the sandbox's disk size), a TAP from the VM network and a vsock device.
+ * The guest's init finds {@link FIRECRACKER_AGENT_PORT} on its kernel command line and bridges
+ * that vsock port to the agent; the agent's token and the sandbox's environment reach it on the
+ * read-only config disk (`vm-image/guest-config.ts`), as under QEMU. Each sandbox's state is a
+ * directory under `stateDir` (its spec, disk, config disk, sockets, pid, logs), so a restarted
+ * worker finds its VMs again.
  * @module
  */
 import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chown, link, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import {
+  chown,
+  link,
+  mkdir,
+  readdir,
+  readFile,
+  rm,
+  truncate,
+  stat,
+  writeFile,
+} from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
-import type { Logger } from "@aetherium/common";
+import { BadRequestError, type Logger } from "@aetherium/common";
 import type { SandboxBackend, SandboxInfo, SandboxSpec } from "../backends/sandbox-backend.js";
+import { proxyEnvironment } from "../qemu/qemu-backend.js";
+import { guestConfigDisk } from "../vm-image/guest-config.js";
+import { VSOCK_BOOT_ARG } from "../vm-image/guest-init.js";
 import type { NetworkAttachment } from "../vm-network/network-attachment.js";
 import type { VmNetwork } from "../vm-network/vm-network.js";
 import {
@@ -36,13 +53,19 @@ export const FIRECRACKER_AGENT_PORT = 1024;
  */
 const GUEST_CID = 3;
 
+/** The process limit of a VM's sandbox when its spec names none: the Docker backend's default. */
+const DEFAULT_PIDS_LIMIT = 1024;
+// Free space added to a VM's root disk when the sandbox names no disk size.
+const DEFAULT_EXTRA_DISK_MB = 1024;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
 /** Options of {@link FirecrackerBackend}. */
 export interface FirecrackerBackendOptions {
   /** The `firecracker` binary. */
   readonly binary: string;
   /** Uncompressed kernel (`vmlinux`) the VMs boot. */
   readonly kernelPath: string;
-  /** Optional initramfs. */
+  /** The initramfs that loads the guest's virtio and vsock modules (the VM image's). */
   readonly initrdPath?: string;
   /** Template root filesystem (ext4); each VM gets its own copy. */
   readonly rootfsPath: string;
@@ -65,8 +88,12 @@ interface StoredSandbox {
   readonly network?: NetworkAttachment;
 }
 
+const VALID_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+// How old a directory without sandbox.json must be before list() takes it for a dead create.
+const HALF_MADE_GRACE_MS = 60_000;
+
 function validId(sandboxId: string): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(sandboxId)) {
+  if (!VALID_ID.test(sandboxId)) {
     throw new Error(`invalid sandbox id ${JSON.stringify(sandboxId)}`);
   }
   return sandboxId;
@@ -89,6 +116,29 @@ async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<
     await new Promise((r) => setTimeout(r, 50));
   }
   return check();
+}
+
+/**
+ * The kernel command line of a VM: {@link bootArgs}, the network's `ip=` argument (with the
+ * resolver, as QEMU's guests get it) and the vsock port the guest's init bridges to its agent.
+ */
+export function firecrackerBootArgs(network: NetworkAttachment | undefined): string {
+  const ip =
+    network === undefined
+      ? undefined
+      : `${network.kernelIpArg}${network.dns === undefined ? "" : `:${network.dns}`}`;
+  return bootArgs(ip, [`${VSOCK_BOOT_ARG}=${FIRECRACKER_AGENT_PORT}`]);
+}
+
+/** The config disk of a VM (see `guest-config.ts`): written at each start, mode 0600. */
+function configDisk(sandboxId: string, stored: StoredSandbox): Buffer {
+  const proxyUrl = stored.network?.proxyUrl;
+  return guestConfigDisk({
+    token: stored.agentToken,
+    hostname: sandboxId,
+    env: { ...stored.spec.env, ...(proxyUrl === undefined ? {} : proxyEnvironment(proxyUrl)) },
+    pidsLimit: stored.spec.pidsLimit ?? DEFAULT_PIDS_LIMIT,
+  });
 }
 
 /**
@@ -153,10 +203,20 @@ export class FirecrackerBackend implements SandboxBackend {
     await mkdir(layout.root, { recursive: true, mode: 0o755 });
     const disk = path.join(layout.root, "rootfs.ext4");
     await link(path.join(this.#dir(sandboxId), "rootfs.ext4"), disk);
-    await link(this.#o.kernelPath, path.join(layout.root, "vmlinux")).catch(() =>
-      run("cp", ["--reflink=auto", this.#o.kernelPath, path.join(layout.root, "vmlinux")]),
-    );
+    const config = path.join(layout.root, "config.img");
+    await link(path.join(this.#dir(sandboxId), "config.img"), config);
+    const shared: [string | undefined, string][] = [
+      [this.#o.kernelPath, "vmlinux"],
+      [this.#o.initrdPath, "initrd.cpio"],
+    ];
+    for (const [from, name] of shared) {
+      if (from === undefined) continue;
+      await link(from, path.join(layout.root, name)).catch(() =>
+        run("cp", ["--reflink=auto", from, path.join(layout.root, name)]),
+      );
+    }
     await chown(disk, jailer.uid, jailer.gid);
+    await chown(config, jailer.uid, jailer.gid);
   }
 
   async #stored(sandboxId: string): Promise<StoredSandbox> {
@@ -179,6 +239,15 @@ export class FirecrackerBackend implements SandboxBackend {
 
   /** {@inheritDoc SandboxBackend.create} */
   async create(spec: SandboxSpec): Promise<SandboxInfo> {
+    if (spec.command !== undefined) {
+      throw new BadRequestError(
+        "the firecracker backend always runs the guest agent: command is not supported",
+      );
+    }
+    for (const name of Object.keys(spec.env ?? {})) {
+      if (!ENV_NAME.test(name))
+        throw new BadRequestError(`invalid environment variable name ${name}`);
+    }
     const dir = this.#dir(spec.sandboxId);
     await mkdir(this.#o.stateDir, { recursive: true, mode: 0o700 });
     try {
@@ -190,12 +259,11 @@ export class FirecrackerBackend implements SandboxBackend {
     }
     try {
       // A reflink where the filesystem has them, a sparse copy elsewhere: never the full size.
-      await run("cp", [
-        "--reflink=auto",
-        "--sparse=always",
-        this.#o.rootfsPath,
-        path.join(dir, "rootfs.ext4"),
-      ]);
+      const disk = path.join(dir, "rootfs.ext4");
+      await run("cp", ["--reflink=auto", "--sparse=always", this.#o.rootfsPath, disk]);
+      // Grown (sparsely) by the sandbox's disk size; the guest's init resizes the filesystem.
+      const extraMb = Math.max(0, Math.round(spec.diskMb ?? DEFAULT_EXTRA_DISK_MB));
+      await truncate(disk, (await stat(disk)).size + extraMb * 2 ** 20);
       const network = await this.#o.network?.attach(spec.sandboxId, spec.egress ?? "allow-all");
       const stored: StoredSandbox = {
         spec,
@@ -220,9 +288,13 @@ export class FirecrackerBackend implements SandboxBackend {
       vcpus: stored.spec.vcpus,
       memoryMib: stored.spec.memoryMb,
       kernelPath: this.#o.jailer ? at("vmlinux") : this.#o.kernelPath,
-      bootArgs: bootArgs(stored.network?.kernelIpArg),
+      bootArgs: firecrackerBootArgs(stored.network),
       rootfsPath: this.#o.jailer ? at("rootfs.ext4") : path.join(dir, "rootfs.ext4"),
       ...(stored.network ? { network: { tap: stored.network.tap, mac: stored.network.mac } } : {}),
+      ...(this.#o.initrdPath === undefined
+        ? {}
+        : { initrdPath: this.#o.jailer ? at("initrd.cpio") : this.#o.initrdPath }),
+      configDrivePath: this.#o.jailer ? at("config.img") : path.join(dir, "config.img"),
       vsock: { guestCid: GUEST_CID, udsPath: at("vsock.sock") },
       logPath: at("log.fifo"),
       metricsPath: at("metrics.fifo"),
@@ -235,9 +307,10 @@ export class FirecrackerBackend implements SandboxBackend {
     if (alive(await this.#pid(sandboxId))) return;
     const dir = this.#dir(sandboxId);
     const layout = this.#layout(sandboxId);
-    for (const f of ["api.sock", "vsock.sock", "log.fifo", "metrics.fifo", "exit"]) {
+    for (const f of ["api.sock", "vsock.sock", "log.fifo", "metrics.fifo", "exit", "config.img"]) {
       await rm(path.join(dir, f), { force: true });
     }
+    await writeFile(path.join(dir, "config.img"), configDisk(sandboxId, stored), { mode: 0o600 });
     await this.#prepareJail(sandboxId, layout);
     // Firecracker writes its log and metrics into FIFOs; a detached `cat` per FIFO copies them
     // to files, so they outlive a worker restart as the VM does.
@@ -407,11 +480,46 @@ export class FirecrackerBackend implements SandboxBackend {
     const out: SandboxInfo[] = [];
     for (const name of names) {
       const info = await this.inspect(name).catch(() => undefined);
-      if (info && (filter.workerId === undefined || info.workerId === filter.workerId)) {
-        out.push(info);
+      if (info === undefined) {
+        await this.#removeIfHalfMade(name);
+        continue;
       }
+      if (filter.workerId === undefined || info.workerId === filter.workerId) out.push(info);
     }
+    // What a VM removed behind the backend's back left on the network (its TAP, its lease).
+    const live = (await readdir(this.#o.stateDir).catch(() => [] as string[])).filter((n) =>
+      VALID_ID.test(n),
+    );
+    await this.#o.network?.reconcile(live).catch((err: unknown) => {
+      this.#o.logger?.warn({ err }, "reconciling the VM network failed");
+    });
     return out;
+  }
+
+  /**
+   * A directory without `sandbox.json` is a create that died before writing it (or after its
+   * disk copy): its disk copy would stay forever, so it goes once it is old enough not to be a
+   * create still under way, and no VMM of it runs.
+   */
+  async #removeIfHalfMade(name: string): Promise<void> {
+    if (!VALID_ID.test(name)) return;
+    const dir = path.join(this.#o.stateDir, name);
+    if (
+      await readFile(path.join(dir, "sandbox.json")).then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
+    const age =
+      Date.now() -
+      (await stat(dir).then(
+        (s) => s.mtimeMs,
+        () => Date.now(),
+      ));
+    if (age < HALF_MADE_GRACE_MS || alive(await this.#pid(name))) return;
+    this.#o.logger?.warn({ sandboxId: name }, "removing the directory of an unfinished VM create");
+    await this.remove(name);
   }
 
   /** {@inheritDoc SandboxBackend.agentSocketPath} */

@@ -1,23 +1,64 @@
 import { access, constants } from "node:fs/promises";
 import path from "node:path";
+import type { Config } from "@aetherium/common";
 import type { BackendOpener } from "../backends/backend-registry.js";
+import { VM_IMAGE_BUILD_COMMAND } from "../qemu/open-qemu-backend.js";
+import { findVmImage } from "../vm-image/build-vm-image.js";
 import { openVmNetwork } from "../vm-network/open-vm-network.js";
 import { FirecrackerBackend } from "./firecracker-backend.js";
 
-const exists = (file: string) =>
+const readable = (file: string) =>
   access(file, constants.R_OK).then(
     () => true,
     () => false,
   );
 
-/** Why no Firecracker guest can run a command yet; the opener says so instead of offering it. */
-const FIRECRACKER_GUEST_AGENT = "not built yet: planned";
+/** What a Firecracker VM boots, or what is missing for it. */
+type FirecrackerGuest =
+  | { readonly kernel: string; readonly initrd?: string; readonly rootfs: string }
+  | { readonly missing: string };
 
 /**
- * The Firecracker backend, offered once its guest image's agent serves vsock (not built yet); it
- * will then be ready when the probe found KVM and the binary, the kernel and root
- * filesystem configured in `sandbox.firecracker` exist, and the VM network (bridge, rules, egress
- * proxy) could be set up: a worker that cannot enforce a VM's egress policy takes no VMs.
+ * The guest: the VM image's (`aetherium image build --vm`: `vmlinux`, initramfs, root disk
+ * template, the same image QEMU boots), where `sandbox.firecracker.kernel` / `.rootfs` name no
+ * other. A configured kernel boots without the image's initramfs (which holds the image kernel's
+ * modules), so it must have the virtio and vsock drivers built in.
+ */
+async function firecrackerGuest(config: Config): Promise<FirecrackerGuest> {
+  const fc = config.sandbox.firecracker;
+  for (const [setting, file] of [
+    ["kernel", fc.kernel],
+    ["rootfs", fc.rootfs],
+  ] as const) {
+    if (file !== undefined && !(await readable(file))) {
+      return { missing: `sandbox.firecracker.${setting} ${file} is missing` };
+    }
+  }
+  if (fc.kernel !== undefined && fc.rootfs !== undefined) {
+    return { kernel: fc.kernel, rootfs: fc.rootfs };
+  }
+  const image = await findVmImage(path.resolve(config.home, "cache", "image"));
+  if (image === undefined) {
+    return { missing: `the VM image is missing: run \`${VM_IMAGE_BUILD_COMMAND}\`` };
+  }
+  if (fc.kernel === undefined && image.vmlinux === undefined) {
+    return {
+      missing: `the VM image's kernel cannot boot under Firecracker: ${
+        image.firecrackerUnsupported ?? `no vmlinux (rebuild it: \`${VM_IMAGE_BUILD_COMMAND}\`)`
+      }`,
+    };
+  }
+  return fc.kernel === undefined
+    ? { kernel: image.vmlinux ?? "", initrd: image.initrd, rootfs: fc.rootfs ?? image.rootfs }
+    : { kernel: fc.kernel, rootfs: image.rootfs };
+}
+
+/**
+ * The Firecracker backend, ready where the probe found a usable `/dev/kvm` and the
+ * `sandbox.firecracker.binary`, the guest exists (see {@link firecrackerGuest}) and the VM network
+ * (bridge, rules, egress proxy, addresses leased in the control plane's database) could be set
+ * up: a worker that cannot enforce a VM's egress policy takes no VMs. Otherwise it is not
+ * offered, and its status says what is missing.
  */
 export const openFirecrackerBackend: BackendOpener = async ({
   probe,
@@ -27,21 +68,10 @@ export const openFirecrackerBackend: BackendOpener = async ({
   workerId,
 }) => {
   const fc = config.sandbox.firecracker;
-  const missing = [
-    fc.kernel === undefined || !(await exists(fc.kernel))
-      ? `a guest kernel (sandbox.firecracker.kernel${fc.kernel ? `: ${fc.kernel} is missing` : " is not set"})`
-      : undefined,
-    fc.rootfs === undefined || !(await exists(fc.rootfs))
-      ? `a root filesystem image (sandbox.firecracker.rootfs${fc.rootfs ? `: ${fc.rootfs} is missing` : " is not set"})`
-      : undefined,
-    repos === undefined || workerId === undefined ? "the control plane's database" : undefined,
-    // The guest image's agent serves virtio-serial (QEMU), not vsock, and nothing hands a
-    // Firecracker guest its agent token yet: offering the backend would accept creates whose
-    // agent never answers.
-    `a guest image whose agent serves vsock (${FIRECRACKER_GUEST_AGENT})`,
-  ].filter((m): m is string => m !== undefined);
-  if (missing.length > 0 || fc.kernel === undefined || fc.rootfs === undefined) {
-    return { ready: false, detail: `${probe.detail}, but it needs ${missing.join(" and ")}` };
+  const guest = await firecrackerGuest(config);
+  if ("missing" in guest) return { ready: false, detail: `${probe.detail}, but ${guest.missing}` };
+  if (repos === undefined || workerId === undefined) {
+    return { ready: false, detail: `${probe.detail}, but it needs the control plane's database` };
   }
   const opened = await openVmNetwork({ config, logger, repos, workerId });
   if ("failed" in opened) {
@@ -54,8 +84,9 @@ export const openFirecrackerBackend: BackendOpener = async ({
   const { network } = opened;
   const backend = new FirecrackerBackend({
     binary: fc.binary,
-    kernelPath: fc.kernel,
-    rootfsPath: fc.rootfs,
+    kernelPath: guest.kernel,
+    ...(guest.initrd === undefined ? {} : { initrdPath: guest.initrd }),
+    rootfsPath: guest.rootfs,
     stateDir: fc.stateDir ?? path.resolve(config.home, "firecracker"),
     ...(fc.jailer
       ? {
@@ -71,6 +102,6 @@ export const openFirecrackerBackend: BackendOpener = async ({
   return {
     ready: true,
     backend,
-    detail: `${probe.detail}, kernel ${fc.kernel}, root filesystem ${fc.rootfs}, VM bridge ${network.bridge} (${network.subnet})`,
+    detail: `${probe.detail}, kernel ${guest.kernel}, root filesystem ${guest.rootfs}, VM bridge ${network.bridge} (${network.subnet})`,
   };
 };

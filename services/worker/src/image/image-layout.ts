@@ -14,6 +14,9 @@ export const BASE_PACKAGES: readonly string[] = [
   // The unprivileged account below gets root through sudo, as E2B's base image does.
   "sudo",
   "python3",
+  // A Firecracker microVM's agent is reached over vsock, which Node cannot listen on: socat
+  // bridges the vsock port to the agent's unix socket (see `vm-image/guest-init.ts`).
+  "socat",
 ];
 
 /**

@@ -34,6 +34,7 @@ import type { EgressPolicy } from "@aetherium/types";
 import type { SandboxBackend, SandboxInfo, SandboxSpec } from "../backends/sandbox-backend.js";
 import { SandboxConflictError, SandboxNotFoundError } from "../docker/docker-errors.js";
 import type { VmImage } from "../vm-image/build-vm-image.js";
+import { guestConfigDisk } from "../vm-image/guest-config.js";
 import { GUEST_PORTS } from "../vm-image/guest-init.js";
 import { qmpCommands } from "./qmp-client.js";
 import { serialHandshake } from "./serial-handshake.js";
@@ -144,10 +145,6 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 function validId(sandboxId: string): string {
   if (!ID_PATTERN.test(sandboxId)) throw new BadRequestError(`invalid sandbox id ${sandboxId}`);
   return sandboxId;
-}
-
-function shellQuote(value: string): string {
-  return `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
 function processAlive(pid: number): boolean {
@@ -323,18 +320,12 @@ export class QemuBackend implements SandboxBackend {
       ...record.env,
       ...(network?.proxyUrl === undefined ? {} : proxyEnvironment(network.proxyUrl)),
     };
-    const lines = [
-      `AETHERIUM_AGENT_TOKEN=${shellQuote(record.token)}`,
-      `AETHERIUM_HOSTNAME=${shellQuote(record.sandboxId.slice(0, 63))}`,
-      ...Object.entries(env).map(([k, v]) => `${k}=${shellQuote(v)}`),
-      // Last: the sandbox's own environment cannot lift its limit.
-      `AETHERIUM_PIDS_LIMIT=${record.pidsLimit ?? DEFAULT_PIDS_LIMIT}`,
-    ];
-    const text = Buffer.from(`${lines.join("\n")}\n`);
-    if (text.length > 1024 * 1024) throw new BadRequestError("sandbox environment is too large");
-    // A whole number of sectors, zero-padded: the init strips the NULs.
-    const disk = Buffer.alloc(Math.ceil((text.length + 1) / 512) * 512);
-    text.copy(disk);
+    const disk = guestConfigDisk({
+      token: record.token,
+      hostname: record.sandboxId,
+      env,
+      pidsLimit: record.pidsLimit ?? DEFAULT_PIDS_LIMIT,
+    });
     const file = path.join(this.runDir(record.sandboxId), "config.img");
     await writeFile(file, disk, { mode: 0o600 });
     return file;

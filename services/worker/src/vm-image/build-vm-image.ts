@@ -4,7 +4,10 @@
  * initramfs, each cached by what went into it under `<cacheDir>/vm`:
  *
  * - kernel: `apt-get download linux-image-<flavour>` (resolved to its versioned package) and
- *   `dpkg-deb -x`, never installed; its virtio drivers are modules, so the initramfs loads them;
+ *   `dpkg-deb -x`, never installed; its virtio drivers are modules, so the initramfs loads them.
+ *   QEMU boots its `vmlinuz`; Firecracker needs the uncompressed ELF, `vmlinux`, extracted once
+ *   beside it (`extract-vmlinux.ts`), and the drivers its guests need ({@link FIRECRACKER_DRIVERS})
+ *   built in or among the initramfs's modules;
  * - initramfs: busybox (from `busybox-static`, fetched the same way), those modules and
  *   {@link INITRAMFS_INIT}, as a cpio archive;
  * - root disk: `mkfs.ext4 -d` of the tree plus `/sbin/aetherium-init`, no loop mounts, sized
@@ -23,10 +26,11 @@ import {
 import { withDirLock } from "../image/dir-lock.js";
 import { cpioArchive, type CpioEntry } from "./cpio-archive.js";
 import { exists, fetchDebianPackage, resolveDebianPackage, runCommand } from "./debian-package.js";
+import { extractVmlinux } from "./extract-vmlinux.js";
 import { GUEST_MODULES, INITRAMFS_INIT, rootInit } from "./guest-init.js";
 
 // Bump when the layout of the VM image changes without its inputs changing.
-const VM_IMAGE_LAYOUT_VERSION = 1;
+const VM_IMAGE_LAYOUT_VERSION = 2;
 
 /**
  * Free space the root disk template keeps: what a VM has before its init grows the filesystem
@@ -57,6 +61,13 @@ export interface VmImageOptions extends Omit<RootfsTreeOptions, "onProgress"> {
 export interface VmImage {
   /** The kernel (`vmlinuz`, a bzImage QEMU boots directly). */
   kernel: string;
+  /**
+   * The same kernel uncompressed (`vmlinux`, an ELF), what Firecracker boots; absent when the
+   * kernel lacks a driver Firecracker guests need ({@link firecrackerUnsupported} says which).
+   */
+  vmlinux?: string;
+  /** Why this image cannot boot under Firecracker; absent when it can. */
+  firecrackerUnsupported?: string;
   /** The initramfs (uncompressed cpio). */
   initrd: string;
   /** The root disk template (raw ext4). Read-only: VMs get a copy-on-write overlay of it. */
@@ -66,6 +77,67 @@ export interface VmImage {
   /** Hash of everything that went into it. */
   key: string;
   cached: boolean;
+}
+
+/**
+ * What a Firecracker guest needs of its kernel: the virtio-mmio transport (Firecracker has no
+ * PCI), the block and network devices, and vsock for the agent. Each `CONFIG_` option, with the
+ * module that provides it where it is not built in.
+ */
+export const FIRECRACKER_DRIVERS: readonly { option: string; module: string }[] = [
+  { option: "VIRTIO_MMIO", module: "kernel/drivers/virtio/virtio_mmio.ko" },
+  { option: "VIRTIO_BLK", module: "kernel/drivers/block/virtio_blk.ko" },
+  { option: "VIRTIO_NET", module: "kernel/drivers/net/virtio_net.ko" },
+  { option: "VSOCKETS", module: "kernel/net/vmw_vsock/vsock.ko" },
+  {
+    option: "VIRTIO_VSOCKETS",
+    module: "kernel/net/vmw_vsock/vmw_vsock_virtio_transport.ko",
+  },
+];
+
+/**
+ * Why a kernel (its `config-<release>` text and its modules directory) cannot run a Firecracker
+ * guest, or undefined when it can: each of {@link FIRECRACKER_DRIVERS} must be built in (`=y`)
+ * or a module the initramfs loads ({@link GUEST_MODULES}) that the package has.
+ */
+export async function firecrackerUnsupported(
+  kernelConfig: string,
+  modulesDir: string,
+): Promise<string | undefined> {
+  const missing: string[] = [];
+  for (const { option, module } of FIRECRACKER_DRIVERS) {
+    const value = new RegExp(`^CONFIG_${option}=(y|m)$`, "m").exec(kernelConfig)?.[1];
+    if (value === "y") continue;
+    if (
+      value === "m" &&
+      GUEST_MODULES.includes(module) &&
+      (await exists(path.join(modulesDir, module)))
+    ) {
+      continue;
+    }
+    missing.push(`CONFIG_${option}`);
+  }
+  return missing.length === 0
+    ? undefined
+    : `the kernel lacks ${missing.join(", ")} (built in, or as a module the initramfs loads)`;
+}
+
+/** Extracts `vmlinux` from `vmlinuz` unless done before; checks it is the package's release. */
+async function ensureVmlinux(
+  vmlinuz: string,
+  vmlinux: string,
+  release: string,
+  report: (progress: VmImageProgress) => void,
+): Promise<undefined> {
+  if (await exists(vmlinux)) return undefined;
+  report({ step: "kernel", message: "extracting vmlinux for Firecracker" });
+  const found = await extractVmlinux(vmlinuz, vmlinux);
+  if (found.release !== release) {
+    await rm(vmlinux, { force: true });
+    throw new Error(`${vmlinuz} holds kernel ${found.release}, not ${release}`);
+  }
+  report({ step: "kernel", message: `vmlinux extracted (${found.compression} payload)` });
+  return undefined;
 }
 
 /** Where {@link buildVmImage} keeps its output for a cache dir: `<cacheDir>/vm`. */
@@ -79,7 +151,7 @@ export async function findVmImage(cacheDir: string): Promise<VmImage | undefined
   const text = await readFile(file, "utf8").catch(() => undefined);
   if (text === undefined) return undefined;
   const image = JSON.parse(text) as VmImage;
-  for (const f of [image.kernel, image.initrd, image.rootfs]) {
+  for (const f of [image.kernel, image.initrd, image.rootfs, image.vmlinux ?? image.kernel]) {
     if (!(await exists(f))) return undefined;
   }
   return { ...image, cached: true };
@@ -146,6 +218,24 @@ export async function buildVmImage(options: VmImageOptions): Promise<VmImage> {
       const release = kernelPkg.name.replace(/^linux-image-/, "");
       const vmlinuz = path.join(kernel.dir, "root", "boot", `vmlinuz-${release}`);
       const modulesDir = path.join(kernel.dir, "root", "lib", "modules", release);
+      const kernelConfig = await readFile(
+        path.join(kernel.dir, "root", "boot", `config-${release}`),
+        "utf8",
+      ).catch(() => "");
+      let unsupported = await firecrackerUnsupported(kernelConfig, modulesDir);
+      let vmlinux: string | undefined;
+      if (unsupported === undefined) {
+        vmlinux = path.join(kernel.dir, "vmlinux");
+        // QEMU needs no vmlinux: a failed extraction (a decompressor not installed) leaves the
+        // image for QEMU, with the reason Firecracker cannot boot it.
+        unsupported = await ensureVmlinux(vmlinuz, vmlinux, release, report).catch(
+          (err: unknown) => `extracting vmlinux failed: ${(err as Error).message}`,
+        );
+        if (unsupported !== undefined) vmlinux = undefined;
+      }
+      if (unsupported !== undefined) {
+        report({ step: "kernel", message: `no Firecracker kernel: ${unsupported}` });
+      }
 
       // The agent starts as a script: its startup snapshot is tied to the CPU features of the
       // host that built it, and a guest CPU (TCG's especially) has others, so V8 refuses it.
@@ -165,6 +255,8 @@ export async function buildVmImage(options: VmImageOptions): Promise<VmImage> {
       const dir = path.join(vmDir, "images", key);
       const image: VmImage = {
         kernel: vmlinuz,
+        ...(vmlinux === undefined ? {} : { vmlinux }),
+        ...(unsupported === undefined ? {} : { firecrackerUnsupported: unsupported }),
         initrd: path.join(dir, "initrd.cpio"),
         rootfs: path.join(dir, "rootfs.ext4"),
         kernelRelease: release,

@@ -5,14 +5,42 @@
  *   modules, brings up the network from the kernel command line when it names one, mounts the
  *   root disk and hands over to the root filesystem's init;
  * - `/sbin/aetherium-init` (bash, PID 1 of the guest): mounts what a sandbox expects, reads the
- *   sandbox's settings from the config disk, runs the guest agent on the agent port in a cgroup
- *   whose `pids.max` is the sandbox's process limit (as Docker's `PidsLimit` bounds a container)
- *   and restarts it if it dies, and powers off cleanly when the host asks on the control port.
+ *   sandbox's settings from the config disk, runs the guest agent in a cgroup whose `pids.max` is
+ *   the sandbox's process limit (as Docker's `PidsLimit` bounds a container) and restarts it if it
+ *   dies, and powers off cleanly when the host asks.
+ *
+ * One image boots under either VMM; the kernel command line says which transport the agent has:
+ * - QEMU: the agent serves the `aetherium.agent` virtio-serial port, and the host asks for a
+ *   power-off on the `aetherium.control` port;
+ * - Firecracker ({@link VSOCK_BOOT_ARG}`=<port>`): the agent serves its unix socket and `socat`
+ *   bridges the vsock port to it (Node cannot listen on vsock); Firecracker's `SendCtrlAltDel`
+ *   reaches init as SIGINT, and the guest ends with a reboot, which ends the Firecracker process.
  * @module
  */
 
 /** The virtio-serial port names the host's QEMU command line creates and the guest uses. */
 export const GUEST_PORTS = { agent: "aetherium.agent", control: "aetherium.control" } as const;
+
+/**
+ * The kernel command-line argument that puts the guest's agent on vsock (`aetherium.vsock=<port>`,
+ * a Firecracker VM); without it the agent serves virtio-serial (QEMU).
+ */
+export const VSOCK_BOOT_ARG = "aetherium.vsock";
+
+/** Where the agent listens in a vsock guest: root's own directory, mode 0700. */
+export const GUEST_AGENT_SOCKET = "/run/aetherium/agent.sock";
+
+/**
+ * The vsock bridge's command line: one `socat` child per host connection, each joined to the
+ * agent's unix socket, where the agent asks for the sandbox's token as on every transport.
+ */
+export function vsockBridgeCommand(port: number | string): string[] {
+  return ["socat", `VSOCK-LISTEN:${port},reuseaddr,fork`, `UNIX-CONNECT:${GUEST_AGENT_SOCKET}`];
+}
+
+/** Markers around the init's shell functions, so a test can run them on their own. */
+export const INIT_FUNCTIONS_BEGIN = "# <aetherium-init functions>";
+export const INIT_FUNCTIONS_END = "# </aetherium-init functions>";
 
 /** Kernel modules the initramfs loads, in dependency order (missing or built-in ones are skipped). */
 export const GUEST_MODULES: readonly string[] = [
@@ -24,6 +52,10 @@ export const GUEST_MODULES: readonly string[] = [
   "kernel/net/core/failover.ko",
   "kernel/drivers/net/net_failover.ko",
   "kernel/drivers/net/virtio_net.ko",
+  // vsock, the agent's transport under Firecracker (under QEMU they find no device and idle).
+  "kernel/net/vmw_vsock/vsock.ko",
+  "kernel/net/vmw_vsock/vmw_vsock_virtio_transport_common.ko",
+  "kernel/net/vmw_vsock/vmw_vsock_virtio_transport.ko",
 ];
 
 /**
@@ -69,12 +101,45 @@ mount --move /dev /newroot/dev
 exec switch_root /newroot /sbin/aetherium-init
 `;
 
+function shellWords(words: readonly string[]): string {
+  return words.map((w) => `'${w.replaceAll("'", `'\\''`)}'`).join(" ");
+}
+
 /** The guest's PID 1 in the root filesystem. */
 export function rootInit(agentCommand: readonly string[]): string {
-  const agent = agentCommand.map((a) => `'${a}'`).join(" ");
+  const agent = shellWords(agentCommand);
   return `#!/bin/bash
 # PID 1 of an Aetherium microVM. bash waits for every child, so orphans are reaped.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 HOME=/root
+${INIT_FUNCTIONS_BEGIN}
+# The agent's vsock port from the kernel command line (file $1), or nothing: serial transport.
+vsock_port() {
+  tr ' ' '\\n' < "$1" | sed -n 's/^aetherium\\.vsock=\\([0-9]\\{1,10\\}\\)$/\\1/p' | head -n 1
+}
+# Reads the config disk (device $1: shell assignments, NUL-padded) into the environment. Its
+# copy lives in root's 0700 directory only while it is read.
+load_config() {
+  head -c 1048576 "$1" | tr -d '\\000' > /run/aetherium/config.sh
+  set -a; . /run/aetherium/config.sh; set +a
+  rm -f /run/aetherium/config.sh
+}
+# Runs the agent in the foreground on the transport the command line chose (vsock port $1).
+run_agent() {
+  if [ -n "$1" ]; then
+    exec ${agent} --socket ${GUEST_AGENT_SOCKET}
+  else
+    exec ${agent} --serial /dev/virtio-ports/${GUEST_PORTS.agent}
+  fi
+}
+# Bridges vsock port $1 to the agent's socket, restarting the bridge if it dies.
+run_vsock_bridge() {
+  while :; do
+    socat "VSOCK-LISTEN:$1,reuseaddr,fork" ${shellWords(vsockBridgeCommand("").slice(2))}
+    echo "aetherium-init: vsock bridge exited ($?), restarting" > /dev/console
+    sleep 1
+  done
+}
+${INIT_FUNCTIONS_END}
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev
@@ -85,6 +150,7 @@ mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 mount -t tmpfs -o mode=1777 tmpfs /tmp
 mount -t tmpfs -o mode=0755 tmpfs /run
 mkdir -p /run/aetherium && chmod 700 /run/aetherium
+vsock=$(vsock_port /proc/cmdline)
 # There is no udev: name the virtio-serial ports as udev would.
 mkdir -p /dev/virtio-ports
 for p in /sys/class/virtio-ports/*; do
@@ -96,37 +162,41 @@ ip_arg=$(tr ' ' '\\n' < /proc/cmdline | sed -n 's/^ip=//p')
 dns=$(echo "$ip_arg" | cut -d: -f8)
 [ -n "$dns" ] && echo "nameserver $dns" > /etc/resolv.conf
 # The config disk: the sandbox's token, hostname and environment, readable by root only.
-if [ -b /dev/vdb ]; then
-  head -c 1048576 /dev/vdb | tr -d '\\000' > /run/aetherium/config.sh
-  set -a; . /run/aetherium/config.sh; set +a
-  rm -f /run/aetherium/config.sh
-fi
+[ -b /dev/vdb ] && load_config /dev/vdb
 [ -n "$AETHERIUM_HOSTNAME" ] && echo "$AETHERIUM_HOSTNAME" > /proc/sys/kernel/hostname
 unset AETHERIUM_HOSTNAME
-# The sandbox's processes (the agent and all it starts) share one process limit; init and its
-# control-port reader stay outside, so a fork bomb cannot keep the host from powering it off.
+# The sandbox's processes (the agent and all it starts) share one process limit; init, its
+# control-port reader and the vsock bridge stay outside, so a fork bomb cannot keep the host from
+# reaching the agent or powering the VM off.
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
 echo +pids > /sys/fs/cgroup/cgroup.subtree_control
 mkdir -p /sys/fs/cgroup/sandbox
 [ -n "$AETHERIUM_PIDS_LIMIT" ] && echo "$AETHERIUM_PIDS_LIMIT" > /sys/fs/cgroup/sandbox/pids.max
 unset AETHERIUM_PIDS_LIMIT
+# QEMU powers off; Firecracker has no power-off, and ends when the guest reboots (reboot=k).
+halt=o
+[ -n "$vsock" ] && halt=b
 poweroff_now() {
   kill -TERM -1 2>/dev/null; sleep 1; kill -KILL -1 2>/dev/null
   sync; mount -o remount,ro / 2>/dev/null; sync
-  echo o > /proc/sysrq-trigger
+  echo "$halt" > /proc/sysrq-trigger
 }
 trap poweroff_now TERM INT
-( while :; do
-    if read -r cmd < /dev/virtio-ports/${GUEST_PORTS.control}; then
-      [ "$cmd" = poweroff ] && kill -TERM 1
-    else
-      sleep 1
-    fi
-  done ) &
+if [ -n "$vsock" ]; then
+  run_vsock_bridge "$vsock" &
+else
+  ( while :; do
+      if read -r cmd < /dev/virtio-ports/${GUEST_PORTS.control}; then
+        [ "$cmd" = poweroff ] && kill -TERM 1
+      else
+        sleep 1
+      fi
+    done ) &
+fi
 cd /
 while :; do
   ( echo $BASHPID > /sys/fs/cgroup/sandbox/cgroup.procs
-    exec ${agent} --serial /dev/virtio-ports/${GUEST_PORTS.agent} ) &
+    run_agent "$vsock" ) &
   wait $!
   echo "aetherium-init: agent exited ($?), restarting" > /dev/console
   sleep 1
