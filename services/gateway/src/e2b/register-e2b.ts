@@ -93,7 +93,9 @@ function registerEnvdRoutes(
   // The request log would print a signed URL's signature with the URL: hidden there.
   const files = { ...hidden, logSerializers: { req: logRequestWithoutSignature } };
   app.get(`${prefix}/files`, files, (req, reply) =>
-    downloadFile(deps.router, req, reply, () => authorizeFileCall(repos, req, "read", deps.failedAuth)),
+    downloadFile(deps.router, req, reply, () =>
+      authorizeFileCall(repos, req, "read", deps.failedAuth),
+    ),
   );
   app.post(`${prefix}/files`, { ...files, bodyLimit: maxUpload }, async (req, reply) => {
     try {
