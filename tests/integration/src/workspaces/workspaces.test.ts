@@ -1,8 +1,22 @@
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { promisify } from "node:util";
 import { createLogger } from "@aetherium/common";
-import { DataPlaneClient, Migrator, openDatabase, type ControlPlane } from "@aetherium/core";
+import {
+  DataPlaneClient,
+  DEFAULT_BASE_IMAGE,
+  Migrator,
+  openDatabase,
+  type ControlPlane,
+} from "@aetherium/core";
 import { buildServer, ensureBootstrapKey } from "@aetherium/gateway";
-import { useTestDatabase, useTestRedis } from "@aetherium/testing";
+import {
+  buildFakeMisePluginImage,
+  FAKE_TOOL_FAILURE,
+  OFFLINE_MISE_ENV,
+  useTestDatabase,
+  useTestRedis,
+} from "@aetherium/testing";
 import type { DomainEvent, Prompt, Workspace } from "@aetherium/types";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../fleet/fleet.js";
@@ -20,6 +34,8 @@ const db = useTestDatabase();
 const redis = useTestRedis();
 const TOKEN = `ghp-${randomBytes(12).toString("hex")}`;
 const ENCRYPTION_KEY = randomBytes(32).toString("base64");
+// The sandbox image with local mise plugins linked for `user`, so tools install offline.
+const TOOLS_IMAGE = `aetherium/ws-core-tools:${randomBytes(4).toString("hex")}`;
 
 describe.skipIf(!here.ok)("workspaces", () => {
   let fixture: TestWorker;
@@ -65,6 +81,10 @@ describe.skipIf(!here.ok)("workspaces", () => {
       AETHERIUM_WORKER_ID: `ws-${randomBytes(4).toString("hex")}`,
     });
     runtime = fixture.runtime;
+    await buildFakeMisePluginImage(DEFAULT_BASE_IMAGE, TOOLS_IMAGE, [
+      { name: "faketool" },
+      { name: "failtool", behaviour: "fail" },
+    ]);
     runtime.bus.subscribe(["*"], (e) => void events.push(e));
     const dataPlane = new DataPlaneClient({ timeoutMs: 2000 });
     const app = await buildServer({
@@ -86,6 +106,7 @@ describe.skipIf(!here.ok)("workspaces", () => {
     await close?.();
     await fixture?.close();
     await git?.close();
+    await promisify(execFile)("docker", ["rmi", "--force", TOOLS_IMAGE]).catch(() => undefined);
   }, 60_000);
 
   it("refuses bad bodies with 400s naming the fields, and an unknown environment", async () => {
@@ -267,6 +288,46 @@ describe.skipIf(!here.ok)("workspaces", () => {
     expect((await api("DELETE", `/api/v1/workspaces/broken-ws?wait=true`)).status).toBe(204);
     expect((await api("GET", `/api/v1/workspaces/${failed.id}`)).status).toBe(404);
     await waitFor(async () => (await vmStatus(failed.vmId!)) === "deleted", "sandbox deleted");
+  }, 300_000);
+
+  it("installs tools with mise as steps, and fails the workspace naming the tool that failed", async () => {
+    expect(
+      (
+        await api("POST", "/api/v1/environments", {
+          name: "tooled",
+          image: TOOLS_IMAGE,
+          vcpus: 1,
+          memoryMb: 256,
+          env: OFFLINE_MISE_ENV,
+          tools: ["faketool@1.2.3", "failtool@1.0.0"],
+          setup: [{ type: "script", run: "echo never" }],
+          agent: { type: "custom", command: "true" },
+        })
+      ).status,
+    ).toBe(201);
+    const r = await api("POST", "/api/v1/workspaces?wait=true", {
+      name: "tooled-ws",
+      environment: "tooled",
+    });
+    expect(r.status, r.text).toBe(201);
+    const w = r.body.workspace as Workspace;
+    expect(w.prepSteps.map((s) => [s.name, s.type, s.status])).toEqual([
+      ["tool faketool@1.2.3", "tool", "succeeded"],
+      ["tool failtool@1.0.0", "tool", "failed"],
+      ["setup 1", "script", "skipped"],
+    ]);
+    expect(w.prepSteps[0]!.output).toContain("installed: faketool@1.2.3 1.2.3");
+    expect(w).toMatchObject({ status: "failed", failedStep: "tool failtool@1.0.0" });
+    expect(w.error).toMatch(/^tool failtool@1\.0\.0 failed: /);
+    expect(w.error).toContain(`${FAKE_TOOL_FAILURE} failtool`);
+    // The installed tool is on the user's PATH for later commands (mise's shims).
+    const ran = await inSandbox(
+      w.vmId!,
+      'PATH="$HOME/.local/share/mise/shims:$PATH" faketool',
+      "user",
+    );
+    expect(ran.out).toContain("faketool 1.2.3");
+    expect((await api("DELETE", `/api/v1/workspaces/${w.id}?wait=true`)).status).toBe(204);
   }, 300_000);
 
   it("stops an idle workspace's sandbox and a prompt resumes it with its files", async () => {
