@@ -331,14 +331,20 @@ describe.skipIf(!here.ok)("workspaces", () => {
   }, 300_000);
 
   it("stops an idle workspace's sandbox and a prompt resumes it with its files", async () => {
-    // Its clock is put back past the timeout rather than waiting the minimum minute.
+    // Its clock is put back past the timeout rather than waiting the minimum minute; the
+    // worker's reaper (every 250 ms here) then stops it.
     await runtime.db.db
       .updateTable("workspaces")
       .set({ idleSince: new Date(Date.now() - 3_600_000) })
       .where("id", "=", ws.id)
       .execute();
-    expect(await runtime.workspaces.sweepIdle()).toEqual([ws.id]);
-    expect((await api("GET", `/api/v1/workspaces/${ws.id}`)).body.workspace.status).toBe("idle");
+    await waitFor(
+      async () =>
+        (await api("GET", `/api/v1/workspaces/${ws.id}`)).body.workspace.status === "idle",
+      "the workspace idle",
+      30_000,
+    );
+    expect(events.some((e) => e.type === "workspace.idle")).toBe(true);
     await waitFor(async () => (await vmStatus(ws.vmId!)) === "stopped", "sandbox stopped", 60_000);
 
     const sent = await api("POST", `/api/v1/workspaces/${ws.id}/prompts?wait=true`, {
@@ -354,7 +360,7 @@ describe.skipIf(!here.ok)("workspaces", () => {
     const after = (await api("GET", `/api/v1/workspaces/${ws.id}`)).body.workspace as Workspace;
     expect(after.status).toBe("ready");
     expect(Date.parse(after.idleSince!)).toBeGreaterThan(Date.now() - 120_000);
-    // A workspace with a prompt running or waiting is never stopped.
+    // The prompt reset its idle clock: nothing is due.
     expect(await runtime.workspaces.sweepIdle()).toEqual([]);
   }, 300_000);
 
