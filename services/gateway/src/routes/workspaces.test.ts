@@ -126,7 +126,7 @@ describe("workspaces", () => {
     expect(set.status).toBe(201);
     expect(set.body.secret).toMatchObject({ name: "API_KEY", type: "token", scope: "workspace" });
     const list = await call("GET", `/api/v1/workspaces/${ws.id}/secrets`);
-    expect(list.body.items.map((s: { name: string }) => s.name)).toEqual(["API_KEY"]);
+    expect((list.body.items as { name: string }[]).map((s) => s.name)).toEqual(["API_KEY"]);
     expect(JSON.stringify([set.body, list.body])).not.toContain(SECRET);
 
     const reader = await gw.key("ws-reader", ["read"]);
