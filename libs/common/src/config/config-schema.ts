@@ -159,6 +159,9 @@ const sandboxSchema = z.strictObject({
   // Stop a running sandbox after this many seconds without a command (0: never). Stopped ones
   // keep their files and start again on request; their TTL still deletes them.
   idleStopSec: intSetting(0).default(0),
+  // How long one tool a sandbox asks for (`POST /vms {tools}`) may take to install with mise
+  // before it is killed and the sandbox fails naming it.
+  toolTimeoutSec: intSetting(1, 86_400).default(600),
   // Port of the egress proxy that enforces allow-lists, on the host address of the allow-list
   // bridge. Every worker on a host uses the same one (one serves, the others stand by).
   egressProxyPort: intSetting(1, 65_535).default(3128),

@@ -96,6 +96,7 @@ export async function openWorkerSandboxes(
         bus: runtime.bus,
         workerId,
         logger,
+        toolTimeoutMs: config.sandbox.toolTimeoutSec * 1000,
         ...(backend.agentReadyTimeoutMs === undefined
           ? {}
           : { agentReadyTimeoutMs: backend.agentReadyTimeoutMs }),

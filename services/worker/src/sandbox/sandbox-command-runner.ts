@@ -5,7 +5,6 @@ import type {
   AgentProcess,
   ExecOutputHandlers,
 } from "../agent-client/agent-client.js";
-import type { SandboxManagers } from "./sandbox-managers.js";
 
 /** Starts a process in a sandbox: a running sandbox's manager, or a sandbox's agent directly. */
 export type ProcessStarter = (
@@ -72,10 +71,19 @@ export function agentCommandRunner(start: ProcessStarter): SandboxCommandRunner 
 }
 
 /**
- * Runs commands in the running sandboxes of this worker, whatever their backend, through their
- * managers: unrecorded (no `executions` row), counted as activity so idle stop leaves them alone.
+ * The part of `SandboxManagers` {@link sandboxCommandRunner} uses (named here, not imported: the
+ * managers' lifecycle imports this file).
  */
-export function sandboxCommandRunner(managers: SandboxManagers): SandboxCommandRunner {
+interface RunningSandboxes {
+  for(sandboxId: string): Promise<{ startProcess: ProcessStarter }>;
+}
+
+/**
+ * Runs commands in the running sandboxes of this worker, whatever their backend, through their
+ * managers (`SandboxManagers`): unrecorded (no `executions` row), counted as activity so idle stop
+ * leaves them alone.
+ */
+export function sandboxCommandRunner(managers: RunningSandboxes): SandboxCommandRunner {
   return agentCommandRunner(async (sandboxId, spec, handlers) =>
     (await managers.for(sandboxId)).startProcess(sandboxId, spec, handlers),
   );

@@ -19,7 +19,7 @@ import {
   ensureSandboxTestImage,
   SANDBOX_TEST_IMAGE,
 } from "../testing/sandbox-test-image.js";
-import { agentCommandRunner } from "./sandbox-command-runner.js";
+import { sandboxCommandRunner } from "./sandbox-command-runner.js";
 import { SandboxManager } from "./sandbox-manager.js";
 
 // Tools through mise in real Docker sandboxes, offline: local asdf-style plugins linked in the
@@ -52,7 +52,7 @@ describe.skipIf(!host.ok)("a new sandbox's tools, installed with mise before it 
     repos = createRepositories(handle.db);
     await repos.workers.register({ id: workerId, hostname: "test", address: "http://127.0.0.1:1" });
     bus.subscribe(["vm.*"], (e) => {
-      if (e.type === "vm.tool") toolEvents.push(e.data as ToolEvent);
+      if (e.type === "vm.tool") toolEvents.push(e.data);
       else vmEvents.push(e);
     });
     manager = new SandboxManager({
@@ -114,9 +114,8 @@ describe.skipIf(!host.ok)("a new sandbox's tools, installed with mise before it 
     expect(later.stdout).toBe("faketool 1.2.3\n/home/user/.local/share/mise/shims/faketool\n");
 
     // Installing again skips what is there; another version installs beside it.
-    const runner = agentCommandRunner((id, spec, handlers) =>
-      manager.startProcess(id, spec, handlers),
-    );
+    // Through the adapter a workspace's preparation uses on a running sandbox.
+    const runner = sandboxCommandRunner({ for: () => Promise.resolve(manager) });
     const again = await installTools(runner, row.id, ["faketool@1.2.3", "faketool@1.0.0"]);
     expect(again.map((r) => [r.spec, r.status, r.version])).toEqual([
       ["faketool@1.2.3", "skipped", "1.2.3"],

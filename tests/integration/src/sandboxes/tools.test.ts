@@ -63,12 +63,15 @@ describe.skipIf(!here.ok)("sandboxes with tools through the gateway and a worker
       AETHERIUM_REDIS_URL: redis.current.url,
       AETHERIUM_REDIS__KEY_PREFIX: redis.current.prefix,
       AETHERIUM_ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
+      // The per-tool timeout comes from configuration (default 600 s).
+      AETHERIUM_SANDBOX__TOOL_TIMEOUT_SEC: "4",
       AETHERIUM_WORKER_ID: `tools-${randomBytes(4).toString("hex")}`,
     });
     runtime = fixture.runtime;
     await buildFakeMisePluginImage(DEFAULT_BASE_IMAGE, image, [
       { name: "faketool" },
       { name: "failtool", behaviour: "fail" },
+      { name: "hangtool", behaviour: "hang" },
     ]);
     runtime.bus.subscribe(["vm.tool"], (e: DomainEvent) => {
       toolEvents.push(e.data as EventData<"vm.tool">);
@@ -152,6 +155,20 @@ describe.skipIf(!here.ok)("sandboxes with tools through the gateway and a worker
     });
     expect(waited.status).toBe(503);
     expect(waited.body.error.message).toMatch(/create failed: tool failtool@1\.0\.0 failed/);
+  }, 180_000);
+
+  it("kills a tool that outlives sandbox.toolTimeoutSec and fails the sandbox naming it", async () => {
+    const r = await api("POST", "/api/v1/vms?wait=true", {
+      image,
+      memoryMb: 256,
+      env: OFFLINE_MISE_ENV,
+      tools: ["hangtool@1.0.0"],
+    });
+    expect(r.status).toBe(503);
+    expect(r.body.error.message).toMatch(
+      /tool hangtool@1\.0\.0 failed: timed out after 4000 ms and was killed/,
+    );
+    expect(r.body.error.message).toContain("hangtool install started");
   }, 180_000);
 
   it("aether vm create --tool installs them, showing each tool's progress", async () => {
