@@ -16,7 +16,7 @@ import {
   type WorkspaceToolInstaller,
 } from "@aetherium/core";
 import type { ExecuteBody } from "@aetherium/types";
-import { agentCommandRunner } from "./sandbox-command-runner.js";
+import { sandboxCommandRunner } from "./sandbox-command-runner.js";
 import type { SandboxManagers } from "./sandbox-managers.js";
 
 /**
@@ -135,9 +135,7 @@ function workspaceHost(managers: SandboxManagers, workerId: string): WorkspaceSa
  * step; a failure is the step's result (naming the tool), not an error of the job.
  */
 function workspaceToolInstaller(managers: SandboxManagers): WorkspaceToolInstaller {
-  const runner = agentCommandRunner(async (sandboxId, spec, handlers) =>
-    (await managers.for(sandboxId)).startProcess(sandboxId, spec, handlers),
-  );
+  const runner = sandboxCommandRunner(managers);
   return async (sandboxId, spec, options) => {
     try {
       const [result] = await installTools(runner, sandboxId, [spec], {
