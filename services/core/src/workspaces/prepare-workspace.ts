@@ -231,7 +231,20 @@ async function sandboxHere(
     if (vm.status !== "running") await deps.host.create(vm.id, signal);
     return vm.id;
   }
-  if (vm && vm.status !== "deleted") await deps.vms.delete(vm.id).catch(() => undefined);
+  if (vm) {
+    // Said in the log: a replaced sandbox means an earlier attempt was cut off.
+    deps.logger.warn(
+      { workspaceId: row.id, vmId: vm.id, status: vm.status, workerId: vm.workerId },
+      "replacing a workspace's sandbox left by an earlier attempt",
+    );
+    if (vm.status !== "deleted") {
+      await deps.vms
+        .delete(vm.id)
+        .catch((err: unknown) =>
+          deps.logger.warn({ err, vmId: vm.id }, "could not delete the replaced sandbox"),
+        );
+    }
+  }
   const { vm: fresh } = await deps.vms.record(sandboxBodyOf(spec, row.id));
   await deps.db
     .updateTable("workspaces")
