@@ -123,25 +123,27 @@ export class WorkspaceService implements PromptWorkspaces {
         await this.deps.secrets.set({ tenant, workspaceId: row.id }, s, actor);
       }
       const { vm, placement } = await this.deps.vms.record(sandboxBodyOf(env, row.id));
+      // Recorded before the task exists: its job may start at once and must find the sandbox.
+      await this.#db
+        .updateTable("workspaces")
+        .set({ vmId: vm.id })
+        .where("id", "=", row.id)
+        .execute();
       const task = await this.deps.tasks.submit(
         "workspace:create",
         { workspaceId: row.id },
         { vmId: vm.id, placement, tenant },
       );
-      row = await this.#db
-        .updateTable("workspaces")
-        .set({
-          vmId: vm.id,
-          metadata: sql`metadata || ${JSON.stringify({ createTaskId: task.id })}::jsonb`,
-        })
-        .where("id", "=", row.id)
-        .returningAll()
-        .executeTakeFirstOrThrow();
+      await this.#mergeMetadata(row.id, { createTaskId: task.id });
+      row = await this.#records.find(tenant, row.id);
       const workspace = await this.#records.one(row);
       await this.#publish(workspace, null);
       return { workspace, taskId: task.id };
     } catch (err) {
-      // Nothing will prepare it: leave no half-made workspace (its secrets go with it).
+      // Nothing will prepare it: leave no half-made workspace (its secrets go with it) and no
+      // sandbox record that nothing will build.
+      const vmId = (await this.#records.byId(row.id))?.vmId;
+      if (vmId) await this.deps.vms.delete(vmId).catch(() => undefined);
       await this.#db
         .deleteFrom("workspaces")
         .where("id", "=", row.id)
