@@ -1,16 +1,20 @@
 /**
- * `aether secret set|ls|rm`: global secrets. Values are write-only.
+ * `aether secret set|ls|rm [--workspace <ws>]`: global secrets, or one workspace's own. Values are
+ * write-only.
  * @module
  */
+import type { SecretMetadata } from "@aetherium/types";
 import type { Context } from "../context.js";
 import type { InStream, OutStream } from "../io.js";
 import { age, table } from "../format/table.js";
 import { UsageError } from "../parse.js";
+import { resolveWorkspace } from "./ws.js";
 
 /** Flags of `aether secret set`. */
 export interface SecretSetFlags {
   readonly value?: string;
   readonly description?: string;
+  readonly workspace?: string;
 }
 
 /** How long a hidden prompt waits for the value before giving up. */
@@ -60,7 +64,7 @@ export async function promptHidden(
 }
 
 /**
- * `aether secret set <NAME> [--value v]`: without `--value` the value is read
+ * `aether secret set <NAME> [--value v] [--workspace ws]`: without `--value` the value is read
  * from stdin (so it stays out of shell history and process listings), or typed at a hidden
  * prompt when stdin is a terminal; one trailing newline is dropped.
  */
@@ -89,14 +93,29 @@ export async function secretSet(
     value,
     ...(flags.description ? { description: flags.description } : {}),
   };
-  const secret = await ctx.client.secrets.set(body);
-  ctx.output(secret, () => `set global secret ${secret.name} (key ${secret.keyId})`);
+  let secret: SecretMetadata;
+  if (flags.workspace) {
+    const w = await resolveWorkspace(ctx, flags.workspace);
+    secret = await ctx.client.workspaces.setSecret(w.id, body);
+    ctx.output(
+      secret,
+      () => `set secret ${secret.name} of workspace ${w.name} (key ${secret.keyId})`,
+    );
+  } else {
+    secret = await ctx.client.secrets.set(body);
+    ctx.output(secret, () => `set global secret ${secret.name} (key ${secret.keyId})`);
+  }
   return 0;
 }
 
-/** `aether secret ls`: names and metadata, never values. */
-export async function secretList(ctx: Context): Promise<number> {
-  const items = await ctx.client.secrets.list();
+/** `aether secret ls [--workspace ws]`: names and metadata, never values. */
+export async function secretList(
+  ctx: Context,
+  flags: { workspace?: string } = {},
+): Promise<number> {
+  const items = flags.workspace
+    ? await ctx.client.workspaces.listSecrets((await resolveWorkspace(ctx, flags.workspace)).id)
+    : await ctx.client.secrets.list();
   const now = new Date();
   ctx.output({ items }, () =>
     table(
@@ -107,11 +126,21 @@ export async function secretList(ctx: Context): Promise<number> {
   return 0;
 }
 
-/** `aether secret rm <NAME...>`. */
-export async function secretRemove(ctx: Context, names: readonly string[]): Promise<number> {
+/** `aether secret rm <NAME...> [--workspace ws]`. */
+export async function secretRemove(
+  ctx: Context,
+  names: readonly string[],
+  flags: { workspace?: string } = {},
+): Promise<number> {
+  const w = flags.workspace ? await resolveWorkspace(ctx, flags.workspace) : undefined;
   for (const name of names) {
-    await ctx.client.secrets.delete(name);
-    ctx.note(`deleted global secret ${name}`);
+    if (w) {
+      await ctx.client.workspaces.deleteSecret(w.id, name);
+      ctx.note(`deleted secret ${name} of workspace ${w.name}`);
+    } else {
+      await ctx.client.secrets.delete(name);
+      ctx.note(`deleted global secret ${name}`);
+    }
   }
   if (ctx.json) ctx.printJson({ deleted: names });
   return 0;

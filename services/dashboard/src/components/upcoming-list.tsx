@@ -13,6 +13,7 @@ export function UpcomingList<T>({
   route,
   empty,
   render,
+  refetchInterval,
 }: {
   queryKey: readonly unknown[];
   load: () => Promise<Page<T>>;
@@ -20,8 +21,18 @@ export function UpcomingList<T>({
   route: string;
   empty: ReactNode;
   render: (items: T[]) => ReactNode;
+  /** Poll while the items say something is still changing (milliseconds), else `false`. */
+  refetchInterval?: (items: T[]) => number | false;
 }) {
-  const q = useQuery({ queryKey, queryFn: load, retry: false });
+  const q = useQuery({
+    queryKey,
+    queryFn: load,
+    retry: false,
+    ...(refetchInterval && {
+      refetchInterval: (query: { state: { data?: Page<T> } }) =>
+        query.state.data ? refetchInterval(query.state.data.items) : false,
+    }),
+  });
   if (q.isPending) return <Loading rows={4} />;
   if (q.isError) {
     if (isMissingRoute(q.error))

@@ -1,5 +1,6 @@
 "use client";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
+import Link from "next/link";
 import { useState } from "react";
 import type { Environment } from "@aetherium/types";
 import { CreateEnvironmentDialog } from "../../components/create-environment-dialog.js";
@@ -75,6 +76,12 @@ function EnvironmentDetail({ env, onClose }: { env: Environment; onClose: () => 
         <summary className="muted small">As JSON</summary>
         <Json value={env} />
       </details>
+      <Link
+        className="btn primary"
+        href={`/workspaces/?environment=${encodeURIComponent(env.name)}`}
+      >
+        New workspace from it
+      </Link>
     </Dialog>
   );
 }

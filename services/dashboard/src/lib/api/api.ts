@@ -9,6 +9,7 @@ import {
   AetheriumClient,
   AuthError,
   type EventSubscription,
+  type CreateWorkspaceRequest,
   type ExecSession,
   type RunPromptOptions,
   type Sandbox,
@@ -288,7 +289,8 @@ export class Api {
     return this.#call((c) => c.apiKeys.revoke(id));
   }
 
-  // Environments are served; workspaces and prompts are not yet (404), and their pages say so.
+  // Environments and workspaces; a gateway without the workspace routes answers 404, and the
+  // pages that call them say so.
   listEnvironments(): Promise<Page<Environment>> {
     return this.#call((c) => c.environments.list({ limit: 200 }));
   }
@@ -300,6 +302,16 @@ export class Api {
   }
   listWorkspaces(): Promise<Page<Workspace>> {
     return this.#call((c) => c.workspaces.list({ limit: 200 }));
+  }
+  getWorkspace(id: string): Promise<Workspace> {
+    return this.#call((c) => c.workspaces.get(id));
+  }
+  /** Answers at once (status `creating`): the detail page follows the preparation steps. */
+  createWorkspace(body: CreateWorkspaceRequest): Promise<Workspace> {
+    return this.#call((c) => c.workspaces.create(body));
+  }
+  deleteWorkspace(id: string): Promise<void> {
+    return this.#call((c) => c.workspaces.delete(id));
   }
 
   // Prompts to a workspace's agent.

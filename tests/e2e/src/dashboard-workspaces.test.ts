@@ -1,0 +1,226 @@
+/**
+ * The dashboard's Environments and Workspaces pages in a real browser (Debian's Chromium through
+ * playwright-core) against a real `aetherium start`: create an environment from the form (its
+ * validation errors shown next to the fields first), open it, make a workspace from it and watch
+ * its preparation steps turn green without a reload, delete both. Screenshots go to a folder it
+ * prints; everything it creates is deleted, even on failure.
+ */
+import { randomBytes } from "node:crypto";
+import { access, mkdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startAetherium, type StartedAetherium } from "./start-aetherium.js";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const run = randomBytes(3).toString("hex");
+const shotsDir =
+  process.env.DASHBOARD_SCREENSHOTS_DIR ?? path.join(tmpdir(), `aetherium-dash-ws-${run}`);
+const envName = `e2e-envui-${run}`;
+const wsName = `e2e-wsui-${run}`;
+
+let app: StartedAetherium;
+let browser: Browser;
+let page: Page;
+const problems: string[] = [];
+
+async function api(method: string, route: string): Promise<Response> {
+  return fetch(`${app.url}/api/v1${route}`, {
+    method,
+    headers: { authorization: `Bearer ${app.apiKey}` },
+  });
+}
+
+async function shot(name: string): Promise<void> {
+  await page.waitForTimeout(300);
+  await page.screenshot({ path: path.join(shotsDir, `${name}.png`) });
+}
+
+async function nav(label: string): Promise<void> {
+  await page
+    .getByRole("navigation", { name: "Main" })
+    .getByRole("link", { name: label, exact: true })
+    .click();
+  await expect
+    .poll(() => page.locator("h1").first().textContent(), { timeout: 10_000 })
+    .toContain(label);
+}
+
+const haveChromium = await access(CHROMIUM).then(
+  () => true,
+  () => false,
+);
+
+describe.skipIf(!haveChromium)("dashboard: environments and workspaces", () => {
+  beforeAll(async () => {
+    const built = path.resolve(import.meta.dirname, "../../../services/dashboard/out/index.html");
+    if (
+      !(await access(built).then(
+        () => true,
+        () => false,
+      ))
+    ) {
+      throw new Error(`no dashboard build at ${built}: run npm run build:ui first`);
+    }
+    await mkdir(shotsDir, { recursive: true });
+    console.log(`dashboard screenshots: ${shotsDir}`);
+    app = await startAetherium({ timeoutMs: 120_000 });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    });
+    page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
+    page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
+    await page.goto(`${app.url}/`);
+    await page.getByLabel("API key", { exact: true }).fill(app.apiKey);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("heading", { name: "Overview" }).waitFor();
+  }, 180_000);
+
+  afterAll(async () => {
+    if (app?.apiKey) {
+      const list = await api("GET", "/workspaces?limit=200").catch(() => null);
+      const body = list?.ok
+        ? ((await list.json()) as { items: { id: string; name: string }[] })
+        : null;
+      for (const w of body?.items ?? []) {
+        if (w.name === wsName) await api("DELETE", `/workspaces/${w.id}`).catch(() => null);
+      }
+      await api("DELETE", `/environments/${envName}`).catch(() => null);
+    }
+    await browser?.close();
+    await app?.cleanup();
+    console.log(`dashboard screenshots: ${shotsDir}`);
+  }, 120_000);
+
+  it("creates an environment from the form, showing each validation error at its field", async () => {
+    await nav("Environments");
+    await page.getByRole("button", { name: "New environment" }).click();
+    const dialog = page.getByRole("dialog", { name: "New environment" });
+    await dialog.locator('select[name="agentType"]').selectOption("custom");
+    await dialog.locator('input[name="tools"]').fill("node@20 not/a/tool!");
+    await dialog.locator('input[name="idleMin"]').fill("0");
+    await dialog.getByRole("button", { name: "Create environment" }).click();
+    // Nothing was sent: the form refuses what the API would, each message under its own field.
+    await dialog.locator("#name-error").waitFor();
+    expect(await dialog.locator("#agentCommand-error").textContent()).toMatch(
+      /command is required/,
+    );
+    expect(await dialog.locator("#tools-error").textContent()).toContain('"not/a/tool!"');
+    expect(await dialog.locator("#idleMin-error").textContent()).toBe("between 1 and 1440 minutes");
+    expect(await dialog.locator('input[name="tools"]').getAttribute("aria-invalid")).toBe("true");
+    await shot("01-environment-form-errors");
+    expect(
+      ((await (await api("GET", "/environments")).json()) as { items: unknown[] }).items,
+    ).toEqual([]);
+
+    await dialog.locator('input[name="name"]').fill(envName);
+    await dialog.locator('input[name="agentCommand"]').fill("cat");
+    await dialog.locator('input[name="tools"]').fill("");
+    await dialog.locator('input[name="idleMin"]').fill("15");
+    await dialog
+      .locator('textarea[name="setup"]')
+      .fill("echo prepared-by-$USER > /tmp/prep.txt\necho setup-done");
+    await dialog.locator('textarea[name="env"]').fill("GREETING=hello");
+    await dialog.getByRole("button", { name: "Create environment" }).click();
+    await dialog.waitFor({ state: "detached" });
+    const row = page
+      .getByRole("table", { name: "Environments" })
+      .locator(`[data-env-name="${envName}"]`);
+    await row.waitFor({ timeout: 10_000 });
+    expect(await row.textContent()).toContain("custom");
+    const stored = (await (await api("GET", `/environments/${envName}`)).json()) as {
+      environment: { agent: unknown; idleTimeoutSec: number; env: unknown; setup: unknown[] };
+    };
+    expect(stored.environment).toMatchObject({
+      agent: { type: "custom", command: "cat" },
+      idleTimeoutSec: 900,
+      env: { GREETING: "hello" },
+      setup: [{ type: "script" }],
+    });
+    await shot("02-environments");
+
+    // A name that is taken: the server's 409 is shown in the form, the dialog stays open.
+    await page.getByRole("button", { name: "New environment" }).click();
+    const again = page.getByRole("dialog", { name: "New environment" });
+    await again.locator('input[name="name"]').fill(envName);
+    await again.getByRole("button", { name: "Create environment" }).click();
+    await again.getByRole("alert").waitFor();
+    expect(await again.getByRole("alert").textContent()).toMatch(/HTTP 409/);
+    await again.getByRole("button", { name: "Cancel" }).click();
+
+    await row.getByRole("button", { name: envName }).click();
+    const detail = page.getByRole("dialog", { name: envName });
+    await detail.getByText("15 min").waitFor();
+    await shot("03-environment-detail");
+    await page.keyboard.press("Escape");
+    await detail.waitFor({ state: "detached" });
+    expect(problems).toEqual([]);
+  }, 60_000);
+
+  it("makes a workspace from it and shows its preparation steps live, then deletes it", async (ctx) => {
+    const served = await api("GET", "/workspaces");
+    if (served.status === 404) {
+      // The gateway has no workspace routes yet: the page says so instead of failing.
+      await nav("Workspaces");
+      await page.getByText("Workspaces are not available on this gateway yet").waitFor();
+      await shot("04-workspaces-not-served");
+      ctx.skip();
+      return;
+    }
+    await nav("Workspaces");
+    await page.evaluate(() => ((globalThis as unknown as { __noReload?: number }).__noReload = 7));
+    await page.getByRole("button", { name: "New workspace" }).click();
+    const dialog = page.getByRole("dialog", { name: "New workspace" });
+    await dialog.getByRole("button", { name: "Create workspace" }).click();
+    await dialog.locator("#ws-name-error").waitFor();
+    await dialog.locator('input[name="name"]').fill(wsName);
+    await dialog.locator('select[name="environment"]').selectOption(envName);
+    await dialog.getByRole("button", { name: "Create workspace" }).click();
+    // The detail page opens and follows preparation to ready, no reload.
+    await page.getByRole("heading", { name: new RegExp(wsName) }).waitFor({ timeout: 10_000 });
+    await shot("04-workspace-preparing");
+    await page.locator('h1 [data-status="ready"]').waitFor({ timeout: 180_000 });
+    const steps = page.getByRole("list", { name: "Preparation steps" });
+    await steps.locator('[data-step-status="succeeded"]').first().waitFor();
+    expect(await steps.locator('[data-step-status="failed"]').count()).toBe(0);
+    await steps.locator("summary").first().click();
+    await expect.poll(() => steps.textContent()).toContain("setup-done");
+    expect(
+      await page.evaluate(() => (globalThis as unknown as { __noReload?: number }).__noReload),
+    ).toBe(7);
+    await shot("05-workspace-ready");
+
+    await nav("Workspaces");
+    await page.locator(`[data-ws-name="${wsName}"] [data-status="ready"]`).waitFor();
+    await page.getByRole("link", { name: wsName }).click();
+    await page.getByRole("button", { name: "Delete workspace" }).click();
+    await page
+      .getByRole("dialog", { name: `Delete ${wsName}?` })
+      .getByRole("button", { name: "Delete workspace" })
+      .click();
+    await page
+      .getByRole("table", { name: "Workspaces" })
+      .or(page.locator(".card .state"))
+      .first()
+      .waitFor();
+    await expect
+      .poll(async () => page.locator(`[data-ws-name="${wsName}"]`).count(), { timeout: 30_000 })
+      .toBe(0);
+    expect(problems).toEqual([]);
+  }, 240_000);
+
+  it("deletes the environment from its row", async () => {
+    await nav("Environments");
+    const row = page.locator(`[data-env-name="${envName}"]`);
+    await row.getByRole("button", { name: "Delete" }).click();
+    await page
+      .getByRole("dialog", { name: `Delete ${envName}?` })
+      .getByRole("button", { name: "Delete environment" })
+      .click();
+    await row.waitFor({ state: "detached", timeout: 10_000 });
+    expect((await api("GET", `/environments/${envName}`)).status).toBe(404);
+    await shot("06-environment-deleted");
+  }, 30_000);
+});
