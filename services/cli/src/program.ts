@@ -173,7 +173,7 @@ export async function runAether(argv: readonly string[], io: CliIo): Promise<num
     .command("prompt <workspace> [text...]")
     .description(
       "send a prompt to a workspace's agent and stream its answer; exits with the agent's exit code\n" +
-        '(aether prompt <workspace-id> "fix the failing test"; with no text, the prompt is read from stdin)',
+        '(aether prompt <workspace> "fix the failing test", by id or name; with no text, the prompt is read from stdin)',
     )
     .option("--env <K=V>", "environment variable for this run (repeatable)", collect)
     .option("--system <text>", "system prompt for this run (instead of the workspace's)")
@@ -281,6 +281,11 @@ export async function runAether(argv: readonly string[], io: CliIo): Promise<num
     .option("--description <text>", "what it is for")
     .option("--no-wait", "answer at once, while it is still being prepared")
     .option("--timeout <duration>", "how long to wait for it to be ready (default 15m)")
+    .option(
+      "--secret <NAME>",
+      "give the workspace a secret (repeatable); values from a hidden prompt, or stdin one per line",
+      collect,
+    )
     .action(
       run("ws create", (ctx, name: string, flags: WsCreateFlags) => wsCreate(ctx, name, flags)),
     );
@@ -295,6 +300,35 @@ export async function runAether(argv: readonly string[], io: CliIo): Promise<num
     .alias("delete")
     .description("delete workspaces: their sandbox, files, secrets and history")
     .action(run("ws rm", (ctx, refs: string[]) => wsRemove(ctx, refs)));
+  const wsSecret = ws
+    .command("secret")
+    .description("a workspace's own secrets (values are write-only)");
+  wsSecret
+    .command("set <ws> <NAME>")
+    .description(
+      "add or replace a workspace's secret; the value comes from stdin (or a hidden prompt on a terminal) unless --value",
+    )
+    .option("--value <value>", "the value (visible in shell history: prefer stdin)")
+    .option("--description <text>", "what it is for")
+    .action(
+      run("ws secret set", (ctx, ref: string, name: string, flags: SecretSetFlags) =>
+        secretSet(ctx, name, { ...flags, workspace: ref }),
+      ),
+    );
+  wsSecret
+    .command("ls <ws>")
+    .alias("list")
+    .description("list a workspace's secrets (names, never values)")
+    .action(run("ws secret ls", (ctx, ref: string) => secretList(ctx, { workspace: ref })));
+  wsSecret
+    .command("rm <ws> <NAME...>")
+    .alias("delete")
+    .description("delete a workspace's secrets")
+    .action(
+      run("ws secret rm", (ctx, ref: string, names: string[]) =>
+        secretRemove(ctx, names, { workspace: ref }),
+      ),
+    );
 
   const secret = program
     .command("secret")

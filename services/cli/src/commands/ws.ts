@@ -3,12 +3,13 @@
  * preparation steps as they run.
  * @module
  */
-import { NotFoundError } from "@aetherium/sdk";
+import { NotFoundError, WorkspaceError } from "@aetherium/sdk";
 import type { PrepStep, Workspace } from "@aetherium/types";
 import type { Context } from "../context.js";
 import { StatusLine } from "../format/progress.js";
 import { age, table } from "../format/table.js";
-import { parseDurationSec } from "../parse.js";
+import { UsageError, parseDurationSec } from "../parse.js";
+import { readSecretValues } from "./secret-input.js";
 
 /** Flags of `aether ws create`. */
 export interface WsCreateFlags {
@@ -17,6 +18,8 @@ export interface WsCreateFlags {
   /** Commander's `--no-wait`: `false` answers at once. */
   readonly wait?: boolean;
   readonly timeout?: string;
+  /** Names of secrets to give the workspace; their values are read from stdin or a hidden prompt. */
+  readonly secret?: string[];
 }
 
 const seconds = (ms: number | null) => (ms === null ? "" : ` (${(ms / 1000).toFixed(1)} s)`);
@@ -59,10 +62,15 @@ export function stepPrinter(ctx: Context, line: StatusLine): (w: Workspace) => v
 /** `aether ws create <name> --env <environment>`. */
 export async function wsCreate(ctx: Context, name: string, flags: WsCreateFlags): Promise<number> {
   const started = Date.now();
+  const names = flags.secret ?? [];
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup) throw new UsageError(`--secret ${dup} is given twice`);
+  const values = names.length ? await readSecretValues(ctx, names) : [];
   const body = {
     name,
     environment: flags.env,
     ...(flags.description ? { description: flags.description } : {}),
+    ...(names.length ? { secrets: names.map((n, i) => ({ name: n, value: values[i]! })) } : {}),
   };
   if (flags.wait === false) {
     const w = await ctx.client.workspaces.create(body);
@@ -80,6 +88,13 @@ export async function wsCreate(ctx: Context, name: string, flags: WsCreateFlags)
       onProgress: stepPrinter(ctx, line),
       ...(flags.timeout ? { timeoutMs: parseDurationSec(flags.timeout, "--timeout") * 1000 } : {}),
     });
+  } catch (err) {
+    line.stop();
+    // The steps and the failed one's output are printed already; say which step, exit 1.
+    if (!(err instanceof WorkspaceError)) throw err;
+    if (ctx.json) ctx.printJson({ workspace: err.workspace });
+    ctx.note(`aether: ${err.message}`);
+    return 1;
   } finally {
     line.stop();
   }
@@ -119,19 +134,28 @@ export async function resolveWorkspace(ctx: Context, ref: string): Promise<Works
   throw new NotFoundError(`no workspace with id or name "${ref}"`, "not_found", 404);
 }
 
+/** Environment names by id, to show names instead of ids (ids stay when the list is refused). */
+async function environmentNames(ctx: Context): Promise<Map<string, string>> {
+  const page = await ctx.client.environments.list({ limit: 200 }).catch(() => undefined);
+  return new Map(page?.items.map((e) => [e.id, e.name]) ?? []);
+}
+
 /** `aether ws ls`. */
 export async function wsList(ctx: Context): Promise<number> {
   const { items } = await ctx.client.workspaces.list({ limit: 200 });
+  const envs = items.length ? await environmentNames(ctx) : new Map<string, string>();
   const now = new Date();
   ctx.output({ items }, () =>
     table(
-      ["ID", "NAME", "STATUS", "AGENT", "STEPS", "CREATED"],
+      ["ID", "NAME", "STATUS", "ENVIRONMENT", "AGENT", "STEPS", "LAST ACTIVE", "CREATED"],
       items.map((w) => [
         w.id,
         w.name,
         w.status + (w.failedStep ? ` (${w.failedStep})` : ""),
+        w.environmentId ? (envs.get(w.environmentId) ?? w.environmentId) : "-",
         w.agent.type,
         `${w.prepSteps.filter((s) => s.status === "succeeded" || s.status === "skipped").length}/${w.prepSteps.length}`,
+        w.idleSince ? `${age(w.idleSince, now)} ago` : "-",
         `${age(w.createdAt, now)} ago`,
       ]),
     ),
@@ -142,6 +166,7 @@ export async function wsList(ctx: Context): Promise<number> {
 /** `aether ws get <ws>`: the workspace and each preparation step. */
 export async function wsGet(ctx: Context, ref: string): Promise<number> {
   const w = await resolveWorkspace(ctx, ref);
+  const envName = w.environmentId ? (await environmentNames(ctx)).get(w.environmentId) : undefined;
   ctx.output({ workspace: w }, () => {
     const rows = [
       `id           ${w.id}`,
@@ -150,7 +175,7 @@ export async function wsGet(ctx: Context, ref: string): Promise<number> {
       `agent        ${w.agent.type}${w.agent.model ? ` (${w.agent.model})` : ""}`,
       `directory    ${w.workingDirectory}`,
       `sandbox      ${w.vmId ?? "-"}`,
-      `environment  ${w.environmentId ?? "-"}`,
+      `environment  ${envName ? `${envName} (${w.environmentId})` : (w.environmentId ?? "-")}`,
     ];
     if (w.error) rows.push(`error        ${w.failedStep ? `${w.failedStep}: ` : ""}${w.error}`);
     const steps = [...w.prepSteps].sort((a, b) => a.order - b.order);
