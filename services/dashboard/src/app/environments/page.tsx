@@ -7,7 +7,7 @@ import { CreateEnvironmentDialog } from "../../components/create-environment-dia
 import { useTitle } from "../../components/hooks.js";
 import { useApi, useToast } from "../../components/providers.js";
 import { Dialog, EmptyState, Json, KeyValues, PageHead, RelTime } from "../../components/ui.js";
-import { UpcomingList } from "../../components/upcoming-list.js";
+import { QueryList } from "../../components/query-list.js";
 import { errorMessage } from "../../lib/api/api.js";
 
 function DeleteEnvironmentDialog({ env, onClose }: { env: Environment; onClose: () => void }) {
@@ -104,11 +104,9 @@ export default function EnvironmentsPage() {
         }
       />
       <div className="card">
-        <UpcomingList<Environment>
+        <QueryList<Environment>
           queryKey={["environments"]}
           load={() => api.listEnvironments()}
-          what="Environments"
-          route="GET /api/v1/environments"
           empty={
             <EmptyState title="No environments yet">
               Create one with New environment, the CLI (<code>aether env create</code>) or the API.

@@ -1,5 +1,6 @@
 "use client";
 import { useQuery } from "@tanstack/react-query";
+import type { Workspace } from "@aetherium/types";
 import { useRouter, useSearchParams } from "next/navigation";
 import { Suspense, useState, type FormEvent } from "react";
 import { useTitle } from "../../components/hooks.js";
@@ -14,10 +15,7 @@ import {
   RelTime,
   StatusBadge,
 } from "../../components/ui.js";
-import { UpcomingList } from "../../components/upcoming-list.js";
-
-type Row = Record<string, unknown>;
-const str = (v: unknown) => (typeof v === "string" ? v : "");
+import { QueryList } from "../../components/query-list.js";
 
 /** The workspace's latest prompts. */
 function PromptHistory({ workspaceId }: { workspaceId: string }) {
@@ -108,11 +106,9 @@ function Prompts() {
         </div>
       ) : (
         <div className="card">
-          <UpcomingList<Row>
+          <QueryList<Workspace>
             queryKey={["workspaces"]}
             load={() => api.listWorkspaces()}
-            what="Workspaces"
-            route="GET /api/v1/workspaces"
             empty={
               <EmptyState title="No workspaces yet">
                 Prompts go to a workspace's agent; create a workspace first.
@@ -128,13 +124,13 @@ function Prompts() {
                 </thead>
                 <tbody>
                   {items.map((w) => (
-                    <tr key={str(w.id)}>
+                    <tr key={w.id}>
                       <td>
-                        <a href={`/prompts/?workspace=${encodeURIComponent(str(w.id))}`}>
-                          {str(w.name)}
-                        </a>
+                        <a href={`/prompts/?workspace=${encodeURIComponent(w.id)}`}>{w.name}</a>
                       </td>
-                      <td>{str(w.status)}</td>
+                      <td>
+                        <StatusBadge status={w.status} />
+                      </td>
                     </tr>
                   ))}
                 </tbody>

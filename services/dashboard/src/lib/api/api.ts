@@ -93,11 +93,6 @@ export interface RawResponse {
   readonly durationMs: number;
 }
 
-/** True for an error meaning "this gateway has no such route yet" (404 on a list route). */
-export function isMissingRoute(err: unknown): boolean {
-  return err instanceof AetheriumApiError && err.status === 404;
-}
-
 /** One sentence for an error, for error states and toasts. */
 export function errorMessage(err: unknown): string {
   if (err instanceof AetheriumApiError) {

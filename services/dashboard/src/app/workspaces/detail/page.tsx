@@ -20,7 +20,10 @@ import {
 import { errorMessage } from "../../../lib/api/api.js";
 import { formatDuration } from "../../../format/format.js";
 
-/** Statuses in which preparation still moves: the page polls the workspace each second. */
+/**
+ * Statuses in which preparation still moves. Step events from the live stream patch the page as
+ * they happen; a poll each second while preparing is the safety net for a dropped stream.
+ */
 const PREPARING = new Set(["creating", "preparing"]);
 
 function Step({ step }: { step: PrepStep }) {
@@ -104,6 +107,7 @@ function WorkspaceDetail() {
   const id = useSearchParams().get("id") ?? "";
   const api = useApi();
   const [deleting, setDeleting] = useState(false);
+  const envs = useQuery({ queryKey: ["environments"], queryFn: () => api.listEnvironments() });
   const q = useQuery({
     queryKey: ["workspace", id],
     queryFn: () => api.getWorkspace(id),
@@ -132,9 +136,20 @@ function WorkspaceDetail() {
         }
         subtitle={<Link href="/workspaces/">← All workspaces</Link>}
         actions={
-          <button type="button" className="btn danger" onClick={() => setDeleting(true)}>
-            Delete workspace
-          </button>
+          <>
+            {(w.status === "ready" || w.status === "idle") && (
+              <Link
+                className="btn primary"
+                href={`/prompts/?workspace=${encodeURIComponent(w.id)}`}
+                data-send-prompt
+              >
+                Send a prompt
+              </Link>
+            )}
+            <button type="button" className="btn danger" onClick={() => setDeleting(true)}>
+              Delete workspace
+            </button>
+          </>
         }
       />
       {w.status === "failed" && (
@@ -148,6 +163,13 @@ function WorkspaceDetail() {
           <KeyValues
             rows={[
               ["ID", w.id, "mono"],
+              [
+                "Environment",
+                w.environmentId
+                  ? (envs.data?.items.find((e) => e.id === w.environmentId)?.name ??
+                    w.environmentId)
+                  : "—",
+              ],
               ["Agent", `${w.agent.type}${w.agent.model ? ` · ${w.agent.model}` : ""}`],
               ["Directory", w.workingDirectory, "mono"],
               [
