@@ -151,9 +151,39 @@ export class WorkspacesApi {
     return [...w.prepSteps].sort((a, b) => a.order - b.order);
   }
 
-  /** Deletes the workspace: its sandbox, files, secrets and history. */
-  async delete(id: string, options: { signal?: AbortSignal } = {}): Promise<void> {
-    await this.#t.request("DELETE", `/workspaces/${seg(id)}`, { signal: options.signal });
+  /**
+   * Deletes the workspace: its sandbox, files, secrets and history. The gateway removes the
+   * sandbox first, so without `wait` the workspace may still be listed for a moment; with `wait`
+   * this resolves once it is gone (the gateway waits, then the SDK looks until `timeoutMs`).
+   */
+  async delete(
+    id: string,
+    options: { wait?: boolean; timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<void> {
+    const answer = await this.#t.request("DELETE", `/workspaces/${seg(id)}`, {
+      query: options.wait ? { wait: true } : undefined,
+      signal: options.signal,
+    });
+    // 204 (no body): gone. 202 `{taskId}`: still removing its sandbox.
+    if (!options.wait || answer === undefined || answer === null) return;
+    const timeoutMs = options.timeoutMs ?? 5 * 60_000;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        await this.get(id, { signal: options.signal });
+      } catch (err) {
+        if (err instanceof NotFoundError) return;
+        throw err;
+      }
+      if (Date.now() >= deadline) {
+        throw new TimeoutError(
+          `workspace ${id} is still being deleted after ${timeoutMs} ms`,
+          timeoutMs,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 500));
+      options.signal?.throwIfAborted();
+    }
   }
 
   /**

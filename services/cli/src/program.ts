@@ -299,7 +299,10 @@ export async function runAether(argv: readonly string[], io: CliIo): Promise<num
   ws.command("rm <ws...>")
     .alias("delete")
     .description("delete workspaces: their sandbox, files, secrets and history")
-    .action(run("ws rm", (ctx, refs: string[]) => wsRemove(ctx, refs)));
+    .option("--no-wait", "answer at once, while its sandbox is still being removed")
+    .action(
+      run("ws rm", (ctx, refs: string[], flags: { wait?: boolean }) => wsRemove(ctx, refs, flags)),
+    );
   const wsSecret = ws
     .command("secret")
     .description("a workspace's own secrets (values are write-only)");

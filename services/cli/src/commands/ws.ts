@@ -193,14 +193,22 @@ export async function wsGet(ctx: Context, ref: string): Promise<number> {
   return 0;
 }
 
-/** `aether ws rm <ws...>`. */
-export async function wsRemove(ctx: Context, refs: readonly string[]): Promise<number> {
+/**
+ * `aether ws rm <ws...> [--no-wait]`: waits until each is gone (its sandbox removed) unless
+ * `--no-wait`.
+ */
+export async function wsRemove(
+  ctx: Context,
+  refs: readonly string[],
+  flags: { wait?: boolean } = {},
+): Promise<number> {
   const deleted: string[] = [];
+  const wait = flags.wait !== false;
   for (const ref of refs) {
     const w = await resolveWorkspace(ctx, ref);
-    await ctx.client.workspaces.delete(w.id);
+    await ctx.client.workspaces.delete(w.id, { wait });
     deleted.push(w.id);
-    ctx.note(`deleted workspace ${w.name} (${w.id})`);
+    ctx.note(`${wait ? "deleted" : "deleting"} workspace ${w.name} (${w.id})`);
   }
   if (ctx.json) ctx.printJson({ deleted });
   return 0;
