@@ -1,9 +1,10 @@
 /**
- * The dashboard's Environments and Workspaces pages in a real browser (Debian's Chromium through
- * playwright-core) against a real `aetherium start`: create an environment from the form (its
- * validation errors shown next to the fields first), open it, make a workspace from it and watch
- * its preparation steps turn green without a reload, delete both. Screenshots go to a folder it
- * prints; everything it creates is deleted, even on failure.
+ * The dashboard's Workspaces page in a real browser (Debian's Chromium through playwright-core)
+ * against a real `aetherium start` with its Docker worker: an environment made through the API
+ * (a stand-in custom agent, one setup step), a workspace made in the create dialog with a secret,
+ * its preparation steps followed to ready without a reload, a prompt sent from the workspace whose
+ * answer streams into the terminal (the secret shown redacted), then the workspace deleted.
+ * Screenshots go to a folder it prints; everything it creates is deleted, even on failure.
  */
 import { randomBytes } from "node:crypto";
 import { access, mkdir } from "node:fs/promises";
@@ -17,7 +18,7 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const run = randomBytes(3).toString("hex");
 const shotsDir =
   process.env.DASHBOARD_SCREENSHOTS_DIR ?? path.join(tmpdir(), `aetherium-dash-ws-${run}`);
-const envName = `e2e-envui-${run}`;
+const envName = `e2e-wsenv-${run}`;
 const wsName = `e2e-wsui-${run}`;
 
 let app: StartedAetherium;
@@ -25,10 +26,21 @@ let browser: Browser;
 let page: Page;
 const problems: string[] = [];
 
-async function api(method: string, route: string): Promise<Response> {
+const SECRET = `tok-${randomBytes(10).toString("hex")}`;
+// The stand-in agent: reads the prompt from stdin, streams a few lines over time, shows the
+// secret it was given (the stream must show it redacted) and exits 0.
+const AGENT =
+  'p=$(cat); echo "agent got: $p"; echo "secret: $API_TOKEN"; ' +
+  'for i in 1 2 3; do echo "chunk $i"; sleep 1; done; echo "answer done"';
+
+async function api(method: string, route: string, body?: unknown): Promise<Response> {
   return fetch(`${app.url}/api/v1${route}`, {
     method,
-    headers: { authorization: `Bearer ${app.apiKey}` },
+    headers: {
+      authorization: `Bearer ${app.apiKey}`,
+      ...(body !== undefined ? { "content-type": "application/json" } : {}),
+    },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   });
 }
 
@@ -52,7 +64,7 @@ const haveChromium = await access(CHROMIUM).then(
   () => false,
 );
 
-describe.skipIf(!haveChromium)("dashboard: environments and workspaces", () => {
+describe.skipIf(!haveChromium)("dashboard: workspaces", () => {
   beforeAll(async () => {
     const built = path.resolve(import.meta.dirname, "../../../services/dashboard/out/index.html");
     if (
@@ -85,7 +97,8 @@ describe.skipIf(!haveChromium)("dashboard: environments and workspaces", () => {
         ? ((await list.json()) as { items: { id: string; name: string }[] })
         : null;
       for (const w of body?.items ?? []) {
-        if (w.name === wsName) await api("DELETE", `/workspaces/${w.id}`).catch(() => null);
+        if (w.name === wsName)
+          await api("DELETE", `/workspaces/${w.id}?wait=true`).catch(() => null);
       }
       await api("DELETE", `/environments/${envName}`).catch(() => null);
     }
@@ -94,133 +107,105 @@ describe.skipIf(!haveChromium)("dashboard: environments and workspaces", () => {
     console.log(`dashboard screenshots: ${shotsDir}`);
   }, 120_000);
 
-  it("creates an environment from the form, showing each validation error at its field", async () => {
-    await nav("Environments");
-    await page.getByRole("button", { name: "New environment" }).click();
-    const dialog = page.getByRole("dialog", { name: "New environment" });
-    await dialog.locator('select[name="agentType"]').selectOption("custom");
-    await dialog.locator('input[name="tools"]').fill("node@20 not/a/tool!");
-    await dialog.locator('input[name="idleMin"]').fill("0");
-    await dialog.getByRole("button", { name: "Create environment" }).click();
-    // Nothing was sent: the form refuses what the API would, each message under its own field.
-    await dialog.locator("#name-error").waitFor();
-    expect(await dialog.locator("#agentCommand-error").textContent()).toMatch(
-      /command is required/,
-    );
-    expect(await dialog.locator("#tools-error").textContent()).toContain('"not/a/tool!"');
-    expect(await dialog.locator("#idleMin-error").textContent()).toBe("between 1 and 1440 minutes");
-    expect(await dialog.locator('input[name="tools"]').getAttribute("aria-invalid")).toBe("true");
-    await shot("01-environment-form-errors");
-    expect(
-      ((await (await api("GET", "/environments")).json()) as { items: unknown[] }).items,
-    ).toEqual([]);
-
-    await dialog.locator('input[name="name"]').fill(envName);
-    await dialog.locator('input[name="agentCommand"]').fill("cat");
-    await dialog.locator('input[name="tools"]').fill("");
-    await dialog.locator('input[name="idleMin"]').fill("15");
-    await dialog
-      .locator('textarea[name="setup"]')
-      .fill("echo prepared-by-$USER > /tmp/prep.txt\necho setup-done");
-    await dialog.locator('textarea[name="env"]').fill("GREETING=hello");
-    await dialog.getByRole("button", { name: "Create environment" }).click();
-    await dialog.waitFor({ state: "detached" });
-    const row = page
-      .getByRole("table", { name: "Environments" })
-      .locator(`[data-env-name="${envName}"]`);
-    await row.waitFor({ timeout: 10_000 });
-    expect(await row.textContent()).toContain("custom");
-    const stored = (await (await api("GET", `/environments/${envName}`)).json()) as {
-      environment: { agent: unknown; idleTimeoutSec: number; env: unknown; setup: unknown[] };
-    };
-    expect(stored.environment).toMatchObject({
-      agent: { type: "custom", command: "cat" },
-      idleTimeoutSec: 900,
-      env: { GREETING: "hello" },
-      setup: [{ type: "script" }],
+  it("makes a workspace in the dialog, follows its preparation live, streams a prompt's answer, deletes it", async () => {
+    const made = await api("POST", "/environments", {
+      name: envName,
+      agent: { type: "custom", command: AGENT },
+      setup: [{ type: "script", run: "echo prepared-by-$(id -un); echo setup-done" }],
     });
-    await shot("02-environments");
+    expect(made.status, await made.clone().text()).toBe(201);
 
-    // A name that is taken: the server's 409 is shown in the form, the dialog stays open.
-    await page.getByRole("button", { name: "New environment" }).click();
-    const again = page.getByRole("dialog", { name: "New environment" });
-    await again.locator('input[name="name"]').fill(envName);
-    await again.getByRole("button", { name: "Create environment" }).click();
-    await again.getByRole("alert").waitFor();
-    expect(await again.getByRole("alert").textContent()).toMatch(/HTTP 409/);
-    await again.getByRole("button", { name: "Cancel" }).click();
-
-    await row.getByRole("button", { name: envName }).click();
-    const detail = page.getByRole("dialog", { name: envName });
-    await detail.getByText("15 min").waitFor();
-    await shot("03-environment-detail");
-    await page.keyboard.press("Escape");
-    await detail.waitFor({ state: "detached" });
-    expect(problems).toEqual([]);
-  }, 60_000);
-
-  it("makes a workspace from it and shows its preparation steps live, then deletes it", async (ctx) => {
-    const served = await api("GET", "/workspaces");
-    if (served.status === 404) {
-      // The gateway has no workspace routes yet: the page says so instead of failing.
-      await nav("Workspaces");
-      await page.getByText("Workspaces are not available on this gateway yet").waitFor();
-      await shot("04-workspaces-not-served");
-      ctx.skip();
-      return;
-    }
     await nav("Workspaces");
     await page.evaluate(() => ((globalThis as unknown as { __noReload?: number }).__noReload = 7));
+    expect(await page.locator("main").textContent()).not.toMatch(/not available/i);
     await page.getByRole("button", { name: "New workspace" }).click();
     const dialog = page.getByRole("dialog", { name: "New workspace" });
+    // The form refuses what the API would, each message at its field, and sends nothing.
+    await dialog.getByRole("button", { name: "Add secret" }).click();
+    await dialog.locator('input[name="secret-name-0"]').fill("not a name");
     await dialog.getByRole("button", { name: "Create workspace" }).click();
     await dialog.locator("#ws-name-error").waitFor();
+    await dialog
+      .getByText(/POSIX|environment variable|letters/i)
+      .first()
+      .waitFor();
+    await shot("01-create-errors");
+    expect(
+      ((await (await api("GET", "/workspaces")).json()) as { items: unknown[] }).items,
+    ).toEqual([]);
+
     await dialog.locator('input[name="name"]').fill(wsName);
     await dialog.locator('select[name="environment"]').selectOption(envName);
+    await dialog.locator('input[name="secret-name-0"]').fill("API_TOKEN");
+    await dialog.locator('input[name="secret-value-0"]').fill(SECRET);
+    expect(await dialog.locator('input[name="secret-value-0"]').getAttribute("type")).toBe(
+      "password",
+    );
     await dialog.getByRole("button", { name: "Create workspace" }).click();
+
     // The detail page opens and follows preparation to ready, no reload.
     await page.getByRole("heading", { name: new RegExp(wsName) }).waitFor({ timeout: 10_000 });
-    await shot("04-workspace-preparing");
-    await page.locator('h1 [data-status="ready"]').waitFor({ timeout: 180_000 });
+    await shot("02-workspace-preparing");
+    await page.locator('h1 [data-status="ready"]').waitFor({ timeout: 240_000 });
     const steps = page.getByRole("list", { name: "Preparation steps" });
     await steps.locator('[data-step-status="succeeded"]').first().waitFor();
     expect(await steps.locator('[data-step-status="failed"]').count()).toBe(0);
     await steps.locator("summary").first().click();
     await expect.poll(() => steps.textContent()).toContain("setup-done");
+    expect(await steps.textContent()).toMatch(/\d+(\.\d+)? ?(ms|s)/);
     expect(
       await page.evaluate(() => (globalThis as unknown as { __noReload?: number }).__noReload),
     ).toBe(7);
-    await shot("05-workspace-ready");
+    await shot("03-workspace-ready");
 
+    // The secret is stored by name only: no answer carries its value.
+    const ws = (await (await api("GET", `/workspaces/${wsName}`)).json()) as {
+      workspace: { id: string };
+    };
+    const secrets = await (await api("GET", `/workspaces/${ws.workspace.id}/secrets`)).text();
+    expect(secrets).toContain("API_TOKEN");
+    expect(secrets).not.toContain(SECRET);
+
+    // From the workspace to its prompt session: the answer streams into the terminal.
+    await page.getByRole("link", { name: "Send a prompt" }).click();
+    await page.getByRole("heading", { name: "Prompts", exact: true }).waitFor();
+    await page.getByLabel("Prompt", { exact: true }).fill("hello from the browser");
+    await page.getByRole("button", { name: "Send prompt" }).click();
+    const terminal = page.getByRole("log", { name: "Agent output" });
+    await expect
+      .poll(() => terminal.textContent(), { timeout: 120_000 })
+      .toContain("agent got: hello from the browser");
+    await expect.poll(() => terminal.textContent(), { timeout: 30_000 }).toContain("chunk 3");
+    await expect
+      .poll(() => page.getByTestId("prompt-state").textContent(), { timeout: 30_000 })
+      .toMatch(/^completed · exit 0/);
+    const shown = (await terminal.textContent()) ?? "";
+    expect(shown).toContain("secret: [redacted]");
+    expect(shown).not.toContain(SECRET);
+    await shot("04-prompt-answered");
+
+    // The list shows it ready with its environment; delete it from its page.
     await nav("Workspaces");
-    await page.locator(`[data-ws-name="${wsName}"] [data-status="ready"]`).waitFor();
+    const row = page.locator(`[data-ws-name="${wsName}"]`);
+    await row.locator('[data-status="ready"]').waitFor();
+    expect(await row.locator('[data-col="environment"]').textContent()).toBe(envName);
+    await shot("05-workspaces");
     await page.getByRole("link", { name: wsName }).click();
     await page.getByRole("button", { name: "Delete workspace" }).click();
     await page
       .getByRole("dialog", { name: `Delete ${wsName}?` })
       .getByRole("button", { name: "Delete workspace" })
       .click();
-    await page
-      .getByRole("table", { name: "Workspaces" })
-      .or(page.locator(".card .state"))
-      .first()
-      .waitFor();
+    await page.getByRole("heading", { name: "Workspaces", exact: true }).waitFor();
     await expect
-      .poll(async () => page.locator(`[data-ws-name="${wsName}"]`).count(), { timeout: 30_000 })
+      .poll(async () => page.locator(`[data-ws-name="${wsName}"]`).count(), { timeout: 60_000 })
       .toBe(0);
+    await expect
+      .poll(async () => (await api("GET", `/workspaces/${ws.workspace.id}`)).status, {
+        timeout: 60_000,
+      })
+      .toBe(404);
+    await shot("06-workspace-deleted");
     expect(problems).toEqual([]);
-  }, 240_000);
-
-  it("deletes the environment from its row", async () => {
-    await nav("Environments");
-    const row = page.locator(`[data-env-name="${envName}"]`);
-    await row.getByRole("button", { name: "Delete" }).click();
-    await page
-      .getByRole("dialog", { name: `Delete ${envName}?` })
-      .getByRole("button", { name: "Delete environment" })
-      .click();
-    await row.waitFor({ state: "detached", timeout: 10_000 });
-    expect((await api("GET", `/environments/${envName}`)).status).toBe(404);
-    await shot("06-environment-deleted");
-  }, 30_000);
+  }, 480_000);
 });
