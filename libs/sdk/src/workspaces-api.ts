@@ -218,10 +218,11 @@ export class WorkspacesApi {
             workspaceId?: string;
             step?: PrepStep;
           };
+          // `id` may be a name: events carry ids, so match on the id the first read gave.
           if (event.type === "workspace.step") {
-            if (data.workspaceId !== id || !data.step || !latest) return;
+            if (!latest || data.workspaceId !== latest.id || !data.step) return;
             latest = withStep(latest, data.step);
-          } else if (data.workspace?.id === id) {
+          } else if (data.workspace && data.workspace.id === (latest?.id ?? id)) {
             if (event.type === "workspace.deleted") deleted = true;
             latest = data.workspace;
           } else return;
