@@ -30,6 +30,13 @@ export {
   type StartedAgentProcess,
 } from "./prompts/prompt-runner.js";
 export { type PromptWorkspace, type PromptWorkspaces } from "./prompts/prompt-workspaces.js";
+export { WorkspaceService } from "./workspaces/workspace-service.js";
+export {
+  prepareWorkspace,
+  type WorkspaceSandboxHost,
+  type WorkspaceToolInstaller,
+} from "./workspaces/prepare-workspace.js";
+export { deleteWorkspace } from "./workspaces/delete-workspace.js";
 export { InProcessJobQueue } from "./queue/in-process-queue.js";
 export {
   type Consumer,

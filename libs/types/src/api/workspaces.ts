@@ -73,3 +73,9 @@ export const listWorkspacesQuerySchema = z.object({
 
 /** A parsed workspace list query. */
 export type ListWorkspacesQuery = z.infer<typeof listWorkspacesQuerySchema>;
+
+/** `202` answer of `DELETE /workspaces/{id}`: the task removing its sandbox and then it. */
+export const deleteWorkspaceAcceptedResponseSchema = z.object({ taskId: taskIdSchema });
+
+/** `202` answer of deleting a workspace. */
+export type DeleteWorkspaceAcceptedResponse = z.infer<typeof deleteWorkspaceAcceptedResponseSchema>;

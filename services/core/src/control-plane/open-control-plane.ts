@@ -24,7 +24,7 @@ import {
 } from "../storage/repositories/create-repositories.js";
 import { DEFAULT_SANDBOX_SHAPE } from "../domain/sandbox-defaults.js";
 import { PromptService } from "../prompts/prompt-service.js";
-import { TablePromptWorkspaces } from "../prompts/prompt-workspaces.js";
+import { WorkspaceService } from "../workspaces/workspace-service.js";
 import { resolveEncryptionKey } from "./encryption-key.js";
 
 /** The state, queue, events and domain services of one process, wired once. */
@@ -41,6 +41,8 @@ export interface ControlPlane {
   readonly prompts: PromptService;
   readonly environments: EnvironmentService;
   readonly secrets: SecretService;
+  /** Workspaces: prepared sandboxes for coding agents, made from environments. */
+  readonly workspaces: WorkspaceService;
   /** Closes queue, bus and database, in that order. */
   close(): Promise<void>;
 }
@@ -131,13 +133,17 @@ export async function openControlPlane(
     );
     const workers = new WorkerService(repos, queue, bus);
     const secrets = new SecretService(repos, new SecretCipher(encryptionKey), options.logger);
-    const prompts = new PromptService(
-      db.db,
+    const environments = new EnvironmentService(repos);
+    const workspaces = new WorkspaceService(db.db, {
+      repos,
       tasks,
+      vms,
+      environments,
+      secrets,
       bus,
-      new TablePromptWorkspaces(db.db, secrets),
-      options.logger,
-    );
+      logger: options.logger,
+    });
+    const prompts = new PromptService(db.db, tasks, bus, workspaces, options.logger);
     return {
       mode: distributed ? "distributed" : "embedded",
       db,
@@ -148,8 +154,9 @@ export async function openControlPlane(
       vms,
       workers,
       prompts,
-      environments: new EnvironmentService(repos),
+      environments,
       secrets,
+      workspaces,
       async close() {
         await queue.close();
         await bus.close();

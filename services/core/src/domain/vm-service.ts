@@ -105,6 +105,62 @@ export class VmService {
       ? undefined
       : await this.#claimWarm(req, backend, timeoutSec, options.idempotencyKey);
     if (warm) return warm;
+    const row = await this.#insert(req, backend, size, timeoutSec, pendingReason);
+    let task: Task;
+    try {
+      task = await this.tasks.submit(
+        "vm:create",
+        { vmId: row.id },
+        {
+          vmId: row.id,
+          placement: { backend, zone },
+          ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}),
+        },
+      );
+    } catch (err) {
+      // No task will ever build it: say so on the sandbox rather than leave it pending forever.
+      await this.repos.vms
+        .updateStatus(row.id, "pending", "failed", {
+          error: `its creation could not be queued: ${(err as Error).message}`,
+        })
+        .catch(() => undefined);
+      throw err;
+    }
+    return { vm: toVm(row), taskId: task.id };
+  }
+
+  /**
+   * Records a sandbox (`pending`) the way {@link create} does (validation, backend choice,
+   * admission) but queues nothing: the caller's own job builds it on the worker that takes it
+   * (a workspace's preparation builds its sandbox where it then runs the steps). Never served
+   * from the warm pool, whose sandboxes sit on whichever worker made them.
+   */
+  async record(body: unknown): Promise<{ vm: Vm; placement: { backend: VmBackend } }> {
+    const parsed = createVmBodySchema.safeParse(body ?? {});
+    if (!parsed.success) throw new ValidationError(parsed.error, "request body");
+    const req = parsed.data;
+    const size = {
+      vcpus: req.vcpus ?? this.defaults.vcpus,
+      memoryMb: req.memoryMb ?? this.defaults.memoryMb,
+    };
+    const fleet = await this.repos.vms.fleetCapacity();
+    const backend = chooseBackend({
+      requested: req.backend,
+      configured: this.defaults.backend,
+      offered: offeredBackends(fleet),
+    });
+    const pendingReason = this.#admissible(fleet, backend, undefined, size);
+    const row = await this.#insert(req, backend, size, req.timeoutSec ?? null, pendingReason);
+    return { vm: toVm(row), placement: { backend } };
+  }
+
+  async #insert(
+    req: CreateVmBody,
+    backend: VmBackend,
+    size: { vcpus: number; memoryMb: number },
+    timeoutSec: number | null,
+    pendingReason: string | null,
+  ): Promise<VmRow> {
     let row: VmRow;
     try {
       row = await this.repos.vms.create({
@@ -134,27 +190,7 @@ export class VmService {
       .catch((err: unknown) =>
         this.logger?.warn({ err, vmId: row.id }, "could not publish vm.created"),
       );
-    let task: Task;
-    try {
-      task = await this.tasks.submit(
-        "vm:create",
-        { vmId: row.id },
-        {
-          vmId: row.id,
-          placement: { backend, zone },
-          ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}),
-        },
-      );
-    } catch (err) {
-      // No task will ever build it: say so on the sandbox rather than leave it pending forever.
-      await this.repos.vms
-        .updateStatus(row.id, "pending", "failed", {
-          error: `its creation could not be queued: ${(err as Error).message}`,
-        })
-        .catch(() => undefined);
-      throw err;
-    }
-    return { vm: toVm(row), taskId: task.id };
+    return row;
   }
 
   /**

@@ -121,8 +121,9 @@ export async function runPrompt(
     spec = {
       command: invocation.command,
       ...(invocation.args ? { args: invocation.args } : {}),
-      // Secrets last: a prompt's env cannot replace a secret of the same name.
-      env: { ...prompt.env, ...invocation.env, ...secrets },
+      // The workspace's plain env, then the prompt's own; secrets last: a prompt's env cannot
+      // replace a secret of the same name.
+      env: { ...workspace.env, ...prompt.env, ...invocation.env, ...secrets },
       cwd: prompt.workingDirectory ?? workspace.workingDirectory,
       user: AGENT_USER,
       stdin: invocation.stdin,

@@ -148,8 +148,8 @@ export class PromptService {
 
   /** One prompt of the workspace, or NotFoundError. */
   async get(tenant: string, workspaceId: string, promptId: string): Promise<Prompt> {
-    await this.workspaces.get(tenant, workspaceId);
-    return this.#toPrompt(await this.#row(workspaceId, promptId));
+    const ws = await this.workspaces.get(tenant, workspaceId);
+    return this.#toPrompt(await this.#row(ws.id, promptId));
   }
 
   /** The workspace's prompts, newest first, a page at a time. */
@@ -177,8 +177,8 @@ export class PromptService {
    * its state then). A finished prompt is a conflict.
    */
   async cancel(tenant: string, workspaceId: string, promptId: string): Promise<Prompt> {
-    await this.workspaces.get(tenant, workspaceId);
-    const row = await this.#row(workspaceId, promptId);
+    const ws = await this.workspaces.get(tenant, workspaceId);
+    const row = await this.#row(ws.id, promptId);
     if (isTerminalPromptStatus(row.status as PromptStatus)) {
       throw new ConflictError(`prompt ${promptId} has already finished (${row.status})`);
     }

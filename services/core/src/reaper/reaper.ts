@@ -45,6 +45,8 @@ export class Reaper {
       readonly logger?: Logger;
       /** Fleet-wide mutual exclusion (see `advisoryExclusive`); without it every sweep runs. */
       readonly exclusive?: Exclusive;
+      /** Stops idle workspaces' sandboxes in the same sweep, under the same lock. */
+      readonly workspaces?: { sweepIdle(now: Date): Promise<string[]> };
     },
   ) {}
 
@@ -69,8 +71,15 @@ export class Reaper {
   }
 
   async #exclusiveSweep(now: Date): Promise<ReapResult> {
-    if (!this.deps.exclusive) return this.#sweep(now);
-    return (await this.deps.exclusive(() => this.#sweep(now))) ?? { ...emptyResult(), ran: false };
+    const sweep = async () => {
+      const result = await this.#sweep(now);
+      await this.deps.workspaces
+        ?.sweepIdle(now)
+        .catch((err: unknown) => this.deps.logger?.warn({ err }, "idle workspace sweep failed"));
+      return result;
+    };
+    if (!this.deps.exclusive) return sweep();
+    return (await this.deps.exclusive(sweep)) ?? { ...emptyResult(), ran: false };
   }
 
   /**

@@ -14,7 +14,7 @@ export function reaperIntervalMs(config: Config): number {
 /**
  * Starts the reaper of this process: gateways and workers both run one, so silent workers are
  * found out even when none is left; a PostgreSQL advisory lock lets one sweep at a time across
- * the fleet. Stop it with {@link Reaper.stop}.
+ * the fleet. The same sweep stops idle workspaces' sandboxes. Stop it with {@link Reaper.stop}.
  */
 export function startReaper(runtime: ControlPlane, config: Config, logger: Logger): Reaper {
   const reaper = new Reaper({
@@ -24,6 +24,7 @@ export function startReaper(runtime: ControlPlane, config: Config, logger: Logge
     offlineAfterMs: config.worker.offlineAfterMs,
     logger,
     exclusive: advisoryExclusive(runtime.db, REAPER_LOCK_KEY),
+    workspaces: runtime.workspaces,
   });
   reaper.start(reaperIntervalMs(config));
   return reaper;

@@ -34,6 +34,7 @@ import { registerFileRoutes } from "../routes/files.js";
 import { registerHealthRoutes } from "../routes/health.js";
 import { registerIntegrations } from "../integrations/register-integrations.js";
 import { registerPromptRoutes } from "../routes/prompts.js";
+import { registerWorkspaceRoutes } from "../routes/workspaces.js";
 import { registerTaskRoutes } from "../routes/tasks.js";
 import { registerVmRoutes } from "../routes/vms.js";
 import { registerWorkerRoutes } from "../routes/workers.js";
@@ -165,6 +166,7 @@ export async function buildServer(deps: ServerDeps): Promise<GatewayApp> {
   registerEventRoutes(api, routeDeps);
   registerPromptRoutes(api, routeDeps);
   registerEnvironmentRoutes(api, routeDeps);
+  registerWorkspaceRoutes(api, routeDeps);
   registerSecretRoutes(api, routeDeps);
   await registerE2b(app, routeDeps);
   await registerIntegrations(app, routeDeps);

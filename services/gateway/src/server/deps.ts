@@ -48,7 +48,16 @@ export interface ServerDeps {
   readonly requestLogLevel?: "info" | "debug";
   readonly runtime: Pick<
     ControlPlane,
-    "repos" | "vms" | "tasks" | "workers" | "bus" | "queue" | "prompts" | "environments" | "secrets"
+    | "repos"
+    | "vms"
+    | "tasks"
+    | "workers"
+    | "bus"
+    | "queue"
+    | "prompts"
+    | "environments"
+    | "secrets"
+    | "workspaces"
   >;
   readonly dataPlane: DataPlaneClient;
   readonly health: () => Promise<HealthReport>;

@@ -148,7 +148,11 @@ export async function openWorkerSandboxes(
     managers,
     ready: managers.ready,
     handlers: managers.ready
-      ? sandboxJobHandlers(managers, { prompts: runtime.prompts, logger })
+      ? sandboxJobHandlers(managers, {
+          prompts: runtime.prompts,
+          logger,
+          workspaces: { runtime, workerId },
+        })
       : {},
     status,
     async close() {

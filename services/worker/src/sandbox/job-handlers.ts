@@ -1,6 +1,12 @@
 import type { Logger } from "@aetherium/common";
-import type { AgentProcessStarter, JobHandlers, PromptService } from "@aetherium/core";
-import { runPrompt, toExecution } from "@aetherium/core";
+import type {
+  AgentProcessStarter,
+  ControlPlane,
+  JobHandlers,
+  PromptService,
+  WorkspaceSandboxHost,
+} from "@aetherium/core";
+import { deleteWorkspace, prepareWorkspace, runPrompt, toExecution } from "@aetherium/core";
 import type { ExecuteBody } from "@aetherium/types";
 import type { SandboxManagers } from "./sandbox-managers.js";
 
@@ -10,10 +16,41 @@ import type { SandboxManagers } from "./sandbox-managers.js";
  */
 export function sandboxJobHandlers(
   managers: SandboxManagers,
-  options: { prompts?: PromptService; logger?: Logger } = {},
+  options: {
+    prompts?: PromptService;
+    logger?: Logger;
+    /** Workspaces' preparation and deletion run here when given (with this worker's id). */
+    workspaces?: {
+      readonly runtime: Pick<
+        ControlPlane,
+        "db" | "repos" | "bus" | "secrets" | "vms" | "workspaces"
+      >;
+      readonly workerId: string;
+    };
+  } = {},
 ): JobHandlers {
-  const { prompts, logger } = options;
+  const { prompts, logger, workspaces } = options;
+  const workspaceDeps =
+    workspaces && logger
+      ? {
+          db: workspaces.runtime.db.db,
+          repos: workspaces.runtime.repos,
+          bus: workspaces.runtime.bus,
+          secrets: workspaces.runtime.secrets,
+          vms: workspaces.runtime.vms,
+          host: workspaceHost(managers, workspaces.workerId),
+          logger,
+        }
+      : undefined;
   return {
+    ...(workspaceDeps && workspaces
+      ? {
+          "workspace:create": (ctx) =>
+            prepareWorkspace(workspaceDeps, ctx.payload.workspaceId, ctx.signal),
+          "workspace:delete": (ctx) =>
+            deleteWorkspace(workspaceDeps, workspaces.runtime.workspaces, ctx.payload),
+        }
+      : {}),
     ...(prompts && logger
       ? {
           "prompt:execute": (ctx) =>
@@ -66,6 +103,20 @@ export function sandboxJobHandlers(
         error: execution.error,
       };
     },
+  };
+}
+
+/** A workspace's sandbox on this worker: built, removed and run in through its manager. */
+function workspaceHost(managers: SandboxManagers, workerId: string): WorkspaceSandboxHost {
+  return {
+    workerId,
+    async create(sandboxId, signal) {
+      await (await managers.for(sandboxId)).create(sandboxId, signal);
+    },
+    async delete(sandboxId) {
+      await (await managers.for(sandboxId)).delete(sandboxId);
+    },
+    start: (sandboxId, spec, handlers) => agentStarter(managers).start(sandboxId, spec, handlers),
   };
 }
 
