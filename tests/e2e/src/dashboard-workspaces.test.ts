@@ -172,14 +172,24 @@ describe.skipIf(!haveChromium)("dashboard: workspaces", () => {
     await page.getByLabel("Prompt", { exact: true }).fill("hello from the browser");
     await page.getByRole("button", { name: "Send prompt" }).click();
     const terminal = page.getByRole("log", { name: "Agent output" });
+    try {
+      await expect
+        .poll(() => terminal.locator(".xterm-rows").textContent(), { timeout: 120_000 })
+        .toContain("agent got: hello from the browser");
+    } catch (err) {
+      // Say what the prompt became, not only that no answer showed.
+      await shot("04-prompt-missing");
+      const state = await page.getByTestId("prompt-state").textContent();
+      const prompts = await (await api("GET", `/workspaces/${ws.workspace.id}/prompts`)).text();
+      throw new Error(`no answer shown; state "${state}"; prompts ${prompts}`, { cause: err });
+    }
     await expect
-      .poll(() => terminal.textContent(), { timeout: 120_000 })
-      .toContain("agent got: hello from the browser");
-    await expect.poll(() => terminal.textContent(), { timeout: 30_000 }).toContain("chunk 3");
+      .poll(() => terminal.locator(".xterm-rows").textContent(), { timeout: 30_000 })
+      .toContain("chunk 3");
     await expect
       .poll(() => page.getByTestId("prompt-state").textContent(), { timeout: 30_000 })
       .toMatch(/^completed · exit 0/);
-    const shown = (await terminal.textContent()) ?? "";
+    const shown = (await terminal.locator(".xterm-rows").textContent()) ?? "";
     expect(shown).toContain("secret: [redacted]");
     expect(shown).not.toContain(SECRET);
     await shot("04-prompt-answered");
