@@ -121,12 +121,12 @@ export function CreateWorkspaceDialog({
             {errors.environment && <span className="field-error">{errors.environment}</span>}
           </label>
         </div>
-        <fieldset className="stack" style={{ gap: 8 }}>
+        <fieldset className="stack secrets-fieldset" style={{ gap: 8 }}>
           <legend className="small muted">
             Secrets (optional): delivered to the agent as environment variables, never shown again
           </legend>
           {secrets.map((row, i) => (
-            <div className="row" style={{ gap: 8 }} key={i} data-secret-row={i}>
+            <div className="secret-row" key={i} data-secret-row={i}>
               <label className="field">
                 Name
                 <input
