@@ -45,3 +45,11 @@ export {
   type FakeRequestRecord,
 } from "./fake-kubernetes-api-server.js";
 export { TEST_ENCRYPTION_KEY } from "./encryption-key.js";
+export {
+  FAKE_TOOL_FAILURE,
+  fakeMisePluginScript,
+  OFFLINE_MISE_ENV,
+  type FakeMisePlugin,
+  type FakeMisePluginBehaviour,
+} from "./mise/fake-mise-plugin.js";
+export { buildFakeMisePluginImage } from "./mise/plugin-image.js";

@@ -84,8 +84,11 @@ export async function runAether(argv: readonly string[], io: CliIo): Promise<num
     .option("--env <K=V>", "environment variable (repeatable)", collect)
     .option("--label <K=V>", "label (repeatable)", collect)
     .option("--timeout <duration>", "delete automatically after, e.g. 30m or 2h")
-    // Hidden until sandboxes can install tools: kept so `--tool` gets that answer, not "unknown option".
-    .addOption(new Option("--tool <spec>").argParser(collect).hideHelp())
+    .option(
+      "--tool <spec>",
+      "tool to install with mise before it runs, e.g. node@20 or npm:prettier (repeatable)",
+      collect,
+    )
     .option("--egress <policy>", "network: allow-all (default) or deny-all")
     .option(
       "--allow <host>",

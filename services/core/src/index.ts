@@ -22,6 +22,7 @@ export { explainWait } from "./domain/admission.js";
 export { toExecution, toTask, toVm, toWorker } from "./domain/mappers.js";
 export { TaskService } from "./domain/task-service.js";
 export { VmService } from "./domain/vm-service.js";
+export { AGENT_PATH } from "./prompts/agent-adapters.js";
 export { PromptService } from "./prompts/prompt-service.js";
 export {
   runPrompt,
@@ -37,6 +38,18 @@ export {
   type WorkspaceToolInstaller,
 } from "./workspaces/prepare-workspace.js";
 export { deleteWorkspace } from "./workspaces/delete-workspace.js";
+export {
+  installTools,
+  ToolInstallError,
+  type InstallToolsOptions,
+  type ToolInstallResult,
+  type ToolInstallStep,
+} from "./tools/install-tools.js";
+export type {
+  SandboxCommand,
+  SandboxCommandResult,
+  SandboxCommandRunner,
+} from "./tools/sandbox-command-runner.js";
 export { InProcessJobQueue } from "./queue/in-process-queue.js";
 export {
   type Consumer,

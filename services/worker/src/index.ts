@@ -21,6 +21,11 @@ export {
 export { claimForCreate } from "./sandbox/admission.js";
 export { SandboxManager } from "./sandbox/sandbox-manager.js";
 export {
+  agentCommandRunner,
+  sandboxCommandRunner,
+  type ProcessStarter,
+} from "./sandbox/sandbox-command-runner.js";
+export {
   buildBaseImage,
   buildBaseRootfs,
   type BaseImage,

@@ -58,8 +58,12 @@ describe("create-vm body", () => {
     );
   });
 
-  it("refuses tools, which no sandbox installs yet, instead of storing them", () => {
-    expect(errorOf({ tools: ["node@20"] })).toBe("tools: tool installation is not available yet");
+  it("takes tool specs and refuses a tool named twice", () => {
+    expect(createVmBodySchema.parse({ tools: ["node@20", "npm:prettier"] }).tools).toEqual([
+      "node@20",
+      "npm:prettier",
+    ]);
+    expect(errorOf({ tools: ["node@20", "node@20"] })).toBe("tools: tools must not repeat");
   });
 
   it("rejects unknown fields such as snake_case leftovers", () => {

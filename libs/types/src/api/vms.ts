@@ -48,15 +48,12 @@ export const zoneSchema = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "zone must be 1-63 letters, digits, '.', '_' or '-'");
 
-/** Why a create that names `tools` is refused: sandboxes cannot install tools yet. */
-export const TOOLS_UNAVAILABLE_MESSAGE = "tool installation is not available yet";
-
 /**
  * Body of `POST /api/v1/vms`. Every field is optional: omitted fields take the server's configured
  * defaults (backend: the best one available; image: the base image; 1 vCPU; 512 MiB). Unknown
- * fields are rejected so typos (`memory_mb`) are not silently ignored. `tools` may only be empty
- * until sandboxes can install tools: a tool asked for and never installed would look like a
- * working sandbox that is not.
+ * fields are rejected so typos (`memory_mb`) are not silently ignored. `tools` (mise specs such as
+ * `node@20`) are installed for the sandbox's user before it turns `running`; one that fails makes
+ * the sandbox `failed`, its error naming the tool.
  * `zone` places the sandbox only on workers of that zone (refused when no active worker has it).
  */
 export const createVmBodySchema = z.strictObject({
@@ -77,7 +74,7 @@ export const createVmBodySchema = z.strictObject({
     .enum(["delete", "pause"], { error: 'onTimeout must be "delete" or "pause"' })
     .optional(),
   tools: toolsSchema
-    .refine((tools) => tools.length === 0, { message: TOOLS_UNAVAILABLE_MESSAGE })
+    .refine((tools) => new Set(tools).size === tools.length, { message: "tools must not repeat" })
     .optional(),
   network: networkPolicySchema.optional(),
   zone: zoneSchema.optional(),

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { vmIdSchema, workerIdSchema } from "./ids.js";
 import { networkPolicySchema } from "./network-policy.js";
+import { toolSpecSchema } from "./tool-spec.js";
 import { labelsSchema, resourceNameSchema, timestampSchema } from "./primitives.js";
 import {
   assertTransition,
@@ -135,6 +136,11 @@ export const vmSchema = z.object({
   labels: labelsSchema,
   env: z.record(z.string(), z.string()),
   network: networkPolicySchema,
+  /**
+   * Tools (mise specs) installed for the sandbox's user before it turned `running`. Optional so
+   * that older servers' answers still parse.
+   */
+  tools: z.array(toolSpecSchema).optional(),
   createdAt: timestampSchema,
   readyAt: timestampSchema.nullable(),
   expiresAt: timestampSchema.nullable(),

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { promptIdSchema, workspaceIdSchema } from "../domain/ids.js";
+import { promptIdSchema, vmIdSchema, workspaceIdSchema } from "../domain/ids.js";
 import { promptSchema } from "../domain/prompt.js";
 import { taskSchema } from "../domain/task.js";
 import { vmSchema, vmStatusSchema, type VmStatus } from "../domain/vm.js";
@@ -51,6 +51,20 @@ export const eventCatalog = {
   "vm.failed": vmEventData,
   /** The sandbox's worker vanished or no longer lists it. */
   "vm.lost": vmEventData,
+  /**
+   * Progress of a tool the sandbox installs while `creating`: `started`, `output` pieces (the
+   * sandbox's env values redacted), then `succeeded`, `skipped` or `failed` (with `error`).
+   */
+  "vm.tool": z.object({
+    vmId: vmIdSchema,
+    spec: z.string(),
+    phase: z.enum(["started", "output", "succeeded", "skipped", "failed"]),
+    output: z.string().optional(),
+    version: z.string().optional(),
+    path: z.string().optional(),
+    durationMs: z.number().int().nonnegative().optional(),
+    error: z.string().optional(),
+  }),
 
   /** A task was recorded. */
   "task.created": taskEventData,

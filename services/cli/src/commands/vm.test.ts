@@ -21,5 +21,8 @@ describe("aether vm create flags", () => {
 
   it("sends --zone as the create's zone", () => {
     expect(createBody({ zone: "eu-west" })).toEqual({ zone: "eu-west" });
+    expect(createBody({ tool: ["node@20", "npm:prettier"] })).toEqual({
+      tools: ["node@20", "npm:prettier"],
+    });
   });
 });

@@ -2,7 +2,7 @@
  * `aether vm …`: create, list, show, stop, start, pause, resume and remove sandboxes.
  * @module
  */
-import type { CreateVmBody, Vm, VmStatus } from "@aetherium/types";
+import type { CreateVmBody, DomainEvent, EventData, Vm, VmStatus } from "@aetherium/types";
 import { vmStatusSchema } from "@aetherium/types";
 import type { Context } from "../context.js";
 import { StatusLine } from "../format/progress.js";
@@ -50,8 +50,7 @@ export function createBody(flags: VmCreateFlags): CreateVmBody {
   if (flags.env?.length) body.env = parseKeyValues(flags.env, "--env");
   if (flags.label?.length) body.labels = parseKeyValues(flags.label, "--label");
   if (flags.timeout) body.timeoutSec = Math.ceil(parseDurationSec(flags.timeout, "--timeout"));
-  // The API refuses `tools` until sandboxes can install them: say so before any request.
-  if (flags.tool?.length) throw new UsageError("--tool: tool installation is not available yet");
+  if (flags.tool?.length) body.tools = flags.tool;
   if (flags.allow?.length) {
     if (flags.egress) throw new UsageError("--allow makes an allow-list: leave out --egress");
     body.network = { egress: { allow: flags.allow } };
@@ -81,12 +80,26 @@ export async function checkBackendOffered(ctx: Context, backend: string): Promis
   );
 }
 
-/** `aether vm create`: creates a sandbox and, unless `--no-wait`, shows its states until it runs. */
+/** How long `vm create` waits for a sandbox with tools: as long as its create task may take. */
+const TOOLS_WAIT_MS = 20 * 60_000;
+
+/**
+ * `aether vm create`: creates a sandbox and, unless `--no-wait`, shows its states until it runs,
+ * and with `--tool` each tool's progress as the worker installs it (from the `vm.tool` events).
+ */
 export async function vmCreate(ctx: Context, flags: VmCreateFlags): Promise<number> {
   const body = createBody(flags);
   if (flags.backend) await checkBackendOffered(ctx, flags.backend);
   const started = Date.now();
-  const sandbox = await ctx.client.vms.create(body);
+  const withTools = (body.tools?.length ?? 0) > 0 && flags.wait !== false;
+  const progress = withTools ? await followTools(ctx) : undefined;
+  let sandbox: Awaited<ReturnType<typeof ctx.client.vms.create>>;
+  try {
+    sandbox = await ctx.client.vms.create(body);
+  } catch (err) {
+    progress?.close();
+    throw err;
+  }
   if (flags.wait === false) {
     ctx.output({ vm: sandbox.vm, taskId: sandbox.taskId }, () =>
       [
@@ -99,21 +112,90 @@ export async function vmCreate(ctx: Context, flags: VmCreateFlags): Promise<numb
   }
   const line = new StatusLine(ctx.io.stderr, { quiet: ctx.json });
   line.update(`${sandbox.name}: ${sandbox.status}`);
+  progress?.show(sandbox.id, (event) => {
+    const text = toolProgressText(event);
+    if (text.final) {
+      line.stop();
+      if (!ctx.json) ctx.io.stderr.write(`${text.text}\n`);
+    } else {
+      line.update(`${sandbox.name}: ${text.text}`);
+    }
+  });
   let vm: Vm;
   try {
     vm = await sandbox.waitUntil("running", {
       intervalMs: 200,
+      ...(withTools ? { timeoutMs: TOOLS_WAIT_MS } : {}),
       onStatus: (v) =>
         line.update(`${v.name}: ${v.status}${v.pendingReason ? ` (${v.pendingReason})` : ""}`),
     });
   } finally {
     line.stop();
+    progress?.close();
   }
   const sec = ((Date.now() - started) / 1000).toFixed(1);
   ctx.output({ vm }, () =>
     [`sandbox ${vm.name} is running (${sec} s)`, `id    ${vm.id}`, `name  ${vm.name}`].join("\n"),
   );
   return 0;
+}
+
+type ToolEvent = EventData<"vm.tool">;
+
+/**
+ * Follows `vm.tool` events from before the create is sent (so the first steps are not missed),
+ * keeping those that arrive before the sandbox's id is known until {@link show} names it.
+ */
+async function followTools(ctx: Context): Promise<{
+  show(vmId: string, onEvent: (event: ToolEvent) => void): void;
+  close(): void;
+}> {
+  const early: ToolEvent[] = [];
+  let target: { vmId: string; onEvent: (event: ToolEvent) => void } | undefined;
+  let opened!: () => void;
+  const open = new Promise<void>((resolve) => (opened = resolve));
+  const subscription = ctx.client.events.subscribe(
+    { topics: ["vm.tool"] },
+    (event: DomainEvent) => {
+      if (event.type !== "vm.tool") return;
+      const data = event.data;
+      if (!target) early.push(data);
+      else if (data.vmId === target.vmId) target.onEvent(data);
+    },
+    // Progress is a nicety: without the stream the create still waits for the sandbox.
+    { onOpen: () => opened(), onError: () => opened() },
+  );
+  await Promise.race([open, new Promise((resolve) => setTimeout(resolve, 3000))]);
+  return {
+    show(vmId, onEvent) {
+      target = { vmId, onEvent };
+      for (const data of early.splice(0)) if (data.vmId === vmId) onEvent(data);
+    },
+    close: () => subscription.close(),
+  };
+}
+
+/** One tool step as the CLI shows it; `final` lines stay, the others are the status line. */
+function toolProgressText(event: ToolEvent): { text: string; final: boolean } {
+  const took =
+    event.durationMs === undefined ? "" : ` in ${(event.durationMs / 1000).toFixed(1)} s`;
+  switch (event.phase) {
+    case "started":
+      return { text: `installing ${event.spec}`, final: false };
+    case "output": {
+      const last = (event.output ?? "").trim().split("\n").pop() ?? "";
+      return { text: `${event.spec}: ${last.slice(0, 100)}`, final: false };
+    }
+    case "succeeded":
+      return { text: `tool ${event.spec}: installed ${event.version ?? ""}${took}`, final: true };
+    case "skipped":
+      return {
+        text: `tool ${event.spec}: already installed (${event.version ?? ""})`,
+        final: true,
+      };
+    case "failed":
+      return { text: `tool ${event.spec}: failed${took}`, final: true };
+  }
 }
 
 /** Flags of `aether vm ls`. */

@@ -40,6 +40,7 @@ export function toVm(row: VmRow): Vm {
     labels: row.labels,
     env: maskEnv(row.env),
     network: network.success ? network.data : DEFAULT_NETWORK_POLICY,
+    tools: row.tools,
     createdAt: row.createdAt.toISOString(),
     readyAt: iso(row.readyAt),
     expiresAt: iso(row.expiresAt),

@@ -23,7 +23,7 @@ export function registerEnvironmentRoutes(api: Api, deps: RouteDeps): void {
         tags,
         summary: "Create an environment",
         description:
-          "A template for workspaces: sandbox (backend, image, size, network), repository, tools (mise specs), env, secret names, MCP servers, setup steps and the agent. `name` and `agent` are required. Workspaces, which apply it, are not served yet: today it is validated and stored.",
+          "A template for workspaces: sandbox (backend, image, size, network), repository, tools (mise specs), env, secret names, MCP servers, setup steps and the agent. `name` and `agent` are required. Workspaces made from it (`POST /workspaces`) apply it.",
         body: createEnvironmentBodySchema,
         response: { 201: environmentResponseSchema, ...errorResponses },
       },

@@ -19,15 +19,30 @@ describe("sandbox create validation", () => {
     expect(env.error.message).toMatch(/memory_mb/);
   });
 
-  it("refuses tools on a create with a clear 400 and records no sandbox", async () => {
+  it("refuses a bad or repeated tool spec with a clear 400 and records no sandbox", async () => {
     const before = (await call("GET", "/api/v1/vms")).body.items as unknown[];
-    const r = await call("POST", "/api/v1/vms", {
-      body: { name: "wants-node", tools: ["node@20"] },
-    });
-    expect(r.status).toBe(400);
-    const env = expectEnvelope(r.body, "bad_request");
-    expect(env.error.message).toMatch(/tools: tool installation is not available yet/);
+    for (const [tools, message] of [
+      [["node@20", "no good"], /tools\[1\]: must be a tool spec/],
+      [["node@20", "node@20"], /tools: tools must not repeat/],
+    ] as const) {
+      const r = await call("POST", "/api/v1/vms", { body: { name: "wants-node", tools } });
+      expect(r.status).toBe(400);
+      expect(expectEnvelope(r.body, "bad_request").error.message).toMatch(message);
+    }
     expect((await call("GET", "/api/v1/vms")).body.items).toHaveLength(before.length);
+  });
+
+  it("records the tools a create asks for and shows them on the sandbox", async () => {
+    const r = await call("POST", "/api/v1/vms", {
+      body: { name: "wants-tools", tools: ["node@20", "npm:prettier"] },
+    });
+    expect(r.status).toBe(202);
+    expect(vmSchema.parse(r.body.vm).tools).toEqual(["node@20", "npm:prettier"]);
+    const id = (r.body.vm as { id: string }).id;
+    expect((await call("GET", `/api/v1/vms/${id}`)).body.vm.tools).toEqual([
+      "node@20",
+      "npm:prettier",
+    ]);
   });
 });
 

@@ -6,8 +6,17 @@ import type {
   PromptService,
   WorkspaceSandboxHost,
 } from "@aetherium/core";
-import { deleteWorkspace, prepareWorkspace, runPrompt, toExecution } from "@aetherium/core";
+import {
+  deleteWorkspace,
+  installTools,
+  prepareWorkspace,
+  runPrompt,
+  ToolInstallError,
+  toExecution,
+  type WorkspaceToolInstaller,
+} from "@aetherium/core";
 import type { ExecuteBody } from "@aetherium/types";
+import { agentCommandRunner } from "./sandbox-command-runner.js";
 import type { SandboxManagers } from "./sandbox-managers.js";
 
 /**
@@ -39,6 +48,7 @@ export function sandboxJobHandlers(
           secrets: workspaces.runtime.secrets,
           vms: workspaces.runtime.vms,
           host: workspaceHost(managers, workspaces.workerId),
+          installTool: workspaceToolInstaller(managers),
           logger,
         }
       : undefined;
@@ -117,6 +127,35 @@ function workspaceHost(managers: SandboxManagers, workerId: string): WorkspaceSa
       await (await managers.for(sandboxId)).delete(sandboxId);
     },
     start: (sandboxId, spec, handlers) => agentStarter(managers).start(sandboxId, spec, handlers),
+  };
+}
+
+/**
+ * A workspace's `tool` step: one spec through the mise installer, its output streamed into the
+ * step; a failure is the step's result (naming the tool), not an error of the job.
+ */
+function workspaceToolInstaller(managers: SandboxManagers): WorkspaceToolInstaller {
+  const runner = agentCommandRunner(async (sandboxId, spec, handlers) =>
+    (await managers.for(sandboxId)).startProcess(sandboxId, spec, handlers),
+  );
+  return async (sandboxId, spec, options) => {
+    try {
+      const [result] = await installTools(runner, sandboxId, [spec], {
+        env: options.env,
+        signal: options.signal,
+        onStep: (step) => {
+          if (step.phase === "output" && step.output) options.onOutput(step.output);
+          if (step.phase === "succeeded" || step.phase === "skipped") {
+            const what = step.phase === "skipped" ? "already installed" : "installed";
+            options.onOutput(`${what}: ${spec} ${step.version ?? ""} at ${step.path ?? "?"}\n`);
+          }
+        },
+      });
+      return { status: result?.status ?? "failed", output: result?.output ?? "" };
+    } catch (err) {
+      if (!(err instanceof ToolInstallError)) throw err;
+      return { status: "failed", output: err.output, error: `failed: ${err.reason}` };
+    }
   };
 }
 

@@ -1,12 +1,13 @@
-import type { Logger } from "@aetherium/common";
+import type { EventBus, Logger } from "@aetherium/common";
 import { isServableBy, type EgressPolicy, type NetworkPolicy } from "@aetherium/types";
-import { RetryableError } from "@aetherium/core";
+import { AGENT_PATH, RetryableError } from "@aetherium/core";
 import type { Repositories, VmRow } from "@aetherium/core";
 import { isRetryableDockerError, SandboxConflictError } from "../docker/docker-errors.js";
 import type { SandboxBackend } from "../backends/sandbox-backend.js";
 import { claimForCreate } from "./admission.js";
 import type { AgentConnections } from "./agent-connections.js";
 import type { SandboxRecords } from "./sandbox-records.js";
+import { installSandboxTools } from "./sandbox-tools.js";
 
 /** What a {@link SandboxLifecycle} needs. */
 export interface SandboxLifecycleDeps {
@@ -17,6 +18,10 @@ export interface SandboxLifecycleDeps {
   readonly agents: AgentConnections;
   /** How long a new or restarted sandbox's agent may take to answer. */
   readonly agentReadyTimeoutMs: number;
+  /** Where `vm.tool` progress is published. */
+  readonly bus: EventBus;
+  /** How long one of a new sandbox's tools may take to install; the installer's default when absent. */
+  readonly toolTimeoutMs?: number;
 }
 
 /**
@@ -28,8 +33,9 @@ export class SandboxLifecycle {
 
   /**
    * Builds and boots the sandbox recorded as `sandboxId` (status pending), claiming it for this
-   * worker. A half-made sandbox from an earlier attempt is removed first, so the job may be
-   * retried.
+   * worker, and installs its tools once its agent answers: it turns `running` only then. A tool
+   * that fails makes it `failed`, its error naming the tool. A half-made sandbox from an earlier
+   * attempt is removed first, so the job may be retried.
    */
   async create(sandboxId: string, signal?: AbortSignal): Promise<VmRow> {
     const { backend, repos, records, agents } = this.deps;
@@ -41,6 +47,8 @@ export class SandboxLifecycle {
     const claimed = await this.#claim(row);
     if (!claimed) throw new Error(`sandbox ${sandboxId} is ${row.status}; not creating it`);
     try {
+      const env = repos.vms.openEnv(claimed);
+      const tools = claimed.tools;
       const spec = {
         sandboxId,
         workerId,
@@ -49,7 +57,9 @@ export class SandboxLifecycle {
         memoryMb: claimed.memoryMb,
         ...(claimed.diskMb ? { diskMb: claimed.diskMb } : {}),
         egress: egressOf(claimed.network),
-        env: repos.vms.openEnv(claimed),
+        // Tools are the sandbox user's mise tools: its shims go first on PATH so every later
+        // command finds them (no login shell would add them), unless the sandbox sets its own PATH.
+        env: tools.length > 0 && env.PATH === undefined ? { ...env, PATH: AGENT_PATH } : env,
         labels: { "aetherium.vm-name": claimed.name },
       };
       try {
@@ -63,7 +73,18 @@ export class SandboxLifecycle {
       }
       await backend.start(sandboxId);
       signal?.throwIfAborted();
-      agents.keep(sandboxId, await agents.dial(sandboxId, this.deps.agentReadyTimeoutMs));
+      const client = await agents.dial(sandboxId, this.deps.agentReadyTimeoutMs);
+      agents.keep(sandboxId, client);
+      if (tools.length > 0) {
+        await installSandboxTools(sandboxId, client, tools, {
+          bus: this.deps.bus,
+          env,
+          ...(this.deps.toolTimeoutMs !== undefined
+            ? { timeoutMsPerTool: this.deps.toolTimeoutMs }
+            : {}),
+          ...(signal ? { signal } : {}),
+        });
+      }
       const running = await records.move(claimed, ["creating"], "running");
       if (!running) throw new Error(`sandbox ${sandboxId} changed state while it was created`);
       return running;

@@ -56,6 +56,8 @@ export interface SandboxManagerDeps {
    * it a caller waits for its own record again.
    */
   readonly deferredRecordLimit?: number;
+  /** How long one tool of a new sandbox may take to install (default 10 minutes). */
+  readonly toolTimeoutMs?: number;
 }
 
 /**
@@ -81,7 +83,12 @@ export class SandboxManager {
     this.#records = new SandboxRecords({ repos, bus, workerId, kind: backend.kind });
     this.#agents = new AgentConnections({ backend, logger });
     const parts = { backend, repos, logger, records: this.#records, agents: this.#agents };
-    this.#lifecycle = new SandboxLifecycle({ ...parts, agentReadyTimeoutMs });
+    this.#lifecycle = new SandboxLifecycle({
+      ...parts,
+      agentReadyTimeoutMs,
+      bus,
+      ...(deps.toolTimeoutMs !== undefined ? { toolTimeoutMs: deps.toolTimeoutMs } : {}),
+    });
     this.#exec = new ExecRecorder({
       repos,
       logger,
@@ -110,8 +117,8 @@ export class SandboxManager {
 
   /**
    * Builds and boots the sandbox recorded as `sandboxId` (status pending), claiming it for this
-   * worker. A half-made sandbox from an earlier attempt is removed first, so the job may be
-   * retried.
+   * worker, and installs its tools (see {@link SandboxLifecycle.create}). A half-made sandbox from
+   * an earlier attempt is removed first, so the job may be retried.
    */
   create(sandboxId: string, signal?: AbortSignal): Promise<VmRow> {
     return this.#lifecycle.create(sandboxId, signal);
