@@ -194,6 +194,20 @@ describe.skipIf(!haveChromium)("dashboard: workspaces", () => {
     expect(shown).not.toContain(SECRET);
     await shot("04-prompt-answered");
 
+    // The Prompts page opens a workspace by name too (an unknown one is said so).
+    await nav("Prompts");
+    const field = page.getByLabel("Workspace id or name");
+    await field.fill("no-such-workspace");
+    await page.getByRole("button", { name: "Open" }).click();
+    await page.getByRole("alert").filter({ hasText: "no-such-workspace" }).waitFor();
+    await field.fill(wsName);
+    await page.getByRole("button", { name: "Open" }).click();
+    await page.waitForURL(`**/prompts/?workspace=${ws.workspace.id}`);
+    await page
+      .getByRole("table", { name: "Prompts" })
+      .getByText("hello from the browser")
+      .waitFor();
+
     // The list shows it ready with its environment; delete it from its page.
     await nav("Workspaces");
     const row = page.locator(`[data-ws-name="${wsName}"]`);

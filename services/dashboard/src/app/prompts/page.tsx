@@ -16,6 +16,7 @@ import {
   StatusBadge,
 } from "../../components/ui.js";
 import { QueryList } from "../../components/query-list.js";
+import { errorMessage } from "../../lib/api/api.js";
 
 /** The workspace's latest prompts. */
 function PromptHistory({ workspaceId }: { workspaceId: string }) {
@@ -71,9 +72,19 @@ function Prompts() {
   const params = useSearchParams();
   const workspaceId = params.get("workspace") ?? "";
   const [typed, setTyped] = useState(workspaceId);
-  const choose = (e: FormEvent) => {
+  const [lookupError, setLookupError] = useState<string | null>(null);
+  // A name is looked up (the gateway reads workspaces by id or name); the page keys on the id.
+  const choose = async (e: FormEvent) => {
     e.preventDefault();
-    if (typed.trim()) router.push(`/prompts/?workspace=${encodeURIComponent(typed.trim())}`);
+    const ref = typed.trim();
+    if (!ref) return;
+    try {
+      const w = await api.getWorkspace(ref);
+      setLookupError(null);
+      router.push(`/prompts/?workspace=${encodeURIComponent(w.id)}`);
+    } catch (err) {
+      setLookupError(errorMessage(err));
+    }
   };
   return (
     <>
@@ -81,9 +92,9 @@ function Prompts() {
         title="Prompts"
         subtitle="Ask a workspace's agent and watch the answer stream; see what was asked before."
       />
-      <form className="row" style={{ gap: 8, marginBottom: 16 }} onSubmit={choose}>
+      <form className="row" style={{ gap: 8, marginBottom: 16 }} onSubmit={(e) => void choose(e)}>
         <label className="field">
-          <span>Workspace id</span>
+          <span>Workspace id or name</span>
           <input
             name="workspace"
             className="mono"
@@ -95,6 +106,11 @@ function Prompts() {
           Open
         </button>
       </form>
+      {lookupError && (
+        <div className="banner bad" role="alert" style={{ marginBottom: 16 }}>
+          {lookupError}
+        </div>
+      )}
       {workspaceId ? (
         <div className="stack" style={{ gap: 16 }}>
           <Card title="Session">
