@@ -284,8 +284,7 @@ export class Api {
     return this.#call((c) => c.apiKeys.revoke(id));
   }
 
-  // Environments and workspaces; a gateway without the workspace routes answers 404, and the
-  // pages that call them say so.
+  // Environments and workspaces (made from an environment; live updates come from the events).
   listEnvironments(): Promise<Page<Environment>> {
     return this.#call((c) => c.environments.list({ limit: 200 }));
   }
