@@ -122,13 +122,10 @@ describe("aether against a real platform", () => {
     expect(JSON.parse(r.stderr)).toMatchObject({
       error: { code: "not_found", message: expect.stringMatching(/no-such-sandbox/) },
     });
-    const tools = await aether(["vm", "create", "--tool", "node@20", "--json"]);
-    expect(tools.code).toBe(2);
-    expect(JSON.parse(tools.stderr)).toEqual({
-      error: {
-        code: "usage",
-        message: expect.stringMatching(/tool installation is not available yet/),
-      },
+    const tools = await aether(["vm", "create", "--tool", "no good", "--json"]);
+    expect(tools.code).toBe(1);
+    expect(JSON.parse(tools.stderr)).toMatchObject({
+      error: { code: "bad_request", message: expect.stringMatching(/must be a tool spec/) },
     });
   });
 

@@ -168,12 +168,12 @@ describe("a sandbox through the public API", () => {
     }
   });
 
-  it("refuses tools on a create with a 400 that says why", async () => {
-    const r = await api("POST", "/vms", { name: "with-tools", tools: ["node@20"] });
+  it("refuses a tool spec that is not one with a 400 that says why", async () => {
+    const r = await api("POST", "/vms", { name: "with-tools", tools: ["node@20", "no good"] });
     expect(r.status).toBe(400);
     expect(r.json.error).toMatchObject({
       code: "bad_request",
-      message: expect.stringMatching(/tool installation is not available yet/),
+      message: expect.stringMatching(/tools\[1\]: must be a tool spec/),
     });
   });
 

@@ -35,7 +35,8 @@ const GONE_VM_STATES = new Set(["deleted", "lost", "failed", "deleting"]);
 
 /** The workspace's metadata, typed. */
 export function metadataOf(row: Pick<WorkspaceRow, "metadata">): WorkspaceMetadata {
-  return row.metadata as WorkspaceMetadata;
+  const metadata: WorkspaceMetadata = row.metadata;
+  return metadata;
 }
 
 /** The environment snapshot the workspace was made from. */

@@ -1,7 +1,7 @@
 import { DEFAULT_NETWORK_POLICY, type Environment } from "@aetherium/types";
 
 /** The label that ties a sandbox to the workspace it serves. */
-export const WORKSPACE_LABEL = "aetherium.workspace";
+const WORKSPACE_LABEL = "aetherium.workspace";
 
 /**
  * The `POST /vms` body of a workspace's sandbox, from its environment snapshot: backend, image,

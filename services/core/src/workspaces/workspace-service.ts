@@ -380,10 +380,11 @@ export class WorkspaceService implements PromptWorkspaces {
       .where(
         sql<boolean>`w.idle_since + make_interval(secs => coalesce((w.spec->>'idleTimeoutSec')::int, ${ENVIRONMENT_DEFAULTS.idleTimeoutSec})) < ${now}`,
       )
-      .where(({ not, exists, selectFrom }) =>
-        not(
-          exists(
-            selectFrom("promptTasks as p")
+      .where((eb) =>
+        eb.not(
+          eb.exists(
+            eb
+              .selectFrom("promptTasks as p")
               .select("p.id")
               .whereRef("p.workspaceId", "=", "w.id")
               .where("p.status", "in", ["pending", "running"]),

@@ -241,7 +241,53 @@ describe.skipIf(!here.ok)("workspaces", () => {
     // By name too, and in the list.
     expect((await api("GET", "/api/v1/workspaces/main-ws")).body.workspace.id).toBe(ws.id);
     const list = await api("GET", "/api/v1/workspaces?status=ready");
-    expect(list.body.items.map((w: Workspace) => w.name)).toContain("main-ws");
+    expect((list.body.items as Workspace[]).map((w) => w.name)).toContain("main-ws");
+  }, 300_000);
+
+  it("runs an interrupted preparation again without redoing finished steps or making a new sandbox", async () => {
+    const before = (await api("GET", `/api/v1/workspaces/${ws.id}`)).body.workspace as Workspace;
+    // As a worker dying during `setup 3` leaves it: preparing, that step running, mcp pending.
+    const kdb = runtime.db.db;
+    await kdb
+      .updateTable("workspaces")
+      .set({ status: "preparing" })
+      .where("id", "=", ws.id)
+      .execute();
+    await kdb
+      .updateTable("workspacePrepSteps")
+      .set({ status: "running", completedAt: null })
+      .where("workspaceId", "=", ws.id)
+      .where("name", "=", "setup 3")
+      .execute();
+    await kdb
+      .updateTable("workspacePrepSteps")
+      .set({ status: "pending", startedAt: null, completedAt: null })
+      .where("workspaceId", "=", ws.id)
+      .where("name", "=", "mcp")
+      .execute();
+    const task = await runtime.tasks.submit(
+      "workspace:create",
+      { workspaceId: ws.id },
+      { vmId: ws.vmId!, placement: { backend: "docker" } },
+    );
+    await waitFor(
+      async () => (await runtime.tasks.get(task.id)).status === "succeeded",
+      "the retried preparation",
+      120_000,
+    );
+    const after = (await api("GET", `/api/v1/workspaces/${ws.id}`)).body.workspace as Workspace;
+    expect(after).toMatchObject({ status: "ready", vmId: before.vmId });
+    const started = (w: Workspace) => w.prepSteps.map((s) => [s.name, s.startedAt]);
+    expect(started(after).slice(0, 3)).toEqual(started(before).slice(0, 3));
+    for (const i of [3, 4]) {
+      expect(after.prepSteps[i]!.status).toBe("succeeded");
+      expect(Date.parse(after.prepSteps[i]!.startedAt!)).toBeGreaterThan(
+        Date.parse(before.prepSteps[i]!.completedAt!),
+      );
+    }
+    expect(
+      await runtime.db.db.selectFrom("vms").select("id").where("status", "!=", "deleted").execute(),
+    ).toHaveLength(1);
   }, 300_000);
 
   it("fails a workspace at the failing setup step, with its output, and skips the rest", async () => {
@@ -331,14 +377,20 @@ describe.skipIf(!here.ok)("workspaces", () => {
   }, 300_000);
 
   it("stops an idle workspace's sandbox and a prompt resumes it with its files", async () => {
-    // Its clock is put back past the timeout rather than waiting the minimum minute.
+    // Its clock is put back past the timeout rather than waiting the minimum minute; the
+    // worker's reaper (every 250 ms here) then stops it.
     await runtime.db.db
       .updateTable("workspaces")
       .set({ idleSince: new Date(Date.now() - 3_600_000) })
       .where("id", "=", ws.id)
       .execute();
-    expect(await runtime.workspaces.sweepIdle()).toEqual([ws.id]);
-    expect((await api("GET", `/api/v1/workspaces/${ws.id}`)).body.workspace.status).toBe("idle");
+    await waitFor(
+      async () =>
+        (await api("GET", `/api/v1/workspaces/${ws.id}`)).body.workspace.status === "idle",
+      "the workspace idle",
+      30_000,
+    );
+    expect(events.some((e) => e.type === "workspace.idle")).toBe(true);
     await waitFor(async () => (await vmStatus(ws.vmId!)) === "stopped", "sandbox stopped", 60_000);
 
     const sent = await api("POST", `/api/v1/workspaces/${ws.id}/prompts?wait=true`, {
@@ -354,7 +406,7 @@ describe.skipIf(!here.ok)("workspaces", () => {
     const after = (await api("GET", `/api/v1/workspaces/${ws.id}`)).body.workspace as Workspace;
     expect(after.status).toBe("ready");
     expect(Date.parse(after.idleSince!)).toBeGreaterThan(Date.now() - 120_000);
-    // A workspace with a prompt running or waiting is never stopped.
+    // The prompt reset its idle clock: nothing is due.
     expect(await runtime.workspaces.sweepIdle()).toEqual([]);
   }, 300_000);
 
@@ -371,7 +423,10 @@ describe.skipIf(!here.ok)("workspaces", () => {
       scope: "workspace",
     });
     const list = await api("GET", `/api/v1/workspaces/main-ws/secrets`);
-    expect(list.body.items.map((s: { name: string }) => s.name)).toEqual(["EXTRA", "GIT_TOKEN"]);
+    expect((list.body.items as { name: string }[]).map((s) => s.name)).toEqual([
+      "EXTRA",
+      "GIT_TOKEN",
+    ]);
     const bad = await api("POST", `/api/v1/workspaces/${ws.id}/secrets`, { name: "1x", value });
     expect(bad.status).toBe(400);
     expect((await api("DELETE", `/api/v1/workspaces/${ws.id}/secrets/EXTRA`)).status).toBe(204);
