@@ -83,6 +83,8 @@ describe("workspaces", () => {
       {
         wait: true,
         intervalMs: 1,
+        // Scripted answers only: no event stream to follow.
+        live: false,
         onProgress: (x) =>
           progress.push([x.status, ...x.prepSteps.map((s) => `${s.name}=${s.status}`)].join(" ")),
       },
@@ -115,7 +117,7 @@ describe("workspaces", () => {
       () => Response.json({ workspace: failed }),
     ]);
     const err = await client.workspaces
-      .create({ name: "demo", environment: "web" }, { wait: true })
+      .create({ name: "demo", environment: "web" }, { wait: true, live: false })
       .catch((e: unknown) => e);
     expect(seen[0]!.url.search).toBe("?wait=true");
     expect(err).toBeInstanceOf(WorkspaceError);

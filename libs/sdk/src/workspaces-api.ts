@@ -13,10 +13,10 @@ import {
   type WorkspaceStatus,
 } from "@aetherium/types";
 import { z } from "zod";
-import { AetheriumApiError, TimeoutError } from "./errors.js";
+import { AetheriumApiError, NotFoundError, TimeoutError } from "./errors.js";
+import { subscribeEvents, type EventSubscription } from "./events.js";
 import { listParam, pageQuery, type ListOptions } from "./list-options.js";
 import type { SetSecretRequest } from "./secrets-api.js";
-import { sleep } from "./timing.js";
 import { checkShape, seg, type Transport } from "./transport.js";
 
 /** A create-workspace request: `name` and `environment` (an environment's id or name). */
@@ -40,6 +40,12 @@ export interface WorkspaceWaitOptions {
    * (a step started, finished or failed): progress for a person watching.
    */
   readonly onProgress?: (workspace: Workspace) => void;
+  /**
+   * Follow the live event stream (`workspace.*` events) so each step shows the moment it moves;
+   * polling every `intervalMs` stays as the safety net. Default true; set false where WebSockets
+   * cannot pass (then only polling).
+   */
+  readonly live?: boolean;
 }
 
 /** Options of {@link WorkspacesApi.create}. */
@@ -71,6 +77,15 @@ const secretListSchema = z.object({ items: z.array(secretMetadataSchema) });
 /** What changed between two snapshots, as one string: status plus each step's status. */
 function progressKey(w: Workspace): string {
   return [w.status, ...w.prepSteps.map((s) => `${s.id}:${s.status}`)].join("|");
+}
+
+/** `w` with `step` in place of the step of the same id (added when new). */
+function withStep(w: Workspace, step: PrepStep): Workspace {
+  const has = w.prepSteps.some((s) => s.id === step.id);
+  return {
+    ...w,
+    prepSteps: has ? w.prepSteps.map((s) => (s.id === step.id ? step : s)) : [...w.prepSteps, step],
+  };
 }
 
 /**
@@ -136,44 +151,152 @@ export class WorkspacesApi {
     return [...w.prepSteps].sort((a, b) => a.order - b.order);
   }
 
-  /** Deletes the workspace: its sandbox, files, secrets and history. */
-  async delete(id: string, options: { signal?: AbortSignal } = {}): Promise<void> {
-    await this.#t.request("DELETE", `/workspaces/${seg(id)}`, { signal: options.signal });
-  }
-
   /**
-   * Polls until the workspace is `ready` (or `idle`: prepared, sandbox stopped). Throws
-   * {@link WorkspaceError} once it is `failed`, {@link TimeoutError} when `timeoutMs` passes.
+   * Deletes the workspace: its sandbox, files, secrets and history. The gateway removes the
+   * sandbox first, so without `wait` the workspace may still be listed for a moment; with `wait`
+   * this resolves once it is gone (the gateway waits, then the SDK looks until `timeoutMs`).
    */
-  async waitUntilReady(id: string, options: WorkspaceWaitOptions = {}): Promise<Workspace> {
-    const timeoutMs = options.timeoutMs ?? 15 * 60_000;
-    const interval = options.intervalMs ?? 1000;
+  async delete(
+    id: string,
+    options: { wait?: boolean; timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<void> {
+    const answer = await this.#t.request("DELETE", `/workspaces/${seg(id)}`, {
+      query: options.wait ? { wait: true } : undefined,
+      signal: options.signal,
+    });
+    // 204 (no body): gone. 202 `{taskId}`: still removing its sandbox.
+    if (!options.wait || answer === undefined || answer === null) return;
+    const timeoutMs = options.timeoutMs ?? 5 * 60_000;
     const deadline = Date.now() + timeoutMs;
-    let last: string | undefined;
     for (;;) {
-      const w = await this.get(id, { signal: options.signal });
-      const key = progressKey(w);
-      if (key !== last) {
-        last = key;
-        options.onProgress?.(w);
-      }
-      if (w.status === "ready" || w.status === "idle") return w;
-      if (w.status === "failed") {
-        throw new WorkspaceError(
-          `workspace ${w.name} (${w.id}) failed${w.failedStep ? ` at step ${w.failedStep}` : ""}` +
-            (w.error ? `: ${w.error}` : ""),
-          w,
-          w.failedStep,
-        );
+      try {
+        await this.get(id, { signal: options.signal });
+      } catch (err) {
+        if (err instanceof NotFoundError) return;
+        throw err;
       }
       if (Date.now() >= deadline) {
         throw new TimeoutError(
-          `workspace ${w.name} (${w.id}) is still ${w.status} after ${timeoutMs} ms`,
+          `workspace ${id} is still being deleted after ${timeoutMs} ms`,
           timeoutMs,
         );
       }
-      await sleep(Math.min(interval, Math.max(0, deadline - Date.now())), options.signal);
+      await new Promise((r) => setTimeout(r, 500));
+      options.signal?.throwIfAborted();
     }
+  }
+
+  /**
+   * Follows a workspace's preparation: yields a snapshot each time its status or a step's status
+   * changes (the first snapshot at once), and ends after the one that is `ready`, `idle` or
+   * `failed`. Step events from the live stream arrive as they happen; a poll every `intervalMs`
+   * catches up whatever the stream missed. Throws {@link TimeoutError} when `timeoutMs` passes and
+   * {@link NotFoundError} when the workspace is deleted meanwhile.
+   */
+  async *watch(
+    id: string,
+    options: Omit<WorkspaceWaitOptions, "onProgress"> = {},
+  ): AsyncGenerator<Workspace, void, undefined> {
+    const timeoutMs = options.timeoutMs ?? 15 * 60_000;
+    const interval = options.intervalMs ?? 1000;
+    const deadline = Date.now() + timeoutMs;
+    let latest: Workspace | undefined;
+    let deleted = false;
+    let wake: (() => void) | undefined;
+    const nudge = () => {
+      wake?.();
+      wake = undefined;
+    };
+    let sub: EventSubscription | undefined;
+    if (options.live !== false) {
+      sub = subscribeEvents(
+        this.#t,
+        { topics: ["workspace"] },
+        (event) => {
+          const data = event.data as {
+            workspace?: Workspace;
+            workspaceId?: string;
+            step?: PrepStep;
+          };
+          // `id` may be a name: events carry ids, so match on the id the first read gave.
+          if (event.type === "workspace.step") {
+            if (!latest || data.workspaceId !== latest.id || !data.step) return;
+            latest = withStep(latest, data.step);
+          } else if (data.workspace && data.workspace.id === (latest?.id ?? id)) {
+            if (event.type === "workspace.deleted") deleted = true;
+            latest = data.workspace;
+          } else return;
+          nudge();
+        },
+        // A stream that cannot open or drops leaves the poll in charge; nothing to report.
+        { onError: () => undefined },
+      );
+    }
+    const onAbort = () => nudge();
+    options.signal?.addEventListener("abort", onAbort);
+    let last: string | undefined;
+    let nextPoll = 0;
+    try {
+      for (;;) {
+        if (Date.now() >= nextPoll) {
+          latest = await this.get(id, { signal: options.signal });
+          nextPoll = Date.now() + interval;
+        }
+        if (deleted) throw new NotFoundError(`workspace ${id} was deleted`, "not_found", 404);
+        const w = latest;
+        if (!w) continue;
+        const key = progressKey(w);
+        if (key !== last) {
+          last = key;
+          yield w;
+        }
+        if (w.status === "ready" || w.status === "idle" || w.status === "failed") return;
+        if (Date.now() >= deadline) {
+          throw new TimeoutError(
+            `workspace ${w.name} (${w.id}) is still ${w.status} after ${timeoutMs} ms`,
+            timeoutMs,
+          );
+        }
+        options.signal?.throwIfAborted();
+        // Sleep until the next poll, the deadline, or an event for this workspace.
+        const wait = Math.max(0, Math.min(nextPoll, deadline) - Date.now());
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, wait);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        wake = undefined;
+        options.signal?.throwIfAborted();
+      }
+    } finally {
+      sub?.close();
+      options.signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /**
+   * Waits until the workspace is `ready` (or `idle`: prepared, sandbox stopped), calling
+   * `onProgress` as it moves (see {@link watch}). Throws {@link WorkspaceError} once it is
+   * `failed`, {@link TimeoutError} when `timeoutMs` passes.
+   */
+  async waitUntilReady(id: string, options: WorkspaceWaitOptions = {}): Promise<Workspace> {
+    let last: Workspace | undefined;
+    for await (const w of this.watch(id, options)) {
+      last = w;
+      options.onProgress?.(w);
+    }
+    const w = last as Workspace;
+    if (w.status === "failed") {
+      throw new WorkspaceError(
+        `workspace ${w.name} (${w.id}) failed${w.failedStep ? ` at step ${w.failedStep}` : ""}` +
+          (w.error ? `: ${w.error}` : ""),
+        w,
+        w.failedStep,
+      );
+    }
+    return w;
   }
 
   /** Adds a secret to this workspace, or replaces the value of one of the same name. */

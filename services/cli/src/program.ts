@@ -10,6 +10,7 @@ import { envCreate, envGet, envList, envRemove, type EnvCreateFlags } from "./co
 import { keysCreate, keysList, keysRevoke } from "./commands/keys.js";
 import { promptCommand, type PromptFlags } from "./commands/prompt.js";
 import { secretList, secretRemove, secretSet, type SecretSetFlags } from "./commands/secret.js";
+import { wsCreate, wsGet, wsList, wsRemove, type WsCreateFlags } from "./commands/ws.js";
 import { taskCancel, taskGet, taskList } from "./commands/task.js";
 import { vmCreate, vmGet, vmList, vmMetrics, vmRemove, vmStopStart } from "./commands/vm.js";
 import { workerGet, workerList, workerSetStatus } from "./commands/worker.js";
@@ -37,7 +38,7 @@ export async function runAether(argv: readonly string[], io: CliIo): Promise<num
 
   const program = new Command("aether")
     .description(
-      "Drive an Aetherium platform: sandboxes, commands, files, tasks, workers, environments, secrets, keys.",
+      "Drive an Aetherium platform: sandboxes, commands, files, tasks, workers, environments, workspaces, secrets, keys.",
     )
     .option("--json", "machine-readable output: one JSON document on stdout")
     .option("--url <url>", `gateway address (env AETHERIUM_URL, default ${DEFAULT_URL})`)
@@ -178,7 +179,7 @@ export async function runAether(argv: readonly string[], io: CliIo): Promise<num
     .command("prompt <workspace> [text...]")
     .description(
       "send a prompt to a workspace's agent and stream its answer; exits with the agent's exit code\n" +
-        '(aether prompt <workspace-id> "fix the failing test"; with no text, the prompt is read from stdin)',
+        '(aether prompt <workspace> "fix the failing test", by id or name; with no text, the prompt is read from stdin)',
     )
     .option("--env <K=V>", "environment variable for this run (repeatable)", collect)
     .option("--system <text>", "system prompt for this run (instead of the workspace's)")
@@ -274,27 +275,100 @@ export async function runAether(argv: readonly string[], io: CliIo): Promise<num
     .description("delete environments (workspaces made from them keep working)")
     .action(run("env rm", (ctx, refs: string[]) => envRemove(ctx, refs)));
 
-  const secret = program.command("secret").description("global secrets (values are write-only)");
-  secret
-    .command("set <NAME>")
+  const ws = program
+    .command("ws")
+    .alias("workspace")
+    .description("workspaces: prepared sandboxes for coding agents");
+  ws.command("create <name>")
     .description(
-      "add or replace a global secret; the value comes from stdin (or a hidden prompt on a terminal) unless --value",
+      "create a workspace from an environment and show its preparation steps as they run",
+    )
+    .requiredOption("--env <environment>", "the environment (id or name) it is made from")
+    .option("--description <text>", "what it is for")
+    .option("--no-wait", "answer at once, while it is still being prepared")
+    .option("--timeout <duration>", "how long to wait for it to be ready (default 15m)")
+    .option(
+      "--secret <NAME>",
+      "give the workspace a secret (repeatable); values from a hidden prompt, or stdin one per line",
+      collect,
+    )
+    .action(
+      run("ws create", (ctx, name: string, flags: WsCreateFlags) => wsCreate(ctx, name, flags)),
+    );
+  ws.command("ls")
+    .alias("list")
+    .description("list workspaces")
+    .action(run("ws ls", (ctx) => wsList(ctx)));
+  ws.command("get <ws>")
+    .description("show a workspace (by id or name) with its preparation steps")
+    .action(run("ws get", (ctx, ref: string) => wsGet(ctx, ref)));
+  ws.command("rm <ws...>")
+    .alias("delete")
+    .description("delete workspaces: their sandbox, files, secrets and history")
+    .option("--no-wait", "answer at once, while its sandbox is still being removed")
+    .action(
+      run("ws rm", (ctx, refs: string[], flags: { wait?: boolean }) => wsRemove(ctx, refs, flags)),
+    );
+  const wsSecret = ws
+    .command("secret")
+    .description("a workspace's own secrets (values are write-only)");
+  wsSecret
+    .command("set <ws> <NAME>")
+    .description(
+      "add or replace a workspace's secret; the value comes from stdin (or a hidden prompt on a terminal) unless --value",
     )
     .option("--value <value>", "the value (visible in shell history: prefer stdin)")
     .option("--description <text>", "what it is for")
+    .action(
+      run("ws secret set", (ctx, ref: string, name: string, flags: SecretSetFlags) =>
+        secretSet(ctx, name, { ...flags, workspace: ref }),
+      ),
+    );
+  wsSecret
+    .command("ls <ws>")
+    .alias("list")
+    .description("list a workspace's secrets (names, never values)")
+    .action(run("ws secret ls", (ctx, ref: string) => secretList(ctx, { workspace: ref })));
+  wsSecret
+    .command("rm <ws> <NAME...>")
+    .alias("delete")
+    .description("delete a workspace's secrets")
+    .action(
+      run("ws secret rm", (ctx, ref: string, names: string[]) =>
+        secretRemove(ctx, names, { workspace: ref }),
+      ),
+    );
+
+  const secret = program
+    .command("secret")
+    .description("secrets: global, or a workspace's own with --workspace (values are write-only)");
+  secret
+    .command("set <NAME>")
+    .description(
+      "add or replace a secret; the value comes from stdin (or a hidden prompt on a terminal) unless --value",
+    )
+    .option("--value <value>", "the value (visible in shell history: prefer stdin)")
+    .option("--description <text>", "what it is for")
+    .option("--workspace <ws>", "a workspace's own secret (id or name) instead of a global one")
     .action(
       run("secret set", (ctx, name: string, flags: SecretSetFlags) => secretSet(ctx, name, flags)),
     );
   secret
     .command("ls")
     .alias("list")
-    .description("list global secrets (names, never values)")
-    .action(run("secret ls", (ctx) => secretList(ctx)));
+    .description("list secrets (names, never values)")
+    .option("--workspace <ws>", "the workspace's own secrets (id or name)")
+    .action(run("secret ls", (ctx, flags: { workspace?: string }) => secretList(ctx, flags)));
   secret
     .command("rm <NAME...>")
     .alias("delete")
-    .description("delete global secrets")
-    .action(run("secret rm", (ctx, names: string[]) => secretRemove(ctx, names)));
+    .description("delete secrets")
+    .option("--workspace <ws>", "the workspace's own secrets (id or name)")
+    .action(
+      run("secret rm", (ctx, names: string[], flags: { workspace?: string }) =>
+        secretRemove(ctx, names, flags),
+      ),
+    );
 
   const keys = program.command("keys").description("API keys (admin)");
   keys

@@ -1,9 +1,8 @@
 /**
- * The dashboard's Environments and Workspaces pages in a real browser (Debian's Chromium through
- * playwright-core) against a real `aetherium start`: create an environment from the form (its
- * validation errors shown next to the fields first, then a taken name's 409), open it, delete
- * it; the Workspaces page says the gateway does not serve workspaces yet. Screenshots go to a
- * folder it prints; everything it creates is deleted, even on failure.
+ * The dashboard's Environments page in a real browser (Debian's Chromium through playwright-core)
+ * against a real `aetherium start`: create an environment from the form (its validation errors
+ * shown next to the fields first, then a taken name's 409), open it, delete it. Screenshots go to
+ * a folder it prints; everything it creates is deleted, even on failure.
  */
 import { randomBytes } from "node:crypto";
 import { access, mkdir } from "node:fs/promises";
@@ -150,13 +149,6 @@ describe.skipIf(!haveChromium)("dashboard: environments", () => {
     await detail.waitFor({ state: "detached" });
     expect(problems).toEqual([]);
   }, 60_000);
-
-  it("says honestly that workspaces are not served yet", async () => {
-    expect((await api("GET", "/workspaces")).status).toBe(404);
-    await nav("Workspaces");
-    await page.getByText("Workspaces are not available on this gateway yet").waitFor();
-    await shot("04-workspaces-not-served");
-  }, 30_000);
 
   it("deletes the environment from its row", async () => {
     await nav("Environments");

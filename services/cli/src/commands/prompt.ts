@@ -5,6 +5,7 @@
  */
 import type { Context } from "../context.js";
 import { UsageError, parseKeyValues } from "../parse.js";
+import { resolveWorkspace } from "./ws.js";
 
 /** Flags of `aether prompt`. */
 export interface PromptFlags {
@@ -47,13 +48,14 @@ export async function promptCommand(
     ...(flags.cwd ? { workingDirectory: flags.cwd } : {}),
     ...(priority !== undefined ? { priority } : {}),
   };
+  const { id } = await resolveWorkspace(ctx, workspace);
   const ctl = new AbortController();
   const offs = (["SIGINT", "SIGTERM"] as const).map(
     (sig) => ctx.io.onSignal?.(sig, () => ctl.abort()) ?? (() => undefined),
   );
   try {
     let lastPosition: number | null = null;
-    const prompt = await ctx.client.prompts.run(workspace, input, {
+    const prompt = await ctx.client.prompts.run(id, input, {
       signal: ctl.signal,
       onChunk: (chunk, stream) => {
         if (ctx.json) return;

@@ -52,6 +52,15 @@ describe("aether secret on a terminal", () => {
   });
 });
 
+describe("aether secret --workspace", () => {
+  it("fails clearly for a workspace it cannot find, and sets nothing", async () => {
+    const r = await aether(["secret", "set", "WS_KEY", "--workspace", "nope", "--value", "v"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/no workspace with id or name "nope"/);
+    expect((await aether(["secret", "ls"])).stdout).not.toMatch(/WS_KEY/);
+  });
+});
+
 describe("aether env create --file", () => {
   it("reads YAML files, with flags on top", async () => {
     await writeFile(

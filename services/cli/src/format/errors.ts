@@ -36,6 +36,12 @@ function listHint(command: string | undefined): string {
   if (group === "task") return "list tasks with `aether task ls`";
   if (group === "worker") return "list workers with `aether worker ls`";
   if (group === "keys") return "list keys with `aether keys ls`";
+  if (group === "env") return "list environments with `aether env ls`";
+  if (command?.startsWith("ws secret"))
+    return "list workspaces with `aether ws ls`, a workspace's secrets with `aether ws secret ls <ws>`";
+  if (group === "ws" || group === "prompt") return "list workspaces with `aether ws ls`";
+  if (group === "secret")
+    return "list secrets with `aether secret ls` (add --workspace for a workspace's)";
   return "list sandboxes with `aether vm ls`";
 }
 

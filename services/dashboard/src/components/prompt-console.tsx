@@ -24,6 +24,13 @@ export function PromptConsole({ workspaceId }: { workspaceId: string }) {
   const [busy, setBusy] = useState(false);
   const [state, setState] = useState("");
   const abort = useRef<AbortController | null>(null);
+  // xterm.js loads lazily: a prompt sent before it is ready (a quick user, a loaded machine) is
+  // kept here and written once the terminal opens, instead of being lost.
+  const pending = useRef<string[]>([]);
+  const write = (data: string) => {
+    if (term.current) term.current.write(data);
+    else pending.current.push(data);
+  };
 
   useEffect(() => {
     const el = host.current;
@@ -54,6 +61,7 @@ export function PromptConsole({ workspaceId }: { workspaceId: string }) {
         /* not laid out yet */
       }
       term.current = t;
+      for (const data of pending.current.splice(0)) t.write(data);
       const ro = new ResizeObserver(() => {
         try {
           fit.fit();
@@ -70,6 +78,7 @@ export function PromptConsole({ workspaceId }: { workspaceId: string }) {
     })();
     return () => {
       disposed = true;
+      pending.current = [];
       abort.current?.abort();
       dispose();
     };
@@ -79,12 +88,11 @@ export function PromptConsole({ workspaceId }: { workspaceId: string }) {
     e.preventDefault();
     const prompt = text.trim();
     if (!prompt || busy) return;
-    const t = term.current;
     const ctl = new AbortController();
     abort.current = ctl;
     setBusy(true);
     setState("sending");
-    t?.write(`\x1b[36m› ${prompt.replace(/\n/g, "\n  ")}\x1b[0m\n`);
+    write(`\x1b[36m› ${prompt.replace(/\n/g, "\n  ")}\x1b[0m\n`);
     try {
       const done = await api.runPrompt(
         workspaceId,
@@ -92,17 +100,17 @@ export function PromptConsole({ workspaceId }: { workspaceId: string }) {
         {
           signal: ctl.signal,
           onChunk: (chunk, stream) =>
-            t?.write(stream === "stderr" ? `\x1b[31m${chunk}\x1b[0m` : chunk),
+            write(stream === "stderr" ? `\x1b[31m${chunk}\x1b[0m` : chunk),
           onStatus: (status, position) =>
             setState(status === "pending" && position ? `queued (position ${position})` : status),
         },
       );
       setState(describe(done));
-      t?.write(`\x1b[90m[${describe(done)}]\x1b[0m\n\n`);
+      write(`\x1b[90m[${describe(done)}]\x1b[0m\n\n`);
       setText("");
     } catch (err) {
       setState(`error: ${errorMessage(err)}`);
-      t?.write(`\x1b[31m[${errorMessage(err)}]\x1b[0m\n\n`);
+      write(`\x1b[31m[${errorMessage(err)}]\x1b[0m\n\n`);
     } finally {
       setBusy(false);
       abort.current = null;

@@ -14,7 +14,7 @@ import {
   useState,
   type ReactNode,
 } from "react";
-import type { Page, Task, Vm, Worker } from "@aetherium/types";
+import type { Page, Task, Vm, Worker, Workspace } from "@aetherium/types";
 import { Api, errorMessage } from "../lib/api/api.js";
 import {
   effectiveApiUrl,
@@ -27,7 +27,9 @@ import { classifyStreamError } from "../lib/live/stream-errors.js";
 import {
   applyTaskToPage,
   applyVmToPage,
+  applyStepToWorkspace,
   applyWorkerToList,
+  applyWorkspaceToPage,
   eventSubject,
   type TaskFilter,
   type VmFilter,
@@ -212,9 +214,21 @@ function LiveProvider({ children }: { children: ReactNode }) {
         // A worker joining, draining or leaving changes which backends the fleet offers.
         void qc.invalidateQueries({ queryKey: ["backends"] });
         refreshStats();
+      } else if (subject.kind === "workspace") {
+        const { workspace, deleted } = subject;
+        qc.setQueryData<Page<Workspace>>(["workspaces"], (old) =>
+          applyWorkspaceToPage(old, workspace, deleted),
+        );
+        if (deleted) qc.removeQueries({ queryKey: ["workspace", workspace.id] });
+        else qc.setQueryData(["workspace", workspace.id], workspace);
+      } else if (subject.kind === "step") {
+        const { workspaceId, step } = subject;
+        qc.setQueryData<Workspace>(["workspace", workspaceId], (old) =>
+          applyStepToWorkspace(old, step),
+        );
       }
     };
-    const subscription = api.subscribe(["vm.*", "task.*", "worker.*"], onEvent, {
+    const subscription = api.subscribe(["vm.*", "task.*", "worker.*", "workspace.*"], onEvent, {
       onOpen: () => {
         opens++;
         setState("open");

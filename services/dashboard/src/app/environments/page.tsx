@@ -1,12 +1,13 @@
 "use client";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
+import Link from "next/link";
 import { useState } from "react";
 import type { Environment } from "@aetherium/types";
 import { CreateEnvironmentDialog } from "../../components/create-environment-dialog.js";
 import { useTitle } from "../../components/hooks.js";
 import { useApi, useToast } from "../../components/providers.js";
 import { Dialog, EmptyState, Json, KeyValues, PageHead, RelTime } from "../../components/ui.js";
-import { UpcomingList } from "../../components/upcoming-list.js";
+import { QueryList } from "../../components/query-list.js";
 import { errorMessage } from "../../lib/api/api.js";
 
 function DeleteEnvironmentDialog({ env, onClose }: { env: Environment; onClose: () => void }) {
@@ -75,6 +76,12 @@ function EnvironmentDetail({ env, onClose }: { env: Environment; onClose: () => 
         <summary className="muted small">As JSON</summary>
         <Json value={env} />
       </details>
+      <Link
+        className="btn primary"
+        href={`/workspaces/?environment=${encodeURIComponent(env.name)}`}
+      >
+        New workspace from it
+      </Link>
     </Dialog>
   );
 }
@@ -97,11 +104,9 @@ export default function EnvironmentsPage() {
         }
       />
       <div className="card">
-        <UpcomingList<Environment>
+        <QueryList<Environment>
           queryKey={["environments"]}
           load={() => api.listEnvironments()}
-          what="Environments"
-          route="GET /api/v1/environments"
           empty={
             <EmptyState title="No environments yet">
               Create one with New environment, the CLI (<code>aether env create</code>) or the API.

@@ -1,5 +1,6 @@
 "use client";
 import { useQuery } from "@tanstack/react-query";
+import type { Workspace } from "@aetherium/types";
 import { useRouter, useSearchParams } from "next/navigation";
 import { Suspense, useState, type FormEvent } from "react";
 import { useTitle } from "../../components/hooks.js";
@@ -14,10 +15,8 @@ import {
   RelTime,
   StatusBadge,
 } from "../../components/ui.js";
-import { UpcomingList } from "../../components/upcoming-list.js";
-
-type Row = Record<string, unknown>;
-const str = (v: unknown) => (typeof v === "string" ? v : "");
+import { QueryList } from "../../components/query-list.js";
+import { errorMessage } from "../../lib/api/api.js";
 
 /** The workspace's latest prompts. */
 function PromptHistory({ workspaceId }: { workspaceId: string }) {
@@ -73,9 +72,19 @@ function Prompts() {
   const params = useSearchParams();
   const workspaceId = params.get("workspace") ?? "";
   const [typed, setTyped] = useState(workspaceId);
-  const choose = (e: FormEvent) => {
+  const [lookupError, setLookupError] = useState<string | null>(null);
+  // A name is looked up (the gateway reads workspaces by id or name); the page keys on the id.
+  const choose = async (e: FormEvent) => {
     e.preventDefault();
-    if (typed.trim()) router.push(`/prompts/?workspace=${encodeURIComponent(typed.trim())}`);
+    const ref = typed.trim();
+    if (!ref) return;
+    try {
+      const w = await api.getWorkspace(ref);
+      setLookupError(null);
+      router.push(`/prompts/?workspace=${encodeURIComponent(w.id)}`);
+    } catch (err) {
+      setLookupError(errorMessage(err));
+    }
   };
   return (
     <>
@@ -83,9 +92,9 @@ function Prompts() {
         title="Prompts"
         subtitle="Ask a workspace's agent and watch the answer stream; see what was asked before."
       />
-      <form className="row" style={{ gap: 8, marginBottom: 16 }} onSubmit={choose}>
+      <form className="row" style={{ gap: 8, marginBottom: 16 }} onSubmit={(e) => void choose(e)}>
         <label className="field">
-          <span>Workspace id</span>
+          <span>Workspace id or name</span>
           <input
             name="workspace"
             className="mono"
@@ -97,6 +106,11 @@ function Prompts() {
           Open
         </button>
       </form>
+      {lookupError && (
+        <div className="banner bad" role="alert" style={{ marginBottom: 16 }}>
+          {lookupError}
+        </div>
+      )}
       {workspaceId ? (
         <div className="stack" style={{ gap: 16 }}>
           <Card title="Session">
@@ -108,11 +122,9 @@ function Prompts() {
         </div>
       ) : (
         <div className="card">
-          <UpcomingList<Row>
+          <QueryList<Workspace>
             queryKey={["workspaces"]}
             load={() => api.listWorkspaces()}
-            what="Workspaces"
-            route="GET /api/v1/workspaces"
             empty={
               <EmptyState title="No workspaces yet">
                 Prompts go to a workspace's agent; create a workspace first.
@@ -128,13 +140,13 @@ function Prompts() {
                 </thead>
                 <tbody>
                   {items.map((w) => (
-                    <tr key={str(w.id)}>
+                    <tr key={w.id}>
                       <td>
-                        <a href={`/prompts/?workspace=${encodeURIComponent(str(w.id))}`}>
-                          {str(w.name)}
-                        </a>
+                        <a href={`/prompts/?workspace=${encodeURIComponent(w.id)}`}>{w.name}</a>
                       </td>
-                      <td>{str(w.status)}</td>
+                      <td>
+                        <StatusBadge status={w.status} />
+                      </td>
                     </tr>
                   ))}
                 </tbody>

@@ -9,6 +9,7 @@ import {
   AetheriumClient,
   AuthError,
   type EventSubscription,
+  type CreateWorkspaceRequest,
   type ExecSession,
   type RunPromptOptions,
   type Sandbox,
@@ -90,11 +91,6 @@ export interface RawResponse {
   readonly headers: Record<string, string>;
   readonly body: string;
   readonly durationMs: number;
-}
-
-/** True for an error meaning "this gateway has no such route yet" (404 on a list route). */
-export function isMissingRoute(err: unknown): boolean {
-  return err instanceof AetheriumApiError && err.status === 404;
 }
 
 /** One sentence for an error, for error states and toasts. */
@@ -288,7 +284,7 @@ export class Api {
     return this.#call((c) => c.apiKeys.revoke(id));
   }
 
-  // Environments are served; workspaces and prompts are not yet (404), and their pages say so.
+  // Environments and workspaces (made from an environment; live updates come from the events).
   listEnvironments(): Promise<Page<Environment>> {
     return this.#call((c) => c.environments.list({ limit: 200 }));
   }
@@ -300,6 +296,16 @@ export class Api {
   }
   listWorkspaces(): Promise<Page<Workspace>> {
     return this.#call((c) => c.workspaces.list({ limit: 200 }));
+  }
+  getWorkspace(id: string): Promise<Workspace> {
+    return this.#call((c) => c.workspaces.get(id));
+  }
+  /** Answers at once (status `creating`): the detail page follows the preparation steps. */
+  createWorkspace(body: CreateWorkspaceRequest): Promise<Workspace> {
+    return this.#call((c) => c.workspaces.create(body));
+  }
+  deleteWorkspace(id: string): Promise<void> {
+    return this.#call((c) => c.workspaces.delete(id));
   }
 
   // Prompts to a workspace's agent.

@@ -1,4 +1,4 @@
-import type { Task, Vm, Worker } from "@aetherium/types";
+import type { PrepStep, Task, Vm, Worker, Workspace } from "@aetherium/types";
 import {
   AetheriumApiError,
   AuthError,
@@ -8,9 +8,11 @@ import {
 } from "@aetherium/sdk";
 import { describe, expect, it } from "vitest";
 import {
+  applyStepToWorkspace,
   applyTaskToPage,
   applyVmToPage,
   applyWorkerToList,
+  applyWorkspaceToPage,
   eventSubject,
   vmMatches,
 } from "./reducers.js";
@@ -128,9 +130,19 @@ describe("task and worker reducers", () => {
     expect(eventSubject("vm.running", { vm: vm(), previousStatus: "creating" }).kind).toBe("vm");
     expect(eventSubject("task.failed", { task: task() }).kind).toBe("task");
     expect(eventSubject("workspace.ready", { workspace: { id: "ws" } })).toEqual({
-      kind: "other",
-      entity: "workspace",
+      kind: "workspace",
+      workspace: { id: "ws" },
+      deleted: false,
     });
+    expect(eventSubject("workspace.deleted", { workspace: { id: "ws" } })).toMatchObject({
+      deleted: true,
+    });
+    expect(eventSubject("workspace.step", { workspaceId: "ws", step: { id: "s1" } })).toEqual({
+      kind: "step",
+      workspaceId: "ws",
+      step: { id: "s1" },
+    });
+    expect(eventSubject("workspace.step", { step: { id: "s1" } }).kind).toBe("other");
     expect(eventSubject("vm.running", null).kind).toBe("other");
   });
 });
@@ -143,5 +155,57 @@ describe("event stream errors", () => {
     expect(classifyStreamError(new ContractError("odd event", "contract", 0))).toBe("skip");
     expect(classifyStreamError(new NetworkError("dropped", "network", 0))).toBe("retry");
     expect(classifyStreamError(new AetheriumApiError("oops", "internal", 500))).toBe("retry");
+  });
+});
+
+describe("workspace reducers", () => {
+  const step = (id: string, order: number, status: PrepStep["status"]): PrepStep => ({
+    id,
+    type: "tool",
+    name: `tool ${id}`,
+    order,
+    status,
+    exitCode: null,
+    output: "",
+    error: null,
+    startedAt: null,
+    completedAt: null,
+    durationMs: null,
+  });
+  const ws = (over: Partial<Workspace> = {}): Workspace => ({
+    id: "ws_1",
+    name: "one",
+    description: "",
+    environmentId: null,
+    vmId: null,
+    status: "preparing",
+    agent: { type: "custom", command: "cat" },
+    workingDirectory: "/workspace",
+    idleTimeoutSec: 1800,
+    prepSteps: [step("a", 0, "running")],
+    createdAt: "2026-01-01T10:00:00.000Z",
+    readyAt: null,
+    stoppedAt: null,
+    idleSince: null,
+    error: null,
+    failedStep: null,
+    ...over,
+  });
+  it("moves a step's status in place and adds a step it has not seen", () => {
+    const moved = applyStepToWorkspace(ws(), step("a", 0, "succeeded"));
+    expect(moved?.prepSteps.map((s) => s.status)).toEqual(["succeeded"]);
+    const added = applyStepToWorkspace(moved, step("b", 1, "running"));
+    expect(added?.prepSteps.map((s) => `${s.id}=${s.status}`)).toEqual([
+      "a=succeeded",
+      "b=running",
+    ]);
+    expect(applyStepToWorkspace(undefined, step("a", 0, "failed"))).toBeUndefined();
+  });
+  it("updates a workspace in the list and drops a deleted one", () => {
+    const page = { items: [ws()], nextCursor: null };
+    expect(applyWorkspaceToPage(page, ws({ status: "ready" }), false)?.items[0]?.status).toBe(
+      "ready",
+    );
+    expect(applyWorkspaceToPage(page, ws(), true)?.items).toEqual([]);
   });
 });

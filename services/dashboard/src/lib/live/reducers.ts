@@ -3,7 +3,7 @@
  * entity after the change, so lists are patched in place instead of refetched.
  * @module
  */
-import type { Page, Task, Vm, Worker } from "@aetherium/types";
+import type { Page, PrepStep, Task, Vm, Worker, Workspace } from "@aetherium/types";
 
 /** Client-side filter of the sandbox list (the same fields the API filters on). */
 export interface VmFilter {
@@ -103,11 +103,41 @@ export function applyWorkerToList(
   return { ...page, items: page.items.map((w, i) => (i === idx ? worker : w)) };
 }
 
+/**
+ * Applies a `workspace.*` status event's snapshot to the workspace list: upserted, or removed when
+ * the event is `workspace.deleted`.
+ */
+export function applyWorkspaceToPage(
+  page: Page<Workspace> | undefined,
+  workspace: Workspace,
+  deleted: boolean,
+): Page<Workspace> | undefined {
+  return upsertIntoPage(page, workspace, !deleted);
+}
+
+/**
+ * Applies a `workspace.step` event to a workspace snapshot: the step replaces the one with its id,
+ * or joins the list (steps are shown in `order`). Unknown workspace: unchanged.
+ */
+export function applyStepToWorkspace(
+  workspace: Workspace | undefined,
+  step: PrepStep,
+): Workspace | undefined {
+  if (!workspace) return workspace;
+  const has = workspace.prepSteps.some((s) => s.id === step.id);
+  const prepSteps = has
+    ? workspace.prepSteps.map((s) => (s.id === step.id ? step : s))
+    : [...workspace.prepSteps, step];
+  return { ...workspace, prepSteps };
+}
+
 /** What an event is about, so the cache knows which queries to patch. */
 export type EventSubject =
   | { readonly kind: "vm"; readonly vm: Vm }
   | { readonly kind: "task"; readonly task: Task }
   | { readonly kind: "worker"; readonly worker: Worker }
+  | { readonly kind: "workspace"; readonly workspace: Workspace; readonly deleted: boolean }
+  | { readonly kind: "step"; readonly workspaceId: string; readonly step: PrepStep }
   | { readonly kind: "other"; readonly entity: string };
 
 /** Reads the entity snapshot out of an event `{type, data}`; unknown shapes are `other`. */
@@ -120,5 +150,18 @@ export function eventSubject(type: string, data: unknown): EventSubject {
   if (ok && entity === "vm") return { kind: "vm", vm: snap as Vm };
   if (ok && entity === "task") return { kind: "task", task: snap as Task };
   if (ok && entity === "worker") return { kind: "worker", worker: snap as Worker };
+  if (ok && entity === "workspace")
+    return {
+      kind: "workspace",
+      workspace: snap as Workspace,
+      deleted: type === "workspace.deleted",
+    };
+  const step = d.step as { id?: unknown } | undefined;
+  if (
+    type === "workspace.step" &&
+    typeof d.workspaceId === "string" &&
+    typeof step?.id === "string"
+  )
+    return { kind: "step", workspaceId: d.workspaceId, step: step as PrepStep };
   return { kind: "other", entity };
 }
