@@ -7,25 +7,12 @@
  * Screenshots go to a folder it prints; everything it creates is deleted, even on failure.
  */
 import { randomBytes } from "node:crypto";
-import { access, mkdir } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startAetherium, type StartedAetherium } from "./start-aetherium.js";
+import { haveChromium, openDashboardSession, type DashboardSession } from "./dashboard-session.js";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const run = randomBytes(3).toString("hex");
-const shotsDir =
-  process.env.DASHBOARD_SCREENSHOTS_DIR ?? path.join(tmpdir(), `aetherium-dash-ws-${run}`);
 const envName = `e2e-wsenv-${run}`;
 const wsName = `e2e-wsui-${run}`;
-
-let app: StartedAetherium;
-let browser: Browser;
-let page: Page;
-const problems: string[] = [];
-
 const SECRET = `tok-${randomBytes(10).toString("hex")}`;
 // The stand-in agent: reads the prompt from stdin, streams a few lines over time, shows the
 // secret it was given (the stream must show it redacted) and exits 0.
@@ -33,61 +20,18 @@ const AGENT =
   'p=$(cat); echo "agent got: $p"; echo "secret: $API_TOKEN"; ' +
   'for i in 1 2 3; do echo "chunk $i"; sleep 1; done; echo "answer done"';
 
-async function api(method: string, route: string, body?: unknown): Promise<Response> {
-  return fetch(`${app.url}/api/v1${route}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${app.apiKey}`,
-      ...(body !== undefined ? { "content-type": "application/json" } : {}),
-    },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-}
-
-async function shot(name: string): Promise<void> {
-  await page.waitForTimeout(300);
-  await page.screenshot({ path: path.join(shotsDir, `${name}.png`) });
-}
-
-async function nav(label: string): Promise<void> {
-  await page
-    .getByRole("navigation", { name: "Main" })
-    .getByRole("link", { name: label, exact: true })
-    .click();
-  await expect
-    .poll(() => page.locator("h1").first().textContent(), { timeout: 10_000 })
-    .toContain(label);
-}
-
-const haveChromium = await access(CHROMIUM).then(
-  () => true,
-  () => false,
-);
+let session: DashboardSession;
+let app: DashboardSession["app"];
+let page: DashboardSession["page"];
+let problems: string[];
+const api: DashboardSession["api"] = (...args) => session.api(...args);
+const shot: DashboardSession["shot"] = (name) => session.shot(name);
+const nav: DashboardSession["nav"] = (label) => session.nav(label);
 
 describe.skipIf(!haveChromium)("dashboard: workspaces", () => {
   beforeAll(async () => {
-    const built = path.resolve(import.meta.dirname, "../../../services/dashboard/out/index.html");
-    if (
-      !(await access(built).then(
-        () => true,
-        () => false,
-      ))
-    ) {
-      throw new Error(`no dashboard build at ${built}: run npm run build:ui first`);
-    }
-    await mkdir(shotsDir, { recursive: true });
-    console.log(`dashboard screenshots: ${shotsDir}`);
-    app = await startAetherium({ timeoutMs: 120_000 });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-    });
-    page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
-    page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
-    await page.goto(`${app.url}/`);
-    await page.getByLabel("API key", { exact: true }).fill(app.apiKey);
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await page.getByRole("heading", { name: "Overview" }).waitFor();
+    session = await openDashboardSession("aetherium-dash-ws");
+    ({ app, page, problems } = session);
   }, 180_000);
 
   afterAll(async () => {
@@ -102,9 +46,7 @@ describe.skipIf(!haveChromium)("dashboard: workspaces", () => {
       }
       await api("DELETE", `/environments/${envName}`).catch(() => null);
     }
-    await browser?.close();
-    await app?.cleanup();
-    console.log(`dashboard screenshots: ${shotsDir}`);
+    await session?.close();
   }, 120_000);
 
   it("makes a workspace in the dialog, follows its preparation live, streams a prompt's answer, deletes it", async () => {
