@@ -47,14 +47,16 @@ describe("containerCreateOptions", () => {
     expect(containerCreateOptions({ ...spec, pidsLimit: 64 }, plan).HostConfig!.PidsLimit).toBe(64);
   });
 
-  it("drops every capability but the listed few, and forbids gaining privileges", () => {
+  it("drops every capability but the listed few, keeps seccomp, and lets setuid sudo work", () => {
     const hc = containerCreateOptions(spec, plan).HostConfig!;
     expect(hc.CapDrop).toEqual(["ALL"]);
     expect(hc.CapAdd).toEqual([...SANDBOX_CAP_ADD]);
     for (const dangerous of ["SYS_ADMIN", "NET_ADMIN", "NET_RAW", "MKNOD", "SYS_PTRACE"]) {
       expect(hc.CapAdd).not.toContain(dangerous);
     }
-    expect(hc.SecurityOpt).toEqual(["no-new-privileges"]);
+    // No `no-new-privileges` (setuid `sudo` must run for `user`) and never seccomp=unconfined
+    // or another profile: Docker's default one applies. The bounding set is CapAdd.
+    expect(hc.SecurityOpt).toEqual([]);
     expect(hc.Privileged).toBeUndefined();
   });
 
