@@ -102,6 +102,15 @@ describe("containerCreateOptions", () => {
     ).toBe("aetherium-eg0");
   });
 
+  it("names the host after the sandbox and lists it in /etc/hosts even with no network", () => {
+    expect(containerCreateOptions(spec, plan).Hostname).toBe(spec.sandboxId);
+    const hosts = (s: SandboxSpec) => containerCreateOptions(s, plan).HostConfig!.ExtraHosts;
+    // Without this, `sudo` warns "unable to resolve host" on every call in a deny-all sandbox.
+    expect(hosts({ ...spec, egress: "deny-all" })).toEqual([`${spec.sandboxId}:127.0.1.1`]);
+    // On a network Docker lists the container's address itself.
+    expect(hosts({ ...spec, egress: "allow-all" })).toBeUndefined();
+  });
+
   it("passes the env with the agent token last, so the sandbox's env cannot replace it", () => {
     const env = containerCreateOptions(
       { ...spec, env: { GREETING: "hello", [AGENT_TOKEN_ENV]: "forged" } },

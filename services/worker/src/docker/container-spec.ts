@@ -158,6 +158,8 @@ export function containerCreateOptions(
   const egress = spec.egress ?? "allow-all";
   return {
     name: containerName(spec.sandboxId),
+    // The sandbox id as its hostname, as QEMU guests have it.
+    Hostname: spec.sandboxId,
     Image: plan.image,
     ...(spec.command === undefined ? {} : { Entrypoint: [...spec.command] }),
     // The proxy variables first: a sandbox's own env may add to them (a NO_PROXY of its
@@ -180,6 +182,9 @@ export function containerCreateOptions(
       Init: true,
       ReadonlyRootfs: false,
       NetworkMode: networkModeFor(egress, plan.network, plan.egressNetwork),
+      // On a network Docker lists the hostname in /etc/hosts itself; without one it does not,
+      // and `sudo` (which resolves its own host) then warns on every call.
+      ...(egress === "deny-all" ? { ExtraHosts: [`${spec.sandboxId}:127.0.1.1`] } : {}),
       Mounts: [
         { Type: "bind", Source: plan.runDir, Target: IMAGE_PATHS.runDir, ReadOnly: false },
         ...(plan.egress

@@ -92,7 +92,12 @@ describe.skipIf(!canRun)("sudo for the sandbox user in a Docker sandbox (real do
 
   it("lets `user` run `sudo -n` without a password, as E2B's image does", async () => {
     const me = await asUser("id -un; sudo -n true && echo ok; sudo -n whoami");
-    expect(me.stderr).toBe("");
+    // Nothing on stderr but sudo's note that it could not write to the kernel's audit log:
+    // AUDIT_WRITE is left out of the container's capabilities on purpose (container-spec.ts).
+    // It resolves its host without a warning even with no network (deny-all).
+    expect(
+      me.stderr.replaceAll("sudo: unable to send audit message: Operation not permitted\n", ""),
+    ).toBe("");
     expect(me.stdout).toBe("user\nok\nroot\n");
     expect(me.exitCode).toBe(0);
     // E2B's own SDK test: an env var scoped to one command, through sudo.
