@@ -104,7 +104,8 @@ describe("containerCreateOptions", () => {
 
   it("names the host after the sandbox and lists it in /etc/hosts even with no network", () => {
     expect(containerCreateOptions(spec, plan).Hostname).toBe(spec.sandboxId);
-    const hosts = (s: SandboxSpec) => containerCreateOptions(s, plan).HostConfig!.ExtraHosts;
+    const hosts = (s: SandboxSpec): unknown =>
+      containerCreateOptions(s, plan).HostConfig!.ExtraHosts;
     // Without this, `sudo` warns "unable to resolve host" on every call in a deny-all sandbox.
     expect(hosts({ ...spec, egress: "deny-all" })).toEqual([`${spec.sandboxId}:127.0.1.1`]);
     // On a network Docker lists the container's address itself.
