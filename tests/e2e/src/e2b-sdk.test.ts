@@ -155,6 +155,11 @@ describe.each([
     // E2B's default user, in its home, as the SDK documents; root when asked.
     expect((await sbx.commands.run("whoami; pwd")).stdout).toBe("user\n/home/user\n");
     expect((await sbx.commands.run("whoami", { user: "root" })).stdout).toBe("root\n");
+    // The default user has passwordless `sudo`, as on E2B (setuid works in Docker sandboxes);
+    // E2B's own `bash command scoped env vars` runs `sudo echo "$FOO"` after a scoped FOO.
+    expect((await sbx.commands.run("sudo -n whoami")).stdout).toBe("root\n");
+    const scoped = await sbx.commands.run('sudo echo "$FOO"');
+    expect(scoped).toMatchObject({ exitCode: 0, stdout: "\n" });
     const failed = await sbx.commands.run("echo bad >&2; exit 3").catch((e: unknown) => e);
     expect(failed).toBeInstanceOf(CommandExitError);
     expect(failed).toMatchObject({ exitCode: 3, stderr: "bad\n" });

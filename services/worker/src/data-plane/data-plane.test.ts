@@ -208,6 +208,15 @@ function dataPlaneSuite(backendCase: SandboxTestBackend): void {
     expect(piped.stdout).toBe("PIPED TEXT");
   });
 
+  it("lets the sandbox user `user` reach root with passwordless sudo", async () => {
+    // Docker sandboxes allow setuid for this (container-spec.ts); QEMU guests have their kernel.
+    const sudo = await client.execute(target, vmId, {
+      command: "id -un; sudo -n whoami",
+      user: "user",
+    });
+    expect(sudo).toMatchObject({ exitCode: 0, stdout: "user\nroot\n" });
+  });
+
   it("answers bad input, unknown sandboxes and wrong tokens with the matching errors", async () => {
     const bad = await client
       .execute(target, vmId, { command: "ls", cwd: "relative" })

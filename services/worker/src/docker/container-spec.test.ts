@@ -47,14 +47,16 @@ describe("containerCreateOptions", () => {
     expect(containerCreateOptions({ ...spec, pidsLimit: 64 }, plan).HostConfig!.PidsLimit).toBe(64);
   });
 
-  it("drops every capability but the listed few, and forbids gaining privileges", () => {
+  it("drops every capability but the listed few, keeps seccomp, and lets setuid sudo work", () => {
     const hc = containerCreateOptions(spec, plan).HostConfig!;
     expect(hc.CapDrop).toEqual(["ALL"]);
     expect(hc.CapAdd).toEqual([...SANDBOX_CAP_ADD]);
     for (const dangerous of ["SYS_ADMIN", "NET_ADMIN", "NET_RAW", "MKNOD", "SYS_PTRACE"]) {
       expect(hc.CapAdd).not.toContain(dangerous);
     }
-    expect(hc.SecurityOpt).toEqual(["no-new-privileges"]);
+    // No `no-new-privileges` (setuid `sudo` must run for `user`) and never seccomp=unconfined
+    // or another profile: Docker's default one applies. The bounding set is CapAdd.
+    expect(hc.SecurityOpt).toEqual([]);
     expect(hc.Privileged).toBeUndefined();
   });
 
@@ -98,6 +100,16 @@ describe("containerCreateOptions", () => {
     expect(
       mode({ ...spec, egress: { allow: ["example.com"] } }, { ...plan, egress: allowList }),
     ).toBe("aetherium-eg0");
+  });
+
+  it("names the host after the sandbox and lists it in /etc/hosts even with no network", () => {
+    expect(containerCreateOptions(spec, plan).Hostname).toBe(spec.sandboxId);
+    const hosts = (s: SandboxSpec): unknown =>
+      containerCreateOptions(s, plan).HostConfig!.ExtraHosts;
+    // Without this, `sudo` warns "unable to resolve host" on every call in a deny-all sandbox.
+    expect(hosts({ ...spec, egress: "deny-all" })).toEqual([`${spec.sandboxId}:127.0.1.1`]);
+    // On a network Docker lists the container's address itself.
+    expect(hosts({ ...spec, egress: "allow-all" })).toBeUndefined();
   });
 
   it("passes the env with the agent token last, so the sandbox's env cannot replace it", () => {

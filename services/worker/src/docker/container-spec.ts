@@ -23,7 +23,8 @@ export const SANDBOX_NETWORK = "aetherium0";
 /**
  * Capabilities a sandbox keeps after `CapDrop: ["ALL"]`: what a root dev shell needs to install
  * packages and manage its own files and processes, and nothing that reaches the host or network
- * stack. `no-new-privileges` stops setuid binaries from regaining anything else.
+ * stack. This list is also the container's bounding set: nothing in the sandbox, setuid
+ * binaries and file capabilities included, can ever hold a capability outside it.
  *
  * - `CHOWN`: dpkg, tar, npm and git set file owners while installing/extracting.
  * - `DAC_OVERRIDE`: root reads and writes files whatever their mode, as every tool run as root
@@ -49,6 +50,33 @@ export const SANDBOX_CAP_ADD: readonly string[] = [
   "KILL",
   "NET_BIND_SERVICE",
 ];
+
+/**
+ * The container's security options: none, which leaves Docker's default seccomp profile (and its
+ * default AppArmor profile where the host has AppArmor) in force, and setuid working.
+ *
+ * Why not `no-new-privileges`: the base image gives the sandbox user `user` passwordless `sudo`,
+ * as E2B's does, and E2B code runs `sudo` (its own SDK tests do). `sudo` is setuid root, and
+ * under `no-new-privileges` the kernel ignores the setuid bit, so `sudo` refuses to run. Letting
+ * setuid work grants nothing new:
+ *
+ * - The API already runs any command as root in the sandbox (`user: "root"` on exec, E2B's
+ *   `{ user: "root" }`), so `user` reaching root in the same container is a step the sandbox's
+ *   owner can take anyway. The boundary that matters is the container's, not `user`'s.
+ * - Root in the container stays bounded: every capability outside {@link SANDBOX_CAP_ADD} is
+ *   dropped from the bounding set, and an exec of a setuid-root binary (or of a file with file
+ *   capabilities) gets at most the bounding set, never more. The seccomp default profile, no
+ *   `privileged`, the tmpfs run directory and the egress firewall are the same for a root
+ *   reached through `sudo` as for one the API started.
+ *
+ * What `no-new-privileges` would still buy is stopping a process *already in the sandbox* from
+ * climbing from `user` to root; since the sandbox's owner holds root through the API, that only
+ * matters for code the owner deliberately runs as `user` to contain it, and such code should be
+ * run in a separate sandbox (or `setpriv --no-new-privs` on the command itself), not relied on
+ * a uid inside a shared one. `services/worker/src/docker/docker-backend.test.ts` checks the
+ * bounds from inside: `sudo` as `user` gives root with CapEff and CapBnd equal to the list.
+ */
+export const SANDBOX_SECURITY_OPT: readonly string[] = [];
 
 const MIB = 1024 * 1024;
 
@@ -114,8 +142,10 @@ export function containerLabels(
 
 /**
  * The create options of a sandbox's container. Every container is hardened the same way: CPU,
- * memory (no swap) and pids limits; all capabilities dropped but {@link SANDBOX_CAP_ADD};
- * `no-new-privileges`; Docker's init as PID 1 (it reaps zombies that an agent spawning shells
+ * memory (no swap) and pids limits; all capabilities dropped but {@link SANDBOX_CAP_ADD}
+ * (which bounds every process, setuid or not); Docker's default seccomp profile (never
+ * `unconfined`), no `privileged`; setuid allowed (see {@link SANDBOX_SECURITY_OPT}); Docker's init
+ * as PID 1 (it reaps zombies that an agent spawning shells
  * would otherwise pile up, and forwards signals); no Docker socket; no restart by the engine
  * (the worker decides what runs); the run directory as its only host mount, plus a read-only
  * resolver for an allow-list; the network its egress policy names.
@@ -128,6 +158,8 @@ export function containerCreateOptions(
   const egress = spec.egress ?? "allow-all";
   return {
     name: containerName(spec.sandboxId),
+    // The sandbox id as its hostname, as QEMU guests have it.
+    Hostname: spec.sandboxId,
     Image: plan.image,
     ...(spec.command === undefined ? {} : { Entrypoint: [...spec.command] }),
     // The proxy variables first: a sandbox's own env may add to them (a NO_PROXY of its
@@ -144,12 +176,15 @@ export function containerCreateOptions(
       Memory: memory,
       MemorySwap: memory, // equal to Memory: no swap at all
       PidsLimit: spec.pidsLimit ?? plan.defaultPidsLimit,
-      SecurityOpt: ["no-new-privileges"],
+      SecurityOpt: [...SANDBOX_SECURITY_OPT],
       CapDrop: ["ALL"],
       CapAdd: [...SANDBOX_CAP_ADD],
       Init: true,
       ReadonlyRootfs: false,
       NetworkMode: networkModeFor(egress, plan.network, plan.egressNetwork),
+      // On a network Docker lists the hostname in /etc/hosts itself; without one it does not,
+      // and `sudo` (which resolves its own host) then warns on every call.
+      ...(egress === "deny-all" ? { ExtraHosts: [`${spec.sandboxId}:127.0.1.1`] } : {}),
       Mounts: [
         { Type: "bind", Source: plan.runDir, Target: IMAGE_PATHS.runDir, ReadOnly: false },
         ...(plan.egress

@@ -95,7 +95,8 @@ function isStorageOptUnsupported(err: unknown): boolean {
 /**
  * Docker implementation of {@link SandboxBackend}. Every container is hardened the same way (see
  * `containerCreateOptions` in `container-spec.ts`): CPU, memory (no swap) and pids limits; all
- * capabilities dropped but a few; `no-new-privileges`; Docker's init as PID 1; no Docker socket;
+ * capabilities dropped but a few, which bound setuid `sudo` too; Docker's default seccomp profile;
+ * Docker's init as PID 1; no Docker socket;
  * either a dedicated bridge without inter-container traffic, an internal bridge whose only way
  * out is the allow-list proxy, or no network at all.
  */
