@@ -5,7 +5,8 @@ import { httpStatusOf, isAetheriumError, toErrorEnvelope } from "@aetherium/comm
  * The parts of the Connect protocol (connectrpc.com/docs/protocol) the `e2b` SDKs use, with the
  * JSON codec: unary calls (`application/json` in and out, an error as an HTTP status with
  * `{code, message}`) and server streams (`application/connect+json`: five-byte envelopes, the
- * last one flagged end-of-stream and carrying the error, if any).
+ * last one flagged end-of-stream and carrying the error, if any) and client streams (the same
+ * envelopes in the request, one message and end-of-stream in the answer).
  * @module
  */
 
@@ -108,6 +109,10 @@ export function requestMessage(body: Buffer, enveloped: boolean): Record<string,
       throw new ConnectError("invalid_argument", "request envelope is truncated");
     json = body.subarray(5, 5 + len);
   }
+  return parseMessage(json);
+}
+
+function parseMessage(json: Buffer): Record<string, unknown> {
   let parsed: unknown;
   try {
     parsed = json.length === 0 ? {} : JSON.parse(json.toString("utf8"));
@@ -118,6 +123,41 @@ export function requestMessage(body: Buffer, enveloped: boolean): Record<string,
     throw new ConnectError("invalid_argument", "request message must be a JSON object");
   }
   return parsed as Record<string, unknown>;
+}
+
+/**
+ * The messages of a client stream (`application/connect+json`), one at a time as their bytes
+ * arrive, so each is acted on before the next is read (the request body is the backpressure).
+ * Ends at the end of the body or at an end-of-stream envelope; a message over `maxBytes`, a
+ * compressed one or a body cut inside an envelope is `invalid_argument`/`resource_exhausted`.
+ */
+export async function* clientStreamMessages(
+  body: AsyncIterable<Buffer>,
+  maxBytes: number,
+): AsyncGenerator<Record<string, unknown>> {
+  let pending: Buffer = Buffer.alloc(0);
+  for await (const chunk of body) {
+    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+    while (pending.length >= 5) {
+      const flags = pending[0] ?? 0;
+      const len = pending.readUInt32BE(1);
+      if (flags & 0x01)
+        throw new ConnectError("invalid_argument", "compressed messages are not supported");
+      if (len > maxBytes)
+        throw new ConnectError(
+          "resource_exhausted",
+          `a message of ${len} bytes is over the limit of ${maxBytes}`,
+        );
+      if (pending.length < 5 + len) break;
+      const json = pending.subarray(5, 5 + len);
+      pending = pending.subarray(5 + len);
+      // The end-of-stream flag is the server's; a client sending one has nothing after it.
+      if (flags & 0x02) return;
+      yield parseMessage(json);
+    }
+  }
+  if (pending.length > 0)
+    throw new ConnectError("invalid_argument", "request envelope is truncated");
 }
 
 function envelope(flags: number, payload: unknown): Buffer {
