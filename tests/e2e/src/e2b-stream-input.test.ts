@@ -90,6 +90,7 @@ function openStreamInput(s: Sandbox) {
   });
   req.flushHeaders();
   return {
+    answer,
     send: (m: unknown) => new Promise<void>((r) => req.write(envelope(m), () => r())),
     close: async () => {
       req.end();
@@ -129,14 +130,16 @@ it("feeds a running command's stdin chunk by chunk as the stream arrives", async
   expect(await sbx.files.read("/tmp/streamed.txt")).toBe("first chunk\nsecond chunk\n");
 }, 240_000);
 
-it("ends with not_found for a pid that is not running, and stops reading there", async () => {
+it("answers not_found for a pid that is not running while the client is still sending", async () => {
   expect(sbx).toBeDefined();
   const stream = openStreamInput(sbx!);
   await stream.send({ start: { process: { pid: 999_999 } } });
-  await stream.send({ data: { input: { stdin: b64("lost\n") } } });
-  const answer = await stream.close();
+  // The answer comes with the request still open, and the connection is not reset.
+  const answer = await stream.answer;
   expect(answer.status).toBe(200);
   expect(frames(answer.body)).toEqual([
     { flags: 2, json: { error: { code: "not_found", message: expect.any(String) } } },
   ]);
+  await stream.send({ data: { input: { stdin: b64("dropped\n") } } });
+  await stream.close();
 }, 60_000);

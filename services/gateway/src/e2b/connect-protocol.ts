@@ -126,38 +126,57 @@ function parseMessage(json: Buffer): Record<string, unknown> {
 }
 
 /**
- * The messages of a client stream (`application/connect+json`), one at a time as their bytes
- * arrive, so each is acted on before the next is read (the request body is the backpressure).
- * Ends at the end of the body or at an end-of-stream envelope; a message over `maxBytes`, a
- * compressed one or a body cut inside an envelope is `invalid_argument`/`resource_exhausted`.
+ * Splits a client stream's body (`application/connect+json`) into its messages as its bytes
+ * arrive: `push` each chunk and act on the messages it completes, `finish` at the end of the
+ * body. A message over `maxBytes`, a compressed one or a body cut inside an envelope throws
+ * `resource_exhausted`/`invalid_argument`; an end-of-stream envelope ends the stream (`done`).
  */
-export async function* clientStreamMessages(
-  body: AsyncIterable<Buffer>,
-  maxBytes: number,
-): AsyncGenerator<Record<string, unknown>> {
-  let pending: Buffer = Buffer.alloc(0);
-  for await (const chunk of body) {
-    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-    while (pending.length >= 5) {
-      const flags = pending[0] ?? 0;
-      const len = pending.readUInt32BE(1);
+export class EnvelopeReader {
+  readonly #maxBytes: number;
+  #pending: Buffer = Buffer.alloc(0);
+  #done = false;
+
+  constructor(maxBytes: number) {
+    this.#maxBytes = maxBytes;
+  }
+
+  /** Whether an end-of-stream envelope came (nothing after it is read). */
+  get done(): boolean {
+    return this.#done;
+  }
+
+  /** The messages `chunk` completes, in order. */
+  push(chunk: Buffer): Record<string, unknown>[] {
+    if (this.#done) return [];
+    this.#pending = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk]);
+    const out: Record<string, unknown>[] = [];
+    while (this.#pending.length >= 5) {
+      const flags = this.#pending[0] ?? 0;
+      const len = this.#pending.readUInt32BE(1);
       if (flags & 0x01)
         throw new ConnectError("invalid_argument", "compressed messages are not supported");
-      if (len > maxBytes)
+      if (len > this.#maxBytes)
         throw new ConnectError(
           "resource_exhausted",
-          `a message of ${len} bytes is over the limit of ${maxBytes}`,
+          `a message of ${len} bytes is over the limit of ${this.#maxBytes}`,
         );
-      if (pending.length < 5 + len) break;
-      const json = pending.subarray(5, 5 + len);
-      pending = pending.subarray(5 + len);
-      // The end-of-stream flag is the server's; a client sending one has nothing after it.
-      if (flags & 0x02) return;
-      yield parseMessage(json);
+      if (this.#pending.length < 5 + len) break;
+      const json = this.#pending.subarray(5, 5 + len);
+      this.#pending = this.#pending.subarray(5 + len);
+      if (flags & 0x02) {
+        this.#done = true;
+        break;
+      }
+      out.push(parseMessage(json));
     }
+    return out;
   }
-  if (pending.length > 0)
-    throw new ConnectError("invalid_argument", "request envelope is truncated");
+
+  /** Checks the body ended between envelopes. */
+  finish(): void {
+    if (!this.#done && this.#pending.length > 0)
+      throw new ConnectError("invalid_argument", "request envelope is truncated");
+  }
 }
 
 function envelope(flags: number, payload: unknown): Buffer {

@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import {
   ConnectError,
   ServerStream,
-  clientStreamMessages,
+  EnvelopeReader,
   deadlineMs,
   keepaliveMs,
   requestMessage,
@@ -448,14 +448,46 @@ export async function answerStreamInput(
   reply.hijack();
   let error: ConnectError | undefined;
   let timer: NodeJS.Timeout | undefined;
+  // Set once the answer is decided: whatever the client still sends is read and dropped (not
+  // acted on), so it hears the answer rather than a reset connection.
+  let stopped = false;
   try {
     const call = await authorize();
-    const work = (async () => {
+    const reader = new EnvelopeReader(MAX_INPUT_MESSAGE_BYTES);
+    const work = new Promise<void>((resolve, reject) => {
       let target: ProcessSelector | undefined;
-      for await (const m of clientStreamMessages(body, MAX_INPUT_MESSAGE_BYTES)) {
-        target = await streamInputMessage(processes, call, m, target);
-      }
-    })();
+      // The chunk being acted on: the body's end can be told before its last chunk is done.
+      let busy: Promise<void> = Promise.resolve();
+      body.on("data", (chunk: Buffer) => {
+        if (stopped) return;
+        // Each input reaches the process before more of the body is read.
+        body.pause();
+        busy = (async () => {
+          try {
+            for (const m of reader.push(chunk)) {
+              if (stopped) return;
+              target = await streamInputMessage(processes, call, m, target);
+            }
+            if (reader.done) return resolve();
+            body.resume();
+          } catch (err) {
+            reject(toConnectError(err, req.id));
+          }
+        })();
+      });
+      body.once("end", () => {
+        void busy.then(() => {
+          try {
+            reader.finish();
+            resolve();
+          } catch (err) {
+            reject(toConnectError(err, req.id));
+          }
+        });
+      });
+      body.once("error", reject);
+      body.once("aborted", () => reject(new ConnectError("canceled", "the client left")));
+    });
     const deadline = deadlineMs(req.headers["connect-timeout-ms"]);
     await (deadline === undefined
       ? work
@@ -471,12 +503,12 @@ export async function answerStreamInput(
   } catch (err) {
     error = toConnectError(err, req.id);
   } finally {
+    stopped = true;
     clearTimeout(timer);
   }
   if (reply.raw.destroyed) return;
   const stream = new ServerStream(reply.raw);
   if (!error) stream.send({});
   stream.end(error);
-  // What the client still sends after an error is read and dropped, so it hears the answer.
-  if (!body.readableEnded) body.resume();
+  body.resume();
 }
