@@ -101,6 +101,7 @@ export const ROUTE_SCOPES: Readonly<Record<string, RouteAccess>> = {
   // present its sandbox's access token, checked in services/gateway/src/e2b/sandbox-access.ts,
   // which holds only while the key that got it is valid and has `write`.
   "POST /e2b/process.Process/:method": "public",
+  "POST /e2b/process.Process/StreamInput": "public",
   "POST /e2b/filesystem.Filesystem/:method": "public",
   "GET /e2b/files": "public",
   "POST /e2b/files": "public",
@@ -109,6 +110,7 @@ export const ROUTE_SCOPES: Readonly<Record<string, RouteAccess>> = {
   // The same at the root: for the wildcard-domain Host (`49983-<id>.<domain>`), and for the
   // signed file URLs the SDK builds (`/files?…&signature=`), checked by their signature.
   "POST /process.Process/:method": "public",
+  "POST /process.Process/StreamInput": "public",
   "POST /filesystem.Filesystem/:method": "public",
   "GET /files": "public",
   "POST /files": "public",

@@ -5,7 +5,8 @@ import { httpStatusOf, isAetheriumError, toErrorEnvelope } from "@aetherium/comm
  * The parts of the Connect protocol (connectrpc.com/docs/protocol) the `e2b` SDKs use, with the
  * JSON codec: unary calls (`application/json` in and out, an error as an HTTP status with
  * `{code, message}`) and server streams (`application/connect+json`: five-byte envelopes, the
- * last one flagged end-of-stream and carrying the error, if any).
+ * last one flagged end-of-stream and carrying the error, if any) and client streams (the same
+ * envelopes in the request, one message and end-of-stream in the answer).
  * @module
  */
 
@@ -108,6 +109,10 @@ export function requestMessage(body: Buffer, enveloped: boolean): Record<string,
       throw new ConnectError("invalid_argument", "request envelope is truncated");
     json = body.subarray(5, 5 + len);
   }
+  return parseMessage(json);
+}
+
+function parseMessage(json: Buffer): Record<string, unknown> {
   let parsed: unknown;
   try {
     parsed = json.length === 0 ? {} : JSON.parse(json.toString("utf8"));
@@ -118,6 +123,60 @@ export function requestMessage(body: Buffer, enveloped: boolean): Record<string,
     throw new ConnectError("invalid_argument", "request message must be a JSON object");
   }
   return parsed as Record<string, unknown>;
+}
+
+/**
+ * Splits a client stream's body (`application/connect+json`) into its messages as its bytes
+ * arrive: `push` each chunk and act on the messages it completes, `finish` at the end of the
+ * body. A message over `maxBytes`, a compressed one or a body cut inside an envelope throws
+ * `resource_exhausted`/`invalid_argument`; an end-of-stream envelope ends the stream (`done`).
+ */
+export class EnvelopeReader {
+  readonly #maxBytes: number;
+  #pending: Buffer = Buffer.alloc(0);
+  #done = false;
+
+  constructor(maxBytes: number) {
+    this.#maxBytes = maxBytes;
+  }
+
+  /** Whether an end-of-stream envelope came (nothing after it is read). */
+  get done(): boolean {
+    return this.#done;
+  }
+
+  /** The messages `chunk` completes, in order. */
+  push(chunk: Buffer): Record<string, unknown>[] {
+    if (this.#done) return [];
+    this.#pending = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk]);
+    const out: Record<string, unknown>[] = [];
+    while (this.#pending.length >= 5) {
+      const flags = this.#pending[0] ?? 0;
+      const len = this.#pending.readUInt32BE(1);
+      if (flags & 0x01)
+        throw new ConnectError("invalid_argument", "compressed messages are not supported");
+      if (len > this.#maxBytes)
+        throw new ConnectError(
+          "resource_exhausted",
+          `a message of ${len} bytes is over the limit of ${this.#maxBytes}`,
+        );
+      if (this.#pending.length < 5 + len) break;
+      const json = this.#pending.subarray(5, 5 + len);
+      this.#pending = this.#pending.subarray(5 + len);
+      if (flags & 0x02) {
+        this.#done = true;
+        break;
+      }
+      out.push(parseMessage(json));
+    }
+    return out;
+  }
+
+  /** Checks the body ended between envelopes. */
+  finish(): void {
+    if (!this.#done && this.#pending.length > 0)
+      throw new ConnectError("invalid_argument", "request envelope is truncated");
+  }
 }
 
 function envelope(flags: number, payload: unknown): Buffer {

@@ -280,6 +280,50 @@ describe("the E2B in-sandbox API", () => {
     });
   });
 
+  it("answers StreamInput as a client stream: errors in its end-of-stream frame", async () => {
+    const key = await e2bKey();
+    const row = (await gw.runtime.repos.apiKeys.get(key.apiKey.id))!;
+    const token = accessTokenFor(row.id, row.keyHash, "vm-nope");
+    const stream = (t: string | undefined, ...messages: unknown[]) =>
+      rpc(
+        "process.Process/StreamInput",
+        t,
+        Buffer.concat(messages.map(enveloped)).toString("latin1"),
+        "application/connect+json",
+      );
+    const last = (r: { rawPayload: Buffer }) => {
+      const got = frames(r.rawPayload);
+      expect(got).toHaveLength(1);
+      expect(got[0]?.flags).toBe(2);
+      return got[0]?.json;
+    };
+    // No token: refused before any message is read.
+    const anon = await stream(undefined, { keepalive: {} });
+    expect(anon.statusCode).toBe(200);
+    expect(last(anon)).toMatchObject({ error: { code: "unauthenticated" } });
+    // Data with no process named, and a message of no known kind.
+    expect(last(await stream(token, { data: { input: { stdin: "aGk=" } } }))).toMatchObject({
+      error: { code: "invalid_argument", message: expect.stringMatching(/start/) },
+    });
+    expect(last(await stream(token, { teleport: {} }))).toMatchObject({
+      error: { code: "invalid_argument" },
+    });
+    // A process in a sandbox that is not there.
+    expect(
+      last(await stream(token, { start: { process: { pid: 4242 } } }, { keepalive: {} })),
+    ).toMatchObject({ error: { code: "not_found" } });
+    // Keep-alives alone end well: one empty message, then end-of-stream.
+    const idle = frames((await stream(token, { keepalive: {} }, { keepalive: {} })).rawPayload);
+    expect(idle).toEqual([
+      { flags: 0, json: {} },
+      { flags: 2, json: {} },
+    ]);
+    // Called as unary JSON: Connect's 415.
+    const unary = await rpc("process.Process/StreamInput", token, "{}");
+    expect(unary.statusCode).toBe(415);
+    expect(unary.headers["accept-post"]).toBe("application/connect+json");
+  });
+
   it("refuses a call that names no sandbox; a user port of no sandbox is a 502", async () => {
     const r = await gw.app.inject({ method: "GET", url: "/e2b/files?path=/etc/hostname" });
     expect(r.statusCode).toBe(400);

@@ -1,7 +1,9 @@
+import { Readable } from "node:stream";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import {
   ConnectError,
   ServerStream,
+  EnvelopeReader,
   deadlineMs,
   keepaliveMs,
   requestMessage,
@@ -10,7 +12,7 @@ import {
 } from "./connect-protocol.js";
 import { diff, type DirWatches, type WatchSpec } from "./dir-watch.js";
 import { homeOf, resolvePath, type FilesystemOps } from "./filesystem-ops.js";
-import type { ProcessNews, ProcessTable, ProcessWatch } from "./process-table.js";
+import type { ProcessNews, ProcessSelector, ProcessTable, ProcessWatch } from "./process-table.js";
 import type { SandboxCall } from "./sandbox-access.js";
 
 type Message = Record<string, unknown>;
@@ -77,7 +79,7 @@ const obj = (v: unknown): Message =>
   typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Message) : {};
 const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
 
-function selector(m: Message): { pid?: number; tag?: string } {
+function selector(m: Message): ProcessSelector {
   const s = obj(m.process);
   if (typeof s.pid === "number" && Number.isInteger(s.pid)) return { pid: s.pid };
   if (typeof s.pid === "string" && /^\d+$/.test(s.pid)) return { pid: Number(s.pid) };
@@ -118,7 +120,7 @@ function inputData(m: Message): string {
   return Buffer.from(data, "base64").toString("base64");
 }
 
-function matches(p: { pid: number; tag?: string }, sel: { pid?: number; tag?: string }): boolean {
+function matches(p: { pid: number; tag?: string }, sel: ProcessSelector): boolean {
   return sel.pid !== undefined ? p.pid === sel.pid : p.tag === sel.tag;
 }
 
@@ -381,4 +383,132 @@ export async function answerRpc(
       .type("application/json")
       .send(JSON.stringify({ code: e.code, message: e.message }));
   }
+}
+
+/** The largest `StreamInput` message taken: a unary call's body limit. */
+const MAX_INPUT_MESSAGE_BYTES = 1024 * 1024;
+
+/**
+ * Acts on one `StreamInputRequest`: `start` picks the process (not_found if it is not running),
+ * `data` feeds it through the worker's control path, `keepalive` does nothing.
+ */
+async function streamInputMessage(
+  processes: ProcessTable,
+  call: SandboxCall,
+  m: Message,
+  target: ProcessSelector | undefined,
+): Promise<ProcessSelector | undefined> {
+  if ("start" in m) {
+    const sel = selector(obj(m.start));
+    if (!(await processes.list(call.vmId)).some((p) => matches(p, sel))) {
+      throw new ConnectError("not_found", "no such process");
+    }
+    return sel;
+  }
+  if ("data" in m) {
+    if (!target) throw new ConnectError("invalid_argument", "send a start message before any data");
+    const data = inputData(obj(m.data));
+    if (data.length > 0) await processes.control(call.vmId, target, { type: "stdin", data });
+    return target;
+  }
+  if ("keepalive" in m) return target;
+  throw new ConnectError("invalid_argument", "each message is one of start, data or keepalive");
+}
+
+/**
+ * `POST /e2b/process.Process/StreamInput`, Connect's client stream: the request body is read
+ * message by message (`start`, then `data` and `keepalive`), each input reaching the process
+ * before the next message is read; the answer is one empty message and end-of-stream, or
+ * end-of-stream carrying the error that stopped it (the rest of the body is then drained).
+ * `Connect-Timeout-Ms` bounds the whole call.
+ */
+export async function answerStreamInput(
+  processes: ProcessTable,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  authorize: () => Promise<SandboxCall>,
+): Promise<void> {
+  // No body at all (an empty stream) reaches no parser.
+  const body = req.body instanceof Readable ? req.body : Readable.from([] as Buffer[]);
+  if (!String(req.headers["content-type"] ?? "").startsWith("application/connect+json")) {
+    body.resume();
+    // Connect's answer to a client stream called as unary or in a codec we do not speak.
+    await reply
+      .status(415)
+      .header("accept-post", "application/connect+json")
+      .type("application/json")
+      .send(
+        JSON.stringify({
+          code: "unimplemented",
+          message: "StreamInput is a client stream: send application/connect+json envelopes",
+        }),
+      );
+    return;
+  }
+  reply.hijack();
+  let error: ConnectError | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  // Set once the answer is decided: whatever the client still sends is read and dropped (not
+  // acted on), so it hears the answer rather than a reset connection.
+  let stopped = false;
+  try {
+    const call = await authorize();
+    const reader = new EnvelopeReader(MAX_INPUT_MESSAGE_BYTES);
+    const work = new Promise<void>((resolve, reject) => {
+      let target: ProcessSelector | undefined;
+      // The chunk being acted on: the body's end can be told before its last chunk is done.
+      let busy: Promise<void> = Promise.resolve();
+      body.on("data", (chunk: Buffer) => {
+        if (stopped) return;
+        // Each input reaches the process before more of the body is read.
+        body.pause();
+        busy = (async () => {
+          try {
+            for (const m of reader.push(chunk)) {
+              if (stopped) return;
+              target = await streamInputMessage(processes, call, m, target);
+            }
+            if (reader.done) return resolve();
+            body.resume();
+          } catch (err) {
+            reject(toConnectError(err, req.id));
+          }
+        })();
+      });
+      body.once("end", () => {
+        void busy.then(() => {
+          try {
+            reader.finish();
+            resolve();
+          } catch (err) {
+            reject(toConnectError(err, req.id));
+          }
+        });
+      });
+      body.once("error", reject);
+      body.once("aborted", () => reject(new ConnectError("canceled", "the client left")));
+    });
+    const deadline = deadlineMs(req.headers["connect-timeout-ms"]);
+    await (deadline === undefined
+      ? work
+      : Promise.race([
+          work,
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(
+              () => reject(new ConnectError("deadline_exceeded", "the call's deadline passed")),
+              deadline,
+            );
+          }),
+        ]));
+  } catch (err) {
+    error = toConnectError(err, req.id);
+  } finally {
+    stopped = true;
+    clearTimeout(timer);
+  }
+  if (reply.raw.destroyed) return;
+  const stream = new ServerStream(reply.raw);
+  if (!error) stream.send({});
+  stream.end(error);
+  body.resume();
 }

@@ -4,7 +4,13 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { RouteDeps } from "../server/deps.js";
 import { httpErrorOf } from "./connect-protocol.js";
 import { registerE2bControlRoutes } from "./control-routes.js";
-import { answerRpc, filesystemRpc, processRpc, type EnvdRpcDeps } from "./envd-rpc.js";
+import {
+  answerRpc,
+  answerStreamInput,
+  filesystemRpc,
+  processRpc,
+  type EnvdRpcDeps,
+} from "./envd-rpc.js";
 import { downloadFile, sendEnvdError, uploadFiles } from "./envd-files.js";
 import { DirWatches } from "./dir-watch.js";
 import { FilesystemOps } from "./filesystem-ops.js";
@@ -61,6 +67,23 @@ function registerEnvd(app: FastifyInstance, deps: RouteDeps, rpc: EnvdRpcDeps): 
   // wildcard-domain Host `49983-<id>.<domain>` and for the signed URLs the SDK builds in header
   // mode (`new URL("/files", sandboxUrl)` drops the `/e2b`).
   for (const prefix of ["/e2b", ""]) registerEnvdRoutes(app, deps, rpc, prefix, maxUpload);
+  // A client stream is read as it arrives, not buffered to a body limit: its own scope, whose
+  // parser hands the body over as a stream.
+  void app.register((scope, _opts, done) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser("*", (_req, payload, parsed) => parsed(null, payload));
+    for (const prefix of ["/e2b", ""]) {
+      scope.post(
+        `${prefix}/process.Process/StreamInput`,
+        { schema: { hide: true } },
+        (req, reply) =>
+          answerStreamInput(rpc.processes, req, reply, () =>
+            authorizeSandboxCall(deps.runtime.repos, req),
+          ),
+      );
+    }
+    done();
+  });
 }
 
 function registerEnvdRoutes(

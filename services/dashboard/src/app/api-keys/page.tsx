@@ -3,7 +3,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import type { ApiKey, ApiKeyScope, CreateApiKeyResponse } from "@aetherium/types";
 import { useTitle } from "../../components/hooks.js";
-import { useApi, useToast } from "../../components/providers.js";
+import { useApi, useSession, useToast } from "../../components/providers.js";
 import {
   CopyButton,
   Dialog,
@@ -21,15 +21,28 @@ const SCOPES: { id: ApiKeyScope; hint: string }[] = [
   { id: "admin", hint: "API keys, workers" },
 ];
 
+type KeyFormat = "aetherium" | "e2b";
+
+const FORMATS: { id: KeyFormat; label: string; hint: string }[] = [
+  { id: "aetherium", label: "Aetherium", hint: "ak_…, for the SDK, the CLI and the API" },
+  {
+    id: "e2b",
+    label: "E2B format",
+    hint: "e2b_ + 40 hex, for the e2b SDKs' E2B_API_KEY (works on every route)",
+  },
+];
+
 function CreateKeyDialog({ onClose }: { onClose: () => void }) {
   const api = useApi();
+  const { baseUrl } = useSession();
   const qc = useQueryClient();
   const [name, setName] = useState("");
   const [scopes, setScopes] = useState<ApiKeyScope[]>(["read", "write"]);
+  const [format, setFormat] = useState<KeyFormat>("aetherium");
   const [error, setError] = useState<string | null>(null);
   const [created, setCreated] = useState<CreateApiKeyResponse | null>(null);
   const create = useMutation({
-    mutationFn: () => api.createApiKey(name.trim(), scopes),
+    mutationFn: () => api.createApiKey(name.trim(), scopes, format),
     onSuccess: (r) => {
       setCreated(r);
       void qc.invalidateQueries({ queryKey: ["api-keys"] });
@@ -62,6 +75,14 @@ function CreateKeyDialog({ onClose }: { onClose: () => void }) {
         <p className="muted small" style={{ margin: 0 }}>
           {created.apiKey.name} · {created.apiKey.scopes.join(", ")}
         </p>
+        {created.secret.startsWith("e2b_") && (
+          <p className="muted small" style={{ margin: 0 }} data-e2b-hint>
+            For the e2b SDKs: set <span className="mono">E2B_API_KEY</span> to this secret and both{" "}
+            <span className="mono">E2B_API_URL</span> and{" "}
+            <span className="mono">E2B_SANDBOX_URL</span> to{" "}
+            <span className="mono">{`${baseUrl.replace(/\/+$/, "")}/e2b`}</span>.
+          </p>
+        )}
       </Dialog>
     );
   }
@@ -93,6 +114,23 @@ function CreateKeyDialog({ onClose }: { onClose: () => void }) {
                   }
                 />
                 {s.id} <span className="faint small">{s.hint}</span>
+              </label>
+            ))}
+          </div>
+        </fieldset>
+        <fieldset className="field" style={{ border: "none", padding: 0, margin: 0 }}>
+          <legend style={{ marginBottom: 6 }}>Format</legend>
+          <div className="stack" style={{ gap: 6 }}>
+            {FORMATS.map((f) => (
+              <label key={f.id} className="checkbox">
+                <input
+                  type="radio"
+                  name="format"
+                  value={f.id}
+                  checked={format === f.id}
+                  onChange={() => setFormat(f.id)}
+                />
+                {f.label} <span className="faint small">{f.hint}</span>
               </label>
             ))}
           </div>

@@ -277,8 +277,12 @@ export class Api {
   listApiKeys(): Promise<Page<ApiKey>> {
     return this.#call((c) => c.apiKeys.list({ limit: 500 }));
   }
-  createApiKey(name: string, scopes: ApiKeyScope[]): Promise<CreateApiKeyResponse> {
-    return this.#call((c) => c.apiKeys.create({ name, scopes }));
+  createApiKey(
+    name: string,
+    scopes: ApiKeyScope[],
+    format: "aetherium" | "e2b" = "aetherium",
+  ): Promise<CreateApiKeyResponse> {
+    return this.#call((c) => c.apiKeys.create({ name, scopes, format }));
   }
   revokeApiKey(id: string): Promise<void> {
     return this.#call((c) => c.apiKeys.revoke(id));
