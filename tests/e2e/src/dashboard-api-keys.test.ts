@@ -5,60 +5,22 @@
  * it makes are revoked, even on failure.
  */
 import { randomBytes } from "node:crypto";
-import { access, mkdir } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startAetherium, type StartedAetherium } from "./start-aetherium.js";
+import { haveChromium, openDashboardSession, type DashboardSession } from "./dashboard-session.js";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const run = randomBytes(3).toString("hex");
-const shotsDir =
-  process.env.DASHBOARD_SCREENSHOTS_DIR ?? path.join(tmpdir(), `aetherium-dash-keys-${run}`);
 const keyName = `e2e-e2b-key-${run}`;
 
-let app: StartedAetherium;
-let browser: Browser;
-let page: Page;
-const problems: string[] = [];
-
-async function api(method: string, route: string): Promise<Response> {
-  return fetch(`${app.url}/api/v1${route}`, {
-    method,
-    headers: { authorization: `Bearer ${app.apiKey}` },
-  });
-}
-
-const haveChromium = await access(CHROMIUM).then(
-  () => true,
-  () => false,
-);
+let session: DashboardSession;
+let app: DashboardSession["app"];
+let page: DashboardSession["page"];
+let problems: string[];
+const api: DashboardSession["api"] = (...args) => session.api(...args);
 
 describe.skipIf(!haveChromium)("dashboard: API keys", () => {
   beforeAll(async () => {
-    const built = path.resolve(import.meta.dirname, "../../../services/dashboard/out/index.html");
-    if (
-      !(await access(built).then(
-        () => true,
-        () => false,
-      ))
-    ) {
-      throw new Error(`no dashboard build at ${built}: run npm run build:ui first`);
-    }
-    await mkdir(shotsDir, { recursive: true });
-    console.log(`dashboard screenshots: ${shotsDir}`);
-    app = await startAetherium({ timeoutMs: 120_000 });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-    });
-    page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
-    page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
-    await page.goto(`${app.url}/`);
-    await page.getByLabel("API key", { exact: true }).fill(app.apiKey);
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await page.getByRole("heading", { name: "Overview" }).waitFor();
+    session = await openDashboardSession("aetherium-dash-keys");
+    ({ app, page, problems } = session);
   }, 180_000);
 
   afterAll(async () => {
@@ -71,9 +33,7 @@ describe.skipIf(!haveChromium)("dashboard: API keys", () => {
         if (k.name === keyName) await api("DELETE", `/api-keys/${k.id}`).catch(() => null);
       }
     }
-    await browser?.close();
-    await app?.cleanup();
-    console.log(`dashboard screenshots: ${shotsDir}`);
+    await session?.close();
   }, 120_000);
 
   it("creates an E2B-format key, shown once, that the e2b control API takes", async () => {
@@ -87,14 +47,14 @@ describe.skipIf(!haveChromium)("dashboard: API keys", () => {
     const aetherium = dialog.getByRole("radio", { name: /^Aetherium/ });
     expect(await aetherium.isChecked()).toBe(true);
     await dialog.getByRole("radio", { name: /^E2B format/ }).check();
-    await page.screenshot({ path: path.join(shotsDir, "01-e2b-format-chosen.png") });
+    await session.shot("01-e2b-format-chosen");
     await dialog.getByRole("button", { name: "Create key" }).click();
 
     const secret = (await page.locator("[data-secret] > span").first().textContent())?.trim() ?? "";
     expect(secret).toMatch(/^e2b_[0-9a-f]{40}$/);
     // It says where the e2b SDK should point, on this server.
     expect(await page.locator("[data-e2b-hint]").textContent()).toContain(`${app.url}/e2b`);
-    await page.screenshot({ path: path.join(shotsDir, "02-e2b-key-created.png") });
+    await session.shot("02-e2b-key-created");
 
     // The key works where the e2b SDK sends it, and only as itself.
     const listed = await fetch(`${app.url}/e2b/sandboxes`, { headers: { "x-api-key": secret } });
