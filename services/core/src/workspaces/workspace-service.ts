@@ -26,7 +26,7 @@ import type { SecretActor, SecretService } from "../domain/secret-service.js";
 import type { TaskService } from "../domain/task-service.js";
 import type { VmService } from "../domain/vm-service.js";
 import type { PromptWorkspace, PromptWorkspaces } from "../prompts/prompt-workspaces.js";
-import { decodeCursor, keysetPage, pageSize, type Page } from "../storage/cursor.js";
+import { decodeCursor, isUuid, keysetPage, pageSize, type Page } from "../storage/cursor.js";
 import type { Database } from "../storage/database.js";
 import { isUniqueViolation } from "../storage/errors.js";
 import type { Repositories } from "../storage/repositories/create-repositories.js";
@@ -165,7 +165,11 @@ export class WorkspaceService implements PromptWorkspaces {
       // Stored states, except that a sandbox gone on its own shows `failed` (see toWorkspace).
       q = q.where("status", "in", query.status);
     }
-    if (query.environmentId) q = q.where("environmentId", "=", query.environmentId);
+    if (query.environmentId) {
+      // Environment ids are UUIDs: any other value matches no workspace (and must not reach a uuid column).
+      if (!isUuid(query.environmentId)) return { items: [], nextCursor: null };
+      q = q.where("environmentId", "=", query.environmentId);
+    }
     const page = await keysetPage(
       q,
       "createdAt",

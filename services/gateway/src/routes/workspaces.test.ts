@@ -58,6 +58,12 @@ describe("workspaces", () => {
     const list = await call("GET", "/api/v1/workspaces?status=creating&status=ready");
     expect((list.body.items as Workspace[]).map((w) => w.name)).toEqual(["ws-one"]);
     expect((await call("GET", "/api/v1/workspaces?status=failed")).body.items).toEqual([]);
+    const byEnv = await call("GET", `/api/v1/workspaces?environmentId=${env.body.environment.id}`);
+    expect((byEnv.body.items as Workspace[]).map((w) => w.name)).toEqual(["ws-one"]);
+    // An environment id that cannot be one matches nothing (not a 500 from the uuid column).
+    const notAnId = await call("GET", "/api/v1/workspaces?environmentId=null");
+    expect(notAnId.status).toBe(200);
+    expect(notAnId.body.items).toEqual([]);
     const again = await call("POST", "/api/v1/workspaces", {
       body: {
         name: "ws-one",
