@@ -46,14 +46,14 @@ describe.skipIf(!here.ok)("workspace clients against a real gateway and worker",
     const migrating = await openDatabase({ url: db.current.url });
     await new Migrator(migrating.db).up();
     await migrating.close();
-    fixture = await startTestWorker("ws-clients", {
+    fixture = await startTestWorker("sdk-workspaces", {
       AETHERIUM_DATABASE_URL: db.current.url,
       AETHERIUM_REDIS_URL: redis.current.url,
       AETHERIUM_REDIS__KEY_PREFIX: redis.current.prefix,
       AETHERIUM_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
-      AETHERIUM_WORKER_ID: `ws-clients-${randomBytes(4).toString("hex")}`,
+      AETHERIUM_WORKER_ID: `sdk-workspaces-${randomBytes(4).toString("hex")}`,
     });
-    const logger = createLogger({ service: "ws-clients-test", level: "silent" });
+    const logger = createLogger({ service: "sdk-workspaces-test", level: "silent" });
     const dataPlane = new DataPlaneClient({ timeoutMs: 2000 });
     const app = await buildServer({
       logger,

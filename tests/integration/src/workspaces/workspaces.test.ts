@@ -35,7 +35,7 @@ const redis = useTestRedis();
 const TOKEN = `ghp-${randomBytes(12).toString("hex")}`;
 const ENCRYPTION_KEY = randomBytes(32).toString("base64");
 // The sandbox image with local mise plugins linked for `user`, so tools install offline.
-const TOOLS_IMAGE = `aetherium/ws-core-tools:${randomBytes(4).toString("hex")}`;
+const TOOLS_IMAGE = `aetherium/workspace-tools:${randomBytes(4).toString("hex")}`;
 
 describe.skipIf(!here.ok)("workspaces", () => {
   let fixture: TestWorker;
