@@ -1,13 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { runAether } from "@aetherium/cli";
-import { createLogger } from "@aetherium/common";
-import { DataPlaneClient, Migrator, openDatabase } from "@aetherium/core";
-import { buildServer, ensureBootstrapKey } from "@aetherium/gateway";
+import { Migrator, openDatabase } from "@aetherium/core";
 import { AetheriumClient, NotFoundError, WorkspaceError } from "@aetherium/sdk";
 import { useTestDatabase, useTestRedis } from "@aetherium/testing";
 import type { Workspace } from "@aetherium/types";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestGateway } from "../fixtures/test-gateway.js";
 import { dockerSandboxesHere, startTestWorker, type TestWorker } from "../fixtures/test-worker.js";
 
 // The SDK's and the CLI's workspace clients against a real gateway and a real Docker worker:
@@ -53,17 +52,8 @@ describe.skipIf(!here.ok)("workspace clients against a real gateway and worker",
       AETHERIUM_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
       AETHERIUM_WORKER_ID: `sdk-workspaces-${randomBytes(4).toString("hex")}`,
     });
-    const logger = createLogger({ service: "sdk-workspaces-test", level: "silent" });
-    const dataPlane = new DataPlaneClient({ timeoutMs: 2000 });
-    const app = await buildServer({
-      logger,
-      runtime: fixture.runtime,
-      dataPlane,
-      health: () => Promise.resolve({ status: "ok", version: "test", components: {} }),
-      waitTimeoutMs: 2000,
-    });
-    url = (await app.listen({ host: "127.0.0.1", port: 0 })).replace("[::1]", "localhost");
-    admin = (await ensureBootstrapKey(fixture.runtime.repos, { home: fixture.home })).secret;
+    const gateway = await startTestGateway(fixture, "sdk-workspaces-test", { waitTimeoutMs: 2000 });
+    ({ url, admin } = gateway);
     client = new AetheriumClient({
       url,
       apiKey: admin,
@@ -73,10 +63,7 @@ describe.skipIf(!here.ok)("workspace clients against a real gateway and worker",
         return res;
       },
     });
-    close = async () => {
-      await app.close();
-      dataPlane.close();
-    };
+    close = () => gateway.close();
   }, 300_000);
 
   afterAll(async () => {

@@ -2,15 +2,7 @@ import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
 import { runAether } from "@aetherium/cli";
-import { createLogger } from "@aetherium/common";
-import {
-  DataPlaneClient,
-  DEFAULT_BASE_IMAGE,
-  Migrator,
-  openDatabase,
-  type ControlPlane,
-} from "@aetherium/core";
-import { buildServer, ensureBootstrapKey } from "@aetherium/gateway";
+import { DEFAULT_BASE_IMAGE, Migrator, openDatabase, type ControlPlane } from "@aetherium/core";
 import {
   buildFakeMisePluginImage,
   FAKE_TOOL_FAILURE,
@@ -21,6 +13,7 @@ import {
 } from "@aetherium/testing";
 import type { DomainEvent, EventData, Vm } from "@aetherium/types";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestGateway } from "../fixtures/test-gateway.js";
 import { dockerSandboxesHere, startTestWorker, type TestWorker } from "../fixtures/test-worker.js";
 
 // `POST /vms {tools}` on the distributed stack (PostgreSQL, Redis queue and bus, a worker with
@@ -76,20 +69,9 @@ describe.skipIf(!here.ok)("sandboxes with tools through the gateway and a worker
     runtime.bus.subscribe(["vm.tool"], (e: DomainEvent) => {
       toolEvents.push(e.data as EventData<"vm.tool">);
     });
-    const dataPlane = new DataPlaneClient({ timeoutMs: 2000 });
-    const app = await buildServer({
-      logger: createLogger({ service: "tools-test", level: "silent", format: "json" }),
-      runtime,
-      dataPlane,
-      health: () => Promise.resolve({ status: "ok", version: "test", components: {} }),
-      waitTimeoutMs: 90_000,
-    });
-    url = (await app.listen({ host: "127.0.0.1", port: 0 })).replace("[::1]", "localhost");
-    admin = (await ensureBootstrapKey(runtime.repos, { home: fixture.home })).secret;
-    close = async () => {
-      await app.close();
-      dataPlane.close();
-    };
+    const gateway = await startTestGateway(fixture, "tools-test", { waitTimeoutMs: 90_000 });
+    ({ url, admin } = gateway);
+    close = () => gateway.close();
   }, 300_000);
 
   afterAll(async () => {

@@ -1,15 +1,7 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
-import { createLogger } from "@aetherium/common";
-import {
-  DataPlaneClient,
-  DEFAULT_BASE_IMAGE,
-  Migrator,
-  openDatabase,
-  type ControlPlane,
-} from "@aetherium/core";
-import { buildServer, ensureBootstrapKey } from "@aetherium/gateway";
+import { DEFAULT_BASE_IMAGE, Migrator, openDatabase, type ControlPlane } from "@aetherium/core";
 import {
   buildFakeMisePluginImage,
   FAKE_TOOL_FAILURE,
@@ -20,6 +12,7 @@ import {
 import type { DomainEvent, Prompt, Workspace } from "@aetherium/types";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../fleet/fleet.js";
+import { startTestGateway } from "../fixtures/test-gateway.js";
 import { dockerSandboxesHere, startTestWorker, type TestWorker } from "../fixtures/test-worker.js";
 import { startGitHost, type GitHost } from "./git-host.js";
 
@@ -86,20 +79,9 @@ describe.skipIf(!here.ok)("workspaces", () => {
       { name: "failtool", behaviour: "fail" },
     ]);
     runtime.bus.subscribe(["*"], (e) => void events.push(e));
-    const dataPlane = new DataPlaneClient({ timeoutMs: 2000 });
-    const app = await buildServer({
-      logger: createLogger({ service: "workspaces-test", level: "silent", format: "json" }),
-      runtime,
-      dataPlane,
-      health: () => Promise.resolve({ status: "ok", version: "test", components: {} }),
-      waitTimeoutMs: 60_000,
-    });
-    url = (await app.listen({ host: "127.0.0.1", port: 0 })).replace("[::1]", "localhost");
-    admin = (await ensureBootstrapKey(runtime.repos, { home: fixture.home })).secret;
-    close = async () => {
-      await app.close();
-      dataPlane.close();
-    };
+    const gateway = await startTestGateway(fixture, "workspaces-test", { waitTimeoutMs: 60_000 });
+    ({ url, admin } = gateway);
+    close = () => gateway.close();
   }, 300_000);
 
   afterAll(async () => {
