@@ -183,6 +183,48 @@ export function Dialog({
   );
 }
 
+/**
+ * A dialog asking to confirm something that cannot be undone: Cancel, and a red button that
+ * says what it does (`confirmLabel`) and stays disabled while `pending`.
+ */
+export function ConfirmDialog({
+  title,
+  description,
+  confirmLabel,
+  pending = false,
+  onConfirm,
+  onClose,
+  children,
+}: {
+  title: string;
+  description: ReactNode;
+  confirmLabel: string;
+  pending?: boolean;
+  onConfirm: () => void;
+  onClose: () => void;
+  children: ReactNode;
+}) {
+  return (
+    <Dialog
+      title={title}
+      description={description}
+      onClose={onClose}
+      footer={
+        <>
+          <button type="button" className="btn" onClick={onClose} data-close>
+            Cancel
+          </button>
+          <button type="button" className="btn danger solid" disabled={pending} onClick={onConfirm}>
+            {confirmLabel}
+          </button>
+        </>
+      }
+    >
+      {children}
+    </Dialog>
+  );
+}
+
 export interface TabDef {
   readonly id: string;
   readonly label: string;

@@ -6,6 +6,7 @@ import { useTitle } from "../../components/hooks.js";
 import { useApi, useSession, useToast } from "../../components/providers.js";
 import {
   CopyButton,
+  ConfirmDialog,
   Dialog,
   EmptyState,
   ErrorState,
@@ -167,28 +168,16 @@ function RevokeDialog({ k, onClose }: { k: ApiKey; onClose: () => void }) {
     onError: (err) => toast(`Could not revoke: ${errorMessage(err)}`, "bad"),
   });
   return (
-    <Dialog
+    <ConfirmDialog
       title={`Revoke ${k.name}?`}
       description="Every request with this key fails from now on. This cannot be undone."
+      confirmLabel="Revoke key"
+      pending={revoke.isPending}
+      onConfirm={() => revoke.mutate()}
       onClose={onClose}
-      footer={
-        <>
-          <button type="button" className="btn" onClick={onClose} data-close>
-            Cancel
-          </button>
-          <button
-            type="button"
-            className="btn danger solid"
-            disabled={revoke.isPending}
-            onClick={() => revoke.mutate()}
-          >
-            Revoke key
-          </button>
-        </>
-      }
     >
       <span className="mono small">{k.id}</span>
-    </Dialog>
+    </ConfirmDialog>
   );
 }
 

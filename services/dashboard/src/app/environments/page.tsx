@@ -6,7 +6,15 @@ import type { Environment } from "@aetherium/types";
 import { CreateEnvironmentDialog } from "../../components/create-environment-dialog.js";
 import { useTitle } from "../../components/hooks.js";
 import { useApi, useToast } from "../../components/providers.js";
-import { Dialog, EmptyState, Json, KeyValues, PageHead, RelTime } from "../../components/ui.js";
+import {
+  ConfirmDialog,
+  Dialog,
+  EmptyState,
+  Json,
+  KeyValues,
+  PageHead,
+  RelTime,
+} from "../../components/ui.js";
 import { QueryList } from "../../components/query-list.js";
 import { errorMessage } from "../../lib/api/api.js";
 
@@ -24,28 +32,16 @@ function DeleteEnvironmentDialog({ env, onClose }: { env: Environment; onClose: 
     onError: (err) => toast(`Could not delete: ${errorMessage(err)}`, "bad"),
   });
   return (
-    <Dialog
+    <ConfirmDialog
       title={`Delete ${env.name}?`}
       description="Workspaces made from it keep working: each keeps the environment as it was made."
+      confirmLabel="Delete environment"
+      pending={remove.isPending}
+      onConfirm={() => remove.mutate()}
       onClose={onClose}
-      footer={
-        <>
-          <button type="button" className="btn" onClick={onClose} data-close>
-            Cancel
-          </button>
-          <button
-            type="button"
-            className="btn danger solid"
-            disabled={remove.isPending}
-            onClick={() => remove.mutate()}
-          >
-            Delete environment
-          </button>
-        </>
-      }
     >
       <span className="mono small">{env.id}</span>
-    </Dialog>
+    </ConfirmDialog>
   );
 }
 

@@ -11,6 +11,7 @@ import { useApi, useLive, useToast } from "../../../components/providers.js";
 import { Terminal } from "../../../components/terminal.js";
 import {
   Card,
+  ConfirmDialog,
   Dialog,
   EmptyState,
   ErrorState,
@@ -99,37 +100,25 @@ function ConfirmDelete({ vm, onClose }: { vm: Vm; onClose: () => void }) {
   const del = useVmAction("delete");
   const router = useRouter();
   return (
-    <Dialog
+    <ConfirmDialog
       title={`Delete ${vm.name}?`}
       description="The sandbox and its disk are removed. Its executions stay in the history."
-      onClose={onClose}
-      footer={
-        <>
-          <button type="button" className="btn" onClick={onClose} data-close>
-            Cancel
-          </button>
-          <button
-            type="button"
-            className="btn danger solid"
-            disabled={del.isPending}
-            onClick={() =>
-              del.mutate(vm, {
-                onSuccess: () => {
-                  onClose();
-                  router.push("/sandboxes/");
-                },
-              })
-            }
-          >
-            Delete sandbox
-          </button>
-        </>
+      confirmLabel="Delete sandbox"
+      pending={del.isPending}
+      onConfirm={() =>
+        del.mutate(vm, {
+          onSuccess: () => {
+            onClose();
+            router.push("/sandboxes/");
+          },
+        })
       }
+      onClose={onClose}
     >
       <p className="muted" style={{ margin: 0 }}>
         <span className="mono">{vm.id}</span>
       </p>
-    </Dialog>
+    </ConfirmDialog>
   );
 }
 

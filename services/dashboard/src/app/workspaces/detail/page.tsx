@@ -8,7 +8,7 @@ import { useTitle } from "../../../components/hooks.js";
 import { useApi, useToast } from "../../../components/providers.js";
 import {
   Card,
-  Dialog,
+  ConfirmDialog,
   EmptyState,
   ErrorState,
   KeyValues,
@@ -77,28 +77,16 @@ function DeleteWorkspaceDialog({
     onError: (err) => toast(`Could not delete: ${errorMessage(err)}`, "bad"),
   });
   return (
-    <Dialog
+    <ConfirmDialog
       title={`Delete ${name}?`}
       description="Its sandbox, files, secrets and prompt history go with it."
+      confirmLabel="Delete workspace"
+      pending={remove.isPending}
+      onConfirm={() => remove.mutate()}
       onClose={onClose}
-      footer={
-        <>
-          <button type="button" className="btn" onClick={onClose} data-close>
-            Cancel
-          </button>
-          <button
-            type="button"
-            className="btn danger solid"
-            disabled={remove.isPending}
-            onClick={() => remove.mutate()}
-          >
-            Delete workspace
-          </button>
-        </>
-      }
     >
       <span className="mono small">{id}</span>
-    </Dialog>
+    </ConfirmDialog>
   );
 }
 
