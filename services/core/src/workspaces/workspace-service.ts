@@ -372,8 +372,8 @@ export class WorkspaceService implements PromptWorkspaces {
   }
 
   /**
-   * Stops the sandboxes of `ready` workspaces quiet for longer than their `idleTimeoutSec` and
-   * with no prompt running or waiting: status `idle`, sandbox stopped (not deleted, files kept).
+   * Stops the sandboxes of `ready` workspaces quiet for longer than their `idleTimeoutSec`, with
+   * no prompt running or waiting and no command run in their sandbox within that time: status `idle`, sandbox stopped (not deleted, files kept).
    * Returns the workspaces it stopped. Run by one process at a time (the reaper's lock).
    */
   async sweepIdle(now: Date = new Date()): Promise<string[]> {
@@ -394,6 +394,21 @@ export class WorkspaceService implements PromptWorkspaces {
               .select("p.id")
               .whereRef("p.workspaceId", "=", "w.id")
               .where("p.status", "in", ["pending", "running"]),
+          ),
+        ),
+      )
+      // A command run in its sandbox (`/vms/{id}/execute`, an exec WebSocket) is activity too:
+      // one still running, or one that ended within the idle timeout, keeps the sandbox up.
+      .where((eb) =>
+        eb.not(
+          eb.exists(
+            eb
+              .selectFrom("executions as e")
+              .select("e.id")
+              .whereRef("e.vmId", "=", "w.vmId")
+              .where(
+                sql<boolean>`(e.completed_at is null or e.completed_at + make_interval(secs => coalesce((w.spec->>'idleTimeoutSec')::int, ${ENVIRONMENT_DEFAULTS.idleTimeoutSec})) >= ${now})`,
+              ),
           ),
         ),
       )

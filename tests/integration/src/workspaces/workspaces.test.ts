@@ -362,11 +362,18 @@ describe.skipIf(!here.ok)("workspaces", () => {
   }, 300_000);
 
   it("stops an idle workspace's sandbox and a prompt resumes it with its files", async () => {
-    // Its clock is put back past the timeout rather than waiting the minimum minute; the
-    // worker's reaper (every 250 ms here) then stops it.
+    // Its clocks (its last prompt, and the commands its preparation ran in the sandbox) are put
+    // back past the timeout rather than waiting the minimum minute; the worker's reaper (every
+    // 250 ms here) then stops it.
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    await runtime.db.db
+      .updateTable("executions")
+      .set({ startedAt: hourAgo, completedAt: hourAgo })
+      .where("vmId", "=", ws.vmId!)
+      .execute();
     await runtime.db.db
       .updateTable("workspaces")
-      .set({ idleSince: new Date(Date.now() - 3_600_000) })
+      .set({ idleSince: hourAgo })
       .where("id", "=", ws.id)
       .execute();
     await waitFor(
@@ -396,6 +403,21 @@ describe.skipIf(!here.ok)("workspaces", () => {
     expect(Date.parse(after.idleSince!)).toBeGreaterThan(Date.now() - 120_000);
     // The prompt reset its idle clock: nothing is due.
     expect(await runtime.workspaces.sweepIdle()).toEqual([]);
+
+    // A command run in its sandbox counts as activity too: with the prompt clock put back past
+    // the timeout, a recent exec keeps the sandbox running.
+    const ran = await api("POST", `/api/v1/vms/${ws.vmId}/execute`, { command: "true" });
+    expect(ran.status, ran.text).toBe(200);
+    await runtime.db.db
+      .updateTable("workspaces")
+      .set({ idleSince: new Date(Date.now() - 3_600_000) })
+      .where("id", "=", ws.id)
+      .execute();
+    expect(await runtime.workspaces.sweepIdle()).toEqual([]);
+    await new Promise((r) => setTimeout(r, 1000)); // a few of the worker reaper's sweeps
+    expect((await api("GET", `/api/v1/workspaces/${ws.id}`)).body.workspace.status).toBe("ready");
+    expect(await vmStatus(ws.vmId!)).toBe("running");
+    await runtime.workspaces.markActive(ws.id);
   }, 300_000);
 
   it("keeps secret values write-only on the workspace's secret routes", async () => {
