@@ -1,11 +1,35 @@
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+const exec = promisify(execFile);
+
+/**
+ * What a platform killed with SIGKILL leaves on the host: the containers of its worker id (a
+ * sandbox a test left, or one being made as it died) and the tmpfs run directories it had mounted
+ * under its home. Both are removed, so no test leaves a sandbox running after it.
+ */
+async function removeLeftovers(workerId: string, dir: string): Promise<void> {
+  const listed = await exec("docker", [
+    "ps",
+    "-aq",
+    "--filter",
+    `label=aetherium.worker-id=${workerId}`,
+  ]).catch(() => ({ stdout: "" }));
+  const ids = listed.stdout.split(/\s+/).filter(Boolean);
+  if (ids.length > 0) await exec("docker", ["rm", "--force", ...ids]).catch(() => undefined);
+  const mounts = (await readFile("/proc/self/mounts", "utf8").catch(() => ""))
+    .split("\n")
+    .map((line) => line.split(" ")[1] ?? "")
+    .filter((m) => m.startsWith(`${dir}/`))
+    .reverse();
+  for (const m of mounts) await exec("umount", ["--lazy", m]).catch(() => undefined);
+}
 
 /** The built `aetherium` entry point, as `npm start` runs it. */
 export const AETHERIUM_MAIN = path.join(repo, "services/server/dist/main.js");
@@ -35,16 +59,17 @@ export async function startAetherium(
   options: { env?: Record<string, string>; timeoutMs?: number } = {},
 ): Promise<StartedAetherium> {
   const dir = await mkdtemp(path.join(tmpdir(), "aet-e2e-"));
+  const env = {
+    ...process.env,
+    AETHERIUM_PORT: "0",
+    AETHERIUM_HOME: path.join(dir, ".aetherium"),
+    NO_COLOR: "1",
+    AETHERIUM_WORKER_ID: `e2e-${randomBytes(4).toString("hex")}`,
+    ...options.env,
+  };
   const child = spawn(process.execPath, [AETHERIUM_MAIN, "start"], {
     cwd: dir,
-    env: {
-      ...process.env,
-      AETHERIUM_PORT: "0",
-      AETHERIUM_HOME: path.join(dir, ".aetherium"),
-      NO_COLOR: "1",
-      AETHERIUM_WORKER_ID: `e2e-${randomBytes(4).toString("hex")}`,
-      ...options.env,
-    },
+    env,
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
@@ -58,6 +83,7 @@ export async function startAetherium(
       child.kill("SIGKILL");
       await exited;
     }
+    await removeLeftovers(env.AETHERIUM_WORKER_ID, dir);
     await rm(dir, { recursive: true, force: true });
   };
 
