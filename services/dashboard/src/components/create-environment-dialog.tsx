@@ -9,7 +9,7 @@ import {
   type EnvironmentFormValues,
 } from "../lib/forms/environment-form.js";
 import { useApi, useToast } from "./providers.js";
-import { Dialog } from "./ui.js";
+import { CreateFormFoot, Dialog } from "./ui.js";
 
 export function CreateEnvironmentDialog({ onClose }: { onClose: () => void }) {
   const api = useApi();
@@ -138,19 +138,12 @@ export function CreateEnvironmentDialog({ onClose }: { onClose: () => void }) {
           {area("setup", "Setup script", "runs after the clone and the tools", 4)}
           {area("systemPrompt", "System prompt", "given to the agent with every prompt")}
         </div>
-        {serverError && (
-          <div className="banner bad" role="alert">
-            {serverError}
-          </div>
-        )}
-        <div className="dialog-foot" style={{ padding: 0 }}>
-          <button type="button" className="btn" onClick={onClose} data-close>
-            Cancel
-          </button>
-          <button type="submit" className="btn primary" disabled={busy}>
-            {busy ? "Creating…" : "Create environment"}
-          </button>
-        </div>
+        <CreateFormFoot
+          serverError={serverError}
+          busy={busy}
+          submitLabel="Create environment"
+          onCancel={onClose}
+        />
       </form>
     </Dialog>
   );

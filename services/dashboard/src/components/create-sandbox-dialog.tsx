@@ -11,7 +11,7 @@ import {
 } from "../lib/forms/sandbox-form.js";
 import { useBackends, useInsertVm } from "./hooks.js";
 import { useApi, useToast } from "./providers.js";
-import { Dialog } from "./ui.js";
+import { CreateFormFoot, Dialog } from "./ui.js";
 
 export function CreateSandboxDialog({ onClose }: { onClose: () => void }) {
   const api = useApi();
@@ -156,19 +156,12 @@ export function CreateSandboxDialog({ onClose }: { onClose: () => void }) {
           />
           Open the sandbox after creating it
         </label>
-        {serverError && (
-          <div className="banner bad" role="alert">
-            {serverError}
-          </div>
-        )}
-        <div className="dialog-foot" style={{ padding: 0 }}>
-          <button type="button" className="btn" onClick={onClose} data-close>
-            Cancel
-          </button>
-          <button type="submit" className="btn primary" disabled={busy}>
-            {busy ? "Creating…" : "Create sandbox"}
-          </button>
-        </div>
+        <CreateFormFoot
+          serverError={serverError}
+          busy={busy}
+          submitLabel="Create sandbox"
+          onCancel={onClose}
+        />
       </form>
     </Dialog>
   );

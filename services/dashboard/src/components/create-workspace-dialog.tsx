@@ -5,7 +5,7 @@ import { useState, type FormEvent } from "react";
 import { createWorkspaceBodySchema } from "@aetherium/types";
 import { errorMessage } from "../lib/api/api.js";
 import { useApi, useToast } from "./providers.js";
-import { Dialog } from "./ui.js";
+import { CreateFormFoot, Dialog } from "./ui.js";
 
 /** A secret row of the form; both empty means the row is unused. */
 interface SecretRow {
@@ -184,19 +184,12 @@ export function CreateWorkspaceDialog({
             </button>
           </div>
         </fieldset>
-        {serverError && (
-          <div className="banner bad" role="alert">
-            {serverError}
-          </div>
-        )}
-        <div className="dialog-foot" style={{ padding: 0 }}>
-          <button type="button" className="btn" onClick={onClose} data-close>
-            Cancel
-          </button>
-          <button type="submit" className="btn primary" disabled={busy}>
-            {busy ? "Creating…" : "Create workspace"}
-          </button>
-        </div>
+        <CreateFormFoot
+          serverError={serverError}
+          busy={busy}
+          submitLabel="Create workspace"
+          onCancel={onClose}
+        />
       </form>
     </Dialog>
   );

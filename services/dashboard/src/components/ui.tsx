@@ -184,6 +184,40 @@ export function Dialog({
 }
 
 /**
+ * The end of a create form in a dialog: the server's refusal (if any) as a banner, then Cancel
+ * and the submit button, which says "Creating…" and stays disabled while `busy`.
+ */
+export function CreateFormFoot({
+  serverError,
+  busy,
+  submitLabel,
+  onCancel,
+}: {
+  serverError: string | null;
+  busy: boolean;
+  submitLabel: string;
+  onCancel: () => void;
+}) {
+  return (
+    <>
+      {serverError && (
+        <div className="banner bad" role="alert">
+          {serverError}
+        </div>
+      )}
+      <div className="dialog-foot" style={{ padding: 0 }}>
+        <button type="button" className="btn" onClick={onCancel} data-close>
+          Cancel
+        </button>
+        <button type="submit" className="btn primary" disabled={busy}>
+          {busy ? "Creating…" : submitLabel}
+        </button>
+      </div>
+    </>
+  );
+}
+
+/**
  * A dialog asking to confirm something that cannot be undone: Cancel, and a red button that
  * says what it does (`confirmLabel`) and stays disabled while `pending`.
  */
