@@ -10,4 +10,5 @@ export * from "./errors/index.js";
 export * from "./events/index.js";
 export * from "./logger/index.js";
 export * from "./redaction/index.js";
+export * from "./shell/index.js";
 export * from "./shutdown/index.js";

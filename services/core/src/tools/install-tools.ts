@@ -1,3 +1,4 @@
+import { shellQuote } from "@aetherium/common";
 import { parseToolSpec } from "@aetherium/types";
 import type { SandboxCommand, SandboxCommandRunner } from "./sandbox-command-runner.js";
 
@@ -265,6 +266,3 @@ function tailOf(text: string, limit = OUTPUT_TAIL_CHARS): string {
 }
 
 /** Single-quotes a word for `/bin/sh` (specs are validated, but quoting costs nothing). */
-function shellQuote(word: string): string {
-  return `'${word.replace(/'/g, `'\\''`)}'`;
-}

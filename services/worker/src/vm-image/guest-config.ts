@@ -6,7 +6,7 @@
  * left in the guest. The host keeps it in the VM's 0700 directory, mode 0600.
  * @module
  */
-import { BadRequestError } from "@aetherium/common";
+import { BadRequestError, shellQuote } from "@aetherium/common";
 
 /** What the guest's init reads from the config disk. */
 export interface GuestConfig {
@@ -21,10 +21,6 @@ export interface GuestConfig {
 
 /** Largest config disk the guest's init reads. */
 const MAX_CONFIG_BYTES = 1024 * 1024;
-
-function shellQuote(value: string): string {
-  return `'${value.replaceAll("'", `'\\''`)}'`;
-}
 
 /**
  * The config disk's bytes: one assignment per line, NUL-padded to a whole number of 512-byte

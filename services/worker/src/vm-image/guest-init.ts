@@ -17,6 +17,7 @@
  *   reaches init as SIGINT, and the guest ends with a reboot, which ends the Firecracker process.
  * @module
  */
+import { shellQuote } from "@aetherium/common";
 
 /** The virtio-serial port names the host's QEMU command line creates and the guest uses. */
 export const GUEST_PORTS = { agent: "aetherium.agent", control: "aetherium.control" } as const;
@@ -102,7 +103,7 @@ exec switch_root /newroot /sbin/aetherium-init
 `;
 
 function shellWords(words: readonly string[]): string {
-  return words.map((w) => `'${w.replaceAll("'", `'\\''`)}'`).join(" ");
+  return words.map(shellQuote).join(" ");
 }
 
 /** The guest's PID 1 in the root filesystem. */
